@@ -1,0 +1,381 @@
+// Package pgstore is the PostgreSQL implementation of the ledger's
+// event-store port: the embedded default for one machine, development and
+// CI. Its schema is migration 0001 in adapters/postgres.
+//
+// Global order and the read horizon. Events are ordered globally by
+// (tx_id, position): the 64-bit ID of the transaction that wrote them, then
+// their insert sequence. Readers only return events whose transaction ID is
+// below the snapshot's xmin, the oldest transaction still running anywhere
+// in the cluster. Every transaction below xmin has finished, and every
+// transaction that has not will get an ID at or above it, so nothing can
+// later appear before an event a reader has already returned. A bigserial
+// alone does not give that: position 7 can commit while position 6 is still
+// in flight, and a subscriber checkpointed at 7 would never see 6.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+var _ domain.EventStore = (*Store)(nil)
+
+// Store is the PostgreSQL event store.
+type Store struct {
+	pool    *pgxpool.Pool
+	channel string
+	poll    time.Duration
+	batch   int
+	log     *slog.Logger
+
+	startListen sync.Once
+	wake        *broadcast
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithPollInterval sets how often an idle subscription polls besides being
+// woken by NOTIFY (default 250ms). Polling covers notifications lost while
+// the listening connection reconnects, and events held back by the read
+// horizon of an unrelated long transaction.
+func WithPollInterval(d time.Duration) Option { return func(s *Store) { s.poll = d } }
+
+// WithReadBatch sets how many events a subscription reads per query
+// (default 1000).
+func WithReadBatch(n int) Option { return func(s *Store) { s.batch = n } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// New returns a store on pool. The pool's search_path selects the schema.
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{
+		pool:    pool,
+		channel: "ledger_events",
+		poll:    250 * time.Millisecond,
+		batch:   1000,
+		log:     slog.Default(),
+		wake:    newBroadcast(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.stop = func() {}
+	return s
+}
+
+// Close stops the store's background listener. It does not close the pool.
+func (s *Store) Close() {
+	s.startListen.Do(func() {}) // a listener started after Close would leak
+	s.stop()
+	s.wg.Wait()
+}
+
+// Append implements domain.EventStore.
+func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if err := validateAppend(stream, events); err != nil {
+		return domain.AppendResult{}, err
+	}
+	var res domain.AppendResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = s.appendTx(ctx, tx, stream, expected, events)
+		return err
+	})
+	if err == nil {
+		return res, nil
+	}
+	return s.afterFailedAppend(ctx, stream, expected, events, err)
+}
+
+// AppendInTx appends within the caller's transaction, so other writes can
+// commit atomically with the events. The events become visible to readers
+// when tx commits. Unlike Append it cannot recognise a retried append:
+// a duplicate event ID fails the transaction.
+func (s *Store) AppendInTx(ctx context.Context, tx pgx.Tx, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if err := validateAppend(stream, events); err != nil {
+		return domain.AppendResult{}, err
+	}
+	res, err := s.appendTx(ctx, tx, stream, expected, events)
+	if err != nil {
+		if errors.Is(err, errRevisionMismatch) {
+			return res, s.wrongVersion(ctx, stream, expected)
+		}
+		return res, fmt.Errorf("append %s: %w", stream, err)
+	}
+	return res, nil
+}
+
+func validateAppend(stream string, events []domain.EventData) error {
+	switch {
+	case stream == "":
+		return domain.Invalid("stream", "is empty")
+	case len(events) == 0:
+		return domain.Invalid("events", "append %s: no events", stream)
+	}
+	for i, e := range events {
+		if e.ID == uuid.Nil {
+			return domain.Invalid("events", "append %s: event %d has no ID", stream, i)
+		}
+		if e.Type == "" {
+			return domain.Invalid("events", "append %s: event %d has no type", stream, i)
+		}
+	}
+	return nil
+}
+
+var errRevisionMismatch = errors.New("revision mismatch")
+
+func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, stream string, expected domain.ExpectedRevision, events []domain.EventData) (domain.AppendResult, error) {
+	n := int64(len(events))
+	var last int64
+	var err error
+	switch rev, exact := expected.Revision(); {
+	case expected.IsNoStream():
+		err = tx.QueryRow(ctx,
+			`INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
+			 ON CONFLICT (stream) DO NOTHING RETURNING revision`, stream, n).Scan(&last)
+	case exact:
+		if rev > math.MaxInt64-uint64(n) {
+			return domain.AppendResult{}, domain.Invalid("expected_revision", "%d is out of range", rev)
+		}
+		err = tx.QueryRow(ctx,
+			`UPDATE streams SET revision = revision + $3 WHERE stream = $1 AND revision = $2 RETURNING revision`,
+			stream, int64(rev), n).Scan(&last)
+	default: // any
+		err = tx.QueryRow(ctx,
+			`INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
+			 ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2 RETURNING revision`, stream, n).Scan(&last)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.AppendResult{}, errRevisionMismatch
+	}
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+
+	ids := make([]uuid.UUID, n)
+	revs := make([]int64, n)
+	types := make([]string, n)
+	data := make([]string, n)
+	meta := make([]string, n)
+	for i, e := range events {
+		ids[i] = e.ID
+		revs[i] = last - n + 1 + int64(i)
+		types[i] = e.Type
+		data[i] = string(e.Data)
+		meta[i] = string(e.Metadata)
+	}
+	var pos int64
+	var txid string
+	err = tx.QueryRow(ctx, `
+		WITH ins AS (
+			INSERT INTO events (event_id, stream, revision, type, data, metadata)
+			SELECT id, $1, rev, typ, d::jsonb, m::jsonb
+			FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(id, rev, typ, d, m)
+			RETURNING position, tx_id
+		), notify AS (
+			SELECT pg_notify($7, '')
+		)
+		SELECT max(position), max(tx_id)::text FROM ins, notify`,
+		stream, ids, revs, types, data, meta, s.channel).Scan(&pos, &txid)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	commit, err := strconv.ParseUint(txid, 10, 64)
+	if err != nil {
+		return domain.AppendResult{}, fmt.Errorf("parse tx_id %q: %w", txid, err)
+	}
+	return domain.AppendResult{NextExpected: uint64(last), Position: domain.Position{Commit: commit, Prepare: uint64(pos)}}, nil
+}
+
+// afterFailedAppend turns a failed append into the port's answer: the
+// original result if every event was already appended (a retry), else a
+// wrong-expected-version error or the error itself.
+func (s *Store) afterFailedAppend(ctx context.Context, stream string, expected domain.ExpectedRevision, events []domain.EventData, cause error) (domain.AppendResult, error) {
+	var pgErr *pgconn.PgError
+	duplicate := errors.As(cause, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_event_id_key"
+	if !duplicate && !errors.Is(cause, errRevisionMismatch) {
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, cause)
+	}
+	res, found, err := s.priorAppend(ctx, stream, events)
+	if err != nil {
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, err)
+	}
+	if found {
+		return res, nil
+	}
+	if duplicate {
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream,
+			&domain.ConflictError{Reason: "some of these event IDs were already appended, in another stream or another append"})
+	}
+	return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
+}
+
+// priorAppend looks for the events by ID. found is true when all of them
+// were appended to stream, consecutively and in this order.
+func (s *Store) priorAppend(ctx context.Context, stream string, events []domain.EventData) (domain.AppendResult, bool, error) {
+	ids := make([]uuid.UUID, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	rows, err := s.pool.Query(ctx,
+		`SELECT event_id, stream, revision, position, tx_id::text FROM events WHERE event_id = ANY($1)`, ids)
+	if err != nil {
+		return domain.AppendResult{}, false, err
+	}
+	type row struct {
+		stream   string
+		revision int64
+		position int64
+		txid     string
+	}
+	got := map[uuid.UUID]row{}
+	for rows.Next() {
+		var id uuid.UUID
+		var r row
+		if err := rows.Scan(&id, &r.stream, &r.revision, &r.position, &r.txid); err != nil {
+			return domain.AppendResult{}, false, err
+		}
+		got[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return domain.AppendResult{}, false, err
+	}
+	if len(got) != len(events) {
+		return domain.AppendResult{}, false, nil
+	}
+	first := got[ids[0]]
+	for i, id := range ids {
+		r := got[id]
+		if r.stream != stream || r.revision != first.revision+int64(i) {
+			return domain.AppendResult{}, false, nil
+		}
+	}
+	last := got[ids[len(ids)-1]]
+	commit, err := strconv.ParseUint(last.txid, 10, 64)
+	if err != nil {
+		return domain.AppendResult{}, false, err
+	}
+	return domain.AppendResult{
+		NextExpected: uint64(last.revision),
+		Position:     domain.Position{Commit: commit, Prepare: uint64(last.position)},
+	}, true, nil
+}
+
+func (s *Store) wrongVersion(ctx context.Context, stream string, expected domain.ExpectedRevision) error {
+	e := &domain.WrongExpectedVersionError{Stream: stream, Expected: expected}
+	var rev int64
+	err := s.pool.QueryRow(ctx, `SELECT revision FROM streams WHERE stream = $1`, stream).Scan(&rev)
+	if err == nil {
+		e.Actual, e.ActualExists = uint64(rev), true
+	}
+	return e
+}
+
+// ReadStream implements domain.EventStore.
+func (s *Store) ReadStream(ctx context.Context, stream string, dir domain.Direction, from uint64, limit int) ([]domain.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	start := int64(math.MaxInt64)
+	if from < math.MaxInt64 {
+		start = int64(from)
+	}
+	q := `SELECT ` + eventColumns + ` FROM events WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`
+	if dir == domain.Backwards {
+		q = `SELECT ` + eventColumns + ` FROM events WHERE stream = $1 AND revision <= $2 ORDER BY revision DESC LIMIT $3`
+	}
+	rows, err := s.pool.Query(ctx, q, stream, start, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	evs, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	if len(evs) == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM streams WHERE stream = $1)`, stream).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		if !exists {
+			return nil, fmt.Errorf("read %s: %w", stream, domain.ErrStreamNotFound)
+		}
+	}
+	return evs, nil
+}
+
+// ReadAll implements domain.EventStore.
+func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = s.batch
+	}
+	evs, err := s.readAll(ctx, from, limit, filter)
+	if err != nil {
+		return nil, fmt.Errorf("read $all: %w", err)
+	}
+	return evs, nil
+}
+
+const eventColumns = `event_id, stream, revision, position, tx_id::text, type, data::text, metadata::text, recorded_at`
+
+func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
+	// (tx_id, position) > from, below the horizon: see the package comment.
+	q := `SELECT ` + eventColumns + ` FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint)
+		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`
+	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit}
+	if len(filter.StreamPrefixes) > 0 {
+		q += ` AND stream ^@ ANY($4::text[])`
+		args = append(args, filter.StreamPrefixes)
+	}
+	q += ` ORDER BY tx_id, position LIMIT $3`
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectEvents(rows)
+}
+
+func collectEvents(rows pgx.Rows) ([]domain.RecordedEvent, error) {
+	defer rows.Close()
+	var out []domain.RecordedEvent
+	for rows.Next() {
+		var e domain.RecordedEvent
+		var rev, pos int64
+		var txid, data, meta string
+		if err := rows.Scan(&e.ID, &e.Stream, &rev, &pos, &txid, &e.Type, &data, &meta, &e.RecordedAt); err != nil {
+			return nil, err
+		}
+		commit, err := strconv.ParseUint(txid, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse tx_id %q: %w", txid, err)
+		}
+		e.Revision = uint64(rev)
+		e.Position = domain.Position{Commit: commit, Prepare: uint64(pos)}
+		e.Data = []byte(data)
+		e.Metadata = []byte(meta)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -1,0 +1,102 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/storetest"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+func newStore(t *testing.T) (*pgstore.Store, *pgtest.Schema) {
+	db := pgtest.NewSchema(t)
+	s := pgstore.New(db.Pool, pgstore.WithPollInterval(50*time.Millisecond))
+	t.Cleanup(s.Close)
+	return s, db
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) domain.EventStore {
+			s, _ := newStore(t)
+			return s
+		},
+		HoldAppend: func(t *testing.T, es domain.EventStore, stream string, ev domain.EventData) func() error {
+			s := es.(*pgstore.Store)
+			ctx := context.Background()
+			tx, err := s.Pool().Begin(ctx)
+			if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			if _, err := s.AppendInTx(ctx, tx, stream, domain.NoStream(), ev); err != nil {
+				_ = tx.Rollback(ctx)
+				t.Fatalf("append in tx: %v", err)
+			}
+			return func() error { return tx.Commit(ctx) }
+		},
+	})
+}
+
+// The events table refuses edits: corrections are new events.
+func TestEventsAreAppendOnly(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	ev := domain.EventData{ID: domain.EventID("cmd-1", 0), Type: "t.A.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
+	if _, err := s.Append(ctx, "t-1", domain.NoStream(), ev); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE events SET data = '{"n": 1}'`,
+		`DELETE FROM events`,
+		`TRUNCATE events`,
+	} {
+		_, err := db.Pool.Exec(ctx, q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			t.Errorf("%s: err = %v, want insufficient_privilege", q, err)
+		}
+	}
+	evs, err := s.ReadStream(ctx, "t-1", domain.Forwards, 0, 0)
+	if err != nil || len(evs) != 1 || string(evs[0].Data) != "{}" {
+		t.Fatalf("event changed: %v %v", evs, err)
+	}
+}
+
+func TestAppendRejectsBadInput(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	good := domain.EventData{ID: domain.EventID("c", 0), Type: "t.A.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}
+	cases := []struct {
+		name   string
+		stream string
+		events []domain.EventData
+		field  string
+	}{
+		{"empty stream", "", []domain.EventData{good}, "stream"},
+		{"no events", "t-1", nil, "events"},
+		{"no id", "t-1", []domain.EventData{{Type: "t.A.v1", Data: []byte(`{}`), Metadata: []byte(`{}`)}}, "events"},
+		{"no type", "t-1", []domain.EventData{{ID: domain.EventID("c", 1), Data: []byte(`{}`), Metadata: []byte(`{}`)}}, "events"},
+	}
+	for _, c := range cases {
+		_, err := s.Append(ctx, c.stream, domain.AnyRevision(), c.events...)
+		var fe *domain.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: err = %v, want a field error on %q", c.name, err, c.field)
+		}
+	}
+	// Data that is not JSON is refused by the database and nothing is written.
+	bad := domain.EventData{ID: domain.EventID("c", 2), Type: "t.A.v1", Data: []byte(`{not json`), Metadata: []byte(`{}`)}
+	if _, err := s.Append(ctx, "t-1", domain.NoStream(), bad); err == nil {
+		t.Fatal("append of invalid JSON succeeded")
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM streams)`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rejected appends left %d rows (%v)", n, err)
+	}
+}

@@ -1,0 +1,209 @@
+package pgstore
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// broadcast wakes every waiter at once: wait returns a channel that is
+// closed by the next notify.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
+
+// listen holds one connection in LISTEN on the store's channel and wakes
+// subscriptions on every notification, reconnecting with back-off. Started
+// by the first subscription.
+func (s *Store) listen() {
+	s.startListen.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop = cancel
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			backoff := 100 * time.Millisecond
+			for ctx.Err() == nil {
+				err := s.listenOnce(ctx)
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("event store listener lost its connection; subscriptions poll meanwhile",
+					slog.String("error", err.Error()), slog.Duration("retry_in", backoff))
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return
+				}
+				backoff = min(2*backoff, 5*time.Second)
+			}
+		}()
+	})
+}
+
+func (s *Store) listenOnce(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+s.channel); err != nil {
+		return err
+	}
+	defer conn.Exec(context.Background(), "UNLISTEN "+s.channel) //nolint:errcheck
+	s.wake.notify()                                              // catch anything committed while not listening
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.wake.notify()
+	}
+}
+
+// SubscribeAll implements domain.EventStore.
+func (s *Store) SubscribeAll(ctx context.Context, from domain.Position, filter domain.Filter) (domain.Subscription, error) {
+	s.listen()
+	ctx, cancel := context.WithCancel(ctx)
+	sub := &subscription{
+		msgs:   make(chan domain.SubscriptionMessage, s.batch),
+		done:   make(chan struct{}),
+		cancel: cancel,
+	}
+	go sub.run(ctx, s, from, filter)
+	return sub, nil
+}
+
+type subscription struct {
+	msgs   chan domain.SubscriptionMessage
+	done   chan struct{} // closed when run returns; err is set before
+	err    error
+	cancel context.CancelFunc
+}
+
+// Recv implements domain.Subscription.
+func (sub *subscription) Recv(ctx context.Context) (domain.SubscriptionMessage, error) {
+	select {
+	case m := <-sub.msgs:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-sub.msgs:
+		return m, nil
+	case <-sub.done:
+		select { // drain what was delivered before the end
+		case m := <-sub.msgs:
+			return m, nil
+		default:
+			return domain.SubscriptionMessage{}, sub.err
+		}
+	case <-ctx.Done():
+		return domain.SubscriptionMessage{}, ctx.Err()
+	}
+}
+
+// Close implements domain.Subscription.
+func (sub *subscription) Close() error {
+	sub.cancel()
+	<-sub.done
+	return nil
+}
+
+// maxReadFailures is how many consecutive failed reads a subscription
+// tolerates (with back-off) before it ends with the error.
+const maxReadFailures = 8
+
+func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position, filter domain.Filter) {
+	defer close(sub.done)
+	caughtUp := false
+	failures := 0
+	backoff := 50 * time.Millisecond
+	for {
+		woken := s.wake.wait() // before reading: a wake during the read is not missed
+		evs, err := s.readAll(ctx, pos, s.batch, filter)
+		if err != nil {
+			if ctx.Err() != nil {
+				sub.err = domain.ErrSubscriptionClosed
+				return
+			}
+			failures++
+			if failures >= maxReadFailures {
+				sub.err = fmt.Errorf("subscription read $all after %s: %w", pos, err)
+				return
+			}
+			s.log.Warn("event store subscription read failed; retrying",
+				slog.String("error", err.Error()), slog.Int("attempt", failures))
+			if !sleep(ctx, backoff) {
+				sub.err = domain.ErrSubscriptionClosed
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		failures, backoff = 0, 50*time.Millisecond
+		for i := range evs {
+			if !sub.send(ctx, domain.SubscriptionMessage{Event: &evs[i]}) {
+				return
+			}
+			pos = evs[i].Position
+		}
+		if len(evs) == s.batch {
+			continue // more to catch up
+		}
+		if !caughtUp {
+			caughtUp = true
+			if !sub.send(ctx, domain.SubscriptionMessage{CaughtUp: true}) {
+				return
+			}
+		}
+		select {
+		case <-woken:
+		case <-time.After(s.poll):
+		case <-ctx.Done():
+			sub.err = domain.ErrSubscriptionClosed
+			return
+		}
+	}
+}
+
+func (sub *subscription) send(ctx context.Context, m domain.SubscriptionMessage) bool {
+	select {
+	case sub.msgs <- m:
+		return true
+	case <-ctx.Done():
+		sub.err = domain.ErrSubscriptionClosed
+		return false
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,687 @@
+// Package storetest is the contract suite for the event-store port. Every
+// adapter runs the same cases with one call:
+//
+//	func TestContract(t *testing.T) { storetest.Run(t, storetest.Harness{New: ...}) }
+//
+// Tests name their streams with a per-test prefix and filter global reads
+// by it, so the suite also runs against a shared, non-empty server (a real
+// EventStoreDB) without seeing other tests' events.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// Harness tells the suite how to get a store.
+type Harness struct {
+	// New returns a store for one test. It may be shared between tests.
+	New func(t *testing.T) domain.EventStore
+
+	// HoldAppend, when set, starts appending ev to stream in a transaction
+	// that stays open until commit is called. The gap test uses it to
+	// commit a later append while an earlier one is still in flight.
+	// Stores without transactions spanning calls (EventStoreDB) leave it nil.
+	HoldAppend func(t *testing.T, s domain.EventStore, stream string, ev domain.EventData) (commit func() error)
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, h Harness)
+	}{
+		{"AppendAndReadBack", testAppendAndReadBack},
+		{"ExpectedRevision", testExpectedRevision},
+		{"ConcurrentAppendsOneWins", testConcurrentAppendsOneWins},
+		{"ConcurrentStreamCreationOneWins", testConcurrentStreamCreation},
+		{"IdempotentRetry", testIdempotentRetry},
+		{"ReadStreamDirectionsAndLimits", testReadStream},
+		{"ReadMissingStream", testReadMissingStream},
+		{"GlobalOrder", testGlobalOrder},
+		{"FilterByStreamPrefix", testFilter},
+		{"SubscribeCatchUpThenLive", testSubscribeCatchUpThenLive},
+		{"SubscribeResumeFromCheckpoint", testSubscribeResume},
+		{"SubscribeWhileWritersAppend", testSubscribeConcurrentWriters},
+	}
+	if h.HoldAppend != nil {
+		cases = append(cases, struct {
+			name string
+			fn   func(t *testing.T, h Harness)
+		}{"GapSafeHorizon", testGapSafeHorizon})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, h)
+		})
+	}
+}
+
+// ns is a per-test stream namespace.
+type ns struct {
+	prefix string
+}
+
+func newNS() ns {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return ns{prefix: "t" + hex.EncodeToString(b[:])}
+}
+
+// stream returns a stream name in the namespace; category "t<hex>".
+func (n ns) stream(id string) string { return n.prefix + "-" + id }
+func (n ns) filter() domain.Filter   { return domain.Filter{StreamPrefixes: []string{n.prefix + "-"}} }
+
+type payload struct {
+	N    int    `json:"n"`
+	Text string `json:"text"`
+}
+
+func event(typ string, n int) domain.EventData {
+	data, _ := json.Marshal(payload{N: n, Text: "事件 " + fmt.Sprint(n)})
+	meta, _ := json.Marshal(map[string]any{"actor": "contract", "n": n})
+	return domain.EventData{ID: uuid.New(), Type: typ, Data: data, Metadata: meta}
+}
+
+func events(from, count int) []domain.EventData {
+	out := make([]domain.EventData, count)
+	for i := range out {
+		out[i] = event("test.Happened.v1", from+i)
+	}
+	return out
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustAppend(t *testing.T, s domain.EventStore, stream string, exp domain.ExpectedRevision, evs ...domain.EventData) domain.AppendResult {
+	t.Helper()
+	res, err := s.Append(ctxFor(t), stream, exp, evs...)
+	if err != nil {
+		t.Fatalf("append %s expecting %s: %v", stream, exp, err)
+	}
+	return res
+}
+
+func readStream(t *testing.T, s domain.EventStore, stream string) []domain.RecordedEvent {
+	t.Helper()
+	evs, err := s.ReadStream(ctxFor(t), stream, domain.Forwards, 0, 0)
+	if err != nil {
+		t.Fatalf("read %s: %v", stream, err)
+	}
+	return evs
+}
+
+func payloadN(t *testing.T, e domain.RecordedEvent) int {
+	t.Helper()
+	var p payload
+	if err := json.Unmarshal(e.Data, &p); err != nil {
+		t.Fatalf("decode %s@%d: %v", e.Stream, e.Revision, err)
+	}
+	return p.N
+}
+
+func numbers(t *testing.T, evs []domain.RecordedEvent) []int {
+	out := make([]int, len(evs))
+	for i, e := range evs {
+		out[i] = payloadN(t, e)
+	}
+	return out
+}
+
+func ids(evs []domain.RecordedEvent) []uuid.UUID {
+	out := make([]uuid.UUID, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func testAppendAndReadBack(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	st := n.stream("a")
+	in := events(0, 3)
+	res := mustAppend(t, s, st, domain.NoStream(), in[:2]...)
+	if res.NextExpected != 1 {
+		t.Fatalf("after 2 events NextExpected = %d, want 1", res.NextExpected)
+	}
+	res2 := mustAppend(t, s, st, domain.Exact(1), in[2])
+	if res2.NextExpected != 2 {
+		t.Fatalf("after 3 events NextExpected = %d, want 2", res2.NextExpected)
+	}
+	if !res.Position.Less(res2.Position) {
+		t.Fatalf("positions not increasing: %s then %s", res.Position, res2.Position)
+	}
+	got := readStream(t, s, st)
+	if len(got) != 3 {
+		t.Fatalf("read %d events, want 3", len(got))
+	}
+	for i, e := range got {
+		if e.ID != in[i].ID || e.Type != in[i].Type || e.Stream != st || e.Revision != uint64(i) {
+			t.Errorf("event %d = {%s %s %s %d}, want {%s %s %s %d}", i, e.ID, e.Type, e.Stream, e.Revision, in[i].ID, in[i].Type, st, i)
+		}
+		assertJSONEqual(t, "data", e.Data, in[i].Data)
+		assertJSONEqual(t, "metadata", e.Metadata, in[i].Metadata)
+		if e.RecordedAt.IsZero() {
+			t.Errorf("event %d has no recorded time", i)
+		}
+	}
+	if got[2].Position != res2.Position {
+		t.Errorf("last event position %s, append reported %s", got[2].Position, res2.Position)
+	}
+}
+
+func assertJSONEqual(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s is not JSON: %v", what, err)
+	}
+	_ = json.Unmarshal(want, &w)
+	gj, _ := json.Marshal(g)
+	wj, _ := json.Marshal(w)
+	if string(gj) != string(wj) {
+		t.Errorf("%s = %s, want %s", what, gj, wj)
+	}
+}
+
+func testExpectedRevision(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	st := n.stream("x")
+
+	// Exact on a missing stream.
+	_, err := s.Append(ctx, st, domain.Exact(0), event("t.A.v1", 0))
+	assertWrongVersion(t, err, false, 0)
+
+	mustAppend(t, s, st, domain.NoStream(), events(0, 3)...) // revisions 0..2
+
+	cases := []struct {
+		name string
+		exp  domain.ExpectedRevision
+	}{
+		{"no stream on existing", domain.NoStream()},
+		{"exact too low", domain.Exact(1)},
+		{"exact too high", domain.Exact(5)},
+	}
+	for _, c := range cases {
+		_, err := s.Append(ctx, st, c.exp, event("t.A.v1", 99))
+		if !errors.Is(err, domain.ErrConcurrency) {
+			t.Errorf("%s: err = %v, want ErrConcurrency", c.name, err)
+			continue
+		}
+		assertWrongVersion(t, err, true, 2)
+	}
+	if got := readStream(t, s, st); len(got) != 3 {
+		t.Fatalf("rejected appends changed the stream: %d events, want 3", len(got))
+	}
+
+	res := mustAppend(t, s, st, domain.AnyRevision(), event("t.A.v1", 3))
+	if res.NextExpected != 3 {
+		t.Errorf("any: NextExpected = %d, want 3", res.NextExpected)
+	}
+	res = mustAppend(t, s, n.stream("fresh"), domain.AnyRevision(), event("t.A.v1", 0))
+	if res.NextExpected != 0 {
+		t.Errorf("any on new stream: NextExpected = %d, want 0", res.NextExpected)
+	}
+}
+
+func assertWrongVersion(t *testing.T, err error, exists bool, actual uint64) {
+	t.Helper()
+	if !errors.Is(err, domain.ErrWrongExpectedVersion) {
+		t.Fatalf("err = %v, want ErrWrongExpectedVersion", err)
+	}
+	var wev *domain.WrongExpectedVersionError
+	if !errors.As(err, &wev) {
+		t.Fatalf("err %v is not a *WrongExpectedVersionError", err)
+	}
+	if wev.ActualExists != exists || (exists && wev.Actual != actual) {
+		t.Errorf("actual = (%d, exists %v), want (%d, exists %v)", wev.Actual, wev.ActualExists, actual, exists)
+	}
+}
+
+func testConcurrentAppendsOneWins(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	st := n.stream("race")
+	mustAppend(t, s, st, domain.NoStream(), event("t.A.v1", 0))
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Append(ctxFor(t), st, domain.Exact(0), event("t.A.v1", 100+i), event("t.A.v1", 200+i))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, domain.ErrConcurrency):
+			t.Errorf("loser got %v, want ErrConcurrency", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d writers won, want exactly 1", wins)
+	}
+	got := readStream(t, s, st)
+	if len(got) != 3 {
+		t.Fatalf("stream has %d events, want 3", len(got))
+	}
+	if a, b := payloadN(t, got[1]), payloadN(t, got[2]); b-a != 100 {
+		t.Errorf("the winner's two events were split: %d, %d", a, b)
+	}
+}
+
+func testConcurrentStreamCreation(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	st := n.stream("new")
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Append(ctxFor(t), st, domain.NoStream(), event("t.A.v1", i))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else if !errors.Is(err, domain.ErrConcurrency) {
+			t.Errorf("loser got %v, want ErrConcurrency", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d creators won, want exactly 1", wins)
+	}
+	if got := readStream(t, s, st); len(got) != 1 {
+		t.Fatalf("stream has %d events, want 1", len(got))
+	}
+}
+
+func testIdempotentRetry(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	st := n.stream("retry")
+	first := events(0, 2)
+	orig := mustAppend(t, s, st, domain.NoStream(), first...)
+
+	for _, exp := range []domain.ExpectedRevision{domain.NoStream(), domain.AnyRevision()} {
+		res, err := s.Append(ctx, st, exp, first...)
+		if err != nil {
+			t.Fatalf("retry expecting %s: %v", exp, err)
+		}
+		if res != orig {
+			t.Errorf("retry expecting %s returned %+v, want the original %+v", exp, res, orig)
+		}
+	}
+	// Retried after the stream moved on: still recognised.
+	mustAppend(t, s, st, domain.Exact(1), event("t.A.v1", 2))
+	res, err := s.Append(ctx, st, domain.NoStream(), first...)
+	if err != nil || res != orig {
+		t.Errorf("late retry = %+v, %v; want %+v, nil", res, err, orig)
+	}
+	if got := readStream(t, s, st); len(got) != 3 {
+		t.Fatalf("retries duplicated events: %d in stream, want 3", len(got))
+	}
+
+	// Concurrent retries of the same command: one append, all succeed.
+	st2 := n.stream("retry2")
+	same := events(10, 2)
+	var wg sync.WaitGroup
+	results := make([]domain.AppendResult, 6)
+	errs := make([]error, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = s.Append(ctxFor(t), st2, domain.NoStream(), same...)
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil {
+			t.Errorf("concurrent retry %d: %v", i, errs[i])
+		} else if results[i] != results[0] {
+			t.Errorf("concurrent retry %d returned %+v, others %+v", i, results[i], results[0])
+		}
+	}
+	if got := readStream(t, s, st2); len(got) != 2 {
+		t.Fatalf("concurrent retries appended %d events, want 2", len(got))
+	}
+}
+
+func testReadStream(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	st := n.stream("r")
+	mustAppend(t, s, st, domain.NoStream(), events(0, 10)...)
+	cases := []struct {
+		name  string
+		dir   domain.Direction
+		from  uint64
+		limit int
+		want  []int
+	}{
+		{"forwards all", domain.Forwards, 0, 0, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"forwards from 7", domain.Forwards, 7, 0, []int{7, 8, 9}},
+		{"forwards limit", domain.Forwards, 2, 3, []int{2, 3, 4}},
+		{"forwards past end", domain.Forwards, 10, 5, []int{}},
+		{"backwards from end", domain.Backwards, domain.StreamEnd, 3, []int{9, 8, 7}},
+		{"backwards from 4", domain.Backwards, 4, 0, []int{4, 3, 2, 1, 0}},
+		{"backwards beyond end", domain.Backwards, 50, 2, []int{9, 8}},
+	}
+	for _, c := range cases {
+		evs, err := s.ReadStream(ctx, st, c.dir, c.from, c.limit)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got := numbers(t, evs)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+		for _, e := range evs {
+			if int(e.Revision) != payloadN(t, e) {
+				t.Errorf("%s: revision %d holds event %d", c.name, e.Revision, payloadN(t, e))
+			}
+		}
+	}
+}
+
+func testReadMissingStream(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	for _, dir := range []domain.Direction{domain.Forwards, domain.Backwards} {
+		_, err := s.ReadStream(ctxFor(t), n.stream("nobody"), dir, 0, 10)
+		if !errors.Is(err, domain.ErrStreamNotFound) || !errors.Is(err, domain.ErrNotFound) {
+			t.Errorf("direction %d: err = %v, want ErrStreamNotFound", dir, err)
+		}
+	}
+}
+
+func readAllOf(t *testing.T, s domain.EventStore, from domain.Position, f domain.Filter) []domain.RecordedEvent {
+	t.Helper()
+	var out []domain.RecordedEvent
+	for {
+		evs, err := s.ReadAll(ctxFor(t), from, 100, f)
+		if err != nil {
+			t.Fatalf("read $all: %v", err)
+		}
+		out = append(out, evs...)
+		if len(evs) < 100 {
+			return out
+		}
+		from = evs[len(evs)-1].Position
+	}
+}
+
+func testGlobalOrder(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	a, b := n.stream("a"), n.stream("b")
+	mustAppend(t, s, a, domain.NoStream(), events(0, 2)...)
+	mustAppend(t, s, b, domain.NoStream(), events(2, 1)...)
+	mustAppend(t, s, a, domain.Exact(1), events(3, 2)...)
+	mustAppend(t, s, b, domain.Exact(0), events(5, 1)...)
+
+	all := readAllOf(t, s, domain.Start, n.filter())
+	if got := numbers(t, all); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5}) {
+		t.Fatalf("global order %v, want [0 1 2 3 4 5]", got)
+	}
+	for i := 1; i < len(all); i++ {
+		if !all[i-1].Position.Less(all[i].Position) {
+			t.Fatalf("positions not increasing at %d: %s then %s", i, all[i-1].Position, all[i].Position)
+		}
+	}
+	rest := readAllOf(t, s, all[2].Position, n.filter())
+	if got := numbers(t, rest); !slices.Equal(got, []int{3, 4, 5}) {
+		t.Errorf("after position of event 2: %v, want [3 4 5]", got)
+	}
+	two, err := s.ReadAll(ctxFor(t), domain.Start, 2, n.filter())
+	if err != nil || len(two) != 2 {
+		t.Fatalf("limit 2: %d events, %v", len(two), err)
+	}
+	if none := readAllOf(t, s, all[5].Position, n.filter()); len(none) != 0 {
+		t.Errorf("after the last event: %d events, want 0", len(none))
+	}
+}
+
+func testFilter(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	mustAppend(t, s, n.stream("x"), domain.NoStream(), events(0, 1)...)
+	mustAppend(t, s, n.prefix+"other-1", domain.NoStream(), events(1, 1)...)
+	mustAppend(t, s, n.stream("y"), domain.NoStream(), events(2, 1)...)
+	got := numbers(t, readAllOf(t, s, domain.Start, n.filter()))
+	if !slices.Equal(got, []int{0, 2}) {
+		t.Errorf("prefix %q- passed %v, want [0 2]", n.prefix, got)
+	}
+	both := domain.Filter{StreamPrefixes: []string{n.prefix + "-", n.prefix + "other-"}}
+	if got := numbers(t, readAllOf(t, s, domain.Start, both)); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("two prefixes passed %v, want [0 1 2]", got)
+	}
+}
+
+// collector drains a subscription in the background.
+type collector struct {
+	mu       sync.Mutex
+	events   []domain.RecordedEvent
+	caughtUp int
+	err      error
+	sub      domain.Subscription
+	done     chan struct{}
+}
+
+func collect(t *testing.T, s domain.EventStore, from domain.Position, f domain.Filter) *collector {
+	t.Helper()
+	sub, err := s.SubscribeAll(ctxFor(t), from, f)
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	c := &collector{sub: sub, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			m, err := sub.Recv(context.Background())
+			c.mu.Lock()
+			if err != nil {
+				c.err = err
+				c.mu.Unlock()
+				return
+			}
+			if m.CaughtUp {
+				c.caughtUp++
+			} else if m.Event != nil {
+				c.events = append(c.events, *m.Event)
+			}
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.stop() })
+	return c
+}
+
+func (c *collector) stop() {
+	_ = c.sub.Close()
+	<-c.done
+}
+
+func (c *collector) snapshot() ([]domain.RecordedEvent, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.events), c.caughtUp
+}
+
+// waitFor polls until cond holds for the collected events or fails.
+func (c *collector) waitFor(t *testing.T, what string, cond func(evs []domain.RecordedEvent, caughtUp int) bool) []domain.RecordedEvent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs, cu := c.snapshot()
+		if cond(evs, cu) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			c.mu.Lock()
+			err := c.err
+			c.mu.Unlock()
+			t.Fatalf("timed out waiting for %s: have %d events, caught up %d times, err %v", what, len(evs), cu, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testSubscribeCatchUpThenLive(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	st := n.stream("s")
+	mustAppend(t, s, st, domain.NoStream(), events(0, 5)...)
+	c := collect(t, s, domain.Start, n.filter())
+	evs := c.waitFor(t, "catch-up", func(evs []domain.RecordedEvent, cu int) bool { return cu > 0 })
+	if got := numbers(t, evs); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("caught up with %v, want [0 1 2 3 4]", got)
+	}
+	mustAppend(t, s, st, domain.Exact(4), events(5, 2)...)
+	evs = c.waitFor(t, "live events", func(evs []domain.RecordedEvent, _ int) bool { return len(evs) >= 7 })
+	time.Sleep(50 * time.Millisecond)
+	evs, _ = c.snapshot()
+	if got := numbers(t, evs); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("received %v, want [0 .. 6] exactly once", got)
+	}
+}
+
+func testSubscribeResume(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	st := n.stream("s")
+	mustAppend(t, s, st, domain.NoStream(), events(0, 10)...)
+
+	sub, err := s.SubscribeAll(ctxFor(t), domain.Start, n.filter())
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	var seen []domain.RecordedEvent
+	for len(seen) < 4 {
+		m, err := sub.Recv(ctxFor(t))
+		if err != nil {
+			t.Fatalf("recv: %v", err)
+		}
+		if m.Event != nil {
+			seen = append(seen, *m.Event)
+		}
+	}
+	_ = sub.Close()
+	checkpoint := seen[len(seen)-1].Position
+
+	mustAppend(t, s, st, domain.Exact(9), events(10, 3)...)
+	c := collect(t, s, checkpoint, n.filter())
+	rest := c.waitFor(t, "the rest", func(evs []domain.RecordedEvent, cu int) bool { return cu > 0 && len(evs) >= 9 })
+	all := append(seen, rest...)
+	if got := numbers(t, all); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}) {
+		t.Fatalf("before and after resuming: %v, want 0..12 exactly once", got)
+	}
+}
+
+func testSubscribeConcurrentWriters(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	c := collect(t, s, domain.Start, n.filter())
+	const writers, each = 4, 40
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := n.stream(fmt.Sprint("w", w))
+			exp := domain.NoStream()
+			for i := range each {
+				res, err := s.Append(ctxFor(t), st, exp, event("t.A.v1", w*1000+i))
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				exp = domain.Exact(res.NextExpected)
+			}
+		}()
+	}
+	wg.Wait()
+	got := c.waitFor(t, "every appended event", func(evs []domain.RecordedEvent, _ int) bool { return len(evs) >= writers*each })
+	time.Sleep(100 * time.Millisecond)
+	got, _ = c.snapshot()
+	want := readAllOf(t, s, domain.Start, n.filter())
+	if len(want) != writers*each {
+		t.Fatalf("$all has %d events, want %d", len(want), writers*each)
+	}
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Fatalf("subscription delivered %d events, not the %d of $all in $all's order", len(got), len(want))
+	}
+	// Within each stream, revisions arrive in order.
+	next := map[string]uint64{}
+	for _, e := range got {
+		if e.Revision != next[e.Stream] {
+			t.Fatalf("%s: revision %d arrived when %d was due", e.Stream, e.Revision, next[e.Stream])
+		}
+		next[e.Stream]++
+	}
+}
+
+func testGapSafeHorizon(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	c := collect(t, s, domain.Start, n.filter())
+	c.waitFor(t, "caught up on an empty log", func(_ []domain.RecordedEvent, cu int) bool { return cu > 0 })
+
+	mustAppend(t, s, n.stream("before"), domain.NoStream(), event("t.A.v1", 0))
+	c.waitFor(t, "the first event", func(evs []domain.RecordedEvent, _ int) bool { return len(evs) == 1 })
+
+	// A starts first and stays open; B commits while A is in flight.
+	commitA := h.HoldAppend(t, s, n.stream("slow"), event("t.A.v1", 1))
+	mustAppend(t, s, n.stream("fast"), domain.NoStream(), event("t.A.v1", 2))
+	time.Sleep(300 * time.Millisecond) // give the subscriber every chance to run ahead
+	during, _ := c.snapshot()
+
+	if err := commitA(); err != nil {
+		t.Fatalf("commit held append: %v", err)
+	}
+	mustAppend(t, s, n.stream("after"), domain.NoStream(), event("t.A.v1", 3))
+	final := c.waitFor(t, "all four events", func(evs []domain.RecordedEvent, _ int) bool { return len(evs) >= 4 })
+	time.Sleep(50 * time.Millisecond)
+	final, _ = c.snapshot()
+
+	want := readAllOf(t, s, domain.Start, n.filter())
+	if !slices.Equal(ids(final), ids(want)) {
+		t.Fatalf("subscriber saw %v, $all holds %v", numbers(t, final), numbers(t, want))
+	}
+	if len(final) != 4 {
+		t.Fatalf("subscriber saw %d events, want 4", len(final))
+	}
+	// What was delivered while A was open must be a prefix of the final
+	// order: nothing may later appear before an event already delivered.
+	if !slices.Equal(ids(during), ids(final[:len(during)])) {
+		t.Fatalf("events delivered during the open transaction %v are not a prefix of %v", numbers(t, during), numbers(t, final))
+	}
+	// And a reader resuming from any delivered checkpoint sees the rest.
+	for i, e := range final {
+		rest := readAllOf(t, s, e.Position, n.filter())
+		if !slices.Equal(ids(rest), ids(final[i+1:])) {
+			t.Fatalf("resuming after event %d read %v, want %v", i, numbers(t, rest), numbers(t, final[i+1:]))
+		}
+	}
+}

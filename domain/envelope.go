@@ -1,0 +1,322 @@
+package domain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is a domain event: a fact in the past tense. EventType returns its
+// stable, versioned type name, e.g. "beneficiary.PersonRegistered.v2". Type
+// names are constants, never derived from Go type names, and never change
+// once events of that type have been written.
+type Event interface {
+	EventType() string
+}
+
+// Effective is implemented by events that take effect on a business date
+// other than the day they are recorded (a backdated grant, a death recorded
+// late). The envelope copies it into Metadata.EffectiveDate.
+type Effective interface {
+	EffectiveOn() Date
+}
+
+// Metadata is the envelope every event carries besides its data. It is
+// stored as the event's metadata (JSON) in either event store.
+type Metadata struct {
+	Actor         string    `json:"actor"`
+	Role          string    `json:"role"`
+	CommandID     string    `json:"command_id"`
+	CorrelationID string    `json:"correlation_id"`
+	CausationID   string    `json:"causation_id,omitempty"`
+	RecordedAt    time.Time `json:"recorded_at"`             // system time
+	EffectiveDate Date      `json:"effective_date,omitzero"` // business time
+	Reason        string    `json:"reason,omitempty"`        // free text from the user
+	SchemaVersion int       `json:"schema_version"`          // the N of the type's ".vN"
+	PrevHash      string    `json:"prev_hash"`               // Hash of the stream's previous event; "" for the first
+	Hash          string    `json:"hash"`                    // see ComputeHash
+}
+
+// CommandMeta is what the caller of a command supplies for the envelope.
+type CommandMeta struct {
+	// CommandID identifies the command; event IDs derive from it, so a
+	// retried command produces the same events and the store appends
+	// nothing new.
+	CommandID     string
+	Actor         string
+	Role          string
+	CorrelationID string // defaults to CommandID
+	CausationID   string
+	Reason        string
+	Now           time.Time // recorded-at (system time)
+}
+
+// Validate checks the fields every command needs.
+func (m CommandMeta) Validate() error {
+	switch {
+	case strings.TrimSpace(m.CommandID) == "":
+		return Invalid("command_id", "is required")
+	case len(m.CommandID) > 200:
+		return Invalid("command_id", "is longer than 200 characters")
+	case strings.TrimSpace(m.Actor) == "":
+		return Invalid("actor", "is required")
+	case strings.TrimSpace(m.Role) == "":
+		return Invalid("role", "is required")
+	case m.Now.IsZero():
+		return Invalid("now", "is required")
+	}
+	return nil
+}
+
+// eventIDNamespace is the UUIDv5 namespace for event IDs. Never change it:
+// it would make retried commands append their events a second time.
+var eventIDNamespace = uuid.MustParse("6f1c3a52-8d0e-5b4a-9c61-2f7e0d9b3a10")
+
+// EventID returns the deterministic ID of the i-th event produced by the
+// command commandID.
+func EventID(commandID string, i int) uuid.UUID {
+	return uuid.NewSHA1(eventIDNamespace, []byte(commandID+"#"+strconv.Itoa(i)))
+}
+
+// Envelope is an event with its identity and metadata.
+type Envelope struct {
+	ID       uuid.UUID
+	Stream   string
+	Revision uint64
+	Position Position
+	Type     string
+	Event    Event
+	Meta     Metadata
+}
+
+// Seal wraps the events a command decided into envelopes, chaining their
+// hashes from prevHash (the Hash of the stream's current last event, "" for
+// a new stream), and encodes them for appending.
+func Seal(meta CommandMeta, prevHash string, events []Event) ([]EventData, error) {
+	if err := meta.Validate(); err != nil {
+		return nil, err
+	}
+	corr := meta.CorrelationID
+	if corr == "" {
+		corr = meta.CommandID
+	}
+	out := make([]EventData, 0, len(events))
+	for i, ev := range events {
+		typ := ev.EventType()
+		ver, err := SchemaVersion(typ)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", typ, err)
+		}
+		md := Metadata{
+			Actor:         meta.Actor,
+			Role:          meta.Role,
+			CommandID:     meta.CommandID,
+			CorrelationID: corr,
+			CausationID:   meta.CausationID,
+			RecordedAt:    meta.Now.UTC(),
+			Reason:        meta.Reason,
+			SchemaVersion: ver,
+			PrevHash:      prevHash,
+		}
+		if e, ok := ev.(Effective); ok {
+			md.EffectiveDate = e.EffectiveOn()
+		}
+		md.Hash, err = ComputeHash(typ, data, md)
+		if err != nil {
+			return nil, fmt.Errorf("hash %s: %w", typ, err)
+		}
+		mdJSON, err := json.Marshal(md)
+		if err != nil {
+			return nil, fmt.Errorf("encode metadata: %w", err)
+		}
+		out = append(out, EventData{ID: EventID(meta.CommandID, i), Type: typ, Data: data, Metadata: mdJSON})
+		prevHash = md.Hash
+	}
+	return out, nil
+}
+
+// ComputeHash returns the hex SHA-256 over the canonical JSON of
+// {"data": data, "metadata": md without its Hash, "type": typ}. The
+// metadata includes PrevHash, so each event's hash covers its predecessor's
+// and a stream forms a chain: altering any stored event breaks every hash
+// after it.
+func ComputeHash(typ string, data []byte, md Metadata) (string, error) {
+	md.Hash = ""
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return "", err
+	}
+	cdata, err := CanonicalJSON(data)
+	if err != nil {
+		return "", fmt.Errorf("data: %w", err)
+	}
+	cmeta, err := CanonicalJSON(mdJSON)
+	if err != nil {
+		return "", fmt.Errorf("metadata: %w", err)
+	}
+	typJSON, _ := json.Marshal(typ)
+	var b bytes.Buffer
+	b.WriteString(`{"data":`)
+	b.Write(cdata)
+	b.WriteString(`,"metadata":`)
+	b.Write(cmeta)
+	b.WriteString(`,"type":`)
+	b.Write(typJSON)
+	b.WriteString(`}`)
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// VerifyHash recomputes a stored event's hash and checks it against the one
+// in its metadata and against the expected previous hash.
+func VerifyHash(ev RecordedEvent, prevHash string) (Metadata, error) {
+	md, err := DecodeMetadata(ev.Metadata)
+	if err != nil {
+		return md, err
+	}
+	if md.PrevHash != prevHash {
+		return md, fmt.Errorf("%s@%d: prev_hash %.12s does not match previous event's hash %.12s", ev.Stream, ev.Revision, md.PrevHash, prevHash)
+	}
+	want, err := ComputeHash(ev.Type, ev.Data, md)
+	if err != nil {
+		return md, fmt.Errorf("%s@%d: %w", ev.Stream, ev.Revision, err)
+	}
+	if want != md.Hash {
+		return md, fmt.Errorf("%s@%d: hash %.12s does not match content (computed %.12s)", ev.Stream, ev.Revision, md.Hash, want)
+	}
+	return md, nil
+}
+
+// DecodeMetadata parses an event's stored metadata.
+func DecodeMetadata(b []byte) (Metadata, error) {
+	var md Metadata
+	if err := json.Unmarshal(b, &md); err != nil {
+		return md, fmt.Errorf("decode metadata: %w", err)
+	}
+	return md, nil
+}
+
+// CanonicalJSON re-encodes a JSON document with object keys sorted, no
+// insignificant whitespace and numbers kept as written, so the same document
+// hashes the same however a store (e.g. PostgreSQL jsonb) reorders it.
+func CanonicalJSON(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// SchemaVersion returns N from a type name ending in ".vN".
+func SchemaVersion(typ string) (int, error) {
+	i := strings.LastIndex(typ, ".v")
+	if i < 0 {
+		return 0, Invalid("type", "%q has no .vN version suffix", typ)
+	}
+	n, err := strconv.Atoi(typ[i+2:])
+	if err != nil || n < 1 {
+		return 0, Invalid("type", "%q has no .vN version suffix", typ)
+	}
+	return n, nil
+}
+
+// Registry decodes stored events by type name, upcasting older schema
+// versions to the current one first.
+type Registry struct {
+	types     map[string]func() Event
+	upcasters map[string]upcaster // by the type name they read
+}
+
+type upcaster struct {
+	to string
+	fn func(data []byte) ([]byte, error)
+}
+
+// NewRegistry returns a registry of the given event prototypes; each
+// function returns a new zero value (a pointer) of one event type.
+func NewRegistry(protos ...func() Event) *Registry {
+	r := &Registry{types: map[string]func() Event{}, upcasters: map[string]upcaster{}}
+	for _, p := range protos {
+		typ := p().EventType()
+		if _, dup := r.types[typ]; dup {
+			panic("domain: event type registered twice: " + typ)
+		}
+		r.types[typ] = p
+	}
+	return r
+}
+
+// Upcast registers fn to turn data of type from into data of type to.
+func (r *Registry) Upcast(from, to string, fn func(data []byte) ([]byte, error)) {
+	r.upcasters[from] = upcaster{to: to, fn: fn}
+}
+
+// Types returns every current type name the registry decodes.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.types))
+	for t := range r.types {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Decode returns the event of type typ encoded in data, upcast to the
+// current version. An unknown type returns an error wrapping ErrInvalid.
+func (r *Registry) Decode(typ string, data []byte) (Event, error) {
+	for range 16 { // bound the upcast chain
+		if newEvent, ok := r.types[typ]; ok {
+			ev := newEvent()
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(ev); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", typ, err)
+			}
+			return ev, nil
+		}
+		up, ok := r.upcasters[typ]
+		if !ok {
+			break
+		}
+		var err error
+		if data, err = up.fn(data); err != nil {
+			return nil, fmt.Errorf("upcast %s to %s: %w", typ, up.to, err)
+		}
+		typ = up.to
+	}
+	return nil, Invalid("type", "unknown event type %q", typ)
+}
+
+// DecodeEnvelope decodes a stored event with its metadata.
+func (r *Registry) DecodeEnvelope(ev RecordedEvent) (Envelope, error) {
+	e, err := r.Decode(ev.Type, ev.Data)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%s@%d: %w", ev.Stream, ev.Revision, err)
+	}
+	md, err := DecodeMetadata(ev.Metadata)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%s@%d: %w", ev.Stream, ev.Revision, err)
+	}
+	return Envelope{
+		ID: ev.ID, Stream: ev.Stream, Revision: ev.Revision, Position: ev.Position,
+		Type: e.EventType(), Event: e, Meta: md,
+	}, nil
+}

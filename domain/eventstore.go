@@ -1,0 +1,265 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The event-store port. The domain consumes it, adapters implement it:
+// adapters/pgstore (PostgreSQL, the embedded default) and adapters/esdb
+// (EventStoreDB). Both pass the contract suite in adapters/storetest.
+
+// Store errors. They wrap the domain's error kinds so callers can test for
+// either the specific or the general case.
+var (
+	// ErrWrongExpectedVersion: an append's expected revision did not match.
+	ErrWrongExpectedVersion = fmt.Errorf("wrong expected version: %w", ErrConcurrency)
+	// ErrStreamNotFound: the stream has no events.
+	ErrStreamNotFound = fmt.Errorf("stream: %w", ErrNotFound)
+	// ErrStreamDeleted: the stream was deleted (EventStoreDB only; the
+	// ledger itself never deletes).
+	ErrStreamDeleted = fmt.Errorf("stream deleted: %w", ErrNotFound)
+)
+
+// ExpectedRevision is the state a stream must be in for an append to succeed.
+// Build it with NoStream, Exact or AnyRevision; the zero value is NoStream.
+type ExpectedRevision struct {
+	kind     revisionKind
+	revision uint64
+}
+
+type revisionKind uint8
+
+const (
+	revisionNoStream revisionKind = iota
+	revisionExact
+	revisionAny
+)
+
+// NoStream expects the stream not to exist yet.
+func NoStream() ExpectedRevision { return ExpectedRevision{kind: revisionNoStream} }
+
+// Exact expects the stream's last event to have revision r (0-based).
+func Exact(r uint64) ExpectedRevision { return ExpectedRevision{kind: revisionExact, revision: r} }
+
+// AnyRevision appends whatever the stream's state. The ledger's own commands
+// never use it; it exists for tools and tests.
+func AnyRevision() ExpectedRevision { return ExpectedRevision{kind: revisionAny} }
+
+// ExpectNext returns the expectation for appending after a stream whose
+// current revision is cur, where exists tells whether it has any events.
+func ExpectNext(exists bool, cur uint64) ExpectedRevision {
+	if !exists {
+		return NoStream()
+	}
+	return Exact(cur)
+}
+
+func (e ExpectedRevision) IsNoStream() bool { return e.kind == revisionNoStream }
+func (e ExpectedRevision) IsAny() bool      { return e.kind == revisionAny }
+
+// Revision returns the exact revision and true, or 0 and false for
+// NoStream and AnyRevision.
+func (e ExpectedRevision) Revision() (uint64, bool) {
+	return e.revision, e.kind == revisionExact
+}
+
+func (e ExpectedRevision) String() string {
+	switch e.kind {
+	case revisionNoStream:
+		return "no-stream"
+	case revisionAny:
+		return "any"
+	default:
+		return fmt.Sprintf("%d", e.revision)
+	}
+}
+
+// WrongExpectedVersionError says what the stream's state was. It matches
+// ErrWrongExpectedVersion and ErrConcurrency with errors.Is.
+type WrongExpectedVersionError struct {
+	Stream   string
+	Expected ExpectedRevision
+	// Actual is the stream's current revision; ActualExists is false when
+	// the stream does not exist (or the adapter could not tell).
+	Actual       uint64
+	ActualExists bool
+}
+
+func (e *WrongExpectedVersionError) Error() string {
+	actual := "no stream"
+	if e.ActualExists {
+		actual = fmt.Sprintf("revision %d", e.Actual)
+	}
+	return fmt.Sprintf("append %s: expected %s, stream is at %s", e.Stream, e.Expected, actual)
+}
+
+func (e *WrongExpectedVersionError) Is(target error) bool {
+	return target == ErrWrongExpectedVersion || target == ErrConcurrency
+}
+
+// Position is a place in the global log. Positions are totally ordered by
+// (Commit, Prepare). On EventStoreDB they are the $all commit and prepare
+// positions; on PostgreSQL Commit is the writing transaction's ID and Prepare
+// the row's sequence number, which together order events by commit. The zero
+// Position is the start of the log: reading "from" a position returns the
+// events strictly after it.
+type Position struct {
+	Commit  uint64 `json:"commit"`
+	Prepare uint64 `json:"prepare"`
+}
+
+// Start is the position before the first event.
+var Start = Position{}
+
+func (p Position) IsStart() bool { return p == Start }
+
+// Compare returns -1, 0 or +1.
+func (p Position) Compare(o Position) int {
+	if p.Commit != o.Commit {
+		return cmpUint(p.Commit, o.Commit)
+	}
+	return cmpUint(p.Prepare, o.Prepare)
+}
+
+// Less reports p < o.
+func (p Position) Less(o Position) bool { return p.Compare(o) < 0 }
+
+func (p Position) String() string { return fmt.Sprintf("%d/%d", p.Commit, p.Prepare) }
+
+// ParsePosition parses the "commit/prepare" form String returns.
+func ParsePosition(field, s string) (Position, error) {
+	var p Position
+	var rest string
+	if n, _ := fmt.Sscanf(s, "%d/%d%s", &p.Commit, &p.Prepare, &rest); n != 2 {
+		return Position{}, Invalid(field, "%q is not a position in the form COMMIT/PREPARE", s)
+	}
+	return p, nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// EventData is an event to append: already encoded, with its envelope
+// metadata (see Envelope) serialised as JSON.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	ID         uuid.UUID
+	Stream     string
+	Revision   uint64 // 0-based position within Stream
+	Position   Position
+	Type       string
+	Data       []byte
+	Metadata   []byte
+	RecordedAt time.Time // the store's own timestamp
+}
+
+// AppendResult tells where an append landed.
+type AppendResult struct {
+	// NextExpected is the stream's revision after the append: pass
+	// Exact(NextExpected) to append after it.
+	NextExpected uint64
+	// Position is the global position of the last event appended.
+	Position Position
+}
+
+// Direction of a stream read.
+type Direction uint8
+
+const (
+	Forwards Direction = iota
+	Backwards
+)
+
+// StreamEnd as a read's from revision means "from the last event" (used
+// with Backwards).
+const StreamEnd = uint64(math.MaxUint64)
+
+// Filter restricts global reads and subscriptions. The zero Filter passes
+// every ledger event. System events (types starting with "$", EventStoreDB
+// only) never pass.
+type Filter struct {
+	// StreamPrefixes, when set, passes only events whose stream name starts
+	// with one of them (e.g. "person-").
+	StreamPrefixes []string
+}
+
+// Matches reports whether an event in stream passes the filter.
+func (f Filter) Matches(stream, eventType string) bool {
+	if len(eventType) > 0 && eventType[0] == '$' {
+		return false
+	}
+	if len(f.StreamPrefixes) == 0 {
+		return true
+	}
+	for _, p := range f.StreamPrefixes {
+		if len(stream) >= len(p) && stream[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// EventStore is the port the ledger needs from an event store.
+type EventStore interface {
+	// Append writes events to stream atomically if the stream is at the
+	// expected revision, else returns an error matching ErrConcurrency.
+	// Appending events whose IDs were all already appended to this stream
+	// in one earlier append is a no-op that returns that append's result,
+	// so a retried command appends nothing new.
+	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
+
+	// ReadStream returns up to limit events of stream starting at revision
+	// from, in the given direction (from = StreamEnd with Backwards reads
+	// from the last event). A stream with no events returns
+	// ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, dir Direction, from uint64, limit int) ([]RecordedEvent, error)
+
+	// ReadAll returns up to limit events of the global log strictly after
+	// position from, in global order.
+	ReadAll(ctx context.Context, from Position, limit int, filter Filter) ([]RecordedEvent, error)
+
+	// SubscribeAll delivers the global log strictly after position from:
+	// first the stored events (catch-up), then a CaughtUp message, then new
+	// events as they are committed, until ctx ends or Close is called.
+	SubscribeAll(ctx context.Context, from Position, filter Filter) (Subscription, error)
+}
+
+// Subscription is a running subscription to the global log.
+type Subscription interface {
+	// Recv blocks until the next message or until ctx ends. A message not
+	// returned because ctx ended is not lost: the next Recv returns it.
+	// After a terminal error every Recv returns that error.
+	Recv(ctx context.Context) (SubscriptionMessage, error)
+	// Close stops the subscription and releases its resources.
+	Close() error
+}
+
+// SubscriptionMessage is either an event or the news that the subscriber
+// has caught up with the log (Event == nil, CaughtUp == true).
+type SubscriptionMessage struct {
+	Event    *RecordedEvent
+	CaughtUp bool
+}
+
+// ErrSubscriptionClosed is returned by Recv after Close.
+var ErrSubscriptionClosed = errors.New("subscription closed")
