@@ -1,0 +1,59 @@
+# The benefits ledger. `make help` lists the targets.
+#
+# With DATABASE_URL unset, targets that need PostgreSQL get one from
+# scripts/dev-postgres.sh: a local server if one answers, else a private
+# throwaway cluster in .pgdata/ (installing Debian's postgresql first when
+# run as root and the binaries are missing).
+
+SHELL         := bash
+.SHELLFLAGS   := -eu -o pipefail -c
+GO            ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+VERSION       ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -X main.version=$(VERSION)
+DEV_DB        ?= ledger_dev
+TEST_DB       ?= ledger_test
+FUZZTIME      ?= 5s
+GOLANGCI      := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## migrate and serve the ledger on the embedded PostgreSQL store (LEDGER_ADDR, default 127.0.0.1:8080)
+	@url=$$(scripts/dev-postgres.sh url $(DEV_DB)) && \
+	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger serve
+
+.PHONY: test
+test: vet ## vet, then every test with the race detector against a real PostgreSQL, then short fuzzing
+	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
+	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet ./...
+
+.PHONY: fuzz
+fuzz: ## fuzz ID-number and money parsing (FUZZTIME each, default 5s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResidentID$$' -fuzztime $(FUZZTIME) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMoney$$' -fuzztime $(FUZZTIME) ./domain
+
+.PHONY: lint
+lint: vet ## go vet and golangci-lint (incl. the import-direction rules in .golangci.yml)
+	$(GO) run $(GOLANGCI) run ./...
+
+.PHONY: build
+build: ## build bin/ledger
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ledger ./cmd/ledger
+
+.PHONY: db-url
+db-url: ## print the development database URL (starting a server if need be)
+	@scripts/dev-postgres.sh url $(DEV_DB)
+
+.PHONY: clean-db
+clean-db: ## stop and delete the private PostgreSQL cluster, if one was started
+	scripts/dev-postgres.sh stop
+	rm -rf .pgdata

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// devLookupKey is the ID-number lookup key used when LEDGER_LOOKUP_KEY is
+// unset. Fine for a laptop; a deployment sets its own and never changes it
+// (person IDs and look-ups derive from it).
+const devLookupKey = "development-only-lookup-key-change-me"
+
+// config is the ledger's configuration: flags override the environment.
+type config struct {
+	DatabaseURL string
+	EventStore  string // "postgres" (default) or an esdb:// URL
+	Addr        string
+	LookupKey   string
+	LogFormat   string // "text" or "json"
+}
+
+// bind registers the flags shared by commands that use the database.
+func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
+	fs.StringVar(&c.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
+	fs.StringVar(&c.EventStore, "eventstore", envOr(e, "LEDGER_EVENTSTORE", "postgres"), `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
+	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
+	c.LookupKey = e.getenv("LEDGER_LOOKUP_KEY")
+	if withAddr {
+		fs.StringVar(&c.Addr, "addr", envOr(e, "LEDGER_ADDR", "127.0.0.1:8080"), "HTTP listen address (env LEDGER_ADDR)")
+	}
+}
+
+func envOr(e *env, key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (c *config) validate() error {
+	if c.DatabaseURL == "" {
+		return usageError{"DATABASE_URL is not set: give -database-url or set DATABASE_URL (`make run` provides a local one)"}
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		return usageError{"database-url: " + err.Error()}
+	}
+	switch {
+	case c.EventStore == "postgres":
+	case strings.HasPrefix(c.EventStore, "esdb://"), strings.HasPrefix(c.EventStore, "esdb+discover://"):
+		return errors.New("eventstore: the EventStoreDB adapter is not part of this build yet; use LEDGER_EVENTSTORE=postgres")
+	default:
+		return usageError{fmt.Sprintf("eventstore: %q is neither \"postgres\" nor an esdb:// or esdb+discover:// URL", maskSecret(c.EventStore))}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usageError{fmt.Sprintf("log-format: %q is neither \"text\" nor \"json\"", c.LogFormat)}
+	}
+	return nil
+}
+
+// logValue prints the configuration with secrets masked.
+func (c *config) log(l *slog.Logger) {
+	key := "(development key)"
+	if c.LookupKey != "" {
+		key = "(set, " + fmt.Sprint(len(c.LookupKey)) + " bytes)"
+	}
+	attrs := []any{
+		slog.String("database_url", postgres.MaskURL(c.DatabaseURL)),
+		slog.String("eventstore", maskSecret(c.EventStore)),
+		slog.String("lookup_key", key),
+		slog.String("version", version),
+	}
+	if c.Addr != "" {
+		attrs = append(attrs, slog.String("addr", c.Addr))
+	}
+	l.Info("configuration", attrs...)
+	if c.LookupKey == "" {
+		l.Warn("LEDGER_LOOKUP_KEY is not set: using the development lookup key; a deployment must set its own and keep it")
+	}
+}
+
+func (c *config) lookupKey() domain.LookupKey {
+	if c.LookupKey == "" {
+		return domain.LookupKey(devLookupKey)
+	}
+	return domain.LookupKey(c.LookupKey)
+}
+
+// maskSecret hides the password in a URL-like string.
+func maskSecret(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// deps are the opened resources a command works with.
+type deps struct {
+	cfg   config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	store domain.EventStore
+}
+
+func (d *deps) Close() {
+	if s, ok := d.store.(*pgstore.Store); ok {
+		s.Close()
+	}
+	if d.pool != nil {
+		d.pool.Close()
+	}
+}
+
+// open validates cfg, connects, creates the database if it is missing and
+// brings the schema up to date.
+func open(ctx context.Context, e *env, cfg config) (*deps, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := newLogger(e.stderr, cfg.LogFormat)
+	cfg.log(log)
+	created, err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created database")
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	d := &deps{cfg: cfg, log: log, pool: pool}
+	applied, err := postgres.Migrate(ctx, pool)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	log.Info("schema is current", slog.Int("migrations_applied", len(applied)))
+	d.store = pgstore.New(pool, pgstore.WithLogger(log))
+	return d, nil
+}
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("migrate", e)
+	cfg.bind(fs, e, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	d.Close()
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+)
+
+func getenvFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, getenvFrom(nil), &out, &errOut); err != nil {
+		t.Fatalf("version: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "ledger ") {
+		t.Errorf("version printed %q", out.String())
+	}
+	err := run(context.Background(), []string{"frobnicate"}, getenvFrom(nil), &out, &errOut)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), `"frobnicate"`) {
+		t.Errorf("unknown command: err %v, exit %d; want a usage error naming it, exit 2", err, exitCode(err))
+	}
+	err = run(context.Background(), []string{"version", "extra"}, getenvFrom(nil), &out, &errOut)
+	if exitCode(err) != 2 {
+		t.Errorf("stray argument: err %v, exit %d; want exit 2", err, exitCode(err))
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_EVENTSTORE": "mysql://x:secret@h"}, "eventstore"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_LOG_FORMAT": "xml"}, "log-format"},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"migrate"}, getenvFrom(c.env), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("env %v: err %v, want one naming %s", c.env, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("error shows a password: %v", err)
+		}
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	db := pgtest.NewEmptySchema(t)
+	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	for i := range 2 {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"migrate"}, env, &out, &errOut); err != nil {
+			t.Fatalf("migrate run %d: %v\n%s", i, err, errOut.String())
+		}
+		want := "migrations_applied=1"
+		if i == 1 {
+			want = "migrations_applied=0"
+		}
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("run %d log lacks %s:\n%s", i, want, errOut.String())
+		}
+	}
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM events").Scan(&n); err != nil {
+		t.Fatalf("events table missing after migrate: %v", err)
+	}
+}
+
+func TestServeHealthAndConfigLog(t *testing.T) {
+	db := pgtest.NewEmptySchema(t)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	env := getenvFrom(map[string]string{
+		"DATABASE_URL":      strings.Replace(db.URL, "postgres@", "postgres:hunter2@", 1),
+		"LEDGER_ADDR":       addr,
+		"LEDGER_LOOKUP_KEY": "a-very-secret-key",
+	})
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env, &out, &errOut) }()
+
+	var body map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body["status"] != "ok" {
+		t.Errorf("/healthz = %v", body)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz: %v %v", resp, err)
+	}
+	resp, err = http.Get("http://" + addr + "/nope")
+	if err != nil || resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("/nope: %v %v", resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve returned %v", err)
+	}
+	log := errOut.String()
+	for _, secret := range []string{"hunter2", "a-very-secret-key"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("start-up log shows a secret %q:\n%s", secret, log)
+		}
+	}
+	if !strings.Contains(log, "configuration") || !strings.Contains(log, "xxxxx") {
+		t.Errorf("start-up log lacks the masked configuration:\n%s", log)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

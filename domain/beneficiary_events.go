@@ -1,0 +1,385 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+)
+
+// Event types of the beneficiary aggregate, category "beneficiary". They are
+// stored in the person's stream (PersonID.Stream) and never renamed; a
+// changed schema gets a new version and an upcaster in
+// NewBeneficiaryRegistry.
+const (
+	TypePersonRegistered       = "beneficiary.PersonRegistered.v2"
+	TypeCertificateIssued      = "beneficiary.CertificateIssued.v1"
+	TypeCertificateRegraded    = "beneficiary.CertificateRegraded.v1"
+	TypeCertificateRevoked     = "beneficiary.CertificateRevoked.v1"
+	TypeHouseholdStatusChanged = "beneficiary.HouseholdStatusChanged.v1"
+	TypePersonDied             = "beneficiary.PersonDied.v1"
+	TypeDeathRetracted         = "beneficiary.DeathRetracted.v1"
+	TypePersonMoved            = "beneficiary.PersonMoved.v1"
+	TypeEntitlementGranted     = "beneficiary.EntitlementGranted.v1"
+	TypeEntitlementSuspended   = "beneficiary.EntitlementSuspended.v1"
+	TypeEntitlementResumed     = "beneficiary.EntitlementResumed.v1"
+	TypeEntitlementTerminated  = "beneficiary.EntitlementTerminated.v1"
+	TypeOneOffGranted          = "beneficiary.OneOffGranted.v1"
+	TypeInKindIssued           = "beneficiary.InKindIssued.v1"
+
+	// TypePersonRegisteredV1 is the schema before household grouping: it
+	// has no household_id. Stored v1 events are upcast to v2 on reading.
+	TypePersonRegisteredV1 = "beneficiary.PersonRegistered.v1"
+)
+
+// NewBeneficiaryRegistry returns a registry that decodes every beneficiary
+// event type, upcasting PersonRegistered.v1 to v2.
+func NewBeneficiaryRegistry() *Registry {
+	r := NewRegistry(
+		func() Event { return new(PersonRegistered) },
+		func() Event { return new(CertificateIssued) },
+		func() Event { return new(CertificateRegraded) },
+		func() Event { return new(CertificateRevoked) },
+		func() Event { return new(HouseholdStatusChanged) },
+		func() Event { return new(PersonDied) },
+		func() Event { return new(DeathRetracted) },
+		func() Event { return new(PersonMoved) },
+		func() Event { return new(EntitlementGranted) },
+		func() Event { return new(EntitlementSuspended) },
+		func() Event { return new(EntitlementResumed) },
+		func() Event { return new(EntitlementTerminated) },
+		func() Event { return new(OneOffGranted) },
+		func() Event { return new(InKindIssued) },
+	)
+	r.Upcast(TypePersonRegisteredV1, TypePersonRegistered, upcastPersonRegisteredV1)
+	return r
+}
+
+// upcastPersonRegisteredV1 adds household_id = person_id: before household
+// grouping existed every person was their own household.
+func upcastPersonRegisteredV1(data []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	id, ok := m["person_id"]
+	if !ok {
+		return nil, fmt.Errorf("person_id is missing")
+	}
+	var s string
+	if err := json.Unmarshal(id, &s); err != nil || s == "" {
+		return nil, fmt.Errorf("person_id is not a non-empty string")
+	}
+	if _, ok := m["household_id"]; !ok {
+		m["household_id"] = id
+	}
+	return json.Marshal(m)
+}
+
+// beneficiaryEvent is an event Evolve applies. Methods have value receivers
+// so that both values (from Decide) and pointers (from Registry.Decode)
+// qualify. apply must not modify maps or slices s shares with a previous
+// state: it replaces them instead.
+type beneficiaryEvent interface {
+	Event
+	apply(s *Beneficiary)
+}
+
+// PersonRegistered: a person was entered into the ledger. It is the only
+// event holding the full resident ID number: the ledger is the system of
+// record for it. String, GoString and LogValue mask it; only JSON encoding
+// (for the store) carries it in clear.
+type PersonRegistered struct {
+	PersonID     PersonID        `json:"person_id"`
+	IDNumber     string          `json:"id_number"` // full 18 characters; never log
+	IDHash       string          `json:"id_hash"`   // LookupKey.Hash of the ID number
+	IDMasked     string          `json:"id_masked"`
+	Name         string          `json:"name"`
+	BirthDate    Date            `json:"birth_date"`
+	Gender       Gender          `json:"gender"`
+	Township     string          `json:"township"`
+	HouseholdID  string          `json:"household_id"`
+	Household    HouseholdStatus `json:"household"`
+	RegisteredOn Date            `json:"registered_on"`
+}
+
+func (PersonRegistered) EventType() string   { return TypePersonRegistered }
+func (e PersonRegistered) EffectiveOn() Date { return e.RegisteredOn }
+
+// masked returns e with the ID number masked.
+func (e PersonRegistered) masked() personRegisteredMasked {
+	e.IDNumber = e.IDMasked
+	return personRegisteredMasked(e)
+}
+
+// personRegisteredMasked has no methods, so printing it does not recurse.
+type personRegisteredMasked PersonRegistered
+
+// String prints e with the ID number masked.
+func (e PersonRegistered) String() string { return fmt.Sprintf("%+v", e.masked()) }
+
+// GoString prints e with the ID number masked.
+func (e PersonRegistered) GoString() string {
+	return fmt.Sprintf("domain.PersonRegistered%+v", e.masked())
+}
+
+// LogValue logs e without the full ID number.
+func (e PersonRegistered) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("person_id", string(e.PersonID)),
+		slog.String("id_masked", e.IDMasked),
+		slog.String("township", e.Township),
+		slog.String("registered_on", e.RegisteredOn.String()),
+	)
+}
+
+func (e PersonRegistered) apply(s *Beneficiary) {
+	id, _ := ParseResidentID("id_number", e.IDNumber) // stored numbers were valid when written
+	s.Registered = true
+	s.ID = e.PersonID
+	s.IDNumber = id
+	s.IDHash = e.IDHash
+	s.Name = e.Name
+	s.BirthDate = e.BirthDate
+	s.Gender = e.Gender
+	s.Township = e.Township
+	s.HouseholdID = e.HouseholdID
+	s.Household = e.Household
+	s.RegisteredOn = e.RegisteredOn
+}
+
+// CertificateIssued: a disability certificate was issued (or renewed). The
+// number is not stored: it is the person's ID number followed by the
+// category and grade digits, so state rebuilds it, and the full ID number
+// stays in PersonRegistered alone.
+type CertificateIssued struct {
+	Category     DisabilityCategory `json:"category"`
+	Grade        DisabilityGrade    `json:"grade"`
+	NumberMasked string             `json:"number_masked"`
+	IssuedOn     Date               `json:"issued_on"`
+	ValidUntil   Date               `json:"valid_until"`
+}
+
+func (CertificateIssued) EventType() string   { return TypeCertificateIssued }
+func (e CertificateIssued) EffectiveOn() Date { return e.IssuedOn }
+
+func (e CertificateIssued) apply(s *Beneficiary) {
+	n, _ := NewCertificateNumber(s.IDNumber, e.Category, e.Grade)
+	s.Certificate = &Certificate{Number: n, Category: e.Category, Grade: e.Grade, IssuedOn: e.IssuedOn, ValidUntil: e.ValidUntil}
+}
+
+// CertificateRegraded: the certificate's grade (and possibly category and
+// validity) changed on reassessment. The certificate keeps its issue date.
+type CertificateRegraded struct {
+	Category         DisabilityCategory `json:"category"`
+	Grade            DisabilityGrade    `json:"grade"`
+	PreviousCategory DisabilityCategory `json:"previous_category"`
+	PreviousGrade    DisabilityGrade    `json:"previous_grade"`
+	NumberMasked     string             `json:"number_masked"` // the new number
+	EffectiveDate    Date               `json:"effective_on"`
+	ValidUntil       Date               `json:"valid_until"` // after the regrade
+}
+
+func (CertificateRegraded) EventType() string   { return TypeCertificateRegraded }
+func (e CertificateRegraded) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e CertificateRegraded) apply(s *Beneficiary) {
+	c := Certificate{IssuedOn: e.EffectiveDate}
+	if s.Certificate != nil {
+		c = *s.Certificate
+	}
+	c.Number, _ = NewCertificateNumber(s.IDNumber, e.Category, e.Grade)
+	c.Category, c.Grade, c.ValidUntil = e.Category, e.Grade, e.ValidUntil
+	s.Certificate = &c
+}
+
+// CertificateRevoked: the certificate was withdrawn. Entitlements of
+// programs that require a certificate end with it (EntitlementTerminated
+// events in the same append).
+type CertificateRevoked struct {
+	NumberMasked  string           `json:"number_masked"`
+	ReasonCode    RevocationReason `json:"reason_code"`
+	EffectiveDate Date             `json:"effective_on"`
+}
+
+func (CertificateRevoked) EventType() string   { return TypeCertificateRevoked }
+func (e CertificateRevoked) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e CertificateRevoked) apply(s *Beneficiary) { s.Certificate = nil }
+
+// HouseholdStatusChanged: the person's household class or support status
+// changed.
+type HouseholdStatusChanged struct {
+	Household         HouseholdStatus `json:"household"`
+	PreviousHousehold HouseholdStatus `json:"previous_household"`
+	EffectiveDate     Date            `json:"effective_on"`
+}
+
+func (HouseholdStatusChanged) EventType() string   { return TypeHouseholdStatusChanged }
+func (e HouseholdStatusChanged) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e HouseholdStatusChanged) apply(s *Beneficiary) { s.Household = e.Household }
+
+// PersonDied: the person died. Every open entitlement ends on the date of
+// death (EntitlementTerminated events in the same append).
+type PersonDied struct {
+	DateOfDeath Date `json:"date_of_death"`
+}
+
+func (PersonDied) EventType() string   { return TypePersonDied }
+func (e PersonDied) EffectiveOn() Date { return e.DateOfDeath }
+
+func (e PersonDied) apply(s *Beneficiary) { s.Deceased, s.DateOfDeath = true, e.DateOfDeath }
+
+// DeathRetracted: a death was recorded in error. Entitlements the death
+// terminated stay terminated; they are granted again by new decisions.
+type DeathRetracted struct {
+	DateOfDeath Date `json:"date_of_death"` // the retracted date
+}
+
+func (DeathRetracted) EventType() string { return TypeDeathRetracted }
+
+func (e DeathRetracted) apply(s *Beneficiary) { s.Deceased, s.DateOfDeath = false, Date{} }
+
+// PersonMoved: the person moved to another township.
+type PersonMoved struct {
+	FromTownship  string `json:"from_township"`
+	ToTownship    string `json:"to_township"`
+	EffectiveDate Date   `json:"effective_on"`
+}
+
+func (PersonMoved) EventType() string   { return TypePersonMoved }
+func (e PersonMoved) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e PersonMoved) apply(s *Beneficiary) { s.Township = e.ToTownship }
+
+// EntitlementGranted: the person holds a monthly or annual program from
+// EffectiveFrom. Amount is the amount per period for programs without a
+// catalog rate, and zero (omitted) when the catalog rate applies.
+type EntitlementGranted struct {
+	Program       ProgramCode     `json:"program"`
+	EffectiveFrom Date            `json:"effective_from"`
+	Amount        Money           `json:"amount,omitzero"`
+	Attributes    GrantAttributes `json:"attributes,omitzero"`
+}
+
+func (EntitlementGranted) EventType() string   { return TypeEntitlementGranted }
+func (e EntitlementGranted) EffectiveOn() Date { return e.EffectiveFrom }
+
+func (e EntitlementGranted) apply(s *Beneficiary) {
+	s.setEntitlement(&Entitlement{
+		Program: e.Program, Status: EntitlementStatusActive, Amount: e.Amount,
+		EffectiveFrom: e.EffectiveFrom, Attributes: e.Attributes,
+	})
+}
+
+// EntitlementSuspended: payments of an entitlement stop from EffectiveOn
+// until it is resumed.
+type EntitlementSuspended struct {
+	Program       ProgramCode      `json:"program"`
+	EffectiveDate Date             `json:"effective_on"`
+	ReasonCode    SuspensionReason `json:"reason_code"`
+}
+
+func (EntitlementSuspended) EventType() string   { return TypeEntitlementSuspended }
+func (e EntitlementSuspended) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e EntitlementSuspended) apply(s *Beneficiary) {
+	s.updateEntitlement(e.Program, func(en *Entitlement) {
+		en.Status, en.SuspendedFrom, en.ReasonCode = EntitlementStatusSuspended, e.EffectiveDate, string(e.ReasonCode)
+	})
+}
+
+// EntitlementResumed: a suspended entitlement is paid again from
+// EffectiveOn.
+type EntitlementResumed struct {
+	Program       ProgramCode `json:"program"`
+	EffectiveDate Date        `json:"effective_on"`
+}
+
+func (EntitlementResumed) EventType() string   { return TypeEntitlementResumed }
+func (e EntitlementResumed) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e EntitlementResumed) apply(s *Beneficiary) {
+	s.updateEntitlement(e.Program, func(en *Entitlement) {
+		en.Status, en.SuspendedFrom, en.ReasonCode = EntitlementStatusActive, Date{}, ""
+	})
+}
+
+// EntitlementTerminated: an entitlement ended. EffectiveTo is its last day
+// in force. When a death or revocation is backdated before the
+// entitlement's EffectiveFrom, EffectiveTo is earlier than EffectiveFrom:
+// the entitlement never took effect.
+type EntitlementTerminated struct {
+	Program     ProgramCode       `json:"program"`
+	EffectiveTo Date              `json:"effective_to"`
+	ReasonCode  TerminationReason `json:"reason_code"`
+}
+
+func (EntitlementTerminated) EventType() string   { return TypeEntitlementTerminated }
+func (e EntitlementTerminated) EffectiveOn() Date { return e.EffectiveTo }
+
+func (e EntitlementTerminated) apply(s *Beneficiary) {
+	s.updateEntitlement(e.Program, func(en *Entitlement) {
+		en.Status, en.EffectiveTo, en.SuspendedFrom, en.ReasonCode = EntitlementStatusTerminated, e.EffectiveTo, Date{}, string(e.ReasonCode)
+	})
+}
+
+// OneOffGranted: a one-off grant of a one_off program. GrantID is unique
+// within the person.
+type OneOffGranted struct {
+	GrantID       string          `json:"grant_id"`
+	Program       ProgramCode     `json:"program"`
+	Amount        Money           `json:"amount"`
+	EffectiveDate Date            `json:"effective_on"`
+	Attributes    GrantAttributes `json:"attributes,omitzero"`
+}
+
+func (OneOffGranted) EventType() string   { return TypeOneOffGranted }
+func (e OneOffGranted) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e OneOffGranted) apply(s *Beneficiary) {
+	s.OneOffs = append(slices.Clip(s.OneOffs), OneOff{
+		GrantID: e.GrantID, Program: e.Program, Amount: e.Amount, EffectiveOn: e.EffectiveDate, Attributes: e.Attributes,
+	})
+}
+
+// InKindIssued: goods of the device_in_kind program were issued, valued at
+// Quantity × UnitValue. IssueID is unique within the person.
+type InKindIssued struct {
+	IssueID       string      `json:"issue_id"`
+	Program       ProgramCode `json:"program"`
+	Item          string      `json:"item"`
+	Quantity      int         `json:"quantity"`
+	UnitValue     Money       `json:"unit_value"`
+	EffectiveDate Date        `json:"effective_on"`
+}
+
+func (InKindIssued) EventType() string   { return TypeInKindIssued }
+func (e InKindIssued) EffectiveOn() Date { return e.EffectiveDate }
+
+func (e InKindIssued) apply(s *Beneficiary) {
+	s.InKind = append(slices.Clip(s.InKind), InKindIssue{
+		IssueID: e.IssueID, Program: e.Program, Item: e.Item, Quantity: e.Quantity, UnitValue: e.UnitValue, EffectiveOn: e.EffectiveDate,
+	})
+}
+
+// setEntitlement stores en in a copy of s's entitlement map.
+func (s *Beneficiary) setEntitlement(en *Entitlement) {
+	m := make(map[ProgramCode]*Entitlement, len(s.Entitlements)+1)
+	maps.Copy(m, s.Entitlements)
+	m[en.Program] = en
+	s.Entitlements = m
+}
+
+// updateEntitlement applies fn to a copy of the entitlement of program.
+func (s *Beneficiary) updateEntitlement(program ProgramCode, fn func(*Entitlement)) {
+	old := s.Entitlements[program]
+	if old == nil {
+		return
+	}
+	en := *old
+	fn(&en)
+	s.setEntitlement(&en)
+}
