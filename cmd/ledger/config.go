@@ -63,6 +63,11 @@ func (c *config) validate() error {
 	default:
 		return usageError{fmt.Sprintf("eventstore: %q is neither \"postgres\" nor an esdb:// or esdb+discover:// URL", maskSecret(c.EventStore))}
 	}
+	if c.LookupKey != "" {
+		if err := domain.LookupKey(c.LookupKey).Validate(); err != nil {
+			return usageError{"LEDGER_LOOKUP_KEY: " + err.Error()}
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usageError{fmt.Sprintf("log-format: %q is neither \"text\" nor \"json\"", c.LogFormat)}
 	}

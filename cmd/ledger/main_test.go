@@ -44,6 +44,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{}, "DATABASE_URL"},
 		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_EVENTSTORE": "mysql://x:secret@h"}, "eventstore"},
 		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_LOG_FORMAT": "xml"}, "log-format"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_LOOKUP_KEY": "short"}, "LEDGER_LOOKUP_KEY"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
@@ -86,7 +87,7 @@ func TestServeHealthAndConfigLog(t *testing.T) {
 	env := getenvFrom(map[string]string{
 		"DATABASE_URL":      strings.Replace(db.URL, "postgres@", "postgres:hunter2@", 1),
 		"LEDGER_ADDR":       addr,
-		"LEDGER_LOOKUP_KEY": "a-very-secret-key",
+		"LEDGER_LOOKUP_KEY": "a-very-secret-key-of-at-least-32-bytes",
 	})
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
@@ -100,6 +101,11 @@ func TestServeHealthAndConfigLog(t *testing.T) {
 			err = json.NewDecoder(resp.Body).Decode(&body)
 			resp.Body.Close()
 			break
+		}
+		select {
+		case runErr := <-done:
+			t.Fatalf("serve returned before serving: %v\n%s", runErr, errOut.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server did not come up: %v\n%s", err, errOut.String())
@@ -122,7 +128,7 @@ func TestServeHealthAndConfigLog(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 	log := errOut.String()
-	for _, secret := range []string{"hunter2", "a-very-secret-key"} {
+	for _, secret := range []string{"hunter2", "a-very-secret-key-of-at-least-32-bytes"} {
 		if strings.Contains(log, secret) {
 			t.Errorf("start-up log shows a secret %q:\n%s", secret, log)
 		}
