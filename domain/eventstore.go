@@ -235,12 +235,16 @@ type EventStore interface {
 	ReadStream(ctx context.Context, stream string, dir Direction, from uint64, limit int) ([]RecordedEvent, error)
 
 	// ReadAll returns up to limit events of the global log strictly after
-	// position from, in global order.
+	// position from, in global order. A store may hold back a committed
+	// event until every older write in flight has finished (the PostgreSQL
+	// store does, so that nothing is ever inserted before an event a reader
+	// has seen); $all can therefore lag a just-returned Append briefly.
 	ReadAll(ctx context.Context, from Position, limit int, filter Filter) ([]RecordedEvent, error)
 
 	// SubscribeAll delivers the global log strictly after position from:
-	// first the stored events (catch-up), then a CaughtUp message, then new
-	// events as they are committed, until ctx ends or Close is called.
+	// first the stored events (catch-up), then one CaughtUp message once
+	// every event committed so far was delivered, then new events as they
+	// are committed, until ctx ends or Close is called.
 	SubscribeAll(ctx context.Context, from Position, filter Filter) (Subscription, error)
 }
 

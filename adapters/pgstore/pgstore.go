@@ -354,6 +354,20 @@ func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, fi
 	return collectEvents(rows)
 }
 
+// heldBack reports whether committed events after from are being held
+// back by the read horizon (an older transaction is still running).
+func (s *Store) heldBack(ctx context.Context, from domain.Position, filter domain.Filter) (bool, error) {
+	q := `SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2::bigint)`
+	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare)}
+	if len(filter.StreamPrefixes) > 0 {
+		q += ` AND stream ^@ ANY($3::text[])`
+		args = append(args, filter.StreamPrefixes)
+	}
+	var held bool
+	err := s.pool.QueryRow(ctx, q+`)`, args...).Scan(&held)
+	return held, err
+}
+
 func collectEvents(rows pgx.Rows) ([]domain.RecordedEvent, error) {
 	defer rows.Close()
 	var out []domain.RecordedEvent

@@ -172,9 +172,14 @@ func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position,
 			continue // more to catch up
 		}
 		if !caughtUp {
-			caughtUp = true
-			if !sub.send(ctx, domain.SubscriptionMessage{CaughtUp: true}) {
-				return
+			// Caught up means every committed event was delivered, not
+			// just those below the horizon.
+			held, err := s.heldBack(ctx, pos, filter)
+			if err == nil && !held {
+				caughtUp = true
+				if !sub.send(ctx, domain.SubscriptionMessage{CaughtUp: true}) {
+					return
+				}
 			}
 		}
 		select {
