@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lushan-dpf/ledger/adapters/internal/feed"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -85,57 +86,18 @@ func (s *Store) listenOnce(ctx context.Context) error {
 func (s *Store) SubscribeAll(ctx context.Context, from domain.Position, filter domain.Filter) (domain.Subscription, error) {
 	s.listen()
 	ctx, cancel := context.WithCancel(ctx)
-	sub := &subscription{
-		msgs:   make(chan domain.SubscriptionMessage, s.batch),
-		done:   make(chan struct{}),
-		cancel: cancel,
-	}
-	go sub.run(ctx, s, from, filter)
-	return sub, nil
-}
-
-type subscription struct {
-	msgs   chan domain.SubscriptionMessage
-	done   chan struct{} // closed when run returns; err is set before
-	err    error
-	cancel context.CancelFunc
-}
-
-// Recv implements domain.Subscription.
-func (sub *subscription) Recv(ctx context.Context) (domain.SubscriptionMessage, error) {
-	select {
-	case m := <-sub.msgs:
-		return m, nil
-	default:
-	}
-	select {
-	case m := <-sub.msgs:
-		return m, nil
-	case <-sub.done:
-		select { // drain what was delivered before the end
-		case m := <-sub.msgs:
-			return m, nil
-		default:
-			return domain.SubscriptionMessage{}, sub.err
-		}
-	case <-ctx.Done():
-		return domain.SubscriptionMessage{}, ctx.Err()
-	}
-}
-
-// Close implements domain.Subscription.
-func (sub *subscription) Close() error {
-	sub.cancel()
-	<-sub.done
-	return nil
+	f := feed.New(cancel, s.batch)
+	go func() { f.Finish(s.pump(ctx, f, from, filter)) }()
+	return f, nil
 }
 
 // maxReadFailures is how many consecutive failed reads a subscription
 // tolerates (with back-off) before it ends with the error.
 const maxReadFailures = 8
 
-func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position, filter domain.Filter) {
-	defer close(sub.done)
+// pump reads $all after pos and sends it to f until ctx ends or reading
+// fails for good; it returns the error that ends the subscription.
+func (s *Store) pump(ctx context.Context, f *feed.Feed, pos domain.Position, filter domain.Filter) error {
 	caughtUp := false
 	failures := 0
 	backoff := 50 * time.Millisecond
@@ -144,27 +106,24 @@ func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position,
 		evs, err := s.readAll(ctx, pos, s.batch, filter)
 		if err != nil {
 			if ctx.Err() != nil {
-				sub.err = domain.ErrSubscriptionClosed
-				return
+				return domain.ErrSubscriptionClosed
 			}
 			failures++
 			if failures >= maxReadFailures {
-				sub.err = fmt.Errorf("subscription read $all after %s: %w", pos, err)
-				return
+				return fmt.Errorf("subscription read $all after %s: %w", pos, err)
 			}
 			s.log.Warn("event store subscription read failed; retrying",
 				slog.String("error", err.Error()), slog.Int("attempt", failures))
-			if !sleep(ctx, backoff) {
-				sub.err = domain.ErrSubscriptionClosed
-				return
+			if !feed.Sleep(ctx, backoff) {
+				return domain.ErrSubscriptionClosed
 			}
 			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		failures, backoff = 0, 50*time.Millisecond
 		for i := range evs {
-			if !sub.send(ctx, domain.SubscriptionMessage{Event: &evs[i]}) {
-				return
+			if !f.Send(ctx, domain.SubscriptionMessage{Event: &evs[i]}) {
+				return domain.ErrSubscriptionClosed
 			}
 			pos = evs[i].Position
 		}
@@ -177,8 +136,8 @@ func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position,
 			held, err := s.heldBack(ctx, pos, filter)
 			if err == nil && !held {
 				caughtUp = true
-				if !sub.send(ctx, domain.SubscriptionMessage{CaughtUp: true}) {
-					return
+				if !f.Send(ctx, domain.SubscriptionMessage{CaughtUp: true}) {
+					return domain.ErrSubscriptionClosed
 				}
 			}
 		}
@@ -186,29 +145,7 @@ func (sub *subscription) run(ctx context.Context, s *Store, pos domain.Position,
 		case <-woken:
 		case <-time.After(s.poll):
 		case <-ctx.Done():
-			sub.err = domain.ErrSubscriptionClosed
-			return
+			return domain.ErrSubscriptionClosed
 		}
-	}
-}
-
-func (sub *subscription) send(ctx context.Context, m domain.SubscriptionMessage) bool {
-	select {
-	case sub.msgs <- m:
-		return true
-	case <-ctx.Done():
-		sub.err = domain.ErrSubscriptionClosed
-		return false
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -160,17 +160,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	return applied, nil
 }
 
-// MaskURL returns url with any password replaced by "xxxxx", for logs.
+// MaskURL returns a connection string with any password replaced by
+// "xxxxx", for logs. It handles URLs (scheme://user:password@host…, also
+// with several hosts, as EventStoreDB cluster strings have) and PostgreSQL
+// keyword/value strings (password=…).
 func MaskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if err != nil {
-			return "(unparseable url)"
-		}
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	raw = urlPassword.ReplaceAllString(raw, "${1}xxxxx@")
+	return dsnPassword.ReplaceAllString(raw, "${1}xxxxx")
 }
+
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)\S*@`) // greedy: over-mask rather than leak
+	dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+)

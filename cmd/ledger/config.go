@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
@@ -58,10 +57,9 @@ func (c *config) validate() error {
 	}
 	switch {
 	case c.EventStore == "postgres":
-	case strings.HasPrefix(c.EventStore, "esdb://"), strings.HasPrefix(c.EventStore, "esdb+discover://"):
-		return errors.New("eventstore: the EventStoreDB adapter is not part of this build yet; use LEDGER_EVENTSTORE=postgres")
+	case c.usesESDB():
 	default:
-		return usageError{fmt.Sprintf("eventstore: %q is neither \"postgres\" nor an esdb:// or esdb+discover:// URL", maskSecret(c.EventStore))}
+		return usageError{fmt.Sprintf("eventstore: %q is neither \"postgres\" nor an esdb:// or esdb+discover:// URL", postgres.MaskURL(c.EventStore))}
 	}
 	if c.LookupKey != "" {
 		if err := domain.LookupKey(c.LookupKey).Validate(); err != nil {
@@ -74,6 +72,10 @@ func (c *config) validate() error {
 	return nil
 }
 
+func (c *config) usesESDB() bool {
+	return strings.HasPrefix(c.EventStore, "esdb://") || strings.HasPrefix(c.EventStore, "esdb+discover://")
+}
+
 // logValue prints the configuration with secrets masked.
 func (c *config) log(l *slog.Logger) {
 	key := "(development key)"
@@ -82,7 +84,7 @@ func (c *config) log(l *slog.Logger) {
 	}
 	attrs := []any{
 		slog.String("database_url", postgres.MaskURL(c.DatabaseURL)),
-		slog.String("eventstore", maskSecret(c.EventStore)),
+		slog.String("eventstore", postgres.MaskURL(c.EventStore)),
 		slog.String("lookup_key", key),
 		slog.String("version", version),
 	}
@@ -102,18 +104,6 @@ func (c *config) lookupKey() domain.LookupKey {
 	return domain.LookupKey(c.LookupKey)
 }
 
-// maskSecret hides the password in a URL-like string.
-func maskSecret(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
 func newLogger(w io.Writer, format string) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
@@ -130,8 +120,11 @@ type deps struct {
 }
 
 func (d *deps) Close() {
-	if s, ok := d.store.(*pgstore.Store); ok {
+	switch s := d.store.(type) {
+	case *pgstore.Store:
 		s.Close()
+	case *esdbstore.Store:
+		_ = s.Close()
 	}
 	if d.pool != nil {
 		d.pool.Close()
@@ -164,7 +157,18 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 		return nil, err
 	}
 	log.Info("schema is current", slog.Int("migrations_applied", len(applied)))
-	d.store = pgstore.New(pool, pgstore.WithLogger(log))
+	if cfg.usesESDB() {
+		es, err := esdbstore.Open(cfg.EventStore, log)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.store = es
+		log.Info("event store: EventStoreDB")
+	} else {
+		d.store = pgstore.New(pool, pgstore.WithLogger(log))
+		log.Info("event store: PostgreSQL (embedded)")
+	}
 	return d, nil
 }
 

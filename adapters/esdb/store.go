@@ -1,0 +1,293 @@
+// Package esdbstore is the EventStoreDB implementation of the ledger's
+// event-store port, on the official client
+// (github.com/EventStore/EventStore-Client-Go/v4/esdb). It lives in
+// adapters/esdb; the package is named esdbstore so it does not shadow the
+// client's package, which is also called esdb.
+//
+// Mapping to the port:
+//   - expected revisions: NoStream → esdb.NoStream, Exact(n) → esdb.Revision(n),
+//     AnyRevision → esdb.Any; the server's WrongExpectedVersion becomes
+//     *domain.WrongExpectedVersionError (the actual revision is read back,
+//     since the client reports it only as text);
+//   - event IDs are the domain's deterministic IDs, so the server's own
+//     idempotency check turns a retried append into a no-op;
+//   - metadata is written as the event's user metadata, content type JSON;
+//   - a missing stream is domain.ErrStreamNotFound, a deleted one
+//     domain.ErrStreamDeleted;
+//   - $all positions are the server's commit/prepare positions. Reads from a
+//     position are exclusive in the port; the adapter drops the event at
+//     the position itself if the server returns it;
+//   - system events ("$"-prefixed types or streams) never reach the ledger:
+//     subscriptions filter them on the server, reads on the client.
+package esdbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+var _ domain.EventStore = (*Store)(nil)
+
+// Store is the EventStoreDB event store.
+type Store struct {
+	client *esdb.Client
+	log    *slog.Logger
+	// pageSize is how many events one read request asks for.
+	pageSize uint64
+}
+
+// Open parses an esdb:// or esdb+discover:// connection string (TLS,
+// credentials and cluster discovery pass through to the client) and
+// returns a store. The client connects lazily, on first use.
+func Open(connString string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := esdb.ParseConnectionString(connString)
+	if err != nil {
+		return nil, domain.Invalid("eventstore", "not a valid EventStoreDB connection string: %v", err)
+	}
+	cfg.Logger = clientLogger(log)
+	client, err := esdb.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("eventstoredb client: %w", err)
+	}
+	return &Store{client: client, log: log, pageSize: 1000}, nil
+}
+
+// Close closes the client's connections.
+func (s *Store) Close() error { return s.client.Close() }
+
+// clientLogger routes the client's log lines to slog: its errors are often
+// transient (a dropped subscription the adapter re-establishes), so they
+// are logged as warnings.
+func clientLogger(log *slog.Logger) esdb.LoggingFunc {
+	return func(level esdb.LogLevel, format string, args ...any) {
+		// The v4 client passes its arguments as one slice.
+		if len(args) == 1 {
+			if inner, ok := args[0].([]any); ok {
+				args = inner
+			}
+		}
+		msg := fmt.Sprintf(format, args...)
+		switch level {
+		case esdb.LogError, esdb.LogWarn:
+			log.Warn("eventstoredb client", slog.String("message", msg))
+		default:
+			log.Debug("eventstoredb client", slog.String("message", msg))
+		}
+	}
+}
+
+func expectedRevision(e domain.ExpectedRevision) esdb.ExpectedRevision {
+	switch rev, exact := e.Revision(); {
+	case exact:
+		return esdb.Revision(rev)
+	case e.IsAny():
+		return esdb.Any{}
+	default:
+		return esdb.NoStream{}
+	}
+}
+
+// Append implements domain.EventStore.
+func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if stream == "" {
+		return domain.AppendResult{}, domain.Invalid("stream", "is empty")
+	}
+	if len(events) == 0 {
+		return domain.AppendResult{}, domain.Invalid("events", "append %s: no events", stream)
+	}
+	data := make([]esdb.EventData, len(events))
+	for i, e := range events {
+		if e.ID == [16]byte{} {
+			return domain.AppendResult{}, domain.Invalid("events", "append %s: event %d has no ID", stream, i)
+		}
+		if e.Type == "" {
+			return domain.AppendResult{}, domain.Invalid("events", "append %s: event %d has no type", stream, i)
+		}
+		data[i] = esdb.EventData{
+			EventID:     e.ID,
+			EventType:   e.Type,
+			ContentType: esdb.ContentTypeJson,
+			Data:        e.Data,
+			Metadata:    e.Metadata,
+		}
+	}
+	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
+	if err != nil {
+		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
+			return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
+		}
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, translate(err))
+	}
+	return domain.AppendResult{
+		NextExpected: res.NextExpectedVersion,
+		Position:     domain.Position{Commit: res.CommitPosition, Prepare: res.PreparePosition},
+	}, nil
+}
+
+func (s *Store) wrongVersion(ctx context.Context, stream string, expected domain.ExpectedRevision) error {
+	e := &domain.WrongExpectedVersionError{Stream: stream, Expected: expected}
+	if last, err := s.ReadStream(ctx, stream, domain.Backwards, domain.StreamEnd, 1); err == nil && len(last) == 1 {
+		e.Actual, e.ActualExists = last[0].Revision, true
+	}
+	return e
+}
+
+func code(err error) esdb.ErrorCode {
+	var e *esdb.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return esdb.ErrorCodeUnknown
+}
+
+// translate maps the client's errors to the domain's where one applies.
+func translate(err error) error {
+	switch code(err) {
+	case esdb.ErrorCodeResourceNotFound:
+		return fmt.Errorf("%w: %v", domain.ErrStreamNotFound, err)
+	case esdb.ErrorCodeStreamDeleted:
+		return fmt.Errorf("%w: %v", domain.ErrStreamDeleted, err)
+	case esdb.ErrorCodeWrongExpectedVersion:
+		return fmt.Errorf("%w: %v", domain.ErrWrongExpectedVersion, err)
+	}
+	return err
+}
+
+// ReadStream implements domain.EventStore.
+func (s *Store) ReadStream(ctx context.Context, stream string, dir domain.Direction, from uint64, limit int) ([]domain.RecordedEvent, error) {
+	var out []domain.RecordedEvent
+	next := from
+	for {
+		want := s.pageSize
+		if limit > 0 && uint64(limit-len(out)) < want {
+			want = uint64(limit - len(out))
+		}
+		opts := esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(next)}
+		if dir == domain.Backwards {
+			opts.Direction = esdb.Backwards
+			if next == domain.StreamEnd {
+				opts.From = esdb.End{}
+			}
+		}
+		page, err := s.readStreamPage(ctx, stream, opts, want)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		out = append(out, page...)
+		if uint64(len(page)) < want || (limit > 0 && len(out) >= limit) {
+			return out, nil
+		}
+		last := page[len(page)-1].Revision
+		if dir == domain.Backwards {
+			if last == 0 {
+				return out, nil
+			}
+			next = last - 1
+		} else {
+			next = last + 1
+		}
+	}
+}
+
+func (s *Store) readStreamPage(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) ([]domain.RecordedEvent, error) {
+	rs, err := s.client.ReadStream(ctx, stream, opts, count)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rs.Close()
+	var out []domain.RecordedEvent
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, translate(err)
+		}
+		if r := ev.OriginalEvent(); r != nil {
+			out = append(out, recorded(r))
+		}
+	}
+}
+
+func recorded(r *esdb.RecordedEvent) domain.RecordedEvent {
+	return domain.RecordedEvent{
+		ID:         r.EventID,
+		Stream:     r.StreamID,
+		Revision:   r.EventNumber,
+		Position:   domain.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare},
+		Type:       r.EventType,
+		Data:       r.Data,
+		Metadata:   r.UserMetadata,
+		RecordedAt: r.CreatedDate,
+	}
+}
+
+// isSystem reports events the ledger never sees: EventStoreDB's own.
+func isSystem(stream, eventType string) bool {
+	return strings.HasPrefix(eventType, "$") || strings.HasPrefix(stream, "$")
+}
+
+// ReadAll implements domain.EventStore. The client offers no server-side
+// filter for plain reads, so it reads pages of $all and filters here.
+func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = int(s.pageSize)
+	}
+	var out []domain.RecordedEvent
+	pos := from
+	for len(out) < limit {
+		opts := esdb.ReadAllOptions{Direction: esdb.Forwards, From: esdb.Start{}}
+		if !pos.IsStart() {
+			opts.From = esdb.Position{Commit: pos.Commit, Prepare: pos.Prepare}
+		}
+		rs, err := s.client.ReadAll(ctx, opts, s.pageSize)
+		if err != nil {
+			return nil, fmt.Errorf("read $all: %w", translate(err))
+		}
+		n := 0
+		for {
+			ev, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read $all: %w", translate(err))
+			}
+			n++
+			r := ev.OriginalEvent()
+			if r == nil {
+				continue
+			}
+			p := domain.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare}
+			if !pos.IsStart() && !pos.Less(p) {
+				continue // the read is inclusive of its start; the port is not
+			}
+			pos = p
+			if isSystem(r.StreamID, r.EventType) || !filter.Matches(r.StreamID, r.EventType) {
+				continue
+			}
+			out = append(out, recorded(r))
+			if len(out) == limit {
+				break
+			}
+		}
+		rs.Close()
+		if uint64(n) < s.pageSize {
+			break // end of $all
+		}
+	}
+	return out, nil
+}
