@@ -255,6 +255,12 @@ type upcaster struct {
 // function returns a new zero value (a pointer) of one event type.
 func NewRegistry(protos ...func() Event) *Registry {
 	r := &Registry{types: map[string]func() Event{}, upcasters: map[string]upcaster{}}
+	r.Add(protos...)
+	return r
+}
+
+// Add registers more event prototypes.
+func (r *Registry) Add(protos ...func() Event) {
 	for _, p := range protos {
 		typ := p().EventType()
 		if _, dup := r.types[typ]; dup {
@@ -262,7 +268,6 @@ func NewRegistry(protos ...func() Event) *Registry {
 		}
 		r.types[typ] = p
 	}
-	return r
 }
 
 // Upcast registers fn to turn data of type from into data of type to.

@@ -1,0 +1,248 @@
+package projections
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// ErrRebuildRunning: another process is rebuilding the same projection.
+var ErrRebuildRunning = errors.New("a rebuild of this projection is already running")
+
+// Rebuild builds projection p anew, blue/green: into a shadow schema from
+// the start of the log while the live tables keep serving, then — once
+// caught up — applies the last events and swaps the shadow tables in, with
+// the checkpoint, in one transaction. A runner that was applying events to
+// the old tables finds its checkpoint moved, rolls back and reloads.
+func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
+	r.defaults()
+	started := time.Now()
+	lockConn, err := r.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	defer lockConn.Release()
+	key, err := lockKey(ctx, lockConn, "rebuild:"+p.Name())
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if err := lockConn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	if !ok {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), ErrRebuildRunning)
+	}
+	defer lockConn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key) //nolint:errcheck
+
+	var base string
+	if err := r.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&base); err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	prefix := shadowPrefix(base, p.Name())
+	if err := dropShadows(ctx, r, prefix); err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	shadow := prefix + hex.EncodeToString(rnd[:])
+	if _, err := r.Pool.Exec(ctx, `CREATE SCHEMA `+ident(shadow)); err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	swapped := false
+	defer func() {
+		if !swapped {
+			_, _ = r.Pool.Exec(context.WithoutCancel(ctx), `DROP SCHEMA IF EXISTS `+ident(shadow)+` CASCADE`)
+		}
+	}()
+	err = pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, p.Schema())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: create tables: %w", p.Name(), err)
+	}
+	r.Log.Info("rebuild started", slog.String("projection", p.Name()), slog.String("shadow_schema", shadow))
+
+	// Catch up in the shadow schema, one transaction per page.
+	var pos domain.Position
+	var total int64
+	var lastAt time.Time
+	for {
+		var n int
+		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+			var err error
+			n, pos, lastAt, err = r.rebuildPage(ctx, tx, p, shadow, pos, lastAt)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		total += int64(n)
+		if n < r.RebuildBatch {
+			break
+		}
+		if total%(int64(r.RebuildBatch)*20) == 0 {
+			r.Log.Info("rebuild progress", slog.String("projection", p.Name()), slog.Int64("events", total),
+				slog.String("position", pos.String()))
+		}
+	}
+
+	// Swap: lock the live tables (waiting for a runner's batch in flight to
+	// commit), then the checkpoint row, apply what arrived meanwhile, move
+	// the tables and set the checkpoint.
+	err = pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		live, err := existingTables(ctx, tx, base, p.Tables())
+		if err != nil {
+			return err
+		}
+		if len(live) > 0 {
+			if _, err := tx.Exec(ctx, `LOCK TABLE `+qualified(base, live)+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE`, p.Name()); err != nil {
+			return err
+		}
+		for {
+			n, next, at, err := r.rebuildPage(ctx, tx, p, shadow, pos, lastAt)
+			if err != nil {
+				return err
+			}
+			total += int64(n)
+			pos, lastAt = next, at
+			if n < r.RebuildBatch {
+				break
+			}
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(base)); err != nil {
+			return err
+		}
+		for i := len(live) - 1; i >= 0; i-- {
+			if _, err := tx.Exec(ctx, `DROP TABLE `+ident(base)+`.`+ident(live[i])+` CASCADE`); err != nil {
+				return err
+			}
+		}
+		for _, t := range p.Tables() {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+ident(shadow)+`.`+ident(t)+` SET SCHEMA `+ident(base)); err != nil {
+				return err
+			}
+		}
+		var at any
+		if !lastAt.IsZero() {
+			at = lastAt
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO projection_checkpoints (name, version, position_commit, position_prepare, events_applied, last_event_at, status, applied_by)
+			VALUES ($1, $2, $3, $4, $5, $6, 'running', 'rebuild')
+			ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, position_commit = EXCLUDED.position_commit,
+				position_prepare = EXCLUDED.position_prepare, events_applied = EXCLUDED.events_applied,
+				last_event_at = EXCLUDED.last_event_at, status = 'running', applied_by = 'rebuild', updated_at = now()`,
+			p.Name(), p.Version(), int64(pos.Commit), int64(pos.Prepare), total, at); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM projection_parked WHERE name = $1`, p.Name()); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DROP SCHEMA `+ident(shadow)+` CASCADE`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild %s: swap: %w", p.Name(), err)
+	}
+	swapped = true
+	elapsed := time.Since(started)
+	r.Log.Info("rebuild swapped in", slog.String("projection", p.Name()), slog.Int("version", p.Version()),
+		slog.Int64("events", total), slog.String("position", pos.String()), slog.Duration("took", elapsed),
+		slog.Float64("events_per_second", float64(total)/max(elapsed.Seconds(), 1e-9)))
+	return nil
+}
+
+// rebuildPage reads up to RebuildBatch events after pos and applies them
+// to the shadow schema within tx.
+func (r *Runner) rebuildPage(ctx context.Context, tx pgx.Tx, p Projection, shadow string, pos domain.Position, lastAt time.Time) (int, domain.Position, time.Time, error) {
+	recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
+	if err != nil {
+		return 0, pos, lastAt, err
+	}
+	if len(recs) == 0 {
+		return 0, pos, lastAt, nil
+	}
+	envs := make([]domain.Envelope, len(recs))
+	for i, rec := range recs {
+		if envs[i], err = r.Registry.DecodeEnvelope(rec); err != nil {
+			return 0, pos, lastAt, fmt.Errorf("at %s: %w", rec.Position, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
+		return 0, pos, lastAt, err
+	}
+	if err := p.Apply(ctx, tx, envs); err != nil {
+		return 0, pos, lastAt, fmt.Errorf("events %s..%s: %w", envs[0].Position, envs[len(envs)-1].Position, err)
+	}
+	last := envs[len(envs)-1]
+	return len(envs), last.Position, last.Meta.RecordedAt, nil
+}
+
+// shadowPrefix names a projection's shadow schemas in base: unique per
+// base schema and projection, and short enough for PostgreSQL's 63 bytes.
+func shadowPrefix(base, name string) string {
+	sum := sha256.Sum256([]byte(base))
+	if len(name) > 30 {
+		name = name[:30]
+	}
+	return "rb_" + name + "_" + hex.EncodeToString(sum[:4]) + "_"
+}
+
+// dropShadows removes shadow schemas a crashed rebuild left behind.
+func dropShadows(ctx context.Context, r *Runner, prefix string) error {
+	rows, err := r.Pool.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, prefix)
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, err := r.Pool.Exec(ctx, `DROP SCHEMA `+ident(n)+` CASCADE`); err != nil {
+			return err
+		}
+		r.Log.Info("dropped a shadow schema left by an interrupted rebuild", slog.String("schema", n))
+	}
+	return nil
+}
+
+func existingTables(ctx context.Context, tx pgx.Tx, schema string, tables []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT t FROM unnest($2::text[]) WITH ORDINALITY AS u(t, i)
+		WHERE to_regclass(quote_ident($1) || '.' || quote_ident(t)) IS NOT NULL ORDER BY i`, schema, tables)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func qualified(schema string, tables []string) string {
+	out := ""
+	for i, t := range tables {
+		if i > 0 {
+			out += ", "
+		}
+		out += ident(schema) + "." + ident(t)
+	}
+	return out
+}
