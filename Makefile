@@ -32,6 +32,11 @@ test: vet ## vet, then every test with the race detector against a real PostgreS
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
+.PHONY: test-esdb
+test-esdb: ## the event-store contract suite against a real EventStoreDB at LEDGER_ESDB_URL
+	@test -n "$${LEDGER_ESDB_URL:-}" || { echo "set LEDGER_ESDB_URL, e.g. LEDGER_ESDB_URL='esdb://127.0.0.1:2113?tls=false' (docker compose up -d starts one)"; exit 2; }
+	$(GO) test -race -count=1 -tags esdbreal -run 'TestContractRealServer' -v ./adapters/esdb
+
 .PHONY: vet
 vet: ## go vet
 	$(GO) vet ./...

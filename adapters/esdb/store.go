@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -38,10 +39,14 @@ var _ domain.EventStore = (*Store)(nil)
 
 // Store is the EventStoreDB event store.
 type Store struct {
-	client *esdb.Client
-	log    *slog.Logger
+	cfg *esdb.Configuration
+	log *slog.Logger
 	// pageSize is how many events one read request asks for.
 	pageSize uint64
+
+	mu     sync.Mutex
+	client *esdb.Client
+	closed bool
 }
 
 // Open parses an esdb:// or esdb+discover:// connection string (TLS,
@@ -60,11 +65,47 @@ func Open(connString string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventstoredb client: %w", err)
 	}
-	return &Store{client: client, log: log, pageSize: 1000}, nil
+	return &Store{cfg: cfg, client: client, log: log, pageSize: 1000}, nil
 }
 
 // Close closes the client's connections.
-func (s *Store) Close() error { return s.client.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.client.Close()
+}
+
+// cli returns the current client.
+func (s *Store) cli() *esdb.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client
+}
+
+// check inspects an error from client c: once the client has given up on
+// the server for good (it failed rediscovery maxDiscoverAttempts times in a
+// row, and answers every later call with ErrorCodeConnectionClosed), the
+// store replaces it, so that calls work again once the server is back. The
+// failed call itself still returns its error; it is safe to retry.
+func (s *Store) check(c *esdb.Client, err error) {
+	if code(err) != esdb.ErrorCodeConnectionClosed {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.client != c {
+		return
+	}
+	fresh, nerr := esdb.NewClient(s.cfg)
+	if nerr != nil {
+		s.log.Warn("eventstoredb: could not replace a closed client", slog.String("error", nerr.Error()))
+		return
+	}
+	s.log.Warn("eventstoredb: the client had given up on the server; replaced it")
+	s.client = fresh
+	go c.Close() //nolint:errcheck
+}
 
 // clientLogger routes the client's log lines to slog: its errors are often
 // transient (a dropped subscription the adapter re-establishes), so they
@@ -122,8 +163,10 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 			Metadata:    e.Metadata,
 		}
 	}
-	res, err := s.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
+	c := s.cli()
+	res, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
 	if err != nil {
+		s.check(c, err)
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
 			return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
 		}
@@ -201,8 +244,10 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir domain.Direct
 }
 
 func (s *Store) readStreamPage(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) ([]domain.RecordedEvent, error) {
-	rs, err := s.client.ReadStream(ctx, stream, opts, count)
+	c := s.cli()
+	rs, err := c.ReadStream(ctx, stream, opts, count)
 	if err != nil {
+		s.check(c, err)
 		return nil, translate(err)
 	}
 	defer rs.Close()
@@ -252,8 +297,10 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 		if !pos.IsStart() {
 			opts.From = esdb.Position{Commit: pos.Commit, Prepare: pos.Prepare}
 		}
-		rs, err := s.client.ReadAll(ctx, opts, s.pageSize)
+		c := s.cli()
+		rs, err := c.ReadAll(ctx, opts, s.pageSize)
 		if err != nil {
+			s.check(c, err)
 			return nil, fmt.Errorf("read $all: %w", translate(err))
 		}
 		n := 0

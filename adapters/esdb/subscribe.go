@@ -48,7 +48,10 @@ func (s *Store) subscribe(ctx context.Context, from domain.Position, filter doma
 	} else {
 		opts.Filter = esdb.ExcludeSystemEventsFilter()
 	}
-	return s.client.SubscribeToAll(ctx, opts)
+	c := s.cli()
+	sub, err := c.SubscribeToAll(ctx, opts)
+	s.check(c, err)
+	return sub, err
 }
 
 // pump moves events from the client's subscription to f, and opens a new
