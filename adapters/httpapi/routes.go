@@ -8,4 +8,5 @@ func addRoutes(r chi.Router, d Deps) {
 	r.MethodNotAllowed(handleMethodNotAllowed)
 	r.Get("/healthz", handleHealthz(d.Version))
 	r.Get("/readyz", handleReadyz(d))
+	r.Get("/metrics", handleMetrics(d))
 }

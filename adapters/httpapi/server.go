@@ -5,12 +5,15 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // Pinger is what readiness needs from the database.
@@ -23,6 +26,10 @@ type Deps struct {
 	Log     *slog.Logger
 	DB      Pinger
 	Version string
+	// Metrics writes the process's metrics in the Prometheus text format.
+	Metrics func(w io.Writer)
+	// Projections reports the read models' state (checkpoint, lag, parked).
+	Projections func(ctx context.Context) ([]projections.Status, error)
 }
 
 // NewServer returns the API's handler.
@@ -68,7 +75,26 @@ func handleReadyz(d Deps) http.HandlerFunc {
 			problem(w, http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		body := map[string]any{"status": "ready"}
+		if d.Projections != nil {
+			st, err := d.Projections(ctx)
+			if err != nil {
+				d.Log.Warn("readiness: projection status", slog.String("error", err.Error()))
+				problem(w, http.StatusServiceUnavailable, "projections_unavailable", "the projection status cannot be read")
+				return
+			}
+			body["projections"] = st
+		}
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+func handleMetrics(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		if d.Metrics != nil {
+			d.Metrics(w)
+		}
 	}
 }
 

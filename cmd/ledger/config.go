@@ -14,6 +14,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // devLookupKey is the ID-number lookup key used when LEDGER_LOOKUP_KEY is
@@ -113,6 +114,7 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // deps are the opened resources a command works with.
 type deps struct {
+	stats *projections.Stats
 	cfg   config
 	log   *slog.Logger
 	pool  *pgxpool.Pool
@@ -150,7 +152,7 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deps{cfg: cfg, log: log, pool: pool}
+	d := &deps{cfg: cfg, log: log, pool: pool, stats: projections.NewStats()}
 	applied, err := postgres.Migrate(ctx, pool)
 	if err != nil {
 		d.Close()

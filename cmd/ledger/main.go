@@ -51,6 +51,7 @@ func commands() []command {
 	return []command{
 		{"serve", "migrate the database and serve the HTTP API", cmdServe},
 		{"migrate", "apply database migrations and exit", cmdMigrate},
+		{"project", "run the projections (status, rebuild, retry: see -h)", cmdProject},
 		{"version", "print the version", cmdVersion},
 	}
 }

@@ -3,18 +3,39 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
+	"github.com/lushan-dpf/ledger/projections"
 )
+
+// runProjections keeps the projection runner going until ctx ends: if it
+// stops on an error (a lost database connection, say), it starts again.
+func runProjections(ctx context.Context, d *deps) {
+	for {
+		err := d.runner().Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Error("projection runner stopped; restarting", slog.String("error", fmt.Sprint(err)), slog.Duration("in", 2*time.Second))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("serve", e)
 	cfg.bind(fs, e, true)
+	noProjections := fs.Bool("no-projections", false, "do not run the projection runner in this process (run `ledger project` elsewhere)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,8 +49,21 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	runCtx, stopRunner := context.WithCancel(ctx)
+	defer func() { stopRunner(); wg.Wait() }()
+	if !*noProjections {
+		wg.Add(1)
+		go func() { defer wg.Done(); runProjections(runCtx, d) }()
+	}
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(httpapi.Deps{Log: d.log, DB: d.pool, Version: version}),
+		Handler: httpapi.NewServer(httpapi.Deps{
+			Log: d.log, DB: d.pool, Version: version,
+			Metrics: d.stats.WritePrometheus,
+			Projections: func(ctx context.Context) ([]projections.Status, error) {
+				return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+			},
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lushan-dpf/ledger/projections"
+)
+
+// cmdProject runs the projections, or with a subcommand reports on them
+// or rebuilds them:
+//
+//	ledger project [--once]           run until stopped (or until caught up)
+//	ledger project status [--json]    checkpoint, lag, parked events
+//	ledger project rebuild [NAME|all] blue/green rebuild
+//	ledger project retry NAME         resume a parked projection
+func cmdProject(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return cmdProjectStatus(ctx, e, args[1:])
+		case "rebuild":
+			return cmdProjectRebuild(ctx, e, args[1:])
+		case "retry":
+			return cmdProjectRetry(ctx, e, args[1:])
+		}
+	}
+	var cfg config
+	fs := newFlagSet("project", e)
+	cfg.bind(fs, e, false)
+	once := fs.Bool("once", false, "run until the projections have caught up, then exit")
+	batch := fs.Int("batch", 500, "events per batch")
+	maxWait := fs.Duration("max-wait", 100*time.Millisecond, "how long a batch waits to fill up")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *batch < 1 || *batch > 100_000 {
+		return usageError{fmt.Sprintf("batch: %d is not between 1 and 100000", *batch)}
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	r := d.runner()
+	r.BatchSize, r.MaxWait = *batch, *maxWait
+	start := time.Now()
+	if *once {
+		err = r.RunOnce(ctx)
+	} else {
+		err = r.Run(ctx)
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	d.log.Info("projections stopped", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+func (d *deps) runner() *projections.Runner {
+	return &projections.Runner{
+		Pool:        d.pool,
+		Store:       d.store,
+		Projections: projections.All(),
+		Log:         d.log,
+		Stats:       d.stats,
+	}
+}
+
+func cmdProjectStatus(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("project status", e)
+	cfg.bind(fs, e, false)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	st, err := projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PROJECTION\tSTATE\tVERSION\tCHECKPOINT\tAPPLIED\tLAG EVENTS\tLAG SECONDS")
+	parked := 0
+	for _, s := range st {
+		lagEvents := fmt.Sprint(s.LagEvents)
+		if s.LagCapped {
+			lagEvents = "≥" + lagEvents
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d (stored %d)\t%s\t%d\t%s\t%.1f\n", s.Name, s.State, s.Version, s.StoredVersion, s.Checkpoint, s.EventsApplied, lagEvents, s.LagSeconds)
+		parked += len(s.Parked)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if parked > 0 {
+		fmt.Fprintf(e.stdout, "\nPARKED EVENTS (%d): each stops its projection until `ledger project retry NAME`\n", parked)
+		for _, s := range st {
+			for _, p := range s.Parked {
+				fmt.Fprintf(e.stdout, "  %s at %s: %s@%d %s after %d attempts: %s\n", p.Name, p.Position, p.Stream, p.Revision, p.EventType, p.Attempts, p.Error)
+			}
+		}
+	}
+	return nil
+}
+
+func projectionNames() []string {
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
+// pickProjections resolves NAME|all.
+func pickProjections(arg string) ([]projections.Projection, error) {
+	if arg == "all" {
+		return projections.All(), nil
+	}
+	for _, p := range projections.All() {
+		if p.Name() == arg {
+			return []projections.Projection{p}, nil
+		}
+	}
+	return nil, usageError{fmt.Sprintf("unknown projection %q; known: all, %v", arg, projectionNames())}
+}
+
+func cmdProjectRebuild(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("project rebuild", e)
+	cfg.bind(fs, e, false)
+	batch := fs.Int("batch", 5000, "events per rebuild transaction")
+	name := "all"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	picked, err := pickProjections(name)
+	if err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	r := d.runner()
+	r.RebuildBatch = *batch
+	for _, p := range picked {
+		start := time.Now()
+		if err := r.Rebuild(ctx, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rebuilt %s (version %d) in %s\n", p.Name(), p.Version(), time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+func cmdProjectRetry(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("project retry", e)
+	cfg.bind(fs, e, false)
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return usageError{"project retry: name the projection to retry: one of " + fmt.Sprint(projectionNames())}
+	}
+	name := args[0]
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if !slices.Contains(projectionNames(), name) {
+		return usageError{fmt.Sprintf("unknown projection %q; known: %v", name, projectionNames())}
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	was, err := projections.Retry(ctx, d.pool, name)
+	if err != nil {
+		return err
+	}
+	if !was {
+		fmt.Fprintf(e.stdout, "%s was not parked\n", name)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%s will be retried from its parked event by the running projection runner\n", name)
+	return nil
+}

@@ -1,0 +1,1262 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/shopspring/decimal"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+//go:embed sql/entitlements.sql
+var entitlementsSchema string
+
+// EntitlementsProjection is the read model "entitlements": the per-person
+// views caseworkers query — who a person is (persons), what they receive
+// and since when (entitlements), every decision with who made it and why
+// (entitlement_history), and what was paid for each month
+// (entitlement_paid).
+//
+// Base and derived tables. persons, entitlement_history, entitlement_paid,
+// entitlement_overpayments and program_paid_through are written straight
+// from events: rows appended, or sums and maxima updated, so they do not
+// depend on how the log is split into batches. Each entitlements row is a
+// pure function of those tables for its (person, program):
+//
+//   - status, amount, effective_from/to, suspended_from and reason_code
+//     replay the history in log order, as the aggregate does;
+//   - paid_total and last_period_paid come from entitlement_paid;
+//   - arrears_owed, for monthly programs, is the sum over
+//     domain.MonthsOwed(program, history, month of the first grant,
+//     paid_through) of owed − paid for each month where that is positive,
+//     paid_through being the program's row of program_paid_through (no row:
+//     no arrears yet). Paying more than owed for one month does not offset
+//     another; money paid for a month that was not owed (a termination
+//     recorded late) is not arrears but an overpayment, which only an
+//     OverpaymentClaimed puts on the books;
+//   - overpayment_owed is claimed − recovered − written off;
+//   - updated_position is the position of the last event of that person and
+//     program (entitlement decision, payment or overpayment event).
+//
+// Apply writes the base tables, then recomputes the entitlements rows whose
+// inputs changed: every (person, program) the batch touched, and, for each
+// monthly program whose paid_through advanced, every entitlement of that
+// program that could owe a month after the old paid_through (open ones and
+// those with a termination on or after the first day of the month after
+// it). Recomputing reads those keys' whole history and paid months: a
+// batch touching k keys reads O(k × months) rows. A program's paid_through
+// advances once per payroll month, so once a month the first batch of the
+// payroll recomputes every open entitlement of the program (a few thousand
+// rows for Lushan, each with a few dozen months) in one pass of five
+// queries and one upsert; every other batch only its own keys.
+//
+// Payments: PaymentIssued adds its amount and one payment to its person,
+// program and period; PaymentFailed and PaymentReversed subtract them
+// (each repeats its payment's line); PaymentSettled changes nothing. The
+// projection trusts the payroll decider to fail or reverse a payment at
+// most once. One-off and in-kind grants are not entitlements and have no
+// row here; their payments still show in entitlement_paid.
+type EntitlementsProjection struct{}
+
+var _ Projection = EntitlementsProjection{}
+
+func (EntitlementsProjection) Name() string   { return "entitlements" }
+func (EntitlementsProjection) Version() int   { return 1 }
+func (EntitlementsProjection) Schema() string { return entitlementsSchema }
+func (EntitlementsProjection) Tables() []string {
+	return []string{"persons", "entitlement_history", "entitlement_paid", "entitlement_overpayments", "program_paid_through", "entitlements"}
+}
+
+// entKey is one person's entitlement to one program.
+type entKey struct {
+	person  string
+	program string
+}
+
+func entKeyCmp(a, b entKey) int {
+	return cmp.Or(cmp.Compare(a.person, b.person), cmp.Compare(a.program, b.program))
+}
+
+type entPeriodKey struct {
+	entKey
+	period string
+}
+
+type entPaidDelta struct {
+	paid     decimal.Decimal
+	payments int32
+}
+
+type entOverDelta struct {
+	claimed, recovered, writtenOff decimal.Decimal
+}
+
+// entPerson is a persons row.
+type entPerson struct {
+	id, idHash, idMasked, name, township, householdID string
+	household                                         domain.HouseholdStatus
+	birth                                             domain.Date
+	gender                                            string
+	hasCert                                           bool
+	certCategory                                      string
+	certGrade                                         int16
+	certMasked                                        string
+	certIssued, certValid                             domain.Date
+	revoked                                           bool
+	deceased                                          domain.Date
+	registered                                        domain.Date
+	pos                                               domain.Position
+}
+
+type entHistory struct {
+	pos                         domain.Position
+	key                         entKey
+	change                      string
+	effective                   domain.Date
+	recordedAt                  time.Time
+	actor, role, reasonCode, re string
+	amount                      domain.Money
+}
+
+type entBatch struct {
+	persons      map[string]*entPerson // loaded or registered in the batch
+	dirtyPersons map[string]bool
+	history      []entHistory
+	paid         map[entPeriodKey]*entPaidDelta
+	over         map[entKey]*entOverDelta
+	through      map[string]string          // program → latest period issued in the batch
+	touched      map[entKey]domain.Position // last event of the key in the batch
+}
+
+func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
+	b := entBatch{
+		persons: map[string]*entPerson{}, dirtyPersons: map[string]bool{},
+		paid: map[entPeriodKey]*entPaidDelta{}, over: map[entKey]*entOverDelta{},
+		through: map[string]string{}, touched: map[entKey]domain.Position{},
+	}
+	if err := b.loadPersons(ctx, tx, batch); err != nil {
+		return fmt.Errorf("entitlements: %w", err)
+	}
+	for i := range batch {
+		if err := b.add(&batch[i]); err != nil {
+			return fmt.Errorf("entitlements: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
+		}
+	}
+	if err := b.write(ctx, tx); err != nil {
+		return fmt.Errorf("entitlements: %w", err)
+	}
+	return nil
+}
+
+// entValue dereferences the pointers the registry decodes to, so that a
+// type switch needs one case per event type.
+func entValue(e domain.Event) domain.Event {
+	switch e := e.(type) {
+	case *domain.PersonRegistered:
+		return *e
+	case *domain.CertificateIssued:
+		return *e
+	case *domain.CertificateRegraded:
+		return *e
+	case *domain.CertificateRevoked:
+		return *e
+	case *domain.HouseholdStatusChanged:
+		return *e
+	case *domain.PersonDied:
+		return *e
+	case *domain.DeathRetracted:
+		return *e
+	case *domain.PersonMoved:
+		return *e
+	case *domain.EntitlementGranted:
+		return *e
+	case *domain.EntitlementSuspended:
+		return *e
+	case *domain.EntitlementResumed:
+		return *e
+	case *domain.EntitlementTerminated:
+		return *e
+	case *domain.PaymentIssued:
+		return *e
+	case *domain.PaymentSettled:
+		return *e
+	case *domain.PaymentFailed:
+		return *e
+	case *domain.PaymentReversed:
+		return *e
+	case *domain.OverpaymentClaimed:
+		return *e
+	case *domain.OverpaymentRecovered:
+		return *e
+	case *domain.OverpaymentWrittenOff:
+		return *e
+	}
+	return e
+}
+
+// entPersonEvent reports whether e changes a persons row.
+func entPersonEvent(e domain.Event) bool {
+	switch e.(type) {
+	case domain.PersonRegistered, domain.CertificateIssued, domain.CertificateRegraded, domain.CertificateRevoked,
+		domain.HouseholdStatusChanged, domain.PersonDied, domain.DeathRetracted, domain.PersonMoved:
+		return true
+	}
+	return false
+}
+
+// entPersonOf returns the person a beneficiary event is about.
+func entPersonOf(env *domain.Envelope, e domain.Event) (string, error) {
+	if r, ok := e.(domain.PersonRegistered); ok && r.PersonID != "" {
+		return string(r.PersonID), nil
+	}
+	id, ok := domain.PersonIDFromStream(env.Stream)
+	if !ok {
+		return "", domain.Invalid("stream", "%s event outside a person stream", env.Type)
+	}
+	return string(id), nil
+}
+
+func entPositionInts(p domain.Position) (int64, int64, error) {
+	if p.Commit > math.MaxInt64 || p.Prepare > math.MaxInt64 {
+		return 0, 0, domain.Invalid("position", "%d/%d does not fit a BIGINT", p.Commit, p.Prepare)
+	}
+	return int64(p.Commit), int64(p.Prepare), nil
+}
+
+func entDateArg(d domain.Date) pgtype.Date { return pgtype.Date{Time: d.Time(), Valid: !d.IsZero()} }
+
+func entDateOf(d pgtype.Date) domain.Date {
+	if !d.Valid {
+		return domain.Date{}
+	}
+	return domain.DateOf(d.Time)
+}
+
+func entText(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+func entMoneyArg(m domain.Money) pgtype.Text {
+	return pgtype.Text{String: m.String(), Valid: !m.IsZero()}
+}
+
+func entFixed(d decimal.Decimal) string { return d.StringFixed(2) }
+
+const entPersonColumns = `person_id, id_hash, id_masked, name, township, household_id, household_class,
+	dibao, tekun, work_injury_nursing, birth_date, gender, certificate_category, certificate_grade,
+	certificate_number_masked, certificate_issued_on, certificate_valid_until, certificate_revoked,
+	deceased_on, registered_on, updated_position`
+
+func scanEntPerson(row pgx.Row) (*entPerson, error) {
+	var (
+		p                               entPerson
+		class, pos                      string
+		birth, issued, valid, died, reg pgtype.Date
+		cat, masked                     pgtype.Text
+		grade                           pgtype.Int2
+	)
+	err := row.Scan(&p.id, &p.idHash, &p.idMasked, &p.name, &p.township, &p.householdID, &class,
+		&p.household.Dibao, &p.household.Tekun, &p.household.WorkInjuryNursing, &birth, &p.gender, &cat, &grade,
+		&masked, &issued, &valid, &p.revoked, &died, &reg, &pos)
+	if err != nil {
+		return nil, err
+	}
+	p.household.Class = domain.HouseholdClass(class)
+	p.birth, p.certIssued, p.certValid, p.deceased, p.registered = entDateOf(birth), entDateOf(issued), entDateOf(valid), entDateOf(died), entDateOf(reg)
+	p.hasCert, p.certCategory, p.certGrade, p.certMasked = cat.Valid, cat.String, grade.Int16, masked.String
+	if p.pos, err = domain.ParsePosition("updated_position", pos); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// loadPersons reads the persons rows the batch's person events change.
+func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
+	ids := map[string]bool{}
+	for i := range batch {
+		if e := entValue(batch[i].Event); entPersonEvent(e) {
+			if id, err := entPersonOf(&batch[i], e); err == nil {
+				ids[id] = true
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT `+entPersonColumns+` FROM persons WHERE person_id = ANY($1)`, slices.Sorted(maps.Keys(ids)))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanEntPerson(rows)
+		if err != nil {
+			return err
+		}
+		b.persons[p.id] = p
+	}
+	return rows.Err()
+}
+
+// add folds one event into the batch.
+func (b *entBatch) add(env *domain.Envelope) error {
+	e := entValue(env.Event)
+	if entPersonEvent(e) {
+		return b.person(env, e)
+	}
+	if program, c, ok := domain.EntitlementChangeOf(e); ok {
+		person, err := entPersonOf(env, e)
+		if err != nil {
+			return err
+		}
+		h := entHistory{
+			pos: env.Position, key: entKey{person, string(program)}, change: c.Kind, effective: c.EffectiveDate,
+			recordedAt: env.Meta.RecordedAt, actor: env.Meta.Actor, role: env.Meta.Role, re: env.Meta.Reason, amount: c.Amount,
+		}
+		switch e := e.(type) {
+		case domain.EntitlementSuspended:
+			h.reasonCode = string(e.ReasonCode)
+		case domain.EntitlementTerminated:
+			h.reasonCode = string(e.ReasonCode)
+		}
+		if h.effective.IsZero() {
+			return domain.Invalid("effective_date", "%s has no effective date", env.Type)
+		}
+		b.history = append(b.history, h)
+		b.touched[h.key] = env.Position
+		return nil
+	}
+	switch e := e.(type) {
+	case domain.PaymentIssued:
+		return b.payment(env, &e.PaymentLine, 1)
+	case domain.PaymentFailed:
+		return b.payment(env, &e.PaymentLine, -1)
+	case domain.PaymentReversed:
+		return b.payment(env, &e.PaymentLine, -1)
+	case domain.OverpaymentClaimed:
+		d := b.overpayment(env, e.PersonID, e.Program)
+		d.claimed = d.claimed.Add(e.Amount.Decimal())
+	case domain.OverpaymentRecovered:
+		d := b.overpayment(env, e.PersonID, e.Program)
+		d.recovered = d.recovered.Add(e.Amount.Decimal())
+	case domain.OverpaymentWrittenOff:
+		d := b.overpayment(env, e.PersonID, e.Program)
+		d.writtenOff = d.writtenOff.Add(e.Amount.Decimal())
+	}
+	return nil
+}
+
+func (b *entBatch) overpayment(env *domain.Envelope, person domain.PersonID, program domain.ProgramCode) *entOverDelta {
+	k := entKey{string(person), string(program)}
+	b.touched[k] = env.Position
+	d := b.over[k]
+	if d == nil {
+		d = &entOverDelta{}
+		b.over[k] = d
+	}
+	return d
+}
+
+// payment counts (sign +1) or un-counts (-1) one payment line.
+func (b *entBatch) payment(env *domain.Envelope, l *domain.PaymentLine, sign int32) error {
+	switch {
+	case l.PersonID == "":
+		return domain.Invalid("person_id", "payment %q has no person", l.Reference)
+	case l.Period.IsZero():
+		return domain.Invalid("period", "payment %q has no period", l.Reference)
+	}
+	k := entPeriodKey{entKey{string(l.PersonID), string(l.Program)}, l.Period.String()}
+	d := b.paid[k]
+	if d == nil {
+		d = &entPaidDelta{}
+		b.paid[k] = d
+	}
+	if sign > 0 {
+		d.paid = d.paid.Add(l.Amount.Decimal())
+		if k.period > b.through[k.program] {
+			b.through[k.program] = k.period
+		}
+	} else {
+		d.paid = d.paid.Sub(l.Amount.Decimal())
+	}
+	d.payments += sign
+	b.touched[k.entKey] = env.Position
+	return nil
+}
+
+// person applies a person event to its row. Events of a person never
+// registered change nothing.
+func (b *entBatch) person(env *domain.Envelope, e domain.Event) error {
+	id, err := entPersonOf(env, e)
+	if err != nil {
+		return err
+	}
+	if r, ok := e.(domain.PersonRegistered); ok {
+		b.persons[id] = &entPerson{
+			id: id, idHash: r.IDHash, idMasked: r.IDMasked, name: r.Name, township: r.Township,
+			householdID: r.HouseholdID, household: r.Household, birth: r.BirthDate, gender: string(r.Gender),
+			registered: r.RegisteredOn, pos: env.Position,
+		}
+		b.dirtyPersons[id] = true
+		return nil
+	}
+	p := b.persons[id]
+	if p == nil {
+		return nil
+	}
+	switch e := e.(type) {
+	case domain.CertificateIssued:
+		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
+		p.certIssued, p.certValid, p.revoked = e.IssuedOn, e.ValidUntil, false
+	case domain.CertificateRegraded:
+		if !p.hasCert {
+			p.certIssued = e.EffectiveDate
+		}
+		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
+		p.certValid = e.ValidUntil
+	case domain.CertificateRevoked:
+		p.revoked = true
+	case domain.HouseholdStatusChanged:
+		p.household = e.Household
+	case domain.PersonDied:
+		p.deceased = e.DateOfDeath
+	case domain.DeathRetracted:
+		p.deceased = domain.Date{}
+	case domain.PersonMoved:
+		p.township = e.ToTownship
+	}
+	p.pos = env.Position
+	b.dirtyPersons[id] = true
+	return nil
+}
+
+// write stores the batch: base tables first, then the entitlements rows
+// whose inputs changed.
+func (b *entBatch) write(ctx context.Context, tx pgx.Tx) error {
+	if err := b.writePersons(ctx, tx); err != nil {
+		return fmt.Errorf("persons: %w", err)
+	}
+	if err := b.writeHistory(ctx, tx); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if err := b.writePaid(ctx, tx); err != nil {
+		return fmt.Errorf("paid: %w", err)
+	}
+	if err := b.writeOverpayments(ctx, tx); err != nil {
+		return fmt.Errorf("overpayments: %w", err)
+	}
+	advanced, err := b.writeThrough(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("paid through: %w", err)
+	}
+	keys, err := b.recomputeKeys(ctx, tx, advanced)
+	if err != nil {
+		return fmt.Errorf("affected entitlements: %w", err)
+	}
+	if err := b.recompute(ctx, tx, keys); err != nil {
+		return fmt.Errorf("recompute entitlements: %w", err)
+	}
+	return nil
+}
+
+const entPersonsUpsert = `
+INSERT INTO persons AS p (` + entPersonColumns + `)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	$8::bool[], $9::bool[], $10::bool[], $11::date[], $12::text[], $13::text[], $14::smallint[],
+	$15::text[], $16::date[], $17::date[], $18::bool[], $19::date[], $20::date[], $21::text[])
+ON CONFLICT (person_id) DO UPDATE SET
+	id_hash = EXCLUDED.id_hash, id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, township = EXCLUDED.township,
+	household_id = EXCLUDED.household_id, household_class = EXCLUDED.household_class, dibao = EXCLUDED.dibao,
+	tekun = EXCLUDED.tekun, work_injury_nursing = EXCLUDED.work_injury_nursing, birth_date = EXCLUDED.birth_date,
+	gender = EXCLUDED.gender, certificate_category = EXCLUDED.certificate_category,
+	certificate_grade = EXCLUDED.certificate_grade, certificate_number_masked = EXCLUDED.certificate_number_masked,
+	certificate_issued_on = EXCLUDED.certificate_issued_on, certificate_valid_until = EXCLUDED.certificate_valid_until,
+	certificate_revoked = EXCLUDED.certificate_revoked, deceased_on = EXCLUDED.deceased_on,
+	registered_on = EXCLUDED.registered_on, updated_position = EXCLUDED.updated_position`
+
+func (b *entBatch) writePersons(ctx context.Context, tx pgx.Tx) error {
+	if len(b.dirtyPersons) == 0 {
+		return nil
+	}
+	n := len(b.dirtyPersons)
+	var (
+		id, hash, masked, name, town, hh, class, gender, pos = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		dibao, tekun, win, revoked                           = make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n)
+		birth, issued, valid, died, reg                      = make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n)
+		cat, certMasked                                      = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
+		grade                                                = make([]pgtype.Int2, 0, n)
+	)
+	for _, k := range slices.Sorted(maps.Keys(b.dirtyPersons)) {
+		p := b.persons[k]
+		id, hash, masked, name, town = append(id, p.id), append(hash, p.idHash), append(masked, p.idMasked), append(name, p.name), append(town, p.township)
+		hh, class, gender, pos = append(hh, p.householdID), append(class, string(p.household.Class)), append(gender, p.gender), append(pos, p.pos.String())
+		dibao, tekun, win, revoked = append(dibao, p.household.Dibao), append(tekun, p.household.Tekun), append(win, p.household.WorkInjuryNursing), append(revoked, p.revoked)
+		birth, issued, valid = append(birth, entDateArg(p.birth)), append(issued, entDateArg(p.certIssued)), append(valid, entDateArg(p.certValid))
+		died, reg = append(died, entDateArg(p.deceased)), append(reg, entDateArg(p.registered))
+		cat = append(cat, pgtype.Text{String: p.certCategory, Valid: p.hasCert})
+		certMasked = append(certMasked, pgtype.Text{String: p.certMasked, Valid: p.hasCert})
+		grade = append(grade, pgtype.Int2{Int16: p.certGrade, Valid: p.hasCert})
+	}
+	_, err := tx.Exec(ctx, entPersonsUpsert, id, hash, masked, name, town, hh, class, dibao, tekun, win, birth, gender,
+		cat, grade, certMasked, issued, valid, revoked, died, reg, pos)
+	return err
+}
+
+const entHistoryInsert = `
+INSERT INTO entitlement_history (position_commit, position_prepare, person_id, program, change, effective_date,
+	recorded_at, actor, role, reason_code, reason, amount)
+SELECT c, p, person_id, program, change, effective_date, recorded_at, actor, role, reason_code, reason, amount::numeric
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::date[], $7::timestamptz[],
+	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+	AS t(c, p, person_id, program, change, effective_date, recorded_at, actor, role, reason_code, reason, amount)`
+
+func (b *entBatch) writeHistory(ctx context.Context, tx pgx.Tx) error {
+	if len(b.history) == 0 {
+		return nil
+	}
+	n := len(b.history)
+	var (
+		commit, prepare                              = make([]int64, 0, n), make([]int64, 0, n)
+		person, program, change, actor, role, reason = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		eff                                          = make([]pgtype.Date, 0, n)
+		at                                           = make([]time.Time, 0, n)
+		code, amount                                 = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
+	)
+	for _, h := range b.history {
+		c, p, err := entPositionInts(h.pos)
+		if err != nil {
+			return err
+		}
+		commit, prepare = append(commit, c), append(prepare, p)
+		person, program, change = append(person, h.key.person), append(program, h.key.program), append(change, h.change)
+		actor, role, reason = append(actor, h.actor), append(role, h.role), append(reason, h.re)
+		eff, at = append(eff, entDateArg(h.effective)), append(at, h.recordedAt.UTC())
+		code, amount = append(code, entText(h.reasonCode)), append(amount, entMoneyArg(h.amount))
+	}
+	_, err := tx.Exec(ctx, entHistoryInsert, commit, prepare, person, program, change, eff, at, actor, role, code, reason, amount)
+	return err
+}
+
+const entPaidUpsert = `
+INSERT INTO entitlement_paid AS e (person_id, program, period, paid, payments)
+SELECT person_id, program, period, paid::numeric, payments
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS t(person_id, program, period, paid, payments)
+ON CONFLICT (person_id, program, period) DO UPDATE SET paid = e.paid + EXCLUDED.paid, payments = e.payments + EXCLUDED.payments`
+
+func (b *entBatch) writePaid(ctx context.Context, tx pgx.Tx) error {
+	if len(b.paid) == 0 {
+		return nil
+	}
+	n := len(b.paid)
+	person, program, period, paid, payments := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]int32, 0, n)
+	keys := slices.SortedFunc(maps.Keys(b.paid), func(a, c entPeriodKey) int {
+		return cmp.Or(entKeyCmp(a.entKey, c.entKey), cmp.Compare(a.period, c.period))
+	})
+	for _, k := range keys {
+		d := b.paid[k]
+		person, program, period = append(person, k.person), append(program, k.program), append(period, k.period)
+		paid, payments = append(paid, entFixed(d.paid)), append(payments, d.payments)
+	}
+	_, err := tx.Exec(ctx, entPaidUpsert, person, program, period, paid, payments)
+	return err
+}
+
+const entOverpaymentsUpsert = `
+INSERT INTO entitlement_overpayments AS o (person_id, program, claimed, recovered, written_off)
+SELECT person_id, program, claimed::numeric, recovered::numeric, written_off::numeric
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(person_id, program, claimed, recovered, written_off)
+ON CONFLICT (person_id, program) DO UPDATE SET claimed = o.claimed + EXCLUDED.claimed,
+	recovered = o.recovered + EXCLUDED.recovered, written_off = o.written_off + EXCLUDED.written_off`
+
+func (b *entBatch) writeOverpayments(ctx context.Context, tx pgx.Tx) error {
+	if len(b.over) == 0 {
+		return nil
+	}
+	n := len(b.over)
+	person, program, claimed, recovered, writtenOff := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	for _, k := range slices.SortedFunc(maps.Keys(b.over), entKeyCmp) {
+		d := b.over[k]
+		person, program = append(person, k.person), append(program, k.program)
+		claimed, recovered, writtenOff = append(claimed, entFixed(d.claimed)), append(recovered, entFixed(d.recovered)), append(writtenOff, entFixed(d.writtenOff))
+	}
+	_, err := tx.Exec(ctx, entOverpaymentsUpsert, person, program, claimed, recovered, writtenOff)
+	return err
+}
+
+// writeThrough raises programs' paid_through and returns the monthly
+// programs whose paid_through advanced, with the period it advanced from
+// ("" when the program had none).
+func (b *entBatch) writeThrough(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
+	if len(b.through) == 0 {
+		return nil, nil
+	}
+	programs := slices.Sorted(maps.Keys(b.through))
+	rows, err := tx.Query(ctx, `SELECT program, period FROM program_paid_through WHERE program = ANY($1)`, programs)
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]string{}
+	for rows.Next() {
+		var prog, period string
+		if err := rows.Scan(&prog, &period); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		old[prog] = period
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	advanced := map[string]string{}
+	var progs, periods []string
+	for _, prog := range programs {
+		p := b.through[prog]
+		if was, ok := old[prog]; ok && p <= was {
+			continue
+		}
+		progs, periods = append(progs, prog), append(periods, p)
+		if def, ok := domain.LookupProgram(domain.ProgramCode(prog)); ok && def.Shape == domain.ShapeMonthly {
+			advanced[prog] = old[prog]
+		}
+	}
+	if len(progs) == 0 {
+		return nil, nil
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO program_paid_through AS t (program, period)
+		SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT (program) DO UPDATE SET period = GREATEST(t.period, EXCLUDED.period)`, progs, periods)
+	return advanced, err
+}
+
+// entAffectedByAdvance selects a program's entitlements that may owe a
+// month after $2, the first day after the old paid_through (NULL: all):
+// open ones, and terminated ones whose history holds a termination on or
+// after that day (an earlier cycle may end later than the latest one when
+// a death was backdated before the latest grant).
+const entAffectedByAdvance = `
+SELECT e.person_id FROM entitlements e
+WHERE e.program = $1 AND ($2::date IS NULL OR e.effective_to IS NULL OR EXISTS (
+	SELECT 1 FROM entitlement_history h
+	WHERE h.person_id = e.person_id AND h.program = e.program AND h.change = 'terminated' AND h.effective_date >= $2))`
+
+// recomputeKeys returns the keys whose entitlements row must be
+// recomputed, sorted.
+func (b *entBatch) recomputeKeys(ctx context.Context, tx pgx.Tx, advanced map[string]string) ([]entKey, error) {
+	set := maps.Clone(b.touched)
+	keys := slices.Collect(maps.Keys(set))
+	for _, prog := range slices.Sorted(maps.Keys(advanced)) {
+		after := pgtype.Date{}
+		if was := advanced[prog]; was != "" {
+			p, err := domain.ParsePeriod("period", was)
+			if err != nil {
+				return nil, err
+			}
+			after = entDateArg(p.Next().First())
+		}
+		rows, err := tx.Query(ctx, entAffectedByAdvance, prog, after)
+		if err != nil {
+			return nil, err
+		}
+		persons, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		for _, person := range persons {
+			k := entKey{person, prog}
+			if _, ok := set[k]; !ok {
+				set[k] = domain.Position{}
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, entKeyCmp)
+	return keys, nil
+}
+
+// entState is what recompute gathers for one key.
+type entState struct {
+	history  []entHistory
+	paid     map[string]decimal.Decimal // by period
+	over     decimal.Decimal
+	existing domain.Position
+	hasRow   bool
+}
+
+// recompute rewrites the entitlements rows of keys from the base tables.
+func (b *entBatch) recompute(ctx context.Context, tx pgx.Tx, keys []entKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	persons, programs := make([]string, len(keys)), make([]string, len(keys))
+	states := make(map[entKey]*entState, len(keys))
+	for i, k := range keys {
+		persons[i], programs[i] = k.person, k.program
+		states[k] = &entState{paid: map[string]decimal.Decimal{}}
+	}
+	const keysCTE = `WITH k AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(person_id, program)) `
+
+	rows, err := tx.Query(ctx, keysCTE+`
+		SELECT h.person_id, h.program, h.change, h.effective_date, coalesce(h.amount::text, ''),
+			coalesce(h.reason_code, ''), h.position_commit, h.position_prepare
+		FROM k JOIN entitlement_history h USING (person_id, program)
+		ORDER BY h.person_id, h.program, h.position_commit, h.position_prepare`, persons, programs)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			h           entHistory
+			eff         pgtype.Date
+			amount      string
+			commit, prp int64
+		)
+		if err := rows.Scan(&h.key.person, &h.key.program, &h.change, &eff, &amount, &h.reasonCode, &commit, &prp); err != nil {
+			rows.Close()
+			return err
+		}
+		h.effective, h.pos = entDateOf(eff), domain.Position{Commit: uint64(commit), Prepare: uint64(prp)}
+		if amount != "" {
+			if h.amount, err = domain.ParseMoney("amount", amount); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		s := states[h.key]
+		s.history = append(s.history, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, keysCTE+`
+		SELECT e.person_id, e.program, e.period, e.paid::text
+		FROM k JOIN entitlement_paid e USING (person_id, program)`, persons, programs)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k entKey
+		var period, paid string
+		if err := rows.Scan(&k.person, &k.program, &period, &paid); err != nil {
+			rows.Close()
+			return err
+		}
+		d, err := decimal.NewFromString(paid)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		states[k].paid[period] = d
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, keysCTE+`
+		SELECT o.person_id, o.program, (o.claimed - o.recovered - o.written_off)::text
+		FROM k JOIN entitlement_overpayments o USING (person_id, program)`, persons, programs)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k entKey
+		var owed string
+		if err := rows.Scan(&k.person, &k.program, &owed); err != nil {
+			rows.Close()
+			return err
+		}
+		if states[k].over, err = decimal.NewFromString(owed); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, keysCTE+`
+		SELECT e.person_id, e.program, e.updated_position
+		FROM k JOIN entitlements e USING (person_id, program)`, persons, programs)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k entKey
+		var pos string
+		if err := rows.Scan(&k.person, &k.program, &pos); err != nil {
+			rows.Close()
+			return err
+		}
+		s := states[k]
+		if s.existing, err = domain.ParsePosition("updated_position", pos); err != nil {
+			rows.Close()
+			return err
+		}
+		s.hasRow = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	through := map[string]domain.Period{}
+	rows, err = tx.Query(ctx, `SELECT program, period FROM program_paid_through WHERE program = ANY($1)`, slices.Compact(slices.Sorted(slices.Values(programs))))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var prog, period string
+		if err := rows.Scan(&prog, &period); err != nil {
+			rows.Close()
+			return err
+		}
+		if through[prog], err = domain.ParsePeriod("period", period); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	var out entRows
+	for _, k := range keys {
+		s := states[k]
+		pos := s.existing
+		if p, ok := b.touched[k]; ok && s.existing.Less(p) {
+			pos = p
+		}
+		r, ok := deriveEntitlement(k, s, through[k.program], pos)
+		if ok {
+			out.add(r)
+		}
+	}
+	if len(out.person) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, entEntitlementsUpsert, out.person, out.program, out.status, out.amount, out.from, out.to,
+		out.suspended, out.reason, out.lastPaid, out.paidTotal, out.arrears, out.over, out.pos)
+	return err
+}
+
+// entRow is an entitlements row.
+type entRow struct {
+	key                      entKey
+	status                   string
+	amount                   domain.Money
+	from, to, suspended      domain.Date
+	reason                   string
+	lastPaid                 string
+	paidTotal, arrears, over decimal.Decimal
+	pos                      domain.Position
+}
+
+// deriveEntitlement computes the entitlements row of k from its history,
+// paid months, overpayments and the program's paid_through (zero: none).
+// ok is false when the history holds no grant: there is no entitlement.
+func deriveEntitlement(k entKey, s *entState, through domain.Period, pos domain.Position) (r entRow, ok bool) {
+	r.key = k
+	var changes []domain.EntitlementChange
+	var first domain.Date
+	for _, h := range s.history {
+		if h.change != domain.ChangeGranted && !ok {
+			continue // as the aggregate: nothing to change before a grant
+		}
+		changes = append(changes, domain.EntitlementChange{Kind: h.change, EffectiveDate: h.effective, Amount: h.amount})
+		switch h.change {
+		case domain.ChangeGranted:
+			if !ok || h.effective.Before(first) {
+				first = h.effective
+			}
+			ok = true
+			r.status, r.amount, r.from, r.to, r.suspended, r.reason = string(domain.EntitlementStatusActive), h.amount, h.effective, domain.Date{}, domain.Date{}, ""
+		case domain.ChangeSuspended:
+			r.status, r.suspended, r.reason = string(domain.EntitlementStatusSuspended), h.effective, h.reasonCode
+		case domain.ChangeResumed:
+			r.status, r.suspended, r.reason = string(domain.EntitlementStatusActive), domain.Date{}, ""
+		case domain.ChangeTerminated:
+			r.status, r.to, r.suspended, r.reason = string(domain.EntitlementStatusTerminated), h.effective, domain.Date{}, h.reasonCode
+		}
+		if pos.IsStart() || pos.Less(h.pos) {
+			pos = h.pos
+		}
+	}
+	if !ok {
+		return r, false
+	}
+	for period, paid := range s.paid {
+		r.paidTotal = r.paidTotal.Add(paid)
+		if paid.IsPositive() && period > r.lastPaid {
+			r.lastPaid = period
+		}
+	}
+	if !through.IsZero() {
+		for _, o := range domain.MonthsOwed(domain.ProgramCode(k.program), changes, first.Period(), through) {
+			if diff := o.Amount.Decimal().Sub(s.paid[o.Period.String()]); diff.IsPositive() {
+				r.arrears = r.arrears.Add(diff)
+			}
+		}
+	}
+	r.over, r.pos = s.over, pos
+	return r, true
+}
+
+type entRows struct {
+	person, program, status, reason, lastPaid, pos []string
+	amount                                         []pgtype.Text
+	from, to, suspended                            []pgtype.Date
+	paidTotal, arrears, over                       []string
+}
+
+func (o *entRows) add(r entRow) {
+	o.person, o.program, o.status = append(o.person, r.key.person), append(o.program, r.key.program), append(o.status, r.status)
+	o.reason, o.lastPaid, o.pos = append(o.reason, r.reason), append(o.lastPaid, r.lastPaid), append(o.pos, r.pos.String())
+	o.amount = append(o.amount, entMoneyArg(r.amount))
+	o.from, o.to, o.suspended = append(o.from, entDateArg(r.from)), append(o.to, entDateArg(r.to)), append(o.suspended, entDateArg(r.suspended))
+	o.paidTotal, o.arrears, o.over = append(o.paidTotal, entFixed(r.paidTotal)), append(o.arrears, entFixed(r.arrears)), append(o.over, entFixed(r.over))
+}
+
+const entEntitlementsUpsert = `
+INSERT INTO entitlements AS e (person_id, program, status, amount, effective_from, effective_to, suspended_from,
+	reason_code, last_period_paid, paid_total, arrears_owed, overpayment_owed, updated_position)
+SELECT person_id, program, status, amount::numeric, effective_from, effective_to, suspended_from,
+	nullif(reason_code, ''), nullif(last_period_paid, ''), paid_total::numeric, arrears_owed::numeric,
+	overpayment_owed::numeric, updated_position
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::date[], $8::text[],
+	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+	AS t(person_id, program, status, amount, effective_from, effective_to, suspended_from, reason_code,
+		last_period_paid, paid_total, arrears_owed, overpayment_owed, updated_position)
+ON CONFLICT (person_id, program) DO UPDATE SET
+	status = EXCLUDED.status, amount = EXCLUDED.amount, effective_from = EXCLUDED.effective_from,
+	effective_to = EXCLUDED.effective_to, suspended_from = EXCLUDED.suspended_from, reason_code = EXCLUDED.reason_code,
+	last_period_paid = EXCLUDED.last_period_paid, paid_total = EXCLUDED.paid_total, arrears_owed = EXCLUDED.arrears_owed,
+	overpayment_owed = EXCLUDED.overpayment_owed, updated_position = EXCLUDED.updated_position`
+
+// Queries.
+
+// PersonRow is a person as caseworkers see them. The ID number appears
+// only masked.
+type PersonRow struct {
+	PersonID    domain.PersonID
+	IDHash      string
+	IDMasked    string
+	Name        string
+	Township    string
+	HouseholdID string
+	Household   domain.HouseholdStatus
+	BirthDate   domain.Date
+	Gender      domain.Gender
+	// The certificate, if one was ever issued (Category 0 if not). When
+	// CertificateRevoked, the fields describe the revoked certificate.
+	CertificateCategory     domain.DisabilityCategory
+	CertificateGrade        domain.DisabilityGrade
+	CertificateNumberMasked string
+	CertificateIssuedOn     domain.Date
+	CertificateValidUntil   domain.Date
+	CertificateRevoked      bool
+	DeceasedOn              domain.Date // zero while alive
+	RegisteredOn            domain.Date
+	UpdatedPosition         domain.Position
+}
+
+func personRowOf(p *entPerson) (PersonRow, error) {
+	r := PersonRow{
+		PersonID: domain.PersonID(p.id), IDHash: p.idHash, IDMasked: p.idMasked, Name: p.name, Township: p.township,
+		HouseholdID: p.householdID, Household: p.household, BirthDate: p.birth, Gender: domain.Gender(p.gender),
+		CertificateNumberMasked: p.certMasked, CertificateIssuedOn: p.certIssued, CertificateValidUntil: p.certValid,
+		CertificateRevoked: p.revoked, DeceasedOn: p.deceased, RegisteredOn: p.registered, UpdatedPosition: p.pos,
+	}
+	if p.hasCert {
+		c, err := domain.ParseCategory("certificate_category", p.certCategory)
+		if err != nil {
+			return r, err
+		}
+		r.CertificateCategory, r.CertificateGrade = c, domain.DisabilityGrade(p.certGrade)
+	}
+	return r, nil
+}
+
+func queryPersons(ctx context.Context, q Querier, sql string, args ...any) ([]PersonRow, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	defer rows.Close()
+	var out []PersonRow
+	for rows.Next() {
+		p, err := scanEntPerson(rows)
+		if err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		r, err := personRowOf(p)
+		if err != nil {
+			return nil, fmt.Errorf("entitlements: person %s: %w", p.id, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}
+
+// PersonByHash returns the person whose keyed ID-number hash is idHash
+// (domain.LookupKey.Hash), or an error wrapping domain.ErrNotFound.
+func PersonByHash(ctx context.Context, q Querier, idHash string) (PersonRow, error) {
+	out, err := queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons WHERE id_hash = $1`, idHash)
+	if err != nil {
+		return PersonRow{}, err
+	}
+	if len(out) == 0 {
+		return PersonRow{}, fmt.Errorf("entitlements: %w", domain.ErrPersonNotFound)
+	}
+	return out[0], nil
+}
+
+// PersonByID returns the person personID, or an error wrapping
+// domain.ErrNotFound.
+func PersonByID(ctx context.Context, q Querier, personID domain.PersonID) (PersonRow, error) {
+	out, err := queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons WHERE person_id = $1`, string(personID))
+	if err != nil {
+		return PersonRow{}, err
+	}
+	if len(out) == 0 {
+		return PersonRow{}, fmt.Errorf("entitlements: %w", domain.ErrPersonNotFound)
+	}
+	return out[0], nil
+}
+
+// Search limits.
+const (
+	DefaultSearchLimit = 50
+	MaxSearchLimit     = 500
+)
+
+// SearchPersons returns persons whose name contains name (all if empty)
+// in township (any if empty), ordered by township, name and person ID.
+// limit ≤ 0 means DefaultSearchLimit; it is capped at MaxSearchLimit. The
+// (township, name) index serves the township filter and the order; the
+// name test scans the township's rows, a few thousand at most.
+func SearchPersons(ctx context.Context, q Querier, name, township string, limit, offset int) ([]PersonRow, error) {
+	if limit <= 0 {
+		limit = DefaultSearchLimit
+	}
+	limit = min(limit, MaxSearchLimit)
+	offset = max(offset, 0)
+	return queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons
+		WHERE ($1 = '' OR strpos(name, $1) > 0) AND ($2 = '' OR township = $2)
+		ORDER BY township, name, person_id LIMIT $3 OFFSET $4`, name, township, limit, offset)
+}
+
+// EntitlementRow is a person's entitlement to one monthly or annual
+// program.
+type EntitlementRow struct {
+	PersonID        domain.PersonID
+	Program         domain.ProgramCode
+	Status          domain.EntitlementStatus
+	Amount          domain.Money // per period; zero: the catalog rate
+	EffectiveFrom   domain.Date
+	EffectiveTo     domain.Date // zero while open
+	SuspendedFrom   domain.Date // set while suspended
+	ReasonCode      string      // of the suspension or termination
+	LastPeriodPaid  domain.Period
+	PaidTotal       domain.Money
+	ArrearsOwed     domain.Money
+	OverpaymentOwed domain.Money // claimed − recovered − written off; never below zero here
+	UpdatedPosition domain.Position
+}
+
+// Entitlements returns a person's entitlements, by program.
+func Entitlements(ctx context.Context, q Querier, personID domain.PersonID) ([]EntitlementRow, error) {
+	rows, err := q.Query(ctx, `
+		SELECT person_id, program, status, coalesce(amount::text, ''), effective_from, effective_to, suspended_from,
+			coalesce(reason_code, ''), coalesce(last_period_paid, ''), paid_total::text, arrears_owed::text,
+			greatest(overpayment_owed, 0)::text, updated_position
+		FROM entitlements WHERE person_id = $1 ORDER BY program`, string(personID))
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	defer rows.Close()
+	var out []EntitlementRow
+	for rows.Next() {
+		var (
+			r                                          EntitlementRow
+			person, program, status, amount, last, pos string
+			paid, arrears, over                        string
+			from, to, suspended                        pgtype.Date
+		)
+		if err := rows.Scan(&person, &program, &status, &amount, &from, &to, &suspended, &r.ReasonCode, &last,
+			&paid, &arrears, &over, &pos); err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		r.PersonID, r.Program, r.Status = domain.PersonID(person), domain.ProgramCode(program), domain.EntitlementStatus(status)
+		r.EffectiveFrom, r.EffectiveTo, r.SuspendedFrom = entDateOf(from), entDateOf(to), entDateOf(suspended)
+		errs := []error{}
+		if amount != "" {
+			r.Amount, err = domain.ParseMoney("amount", amount)
+			errs = append(errs, err)
+		}
+		if last != "" {
+			r.LastPeriodPaid, err = domain.ParsePeriod("last_period_paid", last)
+			errs = append(errs, err)
+		}
+		r.PaidTotal, err = domain.ParseMoney("paid_total", paid)
+		errs = append(errs, err)
+		r.ArrearsOwed, err = domain.ParseMoney("arrears_owed", arrears)
+		errs = append(errs, err)
+		r.OverpaymentOwed, err = domain.ParseMoney("overpayment_owed", over)
+		errs = append(errs, err)
+		r.UpdatedPosition, err = domain.ParsePosition("updated_position", pos)
+		errs = append(errs, err)
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("entitlements: %s %s: %w", person, program, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}
+
+// HistoryRow is one entitlement decision.
+type HistoryRow struct {
+	Position      domain.Position
+	PersonID      domain.PersonID
+	Program       domain.ProgramCode
+	Change        string // domain.ChangeGranted, ChangeSuspended, ChangeResumed or ChangeTerminated
+	EffectiveDate domain.Date
+	RecordedAt    time.Time // UTC
+	Actor         string
+	Role          string
+	ReasonCode    string
+	Reason        string       // the user's free text
+	Amount        domain.Money // a grant's own amount; zero: the catalog rate
+}
+
+// EntitlementHistory returns every entitlement decision about a person, in
+// the order they were recorded.
+func EntitlementHistory(ctx context.Context, q Querier, personID domain.PersonID) ([]HistoryRow, error) {
+	rows, err := q.Query(ctx, `
+		SELECT position_commit, position_prepare, person_id, program, change, effective_date, recorded_at, actor, role,
+			coalesce(reason_code, ''), reason, coalesce(amount::text, '')
+		FROM entitlement_history WHERE person_id = $1
+		ORDER BY position_commit, position_prepare, program`, string(personID))
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	defer rows.Close()
+	var out []HistoryRow
+	for rows.Next() {
+		var (
+			r                       HistoryRow
+			commit, prepare         int64
+			person, program, amount string
+			eff                     pgtype.Date
+		)
+		if err := rows.Scan(&commit, &prepare, &person, &program, &r.Change, &eff, &r.RecordedAt, &r.Actor, &r.Role,
+			&r.ReasonCode, &r.Reason, &amount); err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		r.Position = domain.Position{Commit: uint64(commit), Prepare: uint64(prepare)}
+		r.PersonID, r.Program, r.EffectiveDate, r.RecordedAt = domain.PersonID(person), domain.ProgramCode(program), entDateOf(eff), r.RecordedAt.UTC()
+		if amount != "" {
+			if r.Amount, err = domain.ParseMoney("amount", amount); err != nil {
+				return nil, fmt.Errorf("entitlements: %w", err)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}
+
+// PeriodPaid is what was paid for one month: issued payments not failed
+// or reversed.
+type PeriodPaid struct {
+	Period   domain.Period
+	Paid     domain.Money
+	Payments int
+}
+
+// PaidPerMonth returns what was paid to a person under a program for each
+// month (the month paid for, not the value date), oldest first. A month
+// whose payments all failed is listed with 0.00 and no payments.
+func PaidPerMonth(ctx context.Context, q Querier, personID domain.PersonID, program domain.ProgramCode) ([]PeriodPaid, error) {
+	rows, err := q.Query(ctx, `SELECT period, paid::text, payments FROM entitlement_paid
+		WHERE person_id = $1 AND program = $2 ORDER BY period`, string(personID), string(program))
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	defer rows.Close()
+	var out []PeriodPaid
+	for rows.Next() {
+		var r PeriodPaid
+		var period, paid string
+		if err := rows.Scan(&period, &paid, &r.Payments); err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		if r.Period, err = domain.ParsePeriod("period", period); err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		if r.Paid, err = domain.ParseMoney("paid", paid); err != nil {
+			return nil, fmt.Errorf("entitlements: %s: %w", period, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}
+
+// YearPaid is what was paid for the months of one calendar year.
+type YearPaid struct {
+	Year     int
+	Paid     domain.Money
+	Payments int
+}
+
+// PaidPerYear returns what was paid to a person under a program per year
+// of the months paid for, oldest first. It sums entitlement_paid: a person
+// has at most a dozen rows per program and year.
+func PaidPerYear(ctx context.Context, q Querier, personID domain.PersonID, program domain.ProgramCode) ([]YearPaid, error) {
+	rows, err := q.Query(ctx, `SELECT left(period, 4)::int AS year, sum(paid)::text, sum(payments)::int FROM entitlement_paid
+		WHERE person_id = $1 AND program = $2 GROUP BY 1 ORDER BY 1`, string(personID), string(program))
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	defer rows.Close()
+	var out []YearPaid
+	for rows.Next() {
+		var r YearPaid
+		var paid string
+		if err := rows.Scan(&r.Year, &paid, &r.Payments); err != nil {
+			return nil, fmt.Errorf("entitlements: %w", err)
+		}
+		if r.Paid, err = domain.ParseMoney("paid", paid); err != nil {
+			return nil, fmt.Errorf("entitlements: %d: %w", r.Year, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,405 @@
+package projections
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"math"
+	"math/big"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+//go:embed sql/payments.sql
+var paymentsSchema string
+
+// PaymentsProjection is the read model "payments": the payments register,
+// one row per payment line, with the line's current status.
+//
+// PaymentIssued inserts the row (status issued). PaymentSettled,
+// PaymentFailed and PaymentReversed set status, status_on and the updated
+// position, applied strictly in log order: the last status event wins,
+// whatever it is. The payroll decider only settles or fails an issued
+// payment and only reverses a settled one; the register does not second-
+// guess it, so a log that (wrongly) settles a failed payment shows it
+// settled. A settlement sets bank_reference, which later events keep (a
+// reversed payment still shows what the bank paid it under) and clears
+// reason; a failure or reversal sets reason.
+//
+// A second PaymentIssued for a reference, or a status event for a reference
+// never issued, is an error: the batch fails and the runner parks it.
+//
+// Apply folds the batch per reference in memory: payments issued in the
+// batch are inserted once, in their final state, with COPY; payments issued
+// earlier are updated with one UPDATE ... FROM unnest(...) per batch.
+type PaymentsProjection struct{}
+
+var _ Projection = PaymentsProjection{}
+
+func (PaymentsProjection) Name() string     { return "payments" }
+func (PaymentsProjection) Version() int     { return 1 }
+func (PaymentsProjection) Schema() string   { return paymentsSchema }
+func (PaymentsProjection) Tables() []string { return []string{"payments"} }
+
+// PaymentStatus is a payment's status in the register.
+type PaymentStatus string
+
+const (
+	PaymentStatusIssued   PaymentStatus = "issued"
+	PaymentStatusSettled  PaymentStatus = "settled"
+	PaymentStatusFailed   PaymentStatus = "failed"
+	PaymentStatusReversed PaymentStatus = "reversed"
+)
+
+// paymentFold is one reference's net change in a batch.
+type paymentFold struct {
+	ref      string
+	line     domain.PaymentLine // set when issued in this batch
+	isNew    bool
+	status   PaymentStatus
+	statusOn domain.Date
+	bankRef  string
+	bankSet  bool // a settlement in this batch set bankRef
+	reason   string
+	issued   domain.Position
+	updated  domain.Position
+}
+
+type paymentsBatch struct {
+	index map[string]int // reference → folds
+	folds []paymentFold
+	nNew  int
+}
+
+func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
+	b := paymentsBatch{}
+	for i := range batch {
+		env := &batch[i]
+		var err error
+		switch e := env.Event.(type) {
+		case *domain.PaymentIssued:
+			err = b.issue(env, &e.PaymentLine)
+		case domain.PaymentIssued:
+			err = b.issue(env, &e.PaymentLine)
+		case *domain.PaymentSettled:
+			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
+		case domain.PaymentSettled:
+			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
+		case *domain.PaymentFailed:
+			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
+		case domain.PaymentFailed:
+			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
+		case *domain.PaymentReversed:
+			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
+		case domain.PaymentReversed:
+			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
+		}
+		if err != nil {
+			return fmt.Errorf("payments: %s@%d: %w", env.Stream, env.Revision, err)
+		}
+	}
+	if len(b.folds) == 0 {
+		return nil
+	}
+	if err := b.insert(ctx, tx); err != nil {
+		return fmt.Errorf("payments: %w", err)
+	}
+	if err := b.update(ctx, tx); err != nil {
+		return fmt.Errorf("payments: %w", err)
+	}
+	return nil
+}
+
+func (b *paymentsBatch) fold(ref string) (*paymentFold, bool) {
+	if b.index == nil {
+		b.index = make(map[string]int, 1024)
+	}
+	i, ok := b.index[ref]
+	if !ok {
+		i = len(b.folds)
+		b.index[ref] = i
+		b.folds = append(b.folds, paymentFold{ref: ref})
+	}
+	return &b.folds[i], ok
+}
+
+func (b *paymentsBatch) issue(env *domain.Envelope, l *domain.PaymentLine) error {
+	switch {
+	case l.Reference == "":
+		return domain.Invalid("reference", "payment has no reference")
+	case l.PaidOn.IsZero():
+		return domain.Invalid("paid_on", "payment %q has no paid_on date", l.Reference)
+	case l.Period.IsZero():
+		return domain.Invalid("period", "payment %q has no period", l.Reference)
+	}
+	f, seen := b.fold(l.Reference)
+	if seen {
+		return &domain.ConflictError{Reason: fmt.Sprintf("payment %q issued twice", l.Reference)}
+	}
+	*f = paymentFold{
+		ref: l.Reference, line: *l, isNew: true, status: PaymentStatusIssued, statusOn: l.PaidOn,
+		issued: env.Position, updated: env.Position,
+	}
+	b.nNew++
+	return nil
+}
+
+func (b *paymentsBatch) status(env *domain.Envelope, ref string, s PaymentStatus, on domain.Date, reason, bankRef string, settles bool) error {
+	switch {
+	case ref == "":
+		return domain.Invalid("reference", "%s payment has no reference", s)
+	case on.IsZero():
+		return domain.Invalid("status_on", "%s payment %q has no date", s, ref)
+	}
+	f, _ := b.fold(ref)
+	f.status, f.statusOn, f.reason, f.updated = s, on, reason, env.Position
+	if settles {
+		f.bankRef, f.bankSet = bankRef, true
+	}
+	return nil
+}
+
+var paymentColumns = []string{
+	"reference", "batch_id", "person_id", "program", "period", "kind", "amount", "township", "paid_on",
+	"status", "status_on", "bank_reference", "reason",
+	"issued_commit", "issued_prepare", "updated_commit", "updated_prepare",
+}
+
+var PayDebugUnnest bool
+
+const paymentsInsert = `
+INSERT INTO payments (reference, batch_id, person_id, program, period, kind, amount, township, paid_on,
+    status, status_on, bank_reference, reason, issued_commit, issued_prepare, updated_commit, updated_prepare)
+SELECT reference, batch_id, person_id, program, period, kind, fen * 0.01, township, paid_on,
+    status, status_on, bank_reference, reason, ic, ip, uc, up
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::bigint[], $8::text[], $9::date[],
+    $10::text[], $11::date[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
+    AS u(reference, batch_id, person_id, program, period, kind, fen, township, paid_on,
+         status, status_on, bank_reference, reason, ic, ip, uc, up)`
+
+func (b *paymentsBatch) insertUnnest(ctx context.Context, tx pgx.Tx) error {
+	n := b.nNew
+	ref, batch, person, prog, kind, town, status, bank, reason := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	period, paid, on := make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+	fen, ic, ip, uc, up := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	for i := range b.folds {
+		f := &b.folds[i]
+		if !f.isNew {
+			continue
+		}
+		a, c, err := positionInts(f.issued)
+		if err != nil {
+			return err
+		}
+		d, e, err := positionInts(f.updated)
+		if err != nil {
+			return err
+		}
+		l := &f.line
+		ref, batch, person, prog, kind, town = append(ref, l.Reference), append(batch, l.BatchID), append(person, string(l.PersonID)), append(prog, string(l.Program)), append(kind, string(l.Kind)), append(town, l.Township)
+		status, bank, reason = append(status, string(f.status)), append(bank, f.bankRef), append(reason, f.reason)
+		period, paid, on = append(period, l.Period.First().Time()), append(paid, l.PaidOn.Time()), append(on, f.statusOn.Time())
+		fen, ic, ip, uc, up = append(fen, moneyFen(l.Amount)), append(ic, a), append(ip, c), append(uc, d), append(up, e)
+	}
+	_, err := tx.Exec(ctx, paymentsInsert, ref, batch, person, prog, period, kind, fen, town, paid, status, on, bank, reason, ic, ip, uc, up)
+	return err
+}
+
+// insert copies the rows of payments issued in this batch.
+func (b *paymentsBatch) insert(ctx context.Context, tx pgx.Tx) error {
+	if b.nNew == 0 {
+		return nil
+	}
+	if PayDebugUnnest {
+		return b.insertUnnest(ctx, tx)
+	}
+	rows := make([][]any, 0, b.nNew)
+	for i := range b.folds {
+		f := &b.folds[i]
+		if !f.isNew {
+			continue
+		}
+		ic, ip, err := positionInts(f.issued)
+		if err != nil {
+			return err
+		}
+		uc, up, err := positionInts(f.updated)
+		if err != nil {
+			return err
+		}
+		l := &f.line
+		rows = append(rows, []any{
+			l.Reference, l.BatchID, string(l.PersonID), string(l.Program), l.Period.First().Time(), string(l.Kind),
+			pgtype.Numeric{Int: big.NewInt(moneyFen(l.Amount)), Exp: -2, Valid: true},
+			l.Township, l.PaidOn.Time(),
+			string(f.status), f.statusOn.Time(), f.bankRef, f.reason,
+			ic, ip, uc, up,
+		})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+// paymentsUpdate applies the batch's status changes to payments issued in
+// earlier batches. bank_reference is NULL when no settlement in the batch
+// set it, keeping the stored one.
+const paymentsUpdate = `
+UPDATE payments p SET
+    status          = u.status,
+    status_on       = u.status_on,
+    reason          = u.reason,
+    bank_reference  = coalesce(u.bank_reference, p.bank_reference),
+    updated_commit  = u.updated_commit,
+    updated_prepare = u.updated_prepare
+FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+    AS u(reference, status, status_on, reason, bank_reference, updated_commit, updated_prepare)
+WHERE p.reference = u.reference`
+
+func (b *paymentsBatch) update(ctx context.Context, tx pgx.Tx) error {
+	n := len(b.folds) - b.nNew
+	if n == 0 {
+		return nil
+	}
+	refs, status, on, reason, bank := make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n), make([]*string, 0, n)
+	uc, up := make([]int64, 0, n), make([]int64, 0, n)
+	for i := range b.folds {
+		f := &b.folds[i]
+		if f.isNew {
+			continue
+		}
+		c, p, err := positionInts(f.updated)
+		if err != nil {
+			return err
+		}
+		refs = append(refs, f.ref)
+		status = append(status, string(f.status))
+		on = append(on, f.statusOn.Time())
+		reason = append(reason, f.reason)
+		if f.bankSet {
+			bank = append(bank, &f.bankRef)
+		} else {
+			bank = append(bank, nil)
+		}
+		uc, up = append(uc, c), append(up, p)
+	}
+	tag, err := tx.Exec(ctx, paymentsUpdate, refs, status, on, reason, bank, uc, up)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if int(tag.RowsAffected()) != n {
+		return b.unknown(ctx, tx, refs)
+	}
+	return nil
+}
+
+// unknown reports the status events for references never issued.
+func (b *paymentsBatch) unknown(ctx context.Context, tx pgx.Tx, refs []string) error {
+	rows, err := tx.Query(ctx, `
+SELECT u.reference FROM unnest($1::text[]) AS u(reference)
+WHERE NOT EXISTS (SELECT FROM payments p WHERE p.reference = u.reference)
+ORDER BY 1 LIMIT 5`, refs)
+	if err != nil {
+		return fmt.Errorf("find unknown references: %w", err)
+	}
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("find unknown references: %w", err)
+	}
+	return fmt.Errorf("status events for payments never issued: %q: %w", missing, domain.ErrNotFound)
+}
+
+func positionInts(p domain.Position) (int64, int64, error) {
+	if p.Commit > math.MaxInt64 || p.Prepare > math.MaxInt64 {
+		return 0, 0, domain.Invalid("position", "%d/%d does not fit a BIGINT", p.Commit, p.Prepare)
+	}
+	return int64(p.Commit), int64(p.Prepare), nil
+}
+
+// PaymentRow is one line of the payments register.
+type PaymentRow struct {
+	Reference       string
+	BatchID         string
+	PersonID        domain.PersonID
+	Program         domain.ProgramCode
+	Period          domain.Period
+	Kind            domain.PaymentKind
+	Amount          domain.Money
+	Township        string
+	PaidOn          domain.Date
+	Status          PaymentStatus
+	StatusOn        domain.Date
+	BankReference   string
+	Reason          string
+	IssuedPosition  domain.Position
+	UpdatedPosition domain.Position
+}
+
+const paymentSelect = `
+SELECT reference, batch_id, person_id, program, period, kind, amount::text, township, paid_on,
+       status, status_on, bank_reference, reason,
+       issued_commit, issued_prepare, updated_commit, updated_prepare
+FROM payments `
+
+// PaymentsByBatch returns a payroll batch's lines, by reference.
+func PaymentsByBatch(ctx context.Context, q Querier, batchID string) ([]PaymentRow, error) {
+	return queryPayments(ctx, q, paymentSelect+`WHERE batch_id = $1 ORDER BY reference`, batchID)
+}
+
+// PaymentsByPerson returns every payment line of a person, by period,
+// program and reference.
+func PaymentsByPerson(ctx context.Context, q Querier, personID domain.PersonID) ([]PaymentRow, error) {
+	return queryPayments(ctx, q, paymentSelect+`WHERE person_id = $1 ORDER BY period, program, reference`, string(personID))
+}
+
+// PaymentByReference returns one payment line, or an error wrapping
+// domain.ErrNotFound.
+func PaymentByReference(ctx context.Context, q Querier, ref string) (PaymentRow, error) {
+	out, err := queryPayments(ctx, q, paymentSelect+`WHERE reference = $1`, ref)
+	if err != nil {
+		return PaymentRow{}, err
+	}
+	if len(out) == 0 {
+		return PaymentRow{}, fmt.Errorf("payments: payment %q: %w", ref, domain.ErrNotFound)
+	}
+	return out[0], nil
+}
+
+func queryPayments(ctx context.Context, q Querier, sql string, arg string) ([]PaymentRow, error) {
+	rows, err := q.Query(ctx, sql, arg)
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	defer rows.Close()
+	var out []PaymentRow
+	for rows.Next() {
+		var (
+			r                            PaymentRow
+			period, paidOn, statusOn     time.Time
+			amount                       string
+			ic, ip, uc, up               int64
+			person, program, kind, state string
+		)
+		if err := rows.Scan(&r.Reference, &r.BatchID, &person, &program, &period, &kind, &amount, &r.Township, &paidOn,
+			&state, &statusOn, &r.BankReference, &r.Reason, &ic, &ip, &uc, &up); err != nil {
+			return nil, fmt.Errorf("payments: %w", err)
+		}
+		if r.Amount, err = domain.ParseMoney("amount", amount); err != nil {
+			return nil, fmt.Errorf("payments: %s: %w", r.Reference, err)
+		}
+		r.PersonID, r.Program, r.Kind, r.Status = domain.PersonID(person), domain.ProgramCode(program), domain.PaymentKind(kind), PaymentStatus(state)
+		r.Period, r.PaidOn, r.StatusOn = domain.DateOf(period).Period(), domain.DateOf(paidOn), domain.DateOf(statusOn)
+		r.IssuedPosition = domain.Position{Commit: uint64(ic), Prepare: uint64(ip)}
+		r.UpdatedPosition = domain.Position{Commit: uint64(uc), Prepare: uint64(up)}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,442 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+//go:embed sql/spending.sql
+var spendingSchema string
+
+// SpendingProjection is the read model "spending": finance's totals per
+// program, month and township, and budgets per program and year.
+//
+// A payment counts in the month of its PaidOn (its value date), not of the
+// period it is for: arrears for 2024-01 paid on 2024-03-15 count in March.
+// PaymentIssued adds the amount and one payment; PaymentFailed and
+// PaymentReversed subtract them again from the key the event repeats.
+// PaymentSettled changes nothing: the money was counted when issued. The
+// projection trusts the log to fail or reverse a payment at most once (the
+// payroll decider guarantees it); it keeps no per-payment state.
+//
+// Apply aggregates the whole batch in memory and writes every touched key
+// once, with one multi-row upsert per table: rebuilding from a million
+// payments costs a few thousand statements, not a million.
+type SpendingProjection struct{}
+
+var _ Projection = SpendingProjection{}
+
+func (SpendingProjection) Name() string   { return "spending" }
+func (SpendingProjection) Version() int   { return 1 }
+func (SpendingProjection) Schema() string { return spendingSchema }
+func (SpendingProjection) Tables() []string {
+	return []string{"spending", "spending_persons", "budgets"}
+}
+
+// spendKey is a row of spending. ym is year*12 + month-1 of PaidOn.
+type spendKey struct {
+	program  string
+	township string
+	ym       int32
+}
+
+type spendAgg struct {
+	fen      int64 // signed: a batch may hold only failures
+	payments int32
+	persons  int32 // filled in from spending_persons' transitions
+}
+
+type personKey struct {
+	spendKey
+	person string
+}
+
+type budgetKey struct {
+	program string
+	year    int32
+}
+
+type spendingBatch struct {
+	spend   map[spendKey]spendAgg
+	persons map[personKey]int32
+	spent   map[budgetKey]int64 // fen
+	alloc   map[budgetKey]int64 // fen; the batch's last allocation wins
+}
+
+func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
+	var b spendingBatch
+	for i := range batch {
+		var err error
+		switch e := batch[i].Event.(type) {
+		case *domain.PaymentIssued:
+			err = b.payment(&e.PaymentLine, 1)
+		case domain.PaymentIssued:
+			err = b.payment(&e.PaymentLine, 1)
+		case *domain.PaymentFailed:
+			err = b.payment(&e.PaymentLine, -1)
+		case domain.PaymentFailed:
+			err = b.payment(&e.PaymentLine, -1)
+		case *domain.PaymentReversed:
+			err = b.payment(&e.PaymentLine, -1)
+		case domain.PaymentReversed:
+			err = b.payment(&e.PaymentLine, -1)
+		case *domain.BudgetAllocated:
+			b.allocate(*e)
+		case domain.BudgetAllocated:
+			b.allocate(e)
+		}
+		if err != nil {
+			return fmt.Errorf("spending: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
+		}
+	}
+	if err := b.write(ctx, tx); err != nil {
+		return fmt.Errorf("spending: %w", err)
+	}
+	return nil
+}
+
+// payment counts (sign +1) or un-counts (-1) one payment line.
+func (b *spendingBatch) payment(l *domain.PaymentLine, sign int32) error {
+	if l.PaidOn.IsZero() {
+		return domain.Invalid("paid_on", "payment %q has no paid_on date", l.Reference)
+	}
+	if b.spend == nil {
+		b.spend = make(map[spendKey]spendAgg, 64)
+		b.persons = make(map[personKey]int32, 1024)
+		b.spent = make(map[budgetKey]int64, 16)
+	}
+	year := int32(l.PaidOn.Year())
+	k := spendKey{program: string(l.Program), township: l.Township, ym: year*12 + int32(l.PaidOn.Month()) - 1}
+	f := int64(sign) * moneyFen(l.Amount)
+	a := b.spend[k]
+	a.fen += f
+	a.payments += sign
+	b.spend[k] = a
+	b.persons[personKey{k, string(l.PersonID)}] += sign
+	b.spent[budgetKey{k.program, year}] += f
+	return nil
+}
+
+func (b *spendingBatch) allocate(e domain.BudgetAllocated) {
+	if b.alloc == nil {
+		b.alloc = make(map[budgetKey]int64, 4)
+	}
+	b.alloc[budgetKey{string(e.Program), int32(e.FiscalYear)}] = moneyFen(e.Amount)
+}
+
+// personsUpsert adds one delta to the net counts of a set of persons and
+// returns, per spending key, the persons that crossed from 0 to positive
+// (+1) or back (-1). All rows of one statement share the delta $5, so the
+// old count is n - $5 and no join back to the input is needed: the batch
+// sends one statement per distinct delta (usually +1, and -1 for failures
+// and reversals). Rows are written even with delta 0, so that the table is
+// the same however the log is split into batches.
+const personsUpsert = `
+WITH pu AS (
+    INSERT INTO spending_persons AS sp (program, month, township, person_id, n)
+    SELECT program, month, township, person_id, $5::int
+    FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) AS t(program, month, township, person_id)
+    ON CONFLICT (program, month, township, person_id) DO UPDATE SET n = sp.n + EXCLUDED.n
+    RETURNING sp.program, sp.month, sp.township, sp.n
+)
+SELECT program, month, township, d FROM (
+    SELECT program, month, township,
+           sum(CASE WHEN n > 0 AND n - $5 <= 0 THEN 1
+                    WHEN n <= 0 AND n - $5 > 0 THEN -1
+                    ELSE 0 END)::int AS d
+    FROM pu GROUP BY program, month, township
+) t WHERE d <> 0`
+
+// spendingUpsert adds the batch's deltas to every touched spending key.
+const spendingUpsert = `
+INSERT INTO spending AS s (program, month, township, amount_paid, payments, persons)
+SELECT program, month, township, fen * 0.01, payments, persons
+FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::int[], $6::int[])
+    AS k(program, month, township, fen, payments, persons)
+ON CONFLICT (program, month, township) DO UPDATE SET
+    amount_paid = s.amount_paid + EXCLUDED.amount_paid,
+    payments    = s.payments + EXCLUDED.payments,
+    persons     = s.persons + EXCLUDED.persons`
+
+const budgetSpentUpsert = `
+INSERT INTO budgets AS b (program, fiscal_year, allocated, spent)
+SELECT program, fiscal_year, 0, fen * 0.01
+FROM unnest($1::text[], $2::int[], $3::bigint[]) AS t(program, fiscal_year, fen)
+ON CONFLICT (program, fiscal_year) DO UPDATE SET spent = b.spent + EXCLUDED.spent`
+
+const budgetAllocUpsert = `
+INSERT INTO budgets AS b (program, fiscal_year, allocated, spent)
+SELECT program, fiscal_year, fen * 0.01, 0
+FROM unnest($1::text[], $2::int[], $3::bigint[]) AS t(program, fiscal_year, fen)
+ON CONFLICT (program, fiscal_year) DO UPDATE SET allocated = EXCLUDED.allocated`
+
+// write sends the batch in two round trips: the person counts, whose
+// transitions complete the spending deltas, then spending and budgets.
+func (b *spendingBatch) write(ctx context.Context, tx pgx.Tx) error {
+	var q pgx.Batch
+	if len(b.spend) > 0 {
+		if err := b.writePersons(ctx, tx); err != nil {
+			return fmt.Errorf("spending_persons: %w", err)
+		}
+		n := len(b.spend)
+		prog, month, town := make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n)
+		fen, pays, persons := make([]int64, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+		for k, a := range b.spend {
+			prog = append(prog, k.program)
+			month = append(month, monthOf(k.ym))
+			town = append(town, k.township)
+			fen = append(fen, a.fen)
+			pays = append(pays, a.payments)
+			persons = append(persons, a.persons)
+		}
+		q.Queue(spendingUpsert, prog, month, town, fen, pays, persons)
+		q.Queue(budgetSpentUpsert, budgetArgs(b.spent)...)
+	}
+	if len(b.alloc) > 0 {
+		q.Queue(budgetAllocUpsert, budgetArgs(b.alloc)...)
+	}
+	if q.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &q).Close()
+}
+
+// personArgs are the unnest arrays of one personsUpsert.
+type personArgs struct {
+	program, township, person []string
+	month                     []time.Time
+}
+
+// writePersons upserts the batch's person counts, one statement per
+// distinct delta, in index order (which keeps the B-tree inserts of a
+// payroll run close together), and adds the persons that crossed zero to
+// the spending deltas.
+func (b *spendingBatch) writePersons(ctx context.Context, tx pgx.Tx) error {
+	keys := make([]personKey, 0, len(b.persons))
+	for k := range b.persons {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, comparePersonKeys)
+	byDelta := map[int32]*personArgs{}
+	for _, k := range keys {
+		d := b.persons[k]
+		a := byDelta[d]
+		if a == nil {
+			n := 16
+			if d == 1 { // the usual delta: one new payment
+				n = len(keys)
+			}
+			a = &personArgs{make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)}
+			byDelta[d] = a
+		}
+		a.program = append(a.program, k.program)
+		a.month = append(a.month, monthOf(k.ym))
+		a.township = append(a.township, k.township)
+		a.person = append(a.person, k.person)
+	}
+	var q pgx.Batch
+	for d, a := range byDelta {
+		q.Queue(personsUpsert, a.program, a.month, a.township, a.person, d).Query(func(rows pgx.Rows) error {
+			var (
+				k     spendKey
+				month time.Time
+				n     int32
+			)
+			_, err := pgx.ForEachRow(rows, []any{&k.program, &month, &k.township, &n}, func() error {
+				k.ym = int32(month.Year())*12 + int32(month.Month()) - 1
+				a := b.spend[k]
+				a.persons += n
+				b.spend[k] = a
+				return nil
+			})
+			return err
+		})
+	}
+	return tx.SendBatch(ctx, &q).Close()
+}
+
+func comparePersonKeys(x, y personKey) int {
+	if c := strings.Compare(x.program, y.program); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.ym, y.ym); c != 0 {
+		return c
+	}
+	if c := strings.Compare(x.township, y.township); c != 0 {
+		return c
+	}
+	return strings.Compare(x.person, y.person)
+}
+
+func budgetArgs(m map[budgetKey]int64) []any {
+	prog, year, fen := make([]string, 0, len(m)), make([]int32, 0, len(m)), make([]int64, 0, len(m))
+	for k, f := range m {
+		prog = append(prog, k.program)
+		year = append(year, k.year)
+		fen = append(fen, f)
+	}
+	return []any{prog, year, fen}
+}
+
+func monthOf(ym int32) time.Time {
+	return time.Date(int(ym/12), time.Month(ym%12+1), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// moneyFen returns m in fen. Amounts decoded from events are held with
+// exponent -2, which gives the fen without allocating; anything else takes
+// the exact general path.
+func moneyFen(m domain.Money) int64 {
+	if d := m.Decimal(); d.Exponent() == -2 {
+		return d.CoefficientInt64()
+	}
+	return m.Fen()
+}
+
+// SpendingRow is one line of a spending report. Month is set when grouped
+// by month, Township when grouped by township; Program always.
+type SpendingRow struct {
+	Program    domain.ProgramCode
+	Month      domain.Period
+	Township   string
+	AmountPaid domain.Money
+	Payments   int
+	// Persons is the number of distinct persons with a counted payment in
+	// the group: a person paid every month of the year counts once in the
+	// year's total, and once in each month.
+	Persons int
+}
+
+// spendingQueries are the report queries by grouping. Amounts and payments
+// are sums of spending rows; persons are counted distinct from
+// spending_persons, because a person can be in several rows of one group
+// (several months of a year, or two townships after a move).
+var spendingQueries = map[string]string{
+	"month": `
+WITH s AS (
+    SELECT program, month, sum(amount_paid) AS amount, sum(payments) AS payments
+    FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, month
+), p AS (
+    SELECT program, month, count(DISTINCT person_id) AS persons
+    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program, month
+)
+SELECT s.program, s.month, '', s.amount::text, s.payments, coalesce(p.persons, 0)
+FROM s LEFT JOIN p USING (program, month)
+ORDER BY s.program, s.month`,
+	"township": `
+WITH s AS (
+    SELECT program, township, sum(amount_paid) AS amount, sum(payments) AS payments
+    FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, township
+), p AS (
+    SELECT program, township, count(DISTINCT person_id) AS persons
+    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program, township
+)
+SELECT s.program, NULL::date, s.township, s.amount::text, s.payments, coalesce(p.persons, 0)
+FROM s LEFT JOIN p USING (program, township)
+ORDER BY s.program, s.township`,
+	"program": `
+WITH s AS (
+    SELECT program, sum(amount_paid) AS amount, sum(payments) AS payments
+    FROM spending WHERE month >= $1 AND month < $2 GROUP BY program
+), p AS (
+    SELECT program, count(DISTINCT person_id) AS persons
+    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program
+)
+SELECT s.program, NULL::date, '', s.amount::text, s.payments, coalesce(p.persons, 0)
+FROM s LEFT JOIN p USING (program)
+ORDER BY s.program`,
+}
+
+// Spending returns the year's net spending per program, grouped further by
+// "month" or "township", or only by "program". Any other groupBy is an
+// error wrapping domain.ErrInvalid.
+func Spending(ctx context.Context, q Querier, year int, groupBy string) ([]SpendingRow, error) {
+	sql, ok := spendingQueries[groupBy]
+	if !ok {
+		return nil, domain.Invalid("group_by", "%q is not one of month, township, program", groupBy)
+	}
+	from := time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC)
+	rows, err := q.Query(ctx, sql, from, from.AddDate(1, 0, 0))
+	if err != nil {
+		return nil, fmt.Errorf("spending: %w", err)
+	}
+	defer rows.Close()
+	var out []SpendingRow
+	for rows.Next() {
+		var (
+			r      SpendingRow
+			month  *time.Time
+			amount string
+		)
+		if err := rows.Scan(&r.Program, &month, &r.Township, &amount, &r.Payments, &r.Persons); err != nil {
+			return nil, fmt.Errorf("spending: %w", err)
+		}
+		if month != nil {
+			r.Month = domain.DateOf(*month).Period()
+		}
+		if r.AmountPaid, err = domain.ParseMoney("amount_paid", amount); err != nil {
+			return nil, fmt.Errorf("spending: %s: %w", r.Program, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("spending: %w", err)
+	}
+	return out, nil
+}
+
+// BudgetRow is a program's budget for one year. Remaining is negative when
+// the program spent more than it was allocated, so it is a plain decimal,
+// not domain.Money.
+type BudgetRow struct {
+	Program    domain.ProgramCode
+	FiscalYear int
+	Allocated  domain.Money
+	Spent      domain.Money
+	Remaining  decimal.Decimal
+}
+
+// Budgets returns every program's budget row for year, by program. A
+// program that spent without an allocation has Allocated 0.00.
+func Budgets(ctx context.Context, q Querier, year int) ([]BudgetRow, error) {
+	rows, err := q.Query(ctx, `
+SELECT program, fiscal_year, allocated::text, spent::text, remaining::text
+FROM budgets WHERE fiscal_year = $1 ORDER BY program`, year)
+	if err != nil {
+		return nil, fmt.Errorf("budgets: %w", err)
+	}
+	defer rows.Close()
+	var out []BudgetRow
+	for rows.Next() {
+		var (
+			r                           BudgetRow
+			allocated, spent, remaining string
+		)
+		if err := rows.Scan(&r.Program, &r.FiscalYear, &allocated, &spent, &remaining); err != nil {
+			return nil, fmt.Errorf("budgets: %w", err)
+		}
+		if r.Allocated, err = domain.ParseMoney("allocated", allocated); err != nil {
+			return nil, fmt.Errorf("budgets: %s: %w", r.Program, err)
+		}
+		if r.Spent, err = domain.ParseMoney("spent", spent); err != nil {
+			return nil, fmt.Errorf("budgets: %s: %w", r.Program, err)
+		}
+		if r.Remaining, err = decimal.NewFromString(remaining); err != nil {
+			return nil, fmt.Errorf("budgets: %s: remaining: %w", r.Program, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("budgets: %w", err)
+	}
+	return out, nil
+}
