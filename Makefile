@@ -32,6 +32,11 @@ test: vet ## vet, then every test with the race detector against a real PostgreS
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
+.PHONY: bench
+bench: ## run the benchmarks with floors (1,000,000 events) and write docs/benchmarks.md
+	@url=$$(scripts/dev-postgres.sh url ledger_bench) && \
+	DATABASE_URL="$$url" GO=$(GO) scripts/bench.sh
+
 .PHONY: test-esdb
 test-esdb: ## the event-store contract suite against a real EventStoreDB at LEDGER_ESDB_URL
 	@test -n "$${LEDGER_ESDB_URL:-}" || { echo "set LEDGER_ESDB_URL, e.g. LEDGER_ESDB_URL='esdb://127.0.0.1:2113?tls=false' (docker compose up -d starts one)"; exit 2; }

@@ -339,6 +339,26 @@ func (g *payGen) payroll(n int, issuesOnly bool) []domain.Envelope {
 	return g.log.Envelopes
 }
 
+// payRebuildEvents returns n PaymentIssued events shaped like
+// BenchmarkRebuild's seed: 12 months of living subsidy over n/12 persons
+// in person order, townships round robin.
+func payRebuildEvents(n int) []domain.Envelope {
+	log := prtest.NewLog(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	towns := []string{"蛟塘镇", "星子镇", "白鹿镇", "温泉镇"}
+	persons := max(n/12, 1)
+	for i := range n {
+		period, _ := domain.NewPeriod(2024, time.Month(1+(i/persons)%12))
+		l := domain.PaymentLine{
+			Reference: fmt.Sprintf("LS-%s-%07d", period, i), BatchID: "LS-" + period.String(),
+			PersonID: domain.PersonID(fmt.Sprintf("%020x", i%persons)), Program: domain.ProgramLivingSubsidy,
+			Period: period, Kind: domain.PaymentRegular, Amount: domain.MustMoney("100.00"),
+			Township: towns[i%len(towns)], PaidOn: period.First().AddDays(19),
+		}
+		log.Add(fmt.Sprintf("payroll-bench.%d", i/1000), domain.PaymentIssued{PaymentLine: l})
+	}
+	return log.Envelopes
+}
+
 // payBenchEvents returns n payment events of a county-sized payroll
 // (2 programs, 4 townships, 20,000 persons: about 23,000 payments and
 // 47,000 events a month).
@@ -347,7 +367,10 @@ func payBenchEvents(n int, issuesOnly bool) []domain.Envelope {
 }
 
 func payBenchApply(b *testing.B, p projections.Projection, issuesOnly bool) {
-	envs := payBenchEvents(b.N, issuesOnly)
+	payBenchApplyEvents(b, p, payBenchEvents(b.N, issuesOnly))
+}
+
+func payBenchApplyEvents(b *testing.B, p projections.Projection, envs []domain.Envelope) {
 	db := prtest.Setup(b, p)
 	ctx := context.Background()
 	conn, err := db.Pool.Acquire(ctx)
@@ -390,14 +413,13 @@ func backendCPU(b *testing.B, c *pgx.Conn) time.Duration {
 func BenchmarkSpendingApply(b *testing.B) {
 	b.Run("payroll", func(b *testing.B) { payBenchApply(b, projections.SpendingProjection{}, false) })
 	b.Run("issues", func(b *testing.B) { payBenchApply(b, projections.SpendingProjection{}, true) })
+	b.Run("rebuild_shape", func(b *testing.B) { payBenchApplyEvents(b, projections.SpendingProjection{}, payRebuildEvents(b.N)) })
 }
 
 func BenchmarkPaymentsApply(b *testing.B) {
-	for _, u := range []bool{false, true, false, true} {
-		projections.PayDebugUnnest = u
-		b.Run(fmt.Sprint("payroll", u), func(b *testing.B) { payBenchApply(b, projections.PaymentsProjection{}, false) })
-		b.Run(fmt.Sprint("issues", u), func(b *testing.B) { payBenchApply(b, projections.PaymentsProjection{}, true) })
-	}
+	b.Run("payroll", func(b *testing.B) { payBenchApply(b, projections.PaymentsProjection{}, false) })
+	b.Run("issues", func(b *testing.B) { payBenchApply(b, projections.PaymentsProjection{}, true) })
+	b.Run("rebuild_shape", func(b *testing.B) { payBenchApplyEvents(b, projections.PaymentsProjection{}, payRebuildEvents(b.N)) })
 }
 
 func BenchmarkEventIndexApply(b *testing.B) {
@@ -424,10 +446,7 @@ CREATE INDEX copy_floor_person ON copy_floor (person_id, program, period);`
 func BenchmarkCopyFloor(b *testing.B) {
 	b.Run("plain_table", func(b *testing.B) { payBenchCopy(b, payCopyFloorTable, "copy_floor") })
 	b.Run("payments_ddl", func(b *testing.B) { payBenchCopy(b, projections.PaymentsProjection{}.Schema(), "payments") })
-	PayDebugBatched = true
-	b.Run("payments_ddl_batched", func(b *testing.B) { payBenchCopy(b, projections.PaymentsProjection{}.Schema(), "payments") })
-	PayDebugBatched = false
-	b.Run("payments_ddl", func(b *testing.B) { payBenchCopy(b, projections.PaymentsProjection{}.Schema(), "payments") })
+
 }
 
 func payBenchCopy(b *testing.B, ddl, table string) {
@@ -458,19 +477,10 @@ func payBenchCopy(b *testing.B, ddl, table string) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	if PayDebugBatched {
-		for i := 0; i < len(rows); i += 1000 {
-			err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-				_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows[i:min(i+1000, len(rows))]))
-				return err
-			})
-		}
-	} else {
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
-			return err
-		})
-	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	})
 	el := time.Since(start)
 	b.StopTimer()
 	if err != nil {
@@ -479,5 +489,3 @@ func payBenchCopy(b *testing.B, ddl, table string) {
 	b.ReportMetric(float64(len(rows))/el.Seconds(), "rows/s")
 	b.ReportMetric(float64((backendCPU(b, conn.Conn())-cpu0).Microseconds())/float64(len(rows)), "pg-cpu-us/event")
 }
-
-var PayDebugBatched bool

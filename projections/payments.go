@@ -5,11 +5,10 @@ import (
 	_ "embed"
 	"fmt"
 	"math"
-	"math/big"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -34,8 +33,9 @@ var paymentsSchema string
 // never issued, is an error: the batch fails and the runner parks it.
 //
 // Apply folds the batch per reference in memory: payments issued in the
-// batch are inserted once, in their final state, with COPY; payments issued
-// earlier are updated with one UPDATE ... FROM unnest(...) per batch.
+// batch are inserted once, in their final state, with one INSERT ...
+// SELECT FROM unnest(...); payments issued earlier are updated with one
+// UPDATE ... FROM unnest(...). Both statements go in one round trip.
 type PaymentsProjection struct{}
 
 var _ Projection = PaymentsProjection{}
@@ -105,10 +105,7 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 	if len(b.folds) == 0 {
 		return nil
 	}
-	if err := b.insert(ctx, tx); err != nil {
-		return fmt.Errorf("payments: %w", err)
-	}
-	if err := b.update(ctx, tx); err != nil {
+	if err := b.write(ctx, tx); err != nil {
 		return fmt.Errorf("payments: %w", err)
 	}
 	return nil
@@ -137,8 +134,11 @@ func (b *paymentsBatch) issue(env *domain.Envelope, l *domain.PaymentLine) error
 		return domain.Invalid("period", "payment %q has no period", l.Reference)
 	}
 	f, seen := b.fold(l.Reference)
-	if seen {
+	switch {
+	case seen && f.isNew:
 		return &domain.ConflictError{Reason: fmt.Sprintf("payment %q issued twice", l.Reference)}
+	case seen:
+		return &domain.ConflictError{Reason: fmt.Sprintf("payment %q issued after its %s event", l.Reference, f.status)}
 	}
 	*f = paymentFold{
 		ref: l.Reference, line: *l, isNew: true, status: PaymentStatusIssued, statusOn: l.PaidOn,
@@ -163,88 +163,21 @@ func (b *paymentsBatch) status(env *domain.Envelope, ref string, s PaymentStatus
 	return nil
 }
 
-var paymentColumns = []string{
-	"reference", "batch_id", "person_id", "program", "period", "kind", "amount", "township", "paid_on",
-	"status", "status_on", "bank_reference", "reason",
-	"issued_commit", "issued_prepare", "updated_commit", "updated_prepare",
-}
-
-var PayDebugUnnest bool
-
+// paymentsInsert inserts the payments issued in this batch, each in its
+// final state after the batch's status events. (Measured against pgx
+// CopyFrom for 1000-event batches: the same wall time within noise, about
+// 10% less server CPU and fewer allocations, and it pipelines with the
+// update in one round trip.)
 const paymentsInsert = `
 INSERT INTO payments (reference, batch_id, person_id, program, period, kind, amount, township, paid_on,
     status, status_on, bank_reference, reason, issued_commit, issued_prepare, updated_commit, updated_prepare)
 SELECT reference, batch_id, person_id, program, period, kind, fen * 0.01, township, paid_on,
     status, status_on, bank_reference, reason, ic, ip, uc, up
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::bigint[], $8::text[], $9::date[],
-    $10::text[], $11::date[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[], $7::bigint[], $8::text[],
+    $9::date[], $10::text[], $11::date[], $12::text[], $13::text[], $14::bigint[], $15::bigint[],
+    $16::bigint[], $17::bigint[])
     AS u(reference, batch_id, person_id, program, period, kind, fen, township, paid_on,
          status, status_on, bank_reference, reason, ic, ip, uc, up)`
-
-func (b *paymentsBatch) insertUnnest(ctx context.Context, tx pgx.Tx) error {
-	n := b.nNew
-	ref, batch, person, prog, kind, town, status, bank, reason := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	period, paid, on := make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
-	fen, ic, ip, uc, up := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
-	for i := range b.folds {
-		f := &b.folds[i]
-		if !f.isNew {
-			continue
-		}
-		a, c, err := positionInts(f.issued)
-		if err != nil {
-			return err
-		}
-		d, e, err := positionInts(f.updated)
-		if err != nil {
-			return err
-		}
-		l := &f.line
-		ref, batch, person, prog, kind, town = append(ref, l.Reference), append(batch, l.BatchID), append(person, string(l.PersonID)), append(prog, string(l.Program)), append(kind, string(l.Kind)), append(town, l.Township)
-		status, bank, reason = append(status, string(f.status)), append(bank, f.bankRef), append(reason, f.reason)
-		period, paid, on = append(period, l.Period.First().Time()), append(paid, l.PaidOn.Time()), append(on, f.statusOn.Time())
-		fen, ic, ip, uc, up = append(fen, moneyFen(l.Amount)), append(ic, a), append(ip, c), append(uc, d), append(up, e)
-	}
-	_, err := tx.Exec(ctx, paymentsInsert, ref, batch, person, prog, period, kind, fen, town, paid, status, on, bank, reason, ic, ip, uc, up)
-	return err
-}
-
-// insert copies the rows of payments issued in this batch.
-func (b *paymentsBatch) insert(ctx context.Context, tx pgx.Tx) error {
-	if b.nNew == 0 {
-		return nil
-	}
-	if PayDebugUnnest {
-		return b.insertUnnest(ctx, tx)
-	}
-	rows := make([][]any, 0, b.nNew)
-	for i := range b.folds {
-		f := &b.folds[i]
-		if !f.isNew {
-			continue
-		}
-		ic, ip, err := positionInts(f.issued)
-		if err != nil {
-			return err
-		}
-		uc, up, err := positionInts(f.updated)
-		if err != nil {
-			return err
-		}
-		l := &f.line
-		rows = append(rows, []any{
-			l.Reference, l.BatchID, string(l.PersonID), string(l.Program), l.Period.First().Time(), string(l.Kind),
-			pgtype.Numeric{Int: big.NewInt(moneyFen(l.Amount)), Exp: -2, Valid: true},
-			l.Township, l.PaidOn.Time(),
-			string(f.status), f.statusOn.Time(), f.bankRef, f.reason,
-			ic, ip, uc, up,
-		})
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("copy: %w", err)
-	}
-	return nil
-}
 
 // paymentsUpdate applies the batch's status changes to payments issued in
 // earlier batches. bank_reference is NULL when no settlement in the batch
@@ -261,10 +194,67 @@ FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigi
     AS u(reference, status, status_on, reason, bank_reference, updated_commit, updated_prepare)
 WHERE p.reference = u.reference`
 
-func (b *paymentsBatch) update(ctx context.Context, tx pgx.Tx) error {
-	n := len(b.folds) - b.nNew
+// write sends the insert and the update in one round trip.
+func (b *paymentsBatch) write(ctx context.Context, tx pgx.Tx) error {
+	var q pgx.Batch
+	if err := b.queueInsert(&q); err != nil {
+		return err
+	}
+	var updated int64
+	refs, err := b.queueUpdate(&q, &updated)
+	if err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, &q).Close(); err != nil {
+		return err
+	}
+	if int(updated) != len(refs) {
+		return b.unknown(ctx, tx, refs)
+	}
+	return nil
+}
+
+func (b *paymentsBatch) queueInsert(q *pgx.Batch) error {
+	n := b.nNew
 	if n == 0 {
 		return nil
+	}
+	var (
+		ref, batch, person, prog, kind = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		town, status, bank, reason     = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		period, paid, on               = make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+		fen, ic, ip, uc, up            = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	)
+	for i := range b.folds {
+		f := &b.folds[i]
+		if !f.isNew {
+			continue
+		}
+		c1, p1, err := positionInts(f.issued)
+		if err != nil {
+			return err
+		}
+		c2, p2, err := positionInts(f.updated)
+		if err != nil {
+			return err
+		}
+		l := &f.line
+		ref, batch, person, prog = append(ref, l.Reference), append(batch, l.BatchID), append(person, string(l.PersonID)), append(prog, string(l.Program))
+		kind, town = append(kind, string(l.Kind)), append(town, l.Township)
+		status, bank, reason = append(status, string(f.status)), append(bank, f.bankRef), append(reason, f.reason)
+		period, paid, on = append(period, l.Period.First().Time()), append(paid, l.PaidOn.Time()), append(on, f.statusOn.Time())
+		fen, ic, ip, uc, up = append(fen, moneyFen(l.Amount)), append(ic, c1), append(ip, p1), append(uc, c2), append(up, p2)
+	}
+	q.Queue(paymentsInsert, ref, batch, person, prog, period, kind, fen, town, paid, status, on, bank, reason, ic, ip, uc, up)
+	return nil
+}
+
+// queueUpdate queues the update of payments issued in earlier batches; the
+// number of rows it updated lands in *updated once the batch has run.
+func (b *paymentsBatch) queueUpdate(q *pgx.Batch, updated *int64) ([]string, error) {
+	n := len(b.folds) - b.nNew
+	if n == 0 {
+		return nil, nil
 	}
 	refs, status, on, reason, bank := make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n), make([]*string, 0, n)
 	uc, up := make([]int64, 0, n), make([]int64, 0, n)
@@ -275,7 +265,7 @@ func (b *paymentsBatch) update(ctx context.Context, tx pgx.Tx) error {
 		}
 		c, p, err := positionInts(f.updated)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		refs = append(refs, f.ref)
 		status = append(status, string(f.status))
@@ -288,14 +278,11 @@ func (b *paymentsBatch) update(ctx context.Context, tx pgx.Tx) error {
 		}
 		uc, up = append(uc, c), append(up, p)
 	}
-	tag, err := tx.Exec(ctx, paymentsUpdate, refs, status, on, reason, bank, uc, up)
-	if err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	if int(tag.RowsAffected()) != n {
-		return b.unknown(ctx, tx, refs)
-	}
-	return nil
+	q.Queue(paymentsUpdate, refs, status, on, reason, bank, uc, up).Exec(func(tag pgconn.CommandTag) error {
+		*updated = tag.RowsAffected()
+		return nil
+	})
+	return refs, nil
 }
 
 // unknown reports the status events for references never issued.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,28 +78,39 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	}
 	r.Log.Info("rebuild started", slog.String("projection", p.Name()), slog.String("shadow_schema", shadow))
 
-	// Catch up in the shadow schema, one transaction per page.
+	// Catch up in the shadow schema, one transaction per page, while the
+	// next page is read and decoded.
 	var pos domain.Position
 	var total int64
 	var lastAt time.Time
-	for {
-		var n int
-		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
-			var err error
-			n, pos, lastAt, err = r.rebuildPage(ctx, tx, p, shadow, pos, lastAt)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	pctx, stopPrefetch := context.WithCancel(ctx)
+	pages := r.prefetch(pctx, domain.Start)
+	for pg := range pages {
+		if pg.err != nil {
+			stopPrefetch()
+			return fmt.Errorf("rebuild %s: %w", p.Name(), pg.err)
 		}
-		total += int64(n)
-		if n < r.RebuildBatch {
+		if len(pg.envs) == 0 {
 			break
 		}
-		if total%(int64(r.RebuildBatch)*20) == 0 {
+		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, pg.envs) })
+		if err != nil {
+			stopPrefetch()
+			return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		last := pg.envs[len(pg.envs)-1]
+		pos, lastAt = last.Position, last.Meta.RecordedAt
+		total += int64(len(pg.envs))
+		if total%(int64(r.RebuildBatch)*20) < int64(len(pg.envs)) {
 			r.Log.Info("rebuild progress", slog.String("projection", p.Name()), slog.Int64("events", total),
 				slog.String("position", pos.String()))
 		}
+		if len(pg.envs) < r.RebuildBatch {
+			break
+		}
+	}
+	stopPrefetch()
+	for range pages { // let the reader finish
 	}
 
 	// Swap: lock the live tables (waiting for a runner's batch in flight to
@@ -173,27 +186,80 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 // rebuildPage reads up to RebuildBatch events after pos and applies them
 // to the shadow schema within tx.
 func (r *Runner) rebuildPage(ctx context.Context, tx pgx.Tx, p Projection, shadow string, pos domain.Position, lastAt time.Time) (int, domain.Position, time.Time, error) {
-	recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
-	if err != nil {
+	envs, err := r.readPage(ctx, pos)
+	if err != nil || len(envs) == 0 {
 		return 0, pos, lastAt, err
 	}
-	if len(recs) == 0 {
-		return 0, pos, lastAt, nil
-	}
-	envs := make([]domain.Envelope, len(recs))
-	for i, rec := range recs {
-		if envs[i], err = r.Registry.DecodeEnvelope(rec); err != nil {
-			return 0, pos, lastAt, fmt.Errorf("at %s: %w", rec.Position, err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
+	if err := r.applyShadow(ctx, tx, p, shadow, envs); err != nil {
 		return 0, pos, lastAt, err
-	}
-	if err := p.Apply(ctx, tx, envs); err != nil {
-		return 0, pos, lastAt, fmt.Errorf("events %s..%s: %w", envs[0].Position, envs[len(envs)-1].Position, err)
 	}
 	last := envs[len(envs)-1]
 	return len(envs), last.Position, last.Meta.RecordedAt, nil
+}
+
+func (r *Runner) applyShadow(ctx context.Context, tx pgx.Tx, p Projection, shadow string, envs []domain.Envelope) error {
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
+		return err
+	}
+	if err := p.Apply(ctx, tx, envs); err != nil {
+		return fmt.Errorf("events %s..%s: %w", envs[0].Position, envs[len(envs)-1].Position, err)
+	}
+	return nil
+}
+
+// readPage reads and decodes up to RebuildBatch events after pos, decoding
+// on every core.
+func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.Envelope, error) {
+	recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]domain.Envelope, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/500, 1))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				var err error
+				if envs[i], err = r.Registry.DecodeEnvelope(recs[i]); err != nil {
+					errs[w] = fmt.Errorf("at %s: %w", recs[i].Position, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return envs, errors.Join(errs...)
+}
+
+type page struct {
+	envs []domain.Envelope
+	err  error
+}
+
+// prefetch reads pages of decoded events after pos ahead of the applier,
+// until a short page, an error, or ctx ends; it closes the channel.
+func (r *Runner) prefetch(ctx context.Context, pos domain.Position) <-chan page {
+	out := make(chan page, 1)
+	go func() {
+		defer close(out)
+		for {
+			envs, err := r.readPage(ctx, pos)
+			select {
+			case out <- page{envs: envs, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(envs) < r.RebuildBatch {
+				return
+			}
+			pos = envs[len(envs)-1].Position
+		}
+	}()
+	return out
 }
 
 // shadowPrefix names a projection's shadow schemas in base: unique per

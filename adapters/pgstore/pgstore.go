@@ -187,7 +187,7 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, stream string, expected
 	err = tx.QueryRow(ctx, `
 		WITH ins AS (
 			INSERT INTO events (event_id, stream, revision, type, data, metadata)
-			SELECT id, $1, rev, typ, d::jsonb, m::jsonb
+			SELECT id, $1, rev, typ, d::json, m::json
 			FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(id, rev, typ, d, m)
 			RETURNING position, tx_id
 		), notify AS (
@@ -334,7 +334,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 	return evs, nil
 }
 
-const eventColumns = `event_id, stream, revision, position, tx_id::text, type, data::text, metadata::text, recorded_at`
+const eventColumns = `event_id, stream, revision, position, tx_id::text AS tx_text, type, data::text AS data_text, metadata::text AS metadata_text, recorded_at`
 
 func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
 	// (tx_id, position) > from, below the horizon: see the package comment.
@@ -346,7 +346,7 @@ func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, fi
 		q += ` AND stream ^@ ANY($4::text[])`
 		args = append(args, filter.StreamPrefixes)
 	}
-	q += ` ORDER BY tx_id, position LIMIT $3`
+	q += ` ORDER BY events.tx_id, events.position LIMIT $3` // qualified: the output column tx_text must not be the sort key
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +100,38 @@ func TestAppendRejectsBadInput(t *testing.T) {
 	var n int
 	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM streams)`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rejected appends left %d rows (%v)", n, err)
+	}
+}
+
+// The global log orders transaction IDs as numbers. A query that sorted
+// them as text would put transaction 100 before 99; this pins the order
+// with rows written directly under chosen transaction IDs.
+func TestGlobalOrderComparesTransactionIDsAsNumbers(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	for _, r := range []struct {
+		tx, pos int
+		stream  string
+	}{{100, 1, "t-b"}, {99, 2, "t-a"}, {1000, 3, "t-c"}} {
+		_, err := db.Pool.Exec(ctx, `INSERT INTO events (tx_id, event_id, stream, revision, type, data, metadata)
+			OVERRIDING SYSTEM VALUE SELECT $1::text::xid8, gen_random_uuid(), $2, 0, 't.A.v1', '{}', '{}'`, fmt.Sprint(r.tx), r.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.ReadAll(ctx, domain.Start, 10, domain.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Stream)
+	}
+	if strings.Join(got, ",") != "t-a,t-b,t-c" {
+		t.Fatalf("global order %v, want transactions 99, 100, 1000", got)
+	}
+	rest, err := s.ReadAll(ctx, evs[0].Position, 10, domain.Filter{})
+	if err != nil || len(rest) != 2 || rest[0].Stream != "t-b" {
+		t.Fatalf("after transaction 99: %v, %v", rest, err)
 	}
 }

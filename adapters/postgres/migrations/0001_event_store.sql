@@ -12,8 +12,8 @@ CREATE TABLE events (
     stream      text        NOT NULL,
     revision    bigint      NOT NULL,
     type        text        NOT NULL,
-    data        jsonb       NOT NULL,
-    metadata    jsonb       NOT NULL,
+    data        json        NOT NULL, -- kept byte for byte as appended (hashes cover it)
+    metadata    json        NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (stream, revision)
 );

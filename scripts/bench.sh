@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench.sh — run the benchmarks that have floors, and write docs/benchmarks.md
+# from this one run: every figure beside its floor measured in the same run,
+# as a ratio, medians of COUNT runs.
+#
+# Usage: DATABASE_URL=... scripts/bench.sh   (make bench sets DATABASE_URL)
+# Environment: LEDGER_BENCH_EVENTS (default 1000000), COUNT (default 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${DATABASE_URL:?set DATABASE_URL (make bench does)}"
+export LEDGER_BENCH_EVENTS=${LEDGER_BENCH_EVENTS:-1000000}
+COUNT=${COUNT:-3}
+GO=${GO:-go}
+out=docs/benchmarks.md
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+echo "bench: rebuild of $LEDGER_BENCH_EVENTS payment events vs COPY, $COUNT runs (this takes a while)" >&2
+LEDGER_BENCH_RUNS=$COUNT "$GO" test -run '^$' -bench '^BenchmarkRebuild$' -benchtime 1x -timeout 120m ./projections | tee "$raw" >&2
+
+# median METRIC NAME: the median of the metric over the runs of sub-benchmark NAME.
+median() {
+	awk -v name="BenchmarkRebuild/$2-" -v unit="$1" '
+		index($1, name) == 1 { for (i = 2; i < NF; i++) if ($(i+1) == unit) v[n++] = $i }
+		END {
+			if (n == 0) { print "NaN"; exit }
+			asort(v); print (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
+		}' "$raw"
+}
+copy=$(median rows/s copy_floor)
+spending=$(median events/s spending)
+payments=$(median events/s payments)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+fmt() { awk -v a="$1" 'BEGIN { printf "%d", a }'; }
+
+pgver=$(psql "$DATABASE_URL" -Atc 'show server_version' 2>/dev/null || echo unknown)
+cat > "$out" <<MD
+# Benchmarks
+
+Written by \`make bench\` (scripts/bench.sh) from one run on $(date -u +%Y-%m-%d); do not edit
+by hand. Each figure is the median of $COUNT runs, beside its floor measured in
+the same run. Machines here are shared and noisy: compare ratios, not
+absolute rates.
+
+Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo), PostgreSQL $pgver, $("$GO" version | cut -d' ' -f3).
+
+## Projection rebuild (issue 4)
+
+A blue/green rebuild from $(fmt "$LEDGER_BENCH_EVENTS") \`PaymentIssued\` events in the embedded
+PostgreSQL store (read in pages of 10,000, decoded, applied into a shadow
+schema, swapped in), against PostgreSQL's own \`COPY\` of the same number of
+rows of the payments register's shape into a table with the same keys and
+indexes: \`LEDGER_BENCH_RUNS=$COUNT go test -run '^\$' -bench '^BenchmarkRebuild\$' -benchtime 1x ./projections\`
+(rounds interleave floor and projections).
+
+| measurement | rate | floor: COPY rows/s | ratio | target |
+|---|---:|---:|---:|---:|
+| spending projection rebuild | $(fmt "$spending") events/s | $(fmt "$copy") | $(ratio "$spending" "$copy")× | ≥ 2× |
+| payments register rebuild | $(fmt "$payments") events/s | $(fmt "$copy") | $(ratio "$payments" "$copy")× | ≥ 0.5× |
+MD
+echo "bench: wrote $out" >&2
