@@ -289,10 +289,11 @@ func (r *Registry) Types() []string {
 func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 	for range 16 { // bound the upcast chain
 		if newEvent, ok := r.types[typ]; ok {
+			// Unknown fields are ignored: a schema may gain a field with a
+			// safe zero value without a new version, and a reader that
+			// predates it must still read the event.
 			ev := newEvent()
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(ev); err != nil {
+			if err := json.Unmarshal(data, ev); err != nil {
 				return nil, fmt.Errorf("decode %s: %w", typ, err)
 			}
 			return ev, nil

@@ -16,11 +16,10 @@ CREATE TABLE spending (
 );
 
 -- Net count of counted payments per person and spending key. A person
--- counts in spending.persons while n > 0. Rows with n = 0 are kept, so the
--- table does not depend on how the log was split into batches. The key
--- leads with person_id: the person usually differs, so an index probe
--- compares one column instead of four, which halves the cost of the
--- upserts that dominate a rebuild.
+-- counts in spending.persons while n > 0. Rows with n = 0 are kept (a
+-- payment issued and failed leaves one), so the table does not depend on
+-- how the log was split into batches. The key leads with program and
+-- month, so a payroll run's inserts land in one region of the index.
 CREATE TABLE spending_persons (
     program   TEXT COLLATE "C" NOT NULL,
     month     DATE             NOT NULL,
