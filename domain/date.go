@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -127,9 +128,9 @@ func (p Period) Prev() Period      { return p.First().AddDays(-1).Period() }
 func (p Period) Compare(o Period) int {
 	switch {
 	case p.year != o.year:
-		return cmpInt(p.year, o.year)
+		return cmp.Compare(p.year, o.year)
 	default:
-		return cmpInt(int(p.month), int(o.month))
+		return cmp.Compare(p.month, o.month)
 	}
 }
 
@@ -153,14 +154,4 @@ func (p *Period) UnmarshalText(b []byte) error {
 	}
 	*p = v
 	return nil
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

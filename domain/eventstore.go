@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,9 +123,9 @@ func (p Position) IsStart() bool { return p == Start }
 // Compare returns -1, 0 or +1.
 func (p Position) Compare(o Position) int {
 	if p.Commit != o.Commit {
-		return cmpUint(p.Commit, o.Commit)
+		return cmp.Compare(p.Commit, o.Commit)
 	}
-	return cmpUint(p.Prepare, o.Prepare)
+	return cmp.Compare(p.Prepare, o.Prepare)
 }
 
 // Less reports p < o.
@@ -140,16 +141,6 @@ func ParsePosition(field, s string) (Position, error) {
 		return Position{}, Invalid(field, "%q is not a position in the form COMMIT/PREPARE", s)
 	}
 	return p, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // EventData is an event to append: already encoded, with its envelope
