@@ -197,6 +197,7 @@ type Beneficiary struct {
 	Entitlements map[ProgramCode]*Entitlement // the latest per program
 	OneOffs      []OneOff
 	InKind       []InKindIssue
+	Proposals    map[string]*Proposal // grants proposed, by proposal ID
 }
 
 // openEntitlements returns the active and suspended entitlements, ordered

@@ -52,6 +52,7 @@ func NewBeneficiaryRegistry() *Registry {
 		func() Event { return new(OneOffGranted) },
 		func() Event { return new(InKindIssued) },
 	)
+	r.Add(proposalEventProtos()...)
 	r.Upcast(TypePersonRegisteredV1, TypePersonRegistered, upcastPersonRegisteredV1)
 	return r
 }

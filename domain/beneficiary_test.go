@@ -708,6 +708,9 @@ func goldenEvents() []Event {
 		EntitlementTerminated{Program: ProgramFuelAllowance, EffectiveTo: d("2024-10-31"), ReasonCode: TerminationVehicleScrapped},
 		OneOffGranted{GrantID: "hm-2024-007", Program: ProgramHomeModification, Amount: m("2977.22"), EffectiveDate: d("2024-06-01")},
 		InKindIssued{IssueID: "wc-0153", Program: ProgramDeviceInKind, Item: "轮椅", Quantity: 2, UnitValue: m("680.00"), EffectiveDate: d("2024-09-10")},
+		GrantProposed{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, EffectiveFrom: d("2025-01-01"), ProposedBy: "clerk.zhou"},
+		GrantApproved{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, ApprovedBy: "approver.chen"},
+		GrantRejected{ProposalID: "pr-2025-0043", Program: ProgramLivingSubsidy, RejectedBy: "approver.chen", Reason: "household not on 低保"},
 	}
 }
 
@@ -754,7 +757,8 @@ func TestGoldenEvents(t *testing.T) {
 			}
 			// EffectiveOn is the event's business date field.
 			eff, isEff := ev.(Effective)
-			if isEff != (typ != TypeDeathRetracted) {
+			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeGrantApproved: true, TypeGrantRejected: true}
+			if isEff != !noBusinessDate[typ] {
 				t.Fatalf("%s Effective = %v", typ, isEff)
 			}
 			if isEff {
