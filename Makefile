@@ -27,9 +27,10 @@ run: ## migrate and serve the ledger on the embedded PostgreSQL store (LEDGER_AD
 	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger serve
 
 .PHONY: test
-test: vet ## vet, then every test with the race detector against a real PostgreSQL, then short fuzzing
+test: vet ## vet, every test with the race detector against a real PostgreSQL, every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
-	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./...
+	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./... && \
+	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: bench
