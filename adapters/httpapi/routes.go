@@ -1,12 +1,60 @@
 package httpapi
 
-import "github.com/go-chi/chi/v5"
+import "net/http"
 
-// addRoutes is the API's whole surface, in one place.
-func addRoutes(r chi.Router, d Deps) {
-	r.NotFound(handleNotFound)
-	r.MethodNotAllowed(handleMethodNotAllowed)
-	r.Get("/healthz", handleHealthz(d.Version))
-	r.Get("/readyz", handleReadyz(d))
-	r.Get("/metrics", handleMetrics(d))
+// route is one endpoint and the roles that may call it (nil: public).
+// Admin may call every authenticated route.
+type route struct {
+	method  string
+	pattern string
+	roles   []Role
+	handler http.HandlerFunc
+}
+
+var (
+	staff       = []Role{RoleClerk, RoleApprover, RoleFinance, RoleAuditor, RoleAdmin}
+	caseworkers = []Role{RoleClerk, RoleAdmin}
+	approvers   = []Role{RoleApprover, RoleAdmin}
+	money       = []Role{RoleFinance, RoleAuditor, RoleAdmin}
+	auditors    = []Role{RoleAuditor, RoleAdmin}
+)
+
+// routes is the API's whole surface, in one place.
+func (s *server) routes() []route {
+	return []route{
+		{"GET", "/healthz", nil, handleHealthz(s.Version)},
+		{"GET", "/readyz", nil, s.handleReadyz},
+		{"GET", "/metrics", nil, s.handleMetrics},
+		{"GET", "/v1/openapi.json", nil, handleOpenAPI},
+
+		// Queries.
+		{"POST", "/v1/persons/lookup", staff, s.lookupPerson},
+		{"GET", "/v1/persons", staff, s.searchPersons},
+		{"GET", "/v1/persons/{id}", staff, s.getPerson},
+		{"GET", "/v1/persons/{id}/entitlements", staff, s.getEntitlements},
+		{"GET", "/v1/persons/{id}/payments", money, s.getPayments},
+		{"GET", "/v1/persons/{id}/history", auditors, s.getHistory},
+		{"GET", "/v1/programs", staff, s.getPrograms},
+		{"GET", "/v1/spending", money, s.getSpending},
+		{"GET", "/v1/projections", staff, s.getProjections},
+
+		// Commands: each takes an Idempotency-Key and returns the position
+		// its events were appended at.
+		{"POST", "/v1/persons", caseworkers, s.registerPerson},
+		{"POST", "/v1/persons/{id}/certificate", caseworkers, s.issueCertificate},
+		{"POST", "/v1/persons/{id}/certificate/regrade", caseworkers, s.regradeCertificate},
+		{"POST", "/v1/persons/{id}/certificate/revoke", caseworkers, s.revokeCertificate},
+		{"POST", "/v1/persons/{id}/household", caseworkers, s.changeHousehold},
+		{"POST", "/v1/persons/{id}/death", caseworkers, s.recordDeath},
+		{"POST", "/v1/persons/{id}/death/retract", approvers, s.retractDeath},
+		{"POST", "/v1/persons/{id}/move", caseworkers, s.movePerson},
+		{"POST", "/v1/persons/{id}/grants", caseworkers, s.proposeGrant},
+		{"POST", "/v1/persons/{id}/grants/{proposal}/approve", approvers, s.approveGrant},
+		{"POST", "/v1/persons/{id}/grants/{proposal}/reject", approvers, s.rejectGrant},
+		{"POST", "/v1/persons/{id}/entitlements/{program}/suspend", caseworkers, s.suspendEntitlement},
+		{"POST", "/v1/persons/{id}/entitlements/{program}/resume", caseworkers, s.resumeEntitlement},
+		{"POST", "/v1/persons/{id}/entitlements/{program}/terminate", caseworkers, s.terminateEntitlement},
+		{"POST", "/v1/persons/{id}/one-off-grants", caseworkers, s.recordOneOffGrant},
+		{"POST", "/v1/persons/{id}/in-kind-issues", caseworkers, s.recordInKindIssue},
+	}
 }

@@ -1,5 +1,7 @@
-// Package httpapi is the ledger's HTTP API on chi: routes, handlers and
-// RFC 9457 problem responses.
+// Package httpapi is the ledger's HTTP API on chi: routes (routes.go, each
+// with the roles it allows), handlers that query read models and append
+// commands through the domain, RFC 9457 problem responses, bearer-token
+// authentication, idempotency keys and read-your-writes waits.
 package httpapi
 
 import (
@@ -12,52 +14,91 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
-// Pinger is what readiness needs from the database.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Deps are the server's collaborators.
 type Deps struct {
-	Log     *slog.Logger
-	DB      Pinger
-	Version string
-	// Metrics writes the process's metrics in the Prometheus text format.
+	Log       *slog.Logger
+	DB        *pgxpool.Pool
+	Store     domain.EventStore
+	LookupKey domain.LookupKey
+	Version   string
+	Now       func() time.Time // default time.Now
+	// Metrics writes process metrics (projection progress) in the
+	// Prometheus text format; request metrics are added by the server.
 	Metrics func(w io.Writer)
 	// Projections reports the read models' state (checkpoint, lag, parked).
 	Projections func(ctx context.Context) ([]projections.Status, error)
+	// Auth resolves bearer tokens; default: the api_users table.
+	Auth Authenticator
+}
+
+type server struct {
+	Deps
+	handler *domain.Handler
+	idem    postgres.Idempotency
+	metrics *requestMetrics
 }
 
 // NewServer returns the API's handler.
 func NewServer(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Auth == nil && d.DB != nil {
+		d.Auth = pgUsers{postgres.Users{Pool: d.DB}}
+	}
+	s := &server{Deps: d, metrics: newRequestMetrics()}
+	if d.Store != nil {
+		s.handler = domain.NewHandler(d.Store)
+	}
+	if d.DB != nil {
+		s.idem = postgres.Idempotency{Pool: d.DB}
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
+	r.Use(s.logRequests)
 	r.Use(middleware.Recoverer)
-	addRoutes(r, d)
+	r.Use(middleware.Timeout(30 * time.Second))
+	r.NotFound(handleNotFound)
+	r.MethodNotAllowed(handleMethodNotAllowed)
+	for _, rt := range s.routes() {
+		h := http.Handler(rt.handler)
+		if rt.roles != nil {
+			h = requireRoles(s.Auth, rt.roles, h)
+		}
+		r.Method(rt.method, rt.pattern, s.metrics.instrument(rt.method+" "+rt.pattern, h))
+	}
 	return r
+}
+
+// pgUsers adapts postgres.Users to Authenticator.
+type pgUsers struct{ users postgres.Users }
+
+func (p pgUsers) Authenticate(ctx context.Context, token string) (User, error) {
+	name, role, err := p.users.Lookup(ctx, token)
+	if err != nil {
+		if err == postgres.ErrUnknownToken {
+			return User{}, ErrUnauthenticated
+		}
+		return User{}, err
+	}
+	return User{Name: name, Role: Role(role)}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// problem writes an RFC 9457 problem document.
-func problem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type":   "https://ledger.invalid/problems/" + code,
-		"title":  http.StatusText(status),
-		"status": status,
-		"code":   code,
-		"detail": detail,
-	})
 }
 
 func handleHealthz(version string) http.HandlerFunc {
@@ -66,35 +107,40 @@ func handleHealthz(version string) http.HandlerFunc {
 	}
 }
 
-func handleReadyz(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := d.DB.Ping(ctx); err != nil {
-			d.Log.Warn("readiness: database unreachable", slog.String("error", err.Error()))
-			problem(w, http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")
+func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(ctx); err != nil {
+		s.Log.Warn("readiness: database unreachable", slog.String("error", err.Error()))
+		problem(w, http.StatusServiceUnavailable, "database_unavailable", "the database does not answer")
+		return
+	}
+	body := map[string]any{"status": "ready", "database": "ok"}
+	if s.Store != nil {
+		if _, err := s.Store.ReadAll(ctx, domain.Start, 1, domain.Filter{}); err != nil {
+			s.Log.Warn("readiness: event store unreachable", slog.String("error", err.Error()))
+			problem(w, http.StatusServiceUnavailable, "eventstore_unavailable", "the event store does not answer")
 			return
 		}
-		body := map[string]any{"status": "ready"}
-		if d.Projections != nil {
-			st, err := d.Projections(ctx)
-			if err != nil {
-				d.Log.Warn("readiness: projection status", slog.String("error", err.Error()))
-				problem(w, http.StatusServiceUnavailable, "projections_unavailable", "the projection status cannot be read")
-				return
-			}
-			body["projections"] = st
-		}
-		writeJSON(w, http.StatusOK, body)
+		body["eventstore"] = "ok"
 	}
+	if s.Projections != nil {
+		st, err := s.Projections(ctx)
+		if err != nil {
+			s.Log.Warn("readiness: projection status", slog.String("error", err.Error()))
+			problem(w, http.StatusServiceUnavailable, "projections_unavailable", "the projection status cannot be read")
+			return
+		}
+		body["projections"] = st
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
-func handleMetrics(d Deps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		if d.Metrics != nil {
-			d.Metrics(w)
-		}
+func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	s.metrics.write(w)
+	if s.Metrics != nil {
+		s.Metrics(w)
 	}
 }
 

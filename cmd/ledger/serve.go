@@ -58,7 +58,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Deps{
-			Log: d.log, DB: d.pool, Version: version,
+			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Version: version,
 			Metrics: d.stats.WritePrometheus,
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
 				return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())

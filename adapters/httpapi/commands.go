@@ -1,0 +1,532 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// commandResult is every command's response.
+type commandResult struct {
+	PersonID domain.PersonID `json:"person_id"`
+	// Position is where the command's last event was appended; pass it as
+	// ?after= (or the X-Ledger-After header) to a query to read this write.
+	Position string `json:"position"`
+	Revision uint64 `json:"revision"`
+}
+
+// idempotencyError is a 409 about an Idempotency-Key.
+type idempotencyError struct{ code, detail string }
+
+func (e *idempotencyError) Error() string { return e.detail }
+
+var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
+
+// command runs one beneficiary command with idempotency: the body is read
+// and hashed; a repeated key with the same body returns the first
+// response and appends nothing, a repeated key with another body is a 409.
+// build decodes the body (strictly) into the command for the user.
+func (s *server) command(w http.ResponseWriter, r *http.Request, status int, build func(body []byte, u User) (domain.PersonID, domain.Command, string, error)) {
+	u, _ := UserFrom(r.Context())
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		writeError(w, r, errMissingKey)
+		return
+	}
+	if len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) {
+		writeError(w, r, domain.Invalid("Idempotency-Key", "must be at most 200 printable ASCII characters"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, r, jsonError(err))
+		return
+	}
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
+	ctx := r.Context()
+	stored, claimed, err := s.idem.Claim(ctx, u.Name, key, sum[:])
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !claimed {
+		if !bytes.Equal(stored.RequestHash, sum[:]) {
+			writeError(w, r, &idempotencyError{"idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key for a new change"})
+			return
+		}
+		if stored.Status != 0 {
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(stored.Status)
+			_, _ = w.Write(stored.Response)
+			return
+		}
+		// The first attempt is in flight or died midway: run it again.
+		// Its event IDs derive from the key, so nothing is appended twice.
+	}
+	release := func() { _ = s.idem.Release(ctx, u.Name, key) }
+	pid, cmd, reason, err := build(body, u)
+	if err != nil {
+		release()
+		writeError(w, r, err)
+		return
+	}
+	meta := domain.CommandMeta{
+		CommandID:     "api:" + u.Name + ":" + key,
+		Actor:         u.Name,
+		Role:          string(u.Role),
+		CorrelationID: middleware.GetReqID(ctx),
+		Reason:        reason,
+		Now:           s.Now(),
+	}
+	res, err := s.handler.Execute(ctx, pid, meta, cmd)
+	if err != nil {
+		if !errors.Is(err, domain.ErrConcurrency) {
+			release()
+		}
+		writeError(w, r, err)
+		return
+	}
+	out, _ := json.Marshal(commandResult{PersonID: pid, Position: res.Position.String(), Revision: res.NextExpected})
+	out = append(out, '\n')
+	if err := s.idem.Complete(ctx, u.Name, key, status, out); err != nil {
+		logFrom(ctx).Warn("idempotency: could not store the response", "error", err.Error())
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", "/v1/persons/"+string(pid))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
+}
+
+// decodeBody decodes a command body strictly into v.
+func decodeBody(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return domain.Invalid("body", "holds more than one JSON value")
+	}
+	return nil
+}
+
+// personParam parses the {id} path parameter.
+func personParam(r *http.Request) (domain.PersonID, error) {
+	return domain.ParsePersonID("id", chi.URLParam(r, "id"))
+}
+
+// parser collects the first field error while parsing a request's fields.
+type parser struct{ err error }
+
+func (p *parser) date(field, s string) domain.Date {
+	if p.err != nil {
+		return domain.Date{}
+	}
+	if s == "" {
+		p.err = domain.Invalid(field, "is required (YYYY-MM-DD)")
+		return domain.Date{}
+	}
+	d, err := domain.ParseDate(field, s)
+	p.err = err
+	return d
+}
+
+func (p *parser) optDate(field, s string) domain.Date {
+	if s == "" {
+		return domain.Date{}
+	}
+	return p.date(field, s)
+}
+
+func (p *parser) money(field, s string) domain.Money {
+	if p.err != nil || s == "" {
+		return domain.Money{}
+	}
+	m, err := domain.ParseMoney(field, s)
+	p.err = err
+	return m
+}
+
+func (p *parser) program(field, s string) domain.ProgramCode {
+	if p.err != nil {
+		return ""
+	}
+	c, err := domain.ParseProgramCode(field, s)
+	p.err = err
+	return c
+}
+
+type reasonField struct {
+	Reason string `json:"reason"`
+}
+
+type householdJSON struct {
+	Class             string `json:"class"`
+	Dibao             bool   `json:"dibao"`
+	Tekun             bool   `json:"tekun"`
+	WorkInjuryNursing bool   `json:"work_injury_nursing"`
+}
+
+func (h householdJSON) parse(field string) (domain.HouseholdStatus, error) {
+	class, err := domain.ParseHouseholdClass(field+".class", h.Class)
+	if err != nil {
+		return domain.HouseholdStatus{}, err
+	}
+	return domain.HouseholdStatus{Class: class, Dibao: h.Dibao, Tekun: h.Tekun, WorkInjuryNursing: h.WorkInjuryNursing}, nil
+}
+
+func (s *server) registerPerson(w http.ResponseWriter, r *http.Request) {
+	s.command(w, r, http.StatusCreated, func(body []byte, u User) (domain.PersonID, domain.Command, string, error) {
+		var req struct {
+			IDNumber     string        `json:"id_number"`
+			Name         string        `json:"name"`
+			Township     string        `json:"township"`
+			Household    householdJSON `json:"household"`
+			HouseholdID  string        `json:"household_id"`
+			RegisteredOn string        `json:"registered_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return "", nil, "", err
+		}
+		if req.IDNumber == "" {
+			return "", nil, "", domain.Invalid("id_number", "is required")
+		}
+		id, err := domain.ParseResidentID("id_number", req.IDNumber)
+		if err != nil {
+			return "", nil, "", err
+		}
+		hh, err := req.Household.parse("household")
+		if err != nil {
+			return "", nil, "", err
+		}
+		var p parser
+		on := p.date("registered_on", req.RegisteredOn)
+		if p.err != nil {
+			return "", nil, "", p.err
+		}
+		hash := s.LookupKey.Hash(id)
+		return domain.PersonIDFromHash(hash), domain.RegisterPerson{
+			IDNumber: id, IDHash: hash, Name: req.Name, Township: req.Township,
+			Household: hh, HouseholdID: req.HouseholdID, RegisteredOn: on,
+		}, req.Reason, nil
+	})
+}
+
+// personCommand runs a command on the person named in the path.
+func (s *server) personCommand(w http.ResponseWriter, r *http.Request, build func(body []byte, u User) (domain.Command, string, error)) {
+	s.command(w, r, http.StatusOK, func(body []byte, u User) (domain.PersonID, domain.Command, string, error) {
+		pid, err := personParam(r)
+		if err != nil {
+			return "", nil, "", err
+		}
+		cmd, reason, err := build(body, u)
+		return pid, cmd, reason, err
+	})
+}
+
+func (s *server) issueCertificate(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			CertificateNumber string `json:"certificate_number"`
+			IssuedOn          string `json:"issued_on"`
+			ValidUntil        string `json:"valid_until"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		if req.CertificateNumber == "" {
+			return nil, "", domain.Invalid("certificate_number", "is required")
+		}
+		n, err := domain.ParseCertificateNumber("certificate_number", req.CertificateNumber)
+		if err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.IssueCertificate{Number: n, IssuedOn: p.date("issued_on", req.IssuedOn), ValidUntil: p.date("valid_until", req.ValidUntil)}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) regradeCertificate(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			Grade       int    `json:"grade"`
+			Category    string `json:"category"`
+			EffectiveOn string `json:"effective_on"`
+			ValidUntil  string `json:"valid_until"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		cmd := domain.RegradeCertificate{Grade: domain.DisabilityGrade(req.Grade)}
+		if !cmd.Grade.Valid() {
+			return nil, "", domain.Invalid("grade", "%d is not a grade 1 to 4", req.Grade)
+		}
+		if req.Category != "" {
+			c, err := domain.ParseCategory("category", req.Category)
+			if err != nil {
+				return nil, "", err
+			}
+			cmd.Category = c
+		}
+		var p parser
+		cmd.EffectiveOn = p.date("effective_on", req.EffectiveOn)
+		cmd.ValidUntil = p.optDate("valid_until", req.ValidUntil)
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) revokeCertificate(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			ReasonCode  string `json:"reason_code"`
+			EffectiveOn string `json:"effective_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		code, err := domain.ParseRevocationReason("reason_code", req.ReasonCode)
+		if err != nil {
+			return nil, "", err
+		}
+		var p parser
+		return domain.RevokeCertificate{ReasonCode: code, EffectiveOn: p.date("effective_on", req.EffectiveOn)}, req.Reason, p.err
+	})
+}
+
+func (s *server) changeHousehold(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			Household   householdJSON `json:"household"`
+			EffectiveOn string        `json:"effective_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		hh, err := req.Household.parse("household")
+		if err != nil {
+			return nil, "", err
+		}
+		var p parser
+		return domain.ChangeHouseholdStatus{Status: hh, EffectiveOn: p.date("effective_on", req.EffectiveOn)}, req.Reason, p.err
+	})
+}
+
+func (s *server) recordDeath(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			DateOfDeath string `json:"date_of_death"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		return domain.RecordDeath{DateOfDeath: p.date("date_of_death", req.DateOfDeath)}, req.Reason, p.err
+	})
+}
+
+func (s *server) retractDeath(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req reasonField
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			return nil, "", domain.Invalid("reason", "is required: say why the death was recorded in error")
+		}
+		return domain.RetractDeath{}, req.Reason, nil
+	})
+}
+
+func (s *server) movePerson(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			Township    string `json:"township"`
+			EffectiveOn string `json:"effective_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		return domain.MovePerson{ToTownship: req.Township, EffectiveOn: p.date("effective_on", req.EffectiveOn)}, req.Reason, p.err
+	})
+}
+
+type attributesJSON struct {
+	VehiclePlate string `json:"vehicle_plate"`
+	Post         string `json:"post"`
+}
+
+func (a attributesJSON) domain() domain.GrantAttributes {
+	return domain.GrantAttributes{VehiclePlate: a.VehiclePlate, Post: a.Post}
+}
+
+func (s *server) proposeGrant(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, u User) (domain.Command, string, error) {
+		var req struct {
+			ProposalID    string         `json:"proposal_id"`
+			Program       string         `json:"program"`
+			EffectiveFrom string         `json:"effective_from"`
+			Amount        string         `json:"amount"`
+			Attributes    attributesJSON `json:"attributes"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.ProposeGrant{
+			ProposalID: req.ProposalID, Program: p.program("program", req.Program),
+			EffectiveFrom: p.date("effective_from", req.EffectiveFrom), Amount: p.money("amount", req.Amount),
+			Attributes: req.Attributes.domain(), ProposedBy: u.Name,
+		}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) approveGrant(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, u User) (domain.Command, string, error) {
+		var req reasonField
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := decodeBody(body, &req); err != nil {
+				return nil, "", err
+			}
+		}
+		return domain.ApproveGrant{ProposalID: chi.URLParam(r, "proposal"), ApprovedBy: u.Name}, req.Reason, nil
+	})
+}
+
+func (s *server) rejectGrant(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, u User) (domain.Command, string, error) {
+		var req reasonField
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		return domain.RejectGrant{ProposalID: chi.URLParam(r, "proposal"), RejectedBy: u.Name, Reason: req.Reason}, req.Reason, nil
+	})
+}
+
+func (s *server) suspendEntitlement(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			EffectiveOn string `json:"effective_on"`
+			ReasonCode  string `json:"reason_code"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		code, err := domain.ParseSuspensionReason("reason_code", req.ReasonCode)
+		if err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.SuspendEntitlement{Program: p.program("program", chi.URLParam(r, "program")), EffectiveOn: p.date("effective_on", req.EffectiveOn), ReasonCode: code}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) resumeEntitlement(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			EffectiveOn string `json:"effective_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.ResumeEntitlement{Program: p.program("program", chi.URLParam(r, "program")), EffectiveOn: p.date("effective_on", req.EffectiveOn)}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) terminateEntitlement(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			EffectiveTo string `json:"effective_to"`
+			ReasonCode  string `json:"reason_code"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		code, err := domain.ParseTerminationReason("reason_code", req.ReasonCode)
+		if err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.TerminateEntitlement{Program: p.program("program", chi.URLParam(r, "program")), EffectiveTo: p.date("effective_to", req.EffectiveTo), ReasonCode: code}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) recordOneOffGrant(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			GrantID     string         `json:"grant_id"`
+			Program     string         `json:"program"`
+			Amount      string         `json:"amount"`
+			EffectiveOn string         `json:"effective_on"`
+			Attributes  attributesJSON `json:"attributes"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.RecordOneOffGrant{
+			GrantID: req.GrantID, Program: p.program("program", req.Program), Amount: p.money("amount", req.Amount),
+			EffectiveOn: p.date("effective_on", req.EffectiveOn), Attributes: req.Attributes.domain(),
+		}
+		if p.err == nil && req.Amount == "" {
+			p.err = domain.Invalid("amount", "is required")
+		}
+		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) recordInKindIssue(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			IssueID     string `json:"issue_id"`
+			Item        string `json:"item"`
+			Quantity    int    `json:"quantity"`
+			UnitValue   string `json:"unit_value"`
+			EffectiveOn string `json:"effective_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		cmd := domain.RecordInKindIssue{
+			IssueID: req.IssueID, Item: req.Item, Quantity: req.Quantity,
+			UnitValue: p.money("unit_value", req.UnitValue), EffectiveOn: p.date("effective_on", req.EffectiveOn),
+		}
+		if p.err == nil && req.UnitValue == "" {
+			p.err = domain.Invalid("unit_value", "is required")
+		}
+		return cmd, req.Reason, p.err
+	})
+}

@@ -1,0 +1,215 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
+	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
+	"github.com/lushan-dpf/ledger/adapters/httpapi"
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+)
+
+var testKey = domain.LookupKey("http-test-lookup-key-0123456789abcdef")
+
+// ledger is a running API for a test: the real server on a loopback port,
+// a real PostgreSQL schema, an event store, and the projection runner.
+type ledger struct {
+	t      *testing.T
+	URL    string
+	DB     *pgtest.Schema
+	Store  domain.EventStore
+	Tokens map[httpapi.Role]string // one user per role, named after it
+	now    time.Time
+}
+
+// storeKind selects the event store: "postgres" or "esdb" (the real client
+// against the in-process protocol server).
+func start(t *testing.T, storeKind string) *ledger {
+	t.Helper()
+	db := pgtest.NewSchema(t)
+	quiet := slog.New(slog.DiscardHandler)
+	var store domain.EventStore
+	switch storeKind {
+	case "postgres":
+		s := pgstore.New(db.Pool, pgstore.WithPollInterval(20*time.Millisecond))
+		t.Cleanup(s.Close)
+		store = s
+	case "esdb":
+		srv := esdbtest.Start(t)
+		s, err := esdbstore.Open(srv.ConnectionString(), quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		store = s
+	default:
+		t.Fatalf("unknown store %q", storeKind)
+	}
+	l := &ledger{t: t, DB: db, Store: store, Tokens: map[httpapi.Role]string{}, now: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)}
+	ctx, cancel := context.WithCancel(context.Background())
+	runner := &projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: quiet, MaxWait: 10 * time.Millisecond}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = runner.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	h := httpapi.NewServer(httpapi.Deps{
+		Log: quiet, DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
+		Now: func() time.Time { return l.now },
+		Projections: func(ctx context.Context) ([]projections.Status, error) {
+			return projections.Statuses(ctx, db.Pool, store, projections.All(), time.Now())
+		},
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	l.URL = srv.URL
+	for _, role := range httpapi.Roles {
+		tok, err := postgres.Users{Pool: db.Pool}.Add(context.Background(), string(role), string(role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Tokens[role] = tok
+	}
+	// A second clerk and approver, for maker-checker.
+	for _, extra := range []struct{ name, role string }{{"clerk2", "clerk"}, {"approver2", "approver"}} {
+		tok, err := postgres.Users{Pool: db.Pool}.Add(context.Background(), extra.name, extra.role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Tokens[httpapi.Role(extra.name)] = tok
+	}
+	return l
+}
+
+// response is a decoded HTTP response.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+// Problem returns the problem document of an error response.
+func (r response) Problem(t *testing.T) httpapi.Problem {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json; body %s", ct, r.Body)
+	}
+	var p httpapi.Problem
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("problem: %v", err)
+	}
+	return p
+}
+
+// Do sends a request as the user of role (a Role or an extra user name; ""
+// for none). body may be nil, a string (sent raw) or a value (sent as JSON).
+// key is the Idempotency-Key ("" for none).
+func (l *ledger) Do(method, path, as string, key string, body any) response {
+	l.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, l.URL+path, rd)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if as != "" {
+		tok, ok := l.Tokens[httpapi.Role(as)]
+		if !ok {
+			l.t.Fatalf("no user %q", as)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+var keys int
+
+// key returns a fresh idempotency key.
+func key() string { keys++; return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keys) }
+
+// EventCount counts the events in the store (the whole log).
+func (l *ledger) EventCount() int {
+	l.t.Helper()
+	n := 0
+	pos := domain.Start
+	for {
+		evs, err := l.Store.ReadAll(context.Background(), pos, 1000, domain.Filter{})
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		n += len(evs)
+		if len(evs) < 1000 {
+			return n
+		}
+		pos = evs[len(evs)-1].Position
+	}
+}
+
+// idNumber builds a valid resident ID number for tests.
+func idNumber(t *testing.T, birth string, seq int) string {
+	t.Helper()
+	id, err := domain.NewResidentID("360429", domain.MustDate(birth), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.Number()
+}
+
+// register registers a person as a clerk and returns the person ID.
+func (l *ledger) register(idNum, name, township string, dibao bool) string {
+	l.t.Helper()
+	r := l.Do("POST", "/v1/persons", "clerk", key(), map[string]any{
+		"id_number": idNum, "name": name, "township": township,
+		"household": map[string]any{"class": "none", "dibao": dibao}, "registered_on": "2024-01-05",
+	})
+	if r.Status != http.StatusCreated {
+		l.t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	return r.JSON(l.t)["person_id"].(string)
+}

@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// Problem is an RFC 9457 problem document. Code is stable and meant for
+// machines; Detail is for people; Field names the failing input field of
+// a validation error.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Rule   string `json:"rule,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	if p.Type == "" {
+		p.Type = "https://ledger.invalid/problems/" + p.Code
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// problem writes a problem document.
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	writeProblem(w, Problem{Status: status, Code: code, Detail: detail})
+}
+
+// Error codes for conditions the handlers detect themselves.
+var (
+	errBodyTooLarge = errors.New("body too large")
+)
+
+// writeError maps an error to its problem. Domain error kinds decide the
+// status; anything unexpected is a 500 whose detail reveals nothing (the
+// log has the error, with the request ID).
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *domain.FieldError
+	var re *domain.RuleError
+	var ce *domain.ConflictError
+	var wev *domain.WrongExpectedVersionError
+	var ie *idempotencyError
+	switch {
+	case errors.As(err, &ie):
+		problem(w, http.StatusConflict, ie.code, ie.detail)
+	case errors.Is(err, errBodyTooLarge):
+		problem(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body exceeds %d bytes", maxBody))
+	case errors.As(err, &fe):
+		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: "invalid_" + fieldCode(fe.Field), Detail: fe.Error(), Field: fe.Field})
+	case errors.As(err, &re):
+		writeProblem(w, Problem{Status: http.StatusUnprocessableEntity, Code: "rule_violation", Detail: re.Message, Rule: re.Rule})
+	case errors.As(err, &wev), errors.Is(err, domain.ErrConcurrency):
+		problem(w, http.StatusConflict, "concurrency_conflict", "the record changed while the request was decided; retry it")
+	case errors.As(err, &ce):
+		problem(w, http.StatusConflict, "conflict", ce.Reason)
+	case errors.Is(err, domain.ErrNotFound):
+		problem(w, http.StatusNotFound, "not_found", "no such record")
+	case errors.Is(err, errWaitTimeout):
+		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
+	default:
+		logFrom(r.Context()).Error("request failed", slog.String("error", err.Error()))
+		problem(w, http.StatusInternalServerError, "internal", "the ledger could not complete the request; the error is logged")
+	}
+}
+
+// fieldCode makes a code suffix from a field name: "id_number" → "id_number".
+func fieldCode(field string) string {
+	if field == "" {
+		return "input"
+	}
+	return strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(field)
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// decodeJSON reads a JSON request body into v, strictly: one object, no
+// unknown fields, right types. Errors are *domain.FieldError naming the
+// field, or errBodyTooLarge.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return domain.Invalid("content_type", "must be application/json, not %q", ct)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errBodyTooLarge
+		}
+		return domain.Invalid("body", "holds more than one JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var fe *domain.FieldError
+	switch {
+	case errors.As(err, &mbe):
+		return errBodyTooLarge
+	case errors.Is(err, io.EOF):
+		return domain.Invalid("body", "is empty; expected a JSON object")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return domain.Invalid("body", "is not valid JSON")
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return domain.Invalid(field, "must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &fe):
+		return err
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return domain.Invalid(name, "is not a known field")
+	default:
+		return domain.Invalid("body", "cannot be read: %v", err)
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "int", "int64", "int32", "uint64":
+		return "integer"
+	case "bool":
+		return "boolean"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	}
+	return k
+}

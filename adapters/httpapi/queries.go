@@ -1,0 +1,609 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+)
+
+// Read your writes: a query with ?after=COMMIT/PREPARE (or the header
+// X-Ledger-After) waits until every running projection has applied the log
+// up to that position — the position a command returned — for at most
+// maxWait, then answers 503 projections_behind.
+
+const maxWait = 5 * time.Second
+
+var errWaitTimeout = errors.New("the read models have not yet reached the requested position; retry shortly")
+
+func (s *server) waitFor(r *http.Request) error {
+	raw := r.URL.Query().Get("after")
+	if raw == "" {
+		raw = r.Header.Get("X-Ledger-After")
+	}
+	if raw == "" {
+		return nil
+	}
+	pos, err := domain.ParsePosition("after", raw)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), maxWait)
+	defer cancel()
+	for {
+		var behind int
+		err := s.DB.QueryRow(ctx, `SELECT count(*) FROM projection_checkpoints
+			WHERE status = 'running' AND (position_commit, position_prepare) < ($1::bigint, $2::bigint)`,
+			int64(pos.Commit), int64(pos.Prepare)).Scan(&behind)
+		if err == nil && behind == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if r.Context().Err() != nil {
+				return r.Context().Err()
+			}
+			return errWaitTimeout
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// query runs fn after the read-your-writes wait and writes its result.
+func (s *server) query(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context) (any, error)) {
+	if err := s.waitFor(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	v, err := fn(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+type personJSON struct {
+	PersonID     domain.PersonID `json:"person_id"`
+	IDNumber     string          `json:"id_number"` // masked: first 6 + last 4
+	Name         string          `json:"name"`
+	Gender       domain.Gender   `json:"gender"`
+	BirthDate    domain.Date     `json:"birth_date"`
+	Township     string          `json:"township"`
+	HouseholdID  string          `json:"household_id"`
+	Household    householdJSON   `json:"household"`
+	Certificate  *certJSON       `json:"certificate,omitempty"`
+	DeceasedOn   *domain.Date    `json:"deceased_on,omitempty"`
+	RegisteredOn domain.Date     `json:"registered_on"`
+}
+
+type certJSON struct {
+	Number     string                    `json:"number"` // masked
+	Category   domain.DisabilityCategory `json:"category"`
+	Grade      domain.DisabilityGrade    `json:"grade"`
+	IssuedOn   domain.Date               `json:"issued_on"`
+	ValidUntil domain.Date               `json:"valid_until"`
+	Revoked    bool                      `json:"revoked"`
+}
+
+func personOf(p projections.PersonRow) personJSON {
+	out := personJSON{
+		PersonID: p.PersonID, IDNumber: p.IDMasked, Name: p.Name, Gender: p.Gender, BirthDate: p.BirthDate,
+		Township: p.Township, HouseholdID: p.HouseholdID, RegisteredOn: p.RegisteredOn,
+		Household: householdJSON{Class: string(p.Household.Class), Dibao: p.Household.Dibao, Tekun: p.Household.Tekun, WorkInjuryNursing: p.Household.WorkInjuryNursing},
+	}
+	if out.Household.Class == "" {
+		out.Household.Class = "none"
+	}
+	if p.CertificateCategory != 0 {
+		out.Certificate = &certJSON{Number: p.CertificateNumberMasked, Category: p.CertificateCategory, Grade: p.CertificateGrade,
+			IssuedOn: p.CertificateIssuedOn, ValidUntil: p.CertificateValidUntil, Revoked: p.CertificateRevoked}
+	}
+	if !p.DeceasedOn.IsZero() {
+		d := p.DeceasedOn
+		out.DeceasedOn = &d
+	}
+	return out
+}
+
+// lookupPerson finds a person by resident ID or certificate number, sent
+// in the body so the number never appears in a URL or an access log.
+func (s *server) lookupPerson(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		IDNumber          string `json:"id_number"`
+		CertificateNumber string `json:"certificate_number"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var id domain.ResidentID
+	var err error
+	switch {
+	case req.IDNumber != "" && req.CertificateNumber != "":
+		err = domain.Invalid("id_number", "give either id_number or certificate_number, not both")
+	case req.IDNumber != "":
+		id, err = domain.ParseResidentID("id_number", req.IDNumber)
+	case req.CertificateNumber != "":
+		var n domain.CertificateNumber
+		if n, err = domain.ParseCertificateNumber("certificate_number", req.CertificateNumber); err == nil {
+			id = n.ResidentID()
+		}
+	default:
+		err = domain.Invalid("id_number", "is required (or certificate_number)")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		p, err := projections.PersonByHash(ctx, s.DB, s.LookupKey.Hash(id))
+		if err != nil {
+			return nil, err
+		}
+		return personOf(p), nil
+	})
+}
+
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, domain.Invalid(name, "%q is not a whole number from %d to %d", raw, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *server) searchPersons(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, township := strings.TrimSpace(q.Get("name")), strings.TrimSpace(q.Get("township"))
+	limit, err := intParam(r, "limit", 50, 1, 500)
+	if err == nil && name == "" && township == "" {
+		err = domain.Invalid("name", "give name and/or township to search by")
+	}
+	offset := 0
+	if err == nil {
+		offset, err = intParam(r, "offset", 0, 0, 1_000_000)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		rows, err := projections.SearchPersons(ctx, s.DB, name, township, limit+1, offset)
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Persons []personJSON `json:"persons"`
+			Limit   int          `json:"limit"`
+			Offset  int          `json:"offset"`
+			More    bool         `json:"more"`
+		}{Persons: []personJSON{}, Limit: limit, Offset: offset}
+		for i, p := range rows {
+			if i == limit {
+				out.More = true
+				break
+			}
+			out.Persons = append(out.Persons, personOf(p))
+		}
+		return out, nil
+	})
+}
+
+func (s *server) getPerson(w http.ResponseWriter, r *http.Request) {
+	pid, err := personParam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		p, err := projections.PersonByID(ctx, s.DB, pid)
+		if err != nil {
+			return nil, err
+		}
+		return personOf(p), nil
+	})
+}
+
+type paidJSON struct {
+	Period   domain.Period `json:"period"`
+	Paid     domain.Money  `json:"paid"`
+	Payments int           `json:"payments"`
+}
+
+type entitlementJSON struct {
+	Program         domain.ProgramCode       `json:"program"`
+	Status          domain.EntitlementStatus `json:"status"`
+	Rate            domain.Money             `json:"rate"`        // per period, on as_of or today
+	RateSource      string                   `json:"rate_source"` // catalog or grant
+	EffectiveFrom   domain.Date              `json:"effective_from"`
+	EffectiveTo     *domain.Date             `json:"effective_to,omitempty"`
+	SuspendedFrom   *domain.Date             `json:"suspended_from,omitempty"`
+	ReasonCode      string                   `json:"reason_code,omitempty"`
+	LastPeriodPaid  string                   `json:"last_period_paid,omitempty"`
+	PaidTotal       domain.Money             `json:"paid_total"`
+	ArrearsOwed     domain.Money             `json:"arrears_owed"`
+	OverpaymentOwed domain.Money             `json:"overpayment_owed"`
+	PaidPerMonth    []paidJSON               `json:"paid_per_month"`
+}
+
+func datePtr(d domain.Date) *domain.Date {
+	if d.IsZero() {
+		return nil
+	}
+	return &d
+}
+
+// getEntitlements answers from the read models: today's state, or with
+// ?as_of=YYYY-MM-DD the state on that business date, derived from the
+// recorded history of decisions.
+func (s *server) getEntitlements(w http.ResponseWriter, r *http.Request) {
+	pid, err := personParam(r)
+	var asOf domain.Date
+	if err == nil && r.URL.Query().Get("as_of") != "" {
+		asOf, err = domain.ParseDate("as_of", r.URL.Query().Get("as_of"))
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
+			return nil, err
+		}
+		rows, err := projections.Entitlements(ctx, s.DB, pid)
+		if err != nil {
+			return nil, err
+		}
+		var history []projections.HistoryRow
+		if !asOf.IsZero() {
+			if history, err = projections.EntitlementHistory(ctx, s.DB, pid); err != nil {
+				return nil, err
+			}
+		}
+		on := asOf
+		if on.IsZero() {
+			on = domain.DateOf(s.Now())
+		}
+		out := []entitlementJSON{}
+		for _, e := range rows {
+			j := entitlementJSON{
+				Program: e.Program, Status: e.Status, EffectiveFrom: e.EffectiveFrom, EffectiveTo: datePtr(e.EffectiveTo),
+				SuspendedFrom: datePtr(e.SuspendedFrom), ReasonCode: e.ReasonCode, PaidTotal: e.PaidTotal,
+				ArrearsOwed: e.ArrearsOwed, OverpaymentOwed: e.OverpaymentOwed, Rate: e.Amount, RateSource: "grant",
+			}
+			if !e.LastPeriodPaid.IsZero() {
+				j.LastPeriodPaid = e.LastPeriodPaid.String()
+			}
+			if !asOf.IsZero() {
+				st, ok := statusOn(history, e.Program, asOf)
+				if !ok {
+					continue // not yet granted on that date
+				}
+				j.Status, j.EffectiveFrom, j.EffectiveTo, j.SuspendedFrom, j.ReasonCode, j.Rate = st.status, st.from, datePtr(st.to), datePtr(st.suspended), st.reason, st.amount
+			}
+			if j.Rate.IsZero() {
+				if rate, ok := mustProgram(e.Program).RateOn(on); ok {
+					j.Rate, j.RateSource = rate, "catalog"
+				}
+			}
+			paid, err := projections.PaidPerMonth(ctx, s.DB, pid, e.Program)
+			if err != nil {
+				return nil, err
+			}
+			j.PaidPerMonth = []paidJSON{}
+			for _, p := range paid {
+				j.PaidPerMonth = append(j.PaidPerMonth, paidJSON{Period: p.Period, Paid: p.Paid, Payments: p.Payments})
+			}
+			out = append(out, j)
+		}
+		resp := map[string]any{"person_id": pid, "entitlements": out}
+		if !asOf.IsZero() {
+			resp["as_of"] = asOf
+		}
+		return resp, nil
+	})
+}
+
+func mustProgram(code domain.ProgramCode) domain.Program {
+	p, _ := domain.LookupProgram(code)
+	return p
+}
+
+type asOfStatus struct {
+	status    domain.EntitlementStatus
+	from, to  domain.Date
+	suspended domain.Date
+	reason    string
+	amount    domain.Money
+}
+
+// statusOn derives an entitlement's state on a business date from its
+// recorded decisions: the last grant effective on or before the date, and
+// the suspensions, resumptions and terminations of that grant in effect on
+// it (judged by effective date, not by when they were recorded).
+func statusOn(history []projections.HistoryRow, program domain.ProgramCode, on domain.Date) (asOfStatus, bool) {
+	var st asOfStatus
+	found := false
+	var lastPause domain.Date
+	for _, h := range history {
+		if h.Program != program {
+			continue
+		}
+		switch h.Change {
+		case domain.ChangeGranted:
+			if h.EffectiveDate.After(on) {
+				continue
+			}
+			st = asOfStatus{status: domain.EntitlementStatusActive, from: h.EffectiveDate, amount: h.Amount}
+			found, lastPause = true, domain.Date{}
+		case domain.ChangeSuspended, domain.ChangeResumed:
+			if !found || h.EffectiveDate.After(on) || h.EffectiveDate.Before(lastPause) {
+				continue
+			}
+			lastPause = h.EffectiveDate
+			if h.Change == domain.ChangeSuspended {
+				st.suspended, st.reason = h.EffectiveDate, h.ReasonCode
+			} else {
+				st.suspended, st.reason = domain.Date{}, ""
+			}
+		case domain.ChangeTerminated:
+			if found && (st.to.IsZero() || h.EffectiveDate.Before(st.to)) {
+				st.to = h.EffectiveDate
+				if h.EffectiveDate.Before(on) {
+					st.reason = h.ReasonCode
+				}
+			}
+		}
+	}
+	switch {
+	case !found:
+		return st, false
+	case !st.to.IsZero() && st.to.Before(on):
+		st.status = domain.EntitlementStatusTerminated
+	case !st.suspended.IsZero():
+		st.status = domain.EntitlementStatusSuspended
+	}
+	return st, true
+}
+
+type paymentJSON struct {
+	Reference     string                    `json:"reference"`
+	BatchID       string                    `json:"batch_id"`
+	Program       domain.ProgramCode        `json:"program"`
+	Period        domain.Period             `json:"period"`
+	Kind          domain.PaymentKind        `json:"kind"`
+	Amount        domain.Money              `json:"amount"`
+	Township      string                    `json:"township"`
+	PaidOn        domain.Date               `json:"paid_on"`
+	Status        projections.PaymentStatus `json:"status"`
+	StatusOn      domain.Date               `json:"status_on"`
+	BankReference string                    `json:"bank_reference,omitempty"`
+	Reason        string                    `json:"reason,omitempty"`
+}
+
+func (s *server) getPayments(w http.ResponseWriter, r *http.Request) {
+	pid, err := personParam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
+			return nil, err
+		}
+		rows, err := projections.PaymentsByPerson(ctx, s.DB, pid)
+		if err != nil {
+			return nil, err
+		}
+		out := []paymentJSON{}
+		for _, p := range rows {
+			out = append(out, paymentJSON{Reference: p.Reference, BatchID: p.BatchID, Program: p.Program, Period: p.Period, Kind: p.Kind,
+				Amount: p.Amount, Township: p.Township, PaidOn: p.PaidOn, Status: p.Status, StatusOn: p.StatusOn,
+				BankReference: p.BankReference, Reason: p.Reason})
+		}
+		return map[string]any{"person_id": pid, "payments": out}, nil
+	})
+}
+
+type historyJSON struct {
+	Revision      uint64         `json:"revision"`
+	Position      string         `json:"position"`
+	Type          string         `json:"type"`
+	EffectiveDate *domain.Date   `json:"effective_date,omitempty"`
+	RecordedAt    time.Time      `json:"recorded_at"`
+	Actor         string         `json:"actor"`
+	Role          string         `json:"role"`
+	Reason        string         `json:"reason,omitempty"`
+	CommandID     string         `json:"command_id"`
+	Hash          string         `json:"hash"`
+	PrevHash      string         `json:"prev_hash"`
+	Summary       string         `json:"summary"`
+	Data          map[string]any `json:"data"`
+}
+
+// getHistory lists every event of a person's stream, read from the event
+// store (not a read model), with the full ID number masked.
+func (s *server) getHistory(w http.ResponseWriter, r *http.Request) {
+	pid, err := personParam(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		l, err := s.handler.Load(ctx, pid)
+		if err != nil {
+			return nil, err
+		}
+		if !l.Exists {
+			return nil, domain.ErrPersonNotFound
+		}
+		out := []historyJSON{}
+		for _, e := range l.Events {
+			h := historyJSON{
+				Revision: e.Revision, Position: e.Position.String(), Type: e.Type, EffectiveDate: datePtr(e.Meta.EffectiveDate),
+				RecordedAt: e.Meta.RecordedAt, Actor: e.Meta.Actor, Role: e.Meta.Role, Reason: e.Meta.Reason,
+				CommandID: e.Meta.CommandID, Hash: e.Meta.Hash, PrevHash: e.Meta.PrevHash, Summary: summary(e.Event),
+				Data: maskedData(e.Event),
+			}
+			out = append(out, h)
+		}
+		return map[string]any{"person_id": pid, "events": out}, nil
+	})
+}
+
+// maskedData is an event's data as JSON fields, with any full ID number
+// replaced by its masked form.
+func maskedData(ev domain.Event) map[string]any {
+	b, _ := json.Marshal(ev)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	if n, ok := m["id_number"].(string); ok && len(n) >= 10 {
+		m["id_number"] = n[:6] + strings.Repeat("*", len(n)-10) + n[len(n)-4:]
+	}
+	return m
+}
+
+func summary(ev domain.Event) string {
+	switch e := ev.(type) {
+	case *domain.PersonRegistered:
+		return fmt.Sprintf("registered in %s", e.Township)
+	case *domain.EntitlementGranted:
+		return fmt.Sprintf("%s granted from %s", e.Program, e.EffectiveFrom)
+	case *domain.EntitlementSuspended:
+		return fmt.Sprintf("%s suspended from %s (%s)", e.Program, e.EffectiveDate, e.ReasonCode)
+	case *domain.EntitlementResumed:
+		return fmt.Sprintf("%s resumed from %s", e.Program, e.EffectiveDate)
+	case *domain.EntitlementTerminated:
+		return fmt.Sprintf("%s terminated after %s (%s)", e.Program, e.EffectiveTo, e.ReasonCode)
+	case *domain.PersonDied:
+		return fmt.Sprintf("died on %s", e.DateOfDeath)
+	case *domain.PersonMoved:
+		return fmt.Sprintf("moved from %s to %s on %s", e.FromTownship, e.ToTownship, e.EffectiveDate)
+	case *domain.GrantProposed:
+		return fmt.Sprintf("%s proposed from %s by %s", e.Program, e.EffectiveFrom, e.ProposedBy)
+	case *domain.GrantApproved:
+		return fmt.Sprintf("proposal %s approved by %s", e.ProposalID, e.ApprovedBy)
+	case *domain.GrantRejected:
+		return fmt.Sprintf("proposal %s rejected by %s", e.ProposalID, e.RejectedBy)
+	}
+	// "beneficiary.CertificateIssued.v1" → "CertificateIssued"
+	parts := strings.Split(ev.EventType(), ".")
+	return parts[len(parts)/2]
+}
+
+type programJSON struct {
+	Code                domain.ProgramCode `json:"code"`
+	Name                string             `json:"name"`
+	NameEN              string             `json:"name_en"`
+	Shape               domain.Shape       `json:"shape"`
+	Rate                *domain.Money      `json:"rate,omitempty"` // catalog rate in force today
+	Rates               []rateJSON         `json:"rates,omitempty"`
+	Rules               []string           `json:"rules"` // in force today
+	RequiresCertificate bool               `json:"requires_certificate"`
+	Budget              *budgetJSON        `json:"budget,omitempty"`
+}
+
+type rateJSON struct {
+	From   domain.Date  `json:"from,omitzero"`
+	Amount domain.Money `json:"amount"`
+}
+
+type budgetJSON struct {
+	FiscalYear int          `json:"fiscal_year"`
+	Allocated  domain.Money `json:"allocated"`
+	Spent      domain.Money `json:"spent"`
+	Remaining  string       `json:"remaining"` // may be negative when overspent
+}
+
+func (s *server) getPrograms(w http.ResponseWriter, r *http.Request) {
+	today := domain.DateOf(s.Now())
+	year, err := intParam(r, "year", today.Year(), 2000, 2100)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		budgets, err := projections.Budgets(ctx, s.DB, year)
+		if err != nil {
+			return nil, err
+		}
+		byProgram := map[domain.ProgramCode]projections.BudgetRow{}
+		for _, b := range budgets {
+			byProgram[b.Program] = b
+		}
+		out := []programJSON{}
+		for _, p := range domain.Catalog() {
+			j := programJSON{Code: p.Code, Name: p.Name, NameEN: p.NameEN, Shape: p.Shape, RequiresCertificate: p.RequiresCertificate,
+				Rules: p.RulesOn(today).Requirements()}
+			if rate, ok := p.RateOn(today); ok {
+				j.Rate = &rate
+			}
+			for _, rt := range p.Rates() {
+				j.Rates = append(j.Rates, rateJSON{From: rt.From, Amount: rt.Amount})
+			}
+			if b, ok := byProgram[p.Code]; ok {
+				j.Budget = &budgetJSON{FiscalYear: b.FiscalYear, Allocated: b.Allocated, Spent: b.Spent, Remaining: b.Remaining.StringFixed(2)}
+			}
+			out = append(out, j)
+		}
+		return map[string]any{"programs": out, "year": year}, nil
+	})
+}
+
+func (s *server) getSpending(w http.ResponseWriter, r *http.Request) {
+	year, err := intParam(r, "year", domain.DateOf(s.Now()).Year(), 2000, 2100)
+	groupBy := r.URL.Query().Get("group_by")
+	if groupBy == "" {
+		groupBy = "month"
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		rows, err := projections.Spending(ctx, s.DB, year, groupBy)
+		if err != nil {
+			return nil, err
+		}
+		type rowJSON struct {
+			Program  domain.ProgramCode `json:"program,omitempty"`
+			Month    string             `json:"month,omitempty"`
+			Township string             `json:"township,omitempty"`
+			Amount   domain.Money       `json:"amount_paid"`
+			Payments int                `json:"payments"`
+			Persons  int                `json:"persons"`
+		}
+		out := []rowJSON{}
+		total := domain.Money{}
+		for _, x := range rows {
+			j := rowJSON{Program: x.Program, Township: x.Township, Amount: x.AmountPaid, Payments: x.Payments, Persons: x.Persons}
+			if !x.Month.IsZero() {
+				j.Month = x.Month.String()
+			}
+			total = total.Add(x.AmountPaid)
+			out = append(out, j)
+		}
+		return map[string]any{"year": year, "group_by": groupBy, "rows": out, "total_paid": total}, nil
+	})
+}
+
+func (s *server) getProjections(w http.ResponseWriter, r *http.Request) {
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		if s.Projections == nil {
+			return []projections.Status{}, nil
+		}
+		return s.Projections(ctx)
+	})
+}
