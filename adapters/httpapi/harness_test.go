@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func start(t *testing.T, storeKind string) *ledger {
 	t.Cleanup(func() { cancel(); <-done })
 
 	h := httpapi.NewServer(httpapi.Deps{
-		Log: quiet, DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
+		Log: testLog(), DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
 		Now: func() time.Time { return l.now },
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.Pool, store, projections.All(), time.Now())
@@ -212,4 +213,12 @@ func (l *ledger) register(idNum, name, township string, dibao bool) string {
 		l.t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	return r.JSON(l.t)["person_id"].(string)
+}
+
+// testLog discards the server's log unless LEDGER_TEST_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("LEDGER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -57,6 +59,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *domain.ConflictError
 	var wev *domain.WrongExpectedVersionError
 	var ie *idempotencyError
+	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &ie):
 		problem(w, http.StatusConflict, ie.code, ie.detail)
@@ -74,6 +77,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusNotFound, "not_found", "no such record")
 	case errors.Is(err, errWaitTimeout):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
 	default:
 		logFrom(r.Context()).Error("request failed", slog.String("error", err.Error()))
 		problem(w, http.StatusInternalServerError, "internal", "the ledger could not complete the request; the error is logged")

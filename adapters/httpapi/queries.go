@@ -38,11 +38,14 @@ func (s *server) waitFor(r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), maxWait)
 	defer cancel()
 	for {
-		var behind int
-		err := s.DB.QueryRow(ctx, `SELECT count(*) FROM projection_checkpoints
-			WHERE status = 'running' AND (position_commit, position_prepare) < ($1::bigint, $2::bigint)`,
-			int64(pos.Commit), int64(pos.Prepare)).Scan(&behind)
-		if err == nil && behind == 0 {
+		// Every projection exists, and every running one has reached pos
+		// (a parked one never will; status and /readyz show it).
+		var all, behind int
+		err := s.DB.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'running'
+				AND (position_commit, position_prepare) < ($1::bigint, $2::bigint))
+			FROM projection_checkpoints WHERE name = ANY($3)`,
+			int64(pos.Commit), int64(pos.Prepare), projectionNames()).Scan(&all, &behind)
+		if err == nil && all == len(projectionNames()) && behind == 0 {
 			return nil
 		}
 		select {
@@ -54,6 +57,14 @@ func (s *server) waitFor(r *http.Request) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func projectionNames() []string {
+	var names []string
+	for _, p := range projections.All() {
+		names = append(names, p.Name())
+	}
+	return names
 }
 
 // query runs fn after the read-your-writes wait and writes its result.
