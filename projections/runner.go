@@ -324,6 +324,9 @@ func (r *Runner) applyTx(ctx context.Context, rp *running, items []item) error {
 		envs[i] = it.env
 	}
 	last := envs[len(envs)-1]
+	// A batch in flight finishes even when the runner is being stopped
+	// (graceful shutdown); the next one does not start.
+	ctx = context.WithoutCancel(ctx)
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
 		if err := rp.p.Apply(ctx, tx, envs); err != nil {
 			return fmt.Errorf("%s: %w", rp.p.Name(), err)

@@ -58,3 +58,20 @@ func (s *server) routes() []route {
 		{"POST", "/v1/persons/{id}/in-kind-issues", caseworkers, s.recordInKindIssue},
 	}
 }
+
+// RouteInfo describes a route for documentation and tests.
+type RouteInfo struct {
+	Method  string
+	Pattern string
+	Roles   []Role // nil: public (no token needed)
+}
+
+// Routes lists every route with the roles it allows (admin may call every
+// authenticated route as well).
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range (&server{}).routes() {
+		out = append(out, RouteInfo{Method: r.method, Pattern: r.pattern, Roles: r.roles})
+	}
+	return out
+}
