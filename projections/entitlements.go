@@ -9,6 +9,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -1078,15 +1080,31 @@ type EntitlementRow struct {
 	ArrearsOwed     domain.Money
 	OverpaymentOwed domain.Money // claimed − recovered − written off; never below zero here
 	UpdatedPosition domain.Position
+	PaidPerMonth    []PeriodPaid // filled by EntitlementsWithPaid only
 }
 
 // Entitlements returns a person's entitlements, by program.
 func Entitlements(ctx context.Context, q Querier, personID domain.PersonID) ([]EntitlementRow, error) {
+	return queryEntitlements(ctx, q, personID, false)
+}
+
+// EntitlementsWithPaid is Entitlements with each row's PaidPerMonth filled
+// in, in one query: the caseworker's look-up.
+func EntitlementsWithPaid(ctx context.Context, q Querier, personID domain.PersonID) ([]EntitlementRow, error) {
+	return queryEntitlements(ctx, q, personID, true)
+}
+
+func queryEntitlements(ctx context.Context, q Querier, personID domain.PersonID, withPaid bool) ([]EntitlementRow, error) {
+	paidCol := `''`
+	if withPaid {
+		paidCol = `coalesce((SELECT string_agg(p.period || '=' || p.paid::text || '/' || p.payments, ';' ORDER BY p.period)
+			FROM entitlement_paid p WHERE p.person_id = e.person_id AND p.program = e.program), '')`
+	}
 	rows, err := q.Query(ctx, `
 		SELECT person_id, program, status, coalesce(amount::text, ''), effective_from, effective_to, suspended_from,
 			coalesce(reason_code, ''), coalesce(last_period_paid, ''), paid_total::text, arrears_owed::text,
-			greatest(overpayment_owed, 0)::text, updated_position
-		FROM entitlements WHERE person_id = $1 ORDER BY program`, string(personID))
+			greatest(overpayment_owed, 0)::text, updated_position, `+paidCol+`
+		FROM entitlements e WHERE person_id = $1 ORDER BY program`, string(personID))
 	if err != nil {
 		return nil, fmt.Errorf("entitlements: %w", err)
 	}
@@ -1096,11 +1114,11 @@ func Entitlements(ctx context.Context, q Querier, personID domain.PersonID) ([]E
 		var (
 			r                                          EntitlementRow
 			person, program, status, amount, last, pos string
-			paid, arrears, over                        string
+			paid, arrears, over, months                string
 			from, to, suspended                        pgtype.Date
 		)
 		if err := rows.Scan(&person, &program, &status, &amount, &from, &to, &suspended, &r.ReasonCode, &last,
-			&paid, &arrears, &over, &pos); err != nil {
+			&paid, &arrears, &over, &pos, &months); err != nil {
 			return nil, fmt.Errorf("entitlements: %w", err)
 		}
 		r.PersonID, r.Program, r.Status = domain.PersonID(person), domain.ProgramCode(program), domain.EntitlementStatus(status)
@@ -1122,6 +1140,24 @@ func Entitlements(ctx context.Context, q Querier, personID domain.PersonID) ([]E
 		errs = append(errs, err)
 		r.UpdatedPosition, err = domain.ParsePosition("updated_position", pos)
 		errs = append(errs, err)
+		if withPaid {
+			r.PaidPerMonth = []PeriodPaid{}
+			for _, m := range strings.Split(months, ";") {
+				if m == "" {
+					continue
+				}
+				var pp PeriodPaid
+				period, rest, _ := strings.Cut(m, "=")
+				amt, n, _ := strings.Cut(rest, "/")
+				pp.Period, err = domain.ParsePeriod("period", period)
+				errs = append(errs, err)
+				pp.Paid, err = domain.ParseMoney("paid", amt)
+				errs = append(errs, err)
+				pp.Payments, err = strconv.Atoi(n)
+				errs = append(errs, err)
+				r.PaidPerMonth = append(r.PaidPerMonth, pp)
+			}
+		}
 		if err := errors.Join(errs...); err != nil {
 			return nil, fmt.Errorf("entitlements: %s %s: %w", person, program, err)
 		}

@@ -68,6 +68,36 @@ func TestEventIndexProjection(t *testing.T) {
 			)},
 		},
 		{
+			name: "status events carry their own business dates, apart from the system time",
+			given: func(g *payGiven) {
+				a := g.issue(payP1, payLiving, "2024-01", "2024-03-15", "星子镇", "110.00") // arrears
+				b := g.issue(payP2, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
+				g.fail(a, "2024-03-18", "account closed")
+				g.settle(b, "2024-03-16")
+				g.reverse(b, "2024-02-29", "backdated correction")
+			},
+			then: []payCheck{spendCheck(`SELECT type, effective_date, recorded_at FROM event_index ORDER BY position_commit`,
+				"payroll.PaymentIssued.v1 | 2024-03-15 | 2024-01-02T09:00:00Z",
+				"payroll.PaymentIssued.v1 | 2024-03-15 | 2024-01-02T09:01:00Z",
+				"payroll.PaymentFailed.v1 | 2024-03-18 | 2024-01-02T09:02:00Z",
+				"payroll.PaymentSettled.v1 | 2024-03-16 | 2024-01-02T09:03:00Z",
+				"payroll.PaymentReversed.v1 | 2024-02-29 | 2024-01-02T09:04:00Z",
+			)},
+		},
+		{
+			name: "events of many streams keep their global order and command IDs",
+			given: func(g *payGiven) {
+				g.budget(payCare, 2025, "1.00")
+				g.log.Add(payP2.Stream(), domain.PersonDied{DateOfDeath: domain.MustDate("2024-05-01")})
+				g.budget(payCare, 2025, "2.00")
+			},
+			then: []payCheck{spendCheck(`SELECT position_commit, stream, revision, command_id FROM event_index ORDER BY position_commit, position_prepare`,
+				"1001 | program-care_subsidy | 0 | cmd-1",
+				"1002 | "+payP2.Stream()+" | 0 | cmd-2",
+				"1003 | program-care_subsidy | 1 | cmd-3",
+			)},
+		},
+		{
 			name: "positions and (stream, revision) are unique",
 			given: func(g *payGiven) {
 				g.issue(payP1, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")

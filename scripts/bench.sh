@@ -27,6 +27,15 @@ median() {
 			asort(v); print (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
 		}' "$raw"
 }
+echo "bench: entitlement look-ups over HTTP vs the bare pgx query, ${LEDGER_BENCH_PERSONS:-100000} persons, $COUNT rounds" >&2
+LEDGER_BENCH_PERSONS=${LEDGER_BENCH_PERSONS:-100000} LEDGER_BENCH_SECONDS=${LEDGER_BENCH_SECONDS:-5} LEDGER_BENCH_RUNS=$COUNT \
+	"$GO" test -run '^$' -bench '^BenchmarkEntitlementLookup$' -benchtime 1x -timeout 60m ./adapters/httpapi | tee -a "$raw" >&2
+
+# lookup METRIC: the value of a metric of the look-up benchmark (already a median).
+lookup() {
+	awk -v unit="$1" '$1 ~ /^BenchmarkEntitlementLookup/ { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$raw"
+}
+
 copy=$(median rows/s copy_floor)
 spending=$(median events/s spending)
 payments=$(median events/s payments)
@@ -57,5 +66,19 @@ indexes: \`LEDGER_BENCH_RUNS=$COUNT go test -run '^\$' -bench '^BenchmarkRebuild
 |---|---:|---:|---:|---:|
 | spending projection rebuild | $(fmt "$spending") events/s | $(fmt "$copy") | $(ratio "$spending" "$copy")× | ≥ 2× |
 | payments register rebuild | $(fmt "$payments") events/s | $(fmt "$copy") | $(ratio "$payments" "$copy")× | ≥ 0.5× |
+
+## Entitlement look-ups (issue 5)
+
+\`GET /v1/persons/{id}/entitlements\` with a bearer token, 32 concurrent clients over
+loopback, against read models of ${LEDGER_BENCH_PERSONS:-100000} persons (two entitlements and twelve
+paid months each), beside the floor: the same SQL query issued through pgx by
+32 goroutines on the same pool. Client, server and PostgreSQL share the
+machine's cores. \`LEDGER_BENCH_PERSONS=${LEDGER_BENCH_PERSONS:-100000} LEDGER_BENCH_SECONDS=${LEDGER_BENCH_SECONDS:-5} LEDGER_BENCH_RUNS=$COUNT go test -run '^\$' -bench '^BenchmarkEntitlementLookup\$' -benchtime 1x ./adapters/httpapi\`
+
+| measurement | HTTP API | floor: bare pgx query | ratio | target |
+|---|---:|---:|---:|---:|
+| requests/s | $(fmt "$(lookup api_rps)") | $(fmt "$(lookup floor_rps)") | $(ratio "$(lookup api_rps)" "$(lookup floor_rps)")× | ≥ 0.5× |
+| p50 latency | $(lookup api_p50_ms) ms | $(lookup floor_p50_ms) ms | | |
+| p99 latency | $(lookup api_p99_ms) ms | $(lookup floor_p99_ms) ms | | < 10 ms |
 MD
 echo "bench: wrote $out" >&2

@@ -270,12 +270,14 @@ func (s *server) getEntitlements(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
-			return nil, err
-		}
-		rows, err := projections.Entitlements(ctx, s.DB, pid)
+		rows, err := projections.EntitlementsWithPaid(ctx, s.DB, pid)
 		if err != nil {
 			return nil, err
+		}
+		if len(rows) == 0 { // none, or no such person?
+			if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
+				return nil, err
+			}
 		}
 		var history []projections.HistoryRow
 		if !asOf.IsZero() {
@@ -309,12 +311,8 @@ func (s *server) getEntitlements(w http.ResponseWriter, r *http.Request) {
 					j.Rate, j.RateSource = rate, "catalog"
 				}
 			}
-			paid, err := projections.PaidPerMonth(ctx, s.DB, pid, e.Program)
-			if err != nil {
-				return nil, err
-			}
 			j.PaidPerMonth = []paidJSON{}
-			for _, p := range paid {
+			for _, p := range e.PaidPerMonth {
 				j.PaidPerMonth = append(j.PaidPerMonth, paidJSON{Period: p.Period, Paid: p.Paid, Payments: p.Payments})
 			}
 			out = append(out, j)

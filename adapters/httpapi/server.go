@@ -6,10 +6,13 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -54,7 +57,7 @@ func NewServer(d Deps) http.Handler {
 		d.Log = slog.Default()
 	}
 	if d.Auth == nil && d.DB != nil {
-		d.Auth = pgUsers{postgres.Users{Pool: d.DB}}
+		d.Auth = newPgUsers(postgres.Users{Pool: d.DB})
 	}
 	s := &server{Deps: d, metrics: newRequestMetrics()}
 	if d.Store != nil {
@@ -80,18 +83,50 @@ func NewServer(d Deps) http.Handler {
 	return r
 }
 
-// pgUsers adapts postgres.Users to Authenticator.
-type pgUsers struct{ users postgres.Users }
+// pgUsers adapts postgres.Users to Authenticator, remembering a valid
+// token for tokenTTL so a request costs no extra query: a disabled user's
+// token stops working within that time.
+type pgUsers struct {
+	users postgres.Users
+	mu    sync.Mutex
+	cache map[[32]byte]cachedUser
+}
 
-func (p pgUsers) Authenticate(ctx context.Context, token string) (User, error) {
+type cachedUser struct {
+	user    User
+	expires time.Time
+}
+
+const tokenTTL = 30 * time.Second
+
+func newPgUsers(u postgres.Users) *pgUsers {
+	return &pgUsers{users: u, cache: map[[32]byte]cachedUser{}}
+}
+
+func (p *pgUsers) Authenticate(ctx context.Context, token string) (User, error) {
+	k := sha256.Sum256([]byte(token))
+	now := time.Now()
+	p.mu.Lock()
+	c, ok := p.cache[k]
+	p.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.user, nil
+	}
 	name, role, err := p.users.Lookup(ctx, token)
 	if err != nil {
-		if err == postgres.ErrUnknownToken {
+		if errors.Is(err, postgres.ErrUnknownToken) {
 			return User{}, ErrUnauthenticated
 		}
 		return User{}, err
 	}
-	return User{Name: name, Role: Role(role)}, nil
+	u := User{Name: name, Role: Role(role)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.cache) > 10_000 {
+		clear(p.cache)
+	}
+	p.cache[k] = cachedUser{user: u, expires: now.Add(tokenTTL)}
+	return u, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
