@@ -156,4 +156,13 @@ func caseworker(t *testing.T, l *ledger) {
 	if r = l.Do("GET", "/v1/persons/"+pid+"/history", "clerk", "", nil); r.Status != http.StatusForbidden {
 		t.Errorf("clerk reading history: %d", r.Status)
 	}
+	// The server logged every request, with user and role, and never the
+	// resident ID number (not in paths, queries, bodies or errors).
+	logs := l.Logs.String()
+	if !strings.Contains(logs, "path=/v1/persons/lookup") || !strings.Contains(logs, "user=approver role=approver") {
+		t.Errorf("request log lacks the look-up or the acting user:\n%s", logs)
+	}
+	if strings.Contains(logs, idNum) || strings.Contains(logs, idNum[:17]) || strings.Contains(logs, cert) {
+		t.Errorf("a resident ID number appears in the server log")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ type ledger struct {
 	DB     *pgtest.Schema
 	Store  domain.EventStore
 	Tokens map[httpapi.Role]string // one user per role, named after it
+	Logs   *syncBuffer             // everything the server logged
 	now    time.Time
 }
 
@@ -60,7 +62,7 @@ func start(t *testing.T, storeKind string) *ledger {
 	default:
 		t.Fatalf("unknown store %q", storeKind)
 	}
-	l := &ledger{t: t, DB: db, Store: store, Tokens: map[httpapi.Role]string{}, now: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)}
+	l := &ledger{t: t, DB: db, Store: store, Tokens: map[httpapi.Role]string{}, Logs: &syncBuffer{}, now: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)}
 	ctx, cancel := context.WithCancel(context.Background())
 	runner := &projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: quiet, MaxWait: 10 * time.Millisecond}
 	done := make(chan struct{})
@@ -68,7 +70,7 @@ func start(t *testing.T, storeKind string) *ledger {
 	t.Cleanup(func() { cancel(); <-done })
 
 	h := httpapi.NewServer(httpapi.Deps{
-		Log: testLog(), DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
+		Log: testLog(l.Logs), DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
 		Now: func() time.Time { return l.now },
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.Pool, store, projections.All(), time.Now())
@@ -215,10 +217,29 @@ func (l *ledger) register(idNum, name, township string, dibao bool) string {
 	return r.JSON(l.t)["person_id"].(string)
 }
 
-// testLog discards the server's log unless LEDGER_TEST_LOG is set.
-func testLog() *slog.Logger {
+// testLog logs to buf, and to stderr as well when LEDGER_TEST_LOG is set.
+func testLog(buf *syncBuffer) *slog.Logger {
+	var w io.Writer = buf
 	if os.Getenv("LEDGER_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		w = io.MultiWriter(buf, os.Stderr)
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,34 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/projections"
 )
+
+// writeMetrics writes the runner's progress and, from the database, each
+// projection's lag and parked events.
+func writeMetrics(ctx context.Context, w io.Writer, d *deps) {
+	d.stats.WritePrometheus(w)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	if err != nil {
+		d.log.Warn("metrics: projection status", slog.String("error", err.Error()))
+		return
+	}
+	fmt.Fprintln(w, "# HELP ledger_projection_lag_events Events in the log not yet applied by the projection.")
+	fmt.Fprintln(w, "# TYPE ledger_projection_lag_events gauge")
+	for _, s := range st {
+		fmt.Fprintf(w, "ledger_projection_lag_events{projection=%q} %d\n", s.Name, s.LagEvents)
+	}
+	fmt.Fprintln(w, "# HELP ledger_projection_lag_seconds Age of the oldest event not yet applied.")
+	fmt.Fprintln(w, "# TYPE ledger_projection_lag_seconds gauge")
+	for _, s := range st {
+		fmt.Fprintf(w, "ledger_projection_lag_seconds{projection=%q} %.3f\n", s.Name, s.LagSeconds)
+	}
+	fmt.Fprintln(w, "# HELP ledger_projection_parked_events Events parked by the projection.")
+	fmt.Fprintln(w, "# TYPE ledger_projection_parked_events gauge")
+	for _, s := range st {
+		fmt.Fprintf(w, "ledger_projection_parked_events{projection=%q} %d\n", s.Name, len(s.Parked))
+	}
+}
 
 // runProjections keeps the projection runner going until ctx ends: if it
 // stops on an error (a lost database connection, say), it starts again.
@@ -59,12 +88,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Deps{
 			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Version: version,
-			Metrics: d.stats.WritePrometheus,
+			Metrics: func(w io.Writer) { writeMetrics(ctx, w, d) },
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
 				return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
