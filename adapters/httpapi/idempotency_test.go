@@ -1,0 +1,334 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Idempotency-Key on commands: a retried request gets the first response
+// and appends nothing; a key reused for another request is refused; keys
+// are per user; a command that failed frees its key; concurrent retries
+// append once.
+
+var idemKeys atomic.Int64
+
+// uniqueKey returns a fresh Idempotency-Key; safe for parallel tests.
+func uniqueKey() string {
+	return fmt.Sprintf("k-%d-%d", time.Now().UnixNano(), idemKeys.Add(1))
+}
+
+// mustDo sends a request that must answer want.
+func mustDo(t *testing.T, l *ledger, want int, method, path, as, key string, body any) response {
+	t.Helper()
+	r := l.Do(method, path, as, key, body)
+	if r.Status != want {
+		t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, as, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// registration is the body of POST /v1/persons for idNum.
+func registration(idNum, name string, dibao bool) map[string]any {
+	return map[string]any{
+		"id_number": idNum, "name": name, "township": "星子镇",
+		"household": map[string]any{"class": "none", "dibao": dibao}, "registered_on": "2024-01-05",
+	}
+}
+
+// registerWith registers a person as clerk and returns the person ID.
+func registerWith(t *testing.T, l *ledger, idNum, name string, dibao bool) string {
+	t.Helper()
+	r := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", uniqueKey(), registration(idNum, name, dibao))
+	return r.JSON(t)["person_id"].(string)
+}
+
+func TestIdempotencyReplay(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	k := uniqueKey()
+	body := registration(idNumber(t, "1971-02-03", 41), "陈明", false)
+
+	first := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, body)
+	if first.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("first response carries Idempotent-Replayed: %q", first.Header.Get("Idempotent-Replayed"))
+	}
+	n := l.EventCount()
+
+	// Repeated twice: the first response again, nothing appended (a new
+	// registration would be a 409 by now).
+	for range 2 {
+		again := l.Do("POST", "/v1/persons", "clerk", k, body)
+		if again.Status != first.Status || !bytes.Equal(again.Body, first.Body) {
+			t.Errorf("replay: %d %s, want %d %s", again.Status, again.Body, first.Status, first.Body)
+		}
+		if got := again.Header.Get("Idempotent-Replayed"); got != "true" {
+			t.Errorf("replay: Idempotent-Replayed %q, want true", got)
+		}
+		if got, want := again.Header.Get("Location"), first.Header.Get("Location"); got != want {
+			t.Errorf("replay: Location %q, want %q as on the first response", got, want)
+		}
+		if ct := again.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("replay: Content-Type %q", ct)
+		}
+	}
+	if got := l.EventCount(); got != n {
+		t.Errorf("replays appended %d events", got-n)
+	}
+
+	// The same for a 200 command on the person.
+	pid := first.JSON(t)["person_id"].(string)
+	k2 := uniqueKey()
+	move := map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"}
+	moved := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk", k2, move)
+	n = l.EventCount()
+	again := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk", k2, move)
+	if !bytes.Equal(again.Body, moved.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("move replay: %v %s, want %s", again.Header, again.Body, moved.Body)
+	}
+	if got := l.EventCount(); got != n {
+		t.Errorf("move replay appended %d events", got-n)
+	}
+}
+
+func TestIdempotencyKeyReused(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	k := uniqueKey()
+	idNum := idNumber(t, "1972-03-04", 42)
+	first := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, registration(idNum, "周红", false))
+	pid := first.JSON(t)["person_id"].(string)
+	n := l.EventCount()
+
+	reused := []struct {
+		name, method, path string
+		body               any
+	}{
+		{"another body", "POST", "/v1/persons", registration(idNumber(t, "1972-03-04", 43), "吴刚", false)},
+		{"the same fields, another value", "POST", "/v1/persons", registration(idNum, "周红", true)},
+		{"the same body on another route", "POST", "/v1/persons/" + pid + "/move", registration(idNum, "周红", false)},
+		{"another command", "POST", "/v1/persons/" + pid + "/move", map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"}},
+	}
+	for _, tc := range reused {
+		t.Run(tc.name, func(t *testing.T) {
+			r := l.Do(tc.method, tc.path, "clerk", k, tc.body)
+			if r.Status != http.StatusConflict {
+				t.Fatalf("%d %s, want 409", r.Status, r.Body)
+			}
+			if p := r.Problem(t); p.Code != "idempotency_key_reused" {
+				t.Errorf("code %q, want idempotency_key_reused", p.Code)
+			}
+			if r.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("a refused reuse is marked replayed")
+			}
+			if got := l.EventCount(); got != n {
+				t.Errorf("appended %d events", got-n)
+			}
+		})
+	}
+	// The key still answers its own request.
+	again := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, registration(idNum, "周红", false))
+	if !bytes.Equal(again.Body, first.Body) {
+		t.Errorf("replay after refused reuses: %s, want %s", again.Body, first.Body)
+	}
+}
+
+func TestIdempotencyKeysArePerUser(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	k := uniqueKey()
+
+	// The same key, each user's own change: both happen.
+	a := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
+	n := l.EventCount()
+	b := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk2", k, registration(idNumber(t, "1973-04-05", 45), "王芳", false))
+	if b.Header.Get("Idempotent-Replayed") != "" || bytes.Equal(a.Body, b.Body) {
+		t.Fatalf("clerk2's request was answered with clerk's: %s", b.Body)
+	}
+	if got := l.EventCount(); got != n+1 {
+		t.Errorf("clerk2's registration appended %d events, want 1", got-n)
+	}
+	if a.JSON(t)["person_id"] == b.JSON(t)["person_id"] {
+		t.Errorf("two registrations gave the same person")
+	}
+
+	// The same key and body by another user is that user's own request, not
+	// a replay of the first user's: here a duplicate registration.
+	n = l.EventCount()
+	r := l.Do("POST", "/v1/persons", "clerk2", uniqueKey(), registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
+	r = l.Do("POST", "/v1/persons", "admin", k, registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
+	if r.Status != http.StatusConflict || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("admin repeating clerk's key and body: %d %v %s, want a 409 conflict of its own", r.Status, r.Header, r.Body)
+	}
+	if p := r.Problem(t); p.Code != "conflict" {
+		t.Errorf("code %q, want conflict", p.Code)
+	}
+	if got := l.EventCount(); got != n {
+		t.Errorf("appended %d events", got-n)
+	}
+	// Each user's replay is still their own.
+	for as, want := range map[string]response{"clerk": a, "clerk2": b} {
+		body := registration(idNumber(t, "1973-04-05", 44), "郑伟", false)
+		if as == "clerk2" {
+			body = registration(idNumber(t, "1973-04-05", 45), "王芳", false)
+		}
+		r := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", as, k, body)
+		if !bytes.Equal(r.Body, want.Body) || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("%s's replay: %s, want %s", as, r.Body, want.Body)
+		}
+	}
+}
+
+func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	idNum := idNumber(t, "1964-05-06", 46)
+	pid := registerWith(t, l, idNum, "黄丽", true)
+	// Grade 3 physical: living_subsidy yes, care_subsidy no.
+	mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/certificate", "clerk", uniqueKey(), map[string]any{
+		"certificate_number": idNum + "43", "issued_on": "2020-05-01", "valid_until": "2030-04-30"})
+
+	steps := []struct {
+		name     string
+		path     string
+		bad      any
+		status   int
+		code     string
+		fixed    any
+		fixedURL string // "" for path
+	}{
+		{
+			name: "400 invalid field", path: "/v1/persons",
+			bad: map[string]any{"id_number": idNumber(t, "1965-06-07", 47), "name": "林强", "township": "星子镇",
+				"household": map[string]any{"class": "wealthy"}, "registered_on": "2024-01-05"},
+			status: http.StatusBadRequest, code: "invalid_household_class",
+			fixed: registration(idNumber(t, "1965-06-07", 47), "林强", false),
+		},
+		{
+			name: "400 malformed JSON", path: "/v1/persons/" + pid + "/move",
+			bad:    `{"township": "白鹿镇", "effective_on": `,
+			status: http.StatusBadRequest, code: "invalid_body",
+			fixed: map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"},
+		},
+		{
+			name: "422 rule violation", path: "/v1/persons/" + pid + "/grants",
+			bad:    map[string]any{"proposal_id": "p-care", "program": "care_subsidy", "effective_from": "2024-06-01"},
+			status: http.StatusUnprocessableEntity, code: "rule_violation",
+			fixed: map[string]any{"proposal_id": "p-living", "program": "living_subsidy", "effective_from": "2024-06-01"},
+		},
+		{
+			name: "409 conflict", path: "/v1/persons/" + pid + "/household",
+			bad:    map[string]any{"household": map[string]any{"class": "none", "dibao": true}, "effective_on": "2024-06-01"},
+			status: http.StatusConflict, code: "conflict",
+			fixed: map[string]any{"household": map[string]any{"class": "urban_needy", "dibao": true}, "effective_on": "2024-06-01"},
+		},
+		{
+			name: "404 unknown person", path: "/v1/persons/0123456789abcdef0123/death",
+			bad:    map[string]any{"date_of_death": "2024-07-01"},
+			status: http.StatusNotFound, code: "not_found",
+			fixed: map[string]any{"date_of_death": "2024-07-01"}, fixedURL: "/v1/persons/" + pid + "/death",
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			k := uniqueKey()
+			n := l.EventCount()
+			for attempt := range 2 { // the failure is not stored: it fails again
+				r := l.Do("POST", st.path, "clerk", k, st.bad)
+				if r.Status != st.status || r.Problem(t).Code != st.code {
+					t.Fatalf("attempt %d: %d %s, want %d %s", attempt, r.Status, r.Body, st.status, st.code)
+				}
+				if r.Header.Get("Idempotent-Replayed") != "" {
+					t.Errorf("attempt %d: a failure is marked replayed", attempt)
+				}
+			}
+			if got := l.EventCount(); got != n {
+				t.Fatalf("failed command appended %d events", got-n)
+			}
+			url := st.path
+			if st.fixedURL != "" {
+				url = st.fixedURL
+			}
+			ok := l.Do("POST", url, "clerk", k, st.fixed)
+			if ok.Status != http.StatusOK && ok.Status != http.StatusCreated {
+				t.Fatalf("corrected request with the released key: %d %s", ok.Status, ok.Body)
+			}
+			if ok.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("corrected request marked replayed")
+			}
+			if l.EventCount() == n {
+				t.Errorf("corrected request appended nothing")
+			}
+			// Now the key is taken by the corrected request.
+			if r := l.Do("POST", st.path, "clerk", k, st.bad); r.Status != http.StatusConflict || r.Problem(t).Code != "idempotency_key_reused" {
+				t.Errorf("the failed body after success: %d %s, want 409 idempotency_key_reused", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+func TestIdempotencyConcurrentRetries(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	idNum := idNumber(t, "1966-07-08", 48)
+	pid := registerWith(t, l, idNum, "何静", false)
+
+	cases := []struct {
+		name   string
+		path   string
+		body   any
+		status int
+	}{
+		{"register", "/v1/persons", registration(idNumber(t, "1967-08-09", 49), "罗军", false), http.StatusCreated},
+		{"move", "/v1/persons/" + pid + "/move", map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"}, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 10
+			k := uniqueKey()
+			before := l.EventCount()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var got []response
+			start := make(chan struct{})
+			for range n {
+				wg.Go(func() {
+					<-start
+					r := l.Do("POST", tc.path, "clerk", k, tc.body)
+					mu.Lock()
+					got = append(got, r)
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			var position string
+			for i, r := range got {
+				if r.Status != tc.status {
+					t.Errorf("request %d: %d %s, want %d", i, r.Status, r.Body, tc.status)
+					continue
+				}
+				p, _ := r.JSON(t)["position"].(string)
+				if position == "" {
+					position = p
+				}
+				if p == "" || p != position {
+					t.Errorf("request %d: position %q, want %q as the others", i, p, position)
+				}
+			}
+			if appended := l.EventCount() - before; appended != 1 {
+				t.Errorf("%d identical concurrent requests appended %d events, want 1", n, appended)
+			}
+			// And a later retry replays the same.
+			r := mustDo(t, l, tc.status, "POST", tc.path, "clerk", k, tc.body)
+			if p := r.JSON(t)["position"]; p != position || r.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("retry after the race: position %v replayed %q, want %s true", p, r.Header.Get("Idempotent-Replayed"), position)
+			}
+		})
+	}
+}
