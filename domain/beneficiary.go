@@ -719,7 +719,7 @@ type MovePerson struct {
 func (MovePerson) CommandName() string { return "MovePerson" }
 
 func (c MovePerson) validate(now time.Time) error {
-	if err := checkText("to_township", c.ToTownship, 50); err != nil {
+	if err := checkText("township", c.ToTownship, 50); err != nil {
 		return err
 	}
 	return checkDate("effective_on", c.EffectiveOn, now)

@@ -257,7 +257,7 @@ func TestDecidePersonChanges(t *testing.T) {
 		{name: "move", given: adult(), when: MovePerson{ToTownship: "星子镇", EffectiveOn: d("2024-09-01")},
 			want: []Event{PersonMoved{FromTownship: "蛟塘镇", ToTownship: "星子镇", EffectiveDate: d("2024-09-01")}}},
 		{name: "move to same township", given: adult(), when: MovePerson{ToTownship: "蛟塘镇", EffectiveOn: d("2024-09-01")}, wantErr: ErrConflict},
-		{name: "move without township", given: adult(), when: MovePerson{EffectiveOn: d("2024-09-01")}, wantErr: ErrInvalid, wantField: "to_township"},
+		{name: "move without township", given: adult(), when: MovePerson{EffectiveOn: d("2024-09-01")}, wantErr: ErrInvalid, wantField: "township"},
 		{name: "move unregistered", when: MovePerson{ToTownship: "星子镇", EffectiveOn: d("2024-09-01")}, wantErr: ErrNotFound},
 
 		{name: "death ends open entitlements",
@@ -281,7 +281,7 @@ func TestDecidePersonChanges(t *testing.T) {
 		{name: "no certificate after death", given: dead, when: RegradeCertificate{Grade: 2, EffectiveOn: d("2024-04-01")}, wantErr: ErrRuleViolation, wantRule: RuleDeceased},
 		{name: "no one-off after death", given: dead, when: RecordOneOffGrant{GrantID: "c1", Program: ProgramCondolence, Amount: m("300.00"), EffectiveOn: d("2024-02-01")},
 			wantErr: ErrRuleViolation, wantRule: RuleDeceased},
-		{name: "invalid input after death is still invalid", given: dead, when: MovePerson{}, wantErr: ErrInvalid, wantField: "to_township"},
+		{name: "invalid input after death is still invalid", given: dead, when: MovePerson{}, wantErr: ErrInvalid, wantField: "township"},
 		{name: "retract death", given: dead, when: RetractDeath{}, want: []Event{DeathRetracted{DateOfDeath: d("2024-05-03")}}},
 		{name: "retract death of living person", given: adult(), when: RetractDeath{}, wantErr: ErrConflict},
 		{name: "grant again after retraction", given: append(slices.Clone(dead),

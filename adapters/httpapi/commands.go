@@ -32,6 +32,11 @@ func (e *idempotencyError) Error() string { return e.detail }
 
 var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
 
+// commandUser escapes ":" in a user name so that a command ID
+// "api:USER:KEY" names one user and key: "a:b" with key "c" must not be "a"
+// with key "b:c". Names without ":" or "%" are unchanged.
+var commandUser = strings.NewReplacer("%", "%25", ":", "%3A")
+
 // command runs one beneficiary command with idempotency: the body is read
 // and hashed; a repeated key with the same body returns the first
 // response and appends nothing, a repeated key with another body is a 409.
@@ -45,6 +50,10 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 	}
 	if len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) {
 		writeError(w, r, domain.Invalid("Idempotency-Key", "must be at most 200 printable ASCII characters"))
+		return
+	}
+	if err := checkContentType(r); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -65,6 +74,10 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 			return
 		}
 		if stored.Status != 0 {
+			var first commandResult
+			if stored.Status == http.StatusCreated && json.Unmarshal(stored.Response, &first) == nil && first.PersonID != "" {
+				w.Header().Set("Location", "/v1/persons/"+string(first.PersonID))
+			}
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(stored.Status)
@@ -82,7 +95,7 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 		return
 	}
 	meta := domain.CommandMeta{
-		CommandID:     "api:" + u.Name + ":" + key,
+		CommandID:     "api:" + commandUser.Replace(u.Name) + ":" + key,
 		Actor:         u.Name,
 		Role:          string(u.Role),
 		CorrelationID: middleware.GetReqID(ctx),
@@ -117,7 +130,7 @@ func decodeBody(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
 		return domain.Invalid("body", "holds more than one JSON value")
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,13 +172,33 @@ func (l *ledger) Do(method, path, as string, key string, body any) response {
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-var keys int
+var keys atomic.Int64
 
 // key returns a fresh idempotency key.
-func key() string { keys++; return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keys) }
+func key() string { return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keys.Add(1)) }
 
-// EventCount counts the events in the store (the whole log).
+// EventCount counts the events in the store (the whole log). On the
+// PostgreSQL store it waits until the read horizon (held back by any other
+// transaction in flight, also other tests') shows every committed event.
 func (l *ledger) EventCount() int {
+	l.t.Helper()
+	if _, ok := l.Store.(*pgstore.Store); !ok {
+		return l.readCount()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var committed int
+		if err := l.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&committed); err != nil {
+			l.t.Fatal(err)
+		}
+		if n := l.readCount(); n == committed || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (l *ledger) readCount() int {
 	l.t.Helper()
 	n := 0
 	pos := domain.Start

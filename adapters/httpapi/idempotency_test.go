@@ -2,12 +2,15 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 )
 
 // Idempotency-Key on commands: a retried request gets the first response
@@ -20,6 +23,29 @@ var idemKeys atomic.Int64
 // uniqueKey returns a fresh Idempotency-Key; safe for parallel tests.
 func uniqueKey() string {
 	return fmt.Sprintf("k-%d-%d", time.Now().UnixNano(), idemKeys.Add(1))
+}
+
+// eventCount is l.EventCount once every committed event is readable. The
+// store reads $all below the read horizon, which any open transaction in
+// the cluster (another test's, a projection's) holds back, so a count taken
+// right after a command may miss its events for a moment.
+func eventCount(t *testing.T, l *ledger) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var committed int
+		if err := l.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&committed); err != nil {
+			t.Fatalf("count events: %v", err)
+		}
+		n := l.EventCount()
+		if n == committed {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the store reads %d events of %d committed after 10s", n, committed)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // mustDo sends a request that must answer want.
@@ -57,7 +83,7 @@ func TestIdempotencyReplay(t *testing.T) {
 	if first.Header.Get("Idempotent-Replayed") != "" {
 		t.Errorf("first response carries Idempotent-Replayed: %q", first.Header.Get("Idempotent-Replayed"))
 	}
-	n := l.EventCount()
+	n := eventCount(t, l)
 
 	// Repeated twice: the first response again, nothing appended (a new
 	// registration would be a 409 by now).
@@ -76,7 +102,7 @@ func TestIdempotencyReplay(t *testing.T) {
 			t.Errorf("replay: Content-Type %q", ct)
 		}
 	}
-	if got := l.EventCount(); got != n {
+	if got := eventCount(t, l); got != n {
 		t.Errorf("replays appended %d events", got-n)
 	}
 
@@ -85,12 +111,12 @@ func TestIdempotencyReplay(t *testing.T) {
 	k2 := uniqueKey()
 	move := map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"}
 	moved := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk", k2, move)
-	n = l.EventCount()
+	n = eventCount(t, l)
 	again := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk", k2, move)
 	if !bytes.Equal(again.Body, moved.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("move replay: %v %s, want %s", again.Header, again.Body, moved.Body)
 	}
-	if got := l.EventCount(); got != n {
+	if got := eventCount(t, l); got != n {
 		t.Errorf("move replay appended %d events", got-n)
 	}
 }
@@ -102,7 +128,7 @@ func TestIdempotencyKeyReused(t *testing.T) {
 	idNum := idNumber(t, "1972-03-04", 42)
 	first := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, registration(idNum, "周红", false))
 	pid := first.JSON(t)["person_id"].(string)
-	n := l.EventCount()
+	n := eventCount(t, l)
 
 	reused := []struct {
 		name, method, path string
@@ -125,7 +151,7 @@ func TestIdempotencyKeyReused(t *testing.T) {
 			if r.Header.Get("Idempotent-Replayed") != "" {
 				t.Errorf("a refused reuse is marked replayed")
 			}
-			if got := l.EventCount(); got != n {
+			if got := eventCount(t, l); got != n {
 				t.Errorf("appended %d events", got-n)
 			}
 		})
@@ -144,12 +170,12 @@ func TestIdempotencyKeysArePerUser(t *testing.T) {
 
 	// The same key, each user's own change: both happen.
 	a := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", k, registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
-	n := l.EventCount()
+	n := eventCount(t, l)
 	b := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk2", k, registration(idNumber(t, "1973-04-05", 45), "王芳", false))
 	if b.Header.Get("Idempotent-Replayed") != "" || bytes.Equal(a.Body, b.Body) {
 		t.Fatalf("clerk2's request was answered with clerk's: %s", b.Body)
 	}
-	if got := l.EventCount(); got != n+1 {
+	if got := eventCount(t, l); got != n+1 {
 		t.Errorf("clerk2's registration appended %d events, want 1", got-n)
 	}
 	if a.JSON(t)["person_id"] == b.JSON(t)["person_id"] {
@@ -158,16 +184,15 @@ func TestIdempotencyKeysArePerUser(t *testing.T) {
 
 	// The same key and body by another user is that user's own request, not
 	// a replay of the first user's: here a duplicate registration.
-	n = l.EventCount()
-	r := l.Do("POST", "/v1/persons", "clerk2", uniqueKey(), registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
-	r = l.Do("POST", "/v1/persons", "admin", k, registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
+	n = eventCount(t, l)
+	r := l.Do("POST", "/v1/persons", "admin", k, registration(idNumber(t, "1973-04-05", 44), "郑伟", false))
 	if r.Status != http.StatusConflict || r.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("admin repeating clerk's key and body: %d %v %s, want a 409 conflict of its own", r.Status, r.Header, r.Body)
 	}
 	if p := r.Problem(t); p.Code != "conflict" {
 		t.Errorf("code %q, want conflict", p.Code)
 	}
-	if got := l.EventCount(); got != n {
+	if got := eventCount(t, l); got != n {
 		t.Errorf("appended %d events", got-n)
 	}
 	// Each user's replay is still their own.
@@ -180,6 +205,35 @@ func TestIdempotencyKeysArePerUser(t *testing.T) {
 		if !bytes.Equal(r.Body, want.Body) || r.Header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("%s's replay: %s, want %s", as, r.Body, want.Body)
 		}
+	}
+}
+
+// A user named "clerk:dup" with key "1" is not user "clerk" with key
+// "dup:1": the second change happens too, instead of being taken for the
+// first one's retry.
+func TestIdempotencyUserAndKeyDoNotRunTogether(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	tok, err := postgres.Users{Pool: l.DB.Pool}.Add(context.Background(), "clerk:dup", "clerk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Tokens["clerk:dup"] = tok
+	pid := registerWith(t, l, idNumber(t, "1968-09-10", 50), "钱进", false)
+
+	first := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk", "dup:1",
+		map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"})
+	n := eventCount(t, l)
+	second := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk:dup", "1",
+		map[string]any{"township": "黄龙乡", "effective_on": "2024-07-01"})
+	if bytes.Equal(first.Body, second.Body) || eventCount(t, l) != n+1 {
+		t.Fatalf("clerk:dup's move was taken for clerk's: %s (appended %d)", second.Body, eventCount(t, l)-n)
+	}
+	r := mustDo(t, l, http.StatusOK, "GET", "/v1/persons/"+pid+"/history", "auditor", "", nil)
+	events := r.JSON(t)["events"].([]any)
+	last := events[len(events)-1].(map[string]any)
+	if last["actor"] != "clerk:dup" || last["summary"] != "moved from 白鹿镇 to 黄龙乡 on 2024-07-01" {
+		t.Errorf("last event: %v", last)
 	}
 }
 
@@ -236,7 +290,7 @@ func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			k := uniqueKey()
-			n := l.EventCount()
+			n := eventCount(t, l)
 			for attempt := range 2 { // the failure is not stored: it fails again
 				r := l.Do("POST", st.path, "clerk", k, st.bad)
 				if r.Status != st.status || r.Problem(t).Code != st.code {
@@ -246,7 +300,7 @@ func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
 					t.Errorf("attempt %d: a failure is marked replayed", attempt)
 				}
 			}
-			if got := l.EventCount(); got != n {
+			if got := eventCount(t, l); got != n {
 				t.Fatalf("failed command appended %d events", got-n)
 			}
 			url := st.path
@@ -260,7 +314,7 @@ func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
 			if ok.Header.Get("Idempotent-Replayed") != "" {
 				t.Errorf("corrected request marked replayed")
 			}
-			if l.EventCount() == n {
+			if eventCount(t, l) == n {
 				t.Errorf("corrected request appended nothing")
 			}
 			// Now the key is taken by the corrected request.
@@ -290,21 +344,21 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 10
 			k := uniqueKey()
-			before := l.EventCount()
+			before := eventCount(t, l)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			var got []response
-			start := make(chan struct{})
+			gate := make(chan struct{})
 			for range n {
 				wg.Go(func() {
-					<-start
+					<-gate
 					r := l.Do("POST", tc.path, "clerk", k, tc.body)
 					mu.Lock()
 					got = append(got, r)
 					mu.Unlock()
 				})
 			}
-			close(start)
+			close(gate)
 			wg.Wait()
 
 			var position string
@@ -321,7 +375,7 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 					t.Errorf("request %d: position %q, want %q as the others", i, p, position)
 				}
 			}
-			if appended := l.EventCount() - before; appended != 1 {
+			if appended := eventCount(t, l) - before; appended != 1 {
 				t.Errorf("%d identical concurrent requests appended %d events, want 1", n, appended)
 			}
 			// And a later retry replays the same.

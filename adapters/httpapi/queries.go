@@ -577,6 +577,9 @@ func (s *server) getSpending(w http.ResponseWriter, r *http.Request) {
 	if groupBy == "" {
 		groupBy = "month"
 	}
+	if err == nil && groupBy != "month" && groupBy != "township" && groupBy != "program" {
+		err = domain.Invalid("group_by", "%q is not one of month, township, program", groupBy)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

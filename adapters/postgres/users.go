@@ -72,25 +72,31 @@ type Stored struct {
 // Claim records that user's request with key and hash is being executed.
 // If the key was used before, it returns what was stored and false.
 func (s Idempotency) Claim(ctx context.Context, user, key string, hash []byte) (Stored, bool, error) {
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO idempotency_keys (user_name, key, request_hash) VALUES ($1, $2, $3)
-		ON CONFLICT (user_name, key) DO NOTHING`, user, key, hash)
-	if err != nil {
-		return Stored{}, false, fmt.Errorf("idempotency key: %w", err)
+	for range 5 { // a concurrent Release may delete the row between the two statements
+		tag, err := s.Pool.Exec(ctx, `INSERT INTO idempotency_keys (user_name, key, request_hash) VALUES ($1, $2, $3)
+			ON CONFLICT (user_name, key) DO NOTHING`, user, key, hash)
+		if err != nil {
+			return Stored{}, false, fmt.Errorf("idempotency key: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return Stored{}, true, nil
+		}
+		var st Stored
+		var status *int
+		err = s.Pool.QueryRow(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE user_name = $1 AND key = $2`,
+			user, key).Scan(&st.RequestHash, &status, &st.Response)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return Stored{}, false, fmt.Errorf("idempotency key: %w", err)
+		}
+		if status != nil {
+			st.Status = *status
+		}
+		return st, false, nil
 	}
-	if tag.RowsAffected() == 1 {
-		return Stored{}, true, nil
-	}
-	var st Stored
-	var status *int
-	err = s.Pool.QueryRow(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE user_name = $1 AND key = $2`,
-		user, key).Scan(&st.RequestHash, &status, &st.Response)
-	if err != nil {
-		return Stored{}, false, fmt.Errorf("idempotency key: %w", err)
-	}
-	if status != nil {
-		st.Status = *status
-	}
-	return st, false, nil
+	return Stored{}, false, fmt.Errorf("idempotency key %q: claimed and released repeatedly; retry", key)
 }
 
 // Complete stores the response of a claimed request.
