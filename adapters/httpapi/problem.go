@@ -85,12 +85,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// fieldCode makes a code suffix from a field name: "id_number" → "id_number".
+// fieldCode makes a snake_case code suffix from a field name:
+// "id_number" → "id_number", "Idempotency-Key" → "idempotency_key".
 func fieldCode(field string) string {
 	if field == "" {
 		return "input"
 	}
-	return strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(field)
+	return strings.ToLower(strings.NewReplacer(".", "_", "-", "_", "[", "_", "]", "").Replace(field))
 }
 
 // maxBody bounds request bodies.
