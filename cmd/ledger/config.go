@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -119,6 +120,11 @@ type deps struct {
 	log   *slog.Logger
 	pool  *pgxpool.Pool
 	store domain.EventStore
+}
+
+// statuses reports every projection's state.
+func (d *deps) statuses(ctx context.Context) ([]projections.Status, error) {
+	return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
 }
 
 func (d *deps) Close() {

@@ -84,7 +84,7 @@ func cmdProjectStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	st, err := projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	st, err := d.statuses(ctx)
 	if err != nil {
 		return err
 	}

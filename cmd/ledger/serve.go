@@ -21,7 +21,7 @@ func writeMetrics(ctx context.Context, w io.Writer, d *deps) {
 	d.stats.WritePrometheus(w)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	st, err := projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	st, err := d.statuses(ctx)
 	if err != nil {
 		d.log.Warn("metrics: projection status", slog.String("error", err.Error()))
 		return
@@ -90,7 +90,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Version: version,
 			Metrics: func(w io.Writer) { writeMetrics(ctx, w, d) },
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
-				return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+				return d.statuses(ctx)
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
