@@ -93,14 +93,14 @@ func advance(ctx context.Context, tx pgx.Tx, name string, from, to domain.Positi
 
 // Parked is an event a projection stopped at.
 type Parked struct {
-	Name      string
-	Position  domain.Position
-	Stream    string
-	Revision  uint64
-	EventType string
-	Error     string
-	Attempts  int
-	ParkedAt  time.Time
+	Name      string          `json:"name"`
+	Position  domain.Position `json:"position"`
+	Stream    string          `json:"stream"`
+	Revision  uint64          `json:"revision"`
+	EventType string          `json:"event_type"`
+	Error     string          `json:"error"`
+	Attempts  int             `json:"attempts"`
+	ParkedAt  time.Time       `json:"parked_at"`
 }
 
 // ParkedEvents lists parked events, oldest first.
