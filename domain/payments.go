@@ -152,5 +152,6 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(OverpaymentWrittenOff) },
 		func() Event { return new(BudgetAllocated) },
 	)
+	r.Add(payrollEventProtos()...)
 	return r
 }

@@ -1296,3 +1296,37 @@ func PaidPerYear(ctx context.Context, q Querier, personID domain.PersonID, progr
 	}
 	return out, nil
 }
+
+// PayrollPersons returns, for every person who was ever granted program,
+// their current township and every entitlement decision in recording
+// order: what a payroll draft needs.
+func PayrollPersons(ctx context.Context, q Querier, program domain.ProgramCode) ([]domain.PayrollPerson, error) {
+	rows, err := q.Query(ctx, `
+		SELECT h.person_id, coalesce(p.township, ''), h.change, h.effective_date, coalesce(h.amount::text, '')
+		FROM entitlement_history h LEFT JOIN persons p USING (person_id)
+		WHERE h.program = $1
+		ORDER BY h.person_id, h.position_commit, h.position_prepare`, string(program))
+	if err != nil {
+		return nil, fmt.Errorf("payroll persons: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.PayrollPerson
+	for rows.Next() {
+		var person, township, change, amount string
+		var eff pgtype.Date
+		if err := rows.Scan(&person, &township, &change, &eff, &amount); err != nil {
+			return nil, fmt.Errorf("payroll persons: %w", err)
+		}
+		c := domain.EntitlementChange{Kind: change, EffectiveDate: entDateOf(eff)}
+		if amount != "" {
+			if c.Amount, err = domain.ParseMoney("amount", amount); err != nil {
+				return nil, fmt.Errorf("payroll persons: %w", err)
+			}
+		}
+		if n := len(out); n == 0 || out[n-1].PersonID != domain.PersonID(person) {
+			out = append(out, domain.PayrollPerson{PersonID: domain.PersonID(person), Township: township})
+		}
+		out[len(out)-1].Changes = append(out[len(out)-1].Changes, c)
+	}
+	return out, rows.Err()
+}
