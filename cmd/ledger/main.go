@@ -52,6 +52,7 @@ func commands() []command {
 		{"serve", "migrate the database and serve the HTTP API", cmdServe},
 		{"migrate", "apply database migrations and exit", cmdMigrate},
 		{"project", "run the projections (status, rebuild, retry: see -h)", cmdProject},
+		{"payroll", "run, approve or reject a monthly payroll batch", cmdPayroll},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
 		{"version", "print the version", cmdVersion},
 	}
