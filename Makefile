@@ -48,9 +48,10 @@ vet: ## go vet
 	$(GO) vet ./...
 
 .PHONY: fuzz
-fuzz: ## fuzz ID-number and money parsing (FUZZTIME each, default 5s)
+fuzz: ## fuzz ID-number, money and bank return file parsing (FUZZTIME each, default 5s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResidentID$$' -fuzztime $(FUZZTIME) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMoney$$' -fuzztime $(FUZZTIME) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzReadReturn$$' -fuzztime $(FUZZTIME) ./adapters/bankfile
 
 .PHONY: lint
 lint: vet ## go vet and golangci-lint (incl. the import-direction rules in .golangci.yml)

@@ -198,6 +198,7 @@ type Beneficiary struct {
 	OneOffs      []OneOff
 	InKind       []InKindIssue
 	Proposals    map[string]*Proposal // grants proposed, by proposal ID
+	BankAccount  *BankAccount         // where cash benefits are paid; nil if none recorded
 }
 
 // openEntitlements returns the active and suspended entitlements, ordered

@@ -53,6 +53,7 @@ func NewBeneficiaryRegistry() *Registry {
 		func() Event { return new(InKindIssued) },
 	)
 	r.Add(proposalEventProtos()...)
+	r.Add(func() Event { return new(BankAccountRecorded) })
 	r.Upcast(TypePersonRegisteredV1, TypePersonRegistered, upcastPersonRegisteredV1)
 	return r
 }

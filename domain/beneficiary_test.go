@@ -711,6 +711,7 @@ func goldenEvents() []Event {
 		GrantProposed{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, EffectiveFrom: d("2025-01-01"), ProposedBy: "clerk.zhou"},
 		GrantApproved{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, ApprovedBy: "approver.chen"},
 		GrantRejected{ProposalID: "pr-2025-0043", Program: ProgramLivingSubsidy, RejectedBy: "approver.chen", Reason: "household not on 低保"},
+		BankAccountRecorded{AccountName: "张三", Bank: "中国农业银行庐山支行", AccountMasked: "6228************1234", AccountSealed: "v1:c2VhbGVk"},
 	}
 }
 
@@ -757,7 +758,7 @@ func TestGoldenEvents(t *testing.T) {
 			}
 			// EffectiveOn is the event's business date field.
 			eff, isEff := ev.(Effective)
-			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeGrantApproved: true, TypeGrantRejected: true}
+			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeGrantApproved: true, TypeGrantRejected: true, TypeBankAccountRecorded: true}
 			if isEff != !noBusinessDate[typ] {
 				t.Fatalf("%s Effective = %v", typ, isEff)
 			}

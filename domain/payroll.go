@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,9 +20,11 @@ import (
 
 // Event types of payroll batches.
 const (
-	TypeBatchDrafted  = "payroll.BatchDrafted.v1"
-	TypeBatchApproved = "payroll.BatchApproved.v1"
-	TypeBatchRejected = "payroll.BatchRejected.v1"
+	TypeBatchDrafted   = "payroll.BatchDrafted.v1"
+	TypeBatchApproved  = "payroll.BatchApproved.v1"
+	TypeBatchRejected  = "payroll.BatchRejected.v1"
+	TypeBatchExported  = "payroll.BatchExported.v1"
+	TypeReturnImported = "payroll.ReturnImported.v1"
 )
 
 // RuleNothingToPay: a draft found no payment owed.
@@ -67,6 +71,31 @@ type BatchRejected struct {
 	Reason     string      `json:"reason"`
 }
 
+// BatchExported: the bank payment file of an approved batch was written.
+type BatchExported struct {
+	BatchID    string `json:"batch_id"`
+	Format     string `json:"format"`
+	Encoding   string `json:"encoding"`
+	FileSHA256 string `json:"file_sha256"`
+	Count      int    `json:"count"`
+	Total      Money  `json:"total"`
+	ExportedBy string `json:"exported_by"`
+}
+
+// ReturnImported: a bank return file was reconciled against the batch; the
+// settlement and failure events it caused follow in the same append.
+type ReturnImported struct {
+	BatchID    string `json:"batch_id"`
+	FileSHA256 string `json:"file_sha256"`
+	Lines      int    `json:"lines"`
+	Settled    int    `json:"settled"`
+	Failed     int    `json:"failed"`
+	Exceptions int    `json:"exceptions"` // mismatched, unknown and duplicate lines
+	ImportedBy string `json:"imported_by"`
+}
+
+func (BatchExported) EventType() string  { return TypeBatchExported }
+func (ReturnImported) EventType() string { return TypeReturnImported }
 func (BatchDrafted) EventType() string   { return TypeBatchDrafted }
 func (BatchApproved) EventType() string  { return TypeBatchApproved }
 func (BatchRejected) EventType() string  { return TypeBatchRejected }
@@ -76,6 +105,8 @@ func payrollEventProtos() []func() Event {
 		func() Event { return new(BatchDrafted) },
 		func() Event { return new(BatchApproved) },
 		func() Event { return new(BatchRejected) },
+		func() Event { return new(BatchExported) },
+		func() Event { return new(ReturnImported) },
 	}
 }
 
@@ -98,8 +129,44 @@ type PayrollBatch struct {
 	State   string
 }
 
+// BatchID names the n-th batch of a program and period, e.g.
+// "living_subsidy.2025-01.1".
+func BatchID(program ProgramCode, period Period, n int) string {
+	return fmt.Sprintf("%s.%s.%d", program, period, n)
+}
+
+// ParseBatchID splits a batch ID into its program and period.
+func ParseBatchID(field, id string) (ProgramCode, Period, error) {
+	parts := strings.Split(id, ".")
+	if len(parts) != 3 {
+		return "", Period{}, Invalid(field, "%q is not a batch ID like living_subsidy.2025-01.1", id)
+	}
+	program, err := ParseProgramCode(field, parts[0])
+	if err != nil {
+		return "", Period{}, err
+	}
+	period, err := ParsePeriod(field, parts[1])
+	if err != nil {
+		return "", Period{}, err
+	}
+	if n, err := strconv.Atoi(parts[2]); err != nil || n < 1 || strconv.Itoa(n) != parts[2] {
+		return "", Period{}, Invalid(field, "%q does not end in a batch number", id)
+	}
+	return program, period, nil
+}
+
 // PayrollState is one program-and-period payroll stream folded.
 type PayrollState struct {
+	// Refs lists the references of the payments counted in Paid.
+	Refs map[PersonPeriod][]string
+	// Claimed is what overpayment claims of this stream ask back, per
+	// person and month.
+	Claimed map[PersonPeriod]Money
+	// Imported holds the SHA-256 of every return file reconciled.
+	Imported map[string]bool
+	// Status is each payment's state by reference: issued, settled,
+	// failed or reversed.
+	Status  map[string]string
 	Batches map[string]*PayrollBatch
 	// Paid is what was issued, net of failures and reversals, per person
 	// and month paid for, by this stream's batches.
@@ -121,15 +188,18 @@ func (s PayrollState) Pending() (*PayrollBatch, bool) {
 // EvolvePayroll folds one event of a payroll stream into s (in place; the
 // caller owns s).
 func EvolvePayroll(s *PayrollState, e Event) {
-	if s.Batches == nil || s.Paid == nil || s.Failed == nil {
-		s.Batches, s.Paid, s.Failed = map[string]*PayrollBatch{}, map[PersonPeriod]Money{}, map[PersonPeriod]bool{}
+	if s.Batches == nil || s.Paid == nil || s.Failed == nil || s.Status == nil || s.Imported == nil || s.Refs == nil || s.Claimed == nil {
+		s.Batches, s.Paid, s.Failed, s.Status = map[string]*PayrollBatch{}, map[PersonPeriod]Money{}, map[PersonPeriod]bool{}, map[string]string{}
+		s.Imported, s.Refs, s.Claimed = map[string]bool{}, map[PersonPeriod][]string{}, map[PersonPeriod]Money{}
 	}
 	adjust := func(l PaymentLine, sign int) {
 		k := PersonPeriod{l.PersonID, l.Period}
 		if sign > 0 {
 			s.Paid[k] = s.Paid[k].Add(l.Amount)
+			s.Refs[k] = append(s.Refs[k], l.Reference)
 			return
 		}
+		s.Refs[k] = slices.DeleteFunc(slices.Clone(s.Refs[k]), func(r string) bool { return r == l.Reference })
 		if v, err := s.Paid[k].Sub(l.Amount); err == nil {
 			s.Paid[k] = v
 		} else {
@@ -147,13 +217,23 @@ func EvolvePayroll(s *PayrollState, e Event) {
 		if b := s.Batches[e.BatchID]; b != nil {
 			b.State = BatchStateRejected
 		}
+	case *ReturnImported:
+		s.Imported[e.FileSHA256] = true
+	case *OverpaymentClaimed:
+		k := PersonPeriod{e.PersonID, e.Period}
+		s.Claimed[k] = s.Claimed[k].Add(e.Amount)
 	case *PaymentIssued:
 		adjust(e.PaymentLine, +1)
+		s.Status[e.Reference] = "issued"
+	case *PaymentSettled:
+		s.Status[e.Reference] = "settled"
 	case *PaymentFailed:
 		adjust(e.PaymentLine, -1)
 		s.Failed[PersonPeriod{e.PersonID, e.Period}] = true
+		s.Status[e.Reference] = "failed"
 	case *PaymentReversed:
 		adjust(e.PaymentLine, -1)
+		s.Status[e.Reference] = "reversed"
 	}
 }
 
@@ -167,6 +247,9 @@ type PayrollPerson struct {
 
 // DraftPayroll is the command to compute a batch.
 type DraftPayroll struct {
+	// Today bounds the period: a batch may be drafted for next month at
+	// the latest. Zero skips the check.
+	Today     Date
 	BatchID   string
 	Program   ProgramCode
 	Period    Period
@@ -195,6 +278,12 @@ func DecideDraft(s PayrollState, c DraftPayroll) ([]Event, error) {
 		return nil, Invalid("paid_on", "is required")
 	case c.DraftedBy == "":
 		return nil, Invalid("drafted_by", "is required")
+	}
+	if !c.Today.IsZero() && c.Period.Compare(c.Today.Period().Next()) > 0 {
+		return nil, Invalid("period", "%s is more than a month ahead; payroll pays what is owed now", c.Period)
+	}
+	if c.PaidOn.Before(c.Period.First().AddDays(-31)) || c.PaidOn.After(c.Period.Last().AddDays(366)) {
+		return nil, Invalid("paid_on", "%s is too far from %s: payments of a month are made from the month before to a year after", c.PaidOn, c.Period)
 	}
 	prog, ok := LookupProgram(c.Program)
 	if !ok {
@@ -293,4 +382,122 @@ func draftedBatch(s PayrollState, batchID string) (*PayrollBatch, error) {
 		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s is already %s", batchID, b.State)}
 	}
 	return b, nil
+}
+
+// DecideExport records that an approved batch's payment file was written.
+func DecideExport(s PayrollState, e BatchExported) ([]Event, error) {
+	b := s.Batches[e.BatchID]
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("batch %s: %w", e.BatchID, ErrNotFound)
+	case b.State != BatchStateApproved:
+		return nil, Violation("batch_not_approved", "batch %s is %s: only an approved batch is sent to the bank", e.BatchID, b.State)
+	}
+	return []Event{e}, nil
+}
+
+// Settlement is one line of a bank return file the reconciliation applies.
+type Settlement struct {
+	Reference     string
+	Failed        bool
+	Reason        string // of a failure
+	BankReference string
+	On            Date
+}
+
+// DecideReturn applies a reconciled return file to an approved batch:
+// every issued payment the file settles or fails gets its event; payments
+// already settled or failed are left alone, so importing the same file
+// twice changes nothing (and a file already imported is refused).
+func DecideReturn(s PayrollState, imported ReturnImported, lines []Settlement) ([]Event, error) {
+	b := s.Batches[imported.BatchID]
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("batch %s: %w", imported.BatchID, ErrNotFound)
+	case b.State != BatchStateApproved:
+		return nil, Violation("batch_not_approved", "batch %s is %s: only an approved batch has payments to reconcile", imported.BatchID, b.State)
+	case s.Imported[imported.FileSHA256]:
+		return nil, &ConflictError{Reason: fmt.Sprintf("this return file was already imported into batch %s; nothing changes", imported.BatchID)}
+	}
+	byRef := map[string]PayrollLine{}
+	for _, l := range b.Drafted.Lines {
+		byRef[l.Reference] = l
+	}
+	out := []Event{imported}
+	for _, st := range lines {
+		l, ok := byRef[st.Reference]
+		if !ok || s.Status[st.Reference] != "issued" {
+			continue
+		}
+		pl := PaymentLine{Reference: l.Reference, BatchID: b.Drafted.BatchID, PersonID: l.PersonID, Program: b.Drafted.Program,
+			Period: l.Period, Kind: l.Kind, Amount: l.Amount, Township: l.Township, PaidOn: b.Drafted.PaidOn}
+		if st.Failed {
+			out = append(out, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
+		} else {
+			out = append(out, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
+		}
+	}
+	return out, nil
+}
+
+// Paid is what a program's payroll streams paid (and claimed back) per
+// person and month, gathered across periods.
+type Paid struct {
+	Amount  map[PersonPeriod]Money
+	Refs    map[PersonPeriod][]string
+	Claimed map[PersonPeriod]Money
+}
+
+// Add folds one stream's state into p.
+func (p *Paid) Add(s PayrollState) {
+	if p.Amount == nil {
+		p.Amount, p.Refs, p.Claimed = map[PersonPeriod]Money{}, map[PersonPeriod][]string{}, map[PersonPeriod]Money{}
+	}
+	for k, v := range s.Paid {
+		p.Amount[k] = p.Amount[k].Add(v)
+	}
+	for k, v := range s.Refs {
+		p.Refs[k] = append(p.Refs[k], v...)
+	}
+	for k, v := range s.Claimed {
+		p.Claimed[k] = p.Claimed[k].Add(v)
+	}
+}
+
+// DecideClaims finds overpayments: months for which a person was paid more
+// than MonthsOwed says was owed — a death or termination recorded late with
+// an earlier effective date, a backdated suspension — less what was claimed
+// already. Each becomes an OverpaymentClaimed linked to the payments of
+// that month, claimed on day on.
+func DecideClaims(program ProgramCode, persons []PayrollPerson, paid Paid, on Date) []Event {
+	owed := map[PersonPeriod]Money{}
+	for _, p := range persons {
+		for _, m := range MonthsOwed(program, p.Changes, Period{year: 1900, month: time.January}, on.Period()) {
+			owed[PersonPeriod{p.PersonID, m.Period}] = m.Amount
+		}
+	}
+	keys := slices.Collect(maps.Keys(paid.Amount))
+	slices.SortFunc(keys, func(a, b PersonPeriod) int {
+		if c := cmp.Compare(a.Person, b.Person); c != 0 {
+			return c
+		}
+		return a.Period.Compare(b.Period)
+	})
+	var out []Event
+	for _, k := range keys {
+		over, err := paid.Amount[k].Sub(owed[k])
+		if err != nil || over.IsZero() {
+			continue
+		}
+		if over, err = over.Sub(paid.Claimed[k]); err != nil || over.IsZero() {
+			continue // claimed already
+		}
+		refs := slices.Clone(paid.Refs[k])
+		slices.Sort(refs)
+		out = append(out, OverpaymentClaimed{
+			ClaimID: fmt.Sprintf("ovp-%s-%s-%s", k.Person, k.Period, on), PersonID: k.Person, Program: program,
+			Period: k.Period, Amount: over, References: refs, ClaimedOn: on,
+		})
+	}
+	return out
 }

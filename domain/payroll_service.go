@@ -100,20 +100,12 @@ func (p *Payroll) Draft(ctx context.Context, meta CommandMeta, c DraftPayroll) (
 	if now := DateOf(meta.Now).Period(); now.Compare(last) > 0 {
 		last = now
 	}
-	elsewhere := map[PersonPeriod]Money{}
-	for per := first; per.Compare(last) <= 0; per = per.Next() {
-		if per == c.Period {
-			continue
-		}
-		ps, err := p.load(ctx, c.Program, per)
-		if err != nil {
-			return AppendResult{}, BatchDrafted{}, fmt.Errorf("load %s: %w", PayrollStream(c.Program, per), err)
-		}
-		for k, v := range ps.state.Paid {
-			elsewhere[k] = elsewhere[k].Add(v)
-		}
+	elsewhere, err := p.paidAcross(ctx, c.Program, first, last, c.Period)
+	if err != nil {
+		return AppendResult{}, BatchDrafted{}, err
 	}
-	c.PaidElsewhere = elsewhere
+	c.PaidElsewhere = elsewhere.Amount
+	c.Today = DateOf(meta.Now)
 	res, events, err := p.decide(ctx, meta, c.Program, c.Period, func(s PayrollState) ([]Event, error) { return DecideDraft(s, c) })
 	if err != nil {
 		return res, BatchDrafted{}, err
@@ -136,3 +128,71 @@ func (p *Payroll) Reject(ctx context.Context, meta CommandMeta, program ProgramC
 	})
 	return res, err
 }
+
+// RecordExport records an approved batch's payment file.
+func (p *Payroll) RecordExport(ctx context.Context, meta CommandMeta, program ProgramCode, period Period, e BatchExported) (AppendResult, error) {
+	res, _, err := p.decide(ctx, meta, program, period, func(s PayrollState) ([]Event, error) { return DecideExport(s, e) })
+	return res, err
+}
+
+// ImportReturn applies a reconciled bank return file and returns the
+// events appended.
+func (p *Payroll) ImportReturn(ctx context.Context, meta CommandMeta, program ProgramCode, period Period, imported ReturnImported, lines []Settlement) (AppendResult, []Event, error) {
+	return p.decide(ctx, meta, program, period, func(s PayrollState) ([]Event, error) { return DecideReturn(s, imported, lines) })
+}
+
+// paidAcross gathers what the program's payroll streams from first through
+// last paid, skipping the period skip (zero: none).
+func (p *Payroll) paidAcross(ctx context.Context, program ProgramCode, first, last, skip Period) (Paid, error) {
+	var out Paid
+	out.Add(PayrollState{})
+	for per := first; per.Compare(last) <= 0; per = per.Next() {
+		if per == skip {
+			continue
+		}
+		ps, err := p.load(ctx, program, per)
+		if err != nil {
+			return out, fmt.Errorf("load %s: %w", PayrollStream(program, per), err)
+		}
+		out.Add(ps.state)
+	}
+	return out, nil
+}
+
+// ClaimOverpayments records an overpayment claim for every month a person
+// was paid more than was owed, in the payroll stream of the period of
+// meta.Now. It returns the claims (none: nothing appended).
+func (p *Payroll) ClaimOverpayments(ctx context.Context, meta CommandMeta, program ProgramCode, persons []PayrollPerson) ([]OverpaymentClaimed, AppendResult, error) {
+	now := DateOf(meta.Now).Period()
+	first := now
+	for _, person := range persons {
+		for _, ch := range person.Changes {
+			if ch.Kind == ChangeGranted && !ch.EffectiveDate.IsZero() && ch.EffectiveDate.Period().Compare(first) < 0 {
+				first = ch.EffectiveDate.Period()
+			}
+		}
+	}
+	var claims []OverpaymentClaimed
+	res, _, err := p.decide(ctx, meta, program, now, func(s PayrollState) ([]Event, error) {
+		paid, err := p.paidAcross(ctx, program, first, now, now)
+		if err != nil {
+			return nil, err
+		}
+		paid.Add(s)
+		events := DecideClaims(program, persons, paid, DateOf(meta.Now))
+		claims = claims[:0]
+		for _, e := range events {
+			claims = append(claims, e.(OverpaymentClaimed))
+		}
+		if len(events) == 0 {
+			return nil, errNoClaims
+		}
+		return events, nil
+	})
+	if errors.Is(err, errNoClaims) {
+		return nil, AppendResult{}, nil
+	}
+	return claims, res, err
+}
+
+var errNoClaims = errors.New("no overpayments")

@@ -210,3 +210,55 @@ func TestPayrollTotalsEqualTheirLines(t *testing.T) {
 		}
 	}
 }
+
+// Every total in a batch report equals the sum of its lines, to the fen,
+// over random batches and payment outcomes.
+func TestBatchReportTotalsEqualTheirLines(t *testing.T) {
+	for seed := range uint64(50) {
+		r := rand.New(rand.NewPCG(seed, 2))
+		var lines []PayrollLine
+		total := Money{}
+		for i := range 1 + r.IntN(200) {
+			amt := MustMoney(fmt.Sprintf("%d.%02d", r.IntN(5000), r.IntN(100)))
+			lines = append(lines, PayrollLine{Reference: fmt.Sprint("r", i), PersonID: PersonID(fmt.Sprintf("%020d", i)), Kind: PaymentRegular,
+				Period: per("2025-03"), Amount: amt})
+			total = total.Add(amt)
+		}
+		d := &BatchDrafted{BatchID: "b", Program: ProgramLivingSubsidy, Period: per("2025-03"), Lines: lines, Count: len(lines), Total: total}
+		events := []Event{d, &BatchApproved{BatchID: "b"}}
+		for _, l := range lines {
+			pl := PaymentLine{Reference: l.Reference, PersonID: l.PersonID, Program: ProgramLivingSubsidy, Period: l.Period, Amount: l.Amount}
+			events = append(events, &PaymentIssued{PaymentLine: pl})
+			switch r.IntN(4) {
+			case 0:
+				events = append(events, &PaymentSettled{PaymentLine: pl})
+			case 1:
+				events = append(events, &PaymentFailed{PaymentLine: pl})
+			case 2:
+				events = append(events, &PaymentSettled{PaymentLine: pl}, &PaymentReversed{PaymentLine: pl})
+			}
+		}
+		rep, err := payrollState(events...).Report("b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums := map[string]*CountTotal{"settled": {}, "failed": {}, "reversed": {}, "issued": {}}
+		for _, l := range rep.Lines {
+			sums[l.Status].add(l.Amount)
+		}
+		check := func(name string, got, want CountTotal) {
+			if got.Count != want.Count || !got.Total.Equal(want.Total) {
+				t.Fatalf("seed %d: %s = %+v, sum of its lines %+v", seed, name, got, want)
+			}
+		}
+		check("settled", rep.Settled, *sums["settled"])
+		check("failed", rep.Failed, *sums["failed"])
+		check("reversed", rep.Reversed, *sums["reversed"])
+		check("outstanding", rep.Outstanding, *sums["issued"])
+		check("expected", rep.Expected, CountTotal{len(lines), total})
+		parts := rep.Settled.Total.Add(rep.Failed.Total).Add(rep.Reversed.Total).Add(rep.Outstanding.Total)
+		if !parts.Equal(rep.Expected.Total) {
+			t.Fatalf("seed %d: the parts add up to %s, expected %s", seed, parts, rep.Expected.Total)
+		}
+	}
+}

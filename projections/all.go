@@ -8,5 +8,6 @@ func All() []Projection {
 		ChangelogProjection{},
 		SpendingProjection{},
 		PaymentsProjection{},
+		BankAccountsProjection{},
 	}
 }

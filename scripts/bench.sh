@@ -31,6 +31,15 @@ echo "bench: entitlement look-ups over HTTP vs the bare pgx query, ${LEDGER_BENC
 LEDGER_BENCH_PERSONS=${LEDGER_BENCH_PERSONS:-100000} LEDGER_BENCH_SECONDS=${LEDGER_BENCH_SECONDS:-5} LEDGER_BENCH_RUNS=$COUNT \
 	"$GO" test -run '^$' -bench '^BenchmarkEntitlementLookup$' -benchtime 1x -timeout 60m ./adapters/httpapi | tee -a "$raw" >&2
 
+echo "bench: reconciliation of a 100,000-line GB18030 return file, $COUNT runs" >&2
+"$GO" test -run '^$' -bench '^BenchmarkReconcile100k(Floor)?$' -benchtime 1x -count "$COUNT" ./adapters/bankfile | tee -a "$raw" >&2
+
+# nsop NAME: the median ns/op of a benchmark over its runs.
+nsop() {
+	awk -v name="$1-" 'index($1, name) == 1 { v[n++] = $3 }
+		END { if (n == 0) { print "NaN"; exit } asort(v); print (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2 }' "$raw"
+}
+
 # lookup METRIC: the value of a metric of the look-up benchmark (already a median).
 lookup() {
 	awk -v unit="$1" '$1 ~ /^BenchmarkEntitlementLookup/ { for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$raw"
@@ -80,6 +89,17 @@ machine's cores. \`LEDGER_BENCH_PERSONS=${LEDGER_BENCH_PERSONS:-100000} LEDGER_B
 | requests/s | $(fmt "$(lookup api_rps)") | $(fmt "$(lookup floor_rps)") | $(ratio "$(lookup api_rps)" "$(lookup floor_rps)")× | ≥ 0.5× |
 | p50 latency | $(lookup api_p50_ms) ms | $(lookup floor_p50_ms) ms | | |
 | p99 latency | $(lookup api_p99_ms) ms | $(lookup floor_p99_ms) ms | | < 10 ms |
+
+## Reconciliation of a bank return file (issue 6)
+
+Reading a generated 100,000-line GB18030 CSV return file and classifying
+every line against 100,000 issued payments (\`ReadReturn\` + \`Classify\`),
+beside its floor: only decoding GB18030 and splitting the CSV.
+\`go test -run '^\$' -bench '^BenchmarkReconcile100k(Floor)?\$' -benchtime 1x -count $COUNT ./adapters/bankfile\`
+
+| measurement | time | floor: decode + CSV | ratio | target |
+|---|---:|---:|---:|---:|
+| read and classify 100,000 lines | $(awk -v n="$(nsop BenchmarkReconcile100k)" 'BEGIN { printf "%.2f s", n / 1e9 }') | $(awk -v n="$(nsop BenchmarkReconcile100kFloor)" 'BEGIN { printf "%.2f s", n / 1e9 }') | $(ratio "$(nsop BenchmarkReconcile100k)" "$(nsop BenchmarkReconcile100kFloor)")× the floor's time | < 5 s |
 MD
 cat >> "$out" <<'MD'
 

@@ -75,7 +75,8 @@ type Reconciliation struct {
 // occurrence is the payment and the repeat is ignored, in the lists and in
 // Totals.Expected alike.
 func Classify(expected []Expected, ret ReturnFile) Reconciliation {
-	var rec Reconciliation
+	// Nearly every line settles: size that list once.
+	rec := Reconciliation{Settled: make([]ReturnLine, 0, len(ret.Lines))}
 	issued := make(map[string]int, len(expected)) // reference → index in expected
 	for i, e := range expected {
 		if _, dup := issued[e.Reference]; dup {

@@ -43,15 +43,17 @@
 // The account number written is the full number: the bank needs it to pay.
 // Callers decrypt it just for this call and drop it afterwards; it never
 // appears in an error, and PaymentFileLine's String, GoString and LogValue
-// show the masked number only, so printing or logging a line cannot leak it.
+// show the masked number only and JSON omits it, so printing, logging or
+// marshalling a line cannot leak it.
 //
 // WritePayments checks everything before it writes a byte, so an error leaves
 // w untouched: the header's count must equal the number of lines and its
-// total must equal their sum exactly; every reference is unique; amounts are
+// total must equal their sum exactly; every reference is unique and has no
+// spaces; the masked account is set and is not the full number; amounts are
 // above zero; the account number is 6 to 40 ASCII digits; text fields are
 // valid UTF-8 of at most 256 characters, with no control characters, no
 // leading or trailing spaces and no leading = + - @ (which spreadsheets would
-// run as a formula). Batch ID, program and period use only ASCII letters,
+// run as a formula). Batch ID, program and period are 1 to 64 ASCII letters,
 // digits and . _ : -.
 //
 // # Return file (ReadReturn)

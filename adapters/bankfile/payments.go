@@ -77,14 +77,14 @@ type BatchHeader struct {
 // AccountNumber is the full account number, which the bank needs to pay.
 // It is sensitive (PIPL): callers decrypt it only to build the lines for one
 // WritePayments call and drop them afterwards. This package writes it into
-// the file and nowhere else — never into an error — and the String,
-// GoString and LogValue methods print AccountMasked instead, so a line that
-// is printed or logged by mistake does not leak it.
+// the file and nowhere else — never into an error — the String, GoString
+// and LogValue methods print AccountMasked instead, and JSON leaves it out,
+// so a line that is printed, logged or marshalled by mistake does not leak it.
 type PaymentFileLine struct {
 	Reference     string // unique payment reference, echoed back in the bank's return file
 	AccountName   string // 户名, the account holder's name as the bank has it
 	AccountMasked string // for messages and logs, e.g. "622202******3445"
-	AccountNumber string // full number, digits only; written to the file only
+	AccountNumber string `json:"-"` // full number, digits only; written to the file only, never marshalled
 	Amount        domain.Money
 	Note          string // 备注, optional
 }

@@ -109,7 +109,7 @@ func ReadReturn(r io.Reader, name string) (ReturnFile, error) {
 	switch {
 	case len(data) > MaxReturnFileSize:
 		return fail(0, "file", "is larger than %d MiB", MaxReturnFileSize>>20)
-	case len(strings.TrimSpace(string(data))) == 0:
+	case len(bytes.TrimSpace(data)) == 0:
 		return fail(1, "header", "the file is empty; expected a header line")
 	case bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
 		return fail(0, "file", "is a legacy .xls workbook or an encrypted one; save it as .xlsx or CSV without a password")
@@ -137,10 +137,13 @@ func ReadReturn(r io.Reader, name string) (ReturnFile, error) {
 		rows = csvRows(data)
 	}
 
-	p := parser{name: name, gb18030: rf.Encoding == GB18030}
+	p := parser{gb18030: rf.Encoding == GB18030}
 	rf.Lines = p.parse(rows)
 	if len(p.problems) > 0 {
 		return ReturnFile{}, &FileError{Name: name, Problems: p.problems}
+	}
+	if len(rf.Lines) == 0 {
+		rf.Lines = nil
 	}
 	return rf, nil
 }
@@ -158,7 +161,7 @@ type row struct {
 func csvRows(text []byte) []row {
 	cr := csv.NewReader(bytes.NewReader(text))
 	cr.FieldsPerRecord = -1
-	var rows []row
+	rows := make([]row, 0, bytes.Count(text, []byte("\n"))+1)
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -301,7 +304,6 @@ func normName(s string) string {
 
 // parser turns rows into return lines, collecting every problem.
 type parser struct {
-	name     string
 	gb18030  bool
 	cols     [numCols]int // column index of each field, -1 if absent
 	width    int          // fields in the header
@@ -313,7 +315,7 @@ func (p *parser) problem(lineNo int, field, format string, args ...any) {
 }
 
 func (p *parser) parse(rows []row) []ReturnLine {
-	var lines []ReturnLine
+	lines := make([]ReturnLine, 0, len(rows))
 	header := true
 	pendingTotal := 0 // line of a control-total line not yet known to be the last
 	for _, r := range rows {
@@ -469,6 +471,11 @@ func isTotal(fields []string) bool {
 	for _, f := range fields {
 		if f == "" {
 			continue
+		}
+		// Most lines start with a reference: skip them cheaply.
+		if !strings.HasPrefix(f, "合计") && !strings.HasPrefix(f, "总计") &&
+			(len(f) < 5 || !strings.EqualFold(f[:5], "total")) {
+			return false
 		}
 		for _, k := range nameKeys(f) {
 			if totalLabels[k] {

@@ -42,6 +42,31 @@ var commandUser = strings.NewReplacer("%", "%25", ":", "%3A")
 // response and appends nothing, a repeated key with another body is a 409.
 // build decodes the body (strictly) into the command for the user.
 func (s *server) command(w http.ResponseWriter, r *http.Request, status int, build func(body []byte, u User) (domain.PersonID, domain.Command, string, error)) {
+	s.idempotent(w, r, status, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+		pid, cmd, reason, err := build(body, u)
+		if err != nil {
+			return nil, "", err
+		}
+		meta.Reason = reason
+		res, err := s.handler.Execute(r.Context(), pid, meta, cmd)
+		if err != nil {
+			return nil, "", err
+		}
+		loc := ""
+		if status == http.StatusCreated {
+			loc = "/v1/persons/" + string(pid)
+		}
+		return commandResult{PersonID: pid, Position: res.Position.String(), Revision: res.NextExpected}, loc, nil
+	})
+}
+
+// idempotent runs a command under an Idempotency-Key: the body is read and
+// hashed; a repeated key with the same body returns the first response and
+// runs nothing, a repeated key with another body is a 409. run decodes the
+// body (strictly), executes, and returns the response body and, for a
+// 201, its Location. meta comes with a command ID derived from the user
+// and the key, so even a retry racing the first attempt appends once.
+func (s *server) idempotent(w http.ResponseWriter, r *http.Request, status int, run func(body []byte, u User, meta domain.CommandMeta) (any, string, error)) {
 	u, _ := UserFrom(r.Context())
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
@@ -74,9 +99,17 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 			return
 		}
 		if stored.Status != 0 {
-			var first commandResult
-			if stored.Status == http.StatusCreated && json.Unmarshal(stored.Response, &first) == nil && first.PersonID != "" {
-				w.Header().Set("Location", "/v1/persons/"+string(first.PersonID))
+			var first struct {
+				PersonID string `json:"person_id"`
+				BatchID  string `json:"batch_id"`
+			}
+			if stored.Status == http.StatusCreated && json.Unmarshal(stored.Response, &first) == nil {
+				switch {
+				case first.BatchID != "":
+					w.Header().Set("Location", "/v1/payroll/batches/"+first.BatchID)
+				case first.PersonID != "":
+					w.Header().Set("Location", "/v1/persons/"+first.PersonID)
+				}
 			}
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.Header().Set("Content-Type", "application/json")
@@ -87,36 +120,28 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 		// The first attempt is in flight or died midway: run it again.
 		// Its event IDs derive from the key, so nothing is appended twice.
 	}
-	release := func() { _ = s.idem.Release(ctx, u.Name, key) }
-	pid, cmd, reason, err := build(body, u)
-	if err != nil {
-		release()
-		writeError(w, r, err)
-		return
-	}
 	meta := domain.CommandMeta{
 		CommandID:     "api:" + commandUser.Replace(u.Name) + ":" + key,
 		Actor:         u.Name,
 		Role:          string(u.Role),
 		CorrelationID: middleware.GetReqID(ctx),
-		Reason:        reason,
 		Now:           s.Now(),
 	}
-	res, err := s.handler.Execute(ctx, pid, meta, cmd)
+	result, location, err := run(body, u, meta)
 	if err != nil {
 		if !errors.Is(err, domain.ErrConcurrency) {
-			release()
+			_ = s.idem.Release(ctx, u.Name, key)
 		}
 		writeError(w, r, err)
 		return
 	}
-	out, _ := json.Marshal(commandResult{PersonID: pid, Position: res.Position.String(), Revision: res.NextExpected})
+	out, _ := json.Marshal(result)
 	out = append(out, '\n')
 	if err := s.idem.Complete(ctx, u.Name, key, status, out); err != nil {
 		logFrom(ctx).Warn("idempotency: could not store the response", "error", err.Error())
 	}
-	if status == http.StatusCreated {
-		w.Header().Set("Location", "/v1/persons/"+string(pid))
+	if location != "" {
+		w.Header().Set("Location", location)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -541,5 +566,33 @@ func (s *server) recordInKindIssue(w http.ResponseWriter, r *http.Request) {
 			p.err = domain.Invalid("unit_value", "is required")
 		}
 		return cmd, req.Reason, p.err
+	})
+}
+
+func (s *server) recordBankAccount(w http.ResponseWriter, r *http.Request) {
+	s.personCommand(w, r, func(body []byte, _ User) (domain.Command, string, error) {
+		var req struct {
+			AccountName   string `json:"account_name"`
+			Bank          string `json:"bank"`
+			AccountNumber string `json:"account_number"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		n, err := domain.ParseBankAccountNumber("account_number", req.AccountNumber)
+		if err != nil {
+			return nil, "", err
+		}
+		if s.Vault == nil {
+			return nil, "", errors.New("no vault configured to seal account numbers")
+		}
+		sealed, err := s.Vault.Seal(n.Digits())
+		if err != nil {
+			return nil, "", err
+		}
+		return domain.RecordBankAccount{Account: domain.BankAccount{
+			AccountName: req.AccountName, Bank: req.Bank, AccountMasked: n.Masked(), AccountSealed: sealed,
+		}}, req.Reason, nil
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -71,7 +72,7 @@ func start(t *testing.T, storeKind string) *ledger {
 	t.Cleanup(func() { cancel(); <-done })
 
 	h := httpapi.NewServer(httpapi.Deps{
-		Log: testLog(l.Logs), DB: db.Pool, Store: store, LookupKey: testKey, Version: "test",
+		Log: testLog(l.Logs), DB: db.Pool, Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
 		Now: func() time.Time { return l.now },
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.Pool, store, projections.All(), time.Now())
@@ -263,4 +264,13 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// testVault seals bank account numbers in tests.
+func testVault(t *testing.T) *vault.Vault {
+	v, err := vault.New("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

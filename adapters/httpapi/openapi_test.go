@@ -290,8 +290,17 @@ func TestOpenAPIConformance(t *testing.T) {
 				t.Errorf("as %s: %d %s", as, r.Status, r.Body)
 			}
 			doc.checkResponse(t, op, r)
-			if r.Status == http.StatusCreated && r.Header.Get("Location") != "/v1/persons/"+r.JSON(t)["person_id"].(string) {
-				t.Errorf("201 with Location %q", r.Header.Get("Location"))
+			if r.Status == http.StatusCreated {
+				var want string
+				switch res := r.JSON(t); {
+				case res["person_id"] != nil:
+					want = fmt.Sprint("/v1/persons/", res["person_id"])
+				case res["batch_id"] != nil:
+					want = fmt.Sprint("/v1/payroll/batches/", res["batch_id"])
+				}
+				if got := r.Header.Get("Location"); want == "" || got != want {
+					t.Errorf("201 with Location %q, want %q", got, want)
+				}
 			}
 		})
 	}
@@ -315,6 +324,28 @@ func TestOpenAPIConformance(t *testing.T) {
 		`{"id_number": "`+strings.Repeat("1", 1<<20)+`"}`), 413)
 	ops["POST /v1/persons/{id}/certificate"].checkProblem(t, doc, l.Do("POST", "/v1/persons/"+f.pid+"/certificate", "clerk", newKey(),
 		map[string]any{"certificate_number": f.idNum + "42", "issued_on": "2020-05-01", "valid_until": "2030-04-30", "colour": "red"}), 400)
+	ops["POST /v1/persons/{id}/bank-account"].checkProblem(t, doc, l.Do("POST", "/v1/persons/"+f.pid+"/bank-account", "clerk", newKey(),
+		map[string]any{"account_name": f.name, "bank": "中国农业银行", "account_number": "6228 48"}), 400) // too few digits
+
+	// Payroll problems.
+	batch := f.draftBatch("finance")
+	ops["POST /v1/payroll/batches"].checkProblem(t, doc, l.draft("finance", newKey(),
+		map[string]any{"program": "living_subsidy", "period": f.period}), 409) // the batch waits for approval
+	ops["POST /v1/payroll/batches"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches", "finance", newKey(),
+		map[string]any{"program": "living_subsidy", "period": "2025-13"}), 400)
+	ops["POST /v1/payroll/batches/{batch}/approve"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches/"+batch+"/approve",
+		"finance", newKey(), nil), 422) // the drafter
+	ops["POST /v1/payroll/batches/{batch}/reject"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches/"+batch+"/reject",
+		"finance", newKey(), map[string]any{}), 400) // no reason
+	ops["POST /v1/payroll/batches/{batch}/reject"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches/"+batch+"/reject",
+		"finance", newKey(), map[string]any{"reason": "wrong period"}), 200)
+	ops["POST /v1/payroll/batches/{batch}/approve"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches/"+batch+"/approve",
+		"admin", newKey(), nil), 409) // already rejected
+	ops["POST /v1/payroll/batches/{batch}/approve"].checkProblem(t, doc, l.Do("POST", "/v1/payroll/batches/living_subsidy.2019-01.1/approve",
+		"admin", newKey(), nil), 404)
+	ops["GET /v1/payroll/batches/{batch}"].checkProblem(t, doc, l.Do("GET", "/v1/payroll/batches/"+batch, "auditor", "", nil), 200)
+	ops["GET /v1/payroll/batches/{batch}"].checkProblem(t, doc, l.Do("GET", "/v1/payroll/batches/living_subsidy.2019-01.1", "auditor", "", nil), 404)
+	ops["GET /v1/payroll/batches/{batch}"].checkProblem(t, doc, l.Do("GET", "/v1/payroll/batches/living_subsidy.2025-03.01", "auditor", "", nil), 400)
 }
 
 func (op operation) checkProblem(t *testing.T, doc *openAPI, r response, status int) {

@@ -75,7 +75,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusConflict, "conflict", ce.Reason)
 	case errors.Is(err, domain.ErrNotFound):
 		problem(w, http.StatusNotFound, "not_found", "no such record")
-	case errors.Is(err, errWaitTimeout):
+	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")

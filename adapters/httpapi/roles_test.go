@@ -96,6 +96,11 @@ var sensitiveRoutes = map[string][]httpapi.Role{
 	"GET /v1/persons/{id}/payments":                   {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"GET /v1/spending":                                {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"POST /v1/persons":                                {httpapi.RoleClerk, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/bank-account":              {httpapi.RoleClerk, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches":                        {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/approve":        {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/reject":         {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"GET /v1/payroll/batches/{batch}":                 {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 }
 
 func TestSensitiveRoutesAreRoutes(t *testing.T) {
@@ -192,7 +197,8 @@ func (l *ledger) forTest(t *testing.T) *ledger {
 
 // fixture is a person for one route's requests, registered and given a
 // certificate by admin, with an approved living_subsidy entitlement, a paid
-// month, and a care_subsidy proposal waiting for approval.
+// month, and a care_subsidy proposal waiting for approval. The payroll
+// routes' preparations add a period to draft and a batch.
 type fixture struct {
 	l        *ledger
 	pid      string
@@ -200,6 +206,8 @@ type fixture struct {
 	name     string
 	proposal string // pending, proposed by admin
 	after    string // the position of the last write
+	period   string // a living_subsidy period no other batch of the ledger uses
+	batch    string // a payroll batch of period
 }
 
 var personSeq, keySeq atomic.Int64
@@ -262,7 +270,33 @@ func (f *fixture) must(as, method, path string, body any) string {
 
 // path fills a route pattern's parameters.
 func (f *fixture) path(pattern string) string {
-	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy").Replace(pattern)
+	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy", "{batch}", f.batch).Replace(pattern)
+}
+
+// draftBatch drafts a living_subsidy batch for a period of its own (after
+// waiting for the projections to take in the fixture) as the finance user
+// drafter and returns it.
+func (f *fixture) draftBatch(drafter string) string {
+	f.l.t.Helper()
+	f.period = f.l.freshPeriod()
+	f.l.caughtUp(f.after)
+	r := f.l.draft(drafter, newKey(), map[string]any{"program": "living_subsidy", "period": f.period})
+	if r.Status != http.StatusCreated {
+		f.l.t.Fatalf("draft %s as %s: %d %s", f.period, drafter, r.Status, r.Body)
+	}
+	res := r.JSON(f.l.t)
+	f.batch, f.after = res["batch_id"].(string), res["position"].(string)
+	return f.batch
+}
+
+// approveBatch approves the fixture's batch as approver.
+func (f *fixture) approveBatch(approver string) {
+	f.l.t.Helper()
+	r := f.l.Do("POST", "/v1/payroll/batches/"+f.batch+"/approve", approver, newKey(), nil)
+	if r.Status != http.StatusOK {
+		f.l.t.Fatalf("approve %s as %s: %d %s", f.batch, approver, r.Status, r.Body)
+	}
+	f.after = r.JSON(f.l.t)["position"].(string)
 }
 
 // send sends a route's request as a caller: a fresh Idempotency-Key on
@@ -374,4 +408,42 @@ var routeRequests = map[string]routeRequest{
 	"POST /v1/persons/{id}/in-kind-issues": {body: func(*fixture) any {
 		return map[string]any{"issue_id": "i-" + newKey(), "item": "轮椅", "quantity": 1, "unit_value": "800.00", "effective_on": "2025-01-20"}
 	}},
+	"POST /v1/persons/{id}/bank-account": {body: func(f *fixture) any {
+		// Another number each time: recording the account already
+		// recorded is a conflict.
+		return map[string]any{"account_name": f.name, "bank": "中国农业银行", "account_number": newAccountNumber(), "reason": "account opened 2025-01-02"}
+	}},
+
+	// Payroll: every draft is for a period of its own, so that no batch
+	// left waiting for approval by an earlier route blocks it.
+	"POST /v1/payroll/batches": {
+		prepare: func(l *ledger, f *fixture) {
+			f.period = l.freshPeriod()
+			l.caughtUp(f.after) // a draft needs the read models to have the fixture
+		},
+		body: func(f *fixture) any {
+			return map[string]any{"program": "living_subsidy", "period": f.period, "paid_on": f.period + "-15", "reason": "monthly run"}
+		},
+	},
+	"POST /v1/payroll/batches/{batch}/approve": {
+		prepare: func(l *ledger, f *fixture) {
+			l.addUser("finance2", "finance")
+			f.draftBatch("finance2") // finance approves: not the drafter
+		},
+		// the body is optional
+	},
+	"POST /v1/payroll/batches/{batch}/reject": {
+		prepare: func(l *ledger, f *fixture) {
+			l.addUser("finance2", "finance")
+			f.draftBatch("finance2")
+		},
+		body: fixedBody(map[string]any{"reason": "the rates of March are not yet confirmed"}),
+	},
+	"GET /v1/payroll/batches/{batch}": {
+		prepare: func(l *ledger, f *fixture) {
+			l.addUser("finance2", "finance")
+			f.draftBatch("finance")
+			f.approveBatch("finance2")
+		},
+	},
 }

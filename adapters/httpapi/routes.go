@@ -16,6 +16,7 @@ var (
 	caseworkers = []Role{RoleClerk, RoleAdmin}
 	approvers   = []Role{RoleApprover, RoleAdmin}
 	money       = []Role{RoleFinance, RoleAuditor, RoleAdmin}
+	financeOnly = []Role{RoleFinance, RoleAdmin}
 	auditors    = []Role{RoleAuditor, RoleAdmin}
 )
 
@@ -56,6 +57,13 @@ func (s *server) routes() []route {
 		{"POST", "/v1/persons/{id}/entitlements/{program}/terminate", caseworkers, s.terminateEntitlement},
 		{"POST", "/v1/persons/{id}/one-off-grants", caseworkers, s.recordOneOffGrant},
 		{"POST", "/v1/persons/{id}/in-kind-issues", caseworkers, s.recordInKindIssue},
+		{"POST", "/v1/persons/{id}/bank-account", caseworkers, s.recordBankAccount},
+
+		// Payroll (finance).
+		{"POST", "/v1/payroll/batches", financeOnly, s.draftPayroll},
+		{"POST", "/v1/payroll/batches/{batch}/approve", financeOnly, s.decidePayroll(true)},
+		{"POST", "/v1/payroll/batches/{batch}/reject", financeOnly, s.decidePayroll(false)},
+		{"GET", "/v1/payroll/batches/{batch}", money, s.getBatch},
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -30,6 +31,7 @@ type Deps struct {
 	DB        *pgxpool.Pool
 	Store     domain.EventStore
 	LookupKey domain.LookupKey
+	Vault     *vault.Vault // seals bank account numbers
 	Version   string
 	Now       func() time.Time // default time.Now
 	// Metrics writes process metrics (projection progress) in the

@@ -114,3 +114,52 @@ func TestPayrollRunsAtOnceDraftOneBatch(t *testing.T) {
 		t.Fatalf("April: %d lines, %s, %v; want 50 lines, 5500.00", d.Count, d.Total, err)
 	}
 }
+
+// A death recorded in April with an earlier effective date: the payments
+// already made for March and April become two overpayment claims, linked
+// to those payments; asking again claims nothing more.
+func TestLateDeathBecomesOverpaymentClaims(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	p := domain.NewPayroll(s)
+	a := domain.PersonID("aaaaaaaaaaaaaaaaaaaa")
+	granted := []domain.EntitlementChange{{Kind: domain.ChangeGranted, EffectiveDate: domain.MustDate("2025-01-01")}}
+	persons := []domain.PayrollPerson{{PersonID: a, Township: "蛟塘镇", Changes: granted}}
+	for m, user := range []string{"2025-01", "2025-02", "2025-03", "2025-04"} {
+		period, _ := domain.ParsePeriod("period", user)
+		meta := domain.CommandMeta{CommandID: "run-" + user, Actor: "fin.wu", Role: "finance", Now: period.First().AddDays(15).Time()}
+		id := domain.BatchID(domain.ProgramLivingSubsidy, period, 1)
+		if _, _, err := p.Draft(ctx, meta, domain.DraftPayroll{BatchID: id, Program: domain.ProgramLivingSubsidy, Period: period,
+			PaidOn: period.First().AddDays(19), DraftedBy: "fin.wu", Persons: persons}); err != nil {
+			t.Fatalf("month %d: %v", m, err)
+		}
+		meta.CommandID, meta.Actor = "approve-"+user, "fin.li"
+		if _, err := p.Approve(ctx, meta, domain.ProgramLivingSubsidy, period, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Recorded on 2025-04-25: died on 2025-02-10.
+	died := append(granted, domain.EntitlementChange{Kind: domain.ChangeTerminated, EffectiveDate: domain.MustDate("2025-02-10")})
+	persons[0].Changes = died
+	meta := domain.CommandMeta{CommandID: "claims-1", Actor: "fin.wu", Role: "finance", Now: time.Date(2025, 4, 25, 10, 0, 0, 0, time.UTC)}
+	claims, _, err := p.ClaimOverpayments(ctx, meta, domain.ProgramLivingSubsidy, persons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 2 || claims[0].Period.String() != "2025-03" || claims[1].Period.String() != "2025-04" ||
+		claims[0].Amount.String() != "110.00" || len(claims[0].References) != 1 || claims[0].References[0] != "living_subsidy.2025-03.1-aaaaaaaaaaaaaaaaaaaa-2025-03" {
+		t.Fatalf("claims = %+v", claims)
+	}
+	meta.CommandID = "claims-2"
+	again, _, err := p.ClaimOverpayments(ctx, meta, domain.ProgramLivingSubsidy, persons)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("claims asked twice: %+v, %v", again, err)
+	}
+	// And May's payroll pays nothing more.
+	may, _ := domain.ParsePeriod("period", "2025-05")
+	_, _, err = p.Draft(ctx, domain.CommandMeta{CommandID: "run-may", Actor: "fin.wu", Role: "finance", Now: time.Date(2025, 5, 15, 0, 0, 0, 0, time.UTC)},
+		domain.DraftPayroll{BatchID: "x", Program: domain.ProgramLivingSubsidy, Period: may, PaidOn: may.First(), DraftedBy: "fin.wu", Persons: persons})
+	if !errors.Is(err, domain.ErrRuleViolation) {
+		t.Fatalf("May after the death: %v", err)
+	}
+}

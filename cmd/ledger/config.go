@@ -14,6 +14,7 @@ import (
 	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -23,12 +24,18 @@ import (
 // (person IDs and look-ups derive from it).
 const devLookupKey = "development-only-lookup-key-change-me"
 
+// devAccountKey seals bank account numbers when LEDGER_ACCOUNT_KEY is
+// unset: for a laptop only. A deployment sets its own 32-byte key (64 hex
+// characters) and keeps it: sealed numbers cannot be opened without it.
+const devAccountKey = "6c65646765722d646576656c6f706d656e742d6f6e6c792d6b65792d2d2d2d21"
+
 // config is the ledger's configuration: flags override the environment.
 type config struct {
 	DatabaseURL string
 	EventStore  string // "postgres" (default) or an esdb:// URL
 	Addr        string
 	LookupKey   string
+	AccountKey  string // hex AES-256 key sealing bank account numbers
 	LogFormat   string // "text" or "json"
 }
 
@@ -38,6 +45,7 @@ func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 	fs.StringVar(&c.EventStore, "eventstore", envOr(e, "LEDGER_EVENTSTORE", "postgres"), `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
 	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
 	c.LookupKey = e.getenv("LEDGER_LOOKUP_KEY")
+	c.AccountKey = e.getenv("LEDGER_ACCOUNT_KEY")
 	if withAddr {
 		fs.StringVar(&c.Addr, "addr", envOr(e, "LEDGER_ADDR", "127.0.0.1:8080"), "HTTP listen address (env LEDGER_ADDR)")
 	}
@@ -68,6 +76,11 @@ func (c *config) validate() error {
 			return usageError{"LEDGER_LOOKUP_KEY: " + err.Error()}
 		}
 	}
+	if c.AccountKey != "" {
+		if _, err := vault.New(c.AccountKey); err != nil {
+			return usageError{"LEDGER_ACCOUNT_KEY: " + err.Error()}
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usageError{fmt.Sprintf("log-format: %q is neither \"text\" nor \"json\"", c.LogFormat)}
 	}
@@ -88,6 +101,7 @@ func (c *config) log(l *slog.Logger) {
 		slog.String("database_url", postgres.MaskURL(c.DatabaseURL)),
 		slog.String("eventstore", postgres.MaskURL(c.EventStore)),
 		slog.String("lookup_key", key),
+		slog.Bool("account_key_set", c.AccountKey != ""),
 		slog.String("version", version),
 	}
 	if c.Addr != "" {
@@ -97,6 +111,21 @@ func (c *config) log(l *slog.Logger) {
 	if c.LookupKey == "" {
 		l.Warn("LEDGER_LOOKUP_KEY is not set: using the development lookup key; a deployment must set its own and keep it")
 	}
+	if c.AccountKey == "" {
+		l.Warn("LEDGER_ACCOUNT_KEY is not set: bank account numbers are sealed with the development key; a deployment must set its own and keep it")
+	}
+}
+
+func (c *config) vault() *vault.Vault {
+	k := c.AccountKey
+	if k == "" {
+		k = devAccountKey
+	}
+	v, err := vault.New(k)
+	if err != nil { // validate() checked it
+		panic(err)
+	}
+	return v
 }
 
 func (c *config) lookupKey() domain.LookupKey {

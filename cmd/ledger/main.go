@@ -52,7 +52,8 @@ func commands() []command {
 		{"serve", "migrate the database and serve the HTTP API", cmdServe},
 		{"migrate", "apply database migrations and exit", cmdMigrate},
 		{"project", "run the projections (status, rebuild, retry: see -h)", cmdProject},
-		{"payroll", "run, approve or reject a monthly payroll batch", cmdPayroll},
+		{"payroll", "run, approve, reject or export a monthly payroll batch", cmdPayroll},
+		{"reconcile", "apply a bank return file to a batch (reconcile BATCH --file F --user U)", cmdReconcile},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
 		{"version", "print the version", cmdVersion},
 	}
@@ -95,7 +96,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `ledger COMMAND -h` for a command's flags. Settings come from flags,")
 	fmt.Fprintln(w, "else from the environment: DATABASE_URL, LEDGER_EVENTSTORE, LEDGER_ADDR,")
-	fmt.Fprintln(w, "LEDGER_LOOKUP_KEY, LEDGER_LOG_FORMAT.")
+	fmt.Fprintln(w, "LEDGER_LOOKUP_KEY, LEDGER_ACCOUNT_KEY, LEDGER_LOG_FORMAT.")
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) error {

@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -19,40 +18,21 @@ import (
 //	ledger payroll reject BATCH --user NAME --reason TEXT
 func cmdPayroll(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: ledger payroll run|approve|reject … (see ledger payroll run -h)"}
+		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims … (see ledger payroll run -h)"}
 	}
 	switch args[0] {
 	case "run":
 		return cmdPayrollRun(ctx, e, args[1:])
 	case "approve", "reject":
 		return cmdPayrollDecide(ctx, e, args[0], args[1:])
+	case "export":
+		return cmdPayrollExport(ctx, e, args[1:])
+	case "report":
+		return cmdPayrollReport(ctx, e, args[1:])
+	case "claims":
+		return cmdPayrollClaims(ctx, e, args[1:])
 	}
-	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve or reject", args[0])}
-}
-
-// batchID names the n-th batch of a program and period: "living_subsidy.2025-01.1".
-func batchID(program domain.ProgramCode, period domain.Period, n int) string {
-	return fmt.Sprintf("%s.%s.%d", program, period, n)
-}
-
-// parseBatchID splits a batch ID into its program and period.
-func parseBatchID(id string) (domain.ProgramCode, domain.Period, error) {
-	parts := strings.Split(id, ".")
-	if len(parts) != 3 {
-		return "", domain.Period{}, domain.Invalid("batch", "%q is not a batch ID like living_subsidy.2025-01.1", id)
-	}
-	program, err := domain.ParseProgramCode("batch", parts[0])
-	if err != nil {
-		return "", domain.Period{}, err
-	}
-	period, err := domain.ParsePeriod("batch", parts[1])
-	if err != nil {
-		return "", domain.Period{}, err
-	}
-	if n, err := strconv.Atoi(parts[2]); err != nil || n < 1 {
-		return "", domain.Period{}, domain.Invalid("batch", "%q does not end in a batch number", id)
-	}
-	return program, period, nil
+	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report or claims", args[0])}
 }
 
 func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
@@ -96,11 +76,20 @@ func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	p := domain.NewPayroll(d.store)
+	// Overpayments first: a death or termination recorded late turns
+	// payments already made into claims, which the draft then respects.
+	claims, _, err := p.ClaimOverpayments(ctx, d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), *user), program, persons)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		fmt.Fprintf(e.stdout, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
+	}
 	state, err := p.State(ctx, program, period)
 	if err != nil {
 		return err
 	}
-	id := batchID(program, period, len(state.Batches)+1)
+	id := domain.BatchID(program, period, len(state.Batches)+1)
 	start := time.Now()
 	res, b, err := p.Draft(ctx, d.meta("payroll-run:"+id, *user), domain.DraftPayroll{
 		BatchID: id, Program: program, Period: period, PaidOn: paidOn, DraftedBy: *user, Persons: persons})
@@ -123,7 +112,7 @@ func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) e
 		return usageError{fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.1 --user NAME", verb, verb)}
 	}
 	id := args[0]
-	program, period, err := parseBatchID(id)
+	program, period, err := domain.ParseBatchID("batch", id)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -186,4 +175,105 @@ func (d *deps) caughtUp(ctx context.Context) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// cmdPayrollReport prints a batch's report: totals, then every line, as
+// CSV with --csv.
+func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return usageError{"payroll report: name the batch, e.g. ledger payroll report living_subsidy.2025-01.1 [--csv]"}
+	}
+	id := args[0]
+	program, period, err := domain.ParseBatchID("batch", id)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var cfg config
+	fs := newFlagSet("payroll report", e)
+	cfg.bind(fs, e, false)
+	asCSV := fs.Bool("csv", false, "print every line as CSV")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	state, err := domain.NewPayroll(d.store).State(ctx, program, period)
+	if err != nil {
+		return err
+	}
+	r, err := state.Report(id)
+	if err != nil {
+		return err
+	}
+	if *asCSV {
+		cw := csv.NewWriter(e.stdout)
+		_ = cw.Write([]string{"reference", "person_id", "kind", "period", "amount", "township", "status"})
+		for _, l := range r.Lines {
+			_ = cw.Write([]string{l.Reference, string(l.PersonID), string(l.Kind), l.Period.String(), l.Amount.String(), l.Township, l.Status})
+		}
+		for _, t := range []struct {
+			name string
+			ct   domain.CountTotal
+		}{{"expected", r.Expected}, {"settled", r.Settled}, {"failed", r.Failed}, {"reversed", r.Reversed}, {"outstanding", r.Outstanding}} {
+			_ = cw.Write([]string{"total:" + t.name, "", "", "", t.ct.Total.String(), fmt.Sprint(t.ct.Count), ""})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	fmt.Fprintf(e.stdout, "batch %s (%s, drafted by %s, paid on %s)\n", r.BatchID, r.State, r.DraftedBy, r.PaidOn)
+	for _, t := range []struct {
+		name string
+		ct   domain.CountTotal
+	}{{"expected", r.Expected}, {"settled", r.Settled}, {"failed", r.Failed}, {"reversed", r.Reversed}, {"outstanding", r.Outstanding}} {
+		fmt.Fprintf(e.stdout, "  %-12s %6d  %14s\n", t.name, t.ct.Count, t.ct.Total)
+	}
+	for _, l := range r.Lines {
+		if l.Status == "failed" || l.Status == "reversed" {
+			fmt.Fprintf(e.stdout, "  %s %s %s %s\n", l.Status, l.Reference, l.Amount, l.Period)
+		}
+	}
+	return nil
+}
+
+// cmdPayrollClaims records overpayment claims for a program now.
+func cmdPayrollClaims(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("payroll claims", e)
+	cfg.bind(fs, e, false)
+	programFlag := fs.String("program", "", "the monthly program")
+	user := fs.String("user", "", "the finance user recording the claims")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	program, err := domain.ParseProgramCode("program", *programFlag)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *user == "" {
+		return usageError{"user: name the finance user (--user NAME)"}
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.caughtUp(ctx); err != nil {
+		return err
+	}
+	persons, err := projections.PayrollPersons(ctx, d.pool, program)
+	if err != nil {
+		return err
+	}
+	claims, _, err := domain.NewPayroll(d.store).ClaimOverpayments(ctx, d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), *user), program, persons)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		fmt.Fprintf(e.stdout, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
+	}
+	fmt.Fprintf(e.stdout, "%d claims recorded\n", len(claims))
+	return nil
 }

@@ -87,7 +87,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Deps{
-			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Version: version,
+			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Vault: d.cfg.vault(), Version: version,
 			Metrics: func(w io.Writer) { writeMetrics(ctx, w, d) },
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
 				return d.statuses(ctx)

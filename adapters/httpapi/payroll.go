@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+)
+
+// Payroll for finance officers: draft a batch for a program and period
+// (from the read models, which must have caught up), approve or reject it
+// (another user than the drafter), and read the batch report.
+
+type batchResult struct {
+	BatchID  string             `json:"batch_id"`
+	Program  domain.ProgramCode `json:"program"`
+	Period   domain.Period      `json:"period"`
+	Count    int                `json:"count"`
+	Total    domain.Money       `json:"total"`
+	Position string             `json:"position"`
+}
+
+var errNotCaughtUp = errors.New("the read models have not caught up with the event log yet; retry shortly")
+
+// caughtUp answers 503 unless every projection has applied the whole log:
+// a draft computed from stale entitlements would pay the wrong people.
+func (s *server) caughtUp(ctx context.Context) error {
+	if s.Projections == nil {
+		return nil
+	}
+	st, err := s.Projections(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range st {
+		if p.State != "running" || p.LagEvents > 0 {
+			return errNotCaughtUp
+		}
+	}
+	return nil
+}
+
+func (s *server) draftPayroll(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, http.StatusCreated, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+		var req struct {
+			Program string `json:"program"`
+			Period  string `json:"period"`
+			PaidOn  string `json:"paid_on"`
+			reasonField
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		program := p.program("program", req.Program)
+		if p.err != nil {
+			return nil, "", p.err
+		}
+		if prog, _ := domain.LookupProgram(program); prog.Shape != domain.ShapeMonthly {
+			return nil, "", domain.Invalid("program", "%s is not paid monthly; payroll runs monthly programs", program)
+		}
+		period, err := domain.ParsePeriod("period", req.Period)
+		if err != nil {
+			return nil, "", err
+		}
+		paidOn := period.First().AddDays(19)
+		if req.PaidOn != "" {
+			paidOn = p.date("paid_on", req.PaidOn)
+		}
+		if p.err != nil {
+			return nil, "", p.err
+		}
+		ctx := r.Context()
+		if err := s.waitFor(r); err != nil {
+			return nil, "", err
+		}
+		if err := s.caughtUp(ctx); err != nil {
+			return nil, "", err
+		}
+		persons, err := projections.PayrollPersons(ctx, s.DB, program)
+		if err != nil {
+			return nil, "", err
+		}
+		pay := domain.NewPayroll(s.Store)
+		state, err := pay.State(ctx, program, period)
+		if err != nil {
+			return nil, "", err
+		}
+		id := domain.BatchID(program, period, len(state.Batches)+1)
+		meta.Reason = req.Reason
+		res, b, err := pay.Draft(ctx, meta, domain.DraftPayroll{BatchID: id, Program: program, Period: period, PaidOn: paidOn, DraftedBy: u.Name, Persons: persons})
+		if err != nil {
+			return nil, "", err
+		}
+		return batchResult{BatchID: id, Program: program, Period: period, Count: b.Count, Total: b.Total, Position: res.Position.String()},
+			"/v1/payroll/batches/" + id, nil
+	})
+}
+
+func (s *server) decidePayroll(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.idempotent(w, r, http.StatusOK, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+			id := chi.URLParam(r, "batch")
+			program, period, err := domain.ParseBatchID("batch", id)
+			if err != nil {
+				return nil, "", err
+			}
+			var req reasonField
+			if len(bytes.TrimSpace(body)) > 0 {
+				if err := decodeBody(body, &req); err != nil {
+					return nil, "", err
+				}
+			}
+			meta.Reason = req.Reason
+			pay := domain.NewPayroll(s.Store)
+			var res domain.AppendResult
+			if approve {
+				res, err = pay.Approve(r.Context(), meta, program, period, id)
+			} else {
+				res, err = pay.Reject(r.Context(), meta, program, period, id, req.Reason)
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			state, err := pay.State(r.Context(), program, period)
+			if err != nil {
+				return nil, "", err
+			}
+			b := state.Batches[id].Drafted
+			return batchResult{BatchID: id, Program: program, Period: period, Count: b.Count, Total: b.Total, Position: res.Position.String()}, "", nil
+		})
+	}
+}
+
+// getBatch is the batch report, from the event store: every line with its
+// status, and expected / settled / failed / outstanding counts and totals.
+func (s *server) getBatch(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "batch")
+	program, period, err := domain.ParseBatchID("batch", id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		state, err := domain.NewPayroll(s.Store).State(ctx, program, period)
+		if err != nil {
+			return nil, err
+		}
+		return state.Report(id)
+	})
+}

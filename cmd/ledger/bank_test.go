@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/vault"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// A finance officer's month on the command line: a grant approved in March
+// effective from January is paid with arrears; the bank file goes out in
+// GB18030; the bank's return settles one person, fails another and misses
+// a third; the same return imported twice changes nothing; the failed
+// payments are re-issued in a follow-up batch for the same period.
+func TestPayrollExportAndReconcile(t *testing.T) {
+	db := pgtest.NewSchema(t)
+	s := pgstore.New(db.Pool)
+	defer s.Close()
+	ctx := context.Background()
+	h := domain.NewHandler(s)
+	key := domain.LookupKey(devLookupKey)
+	v, _ := vault.New(devAccountKey)
+	var pids []domain.PersonID
+	for i, birth := range []string{"1950-02-03", "1962-07-30", "1971-11-11"} {
+		id, _ := domain.NewResidentID("360429", domain.MustDate(birth), 21+i)
+		hash := key.Hash(id)
+		pid := domain.PersonIDFromHash(hash)
+		pids = append(pids, pid)
+		cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
+		acct, _ := domain.ParseBankAccountNumber("account_number", fmt.Sprintf("62284800123456789%02d", i))
+		sealed, _ := v.Seal(acct.Digits())
+		for k, c := range []domain.Command{
+			domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: fmt.Sprint("居民", i), Township: "温泉镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-01")},
+			domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
+			domain.RecordBankAccount{Account: domain.BankAccount{AccountName: fmt.Sprint("居民", i), Bank: "农业银行", AccountMasked: acct.Masked(), AccountSealed: sealed}},
+			domain.GrantEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2025-01-01")},
+		} {
+			if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint(birth, k), Actor: "clerk", Role: "clerk", Now: time.Now()}, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	dir := t.TempDir()
+	run1 := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, args, env, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := run1(args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+		return out
+	}
+	must("project", "--once")
+	out := must("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")
+	if !strings.Contains(out, "9 lines, total 990.00 (regular 3, arrears 6, reissue 0)") {
+		t.Fatalf("run: %s", out)
+	}
+	const batch = "living_subsidy.2025-03.1"
+	must("project", "--once")
+	if _, _, err := run1("payroll", "export", batch, "--user", "fin.wu", "--out", filepath.Join(dir, "x.csv")); err == nil || !strings.Contains(err.Error(), "only an approved batch") {
+		t.Fatalf("export before approval: %v", err)
+	}
+	must("payroll", "approve", batch, "--user", "fin.li")
+	must("project", "--once")
+	file := filepath.Join(dir, "pay.csv")
+	out = must("payroll", "export", batch, "--user", "fin.wu", "--format", "csv", "--encoding", "gb18030", "--out", file)
+	if !strings.Contains(out, "9 payments, total 990.00 (csv, gb18030)") {
+		t.Fatalf("export: %s", out)
+	}
+	raw, _ := os.ReadFile(file)
+	text, err := simplifiedchinese.GB18030.NewDecoder().Bytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvText := string(text)
+	if !strings.Contains(csvText, "付款参考号") || !strings.Contains(csvText, "6228480012345678900") || !strings.Contains(csvText, "合计(Total),9,,990.00") {
+		t.Fatalf("payment file:\n%s", csvText)
+	}
+
+	// The bank's return: person 0 settled (3 lines), person 1 failed (3
+	// lines), person 2 missing; plus an unknown reference and a duplicate.
+	var ret strings.Builder
+	ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+	for _, p := range []string{"2025-01", "2025-02", "2025-03"} {
+		fmt.Fprintf(&ret, "%s-%s-%s,110.00,成功,,B%s\r\n", batch, pids[0], p, p)
+		fmt.Fprintf(&ret, "%s-%s-%s,110.00,失败,账户已销户,\r\n", batch, pids[1], p)
+	}
+	fmt.Fprintf(&ret, "%s-%s-2025-01,110.00,成功,,B-dup\r\n", batch, pids[0])
+	ret.WriteString("NOT-A-REFERENCE,5.00,成功,,\r\n")
+	retGB, _ := simplifiedchinese.GB18030.NewEncoder().String(ret.String())
+	retFile := filepath.Join(dir, "return.csv")
+	_ = os.WriteFile(retFile, []byte(retGB), 0o600)
+	out = must("reconcile", batch, "--file", retFile, "--user", "fin.wu", "--report", filepath.Join(dir, "report.csv"))
+	for _, want := range []string{"settled                 3          330.00", "failed                  3          330.00",
+		"unknown reference       1            5.00", "duplicate line          1          110.00", "missing from file       3          330.00"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reconcile report lacks %q:\n%s", want, out)
+		}
+	}
+	out = must("payroll", "report", batch)
+	for _, want := range []string{"settled           3          330.00", "failed            3          330.00", "outstanding       3          330.00"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("batch report lacks %q:\n%s", want, out)
+		}
+	}
+	before := countEvents(t, db)
+	out = must("reconcile", batch, "--file", retFile, "--user", "fin.wu")
+	if !strings.Contains(out, "already imported") || countEvents(t, db) != before {
+		t.Fatalf("the same file twice: %s (events %d → %d)", out, before, countEvents(t, db))
+	}
+	// A malformed return file is refused whole, naming its lines.
+	bad := filepath.Join(dir, "bad.csv")
+	_ = os.WriteFile(bad, []byte("参考号,金额,状态\r\nA,1.005,成功\r\nB,-3.00,成功\r\n"), 0o600)
+	_, errOut, err := run1("reconcile", batch, "--file", bad, "--user", "fin.wu")
+	if err == nil || !strings.Contains(errOut, "line 2") || !strings.Contains(errOut, "line 3") || countEvents(t, db) != before {
+		t.Fatalf("malformed file: %v\n%s", err, errOut)
+	}
+
+	// Follow-up batch for March: person 1's failed months are re-issued.
+	must("project", "--once")
+	out = must("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")
+	if !strings.Contains(out, "drafted living_subsidy.2025-03.2: 3 lines, total 330.00 (regular 0, arrears 0, reissue 3)") {
+		t.Fatalf("follow-up run: %s", out)
+	}
+}
+
+func countEvents(t *testing.T, db *pgtest.Schema) int {
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
