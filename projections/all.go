@@ -9,5 +9,6 @@ func All() []Projection {
 		SpendingProjection{},
 		PaymentsProjection{},
 		BankAccountsProjection{},
+		OverpaymentsProjection{},
 	}
 }

@@ -154,3 +154,24 @@ func (s *server) getBatch(w http.ResponseWriter, r *http.Request) {
 		return state.Report(id)
 	})
 }
+
+// getProgramMonths reports a program's year month by month: paid,
+// outstanding at the bank, overpaid and claimed back.
+func (s *server) getProgramMonths(w http.ResponseWriter, r *http.Request) {
+	program, err := domain.ParseProgramCode("program", r.URL.Query().Get("program"))
+	year := 0
+	if err == nil {
+		year, err = intParam(r, "year", domain.DateOf(s.Now()).Year(), 2000, 2100)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		months, err := projections.ProgramMonths(ctx, s.DB, program, year)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"program": program, "year": year, "months": months}, nil
+	})
+}

@@ -95,6 +95,7 @@ var sensitiveRoutes = map[string][]httpapi.Role{
 	"POST /v1/persons/{id}/death/retract":             {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"GET /v1/persons/{id}/payments":                   {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"GET /v1/spending":                                {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"GET /v1/payroll/months":                          {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"POST /v1/persons":                                {httpapi.RoleClerk, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/bank-account":              {httpapi.RoleClerk, httpapi.RoleAdmin},
 	"POST /v1/payroll/batches":                        {httpapi.RoleFinance, httpapi.RoleAdmin},
@@ -360,6 +361,9 @@ var routeRequests = map[string]routeRequest{
 	"GET /v1/programs": {query: func(*fixture) url.Values { return url.Values{"year": {"2024"}} }},
 	"GET /v1/spending": {query: func(*fixture) url.Values {
 		return url.Values{"year": {"2024"}, "group_by": {"program"}}
+	}},
+	"GET /v1/payroll/months": {query: func(*fixture) url.Values {
+		return url.Values{"program": {"living_subsidy"}, "year": {"2024"}}
 	}},
 
 	"POST /v1/persons": {body: func(f *fixture) any {

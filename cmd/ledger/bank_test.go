@@ -132,6 +132,13 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 		t.Fatalf("malformed file: %v\n%s", err, errOut)
 	}
 
+	must("project", "--once")
+	out = must("payroll", "months", "--program", "living_subsidy", "--year", "2025")
+	// Paid in March: 990.00 issued less 330.00 failed; 330.00 still at the bank.
+	if !strings.Contains(out, "2025-03,660.00,6,330.00,3,0.00,0.00,0.00") {
+		t.Errorf("program months:\n%s", out)
+	}
+
 	// Follow-up batch for March: person 1's failed months are re-issued.
 	must("project", "--once")
 	out = must("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")

@@ -18,7 +18,7 @@ import (
 //	ledger payroll reject BATCH --user NAME --reason TEXT
 func cmdPayroll(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims … (see ledger payroll run -h)"}
+		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims|months … (see ledger payroll run -h)"}
 	}
 	switch args[0] {
 	case "run":
@@ -31,8 +31,10 @@ func cmdPayroll(ctx context.Context, e *env, args []string) error {
 		return cmdPayrollReport(ctx, e, args[1:])
 	case "claims":
 		return cmdPayrollClaims(ctx, e, args[1:])
+	case "months":
+		return cmdPayrollMonths(ctx, e, args[1:])
 	}
-	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report or claims", args[0])}
+	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report, claims or months", args[0])}
 }
 
 func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
@@ -276,4 +278,37 @@ func cmdPayrollClaims(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%d claims recorded\n", len(claims))
 	return nil
+}
+
+// cmdPayrollMonths prints a program's year month by month as CSV.
+func cmdPayrollMonths(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("payroll months", e)
+	cfg.bind(fs, e, false)
+	programFlag := fs.String("program", "", "the program")
+	year := fs.Int("year", time.Now().Year(), "the year")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	program, err := domain.ParseProgramCode("program", *programFlag)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	months, err := projections.ProgramMonths(ctx, d.pool, program, *year)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(e.stdout)
+	_ = cw.Write([]string{"month", "paid", "payments", "outstanding", "outstanding_payments", "overpaid", "recovered", "written_off"})
+	for _, m := range months {
+		_ = cw.Write([]string{m.Month.String(), m.Paid.String(), fmt.Sprint(m.Payments), m.Outstanding.String(), fmt.Sprint(m.OutstandingCount),
+			m.Overpaid.String(), m.Recovered.String(), m.WrittenOff.String()})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,0 +1,142 @@
+package projections
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+//go:embed sql/overpayments.sql
+var overpaymentsSchema string
+
+// OverpaymentsProjection is the read model "overpayments": every claim for
+// money paid that was not owed, and what came back or was written off.
+// Claims are rare, so events are applied one statement each.
+type OverpaymentsProjection struct{}
+
+var _ Projection = OverpaymentsProjection{}
+
+func (OverpaymentsProjection) Name() string     { return "overpayments" }
+func (OverpaymentsProjection) Version() int     { return 1 }
+func (OverpaymentsProjection) Schema() string   { return overpaymentsSchema }
+func (OverpaymentsProjection) Tables() []string { return []string{"overpayment_claims"} }
+
+func (OverpaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
+	for _, env := range batch {
+		var err error
+		ev := env.Event
+		switch v := ev.(type) { // the same events as values
+		case domain.OverpaymentClaimed:
+			ev = &v
+		case domain.OverpaymentRecovered:
+			ev = &v
+		case domain.OverpaymentWrittenOff:
+			ev = &v
+		}
+		switch e := ev.(type) {
+		case *domain.OverpaymentClaimed:
+			_, err = tx.Exec(ctx, `INSERT INTO overpayment_claims (claim_id, person_id, program, period, amount, refs, claimed_on)
+				VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,
+				e.ClaimID, string(e.PersonID), string(e.Program), e.Period.First().Time(), e.Amount.String(), e.References, e.ClaimedOn.Time())
+		case *domain.OverpaymentRecovered:
+			err = adjustClaim(ctx, tx, e.ClaimID, "recovered", e.Amount)
+		case *domain.OverpaymentWrittenOff:
+			err = adjustClaim(ctx, tx, e.ClaimID, "written_off", e.Amount)
+		}
+		if err != nil {
+			return fmt.Errorf("overpayments: %s@%d: %w", env.Stream, env.Revision, err)
+		}
+	}
+	return nil
+}
+
+func adjustClaim(ctx context.Context, tx pgx.Tx, claimID, column string, amount domain.Money) error {
+	tag, err := tx.Exec(ctx, `UPDATE overpayment_claims SET `+column+` = `+column+` + $2::numeric WHERE claim_id = $1`, claimID, amount.String())
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("claim %s: %w", claimID, domain.ErrNotFound)
+	}
+	return err
+}
+
+// ProgramMonth is one program's month: what was paid (by value date), what
+// is still outstanding at the bank, and what was overpaid (by the month
+// paid for) and claimed back.
+type ProgramMonth struct {
+	Month            domain.Period `json:"month"`
+	Paid             domain.Money  `json:"paid"`
+	Payments         int           `json:"payments"`
+	Outstanding      domain.Money  `json:"outstanding"` // issued, not yet settled or failed
+	OutstandingCount int           `json:"outstanding_count"`
+	Overpaid         domain.Money  `json:"overpaid"` // claimed
+	Recovered        domain.Money  `json:"recovered"`
+	WrittenOff       domain.Money  `json:"written_off"`
+}
+
+// ProgramMonths reports a program's year month by month, from the
+// spending, payments and overpayments read models.
+func ProgramMonths(ctx context.Context, q Querier, program domain.ProgramCode, year int) ([]ProgramMonth, error) {
+	from := time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC)
+	rows, err := q.Query(ctx, `
+		WITH months AS (SELECT generate_series($2::date, $2::date + interval '11 months', interval '1 month')::date AS month),
+		paid AS (SELECT month, sum(amount_paid) AS paid, sum(payments)::int AS payments FROM spending
+			WHERE program = $1 AND month >= $2 AND month < $2::date + interval '1 year' GROUP BY month),
+		outstanding AS (SELECT date_trunc('month', paid_on)::date AS month, sum(amount) AS amount, count(*)::int AS n FROM payments
+			WHERE program = $1 AND status = 'issued' AND paid_on >= $2 AND paid_on < $2::date + interval '1 year' GROUP BY 1),
+		claims AS (SELECT period AS month, sum(amount) AS claimed, sum(recovered) AS recovered, sum(written_off) AS written_off
+			FROM overpayment_claims WHERE program = $1 AND period >= $2 AND period < $2::date + interval '1 year' GROUP BY period)
+		SELECT to_char(m.month, 'YYYY-MM'), coalesce(p.paid, 0)::text, coalesce(p.payments, 0),
+			coalesce(o.amount, 0)::text, coalesce(o.n, 0),
+			coalesce(c.claimed, 0)::text, coalesce(c.recovered, 0)::text, coalesce(c.written_off, 0)::text
+		FROM months m LEFT JOIN paid p USING (month) LEFT JOIN outstanding o USING (month) LEFT JOIN claims c USING (month)
+		ORDER BY m.month`, string(program), from)
+	if err != nil {
+		return nil, fmt.Errorf("program months: %w", err)
+	}
+	defer rows.Close()
+	var out []ProgramMonth
+	for rows.Next() {
+		var r ProgramMonth
+		var month, paid, outstanding, claimed, recovered, written string
+		if err := rows.Scan(&month, &paid, &r.Payments, &outstanding, &r.OutstandingCount, &claimed, &recovered, &written); err != nil {
+			return nil, fmt.Errorf("program months: %w", err)
+		}
+		var perr [6]error
+		r.Month, perr[0] = domain.ParsePeriod("month", month)
+		r.Paid, perr[1] = parseSigned(paid)
+		r.Outstanding, perr[2] = parseSigned(outstanding)
+		r.Overpaid, perr[3] = parseSigned(claimed)
+		r.Recovered, perr[4] = parseSigned(recovered)
+		r.WrittenOff, perr[5] = parseSigned(written)
+		for _, e := range perr {
+			if e != nil {
+				return nil, fmt.Errorf("program months %s: %w", month, e)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// parseSigned parses a NUMERIC sum, rendered with two decimals.
+func parseSigned(s string) (domain.Money, error) {
+	d, err := decimalFromText(s)
+	if err != nil {
+		return domain.Money{}, err
+	}
+	return domain.ParseMoney("amount", d)
+}
+
+// decimalFromText normalises a NUMERIC's text to two decimals.
+func decimalFromText(s string) (string, error) {
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return "", err
+	}
+	return d.StringFixed(2), nil
+}
