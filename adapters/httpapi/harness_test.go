@@ -134,8 +134,11 @@ func (r response) Problem(t *testing.T) httpapi.Problem {
 func (l *ledger) Do(method, path, as string, key string, body any) response {
 	l.t.Helper()
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
+	case rawBody:
+		rd, contentType = bytes.NewReader(b.Data), b.ContentType
 	case string:
 		rd = strings.NewReader(b)
 	case []byte:
@@ -152,7 +155,7 @@ func (l *ledger) Do(method, path, as string, key string, body any) response {
 		l.t.Fatal(err)
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if as != "" {
 		tok, ok := l.Tokens[httpapi.Role(as)]
@@ -273,4 +276,10 @@ func testVault(t *testing.T) *vault.Vault {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// rawBody is a request body sent as is, with its content type.
+type rawBody struct {
+	ContentType string
+	Data        []byte
 }

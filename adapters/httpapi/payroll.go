@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -175,3 +180,94 @@ func (s *server) getProgramMonths(w http.ResponseWriter, r *http.Request) {
 		return map[string]any{"program": program, "year": year, "months": months}, nil
 	})
 }
+
+type reconcileJSON struct {
+	BatchID         string                       `json:"batch_id"`
+	AlreadyImported bool                         `json:"already_imported"`
+	Position        string                       `json:"position,omitempty"`
+	Totals          map[string]domain.CountTotal `json:"totals"`
+	Exceptions      []reconcileExceptionJSON     `json:"exceptions"`
+}
+
+type reconcileExceptionJSON struct {
+	Category  string       `json:"category"` // failed, amount_mismatch, unknown, duplicate, missing
+	Line      int          `json:"line,omitempty"`
+	Reference string       `json:"reference"`
+	Amount    domain.Money `json:"amount"`
+	Detail    string       `json:"detail,omitempty"`
+}
+
+// uploadReturn reconciles a bank return file sent as the raw request body
+// (CSV or XLSX, UTF-8 or GB18030). A malformed file is refused whole (400,
+// every bad line named); the same file again changes nothing.
+func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	if r.Header.Get("Idempotency-Key") == "" {
+		writeError(w, r, errMissingKey)
+		return
+	}
+	id := chi.URLParam(r, "batch")
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bankfile.MaxReturnFileSize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			problem(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the return file exceeds %d bytes", bankfile.MaxReturnFileSize))
+			return
+		}
+		writeError(w, r, err)
+		return
+	}
+	meta := domain.CommandMeta{Actor: u.Name, Role: string(u.Role), CorrelationID: middleware.GetReqID(r.Context()), Now: s.Now()}
+	applied, err := bankfile.Reconcile(r.Context(), domain.NewPayroll(s.Store), meta, id, "return file", raw, domain.DateOf(meta.Now))
+	var fe *bankfile.FileError
+	if errors.As(err, &fe) {
+		var lines []string
+		for i, p := range fe.Problems {
+			if i == 50 {
+				lines = append(lines, fmt.Sprintf("and %d more", len(fe.Problems)-50))
+				break
+			}
+			lines = append(lines, p.String())
+		}
+		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: "invalid_return_file", Field: "file",
+			Detail: "nothing was applied; fix these lines and send the file again: " + strings.Join(lines, "; ")})
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	t := applied.Totals
+	out := reconcileJSON{BatchID: id, AlreadyImported: applied.AlreadyImported, Exceptions: []reconcileExceptionJSON{},
+		Totals: map[string]domain.CountTotal{
+			"expected": ct(t.Expected), "settled": ct(t.Settled), "failed": ct(t.Failed), "amount_mismatch": ct(t.AmountMismatch),
+			"unknown": ct(t.Unknown), "duplicate": ct(t.Duplicate), "missing": ct(t.Missing),
+		}}
+	if !applied.AlreadyImported {
+		out.Position = applied.Position.String()
+	}
+	for _, l := range applied.Failed {
+		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "failed", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount, Detail: l.Reason})
+	}
+	for _, m := range applied.AmountMismatch {
+		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "amount_mismatch", Line: m.Line.LineNo, Reference: m.Line.Reference,
+			Amount: m.Line.Amount, Detail: "issued " + m.Expected.String()})
+	}
+	for _, l := range applied.Unknown {
+		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "unknown", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount})
+	}
+	for _, dl := range applied.Duplicate {
+		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "duplicate", Line: dl.Line.LineNo, Reference: dl.Line.Reference,
+			Amount: dl.Line.Amount, Detail: fmt.Sprint("first on line ", dl.FirstLineNo)})
+	}
+	for _, m := range applied.Missing {
+		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "missing", Reference: m.Reference, Amount: m.Amount})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func ct(t bankfile.Tally) domain.CountTotal { return domain.CountTotal{Count: t.Count, Total: t.Total} }

@@ -154,14 +154,64 @@ func payroll(t *testing.T, l *ledger) {
 		t.Errorf("batch report as clerk: %d %s", r.Status, r.Body)
 	}
 
-	// Nothing is left to pay for March.
+	// The bank's return, uploaded: the first person settled, the second
+	// failed; a malformed file changes nothing; the same file twice neither.
+	var ret strings.Builder
+	ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+	for _, x := range lines {
+		line := x.(map[string]any)
+		if line["person_id"] == pids[0] {
+			fmt.Fprintf(&ret, "%s,110.00,成功,,B1\r\n", line["reference"])
+		} else {
+			fmt.Fprintf(&ret, "%s,110.00,失败,账户冻结,\r\n", line["reference"])
+		}
+	}
+	upload := func(data string) response {
+		return l.Do("POST", "/v1/payroll/batches/"+batch+"/returns", "finance", key(), rawBody{ContentType: "text/csv", Data: []byte(data)})
+	}
+	if r = upload("参考号,金额,状态\r\nX,1.005,成功\r\n"); r.Status != http.StatusBadRequest || r.Problem(t).Code != "invalid_return_file" ||
+		!strings.Contains(r.Problem(t).Detail, "line 2") {
+		t.Fatalf("malformed return file: %d %s", r.Status, r.Body)
+	}
+	r = upload(ret.String())
+	if r.Status != http.StatusOK {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+	rec := r.JSON(t)
+	totals := rec["totals"].(map[string]any)
+	if fmt.Sprint(totals["settled"]) != "map[count:3 total:330.00]" || fmt.Sprint(totals["failed"]) != "map[count:3 total:330.00]" || rec["already_imported"] != false {
+		t.Fatalf("reconciliation: %s", r.Body)
+	}
+	after = rec["position"].(string)
+	if r = upload(ret.String()); r.Status != http.StatusOK || r.JSON(t)["already_imported"] != true {
+		t.Fatalf("the same file again: %d %s", r.Status, r.Body)
+	}
+	r = l.Do("GET", "/v1/payroll/batches/"+batch+"?after="+after, "finance", "", nil)
+	rep = r.JSON(t)
+	for name, want := range map[string]string{"settled": "3 330.00", "failed": "3 330.00", "outstanding": "0 0.00"} {
+		ct, _ := rep[name].(map[string]any)
+		if got := fmt.Sprint(ct["count"], " ", ct["total"]); got != want {
+			t.Errorf("batch report after the return %s: %s, want %s", name, got, want)
+		}
+	}
+
+	// A follow-up batch for March re-issues exactly the failed payments.
 	r = l.draft("finance", key(), map[string]any{"program": "living_subsidy", "period": "2025-03"})
-	if r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("second draft: %d %s", r.Status, r.Body)
+	if r.Status != http.StatusCreated || r.JSON(t)["total"] != "330.00" || fmt.Sprint(r.JSON(t)["count"]) != "3" {
+		t.Fatalf("follow-up draft: %d %s", r.Status, r.Body)
 	}
-	if p := r.Problem(t); p.Rule != domain.RuleNothingToPay {
-		t.Errorf("second draft: %+v", p)
+	follow := r.JSON(t)["batch_id"].(string)
+	r = l.Do("GET", "/v1/payroll/batches/"+follow, "finance", "", nil)
+	for _, x := range r.JSON(t)["lines"].([]any) {
+		if line := x.(map[string]any); line["kind"] != "reissue" || line["person_id"] != pids[1] {
+			t.Errorf("follow-up line %v, want a reissue for the failed person", line)
+		}
 	}
+	// While it waits for approval, a further draft is a conflict.
+	if r = l.draft("finance", key(), map[string]any{"program": "living_subsidy", "period": "2025-03"}); r.Status != http.StatusConflict {
+		t.Errorf("a draft while one waits: %d %s", r.Status, r.Body)
+	}
+	_ = domain.RuleNothingToPay
 
 	// Spending for 2025, by program, shows what was paid.
 	r = l.Do("GET", "/v1/spending?year=2025&group_by=program&after="+after, "finance", "", nil)
@@ -170,11 +220,11 @@ func payroll(t *testing.T, l *ledger) {
 	}
 	sp := r.JSON(t)
 	rows, _ := sp["rows"].([]any)
-	if sp["total_paid"] != "660.00" || len(rows) != 1 {
+	if sp["total_paid"] != "330.00" || len(rows) != 1 { // 660.00 issued, 330.00 failed at the bank
 		t.Fatalf("spending: %s", r.Body)
 	}
-	if row := rows[0].(map[string]any); row["program"] != "living_subsidy" || row["amount_paid"] != "660.00" ||
-		fmt.Sprint(row["payments"]) != "6" || fmt.Sprint(row["persons"]) != "2" {
+	if row := rows[0].(map[string]any); row["program"] != "living_subsidy" || row["amount_paid"] != "330.00" ||
+		fmt.Sprint(row["payments"]) != "3" || fmt.Sprint(row["persons"]) != "1" {
 		t.Errorf("spending row %v", row)
 	}
 	// And each person's payments.

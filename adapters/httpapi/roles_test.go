@@ -102,6 +102,7 @@ var sensitiveRoutes = map[string][]httpapi.Role{
 	"POST /v1/payroll/batches/{batch}/approve":        {httpapi.RoleFinance, httpapi.RoleAdmin},
 	"POST /v1/payroll/batches/{batch}/reject":         {httpapi.RoleFinance, httpapi.RoleAdmin},
 	"GET /v1/payroll/batches/{batch}":                 {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/returns":        {httpapi.RoleFinance, httpapi.RoleAdmin},
 }
 
 func TestSensitiveRoutesAreRoutes(t *testing.T) {
@@ -442,6 +443,16 @@ var routeRequests = map[string]routeRequest{
 			f.draftBatch("finance2")
 		},
 		body: fixedBody(map[string]any{"reason": "the rates of March are not yet confirmed"}),
+	},
+	"POST /v1/payroll/batches/{batch}/returns": {
+		prepare: func(l *ledger, f *fixture) {
+			l.addUser("finance2", "finance")
+			f.draftBatch("finance")
+			f.approveBatch("finance2")
+		},
+		body: func(f *fixture) any {
+			return rawBody{ContentType: "text/csv", Data: []byte("参考号,金额,状态,失败原因\r\nNOT-IN-THE-BATCH,1.00,成功,\r\n")}
+		},
 	},
 	"GET /v1/payroll/batches/{batch}": {
 		prepare: func(l *ledger, f *fixture) {

@@ -64,6 +64,7 @@ func (s *server) routes() []route {
 		{"POST", "/v1/payroll/batches/{batch}/approve", financeOnly, s.decidePayroll(true)},
 		{"POST", "/v1/payroll/batches/{batch}/reject", financeOnly, s.decidePayroll(false)},
 		{"GET", "/v1/payroll/batches/{batch}", money, s.getBatch},
+		{"POST", "/v1/payroll/batches/{batch}/returns", financeOnly, s.uploadReturn},
 		{"GET", "/v1/payroll/months", money, s.getProgramMonths},
 	}
 }

@@ -134,8 +134,7 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 		return usageError{"reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.1 --file return.csv --user NAME"}
 	}
 	id := args[0]
-	program, period, err := domain.ParseBatchID("batch", id)
-	if err != nil {
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
 		return usageError{err.Error()}
 	}
 	var cfg config
@@ -155,7 +154,19 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ret, err := bankfile.ReadReturn(bytes.NewReader(raw), *file)
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	meta := d.meta("", *user)
+	on := domain.DateOf(meta.Now)
+	if *onFlag != "" {
+		if on, err = domain.ParseDate("on", *onFlag); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	applied, err := bankfile.Reconcile(ctx, domain.NewPayroll(d.store), meta, id, *file, raw, on)
 	var fe *bankfile.FileError
 	if errors.As(err, &fe) {
 		fmt.Fprintf(e.stderr, "%s: nothing was applied; fix these lines and import the file again:\n", *file)
@@ -167,53 +178,11 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := open(ctx, e, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	on := domain.DateOf(d.meta("", "").Now)
-	if *onFlag != "" {
-		if on, err = domain.ParseDate("on", *onFlag); err != nil {
-			return usageError{err.Error()}
-		}
-	}
-	pay := domain.NewPayroll(d.store)
-	state, err := pay.State(ctx, program, period)
-	if err != nil {
-		return err
-	}
-	b := state.Batches[id]
-	if b == nil {
-		return fmt.Errorf("batch %s: %w", id, domain.ErrNotFound)
-	}
-	var expected []bankfile.Expected
-	for _, l := range b.Drafted.Lines {
-		if state.Status[l.Reference] == "issued" {
-			expected = append(expected, bankfile.Expected{Reference: l.Reference, Amount: l.Amount})
-		}
-	}
-	rec := bankfile.Classify(expected, ret)
-	var lines []domain.Settlement
-	for _, l := range rec.Settled {
-		lines = append(lines, domain.Settlement{Reference: l.Reference, BankReference: l.BankReference, On: on})
-	}
-	for _, l := range rec.Failed {
-		lines = append(lines, domain.Settlement{Reference: l.Reference, Failed: true, Reason: l.Reason, On: on})
-	}
-	sum := sha256.Sum256(raw)
-	t := rec.Totals
-	imported := domain.ReturnImported{BatchID: id, FileSHA256: hex.EncodeToString(sum[:]), Lines: len(ret.Lines),
-		Settled: t.Settled.Count, Failed: t.Failed.Count, Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count, ImportedBy: *user}
-	res, _, err := pay.ImportReturn(ctx, d.meta("reconcile:"+id+":"+hex.EncodeToString(sum[:8]), *user), program, period, imported, lines)
-	var ce *domain.ConflictError
-	if errors.As(err, &ce) {
-		fmt.Fprintln(e.stdout, ce.Reason)
+	if applied.AlreadyImported {
+		fmt.Fprintf(e.stdout, "this return file was already imported into batch %s; nothing changes\n", id)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
+	rec, res := applied.Reconciliation, applied
 	writeReconciliation(e.stdout, id, rec)
 	fmt.Fprintf(e.stdout, "applied at %s\n", res.Position)
 	if *report != "" {
