@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -146,36 +145,26 @@ func Seal(meta CommandMeta, prevHash string, events []Event) ([]EventData, error
 	return out, nil
 }
 
-// ComputeHash returns the hex SHA-256 over the canonical JSON of
-// {"data": data, "metadata": md without its Hash, "type": typ}. The
-// metadata includes PrevHash, so each event's hash covers its predecessor's
-// and a stream forms a chain: altering any stored event breaks every hash
-// after it.
+// ComputeHash returns the hex SHA-256 over the event's type, its data
+// exactly as stored, and its metadata without Hash (as json.Marshal writes
+// the Metadata struct, which is deterministic), separated by NUL bytes. The
+// metadata includes PrevHash, so each event's hash covers its
+// predecessor's and a stream forms a chain: altering any byte of a stored
+// event — even re-formatting its JSON — breaks every hash after it. Both
+// stores keep event data and metadata byte for byte.
 func ComputeHash(typ string, data []byte, md Metadata) (string, error) {
 	md.Hash = ""
 	mdJSON, err := json.Marshal(md)
 	if err != nil {
 		return "", err
 	}
-	cdata, err := CanonicalJSON(data)
-	if err != nil {
-		return "", fmt.Errorf("data: %w", err)
-	}
-	cmeta, err := CanonicalJSON(mdJSON)
-	if err != nil {
-		return "", fmt.Errorf("metadata: %w", err)
-	}
-	typJSON, _ := json.Marshal(typ)
-	var b bytes.Buffer
-	b.WriteString(`{"data":`)
-	b.Write(cdata)
-	b.WriteString(`,"metadata":`)
-	b.Write(cmeta)
-	b.WriteString(`,"type":`)
-	b.Write(typJSON)
-	b.WriteString(`}`)
-	sum := sha256.Sum256(b.Bytes())
-	return hex.EncodeToString(sum[:]), nil
+	h := sha256.New()
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write(data)
+	h.Write([]byte{0})
+	h.Write(mdJSON)
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // VerifyHash recomputes a stored event's hash and checks it against the one
@@ -205,25 +194,6 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 		return md, fmt.Errorf("decode metadata: %w", err)
 	}
 	return md, nil
-}
-
-// CanonicalJSON re-encodes a JSON document with object keys sorted, no
-// insignificant whitespace and numbers kept as written, so the same document
-// hashes the same however a store (e.g. PostgreSQL jsonb) reorders it.
-func CanonicalJSON(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // SchemaVersion returns N from a type name ending in ".vN".

@@ -137,8 +137,17 @@ func (p *Payroll) RecordExport(ctx context.Context, meta CommandMeta, program Pr
 
 // ImportReturn applies a reconciled bank return file and returns the
 // events appended.
-func (p *Payroll) ImportReturn(ctx context.Context, meta CommandMeta, program ProgramCode, period Period, imported ReturnImported, lines []Settlement) (AppendResult, []Event, error) {
-	return p.decide(ctx, meta, program, period, func(s PayrollState) ([]Event, error) { return DecideReturn(s, imported, lines) })
+// classify builds the import from the stream's state, so the stream is
+// read once.
+func (p *Payroll) ImportReturn(ctx context.Context, meta CommandMeta, program ProgramCode, period Period,
+	classify func(PayrollState) (ReturnImported, []Settlement, error)) (AppendResult, []Event, error) {
+	return p.decide(ctx, meta, program, period, func(s PayrollState) ([]Event, error) {
+		imported, lines, err := classify(s)
+		if err != nil {
+			return nil, err
+		}
+		return DecideReturn(s, imported, lines)
+	})
 }
 
 // paidAcross gathers what the program's payroll streams from first through

@@ -35,39 +35,40 @@ func Reconcile(ctx context.Context, pay *domain.Payroll, meta domain.CommandMeta
 	if err != nil {
 		return Applied{}, err
 	}
-	state, err := pay.State(ctx, program, period)
-	if err != nil {
-		return Applied{}, err
-	}
-	b := state.Batches[batchID]
-	if b == nil {
-		return Applied{}, fmt.Errorf("batch %s: %w", batchID, domain.ErrNotFound)
-	}
-	var expected []Expected
-	for _, l := range b.Drafted.Lines {
-		if state.Status[l.Reference] == "issued" {
-			expected = append(expected, Expected{Reference: l.Reference, Amount: l.Amount})
-		}
-	}
-	rec := Classify(expected, ret)
-	var lines []domain.Settlement
-	for _, l := range rec.Settled {
-		lines = append(lines, domain.Settlement{Reference: l.Reference, BankReference: l.BankReference, On: on})
-	}
-	for _, l := range rec.Failed {
-		lines = append(lines, domain.Settlement{Reference: l.Reference, Failed: true, Reason: l.Reason, On: on})
-	}
 	sum := sha256.Sum256(raw)
-	t := rec.Totals
-	imported := domain.ReturnImported{BatchID: batchID, FileSHA256: hex.EncodeToString(sum[:]), Lines: len(ret.Lines),
-		Settled: t.Settled.Count, Failed: t.Failed.Count, Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count,
-		ImportedBy: meta.Actor}
 	if meta.CommandID == "" {
 		meta.CommandID = "reconcile:" + batchID + ":" + hex.EncodeToString(sum[:8])
 	}
-	res, _, err := pay.ImportReturn(ctx, meta, program, period, imported, lines)
+	var rec Reconciliation
+	already := false
+	res, _, err := pay.ImportReturn(ctx, meta, program, period, func(state domain.PayrollState) (domain.ReturnImported, []domain.Settlement, error) {
+		b := state.Batches[batchID]
+		if b == nil {
+			return domain.ReturnImported{}, nil, fmt.Errorf("batch %s: %w", batchID, domain.ErrNotFound)
+		}
+		var expected []Expected
+		for _, l := range b.Drafted.Lines {
+			if state.Status[l.Reference] == "issued" {
+				expected = append(expected, Expected{Reference: l.Reference, Amount: l.Amount})
+			}
+		}
+		rec = Classify(expected, ret)
+		var lines []domain.Settlement
+		for _, l := range rec.Settled {
+			lines = append(lines, domain.Settlement{Reference: l.Reference, BankReference: l.BankReference, On: on})
+		}
+		for _, l := range rec.Failed {
+			lines = append(lines, domain.Settlement{Reference: l.Reference, Failed: true, Reason: l.Reason, On: on})
+		}
+		t := rec.Totals
+		imported := domain.ReturnImported{BatchID: batchID, FileSHA256: hex.EncodeToString(sum[:]), Lines: len(ret.Lines),
+			Settled: t.Settled.Count, Failed: t.Failed.Count, Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count,
+			ImportedBy: meta.Actor}
+		already = state.Imported[imported.FileSHA256]
+		return imported, lines, nil
+	})
 	var ce *domain.ConflictError
-	if errors.As(err, &ce) && state.Imported[imported.FileSHA256] {
+	if errors.As(err, &ce) && already {
 		return Applied{Reconciliation: rec, AlreadyImported: true}, nil
 	}
 	if err != nil {
