@@ -18,6 +18,8 @@ const (
 	TypeOverpaymentRecovered  = "payroll.OverpaymentRecovered.v1"
 	TypeOverpaymentWrittenOff = "payroll.OverpaymentWrittenOff.v1"
 	TypeBudgetAllocated       = "program.BudgetAllocated.v1"
+	TypePaymentsSettled       = "payroll.PaymentsSettled.v1"
+	TypePaymentsFailed        = "payroll.PaymentsFailed.v1"
 )
 
 // Stream categories other than beneficiaries.
@@ -82,6 +84,23 @@ type PaymentReversed struct {
 	Reason     string `json:"reason"`
 	ReversedOn Date   `json:"reversed_on"`
 }
+
+// PaymentsSettled: a bank return file settled these payments. One event
+// per file rather than per payment, so reconciling a 100,000-line return is
+// one event to append; each entry is a full PaymentSettled.
+type PaymentsSettled struct {
+	BatchID  string           `json:"batch_id"`
+	Payments []PaymentSettled `json:"payments"`
+}
+
+// PaymentsFailed: a bank return file failed these payments.
+type PaymentsFailed struct {
+	BatchID  string          `json:"batch_id"`
+	Payments []PaymentFailed `json:"payments"`
+}
+
+func (PaymentsSettled) EventType() string { return TypePaymentsSettled }
+func (PaymentsFailed) EventType() string  { return TypePaymentsFailed }
 
 // OverpaymentClaimed: payments were made for periods the person was not
 // entitled to (a death or termination recorded late); the amount is owed back.
@@ -151,6 +170,8 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(OverpaymentRecovered) },
 		func() Event { return new(OverpaymentWrittenOff) },
 		func() Event { return new(BudgetAllocated) },
+		func() Event { return new(PaymentsSettled) },
+		func() Event { return new(PaymentsFailed) },
 	)
 	r.Add(payrollEventProtos()...)
 	return r

@@ -227,10 +227,20 @@ func EvolvePayroll(s *PayrollState, e Event) {
 		s.Status[e.Reference] = "issued"
 	case *PaymentSettled:
 		s.Status[e.Reference] = "settled"
+	case *PaymentsSettled:
+		for _, p := range e.Payments {
+			s.Status[p.Reference] = "settled"
+		}
 	case *PaymentFailed:
 		adjust(e.PaymentLine, -1)
 		s.Failed[PersonPeriod{e.PersonID, e.Period}] = true
 		s.Status[e.Reference] = "failed"
+	case *PaymentsFailed:
+		for _, p := range e.Payments {
+			adjust(p.PaymentLine, -1)
+			s.Failed[PersonPeriod{p.PersonID, p.Period}] = true
+			s.Status[p.Reference] = "failed"
+		}
 	case *PaymentReversed:
 		adjust(e.PaymentLine, -1)
 		s.Status[e.Reference] = "reversed"
@@ -423,7 +433,8 @@ func DecideReturn(s PayrollState, imported ReturnImported, lines []Settlement) (
 	for _, l := range b.Drafted.Lines {
 		byRef[l.Reference] = l
 	}
-	out := []Event{imported}
+	settled := PaymentsSettled{BatchID: imported.BatchID}
+	failed := PaymentsFailed{BatchID: imported.BatchID}
 	for _, st := range lines {
 		l, ok := byRef[st.Reference]
 		if !ok || s.Status[st.Reference] != "issued" {
@@ -432,10 +443,17 @@ func DecideReturn(s PayrollState, imported ReturnImported, lines []Settlement) (
 		pl := PaymentLine{Reference: l.Reference, BatchID: b.Drafted.BatchID, PersonID: l.PersonID, Program: b.Drafted.Program,
 			Period: l.Period, Kind: l.Kind, Amount: l.Amount, Township: l.Township, PaidOn: b.Drafted.PaidOn}
 		if st.Failed {
-			out = append(out, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
+			failed.Payments = append(failed.Payments, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
 		} else {
-			out = append(out, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
+			settled.Payments = append(settled.Payments, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
 		}
+	}
+	out := []Event{imported}
+	if len(settled.Payments) > 0 {
+		out = append(out, settled)
+	}
+	if len(failed.Payments) > 0 {
+		out = append(out, failed)
 	}
 	return out, nil
 }

@@ -194,6 +194,8 @@ func entValue(e domain.Event) domain.Event {
 		return *e
 	case *domain.PaymentFailed:
 		return *e
+	case *domain.PaymentsFailed:
+		return *e
 	case *domain.PaymentReversed:
 		return *e
 	case *domain.OverpaymentClaimed:
@@ -341,6 +343,13 @@ func (b *entBatch) add(env *domain.Envelope) error {
 		return b.payment(env, &e.PaymentLine, 1)
 	case domain.PaymentFailed:
 		return b.payment(env, &e.PaymentLine, -1)
+	case domain.PaymentsFailed:
+		for i := range e.Payments {
+			if err := b.payment(env, &e.Payments[i].PaymentLine, -1); err != nil {
+				return err
+			}
+		}
+		return nil
 	case domain.PaymentReversed:
 		return b.payment(env, &e.PaymentLine, -1)
 	case domain.OverpaymentClaimed:

@@ -85,6 +85,18 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 			err = b.issue(env, &e.PaymentLine)
 		case domain.PaymentIssued:
 			err = b.issue(env, &e.PaymentLine)
+		case *domain.PaymentsSettled:
+			for _, p := range e.Payments {
+				if err = b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {
+					break
+				}
+			}
+		case *domain.PaymentsFailed:
+			for _, p := range e.Payments {
+				if err = b.status(env, p.Reference, PaymentStatusFailed, p.FailedOn, p.Reason, "", false); err != nil {
+					break
+				}
+			}
 		case *domain.PaymentSettled:
 			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
 		case domain.PaymentSettled:
