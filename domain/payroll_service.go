@@ -205,3 +205,28 @@ func (p *Payroll) ClaimOverpayments(ctx context.Context, meta CommandMeta, progr
 }
 
 var errNoClaims = errors.New("no overpayments")
+
+// SettleClaim records that (part of) an overpayment claim was recovered or
+// written off, in the payroll stream of the program for the period of
+// meta.Now. remaining is what the claim still asks (from the read model);
+// the amount may not exceed it.
+func (p *Payroll) SettleClaim(ctx context.Context, meta CommandMeta, claim OverpaymentClaimed, remaining, amount Money, writeOff bool, reason string) (AppendResult, error) {
+	switch {
+	case amount.IsZero():
+		return AppendResult{}, Invalid("amount", "must be more than 0.00")
+	case amount.Cmp(remaining) > 0:
+		return AppendResult{}, Invalid("amount", "%s is more than the %s the claim still asks", amount, remaining)
+	case writeOff && reason == "":
+		return AppendResult{}, Invalid("reason", "is required to write a claim off")
+	}
+	on := DateOf(meta.Now)
+	res, _, err := p.decide(ctx, meta, claim.Program, on.Period(), func(PayrollState) ([]Event, error) {
+		if writeOff {
+			return []Event{OverpaymentWrittenOff{ClaimID: claim.ClaimID, PersonID: claim.PersonID, Program: claim.Program,
+				Amount: amount, Reason: reason, WrittenOffOn: on}}, nil
+		}
+		return []Event{OverpaymentRecovered{ClaimID: claim.ClaimID, PersonID: claim.PersonID, Program: claim.Program,
+			Amount: amount, RecoveredOn: on}}, nil
+	})
+	return res, err
+}

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -139,4 +140,27 @@ func decimalFromText(s string) (string, error) {
 		return "", err
 	}
 	return d.StringFixed(2), nil
+}
+
+// Claim returns one claim and what it still asks (amount − recovered −
+// written off), or an error wrapping domain.ErrNotFound.
+func Claim(ctx context.Context, q Querier, claimID string) (domain.OverpaymentClaimed, domain.Money, error) {
+	var c domain.OverpaymentClaimed
+	var person, program, amount, remaining string
+	var period, claimedOn time.Time
+	err := q.QueryRow(ctx, `SELECT person_id, program, period, amount::text, refs, claimed_on, (amount - recovered - written_off)::text
+		FROM overpayment_claims WHERE claim_id = $1`, claimID).Scan(&person, &program, &period, &amount, &c.References, &claimedOn, &remaining)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, domain.Money{}, fmt.Errorf("claim %s: %w", claimID, domain.ErrNotFound)
+	}
+	if err != nil {
+		return c, domain.Money{}, fmt.Errorf("claim %s: %w", claimID, err)
+	}
+	c.ClaimID, c.PersonID, c.Program = claimID, domain.PersonID(person), domain.ProgramCode(program)
+	c.Period, c.ClaimedOn = domain.DateOf(period).Period(), domain.DateOf(claimedOn)
+	if c.Amount, err = domain.ParseMoney("amount", amount); err != nil {
+		return c, domain.Money{}, err
+	}
+	rem, err := parseSigned(remaining)
+	return c, rem, err
 }

@@ -18,7 +18,7 @@ import (
 //	ledger payroll reject BATCH --user NAME --reason TEXT
 func cmdPayroll(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims|months … (see ledger payroll run -h)"}
+		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims|months|recover|write-off … (see ledger payroll run -h)"}
 	}
 	switch args[0] {
 	case "run":
@@ -33,8 +33,10 @@ func cmdPayroll(ctx context.Context, e *env, args []string) error {
 		return cmdPayrollClaims(ctx, e, args[1:])
 	case "months":
 		return cmdPayrollMonths(ctx, e, args[1:])
+	case "recover", "write-off":
+		return cmdPayrollSettleClaim(ctx, e, args[0] == "write-off", args[1:])
 	}
-	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report, claims or months", args[0])}
+	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report, claims, months, recover or write-off", args[0])}
 }
 
 func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
@@ -172,6 +174,7 @@ func (d *deps) caughtUp(ctx context.Context) error {
 		if behind == 0 {
 			return nil
 		}
+
 		if time.Now().After(deadline) {
 			return errors.New("the read models are behind the event log; run `ledger serve` or `ledger project` and retry")
 		}
@@ -311,4 +314,48 @@ func cmdPayrollMonths(ctx context.Context, e *env, args []string) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cmdPayrollSettleClaim records a recovery or write-off of an overpayment
+// claim: ledger payroll recover|write-off CLAIM --amount X --user U [--reason R].
+func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []string) error {
+	verb := map[bool]string{false: "recover", true: "write-off"}[writeOff]
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return usageError{fmt.Sprintf("payroll %s: name the claim, e.g. ledger payroll %s ovp-… --amount 110.00 --user NAME", verb, verb)}
+	}
+	claimID := args[0]
+	var cfg config
+	fs := newFlagSet("payroll "+verb, e)
+	cfg.bind(fs, e, false)
+	amountFlag := fs.String("amount", "", "how much, e.g. 110.00")
+	user := fs.String("user", "", "the finance user recording it")
+	reason := fs.String("reason", "", "why (required for a write-off)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	amount, err := domain.ParseMoney("amount", *amountFlag)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *user == "" {
+		return usageError{"user: name the finance user (--user NAME)"}
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	claim, remaining, err := projections.Claim(ctx, d.pool, claimID)
+	if err != nil {
+		return err
+	}
+	meta := d.meta("payroll-"+verb+":"+claimID+":"+time.Now().Format(time.RFC3339Nano), *user)
+	meta.Reason = *reason
+	res, err := domain.NewPayroll(d.store).SettleClaim(ctx, meta, claim, remaining, amount, writeOff, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s %s of claim %s (%s asked, %s before this) at %s\n", map[bool]string{false: "recovered", true: "wrote off"}[writeOff],
+		amount, claimID, claim.Amount, remaining, res.Position)
+	return nil
 }
