@@ -72,23 +72,13 @@ func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.caughtUp(ctx); err != nil {
-		return err
-	}
-	persons, err := projections.PayrollPersons(ctx, d.pool, program)
+	// Overpayments first: a death or termination recorded late turns
+	// payments already made into claims, which the draft then respects.
+	persons, _, err := recordClaims(ctx, e, d, program, *user)
 	if err != nil {
 		return err
 	}
 	p := domain.NewPayroll(d.store)
-	// Overpayments first: a death or termination recorded late turns
-	// payments already made into claims, which the draft then respects.
-	claims, _, err := p.ClaimOverpayments(ctx, d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), *user), program, persons)
-	if err != nil {
-		return err
-	}
-	for _, c := range claims {
-		fmt.Fprintf(e.stdout, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
-	}
 	state, err := p.State(ctx, program, period)
 	if err != nil {
 		return err
@@ -265,22 +255,34 @@ func cmdPayrollClaims(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.caughtUp(ctx); err != nil {
+	_, n, err := recordClaims(ctx, e, d, program, *user)
+	if err != nil {
 		return err
+	}
+	fmt.Fprintf(e.stdout, "%d claims recorded\n", n)
+	return nil
+}
+
+// recordClaims waits for the read models, reads the program's persons and
+// records an overpayment claim for every month paid but not owed, printing
+// each. It returns the persons (for a draft) and the number of claims.
+func recordClaims(ctx context.Context, e *env, d *deps, program domain.ProgramCode, user string) ([]domain.PayrollPerson, int, error) {
+	if err := d.caughtUp(ctx); err != nil {
+		return nil, 0, err
 	}
 	persons, err := projections.PayrollPersons(ctx, d.pool, program)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	claims, _, err := domain.NewPayroll(d.store).ClaimOverpayments(ctx, d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), *user), program, persons)
+	meta := d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), user)
+	claims, _, err := domain.NewPayroll(d.store).ClaimOverpayments(ctx, meta, program, persons)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	for _, c := range claims {
 		fmt.Fprintf(e.stdout, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
 	}
-	fmt.Fprintf(e.stdout, "%d claims recorded\n", len(claims))
-	return nil
+	return persons, len(claims), nil
 }
 
 // cmdPayrollMonths prints a program's year month by month as CSV.
