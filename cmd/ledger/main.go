@@ -54,6 +54,10 @@ func commands() []command {
 		{"project", "run the projections (status, rebuild, retry: see -h)", cmdProject},
 		{"payroll", "run, approve, reject or export a monthly payroll batch", cmdPayroll},
 		{"reconcile", "apply a bank return file to a batch (reconcile BATCH --file F --user U)", cmdReconcile},
+		{"history", "list a person's events; replay them as known at a time, as of a date", cmdHistory},
+		{"verify", "check every hash chain and the read models against a rebuild; print a digest", cmdVerify},
+		{"report", "write the monthly change notice or the annual summary", cmdReport},
+		{"seed", "generate demo data (lushan-2024) or province-scale load (scale)", cmdSeed},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
 		{"version", "print the version", cmdVersion},
 	}
