@@ -78,39 +78,9 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	}
 	r.Log.Info("rebuild started", slog.String("projection", p.Name()), slog.String("shadow_schema", shadow))
 
-	// Catch up in the shadow schema, one transaction per page, while the
-	// next page is read and decoded.
-	var pos domain.Position
-	var total int64
-	var lastAt time.Time
-	pctx, stopPrefetch := context.WithCancel(ctx)
-	pages := r.prefetch(pctx, domain.Start)
-	for pg := range pages {
-		if pg.err != nil {
-			stopPrefetch()
-			return fmt.Errorf("rebuild %s: %w", p.Name(), pg.err)
-		}
-		if len(pg.envs) == 0 {
-			break
-		}
-		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, pg.envs) })
-		if err != nil {
-			stopPrefetch()
-			return fmt.Errorf("rebuild %s: %w", p.Name(), err)
-		}
-		last := pg.envs[len(pg.envs)-1]
-		pos, lastAt = last.Position, last.Meta.RecordedAt
-		total += int64(len(pg.envs))
-		if total%(int64(r.RebuildBatch)*20) < int64(len(pg.envs)) {
-			r.Log.Info("rebuild progress", slog.String("projection", p.Name()), slog.Int64("events", total),
-				slog.String("position", pos.String()))
-		}
-		if len(pg.envs) < r.RebuildBatch {
-			break
-		}
-	}
-	stopPrefetch()
-	for range pages { // let the reader finish
+	pos, total, lastAt, err := r.fillShadow(ctx, p, shadow, nil, "rebuild progress")
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
 
 	// Swap: lock the live tables (waiting for a runner's batch in flight to
@@ -183,6 +153,57 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	return nil
 }
 
+// fillShadow catches a shadow schema up from the start of the log, one
+// transaction per page while the next page is read and decoded: to the end
+// of the log, or with until set, up to and including the event at until.
+// It returns the position and recorded-at of the last event applied and
+// how many were applied, logging progress as msg.
+func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, until *domain.Position, msg string) (domain.Position, int64, time.Time, error) {
+	var pos domain.Position
+	var total int64
+	var lastAt time.Time
+	pctx, stopPrefetch := context.WithCancel(ctx)
+	pages := r.prefetch(pctx, domain.Start, until)
+	defer func() {
+		stopPrefetch()
+		for range pages { // let the reader finish
+		}
+	}()
+	for pg := range pages {
+		if pg.err != nil {
+			return pos, total, lastAt, pg.err
+		}
+		envs := pg.envs
+		more := len(envs) == r.RebuildBatch
+		if until != nil {
+			n := len(envs)
+			for n > 0 && until.Less(envs[n-1].Position) {
+				n--
+			}
+			more = more && n == len(envs) && envs[n-1].Position.Less(*until)
+			envs = envs[:n]
+		}
+		if len(envs) == 0 {
+			break
+		}
+		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, envs) })
+		if err != nil {
+			return pos, total, lastAt, err
+		}
+		last := envs[len(envs)-1]
+		pos, lastAt = last.Position, last.Meta.RecordedAt
+		total += int64(len(envs))
+		if total%(int64(r.RebuildBatch)*20) < int64(len(envs)) {
+			r.Log.Info(msg, slog.String("projection", p.Name()), slog.Int64("events", total),
+				slog.String("position", pos.String()))
+		}
+		if !more {
+			break
+		}
+	}
+	return pos, total, lastAt, nil
+}
+
 // rebuildPage reads up to RebuildBatch events after pos and applies them
 // to the shadow schema within tx.
 func (r *Runner) rebuildPage(ctx context.Context, tx pgx.Tx, p Projection, shadow string, pos domain.Position, lastAt time.Time) (int, domain.Position, time.Time, error) {
@@ -241,8 +262,9 @@ type page struct {
 }
 
 // prefetch reads pages of decoded events after pos ahead of the applier,
-// until a short page, an error, or ctx ends; it closes the channel.
-func (r *Runner) prefetch(ctx context.Context, pos domain.Position) <-chan page {
+// until a short page, a page reaching until (when set), an error, or ctx
+// ends; it closes the channel.
+func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position) <-chan page {
 	out := make(chan page, 1)
 	go func() {
 		defer close(out)
@@ -253,7 +275,7 @@ func (r *Runner) prefetch(ctx context.Context, pos domain.Position) <-chan page 
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(envs) < r.RebuildBatch {
+			if err != nil || len(envs) < r.RebuildBatch || (until != nil && !envs[len(envs)-1].Position.Less(*until)) {
 				return
 			}
 			pos = envs[len(envs)-1].Position
