@@ -174,5 +174,6 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(PaymentsFailed) },
 	)
 	r.Add(payrollEventProtos()...)
+	r.Add(noticeEventProtos()...)
 	return r
 }

@@ -10,5 +10,6 @@ func All() []Projection {
 		PaymentsProjection{},
 		BankAccountsProjection{},
 		OverpaymentsProjection{},
+		AwardsProjection{},
 	}
 }

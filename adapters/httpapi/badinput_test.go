@@ -400,6 +400,22 @@ func TestBadInput(t *testing.T) {
 		// Routing.
 		{name: "unknown route", method: "GET", path: "/v1/nothing-here", as: "clerk", status: 404, code: "not_found"},
 		{name: "method not allowed", method: "DELETE", path: "/v1/persons/" + p1, as: "clerk", status: 405, code: "method_not_allowed"},
+
+		// History time travel.
+		{name: "history: known_at 2024-06-31", method: "GET", path: "/v1/persons/" + p1 + "/history?known_at=2024-06-31", as: "auditor",
+			status: 400, code: "invalid_known_at", field: "known_at"},
+		{name: "history: known_at without a zone", method: "GET", path: "/v1/persons/" + p1 + "/history?known_at=2024-06-30T10:00:00", as: "auditor",
+			status: 400, code: "invalid_known_at", field: "known_at"},
+		{name: "history: known_at empty", method: "GET", path: "/v1/persons/" + p1 + "/history?known_at=&as_of=2024-03-15", as: "auditor",
+			status: 400, code: "invalid_known_at", field: "known_at"},
+		{name: "history: as_of 2024/03/15", method: "GET", path: "/v1/persons/" + p1 + "/history?known_at=2024-06-30&as_of=2024/03/15", as: "auditor",
+			status: 400, code: "invalid_as_of", field: "as_of"},
+		{name: "history: as_of a timestamp", method: "GET", path: "/v1/persons/" + p1 + "/history?as_of=2024-03-15T00:00:00Z", as: "auditor",
+			status: 400, code: "invalid_as_of", field: "as_of"},
+		{name: "history: time travel on an unknown person", method: "GET", path: "/v1/persons/" + unknown + "/history?as_of=2024-03-15", as: "auditor",
+			status: 404, code: "not_found"},
+		{name: "history: time travel as a clerk", method: "GET", path: "/v1/persons/" + p1 + "/history?as_of=2024-03-15", as: "clerk",
+			status: 403, code: "forbidden"},
 	}
 
 	// Full ID and certificate numbers that no response may repeat.

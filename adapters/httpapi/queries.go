@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -341,50 +340,20 @@ type asOfStatus struct {
 // statusOn derives an entitlement's state on a business date from its
 // recorded decisions: the last grant effective on or before the date, and
 // the suspensions, resumptions and terminations of that grant in effect on
-// it (judged by effective date, not by when they were recorded).
+// it (judged by effective date, not by when they were recorded). The rule
+// is domain.EntitlementStateOn, which the history's replay shares.
 func statusOn(history []projections.HistoryRow, program domain.ProgramCode, on domain.Date) (asOfStatus, bool) {
-	var st asOfStatus
-	found := false
-	var lastPause domain.Date
+	var decisions []domain.EntitlementDecision
 	for _, h := range history {
-		if h.Program != program {
-			continue
-		}
-		switch h.Change {
-		case domain.ChangeGranted:
-			if h.EffectiveDate.After(on) {
-				continue
-			}
-			st = asOfStatus{status: domain.EntitlementStatusActive, from: h.EffectiveDate, amount: h.Amount}
-			found, lastPause = true, domain.Date{}
-		case domain.ChangeSuspended, domain.ChangeResumed:
-			if !found || h.EffectiveDate.After(on) || h.EffectiveDate.Before(lastPause) {
-				continue
-			}
-			lastPause = h.EffectiveDate
-			if h.Change == domain.ChangeSuspended {
-				st.suspended, st.reason = h.EffectiveDate, h.ReasonCode
-			} else {
-				st.suspended, st.reason = domain.Date{}, ""
-			}
-		case domain.ChangeTerminated:
-			if found && (st.to.IsZero() || h.EffectiveDate.Before(st.to)) {
-				st.to = h.EffectiveDate
-				if h.EffectiveDate.Before(on) {
-					st.reason = h.ReasonCode
-				}
-			}
+		if h.Program == program {
+			decisions = append(decisions, domain.EntitlementDecision{Kind: h.Change, EffectiveDate: h.EffectiveDate, Amount: h.Amount, ReasonCode: h.ReasonCode})
 		}
 	}
-	switch {
-	case !found:
-		return st, false
-	case !st.to.IsZero() && st.to.Before(on):
-		st.status = domain.EntitlementStatusTerminated
-	case !st.suspended.IsZero():
-		st.status = domain.EntitlementStatusSuspended
+	st, ok := domain.EntitlementStateOn(program, decisions, on)
+	if !ok {
+		return asOfStatus{}, false
 	}
-	return st, true
+	return asOfStatus{status: st.Status, from: st.EffectiveFrom, to: st.EffectiveTo, suspended: st.SuspendedFrom, reason: st.ReasonCode, amount: st.Amount}, true
 }
 
 type paymentJSON struct {
@@ -443,9 +412,15 @@ type historyJSON struct {
 }
 
 // getHistory lists every event of a person's stream, read from the event
-// store (not a read model), with the full ID number masked.
+// store (not a read model), with the full ID number masked. With
+// ?known_at= and/or ?as_of= it also replays the stream as the ledger knew
+// it then (see history.go).
 func (s *server) getHistory(w http.ResponseWriter, r *http.Request) {
 	pid, err := personParam(r)
+	var tt timeTravel
+	if err == nil {
+		tt, err = s.timeTravelParams(r)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -458,17 +433,14 @@ func (s *server) getHistory(w http.ResponseWriter, r *http.Request) {
 		if !l.Exists {
 			return nil, domain.ErrPersonNotFound
 		}
-		out := []historyJSON{}
-		for _, e := range l.Events {
-			h := historyJSON{
-				Revision: e.Revision, Position: e.Position.String(), Type: e.Type, EffectiveDate: datePtr(e.Meta.EffectiveDate),
-				RecordedAt: e.Meta.RecordedAt, Actor: e.Meta.Actor, Role: e.Meta.Role, Reason: e.Meta.Reason,
-				CommandID: e.Meta.CommandID, Hash: e.Meta.Hash, PrevHash: e.Meta.PrevHash, Summary: summary(e.Event),
-				Data: maskedData(e.Event),
-			}
-			out = append(out, h)
+		if !tt.on {
+			return HistoryDocument(pid, l.Events, nil), nil
 		}
-		return map[string]any{"person_id": pid, "events": out}, nil
+		replay, err := domain.Replay(l.Events, tt.knownAt, tt.asOf)
+		if err != nil {
+			return nil, err
+		}
+		return HistoryDocument(pid, l.Events, &replay), nil
 	})
 }
 
@@ -482,34 +454,6 @@ func maskedData(ev domain.Event) map[string]any {
 		m["id_number"] = n[:6] + strings.Repeat("*", len(n)-10) + n[len(n)-4:]
 	}
 	return m
-}
-
-func summary(ev domain.Event) string {
-	switch e := ev.(type) {
-	case *domain.PersonRegistered:
-		return fmt.Sprintf("registered in %s", e.Township)
-	case *domain.EntitlementGranted:
-		return fmt.Sprintf("%s granted from %s", e.Program, e.EffectiveFrom)
-	case *domain.EntitlementSuspended:
-		return fmt.Sprintf("%s suspended from %s (%s)", e.Program, e.EffectiveDate, e.ReasonCode)
-	case *domain.EntitlementResumed:
-		return fmt.Sprintf("%s resumed from %s", e.Program, e.EffectiveDate)
-	case *domain.EntitlementTerminated:
-		return fmt.Sprintf("%s terminated after %s (%s)", e.Program, e.EffectiveTo, e.ReasonCode)
-	case *domain.PersonDied:
-		return fmt.Sprintf("died on %s", e.DateOfDeath)
-	case *domain.PersonMoved:
-		return fmt.Sprintf("moved from %s to %s on %s", e.FromTownship, e.ToTownship, e.EffectiveDate)
-	case *domain.GrantProposed:
-		return fmt.Sprintf("%s proposed from %s by %s", e.Program, e.EffectiveFrom, e.ProposedBy)
-	case *domain.GrantApproved:
-		return fmt.Sprintf("proposal %s approved by %s", e.ProposalID, e.ApprovedBy)
-	case *domain.GrantRejected:
-		return fmt.Sprintf("proposal %s rejected by %s", e.ProposalID, e.RejectedBy)
-	}
-	// "beneficiary.CertificateIssued.v1" → "CertificateIssued"
-	parts := strings.Split(ev.EventType(), ".")
-	return parts[len(parts)/2]
 }
 
 type programJSON struct {

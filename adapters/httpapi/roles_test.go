@@ -95,6 +95,7 @@ var sensitiveRoutes = map[string][]httpapi.Role{
 	"POST /v1/persons/{id}/death/retract":             {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"GET /v1/persons/{id}/payments":                   {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"GET /v1/spending":                                {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"GET /v1/reports/annual":                          {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"GET /v1/payroll/months":                          {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"POST /v1/persons":                                {httpapi.RoleClerk, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/bank-account":              {httpapi.RoleClerk, httpapi.RoleAdmin},
@@ -363,6 +364,7 @@ var routeRequests = map[string]routeRequest{
 	"GET /v1/spending": {query: func(*fixture) url.Values {
 		return url.Values{"year": {"2024"}, "group_by": {"program"}}
 	}},
+	"GET /v1/reports/annual": {query: func(*fixture) url.Values { return url.Values{"year": {"2024"}} }},
 	"GET /v1/payroll/months": {query: func(*fixture) url.Values {
 		return url.Values{"program": {"living_subsidy"}, "year": {"2024"}}
 	}},
@@ -461,4 +463,13 @@ var routeRequests = map[string]routeRequest{
 			f.approveBatch("finance2")
 		},
 	},
+
+	// The change notice: each request for a department of its own (see
+	// changeNoticeBody), so that a second caller is not refused as an
+	// overlap with the first one's notice.
+	"POST /v1/reports/changes": {
+		prepare: func(l *ledger, f *fixture) { l.caughtUp(f.after) },
+		body:    func(*fixture) any { return changeNoticeBody() },
+	},
+	"GET /v1/reports/changes": {query: func(*fixture) url.Values { return url.Values{"department": {"civil_affairs"}} }},
 }

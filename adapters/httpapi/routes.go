@@ -37,6 +37,7 @@ func (s *server) routes() []route {
 		{"GET", "/v1/persons/{id}/history", auditors, s.getHistory},
 		{"GET", "/v1/programs", staff, s.getPrograms},
 		{"GET", "/v1/spending", money, s.getSpending},
+		{"GET", "/v1/reports/annual", money, s.getAnnualSummary},
 		{"GET", "/v1/projections", staff, s.getProjections},
 
 		// Commands: each takes an Idempotency-Key and returns the position
@@ -66,6 +67,10 @@ func (s *server) routes() []route {
 		{"GET", "/v1/payroll/batches/{batch}", money, s.getBatch},
 		{"POST", "/v1/payroll/batches/{batch}/returns", financeOnly, s.uploadReturn},
 		{"GET", "/v1/payroll/months", money, s.getProgramMonths},
+
+		// The monthly change notice: POST answers the file and records it.
+		{"POST", "/v1/reports/changes", caseworkers, s.issueChangeNotice},
+		{"GET", "/v1/reports/changes", staff, s.getChangeNotices},
 	}
 }
 
