@@ -1,12 +1,15 @@
 package domain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -26,8 +29,17 @@ const (
 	// event was changed and re-hashed, or this one was moved.
 	FaultPrevHash LinkFault = "prev_hash_mismatch"
 	// FaultContentHash: the stored hash is not the hash of the event's
-	// stored bytes (ComputeHash): its type, data or metadata was changed.
+	// stored bytes (ComputeHash): its type, data or metadata was changed,
+	// or the metadata is not byte for byte the form Seal wrote (re-encoded,
+	// keys added or repeated), which would let a reader other than this
+	// code see different values under an intact hash.
 	FaultContentHash LinkFault = "hash_mismatch"
+	// FaultWrongStream: the event names the stream it belongs in (a
+	// registration its person's, a payroll event its program and month's,
+	// a notice its department's, a budget its program's) and it stands in
+	// another: the stream was renamed, or events were moved between
+	// streams together with their chain.
+	FaultWrongStream LinkFault = "wrong_stream"
 )
 
 // BrokenLink is the first event of a stream whose link in the chain does
@@ -73,11 +85,14 @@ func ParseDigest(field, s string) (string, error) {
 // independent of other events, so a reader may inspect a page of events on
 // several cores before adding them, in global order, to a ChainChecker.
 type InspectedEvent struct {
-	Event    RecordedEvent
-	meta     Metadata
-	metaErr  error
-	computed string   // ComputeHash over the stored bytes ("" if metaErr)
-	content  [32]byte // SHA-256 of type NUL data NUL metadata as stored
+	Event     RecordedEvent
+	meta      Metadata
+	metaErr   error
+	computed  string   // ComputeHash over the stored bytes ("" if metaErr)
+	content   [32]byte // SHA-256 of type NUL data NUL metadata as stored
+	resealed  bool     // the metadata is not the bytes Seal would have written
+	stream    string   // the stream the event names as its own, if it names one
+	decodeErr error    // the event's data could not be decoded to find it
 }
 
 // Inspect prepares ev for ChainChecker.AddInspected.
@@ -94,7 +109,47 @@ func Inspect(ev RecordedEvent) InspectedEvent {
 	if ie.metaErr == nil {
 		ie.computed, ie.metaErr = ComputeHash(ev.Type, ev.Data, ie.meta)
 	}
+	if ie.metaErr == nil {
+		sealed, err := json.Marshal(ie.meta)
+		ie.resealed = err != nil || !bytes.Equal(sealed, ev.Metadata)
+	}
+	ie.stream, ie.decodeErr = homeStream(ev)
 	return ie
+}
+
+// homeStreamTypes are the event types whose data names the stream they
+// belong in.
+var homeStreamTypes = map[string]bool{
+	TypePersonRegistered: true, TypePersonRegisteredV1: true,
+	TypeBatchDrafted: true, TypeBudgetAllocated: true, TypeChangeNoticeIssued: true,
+}
+
+// homeRegistry decodes the events of homeStreamTypes.
+var homeRegistry = sync.OnceValue(NewLedgerRegistry)
+
+// homeStream returns the stream ev's data says it belongs in, or "" when
+// its type does not say. A stream's later events are bound to it by the
+// chain, so checking the events that name their stream binds whole
+// streams to their names.
+func homeStream(ev RecordedEvent) (string, error) {
+	if !homeStreamTypes[ev.Type] {
+		return "", nil
+	}
+	e, err := homeRegistry().Decode(ev.Type, ev.Data)
+	if err != nil {
+		return "", err
+	}
+	switch e := derefEvent(e).(type) {
+	case PersonRegistered:
+		return e.PersonID.Stream(), nil
+	case BatchDrafted:
+		return PayrollStream(e.Program, e.Period), nil
+	case BudgetAllocated:
+		return ProgramStream(e.Program), nil
+	case ChangeNoticeIssued:
+		return NoticeStream(e.Department), nil
+	}
+	return "", nil
 }
 
 // ChainChecker checks the hash chains of a whole log, fed its events in
@@ -195,6 +250,12 @@ func (c *ChainChecker) judge(ie InspectedEvent, st streamLink, seen bool) (LinkF
 	case md.Hash != ie.computed:
 		return FaultContentHash, fmt.Sprintf("stored hash %s does not match the event's stored type, data and metadata (they hash to %s): the event was changed",
 			abbrev(md.Hash), abbrev(ie.computed))
+	case ie.resealed:
+		return FaultContentHash, "the stored metadata is not byte for byte the form it was sealed in (re-encoded, or keys added or repeated): the event was changed"
+	case ie.decodeErr != nil:
+		return FaultContentHash, fmt.Sprintf("the event's data cannot be decoded: %v", ie.decodeErr)
+	case ie.stream != "" && ie.stream != ev.Stream:
+		return FaultWrongStream, fmt.Sprintf("the event belongs in %s, not %s", ie.stream, ev.Stream)
 	}
 	return "", ""
 }

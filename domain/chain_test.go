@@ -268,6 +268,18 @@ func TestChainCheckerReportsTheFirstBrokenLinkPerStream(t *testing.T) {
 			evs[i].Metadata, _ = json.Marshal(md)
 			return evs
 		}, []string{"person-b@0:prev_hash_mismatch"}},
+		{"metadata re-encoded with spaces: same values, other bytes", func(t *testing.T, evs []domain.RecordedEvent) []domain.RecordedEvent {
+			i := indexOf(t, evs, "person-a", 1)
+			evs[i].Metadata = []byte(strings.ReplaceAll(string(evs[i].Metadata), `","`, `", "`))
+			return evs
+		}, []string{"person-a@1:hash_mismatch"}},
+		{"metadata key repeated: SQL sees one actor, Go the other", func(t *testing.T, evs []domain.RecordedEvent) []domain.RecordedEvent {
+			i := indexOf(t, evs, "person-b", 1)
+			md, _ := domain.DecodeMetadata(evs[i].Metadata)
+			forged := strings.Replace(string(evs[i].Metadata), `"actor":"`+md.Actor+`"`, `"actor":"someone.else"`, 1)
+			evs[i].Metadata = []byte(strings.TrimSuffix(forged, "}") + `,"Actor":"` + md.Actor + `"}`)
+			return evs
+		}, []string{"person-b@1:hash_mismatch"}},
 		{"events of two streams swapped between them", func(t *testing.T, evs []domain.RecordedEvent) []domain.RecordedEvent {
 			a, b := indexOf(t, evs, "person-a", 3), indexOf(t, evs, "person-b", 1)
 			evs[a].Data, evs[b].Data = evs[b].Data, evs[a].Data
@@ -287,6 +299,32 @@ func TestChainCheckerReportsTheFirstBrokenLinkPerStream(t *testing.T) {
 				t.Errorf("broken links %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// A stream whose events name their stream cannot be moved, with its
+// whole chain, under another name.
+func TestChainCheckerBindsStreamsToTheirNames(t *testing.T) {
+	id := domain.PersonID("a1b2c3d4e5f60718293a")
+	reg := domain.PersonRegistered{PersonID: id, IDHash: string(id) + "0000", Name: "张三", Township: "星子镇",
+		BirthDate: domain.MustDate("1980-01-01"), RegisteredOn: domain.MustDate("2024-01-02")}
+	data, err := domain.Seal(meta("reg-1"), "", []domain.Event{reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stream string
+		want   int
+	}{{id.Stream(), 0}, {"person-0123456789abcdef0123", 1}} {
+		ev := domain.RecordedEvent{ID: data[0].ID, Stream: c.stream, Position: domain.Position{Commit: 1, Prepare: 1},
+			Type: data[0].Type, Data: data[0].Data, Metadata: data[0].Metadata}
+		b := check([]domain.RecordedEvent{ev}).Broken()
+		if len(b) != c.want {
+			t.Fatalf("in %s: broken links %v, want %d", c.stream, b, c.want)
+		}
+		if c.want == 1 && (b[0].Fault != domain.FaultWrongStream || !strings.Contains(b[0].Detail, id.Stream())) {
+			t.Errorf("in %s: %v, want a wrong_stream naming %s", c.stream, b[0], id.Stream())
+		}
 	}
 }
 

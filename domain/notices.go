@@ -72,6 +72,10 @@ func NoticeStream(d Department) string { return NoticeStreamPrefix + d.streamKey
 // which the notice window is cut.
 var chinaStandardTime = time.FixedZone("Asia/Shanghai", 8*60*60)
 
+// noticeGrace is how long after midnight a window ending the day before
+// still counts as not yet over (see Notices.Issue).
+const noticeGrace = 5 * time.Minute
+
 // ShanghaiDate is the calendar date of t in China Standard Time: the
 // recording date on which change notices are cut.
 func ShanghaiDate(t time.Time) Date { return DateOf(t.In(chinaStandardTime)) }
@@ -348,7 +352,10 @@ func (n *Notices) Issue(ctx context.Context, meta CommandMeta, c IssueChangeNoti
 	}
 	stream := NoticeStream(c.Department)
 	firstID := EventID(meta.CommandID, 0)
-	today := ShanghaiDate(meta.Now)
+	// A few minutes' grace after midnight: a command recorded just before
+	// midnight may still be committing, and its change belongs to the
+	// window that ended then.
+	today := ShanghaiDate(meta.Now.Add(-noticeGrace))
 	for attempt := 0; ; attempt++ {
 		ns, err := n.load(ctx, c.Department)
 		if err != nil {

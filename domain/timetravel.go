@@ -349,7 +349,7 @@ func Summarize(e Event) string {
 	if e == nil {
 		return "(no event)"
 	}
-	return maskLongNumbers(summarize(derefEvent(e)))
+	return MaskIDNumbers(summarize(derefEvent(e)))
 }
 
 func summarize(e Event) string {
@@ -457,9 +457,9 @@ func householdText(h HouseholdStatus) string {
 // possibly ending in X.
 var longNumber = regexp.MustCompile(`[0-9]{14,}[0-9Xx]`)
 
-// maskLongNumbers keeps the first 6 and last 4 characters of every long
+// MaskIDNumbers keeps the first 6 and last 4 characters of every long
 // number in s and masks the rest.
-func maskLongNumbers(s string) string {
+func MaskIDNumbers(s string) string {
 	return longNumber.ReplaceAllStringFunc(s, func(n string) string {
 		return n[:6] + strings.Repeat("*", len(n)-10) + n[len(n)-4:]
 	})

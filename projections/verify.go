@@ -97,7 +97,26 @@ func (r *Runner) Verify(ctx context.Context, p Projection, limit int) (Verificat
 	if err != nil {
 		return v, fmt.Errorf("verify %s: %w", p.Name(), err)
 	}
+	var base string
+	if err := r.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&base); err != nil {
+		return v, fmt.Errorf("verify %s: %w", p.Name(), err)
+	}
 	if !found {
+		// No checkpoint: never set up — unless its tables are there, which
+		// is a checkpoint removed from under live tables (they would be
+		// served unchecked).
+		var live []string
+		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) (err error) {
+			live, err = existingTables(ctx, tx, base, p.Tables())
+			return err
+		})
+		if err != nil {
+			return v, fmt.Errorf("verify %s: %w", p.Name(), err)
+		}
+		if len(live) > 0 {
+			v.Problems = append(v.Problems, fmt.Sprintf("live tables %s exist but the projection has no checkpoint: they cannot be compared with a rebuild (`ledger project rebuild %s` rebuilds them)", strings.Join(live, ", "), p.Name()))
+			return v, nil
+		}
 		v.Skipped = "never set up (no checkpoint, no live tables); run the projections first"
 		return v, nil
 	}
@@ -105,10 +124,6 @@ func (r *Runner) Verify(ctx context.Context, p Projection, limit int) (Verificat
 	if c.Version != p.Version() {
 		v.Problems = append(v.Problems, fmt.Sprintf("the live tables were built by version %d of the projection and the code is at version %d: the runner rebuilds them when it next starts (or `ledger project rebuild %s`); not compared", c.Version, p.Version(), p.Name()))
 		return v, nil
-	}
-	var base string
-	if err := r.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&base); err != nil {
-		return v, fmt.Errorf("verify %s: %w", p.Name(), err)
 	}
 	var live []string
 	err = pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {

@@ -213,6 +213,9 @@ func TestVerifyReportsMissingTablesAndOtherVersions(t *testing.T) {
 	if _, err := b.db.Pool.Exec(ctx, `ALTER TABLE changelog_persons ADD COLUMN note text DEFAULT 'x'`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.db.Pool.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = 'entitlements'`); err != nil {
+		t.Fatal(err)
+	}
 	never := &counter{name: "c_never", version: 1}
 	got := verifyAll(t, r, append(projections.All(), never), 5)
 
@@ -233,6 +236,9 @@ func TestVerifyReportsMissingTablesAndOtherVersions(t *testing.T) {
 	}
 	if !strings.Contains(cp.Problem, "note text") || cp.OnlyInLive != cp.LiveRows || cp.OnlyInRebuild != cp.RebuildRows || cp.LiveRows == 0 {
 		t.Errorf("changelog_persons with a column added: %+v", cp)
+	}
+	if en := got["entitlements"]; en.Skipped != "" || len(en.Problems) != 1 || !strings.Contains(en.Problems[0], "no checkpoint") {
+		t.Errorf("entitlements with its checkpoint deleted under live tables: %+v; want a problem, not skipped", en)
 	}
 	if v := got["c_never"]; v.Skipped == "" || v.ProblemCount() != 0 {
 		t.Errorf("a projection never set up: %+v; want it skipped, not a problem", v)

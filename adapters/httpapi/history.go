@@ -108,7 +108,7 @@ func HistoryDocument(pid domain.PersonID, events []domain.Envelope, replay *doma
 	for _, e := range events {
 		out = append(out, historyJSON{
 			Revision: e.Revision, Position: e.Position.String(), Type: e.Type, EffectiveDate: datePtr(e.Meta.EffectiveDate),
-			RecordedAt: e.Meta.RecordedAt, Actor: e.Meta.Actor, Role: e.Meta.Role, Reason: e.Meta.Reason,
+			RecordedAt: e.Meta.RecordedAt, Actor: e.Meta.Actor, Role: e.Meta.Role, Reason: domain.MaskIDNumbers(e.Meta.Reason),
 			CommandID: e.Meta.CommandID, Hash: e.Meta.Hash, PrevHash: e.Meta.PrevHash, Summary: domain.Summarize(e.Event),
 			Data: maskedData(e.Event),
 		})

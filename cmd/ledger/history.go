@@ -132,7 +132,7 @@ func printHistory(out io.Writer, pid domain.PersonID, events []domain.Envelope, 
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rev, strings.TrimPrefix(ev.Type, "beneficiary."),
 			orDash(ev.Meta.EffectiveDate.String()), ev.Meta.RecordedAt.In(domain.BusinessZone).Format(time.RFC3339),
-			cell(ev.Meta.Actor), cell(ev.Meta.Role), cell(ev.Meta.Reason), cell(domain.Summarize(ev.Event)))
+			cell(ev.Meta.Actor), cell(ev.Meta.Role), cell(domain.MaskIDNumbers(ev.Meta.Reason)), cell(domain.Summarize(ev.Event)))
 	}
 	if replay == nil {
 		return w.Flush()
