@@ -237,6 +237,69 @@ type EventStore interface {
 	// every event committed so far was delivered, then new events as they
 	// are committed, until ctx ends or Close is called.
 	SubscribeAll(ctx context.Context, from Position, filter Filter) (Subscription, error)
+
+	// AppendMany is the bulk path (seeding, imports): it appends to many
+	// streams in one call and returns one result per StreamAppend, in the
+	// order given. A stream may appear once per call.
+	//
+	// Each StreamAppend behaves as an Append of its own: its events are
+	// written together or not at all, only if its stream is at the
+	// expected revision, and idempotently — a stream whose events were all
+	// already appended to it together is not written again and gets that
+	// append's result. Retrying a call, or repeating some of its streams
+	// in a later call, therefore appends only what is new.
+	//
+	// Across streams the two stores differ:
+	//   - PostgreSQL writes the whole call in one transaction: every
+	//     stream is checked at its expected revision, and a mismatch fails
+	//     the call with a *WrongExpectedVersionError naming that stream and
+	//     leaves nothing of it written. The call's events are contiguous in
+	//     the global log, in the order given.
+	//   - EventStoreDB has no transaction spanning streams: the streams are
+	//     appended one by one, several at a time, and the call returns the
+	//     error of the first stream (in the order given) that failed.
+	//     Streams appended before the failure — and some after it, already
+	//     in flight — stay appended, and events of different streams may
+	//     interleave in $all with each other and with other writers.
+	// On both, retrying a failed call with the same events is safe.
+	AppendMany(ctx context.Context, appends []StreamAppend) ([]AppendResult, error)
+}
+
+// StreamAppend is one stream's part of a bulk append (AppendMany): the
+// events to append to Stream if it is at revision Expected.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedRevision
+	Events   []EventData
+}
+
+// ValidateAppends checks the shape of a bulk append before anything is
+// written: every stream named, and only once, each with at least one
+// event, and every event with an ID and a type. Errors name the field as
+// appends[i].stream or appends[i].events.
+func ValidateAppends(appends []StreamAppend) error {
+	seen := make(map[string]int, len(appends))
+	for i, a := range appends {
+		if a.Stream == "" {
+			return Invalid(fmt.Sprintf("appends[%d].stream", i), "is empty")
+		}
+		if j, dup := seen[a.Stream]; dup {
+			return Invalid(fmt.Sprintf("appends[%d].stream", i), "%s is also appends[%d]; a stream may appear once per call", a.Stream, j)
+		}
+		seen[a.Stream] = i
+		if len(a.Events) == 0 {
+			return Invalid(fmt.Sprintf("appends[%d].events", i), "append %s: no events", a.Stream)
+		}
+		for k, e := range a.Events {
+			if e.ID == uuid.Nil {
+				return Invalid(fmt.Sprintf("appends[%d].events", i), "append %s: event %d has no ID", a.Stream, k)
+			}
+			if e.Type == "" {
+				return Invalid(fmt.Sprintf("appends[%d].events", i), "append %s: event %d has no type", a.Stream, k)
+			}
+		}
+	}
+	return nil
 }
 
 // Subscription is a running subscription to the global log.

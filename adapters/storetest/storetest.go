@@ -6,6 +6,9 @@
 // Tests name their streams with a per-test prefix and filter global reads
 // by it, so the suite also runs against a shared, non-empty server (a real
 // EventStoreDB) without seeing other tests' events.
+//
+// A store whose AppendMany is one transaction (PostgreSQL) also runs
+// RunBulkAtomic: a refused bulk append writes nothing at all.
 package storetest
 
 import (
@@ -55,6 +58,12 @@ func Run(t *testing.T, h Harness) {
 		{"SubscribeCatchUpThenLive", testSubscribeCatchUpThenLive},
 		{"SubscribeResumeFromCheckpoint", testSubscribeResume},
 		{"SubscribeWhileWritersAppend", testSubscribeConcurrentWriters},
+		{"BulkAppendNewStreams", testBulkNewStreams},
+		{"BulkMixedExistingAndNewStreams", testBulkMixed},
+		{"BulkWrongExpectedRevision", testBulkWrongExpected},
+		{"BulkIdempotentRetry", testBulkIdempotentRetry},
+		{"BulkGlobalOrderAndSubscription", testBulkSubscribe},
+		{"BulkRejectsBadInput", testBulkBadInput},
 	}
 	if h.HoldAppend != nil {
 		cases = append(cases, struct {
@@ -697,6 +706,444 @@ func testGapSafeHorizon(t *testing.T, h Harness) {
 		rest := readAllOf(t, s, e.Position, n.filter())
 		if !slices.Equal(ids(rest), ids(final[i+1:])) {
 			t.Fatalf("resuming after event %d read %v, want %v", i, numbers(t, rest), numbers(t, final[i+1:]))
+		}
+	}
+}
+
+// Bulk appends (AppendMany).
+
+func mustAppendMany(t *testing.T, s domain.EventStore, appends []domain.StreamAppend) []domain.AppendResult {
+	t.Helper()
+	res, err := s.AppendMany(ctxFor(t), appends)
+	if err != nil {
+		t.Fatalf("append many (%d streams): %v", len(appends), err)
+	}
+	if len(res) != len(appends) {
+		t.Fatalf("append many returned %d results for %d streams", len(res), len(appends))
+	}
+	return res
+}
+
+// checkStream asserts that stream holds exactly want, byte for byte, at
+// revisions 0.., and that its last event is at position last.
+func checkStream(t *testing.T, s domain.EventStore, stream string, want []domain.EventData, last domain.Position) {
+	t.Helper()
+	got := readStream(t, s, stream)
+	if len(got) != len(want) {
+		t.Fatalf("%s holds %d events, want %d", stream, len(got), len(want))
+	}
+	for k, e := range got {
+		w := want[k]
+		if e.ID != w.ID || e.Type != w.Type || e.Stream != stream || e.Revision != uint64(k) {
+			t.Fatalf("%s event %d = {%s %s %s %d}, want {%s %s %s %d}", stream, k, e.ID, e.Type, e.Stream, e.Revision, w.ID, w.Type, stream, k)
+		}
+		// Hash chains cover the stored bytes, so both must come back as given.
+		if string(e.Data) != string(w.Data) || string(e.Metadata) != string(w.Metadata) {
+			t.Fatalf("%s event %d came back as %s / %s, appended as %s / %s", stream, k, e.Data, e.Metadata, w.Data, w.Metadata)
+		}
+	}
+	if p := got[len(got)-1].Position; p != last {
+		t.Errorf("%s: last event at %s, the append reported %s", stream, p, last)
+	}
+}
+
+func testBulkNewStreams(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	var appends []domain.StreamAppend
+	for i := range 120 {
+		appends = append(appends, domain.StreamAppend{Stream: n.stream(fmt.Sprint("p", i)), Expected: domain.NoStream(), Events: events(i*10, 1+i%5)})
+	}
+	// Data in a form json.Marshal would not write must survive unchanged.
+	odd := event("test.Happened.v1", 9999)
+	odd.Data = []byte(`{ "n" : 9999,  "text":"不 规范"   }`)
+	appends[7].Events[0] = odd
+	res := mustAppendMany(t, s, appends)
+	seen := map[domain.Position]bool{}
+	for i, a := range appends {
+		if want := uint64(len(a.Events) - 1); res[i].NextExpected != want {
+			t.Errorf("%s: NextExpected %d, want %d", a.Stream, res[i].NextExpected, want)
+		}
+		if seen[res[i].Position] {
+			t.Errorf("%s: position %s reported for two streams", a.Stream, res[i].Position)
+		}
+		seen[res[i].Position] = true
+		checkStream(t, s, a.Stream, a.Events, res[i].Position)
+	}
+	// The streams go on from where the bulk append left them.
+	next := mustAppend(t, s, appends[3].Stream, domain.Exact(res[3].NextExpected), event("t.A.v1", 5000))
+	if next.NextExpected != res[3].NextExpected+1 || !res[3].Position.Less(next.Position) {
+		t.Errorf("append after the bulk append: %+v after %+v", next, res[3])
+	}
+}
+
+func testBulkMixed(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	x, y, z := n.stream("x"), n.stream("y"), n.stream("z")
+	mustAppend(t, s, x, domain.NoStream(), events(0, 3)...)
+	mustAppend(t, s, y, domain.NoStream(), events(100, 1)...)
+	mustAppend(t, s, z, domain.NoStream(), events(400, 2)...)
+	appends := []domain.StreamAppend{
+		{Stream: x, Expected: domain.Exact(2), Events: events(3, 2)},
+		{Stream: n.stream("new1"), Expected: domain.NoStream(), Events: events(200, 3)},
+		{Stream: y, Expected: domain.Exact(0), Events: events(101, 1)},
+		{Stream: n.stream("new2"), Expected: domain.AnyRevision(), Events: events(300, 2)},
+		{Stream: z, Expected: domain.AnyRevision(), Events: events(402, 1)},
+	}
+	res := mustAppendMany(t, s, appends)
+	want := []struct {
+		next    uint64
+		numbers []int
+	}{
+		{4, []int{0, 1, 2, 3, 4}},
+		{2, []int{200, 201, 202}},
+		{1, []int{100, 101}},
+		{1, []int{300, 301}},
+		{2, []int{400, 401, 402}},
+	}
+	for i, a := range appends {
+		if res[i].NextExpected != want[i].next {
+			t.Errorf("%s: NextExpected %d, want %d", a.Stream, res[i].NextExpected, want[i].next)
+		}
+		got := readStream(t, s, a.Stream)
+		if nums := numbers(t, got); !slices.Equal(nums, want[i].numbers) {
+			t.Errorf("%s holds %v, want %v", a.Stream, nums, want[i].numbers)
+		}
+		if last := got[len(got)-1]; last.Position != res[i].Position || last.Revision != res[i].NextExpected {
+			t.Errorf("%s: last event %d at %s, the append reported %d at %s", a.Stream, last.Revision, last.Position, res[i].NextExpected, res[i].Position)
+		}
+	}
+}
+
+func testBulkWrongExpected(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	a := n.stream("a")
+	mustAppend(t, s, a, domain.NoStream(), events(0, 2)...) // revisions 0, 1
+	cases := []struct {
+		name    string
+		appends []domain.StreamAppend
+		stream  string // the one the error must name
+		exists  bool
+		actual  uint64
+	}{
+		{"exact too low among new streams", []domain.StreamAppend{
+			{Stream: n.stream("b"), Expected: domain.NoStream(), Events: events(10, 2)},
+			{Stream: a, Expected: domain.Exact(0), Events: events(2, 1)},
+			{Stream: n.stream("c"), Expected: domain.NoStream(), Events: events(20, 1)},
+		}, a, true, 1},
+		{"no stream on an existing one", []domain.StreamAppend{
+			{Stream: n.stream("d"), Expected: domain.NoStream(), Events: events(30, 1)},
+			{Stream: a, Expected: domain.NoStream(), Events: events(2, 1)},
+		}, a, true, 1},
+		{"exact on a missing stream", []domain.StreamAppend{
+			{Stream: n.stream("f"), Expected: domain.NoStream(), Events: events(40, 1)},
+			{Stream: n.stream("e"), Expected: domain.Exact(3), Events: events(50, 1)},
+		}, n.stream("e"), false, 0},
+	}
+	for _, c := range cases {
+		_, err := s.AppendMany(ctx, c.appends)
+		if !errors.Is(err, domain.ErrWrongExpectedVersion) || !errors.Is(err, domain.ErrConcurrency) {
+			t.Fatalf("%s: err = %v, want ErrWrongExpectedVersion", c.name, err)
+		}
+		var wev *domain.WrongExpectedVersionError
+		if !errors.As(err, &wev) {
+			t.Fatalf("%s: err %v is not a *WrongExpectedVersionError", c.name, err)
+		}
+		if wev.Stream != c.stream || wev.ActualExists != c.exists || (c.exists && wev.Actual != c.actual) {
+			t.Errorf("%s: error names %s at (%d, exists %v), want %s at (%d, exists %v)",
+				c.name, wev.Stream, wev.Actual, wev.ActualExists, c.stream, c.actual, c.exists)
+		}
+	}
+	// No store writes to a stream at the wrong revision.
+	if got := numbers(t, readStream(t, s, a)); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("%s holds %v after refused appends, want [0 1]", a, got)
+	}
+	if _, err := s.ReadStream(ctx, n.stream("e"), domain.Forwards, 0, 0); !errors.Is(err, domain.ErrStreamNotFound) {
+		t.Errorf("refused stream e exists: %v", err)
+	}
+	// Retrying the first call with the right revision succeeds on every
+	// store, whatever the failed attempt left behind.
+	fixed := slices.Clone(cases[0].appends)
+	fixed[1].Expected = domain.Exact(1)
+	res := mustAppendMany(t, s, fixed)
+	for i, ap := range fixed {
+		got := readStream(t, s, ap.Stream)
+		if ap.Stream == a {
+			if nums := numbers(t, got); !slices.Equal(nums, []int{0, 1, 2}) {
+				t.Errorf("%s holds %v, want [0 1 2]", a, nums)
+			}
+		} else {
+			checkStream(t, s, ap.Stream, ap.Events, res[i].Position)
+		}
+	}
+}
+
+func testBulkIdempotentRetry(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	var first []domain.StreamAppend
+	for i := range 30 {
+		first = append(first, domain.StreamAppend{Stream: n.stream(fmt.Sprint("r", i)), Expected: domain.NoStream(), Events: events(i*10, 1+i%3)})
+	}
+	orig := mustAppendMany(t, s, first)
+	if again := mustAppendMany(t, s, first); !slices.Equal(again, orig) {
+		t.Fatalf("retry returned %+v, want the original %+v", again, orig)
+	}
+	// Retried after one of the streams moved on: still recognised.
+	mustAppend(t, s, first[0].Stream, domain.Exact(orig[0].NextExpected), event("t.A.v1", 9000))
+	if late := mustAppendMany(t, s, first); !slices.Equal(late, orig) {
+		t.Fatalf("late retry returned %+v, want the original %+v", late, orig)
+	}
+	// A call that repeats some streams of an earlier call appends only the
+	// new ones.
+	mixed := slices.Clone(first[10:20])
+	var fresh []domain.StreamAppend
+	for i := range 5 {
+		fresh = append(fresh, domain.StreamAppend{Stream: n.stream(fmt.Sprint("m", i)), Expected: domain.NoStream(), Events: events(1000+i*10, 2)})
+	}
+	mixed = append(mixed, fresh...)
+	res := mustAppendMany(t, s, mixed)
+	if !slices.Equal(res[:10], orig[10:20]) {
+		t.Errorf("repeated streams returned %+v, want their original results %+v", res[:10], orig[10:20])
+	}
+	for k, f := range fresh {
+		checkStream(t, s, f.Stream, f.Events, res[10+k].Position)
+	}
+	// Concurrent retries of one call: written once, all succeed alike.
+	var second []domain.StreamAppend
+	for i := range 10 {
+		second = append(second, domain.StreamAppend{Stream: n.stream(fmt.Sprint("c", i)), Expected: domain.NoStream(), Events: events(2000+i*10, 3)})
+	}
+	var wg sync.WaitGroup
+	results := make([][]domain.AppendResult, 4)
+	errs := make([]error, 4)
+	for w := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w], errs[w] = s.AppendMany(ctxFor(t), second)
+		}()
+	}
+	wg.Wait()
+	for w := range results {
+		if errs[w] != nil {
+			t.Fatalf("concurrent call %d: %v", w, errs[w])
+		}
+		if !slices.Equal(results[w], results[0]) {
+			t.Errorf("concurrent call %d returned %+v, another %+v", w, results[w], results[0])
+		}
+	}
+	for i, a := range second {
+		checkStream(t, s, a.Stream, a.Events, results[0][i].Position)
+	}
+	for i, a := range first[1:] {
+		checkStream(t, s, a.Stream, a.Events, orig[i+1].Position)
+	}
+	// The stream that moved on holds its bulk events once, then the later one.
+	got := readStream(t, s, first[0].Stream)
+	if len(got) != len(first[0].Events)+1 || got[len(got)-1].ID == first[0].Events[0].ID {
+		t.Fatalf("%s holds %d events, want its %d bulk events and one more", first[0].Stream, len(got), len(first[0].Events))
+	}
+	for k, e := range first[0].Events {
+		if got[k].ID != e.ID {
+			t.Fatalf("%s event %d is %s, want %s", first[0].Stream, k, got[k].ID, e.ID)
+		}
+	}
+}
+
+func testBulkSubscribe(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	c := collect(t, s, domain.Start, n.filter())
+	c.waitFor(t, "caught up on an empty log", func(_ []domain.RecordedEvent, cu int) bool { return cu > 0 })
+	var appends []domain.StreamAppend
+	total := 0
+	for i := range 40 {
+		evs := events(i*10, 1+i%4)
+		total += len(evs)
+		appends = append(appends, domain.StreamAppend{Stream: n.stream(fmt.Sprint("s", i)), Expected: domain.NoStream(), Events: evs})
+	}
+	res := mustAppendMany(t, s, appends)
+	c.waitFor(t, "every bulk-appended event", func(evs []domain.RecordedEvent, _ int) bool { return len(evs) >= total })
+	time.Sleep(100 * time.Millisecond)
+	got, _ := c.snapshot()
+	all := readAllN(t, s, domain.Start, n.filter(), total)
+	if len(all) != total {
+		t.Fatalf("$all holds %d events, want %d", len(all), total)
+	}
+	if !slices.Equal(ids(got), ids(all)) {
+		t.Fatalf("subscription delivered %d events, not the %d of $all in $all's order", len(got), len(all))
+	}
+	want := map[uuid.UUID]bool{}
+	for _, a := range appends {
+		for _, e := range a.Events {
+			want[e.ID] = true
+		}
+	}
+	lastAt := map[string]domain.Position{}
+	next := map[string]uint64{}
+	for i, e := range all {
+		if !want[e.ID] {
+			t.Fatalf("$all holds event %s that was not appended", e.ID)
+		}
+		delete(want, e.ID)
+		if e.Revision != next[e.Stream] {
+			t.Fatalf("%s: revision %d came when %d was due", e.Stream, e.Revision, next[e.Stream])
+		}
+		next[e.Stream]++
+		lastAt[e.Stream] = e.Position
+		if i > 0 && !all[i-1].Position.Less(e.Position) {
+			t.Fatalf("positions not increasing at %d: %s then %s", i, all[i-1].Position, e.Position)
+		}
+	}
+	for i, a := range appends {
+		if lastAt[a.Stream] != res[i].Position {
+			t.Errorf("%s: last event at %s in $all, the append reported %s", a.Stream, lastAt[a.Stream], res[i].Position)
+		}
+	}
+}
+
+func testBulkBadInput(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	good := func(id string) domain.StreamAppend {
+		return domain.StreamAppend{Stream: n.stream(id), Expected: domain.NoStream(), Events: events(0, 2)}
+	}
+	noID := good("x")
+	noID.Events[1].ID = uuid.Nil
+	noType := good("x")
+	noType.Events[0].Type = ""
+	cases := []struct {
+		name    string
+		appends []domain.StreamAppend
+		field   string
+	}{
+		{"a stream twice", []domain.StreamAppend{good("a"), good("b"), good("a")}, "appends[2].stream"},
+		{"no stream name", []domain.StreamAppend{good("a"), {Expected: domain.NoStream(), Events: events(0, 1)}}, "appends[1].stream"},
+		{"no events", []domain.StreamAppend{good("a"), {Stream: n.stream("b"), Expected: domain.NoStream()}}, "appends[1].events"},
+		{"an event without ID", []domain.StreamAppend{good("a"), noID}, "appends[1].events"},
+		{"an event without type", []domain.StreamAppend{noType, good("a")}, "appends[0].events"},
+	}
+	for _, c := range cases {
+		_, err := s.AppendMany(ctx, c.appends)
+		var fe *domain.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, domain.ErrInvalid) {
+			t.Errorf("%s: err = %v, want a field error on %s", c.name, err, c.field)
+		}
+	}
+	for _, id := range []string{"a", "b", "x"} {
+		if _, err := s.ReadStream(ctx, n.stream(id), domain.Forwards, 0, 0); !errors.Is(err, domain.ErrStreamNotFound) {
+			t.Errorf("refused calls wrote stream %s: %v", id, err)
+		}
+	}
+	res, err := s.AppendMany(ctx, nil)
+	if err != nil || len(res) != 0 {
+		t.Errorf("an empty call returned %v, %v; want no results and no error", res, err)
+	}
+}
+
+// RunBulkAtomic runs the cases that hold only for a store whose AppendMany
+// is one transaction (PostgreSQL): a refused call writes nothing at all,
+// and a call's events are contiguous in $all, in the order given.
+func RunBulkAtomic(t *testing.T, h Harness) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, h Harness)
+	}{
+		{"BulkMismatchWritesNothing", testBulkMismatchWritesNothing},
+		{"BulkDuplicateEventIDWritesNothing", testBulkDuplicateWritesNothing},
+		{"BulkCallIsContiguousInGlobalOrder", testBulkContiguous},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, h)
+		})
+	}
+}
+
+func testBulkMismatchWritesNothing(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	a := n.stream("a")
+	mustAppend(t, s, a, domain.NoStream(), events(0, 2)...)
+	var appends []domain.StreamAppend
+	for i := range 200 {
+		appends = append(appends, domain.StreamAppend{Stream: n.stream(fmt.Sprint("n", i)), Expected: domain.NoStream(), Events: events(100+i*10, 3)})
+	}
+	appends = append(appends,
+		domain.StreamAppend{Stream: a, Expected: domain.Exact(1), Events: events(2, 1)},                // right
+		domain.StreamAppend{Stream: n.stream("late"), Expected: domain.Exact(0), Events: events(9, 1)}) // missing stream
+	_, err := s.AppendMany(ctx, appends)
+	var wev *domain.WrongExpectedVersionError
+	if !errors.As(err, &wev) || wev.Stream != n.stream("late") {
+		t.Fatalf("err = %v, want a wrong expected version naming %s", err, n.stream("late"))
+	}
+	if all := readAllN(t, s, domain.Start, n.filter(), 2); !slices.Equal(numbers(t, all), []int{0, 1}) {
+		t.Fatalf("after the refused call $all holds %v, want only [0 1]", numbers(t, all))
+	}
+	if _, err := s.ReadStream(ctx, n.stream("n0"), domain.Forwards, 0, 0); !errors.Is(err, domain.ErrStreamNotFound) {
+		t.Errorf("stream n0 of the refused call exists: %v", err)
+	}
+	// The same call without the bad stream then goes through whole.
+	res := mustAppendMany(t, s, appends[:len(appends)-1])
+	if res[200].NextExpected != 2 {
+		t.Errorf("%s: NextExpected %d, want 2", a, res[200].NextExpected)
+	}
+}
+
+func testBulkDuplicateWritesNothing(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	ctx := ctxFor(t)
+	taken := event("t.A.v1", 1)
+	mustAppend(t, s, n.stream("owner"), domain.NoStream(), taken)
+	twice := event("t.A.v1", 2)
+	for _, c := range []struct {
+		name    string
+		appends []domain.StreamAppend
+	}{
+		{"one ID in two streams of the call", []domain.StreamAppend{
+			{Stream: n.stream("b"), Expected: domain.NoStream(), Events: []domain.EventData{twice}},
+			{Stream: n.stream("c"), Expected: domain.NoStream(), Events: []domain.EventData{event("t.A.v1", 3), twice}},
+		}},
+		{"an ID another stream holds", []domain.StreamAppend{
+			{Stream: n.stream("d"), Expected: domain.NoStream(), Events: events(4, 2)},
+			{Stream: n.stream("e"), Expected: domain.NoStream(), Events: []domain.EventData{taken}},
+		}},
+	} {
+		_, err := s.AppendMany(ctx, c.appends)
+		if !errors.Is(err, domain.ErrConflict) {
+			t.Errorf("%s: err = %v, want ErrConflict", c.name, err)
+		}
+		for _, a := range c.appends {
+			if _, err := s.ReadStream(ctx, a.Stream, domain.Forwards, 0, 0); !errors.Is(err, domain.ErrStreamNotFound) {
+				t.Errorf("%s: stream %s exists after the refused call: %v", c.name, a.Stream, err)
+			}
+		}
+	}
+}
+
+func testBulkContiguous(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	mustAppend(t, s, n.stream("before"), domain.NoStream(), event("t.A.v1", -1))
+	var appends []domain.StreamAppend
+	var want []int
+	for i := range 10 {
+		evs := events(i*10, 1+i%3)
+		for k := range evs {
+			want = append(want, i*10+k)
+		}
+		// Names in descending order: the call's order, not the names', rules.
+		appends = append(appends, domain.StreamAppend{Stream: n.stream(fmt.Sprint("s", 9-i)), Expected: domain.NoStream(), Events: evs})
+	}
+	res := mustAppendMany(t, s, appends)
+	mustAppend(t, s, n.stream("after"), domain.NoStream(), event("t.A.v1", 1000))
+	all := readAllN(t, s, domain.Start, n.filter(), len(want)+2)
+	want = append(append([]int{-1}, want...), 1000)
+	if got := numbers(t, all); !slices.Equal(got, want) {
+		t.Fatalf("$all = %v, want the call's events together in call order: %v", got, want)
+	}
+	for i := range res {
+		if res[i].Position.Commit != res[0].Position.Commit {
+			t.Errorf("stream %d committed at %d, stream 0 at %d: not one transaction", i, res[i].Position.Commit, res[0].Position.Commit)
 		}
 	}
 }
