@@ -22,8 +22,9 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## migrate and serve the ledger on the embedded PostgreSQL store (LEDGER_ADDR, default 127.0.0.1:8080)
+run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/demo.md), and serve on the embedded PostgreSQL store (LEDGER_ADDR, default 127.0.0.1:8080)
 	@url=$$(scripts/dev-postgres.sh url $(DEV_DB)) && \
+	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger seed --scenario lushan-2024 --if-empty && \
 	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger serve
 
 .PHONY: test
@@ -34,7 +35,7 @@ test: vet ## vet, every test with the race detector against a real PostgreSQL, e
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: bench
-bench: ## run the benchmarks with floors (1,000,000 events) and write docs/benchmarks.md
+bench: ## run the benchmarks beside their floors and Emmett (npm ci in scripts/emmett), within 20 minutes, and write docs/benchmarks.md
 	@url=$$(scripts/dev-postgres.sh url ledger_bench) && \
 	DATABASE_URL="$$url" GO=$(GO) scripts/bench.sh
 

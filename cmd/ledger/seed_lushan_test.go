@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/seed"
+)
+
+// annualJSON is `ledger report annual --format json` as the annual
+// summary's agreed definition spells it.
+type annualJSON struct {
+	Year     int `json:"year"`
+	Programs []struct {
+		Program     string  `json:"program"`
+		Persons     int     `json:"persons"`
+		Cases       int     `json:"cases"`
+		Granted     int     `json:"granted"`
+		Terminated  int     `json:"terminated"`
+		Paid        string  `json:"paid"`
+		Budget      *string `json:"budget"`
+		Remaining   *string `json:"remaining"`
+		InKindItems int     `json:"in_kind_items"`
+		InKindValue string  `json:"in_kind_value"`
+		Posts       *struct {
+			PublicWelfare  int `json:"public_welfare"`
+			LibraryManager int `json:"library_manager"`
+		} `json:"posts"`
+	} `json:"programs"`
+	LivingAndCare struct {
+		Persons     int    `json:"persons"`
+		LivingCases int    `json:"living_cases"`
+		CareCases   int    `json:"care_cases"`
+		Paid        string `json:"paid"`
+	} `json:"living_and_care"`
+	Households map[string]int `json:"households"`
+	TotalPaid  string         `json:"total_paid"`
+}
+
+// The demo county, seeded into a fresh ledger through the command path
+// and twelve real payrolls, makes the annual report show the federation's
+// published 2024 figures; a second seed is refused, or skipped with
+// --if-empty.
+func TestSeedLushan2024ShowsThePublishedFigures(t *testing.T) {
+	db := pgtest.NewSchema(t)
+	ctx := context.Background()
+	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	// The seed decodes a few million JSON objects; under -race, collecting
+	// garbage less often saves a good part of its time.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	var out, errOut syncBuffer
+	start := time.Now()
+	if err := run(ctx, []string{"seed", "--scenario", "lushan-2024", "--seed", "1"}, env, &out, &errOut); err != nil {
+		t.Fatalf("seed: %v\n%s\n%s", err, out.String(), progress(errOut.String()))
+	}
+	t.Logf("seeded in %s:\n%s%s", time.Since(start).Round(time.Second), progress(errOut.String()), out.String())
+
+	var rep, repErr bytes.Buffer
+	if err := run(ctx, []string{"report", "annual", "--year", "2024", "--format", "json"}, env, &rep, &repErr); err != nil {
+		t.Fatalf("report annual: %v\n%s", err, repErr.String())
+	}
+	var got annualJSON
+	if err := json.Unmarshal(rep.Bytes(), &got); err != nil {
+		t.Fatalf("report annual JSON: %v\n%s", err, rep.String())
+	}
+
+	// The published figures (DESIGN.md §3), literally.
+	lc := got.LivingAndCare
+	if lc.LivingCases != 2664 || lc.CareCases != 2311 || lc.Persons != 3847 || lc.Paid != "5644200.00" {
+		t.Errorf("living_and_care = %+v, want 2664 living and 2311 care cases, 3847 persons, 5644200.00 paid", lc)
+	}
+	type want struct {
+		persons, cases, granted, terminated, items int
+		paid                                       string
+	}
+	const any = -1
+	for program, w := range map[string]want{
+		"incapacity_subsidy":   {persons: 84, cases: any, granted: any, terminated: any, items: 0, paid: "547400.00"},
+		"device_subsidy":       {persons: 196, cases: any, granted: any, terminated: any, items: 0, paid: "567100.00"},
+		"device_in_kind":       {persons: any, cases: any, granted: any, terminated: any, items: 153, paid: "0.00"},
+		"home_modification":    {persons: 79, cases: any, granted: any, terminated: any, items: 0, paid: "235200.00"},
+		"cochlear_implant":     {persons: 2, cases: any, granted: any, terminated: any, items: 0, paid: "144000.00"},
+		"child_rehab_training": {persons: 52, cases: any, granted: any, terminated: any, items: 0, paid: "730000.00"},
+		"child_rehab_living":   {persons: any, cases: any, granted: any, terminated: any, items: 0, paid: "90400.00"},
+		"education_stipend":    {persons: 5, cases: any, granted: any, terminated: any, items: 0, paid: "19000.00"},
+		"condolence":           {persons: 236, cases: any, granted: any, terminated: any, items: 0, paid: "88150.00"},
+		"fuel_allowance":       {persons: any, cases: 59, granted: 59, terminated: 13, items: 0, paid: "0.00"},
+	} {
+		found := false
+		for _, p := range got.Programs {
+			if p.Program != program {
+				continue
+			}
+			found = true
+			for _, c := range []struct {
+				name      string
+				got, want int
+			}{{"persons", p.Persons, w.persons}, {"cases", p.Cases, w.cases}, {"granted", p.Granted, w.granted},
+				{"terminated", p.Terminated, w.terminated}, {"in_kind_items", p.InKindItems, w.items}} {
+				if c.want != any && c.got != c.want {
+					t.Errorf("%s %s = %d, want %d", program, c.name, c.got, c.want)
+				}
+			}
+			if p.Paid != w.paid {
+				t.Errorf("%s paid = %s, want %s", program, p.Paid, w.paid)
+			}
+		}
+		if !found {
+			t.Errorf("the report has no row for %s", program)
+		}
+	}
+	for _, p := range got.Programs {
+		if p.Program == "public_welfare_job" && (p.Posts == nil || p.Posts.PublicWelfare != 47 || p.Posts.LibraryManager != 32) {
+			t.Errorf("public_welfare_job posts = %+v, want public_welfare 47, library_manager 32", p.Posts)
+		}
+	}
+	for class, n := range map[string]int{"lifted_from_poverty": 1673, "monitored": 253, "monitored_marginal": 68,
+		"monitored_unstable": 26, "monitored_hardship": 159, "urban_needy": 414} {
+		if got.Households[class] != n {
+			t.Errorf("households %s = %d, want %d", class, got.Households[class], n)
+		}
+	}
+
+	// Every other figure as the plan computed it in memory: the report
+	// and the plan must agree row by row.
+	pl, err := seed.NewLushan2024(1, domain.LookupKey(devLookupKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := pl.Figures()
+	if len(got.Programs) != len(domain.Catalog()) {
+		t.Errorf("the report has %d program rows, the catalog %d programs", len(got.Programs), len(domain.Catalog()))
+	}
+	total := domain.Money{}
+	for _, p := range got.Programs {
+		w := f.Program(domain.ProgramCode(p.Program))
+		budget := "null"
+		if !w.Budget.IsZero() {
+			budget = w.Budget.String()
+		}
+		if p.Persons != w.Persons || p.Cases != w.Cases || p.Granted != w.Granted || p.Terminated != w.Terminated ||
+			p.Paid != w.Paid.String() || p.InKindItems != w.InKindItems || p.InKindValue != w.InKindValue.String() || deref(p.Budget) != budget {
+			t.Errorf("%s: report persons %d cases %d granted %d terminated %d paid %s items %d value %s budget %s; "+
+				"plan persons %d cases %d granted %d terminated %d paid %s items %d value %s budget %s",
+				p.Program, p.Persons, p.Cases, p.Granted, p.Terminated, p.Paid, p.InKindItems, p.InKindValue, deref(p.Budget),
+				w.Persons, w.Cases, w.Granted, w.Terminated, w.Paid, w.InKindItems, w.InKindValue, budget)
+		}
+		total = total.Add(domain.MustMoney(p.Paid))
+	}
+	if got.TotalPaid != f.TotalPaid.String() || got.TotalPaid != total.String() {
+		t.Errorf("total_paid = %s; the plan says %s, the rows add up to %s", got.TotalPaid, f.TotalPaid, total)
+	}
+	if got.Households["none"] != f.Households[domain.HouseholdNone] {
+		t.Errorf("households none = %d, the plan says %d", got.Households["none"], f.Households[domain.HouseholdNone])
+	}
+
+	// A ledger with events is not seeded again.
+	before := countEvents(t, db)
+	var o2, e2 syncBuffer
+	err = run(ctx, []string{"seed", "--scenario", "lushan-2024"}, env, &o2, &e2)
+	if !errors.Is(err, domain.ErrConflict) || !strings.Contains(err.Error(), "already holds events") {
+		t.Errorf("seeding a second time: %v, want a conflict saying the ledger holds events", err)
+	}
+	if err := run(ctx, []string{"seed", "--if-empty", "--scenario=lushan-2024"}, env, &o2, &e2); err != nil {
+		t.Errorf("seed --if-empty on a seeded ledger: %v, want nothing done and success", err)
+	}
+	if after := countEvents(t, db); after != before {
+		t.Errorf("refused seeds appended %d events", after-before)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
+
+// progress keeps the seed's own progress lines, not the log's.
+func progress(stderr string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(stderr, "\n") {
+		if strings.HasPrefix(l, "seed ") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func TestSeedArgumentErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"seed"}, "scenario"},
+		{[]string{"seed", "--scenario"}, "scenario"},
+		{[]string{"seed", "--scenario", "lushan-2025"}, "lushan-2025"},
+		{[]string{"seed", "--scenario", "lushan-2024", "--scenario", "scale"}, "twice"},
+		{[]string{"seed", "--scenario", "lushan-2024", "--workers", "0"}, "workers"},
+		{[]string{"seed", "--scenario", "lushan-2024", "--seed", "x"}, "seed"},
+		{[]string{"seed", "--scenario", "lushan-2024", "--files", "/nonexistent/dir"}, "files"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), c.args, getenvFrom(map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}), &out, &errOut)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error()+errOut.String(), c.want) {
+			t.Errorf("%v: err %v (exit %d), want a usage error naming %s", c.args, err, exitCode(err), c.want)
+		}
+	}
+}

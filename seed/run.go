@@ -1,0 +1,582 @@
+package seed
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// Sealer seals bank account numbers as the API does before they reach the
+// ledger, and opens them to write payment files.
+type Sealer interface {
+	Seal(plain string) (string, error)
+	Open(sealed string) (string, error)
+}
+
+// ReadModels is what the seed reads back from the projections, as the
+// payroll commands do.
+type ReadModels interface {
+	// WaitFor returns once every read model has applied the log up to and
+	// including pos.
+	WaitFor(ctx context.Context, pos domain.Position) error
+	// PayrollPersons returns what a payroll draft needs about everyone
+	// ever granted program.
+	PayrollPersons(ctx context.Context, program domain.ProgramCode) ([]domain.PayrollPerson, error)
+	// BankAccounts returns the current accounts of persons.
+	BankAccounts(ctx context.Context, persons []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error)
+}
+
+// Ports are the seed's connections to the ledger.
+type Ports struct {
+	Store      domain.EventStore
+	ReadModels ReadModels
+	Accounts   Sealer
+	// Files, when set, receives every bank payment and return file.
+	Files func(name string, data []byte) error
+}
+
+// Options tune a run.
+type Options struct {
+	// Workers is how many persons' commands run at once (default 8).
+	Workers int
+	// Progress receives a line per phase (nil: none).
+	Progress io.Writer
+}
+
+// payrollPrograms are the monthly programs, paid by payroll.
+var payrollPrograms = []domain.ProgramCode{
+	domain.ProgramLivingSubsidy, domain.ProgramCareSubsidy, domain.ProgramIncapacitySubsidy,
+	domain.ProgramChildRehabLiving, domain.ProgramPublicWelfareJob,
+}
+
+// executor runs a plan against the ledger.
+type executor struct {
+	pl      *Plan
+	ports   Ports
+	opts    Options
+	handler *domain.Handler
+	payroll *domain.Payroll
+	byPID   map[domain.PersonID]*person
+	next    []int // per person: the next action to run
+
+	mu       sync.Mutex
+	last     domain.Position // the latest position appended
+	commands int
+
+	lines, failed int
+	pending       []*batchRun // this month's batches, waiting for the bank's return
+}
+
+// Run executes the plan: every person's commands in time order, each
+// month's payroll at its place in the year. It returns an error if the
+// ledger did not end up paying what the plan expects. A plan runs once.
+func (pl *Plan) Run(ctx context.Context, ports Ports, opts Options) error {
+	if pl.ran {
+		return errors.New("seed: this plan has run already; plan again to run again")
+	}
+	pl.ran = true
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	x := &executor{
+		pl: pl, ports: ports, opts: opts,
+		handler: domain.NewHandler(ports.Store), payroll: domain.NewPayroll(ports.Store),
+		byPID: map[domain.PersonID]*person{}, next: make([]int, len(pl.persons)),
+	}
+	for _, p := range pl.persons {
+		x.byPID[p.pid] = p
+	}
+	return x.run(ctx)
+}
+
+func (x *executor) logf(format string, args ...any) {
+	fmt.Fprintf(x.opts.Progress, "seed %s: "+format+"\n", append([]any{Lushan2024}, args...)...)
+}
+
+func (x *executor) run(ctx context.Context) error {
+	start := time.Now()
+	if err := x.step(ctx, "2023-12 migration", clock(yearFirst, 0, 0)); err != nil {
+		return err
+	}
+	for m := 1; m <= 12; m++ {
+		month := fmt.Sprintf("2024-%02d", m)
+		if err := x.budgets(ctx, draftTime(m)); err != nil {
+			return err
+		}
+		if err := x.step(ctx, month+" before payroll", draftTime(m)); err != nil {
+			return err
+		}
+		if err := x.runPayroll(ctx, m); err != nil {
+			return err
+		}
+		if err := x.step(ctx, month+" after payroll", reconcileTime(m)); err != nil {
+			return err
+		}
+		if err := x.reconcile(ctx, m); err != nil {
+			return err
+		}
+		until := clock(monthDate(m, 1).AddDays(31).Period().First(), 0, 0) // the first of the next month
+		if err := x.step(ctx, month+" end", until); err != nil {
+			return err
+		}
+	}
+	if err := x.ports.ReadModels.WaitFor(ctx, x.position()); err != nil {
+		return err
+	}
+	if err := x.verify(ctx); err != nil {
+		return err
+	}
+	x.logf("done in %s: %d persons, %d commands, %d payment lines (%d failed and re-issued)",
+		time.Since(start).Round(100*time.Millisecond), len(x.pl.persons), x.commands, x.lines, x.failed)
+	return nil
+}
+
+// observe notes where an append landed.
+func (x *executor) observe(pos domain.Position) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.last.Less(pos) {
+		x.last = pos
+	}
+}
+
+func (x *executor) position() domain.Position {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.last
+}
+
+// step runs every person's commands recorded before until, persons in
+// parallel, each person's in order.
+func (x *executor) step(ctx context.Context, name string, until time.Time) error {
+	started := time.Now()
+	var due []*person
+	n := 0
+	for _, p := range x.pl.persons {
+		k := x.next[p.idx]
+		if k < len(p.actions) && p.actions[k].at.Before(until) {
+			due = append(due, p)
+			for ; k < len(p.actions) && p.actions[k].at.Before(until); k++ {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	err := parallel(ctx, x.opts.Workers, due, func(ctx context.Context, p *person) error {
+		for x.next[p.idx] < len(p.actions) && p.actions[x.next[p.idx]].at.Before(until) {
+			if err := x.execute(ctx, p, x.next[p.idx]); err != nil {
+				return err
+			}
+			x.next[p.idx]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	took := time.Since(started)
+	x.logf("%s: %d persons, %d commands in %s (%.0f commands/s)", name, len(due), n,
+		took.Round(100*time.Millisecond), float64(n)/max(took.Seconds(), 0.001))
+	return nil
+}
+
+// execute runs p's k-th action through the command handler.
+func (x *executor) execute(ctx context.Context, p *person, k int) error {
+	a := p.actions[k]
+	cmd := a.cmd
+	if a.acct != nil {
+		n, err := domain.ParseBankAccountNumber("account_number", a.acct.number)
+		if err != nil {
+			return err
+		}
+		sealed, err := x.ports.Accounts.Seal(n.Digits())
+		if err != nil {
+			return fmt.Errorf("seal account: %w", err)
+		}
+		cmd = domain.RecordBankAccount{Account: domain.BankAccount{AccountName: a.acct.holder, Bank: a.acct.bank,
+			AccountMasked: n.Masked(), AccountSealed: sealed}}
+	}
+	meta := domain.CommandMeta{CommandID: a.id, Actor: a.actor, Role: a.role, Reason: a.reason, Now: a.at}
+	res, err := x.handler.Execute(ctx, p.pid, meta, cmd)
+	if err != nil {
+		return fmt.Errorf("seed: %s of person %s at %s: %w", cmd.CommandName(), p.pid, a.at.Format(time.DateTime), err)
+	}
+	x.observe(res.Position)
+	x.mu.Lock()
+	x.commands++
+	x.mu.Unlock()
+	return nil
+}
+
+// parallel runs fn on every item with up to n at a time, stopping at the
+// first error.
+func parallel[T any](ctx context.Context, n int, items []T, fn func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan T)
+	var wg sync.WaitGroup
+	for range min(n, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				if err := fn(ctx, it); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, it := range items {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// appendTo appends events to a stream other than a person's (budgets),
+// sealed into the stream's hash chain like every command's.
+func (x *executor) appendTo(ctx context.Context, stream string, meta domain.CommandMeta, events ...domain.Event) error {
+	recs, err := x.ports.Store.ReadStream(ctx, stream, domain.Backwards, domain.StreamEnd, 1)
+	exists := err == nil && len(recs) > 0
+	if err != nil && !errors.Is(err, domain.ErrStreamNotFound) {
+		return err
+	}
+	prevHash, rev := "", uint64(0)
+	if exists {
+		md, err := domain.DecodeMetadata(recs[0].Metadata)
+		if err != nil {
+			return err
+		}
+		prevHash, rev = md.Hash, recs[0].Revision
+	}
+	data, err := domain.Seal(meta, prevHash, events)
+	if err != nil {
+		return err
+	}
+	res, err := x.ports.Store.Append(ctx, stream, domain.ExpectNext(exists, rev), data...)
+	if err != nil {
+		return fmt.Errorf("append %s: %w", stream, err)
+	}
+	x.observe(res.Position)
+	return nil
+}
+
+// budgets allocates the budgets recorded before until and not yet
+// allocated.
+func (x *executor) budgets(ctx context.Context, until time.Time) error {
+	for i, b := range x.pl.budgets {
+		if b.at.IsZero() || !b.at.Before(until) {
+			continue
+		}
+		meta := domain.CommandMeta{CommandID: fmt.Sprintf("%s/s%d/budget/%s/%d", Lushan2024, x.pl.seed, b.program, i),
+			Actor: financeMaker, Role: roleFinance, Reason: b.reason, Now: b.at}
+		if err := x.appendTo(ctx, domain.ProgramStream(b.program), meta,
+			domain.BudgetAllocated{Program: b.program, FiscalYear: 2024, Amount: b.amount}); err != nil {
+			return err
+		}
+		x.pl.budgets[i].at = time.Time{} // done
+	}
+	return nil
+}
+
+// batchRun is one program's payroll of a month.
+type batchRun struct {
+	program domain.ProgramCode
+	id      string
+	lines   []domain.PayrollLine
+	total   domain.Money
+}
+
+// runPayroll drafts, approves and exports month m's batch of every monthly
+// program, once the read models have caught up with the month's changes.
+func (x *executor) runPayroll(ctx context.Context, m int) error {
+	started := time.Now()
+	if err := x.ports.ReadModels.WaitFor(ctx, x.position()); err != nil {
+		return err
+	}
+	waited := time.Since(started)
+	cal := payrollCalendar[m-1]
+	period, _ := domain.NewPeriod(2024, time.Month(m))
+	runs := make([]*batchRun, len(payrollPrograms))
+	idx := make([]int, len(payrollPrograms))
+	for i := range idx {
+		idx[i] = i
+	}
+	err := parallel(ctx, len(payrollPrograms), idx, func(ctx context.Context, i int) error {
+		run, err := x.batch(ctx, payrollPrograms[i], period, cal, i)
+		runs[i] = run
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, run := range runs {
+		if run != nil {
+			parts = append(parts, fmt.Sprintf("%s %d lines %s", run.program, len(run.lines), run.total))
+			x.lines += len(run.lines)
+		}
+	}
+	x.pending = runs
+	x.logf("2024-%02d payroll drafted, approved, exported: %s (%s, of which %s waiting for the read models)", m, strings.Join(parts, ", "),
+		time.Since(started).Round(100*time.Millisecond), waited.Round(100*time.Millisecond))
+	return nil
+}
+
+// financeMeta is the envelope of a finance officer's action.
+func (x *executor) financeMeta(id, actor string, at time.Time) domain.CommandMeta {
+	return domain.CommandMeta{CommandID: fmt.Sprintf("%s/s%d/%s", Lushan2024, x.pl.seed, id), Actor: actor, Role: roleFinance, Now: at}
+}
+
+// batch runs one program's payroll for period as `ledger payroll run`,
+// `approve` and `export` do. It returns nil when nothing is owed.
+func (x *executor) batch(ctx context.Context, program domain.ProgramCode, period domain.Period, cal payrollDay, i int) (*batchRun, error) {
+	draftAt := clock(cal.draft, 9, 30).Add(time.Duration(i) * time.Minute)
+	persons, err := x.ports.ReadModels.PayrollPersons(ctx, program)
+	if err != nil {
+		return nil, err
+	}
+	if len(persons) == 0 {
+		return nil, nil
+	}
+	// The draft, as POST /v1/payroll/batches makes it. (`ledger payroll
+	// run` records overpayment claims first; the plan records every end
+	// before the payroll it affects, which Plan.check proves, so there are
+	// none to record, and verify checks that nothing was overpaid.)
+	state, err := x.payroll.State(ctx, program, period)
+	if err != nil {
+		return nil, err
+	}
+	id := domain.BatchID(program, period, len(state.Batches)+1)
+	_, b, err := x.payroll.Draft(ctx, x.financeMeta("payroll-run/"+id, financeMaker, draftAt), domain.DraftPayroll{
+		BatchID: id, Program: program, Period: period, PaidOn: cal.paid, DraftedBy: financeMaker, Persons: persons})
+	var re *domain.RuleError
+	if errors.As(err, &re) && re.Rule == domain.RuleNothingToPay {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := x.payroll.Approve(ctx, x.financeMeta("payroll-approve/"+id, financeChecker, clock(cal.draft, 14, 30).Add(time.Duration(i)*time.Minute)), program, period, id)
+	if err != nil {
+		return nil, err
+	}
+	x.observe(res.Position)
+	// The bank payment file, from the accounts read model.
+	pids := make([]domain.PersonID, len(b.Lines))
+	for k, l := range b.Lines {
+		pids[k] = l.PersonID
+	}
+	accounts, err := x.ports.ReadModels.BankAccounts(ctx, pids)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]bankfile.PaymentFileLine, 0, len(b.Lines))
+	for _, l := range b.Lines {
+		a, ok := accounts[l.PersonID]
+		if !ok {
+			return nil, fmt.Errorf("seed: person %s in batch %s has no bank account in the read model", l.PersonID, id)
+		}
+		number, err := x.ports.Accounts.Open(a.AccountSealed)
+		if err != nil {
+			return nil, fmt.Errorf("account of %s: %w", l.PersonID, err)
+		}
+		lines = append(lines, bankfile.PaymentFileLine{Reference: l.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
+			AccountNumber: number, Amount: l.Amount, Note: fmt.Sprintf("%s %s %s", program, l.Period, l.Kind)})
+	}
+	var buf bytes.Buffer
+	hdr := bankfile.BatchHeader{BatchID: id, Program: string(program), Period: period.String(), Count: len(lines), Total: b.Total}
+	if err := bankfile.WritePayments(&buf, bankfile.CSV, bankfile.GB18030, hdr, lines); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if x.ports.Files != nil {
+		if err := x.ports.Files(id+".csv", buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	res, err = x.payroll.RecordExport(ctx, x.financeMeta("payroll-export/"+id, financeMaker, clock(cal.draft, 16, 0).Add(time.Duration(i)*time.Minute)),
+		program, period, domain.BatchExported{BatchID: id, Format: bankfile.CSV.String(), Encoding: bankfile.GB18030.String(),
+			FileSHA256: hex.EncodeToString(sum[:]), Count: len(lines), Total: b.Total, ExportedBy: financeMaker})
+	if err != nil {
+		return nil, err
+	}
+	x.observe(res.Position)
+	return &batchRun{program: program, id: id, lines: b.Lines, total: b.Total}, nil
+}
+
+// bankFailures are the reasons a bank returns a payment unpaid.
+var bankFailures = []string{"账户已销户", "户名与账号不符", "账户已冻结", "卡片已挂失"}
+
+// reconcile imports the bank's return file of each of month m's batches.
+// In January to November the bank fails every payment to a few persons
+// (closed or frozen accounts); the caseworker records their new card, and
+// the next month's batch pays them again.
+func (x *executor) reconcile(ctx context.Context, m int) error {
+	runs := x.pending
+	x.pending = nil
+	started := time.Now()
+	cal := payrollCalendar[m-1]
+	failing := map[domain.PersonID]string{}
+	if m <= 11 {
+		r := rand.New(rand.NewPCG(x.pl.seed, uint64(1000+m)))
+		var candidates []domain.PersonID
+		for _, run := range runs {
+			if run == nil {
+				continue
+			}
+			for _, l := range run.lines {
+				if p := x.byPID[l.PersonID]; p != nil && p.death == 0 && !slices.Contains(candidates, l.PersonID) {
+					candidates = append(candidates, l.PersonID)
+				}
+			}
+		}
+		slices.Sort(candidates)
+		for range min(1+r.IntN(4), len(candidates)) {
+			k := r.IntN(len(candidates))
+			failing[candidates[k]] = bankFailures[r.IntN(len(bankFailures))]
+			candidates = slices.Delete(candidates, k, k+1)
+		}
+	}
+	failed := 0
+	err := parallel(ctx, len(runs), runs, func(ctx context.Context, run *batchRun) error {
+		if run == nil {
+			return nil
+		}
+		var ret strings.Builder
+		ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+		want := 0
+		for k, l := range run.lines {
+			if reason, ok := failing[l.PersonID]; ok {
+				fmt.Fprintf(&ret, "%s,%s,失败,%s,\r\n", l.Reference, l.Amount, reason)
+				want++
+				continue
+			}
+			fmt.Fprintf(&ret, "%s,%s,成功,,B%s%06d\r\n", l.Reference, l.Amount, strings.ReplaceAll(cal.paid.String(), "-", ""), k+1)
+		}
+		raw := []byte(ret.String())
+		name := run.id + ".return.csv"
+		if x.ports.Files != nil {
+			if err := x.ports.Files(name, raw); err != nil {
+				return err
+			}
+		}
+		meta := x.financeMeta("reconcile/"+run.id, financeMaker, reconcileTime(m).Add(time.Duration(slices.Index(payrollPrograms, run.program))*time.Minute))
+		applied, err := bankfile.Reconcile(ctx, x.payroll, meta, run.id, name, raw, cal.paid)
+		if err != nil {
+			return err
+		}
+		if applied.Totals.Failed.Count != want || applied.Totals.Settled.Count != len(run.lines)-want {
+			return fmt.Errorf("seed: reconciling %s settled %d and failed %d lines, want %d and %d",
+				run.id, applied.Totals.Settled.Count, applied.Totals.Failed.Count, len(run.lines)-want, want)
+		}
+		x.observe(applied.Position)
+		x.mu.Lock()
+		failed += want
+		x.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	x.failed += failed
+	// The caseworker records each failing person's new card a few days
+	// later, before the next payroll.
+	for _, pid := range slices.Sorted(maps.Keys(failing)) {
+		p := x.byPID[pid]
+		r := rand.New(rand.NewPCG(x.pl.seed, uint64(m)<<32|uint64(p.idx)))
+		day := recordDay(cal.reconcile.AddDays(1 + r.IntN(4)))
+		if last := deadlineBefore(m + 1); day.After(last) {
+			day = last
+		}
+		bk := pickBank(r)
+		acct := accountPlan{holder: p.acct.holder, bank: bk.name, number: cardNumber(r, bk)}
+		x.insert(p, action{at: officeTime(r, day), actor: clerks[townshipIndex(p.township)%len(clerks)], role: roleClerk,
+			reason: "银行退回：" + failing[pid] + "，登记新卡", acct: &acct,
+			id: fmt.Sprintf("%s/s%d/%s/new-card-2024-%02d", Lushan2024, x.pl.seed, pid, m)})
+	}
+	if len(failing) > 0 {
+		x.logf("2024-%02d reconciled: %d payments to %d persons failed (%s); new cards recorded, re-issued next month (%s)",
+			m, failed, len(failing), joinReasons(failing), time.Since(started).Round(100*time.Millisecond))
+	} else {
+		x.logf("2024-%02d reconciled: every payment settled (%s)", m, time.Since(started).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+func joinReasons(m map[domain.PersonID]string) string {
+	var rs []string
+	for _, pid := range slices.Sorted(maps.Keys(m)) {
+		rs = append(rs, m[pid])
+	}
+	return strings.Join(rs, ", ")
+}
+
+// insert adds an action to p's remaining ones, in time order.
+func (x *executor) insert(p *person, a action) {
+	k := x.next[p.idx]
+	for k < len(p.actions) && !a.at.Before(p.actions[k].at) {
+		k++
+	}
+	p.actions = slices.Insert(p.actions, k, a)
+}
+
+// verify checks that the payroll streams paid, net of failures, what the
+// plan expects for each monthly program, and that no month was paid that
+// is not owed: there is no overpayment to claim.
+func (x *executor) verify(ctx context.Context) error {
+	for _, program := range payrollPrograms {
+		total := domain.Money{}
+		paid := domain.Paid{}
+		for m := 1; m <= 12; m++ {
+			period, _ := domain.NewPeriod(2024, time.Month(m))
+			s, err := x.payroll.State(ctx, program, period)
+			if err != nil {
+				return err
+			}
+			for _, v := range s.Paid {
+				total = total.Add(v)
+			}
+			paid.Add(s)
+		}
+		if want := x.pl.want.Program(program).Paid; !total.Equal(want) {
+			return fmt.Errorf("seed: the 2024 payrolls paid %s for %s, the plan expects %s", total, program, want)
+		}
+		persons, err := x.ports.ReadModels.PayrollPersons(ctx, program)
+		if err != nil {
+			return err
+		}
+		if claims := domain.DecideClaims(program, persons, paid, yearLast); len(claims) > 0 {
+			c := claims[0].(domain.OverpaymentClaimed)
+			return fmt.Errorf("seed: %d months of %s were paid but not owed (first: %s %s)", len(claims), program, c.PersonID, c.Period)
+		}
+	}
+	return nil
+}
