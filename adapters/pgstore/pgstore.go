@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -102,12 +103,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	if err := validateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
 	}
-	var res domain.AppendResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		res, err = s.appendTx(ctx, tx, stream, expected, events, false)
-		return err
-	})
+	res, err := s.appendTx(ctx, s.pool, stream, expected, events, false)
 	if err == nil {
 		s.announce()
 		return res, nil
@@ -188,69 +184,79 @@ func (s *Store) notifier() {
 	}
 }
 
-// appendTx appends in tx. notify sends the NOTIFY in tx itself, for a
-// caller's transaction whose commit the store does not see.
-func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, stream string, expected domain.ExpectedRevision, events []domain.EventData, notify bool) (domain.AppendResult, error) {
-	n := int64(len(events))
-	var last int64
-	var err error
-	switch rev, exact := expected.Revision(); {
-	case expected.IsNoStream():
-		err = tx.QueryRow(ctx,
-			`INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
-			 ON CONFLICT (stream) DO NOTHING RETURNING revision`, stream, n).Scan(&last)
-	case exact:
-		if rev > math.MaxInt64-uint64(n) {
-			return domain.AppendResult{}, domain.Invalid("expected_revision", "%d is out of range", rev)
-		}
-		err = tx.QueryRow(ctx,
-			`UPDATE streams SET revision = revision + $3 WHERE stream = $1 AND revision = $2 RETURNING revision`,
-			stream, int64(rev), n).Scan(&last)
-	default: // any
-		err = tx.QueryRow(ctx,
-			`INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
-			 ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2 RETURNING revision`, stream, n).Scan(&last)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.AppendResult{}, errRevisionMismatch
-	}
-	if err != nil {
-		return domain.AppendResult{}, err
-	}
+// queryRower is a pool or a transaction.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
-	ids := make([]uuid.UUID, n)
-	revs := make([]int64, n)
+// appendSQL appends in one statement: the stream row's check-and-advance
+// (%s: one of the streamSQL variants, yielding the stream's new last
+// revision) and the events' insert, which inserts nothing when the check
+// fails. One statement is one round trip, and atomic on its own.
+const appendSQL = `
+	WITH s AS (%s
+	), ins AS (
+		INSERT INTO events (event_id, stream, revision, type, data, metadata)
+		SELECT u.id, $1, s.revision - $2 + u.ord, u.typ, u.d::json, u.m::json
+		FROM s, unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(id, typ, d, m, ord)
+		ORDER BY u.ord
+		RETURNING position, tx_id
+	), notify AS (
+		SELECT pg_notify($7, '') WHERE $8
+	)
+	SELECT (SELECT revision FROM s), max(position), max(tx_id)::text FROM ins LEFT JOIN notify ON true`
+
+var (
+	appendNoStreamSQL = fmt.Sprintf(appendSQL, `
+		INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
+		ON CONFLICT (stream) DO NOTHING RETURNING revision`)
+	appendExactSQL = fmt.Sprintf(appendSQL, `
+		UPDATE streams SET revision = revision + $2 WHERE stream = $1 AND revision = $9 RETURNING revision`)
+	appendAnySQL = fmt.Sprintf(appendSQL, `
+		INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
+		ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2 RETURNING revision`)
+)
+
+// appendTx appends with q: the pool (the statement is its own
+// transaction) or the caller's transaction. notify sends the NOTIFY in the
+// statement itself, for a caller's transaction whose commit the store does
+// not see.
+func (s *Store) appendTx(ctx context.Context, q queryRower, stream string, expected domain.ExpectedRevision, events []domain.EventData, notify bool) (domain.AppendResult, error) {
+	n := int64(len(events))
+	ids := make([]pgtype.UUID, n)
 	types := make([]string, n)
 	data := make([]string, n)
 	meta := make([]string, n)
 	for i, e := range events {
-		ids[i] = e.ID
-		revs[i] = last - n + 1 + int64(i)
+		ids[i] = pgtype.UUID{Bytes: e.ID, Valid: true}
 		types[i] = e.Type
 		data[i] = string(e.Data)
 		meta[i] = string(e.Metadata)
 	}
-	var pos int64
-	var txid string
-	err = tx.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO events (event_id, stream, revision, type, data, metadata)
-			SELECT id, $1, rev, typ, d::json, m::json
-			FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(id, rev, typ, d, m)
-			RETURNING position, tx_id
-		), notify AS (
-			SELECT pg_notify($7, '') WHERE $8
-		)
-		SELECT max(position), max(tx_id)::text FROM ins LEFT JOIN notify ON true`,
-		stream, ids, revs, types, data, meta, s.channel, notify).Scan(&pos, &txid)
-	if err != nil {
+	args := []any{stream, n, ids, types, data, meta, s.channel, notify}
+	sql := appendAnySQL
+	switch rev, exact := expected.Revision(); {
+	case expected.IsNoStream():
+		sql = appendNoStreamSQL
+	case exact:
+		if rev > math.MaxInt64-uint64(n) {
+			return domain.AppendResult{}, domain.Invalid("expected_revision", "%d is out of range", rev)
+		}
+		sql, args = appendExactSQL, append(args, int64(rev))
+	}
+	var last, pos *int64
+	var txid *string
+	if err := q.QueryRow(ctx, sql, args...).Scan(&last, &pos, &txid); err != nil {
 		return domain.AppendResult{}, err
 	}
-	commit, err := strconv.ParseUint(txid, 10, 64)
-	if err != nil {
-		return domain.AppendResult{}, fmt.Errorf("parse tx_id %q: %w", txid, err)
+	if last == nil || pos == nil || txid == nil {
+		return domain.AppendResult{}, errRevisionMismatch
 	}
-	return domain.AppendResult{NextExpected: uint64(last), Position: domain.Position{Commit: commit, Prepare: uint64(pos)}}, nil
+	commit, err := strconv.ParseUint(*txid, 10, 64)
+	if err != nil {
+		return domain.AppendResult{}, fmt.Errorf("parse tx_id %q: %w", *txid, err)
+	}
+	return domain.AppendResult{NextExpected: uint64(*last), Position: domain.Position{Commit: commit, Prepare: uint64(*pos)}}, nil
 }
 
 // afterFailedAppend turns a failed append into the port's answer: the
