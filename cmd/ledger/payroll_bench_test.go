@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// BenchmarkPayrollRun times a month's payroll for LEDGER_BENCH_PERSONS
+// persons (default 2,000; `make bench` uses 1,000,000) through the ledger's
+// own commands on the embedded PostgreSQL store, one month per benchmark
+// iteration (`make bench` runs it once per round and takes medians):
+//
+//   - run:     `ledger payroll run --program living_subsidy --period 2025-03`:
+//     read the program's persons from the entitlements read model, record
+//     overpayment claims (none here), draft the batch (one regular line
+//     per person) and append it as one BatchDrafted event;
+//   - approve: `ledger payroll approve`: fold the payroll stream (which
+//     decodes the BatchDrafted event), decide, and append BatchApproved and
+//     one PaymentIssued per line in one append;
+//   - export:  `ledger payroll export`: fold the stream again, read and open
+//     every sealed bank account, write the GB18030 payment file and record
+//     BatchExported;
+//   - reconcile: `ledger reconcile` of the bank's GB18030 return files for
+//     the batch (every 100th payment returned as failed, the rest
+//     settled), in two or more files of at most 500,000 lines: a return
+//     file may not exceed bankfile.MaxReturnFileSize (64 MiB), and a
+//     million lines of this shape are about 78 MB. Each file is read and
+//     classified, the payroll stream folded, and the settlements and
+//     failures appended.
+//
+// Setup, not timed: the read models the commands read are written directly
+// with INSERT ... SELECT over generate_series on the server (persons,
+// living-subsidy grants effective 2025-03-01 in entitlement_history, and
+// bank accounts sealed with the development key and loaded with COPY),
+// after `ledger project --once` has created them on the empty log. Before
+// the export, the projections' checkpoints are moved to the head of the log
+// as if `ledger serve` had projected the batch: export waits for the read
+// models to catch up, and reads nothing from them but bank accounts.
+// Projecting a million payments is what BenchmarkRebuild measures.
+//
+// Reported: seconds per phase and in total, and the size of the
+// BatchDrafted event's data in MB.
+func BenchmarkPayrollRun(b *testing.B) {
+	n := 2000
+	if v := os.Getenv("LEDGER_BENCH_PERSONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("LEDGER_BENCH_PERSONS=%q is not a positive number", v)
+		}
+	}
+	ctx := context.Background()
+	for range b.N {
+		b.StopTimer()
+		db := pgtest.NewSchema(b)
+		dir := b.TempDir()
+		env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+		ledger := func(args ...string) (string, time.Duration) {
+			var out bytes.Buffer
+			start := time.Now()
+			if err := run(ctx, args, env, &out, io.Discard); err != nil {
+				b.Fatalf("ledger %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			}
+			return out.String(), time.Since(start)
+		}
+		setup := time.Now()
+		ledger("project", "--once")
+		seedPayrollReadModels(b, db, n)
+		b.Logf("set up %d persons' read models in %s", n, time.Since(setup).Round(time.Millisecond))
+
+		b.StartTimer()
+		out, runTime := ledger("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")
+		want := fmt.Sprintf("drafted living_subsidy.2025-03.1: %d lines, total %s (regular %d, arrears 0, reissue 0)",
+			n, domain.MustMoney("110.00").Mul(n), n)
+		if !strings.Contains(out, want) {
+			b.Fatalf("payroll run printed %q, want %q", out, want)
+		}
+		out, approveTime := ledger("payroll", "approve", "living_subsidy.2025-03.1", "--user", "fin.li")
+		if !strings.Contains(out, "approved living_subsidy.2025-03.1") {
+			b.Fatalf("payroll approve printed %q", out)
+		}
+		b.StopTimer()
+		var drafted, issued int64
+		if err := db.Pool.QueryRow(ctx, `SELECT
+				(SELECT octet_length(data::text) FROM events WHERE type = $1),
+				(SELECT count(*) FROM events WHERE type = $2)`,
+			domain.TypeBatchDrafted, domain.TypePaymentIssued).Scan(&drafted, &issued); err != nil {
+			b.Fatal(err)
+		}
+		if issued != int64(n) {
+			b.Fatalf("%d PaymentIssued events in the log, want %d", issued, n)
+		}
+		markProjected(b, db)
+		file := filepath.Join(dir, "batch.csv")
+		b.StartTimer()
+		out, exportTime := ledger("payroll", "export", "living_subsidy.2025-03.1", "--user", "fin.wu", "--out", file)
+		b.StopTimer()
+		if want := fmt.Sprintf("wrote %s: %d payments", file, n); !strings.Contains(out, want) {
+			b.Fatalf("payroll export printed %q, want %q", out, want)
+		}
+		if fi, err := os.Stat(file); err != nil || fi.Size() < int64(n)*40 {
+			b.Fatalf("payment file: %v, %v", fi, err)
+		}
+		returns := writeReturnFiles(b, dir, n, min(500_000, (n+1)/2))
+		var reconcileTime time.Duration
+		settled, failed := 0, 0
+		for _, f := range returns {
+			b.StartTimer()
+			out, took := ledger("reconcile", "living_subsidy.2025-03.1", "--file", f, "--user", "fin.wu", "--on", "2025-03-21")
+			b.StopTimer()
+			reconcileTime += took
+			s, fl := tally(b, out, "settled"), tally(b, out, "failed")
+			if !strings.Contains(out, "applied at") || tally(b, out, "amount mismatch")+tally(b, out, "unknown reference")+tally(b, out, "duplicate line") != 0 {
+				b.Fatalf("reconcile %s printed %q", f, out)
+			}
+			settled, failed = settled+s, failed+fl
+		}
+		var imports int
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE type = $1`, domain.TypeReturnImported).Scan(&imports); err != nil {
+			b.Fatal(err)
+		}
+		if settled != n-n/100 || failed != n/100 || imports != len(returns) {
+			b.Fatalf("reconciled %d settled, %d failed in %d imports; want %d, %d in %d", settled, failed, imports, n-n/100, n/100, len(returns))
+		}
+
+		b.ReportMetric(runTime.Seconds(), "run_s")
+		b.ReportMetric(approveTime.Seconds(), "approve_s")
+		b.ReportMetric(exportTime.Seconds(), "export_s")
+		b.ReportMetric(reconcileTime.Seconds(), "reconcile_s")
+		b.ReportMetric((runTime + approveTime + exportTime + reconcileTime).Seconds(), "total_s")
+		b.ReportMetric(float64(drafted)/1e6, "drafted_MB")
+	}
+}
+
+// seedPayrollReadModels writes n persons with a living-subsidy grant
+// effective 2025-03-01 at 110.00 a month (the program's standard rate) and
+// a bank account each into the read models.
+func seedPayrollReadModels(b *testing.B, db *pgtest.Schema, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for _, q := range []string{`
+		INSERT INTO persons (person_id, id_hash, id_masked, name, township, household_id, household_class,
+			dibao, tekun, work_injury_nursing, birth_date, gender, certificate_category, certificate_grade,
+			certificate_number_masked, certificate_issued_on, certificate_valid_until, certificate_revoked,
+			deceased_on, registered_on, updated_position)
+		SELECT lpad(to_hex(i), 20, '0'), 'h' || i, '360429********' || lpad((i % 10000)::text, 4, '0'),
+			'居民' || i, (ARRAY['蛟塘镇','星子镇','白鹿镇','温泉镇'])[1 + i % 4], lpad(to_hex(i), 20, '0'), '',
+			false, false, false, DATE '1960-01-01' + (i % 20000), 'female', 'physical', 2,
+			'360429**********4221', DATE '2020-01-01', DATE '2030-01-01', false, NULL, DATE '2024-12-01', '1/1'
+		FROM generate_series(1, $1::int) i`, `
+		INSERT INTO entitlement_history (position_commit, position_prepare, person_id, program, change,
+			effective_date, recorded_at, actor, role, reason_code, reason, amount)
+		SELECT i, 0, lpad(to_hex(i), 20, '0'), 'living_subsidy', 'granted', DATE '2025-03-01',
+			TIMESTAMPTZ '2025-02-20 09:00:00+08', 'clerk', 'clerk', NULL, '', NULL
+		FROM generate_series(1, $1::int) i`,
+	} {
+		if _, err := db.Pool.Exec(ctx, q, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v := (&config{}).vault()
+	rows := make([][]any, n)
+	for i := range rows {
+		number := fmt.Sprintf("6222020200%09d", i+1)
+		sealed, err := v.Seal(number)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows[i] = []any{fmt.Sprintf("%020x", i+1), fmt.Sprintf("居民%d", i+1), "中国工商银行",
+			"6222 **** **** " + number[len(number)-4:], sealed, int64(i + 1), int64(0)}
+	}
+	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"bank_accounts"},
+		[]string{"person_id", "account_name", "bank", "account_masked", "account_sealed", "updated_commit", "updated_prepare"},
+		pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE persons; ANALYZE entitlement_history; ANALYZE bank_accounts`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// writeReturnFiles writes the bank's return files for the batch, at most
+// per lines each, and returns their paths. Every 100th payment failed.
+func writeReturnFiles(b *testing.B, dir string, n, per int) []string {
+	b.Helper()
+	var files []string
+	for first := 1; first <= n; first += per {
+		var csv bytes.Buffer
+		csv.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+		for i := first; i < first+per && i <= n; i++ {
+			status, reason := "成功", ""
+			if i%100 == 0 {
+				status, reason = "退回", "账户已冻结"
+			}
+			fmt.Fprintf(&csv, "living_subsidy.2025-03.1-%020x-2025-03,110.00,%s,%s,B%09d\r\n", i, status, reason, i)
+		}
+		raw, err := simplifiedchinese.GB18030.NewEncoder().Bytes(csv.Bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(raw) > bankfile.MaxReturnFileSize {
+			b.Fatalf("return file of %d bytes is over the %d-byte limit", len(raw), bankfile.MaxReturnFileSize)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("return-%d.csv", len(files)+1))
+		if err := os.WriteFile(f, raw, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// tally returns the count of a row of `ledger reconcile`'s totals.
+func tally(b *testing.B, out, row string) int {
+	b.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), row+" "); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	b.Fatalf("no %q row in the reconciliation:\n%s", row, out)
+	return 0
+}
+
+// markProjected moves every projection's checkpoint to the head of the log.
+func markProjected(b *testing.B, db *pgtest.Schema) {
+	b.Helper()
+	if _, err := db.Pool.Exec(context.Background(), `
+		UPDATE projection_checkpoints SET (position_commit, position_prepare) =
+			(SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1)`); err != nil {
+		b.Fatal(err)
+	}
+}
