@@ -194,6 +194,10 @@ func TestServerRestartMidSubscriptionLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(300, 200)
+	// Receive up to 500 first, so the subscription is re-established and
+	// live when it is dropped: a drop while it is still reconnecting would
+	// hit nothing.
+	got = append(got, collect(t, sub, 500-len(got), 60*time.Second)...)
 	srv.DropSubscriptions() // and a drop while the server stays up
 	appendN(500, 100)
 	got = append(got, collect(t, sub, 600-len(got), 60*time.Second)...)
