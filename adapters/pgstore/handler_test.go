@@ -105,3 +105,42 @@ func TestHandlerOnPostgres(t *testing.T) {
 		prev = md.Hash
 	}
 }
+
+// A handler's cache of folded streams never makes it decide on a stale
+// state: another handler (another process) appends to the stream, and the
+// first still sees it — a second death is refused, a retried command is
+// recognised from the cache and from the store alike.
+func TestHandlerCacheSeesOtherWriters(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	a, b := domain.NewHandler(s), domain.NewHandler(s)
+	pid, reg := registerCmd(t)
+	if _, err := a.Execute(ctx, pid, cmdMeta("reg-1"), reg); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := a.Execute(ctx, pid, cmdMeta("move-1"), domain.MovePerson{ToTownship: "白鹿镇", EffectiveOn: domain.MustDate("2024-02-01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b records the death behind a's back; a has the stream cached at the move.
+	if _, err := b.Execute(ctx, pid, cmdMeta("death-1"), domain.RecordDeath{DateOfDeath: domain.MustDate("2024-02-10")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Execute(ctx, pid, cmdMeta("death-2"), domain.RecordDeath{DateOfDeath: domain.MustDate("2024-02-11")}); !errors.Is(err, domain.ErrRuleViolation) && !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("a second death through the handler that cached the stream before the first: %v, want it refused", err)
+	}
+	// Retries: a's own earlier command, and b's command retried through a.
+	if again, err := a.Execute(ctx, pid, cmdMeta("move-1"), domain.MovePerson{ToTownship: "温泉镇", EffectiveOn: domain.MustDate("2024-02-01")}); err != nil || again != moved {
+		t.Fatalf("retried move = %+v, %v; want the original %+v", again, err, moved)
+	}
+	l, err := a.Load(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := a.Execute(ctx, pid, cmdMeta("death-1"), domain.RecordDeath{DateOfDeath: domain.MustDate("2024-02-10")}); err != nil || again.NextExpected != l.Revision {
+		t.Fatalf("b's death retried through a = %+v, %v; want the original at revision %d", again, err, l.Revision)
+	}
+	if len(l.Events) != 3 || l.State.Township != "白鹿镇" || !l.State.Deceased {
+		t.Fatalf("stream: %d events, township %q, deceased %v; want 3, 白鹿镇, true", len(l.Events), l.State.Township, l.State.Deceased)
+	}
+}
