@@ -313,10 +313,7 @@ func TestVerifyCatchesUpWithARunnerThatMovesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := b.store.ReadAll(context.Background(), domain.Start, 100, domain.Filter{})
-	if len(evs) != 65 {
-		t.Fatalf("%d events in the log, want 65", len(evs))
-	}
+	evs := readLog(t, b, 65)
 	if v.Position != evs[64].Position || v.Events != 65 || v.ProblemCount() != 0 {
 		t.Errorf("verification %+v; want it at the moved checkpoint %s with 65 events and no problem", v, evs[64].Position)
 	}
