@@ -155,3 +155,12 @@ func (p *Period) UnmarshalText(b []byte) error {
 	*p = v
 	return nil
 }
+
+// BusinessZone is the ledger's civil time zone (Asia/Shanghai, UTC+8, no
+// daylight saving since 1991): recording dates (the change notice's
+// window), and a date given where a timestamp is expected (the end of that
+// day here), are in it.
+var BusinessZone = time.FixedZone("Asia/Shanghai", 8*60*60)
+
+// BusinessDate returns the date t falls on in BusinessZone.
+func BusinessDate(t time.Time) Date { return DateOf(t.In(BusinessZone)) }

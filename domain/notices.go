@@ -68,17 +68,9 @@ func (d Department) streamKey() string {
 // ("notices-townships" for the townships' own notices).
 func NoticeStream(d Department) string { return NoticeStreamPrefix + d.streamKey() }
 
-// chinaStandardTime is UTC+8 (no daylight saving since 1991), the zone in
-// which the notice window is cut.
-var chinaStandardTime = time.FixedZone("Asia/Shanghai", 8*60*60)
-
 // noticeGrace is how long after midnight a window ending the day before
 // still counts as not yet over (see Notices.Issue).
 const noticeGrace = 5 * time.Minute
-
-// ShanghaiDate is the calendar date of t in China Standard Time: the
-// recording date on which change notices are cut.
-func ShanghaiDate(t time.Time) Date { return DateOf(t.In(chinaStandardTime)) }
 
 // ChangeNoticeIssued: a change notice was produced and handed over. It
 // records what was sent (format, rows, whether full ID numbers were in it,
@@ -355,7 +347,7 @@ func (n *Notices) Issue(ctx context.Context, meta CommandMeta, c IssueChangeNoti
 	// A few minutes' grace after midnight: a command recorded just before
 	// midnight may still be committing, and its change belongs to the
 	// window that ended then.
-	today := ShanghaiDate(meta.Now.Add(-noticeGrace))
+	today := BusinessDate(meta.Now.Add(-noticeGrace))
 	for attempt := 0; ; attempt++ {
 		ns, err := n.load(ctx, c.Department)
 		if err != nil {

@@ -157,7 +157,7 @@ func TestDecideChangeNotice(t *testing.T) {
 }
 
 func TestShanghaiDateAndStreams(t *testing.T) {
-	if got := ShanghaiDate(time.Date(2024, 12, 20, 16, 30, 0, 0, time.UTC)); got != d("2024-12-21") {
+	if got := BusinessDate(time.Date(2024, 12, 20, 16, 30, 0, 0, time.UTC)); got != d("2024-12-21") {
 		t.Errorf("16:30 UTC on 2024-12-20 is %s in Shanghai; want 2024-12-21", got)
 	}
 	if NoticeStream(DepartmentNone) != "notices-townships" || NoticeStream(DepartmentAgriculture) != "notices-agriculture" {

@@ -19,11 +19,6 @@ import (
 // can compare an old answer with today's answer for the same date: the
 // difference is the corrections recorded in between.
 
-// BusinessZone is the ledger's civil time zone (Asia/Shanghai, UTC+8, no
-// daylight saving since 1991). A date given where a timestamp is expected
-// means the end of that day here.
-var BusinessZone = time.FixedZone("Asia/Shanghai", 8*60*60)
-
 // ParseKnownAt parses a system time: an RFC 3339 timestamp such as
 // "2024-06-30T18:00:00+08:00", or a date "2024-06-30" meaning the end of that
 // day in BusinessZone (23:59:59.999999999+08:00), so that everything
@@ -42,9 +37,6 @@ func ParseKnownAt(field, s string) (time.Time, error) {
 func EndOfDay(d Date) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, BusinessZone).Add(-time.Nanosecond)
 }
-
-// BusinessDate returns the date t falls on in BusinessZone.
-func BusinessDate(t time.Time) Date { return DateOf(t.In(BusinessZone)) }
 
 // EntitlementDecision is one recorded decision about a person's
 // entitlement to one program: the entitlement events of the stream (or the

@@ -32,11 +32,6 @@ const (
 	ChangeHouseholdChanged      = "household_changed"
 )
 
-// shanghai is China Standard Time. China has kept UTC+8 without daylight
-// saving since 1991, so a fixed zone gives the same dates as the tz
-// database without depending on one being installed.
-var shanghai = time.FixedZone("Asia/Shanghai", 8*60*60)
-
 // ChangelogProjection is the read model "changelog": one row per change a
 // township or department must be told of in the monthly notice — new
 // certificates, regrades, revocations, deaths and their retractions,
@@ -170,7 +165,7 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 		commit, prepare = append(commit, cm), append(prepare, pr)
 		person, town, name, masked = append(person, c.person), append(town, c.who.township), append(name, c.who.name), append(masked, c.who.idMasked)
 		kind, programs = append(kind, c.kind), append(programs, c.program)
-		eff, on = append(eff, entDateArg(c.effective)), append(on, entDateArg(domain.DateOf(c.at.In(shanghai))))
+		eff, on = append(eff, entDateArg(c.effective)), append(on, entDateArg(domain.BusinessDate(c.at)))
 		at, details = append(at, c.at.UTC()), append(details, string(js))
 	}
 	if _, err := tx.Exec(ctx, `

@@ -11,9 +11,6 @@ import (
 // officers record on working days (PRC public holidays and their make-up
 // working weekends included), in office hours, China Standard Time.
 
-// cst is China Standard Time; China keeps UTC+8 all year.
-var cst = time.FixedZone("Asia/Shanghai", 8*60*60)
-
 var (
 	holidays2024 = dateSet("2024-01-01",
 		"2024-02-10", "2024-02-11", "2024-02-12", "2024-02-13", "2024-02-14", "2024-02-15", "2024-02-16", "2024-02-17",
@@ -64,7 +61,7 @@ func workdayOnOrBefore(d domain.Date) domain.Date {
 
 // clock returns the time hh:mm on d in China Standard Time.
 func clock(d domain.Date, hh, mm int) time.Time {
-	return time.Date(d.Year(), d.Month(), d.Day(), hh, mm, 0, 0, cst)
+	return time.Date(d.Year(), d.Month(), d.Day(), hh, mm, 0, 0, domain.BusinessZone)
 }
 
 // officeTime returns a random time in office hours (08:30–11:50 and
