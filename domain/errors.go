@@ -26,6 +26,11 @@ var (
 	// ErrConflict: the request collides with existing state in a way a retry
 	// will not fix (already registered, duplicate active entitlement, ...).
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the ledger cannot decide or answer right now — the
+	// database is unreachable, the read models lag behind the log, a
+	// transient failure — and nothing was changed. The same request later
+	// may succeed (HTTP 503 with Retry-After).
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // FieldError reports bad input in one named field. It wraps ErrInvalid.
