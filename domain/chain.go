@@ -121,7 +121,7 @@ func Inspect(ev RecordedEvent) InspectedEvent {
 // belong in.
 var homeStreamTypes = map[string]bool{
 	TypePersonRegistered: true, TypePersonRegisteredV1: true,
-	TypeBatchDrafted: true, TypeBudgetAllocated: true, TypeChangeNoticeIssued: true,
+	TypeBatchOpened: true, TypeLinesReserved: true, TypeBudgetAllocated: true, TypeChangeNoticeIssued: true,
 }
 
 // homeRegistry decodes the events of homeStreamTypes.
@@ -142,8 +142,12 @@ func homeStream(ev RecordedEvent) (string, error) {
 	switch e := derefEvent(e).(type) {
 	case PersonRegistered:
 		return e.PersonID.Stream(), nil
-	case BatchDrafted:
-		return PayrollStream(e.Program, e.Period), nil
+	case BatchOpened:
+		return PayrollStream(e.Program), nil
+	case LinesReserved:
+		if len(e.Lines) > 0 {
+			return PaymentsStream(e.Program, PaymentShard(e.Lines[0].PersonID)), nil
+		}
 	case BudgetAllocated:
 		return ProgramStream(e.Program), nil
 	case ChangeNoticeIssued:

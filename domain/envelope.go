@@ -99,6 +99,15 @@ type Envelope struct {
 // hashes from prevHash (the Hash of the stream's current last event, "" for
 // a new stream), and encodes them for appending.
 func Seal(meta CommandMeta, prevHash string, events []Event) ([]EventData, error) {
+	return SealStep(meta, "", prevHash, events)
+}
+
+// SealStep is Seal for one of several appends a command makes (a payroll
+// batch is drafted shard by shard): the event IDs derive from the command
+// ID and step, so each append of the command has its own IDs and the same
+// step of a retried command has the same ones. The metadata still names
+// the command. Step "" is Seal.
+func SealStep(meta CommandMeta, step string, prevHash string, events []Event) ([]EventData, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
@@ -139,7 +148,11 @@ func Seal(meta CommandMeta, prevHash string, events []Event) ([]EventData, error
 		if err != nil {
 			return nil, fmt.Errorf("encode metadata: %w", err)
 		}
-		out = append(out, EventData{ID: EventID(meta.CommandID, i), Type: typ, Data: data, Metadata: mdJSON})
+		idKey := meta.CommandID
+		if step != "" {
+			idKey += "/" + step
+		}
+		out = append(out, EventData{ID: EventID(idKey, i), Type: typ, Data: data, Metadata: mdJSON})
 		prevHash = md.Hash
 	}
 	return out, nil

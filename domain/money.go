@@ -126,6 +126,14 @@ func MustMoney(s string) Money {
 	return m
 }
 
+// clampMoney returns d as Money, or zero when d is negative.
+func clampMoney(d decimal.Decimal) Money {
+	if d.IsNegative() {
+		return Money{}
+	}
+	return Money{d}
+}
+
 // Add returns m + o.
 func (m Money) Add(o Money) Money { return Money{m.d.Add(o.d)} }
 

@@ -1,14 +1,13 @@
 package domain
 
-import "fmt"
-
-// Payment and budget events. Payroll (a later issue) decides them; the read
+// Payment and budget events. Payroll decides them (payroll.go); the read
 // models project them. Each event is self-contained — a failure or reversal
 // repeats the program, period, township and amount of the payment it
 // concerns — so a projection never has to look another event up.
 //
-// Streams: payment events live in the payroll stream of their program and
-// period, PayrollStream(program, period); budgets in ProgramStream(program).
+// Streams: payment events live in the payments shard of their program and
+// person, PaymentsStream(program, PaymentShard(person)); budgets in
+// ProgramStream(program).
 const (
 	TypePaymentIssued         = "payroll.PaymentIssued.v1"
 	TypePaymentSettled        = "payroll.PaymentSettled.v1"
@@ -20,18 +19,15 @@ const (
 	TypeBudgetAllocated       = "program.BudgetAllocated.v1"
 	TypePaymentsSettled       = "payroll.PaymentsSettled.v1"
 	TypePaymentsFailed        = "payroll.PaymentsFailed.v1"
+	TypePaymentsIssued        = "payroll.PaymentsIssued.v1"
 )
 
 // Stream categories other than beneficiaries.
 const (
-	PayrollStreamPrefix = "payroll-"
-	ProgramStreamPrefix = "program-"
+	PayrollStreamPrefix  = "payroll-"
+	PaymentsStreamPrefix = "payments-"
+	ProgramStreamPrefix  = "program-"
 )
-
-// PayrollStream is the stream of one program's payments for one period.
-func PayrollStream(program ProgramCode, period Period) string {
-	return fmt.Sprintf("%s%s.%s", PayrollStreamPrefix, program, period)
-}
 
 // ProgramStream is the stream of one program's budgets and rules.
 func ProgramStream(program ProgramCode) string { return ProgramStreamPrefix + string(program) }
@@ -85,20 +81,30 @@ type PaymentReversed struct {
 	ReversedOn Date   `json:"reversed_on"`
 }
 
+// PaymentsIssued: an approved batch issued these payments, in one chunk of
+// one payments shard. Each entry is a full PaymentIssued.
+type PaymentsIssued struct {
+	BatchID  string          `json:"batch_id"`
+	Payments []PaymentIssued `json:"payments"`
+}
+
 // PaymentsSettled: a bank return file settled these payments. One event
 // per file rather than per payment, so reconciling a 100,000-line return is
 // one event to append; each entry is a full PaymentSettled.
 type PaymentsSettled struct {
-	BatchID  string           `json:"batch_id"`
-	Payments []PaymentSettled `json:"payments"`
+	BatchID    string           `json:"batch_id"`
+	FileSHA256 string           `json:"file_sha256,omitempty"` // the return file
+	Payments   []PaymentSettled `json:"payments"`
 }
 
 // PaymentsFailed: a bank return file failed these payments.
 type PaymentsFailed struct {
-	BatchID  string          `json:"batch_id"`
-	Payments []PaymentFailed `json:"payments"`
+	BatchID    string          `json:"batch_id"`
+	FileSHA256 string          `json:"file_sha256,omitempty"` // the return file
+	Payments   []PaymentFailed `json:"payments"`
 }
 
+func (PaymentsIssued) EventType() string  { return TypePaymentsIssued }
 func (PaymentsSettled) EventType() string { return TypePaymentsSettled }
 func (PaymentsFailed) EventType() string  { return TypePaymentsFailed }
 
@@ -172,6 +178,7 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(BudgetAllocated) },
 		func() Event { return new(PaymentsSettled) },
 		func() Event { return new(PaymentsFailed) },
+		func() Event { return new(PaymentsIssued) },
 	)
 	r.Add(payrollEventProtos()...)
 	r.Add(noticeEventProtos()...)

@@ -2,36 +2,102 @@ package domain
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// Monthly payroll: a finance user drafts a batch for a program and a period
-// from the entitlements in force, another approves it, and the approval
-// issues the payments. Everything lives in the payroll stream of the
-// program and period (PayrollStream), appended at an exact revision, so
-// two runs for the same program and period cannot both pay: the second
-// finds the stream moved and is decided again, against the payments the
-// first one issued.
+// Payroll is decided in two kinds of stream (docs/payroll.md):
+//
+//   - payroll-<program> (PayrollStream) holds the program's batches:
+//     opened, drafted, approved, issued, rejected, released, exported, and
+//     the bank return files imported. It decides a batch's life — one
+//     batch waiting per program and period, maker-checker, approve or
+//     reject once.
+//   - payments-<program>.<x> (PaymentsStream), one of PaymentShards
+//     shards, holds every line that reserves, pays, fails, releases or
+//     claims back a month of the persons whose ID begins with the hex
+//     digit x. It is the consistency boundary of never-twice: every line
+//     that can pay a person's month — regular, arrears or reissue, of
+//     whichever batch and period — is decided in the shard of that person
+//     at an exact expected revision, against every other line of that
+//     person and program.
+//
+// A batch is drafted by reserving its lines shard by shard, approved by
+// issuing the reserved lines shard by shard, and rejected by releasing
+// them; each step is appended in chunks (MaxChunkBytes), each chunk at the
+// exact revision it was decided on, so a long step can stop anywhere and
+// be resumed: deciding again on the shard as it stands gives exactly the
+// lines still to do.
 
-// Event types of payroll batches.
+// Event types of a program's payroll stream.
 const (
-	TypeBatchDrafted   = "payroll.BatchDrafted.v1"
+	TypeBatchOpened    = "payroll.BatchOpened.v1"
+	TypeBatchDrafted   = "payroll.BatchDrafted.v2"
 	TypeBatchApproved  = "payroll.BatchApproved.v1"
+	TypeBatchIssued    = "payroll.BatchIssued.v1"
 	TypeBatchRejected  = "payroll.BatchRejected.v1"
+	TypeBatchReleased  = "payroll.BatchReleased.v1"
 	TypeBatchExported  = "payroll.BatchExported.v1"
 	TypeReturnImported = "payroll.ReturnImported.v1"
 )
 
-// RuleNothingToPay: a draft found no payment owed.
-const RuleNothingToPay = "nothing_to_pay"
+// Event types of a payments shard besides the payment events
+// (payments.go).
+const (
+	TypeLinesReserved = "payroll.LinesReserved.v1"
+	TypeLinesReleased = "payroll.LinesReleased.v1"
+)
 
-// PayrollLine is one payment a batch will make, with the data it was
-// computed from frozen in it.
+// Rule codes of payroll.
+const (
+	RuleNothingToPay     = "nothing_to_pay"
+	RuleBatchNotApproved = "batch_not_approved"
+)
+
+// PaymentShards is the number of payment shards per program. Never change
+// it: a person's months must always be decided in the same stream.
+const PaymentShards = 16
+
+// PaymentShard returns the shard of a person: the value of the first hex
+// digit of the ID.
+func PaymentShard(p PersonID) int {
+	if p == "" {
+		return 0
+	}
+	switch c := p[0]; {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return 0
+}
+
+// PayrollStream is the stream of a program's batches.
+func PayrollStream(program ProgramCode) string { return PayrollStreamPrefix + string(program) }
+
+// PaymentsStream is one shard of a program's payment ledger.
+func PaymentsStream(program ProgramCode, shard int) string {
+	return fmt.Sprintf("%s%s.%x", PaymentsStreamPrefix, program, shard)
+}
+
+// Bounds of events and appends: EventStoreDB refuses appends over 1 MiB
+// by default and events over 16 MB; the ledger stays well inside both.
+const (
+	MaxEventBytes  = 256 << 10
+	MaxAppendBytes = 512 << 10
+	// MaxChunkBytes bounds the JSON of the lines one chunk event carries,
+	// leaving room for the rest of the event and its metadata.
+	MaxChunkBytes = 200 << 10
+)
+
+// PayrollLine is one payment a batch makes, with the data it was computed
+// from frozen in it.
 type PayrollLine struct {
 	Reference string      `json:"reference"`
 	PersonID  PersonID    `json:"person_id"`
@@ -41,20 +107,38 @@ type PayrollLine struct {
 	Township  string      `json:"township"`
 }
 
-// BatchDrafted: a payroll batch was computed and waits for approval.
-type BatchDrafted struct {
-	BatchID   string        `json:"batch_id"`
-	Program   ProgramCode   `json:"program"`
-	Period    Period        `json:"period"`
-	PaidOn    Date          `json:"paid_on"`
-	DraftedBy string        `json:"drafted_by"`
-	Lines     []PayrollLine `json:"lines"`
-	Count     int           `json:"count"`
-	Total     Money         `json:"total"`
+// LineReference is the payment reference of a batch's line for a person's
+// month, also sent to the bank.
+func LineReference(batchID string, person PersonID, month Period) string {
+	return fmt.Sprintf("%s-%s-%s", batchID, person, month)
 }
 
-// BatchApproved: a second finance user approved the batch; its payments
-// (PaymentIssued events) follow in the same append.
+// BatchOpened: a finance user started drafting a batch of a program for a
+// period; its lines are reserved in the payment shards next.
+type BatchOpened struct {
+	BatchID   string      `json:"batch_id"`
+	Program   ProgramCode `json:"program"`
+	Period    Period      `json:"period"`
+	PaidOn    Date        `json:"paid_on"`
+	DraftedBy string      `json:"drafted_by"`
+}
+
+// BatchDrafted: every shard's lines were reserved; the batch waits for
+// approval. It sums the lines, which live in the shards (LinesReserved).
+type BatchDrafted struct {
+	BatchID   string      `json:"batch_id"`
+	Program   ProgramCode `json:"program"`
+	Period    Period      `json:"period"`
+	PaidOn    Date        `json:"paid_on"`
+	DraftedBy string      `json:"drafted_by"`
+	Lines     CountTotal  `json:"lines"`
+	Regular   CountTotal  `json:"regular"`
+	Arrears   CountTotal  `json:"arrears"`
+	Reissue   CountTotal  `json:"reissue"`
+}
+
+// BatchApproved: a second finance user approved the batch; its lines are
+// issued in the payment shards next.
 type BatchApproved struct {
 	BatchID    string      `json:"batch_id"`
 	Program    ProgramCode `json:"program"`
@@ -62,13 +146,32 @@ type BatchApproved struct {
 	ApprovedBy string      `json:"approved_by"`
 }
 
-// BatchRejected: the batch was rejected; a new one may be drafted.
+// BatchIssued: every reserved line of an approved batch was issued, or
+// withheld because its month was no longer owed when approved.
+type BatchIssued struct {
+	BatchID  string      `json:"batch_id"`
+	Program  ProgramCode `json:"program"`
+	Period   Period      `json:"period"`
+	Issued   CountTotal  `json:"issued"`
+	Withheld CountTotal  `json:"withheld"`
+}
+
+// BatchRejected: the batch was rejected; its reserved lines are released
+// in the payment shards next.
 type BatchRejected struct {
 	BatchID    string      `json:"batch_id"`
 	Program    ProgramCode `json:"program"`
 	Period     Period      `json:"period"`
 	RejectedBy string      `json:"rejected_by"`
 	Reason     string      `json:"reason"`
+}
+
+// BatchReleased: every line of a rejected batch was released.
+type BatchReleased struct {
+	BatchID  string      `json:"batch_id"`
+	Program  ProgramCode `json:"program"`
+	Period   Period      `json:"period"`
+	Released CountTotal  `json:"released"`
 }
 
 // BatchExported: the bank payment file of an approved batch was written.
@@ -83,7 +186,8 @@ type BatchExported struct {
 }
 
 // ReturnImported: a bank return file was reconciled against the batch; the
-// settlement and failure events it caused follow in the same append.
+// settlements and failures it causes are appended to the payment shards
+// next (PaymentsSettled, PaymentsFailed).
 type ReturnImported struct {
 	BatchID    string `json:"batch_id"`
 	FileSHA256 string `json:"file_sha256"`
@@ -94,19 +198,54 @@ type ReturnImported struct {
 	ImportedBy string `json:"imported_by"`
 }
 
-func (BatchExported) EventType() string  { return TypeBatchExported }
-func (ReturnImported) EventType() string { return TypeReturnImported }
+// LinesReserved: a batch being drafted reserved these lines in a payment
+// shard. A reserved line is the one line that pays its month until it is
+// released (batch rejected, or withheld on approval) or paid.
+type LinesReserved struct {
+	BatchID string        `json:"batch_id"`
+	Program ProgramCode   `json:"program"`
+	Period  Period        `json:"period"` // the batch's period
+	PaidOn  Date          `json:"paid_on"`
+	Lines   []PayrollLine `json:"lines"`
+}
+
+// LinesReleased: reserved lines of a batch no longer pay their months —
+// the batch was rejected (Closed: the batch reserves nothing more in this
+// shard), or a line was withheld on approval because its month was no
+// longer owed.
+type LinesReleased struct {
+	BatchID    string      `json:"batch_id"`
+	Program    ProgramCode `json:"program"`
+	Reason     string      `json:"reason"`
+	References []string    `json:"references"`
+	Closed     bool        `json:"closed,omitempty"`
+}
+
+func (BatchOpened) EventType() string    { return TypeBatchOpened }
 func (BatchDrafted) EventType() string   { return TypeBatchDrafted }
 func (BatchApproved) EventType() string  { return TypeBatchApproved }
+func (BatchIssued) EventType() string    { return TypeBatchIssued }
 func (BatchRejected) EventType() string  { return TypeBatchRejected }
+func (BatchReleased) EventType() string  { return TypeBatchReleased }
+func (BatchExported) EventType() string  { return TypeBatchExported }
+func (ReturnImported) EventType() string { return TypeReturnImported }
+func (LinesReserved) EventType() string  { return TypeLinesReserved }
+func (LinesReleased) EventType() string  { return TypeLinesReleased }
+func (e BatchOpened) EffectiveOn() Date  { return e.PaidOn }
 func (e BatchDrafted) EffectiveOn() Date { return e.PaidOn }
+
 func payrollEventProtos() []func() Event {
 	return []func() Event{
+		func() Event { return new(BatchOpened) },
 		func() Event { return new(BatchDrafted) },
 		func() Event { return new(BatchApproved) },
+		func() Event { return new(BatchIssued) },
 		func() Event { return new(BatchRejected) },
+		func() Event { return new(BatchReleased) },
 		func() Event { return new(BatchExported) },
 		func() Event { return new(ReturnImported) },
+		func() Event { return new(LinesReserved) },
+		func() Event { return new(LinesReleased) },
 	}
 }
 
@@ -116,30 +255,32 @@ type PersonPeriod struct {
 	Period Period
 }
 
-// Batch states.
+// Batch states, in the order a batch goes through them.
 const (
-	BatchStateDrafted  = "drafted"
-	BatchStateApproved = "approved"
-	BatchStateRejected = "rejected"
+	BatchStateDrafting  = "drafting"  // opened; lines being reserved
+	BatchStateDrafted   = "drafted"   // waits for approval
+	BatchStateIssuing   = "issuing"   // approved; lines being issued
+	BatchStateApproved  = "approved"  // issued: sent to the bank
+	BatchStateRejecting = "rejecting" // rejected; lines being released
+	BatchStateRejected  = "rejected"  // released
 )
 
-// PayrollBatch is a batch as its stream tells it.
-type PayrollBatch struct {
-	Drafted BatchDrafted
-	State   string
-}
+// batchIDAlphabet writes a batch ID's suffix: lowercase base32.
+var batchIDAlphabet = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// BatchID names the n-th batch of a program and period, e.g.
-// "living_subsidy.2025-01.1".
-func BatchID(program ProgramCode, period Period, n int) string {
-	return fmt.Sprintf("%s.%s.%d", program, period, n)
+// BatchIDFor names the batch a draft command opens, from the command
+// itself: "living_subsidy.2025-01.k3fq7a". The same command always names
+// the same batch, so a retried draft finds the batch it opened.
+func BatchIDFor(program ProgramCode, period Period, commandID string) string {
+	sum := sha256.Sum256([]byte(commandID))
+	return fmt.Sprintf("%s.%s.%s", program, period, batchIDAlphabet.EncodeToString(sum[:4])[:6])
 }
 
 // ParseBatchID splits a batch ID into its program and period.
 func ParseBatchID(field, id string) (ProgramCode, Period, error) {
 	parts := strings.Split(id, ".")
-	if len(parts) != 3 {
-		return "", Period{}, Invalid(field, "%q is not a batch ID like living_subsidy.2025-01.1", id)
+	if len(parts) != 3 || len(id) > 64 {
+		return "", Period{}, Invalid(field, "%s is not a batch ID like living_subsidy.2025-01.k3fq7a", quoteTrunc(id))
 	}
 	program, err := ParseProgramCode(field, parts[0])
 	if err != nil {
@@ -149,105 +290,542 @@ func ParseBatchID(field, id string) (ProgramCode, Period, error) {
 	if err != nil {
 		return "", Period{}, err
 	}
-	if n, err := strconv.Atoi(parts[2]); err != nil || n < 1 || strconv.Itoa(n) != parts[2] {
-		return "", Period{}, Invalid(field, "%q does not end in a batch number", id)
+	if s := parts[2]; s == "" || len(s) > 16 || strings.ContainsFunc(s, func(c rune) bool { return (c < 'a' || c > 'z') && (c < '0' || c > '9') }) {
+		return "", Period{}, Invalid(field, "%s does not end in a batch code (lowercase letters and digits)", quoteTrunc(id))
 	}
 	return program, period, nil
 }
 
-// PayrollState is one program-and-period payroll stream folded.
-type PayrollState struct {
-	// Refs lists the references of the payments counted in Paid.
-	Refs map[PersonPeriod][]string
-	// Claimed is what overpayment claims of this stream ask back, per
-	// person and month.
-	Claimed map[PersonPeriod]Money
-	// Imported holds the SHA-256 of every return file reconciled.
-	Imported map[string]bool
-	// Status is each payment's state by reference: issued, settled,
-	// failed or reversed.
-	Status  map[string]string
-	Batches map[string]*PayrollBatch
-	// Paid is what was issued, net of failures and reversals, per person
-	// and month paid for, by this stream's batches.
-	Paid map[PersonPeriod]Money
-	// Failed marks months whose payment from this stream failed.
-	Failed map[PersonPeriod]bool
+// Batch is a batch as the program's payroll stream tells it.
+type Batch struct {
+	Opened     BatchOpened
+	State      string
+	OpenedBy   string // command ID of the draft
+	OpenedAt   time.Time
+	Drafted    *BatchDrafted
+	DraftedAt  Position
+	Approved   *BatchApproved
+	ApprovedBy string // command ID of the approval
+	ApprovedAt time.Time
+	Issued     *BatchIssued
+	IssuedAt   Position
+	Rejected   *BatchRejected
+	RejectedBy string // command ID of the rejection
+	Released   *BatchReleased
+	ReleasedAt Position
+	Exports    []BatchExported
+	Imports    []ReturnImported
 }
 
-// Pending returns the batch waiting for approval, if any.
-func (s PayrollState) Pending() (*PayrollBatch, bool) {
+// PayrollProgram is a program's payroll stream folded.
+type PayrollProgram struct {
+	Batches map[string]*Batch
+	// ByCommand maps the command ID of every draft, approval and
+	// rejection to its batch, so a retried command finds what it did.
+	ByCommand map[string]string
+	// Imported holds every return file reconciled, by its SHA-256.
+	Imported map[string]ReturnImported
+	// Exported holds every export recorded, by its command ID.
+	Exported map[string]BatchExported
+	// Positions holds, per command ID, where its last event in this
+	// stream landed: a retried command answers with it.
+	Positions map[string]Position
+}
+
+// NewPayrollProgram returns an empty folded payroll stream.
+func NewPayrollProgram() PayrollProgram {
+	return PayrollProgram{Batches: map[string]*Batch{}, ByCommand: map[string]string{}, Imported: map[string]ReturnImported{},
+		Exported: map[string]BatchExported{}, Positions: map[string]Position{}}
+}
+
+// EvolvePayrollProgram folds one event of a program's payroll stream into s
+// (in place; the caller owns s).
+func EvolvePayrollProgram(s *PayrollProgram, env Envelope) {
+	cmdID := env.Meta.CommandID
+	s.Positions[cmdID] = env.Position
+	switch e := env.Event.(type) {
+	case *BatchOpened:
+		s.Batches[e.BatchID] = &Batch{Opened: *e, State: BatchStateDrafting, OpenedBy: cmdID, OpenedAt: env.Meta.RecordedAt}
+		s.ByCommand[cmdID] = e.BatchID
+	case *BatchDrafted:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Drafted, b.DraftedAt, b.State = e, env.Position, BatchStateDrafted
+		}
+	case *BatchApproved:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Approved, b.ApprovedBy, b.ApprovedAt, b.State = e, cmdID, env.Meta.RecordedAt, BatchStateIssuing
+			s.ByCommand[cmdID] = e.BatchID
+		}
+	case *BatchIssued:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Issued, b.IssuedAt, b.State = e, env.Position, BatchStateApproved
+		}
+	case *BatchRejected:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Rejected, b.RejectedBy, b.State = e, cmdID, BatchStateRejecting
+			s.ByCommand[cmdID] = e.BatchID
+		}
+	case *BatchReleased:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Released, b.ReleasedAt, b.State = e, env.Position, BatchStateRejected
+		}
+	case *BatchExported:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Exports = append(b.Exports, *e)
+		}
+		s.Exported[cmdID] = *e
+	case *ReturnImported:
+		if b := s.Batches[e.BatchID]; b != nil {
+			b.Imports = append(b.Imports, *e)
+		}
+		s.Imported[e.FileSHA256] = *e
+	}
+}
+
+// Pending returns the batch of period that waits for approval or is still
+// being drafted, if any.
+func (s PayrollProgram) Pending(period Period) (*Batch, bool) {
 	for _, id := range slices.Sorted(maps.Keys(s.Batches)) {
-		if b := s.Batches[id]; b.State == BatchStateDrafted {
+		if b := s.Batches[id]; b.Opened.Period == period && (b.State == BatchStateDrafting || b.State == BatchStateDrafted) {
 			return b, true
 		}
 	}
 	return nil, false
 }
 
-// EvolvePayroll folds one event of a payroll stream into s (in place; the
-// caller owns s).
-func EvolvePayroll(s *PayrollState, e Event) {
-	if s.Batches == nil || s.Paid == nil || s.Failed == nil || s.Status == nil || s.Imported == nil || s.Refs == nil || s.Claimed == nil {
-		s.Batches, s.Paid, s.Failed, s.Status = map[string]*PayrollBatch{}, map[PersonPeriod]Money{}, map[PersonPeriod]bool{}, map[string]string{}
-		s.Imported, s.Refs, s.Claimed = map[string]bool{}, map[PersonPeriod][]string{}, map[PersonPeriod]Money{}
-	}
-	adjust := func(l PaymentLine, sign int) {
-		k := PersonPeriod{l.PersonID, l.Period}
-		if sign > 0 {
-			s.Paid[k] = s.Paid[k].Add(l.Amount)
-			s.Refs[k] = append(s.Refs[k], l.Reference)
-			return
-		}
-		s.Refs[k] = slices.DeleteFunc(slices.Clone(s.Refs[k]), func(r string) bool { return r == l.Reference })
-		if v, err := s.Paid[k].Sub(l.Amount); err == nil {
-			s.Paid[k] = v
-		} else {
-			s.Paid[k] = Money{}
+// Unfinished returns the batches whose last decision is not yet carried
+// out in the shards: being drafted, issued or released, oldest first.
+func (s PayrollProgram) Unfinished() []*Batch {
+	var out []*Batch
+	for _, b := range s.Batches {
+		switch b.State {
+		case BatchStateDrafting, BatchStateIssuing, BatchStateRejecting:
+			out = append(out, b)
 		}
 	}
-	switch e := e.(type) {
-	case *BatchDrafted:
-		s.Batches[e.BatchID] = &PayrollBatch{Drafted: *e, State: BatchStateDrafted}
-	case *BatchApproved:
-		if b := s.Batches[e.BatchID]; b != nil {
-			b.State = BatchStateApproved
+	slices.SortFunc(out, func(a, b *Batch) int {
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.Opened.BatchID, b.Opened.BatchID))
+	})
+	return out
+}
+
+// OpenBatch is the command that starts a draft.
+type OpenBatch struct {
+	BatchID   string
+	Program   ProgramCode
+	Period    Period
+	PaidOn    Date
+	DraftedBy string
+	// Today bounds the period: a batch may be drafted for next month at
+	// the latest.
+	Today Date
+}
+
+// Validate checks the command's fields on their own.
+func (c OpenBatch) Validate() error {
+	switch {
+	case c.BatchID == "" || len(c.BatchID) > 64:
+		return Invalid("batch_id", "must be 1 to 64 characters")
+	case c.Period.IsZero():
+		return Invalid("period", "is required")
+	case c.PaidOn.IsZero():
+		return Invalid("paid_on", "is required")
+	case c.DraftedBy == "":
+		return Invalid("drafted_by", "is required")
+	case c.Today.IsZero():
+		return Invalid("today", "is required")
+	}
+	prog, ok := LookupProgram(c.Program)
+	if !ok {
+		return Invalid("program", "unknown program %q", c.Program)
+	}
+	if prog.Shape != ShapeMonthly {
+		return Invalid("program", "%s is not paid monthly; payroll runs monthly programs", c.Program)
+	}
+	if c.Period.Compare(c.Today.Period().Next()) > 0 {
+		return Invalid("period", "%s is more than a month ahead; payroll pays what is owed now", c.Period)
+	}
+	if c.PaidOn.Before(c.Period.First().AddDays(-31)) || c.PaidOn.After(c.Period.Last().AddDays(366)) {
+		return Invalid("paid_on", "%s is too far from %s: payments of a month are made from the month before to a year after", c.PaidOn, c.Period)
+	}
+	return nil
+}
+
+// DecideOpen opens a batch: refused while another batch of the program and
+// period waits for approval or is still being drafted.
+func DecideOpen(s PayrollProgram, c OpenBatch) ([]Event, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if _, dup := s.Batches[c.BatchID]; dup {
+		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s exists already; draft again with another key", c.BatchID)}
+	}
+	if b, ok := s.Pending(c.Period); ok {
+		if b.State == BatchStateDrafting {
+			return nil, &ConflictError{Reason: fmt.Sprintf("batch %s for %s %s is still being drafted (by %s); run that draft again to finish it, or reject it",
+				b.Opened.BatchID, c.Program, c.Period, b.Opened.DraftedBy)}
 		}
-	case *BatchRejected:
-		if b := s.Batches[e.BatchID]; b != nil {
-			b.State = BatchStateRejected
+		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s for %s %s waits for approval; approve or reject it first", b.Opened.BatchID, c.Program, c.Period)}
+	}
+	return []Event{BatchOpened{BatchID: c.BatchID, Program: c.Program, Period: c.Period, PaidOn: c.PaidOn, DraftedBy: c.DraftedBy}}, nil
+}
+
+func batchIn(s PayrollProgram, batchID string, states ...string) (*Batch, error) {
+	b := s.Batches[batchID]
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
+	case !slices.Contains(states, b.State):
+		return nil, &BatchStateError{Batch: *b}
+	}
+	return b, nil
+}
+
+// BatchStateError: a batch is not in a state that allows the command —
+// e.g. approved already, by whom and when. It wraps ErrConflict.
+type BatchStateError struct{ Batch Batch }
+
+func (e *BatchStateError) Error() string {
+	b := e.Batch
+	switch b.State {
+	case BatchStateIssuing, BatchStateApproved:
+		return fmt.Sprintf("batch %s was already approved by %s at %s", b.Opened.BatchID, b.Approved.ApprovedBy, b.ApprovedAt.Format(time.RFC3339))
+	case BatchStateRejecting, BatchStateRejected:
+		return fmt.Sprintf("batch %s was already rejected by %s: %s", b.Opened.BatchID, b.Rejected.RejectedBy, b.Rejected.Reason)
+	case BatchStateDrafting:
+		return fmt.Sprintf("batch %s is still being drafted", b.Opened.BatchID)
+	}
+	return fmt.Sprintf("batch %s is %s", b.Opened.BatchID, b.State)
+}
+
+func (e *BatchStateError) Unwrap() error { return ErrConflict }
+
+// DecideDrafted closes a draft once every shard's lines are reserved. A
+// draft that reserved nothing is refused (RuleNothingToPay), and the
+// caller rejects the empty batch.
+func DecideDrafted(s PayrollProgram, batchID string, lines []PayrollLine) ([]Event, error) {
+	b, err := batchIn(s, batchID, BatchStateDrafting)
+	if err != nil {
+		return nil, err
+	}
+	o := b.Opened
+	d := BatchDrafted{BatchID: o.BatchID, Program: o.Program, Period: o.Period, PaidOn: o.PaidOn, DraftedBy: o.DraftedBy}
+	for _, l := range lines {
+		d.Lines.add(l.Amount)
+		switch l.Kind {
+		case PaymentRegular:
+			d.Regular.add(l.Amount)
+		case PaymentArrears:
+			d.Arrears.add(l.Amount)
+		case PaymentReissue:
+			d.Reissue.add(l.Amount)
 		}
-	case *ReturnImported:
-		s.Imported[e.FileSHA256] = true
-	case *OverpaymentClaimed:
-		k := PersonPeriod{e.PersonID, e.Period}
-		s.Claimed[k] = s.Claimed[k].Add(e.Amount)
-	case *PaymentIssued:
-		adjust(e.PaymentLine, +1)
-		s.Status[e.Reference] = "issued"
-	case *PaymentSettled:
-		s.Status[e.Reference] = "settled"
-	case *PaymentsSettled:
-		for _, p := range e.Payments {
-			s.Status[p.Reference] = "settled"
-		}
-	case *PaymentFailed:
-		adjust(e.PaymentLine, -1)
-		s.Failed[PersonPeriod{e.PersonID, e.Period}] = true
-		s.Status[e.Reference] = "failed"
-	case *PaymentsFailed:
-		for _, p := range e.Payments {
-			adjust(p.PaymentLine, -1)
-			s.Failed[PersonPeriod{p.PersonID, p.Period}] = true
-			s.Status[p.Reference] = "failed"
-		}
-	case *PaymentReversed:
-		adjust(e.PaymentLine, -1)
-		s.Status[e.Reference] = "reversed"
+	}
+	return []Event{d}, nil
+}
+
+// DecideApproval approves a drafted batch: another user than the one who
+// drafted it.
+func DecideApproval(s PayrollProgram, batchID, approvedBy string) ([]Event, error) {
+	if approvedBy == "" {
+		return nil, Invalid("approved_by", "is required")
+	}
+	b, err := batchIn(s, batchID, BatchStateDrafted)
+	if err != nil {
+		return nil, err
+	}
+	if approvedBy == b.Opened.DraftedBy {
+		return nil, Violation(RuleMakerChecker, "%s drafted batch %s and may not approve it: another finance user must", approvedBy, batchID)
+	}
+	o := b.Opened
+	return []Event{BatchApproved{BatchID: o.BatchID, Program: o.Program, Period: o.Period, ApprovedBy: approvedBy}}, nil
+}
+
+// DecideIssued closes an approval once every shard's lines are issued or
+// withheld.
+func DecideIssued(s PayrollProgram, batchID string, issued, withheld CountTotal) ([]Event, error) {
+	b, err := batchIn(s, batchID, BatchStateIssuing)
+	if err != nil {
+		return nil, err
+	}
+	o := b.Opened
+	return []Event{BatchIssued{BatchID: o.BatchID, Program: o.Program, Period: o.Period, Issued: issued, Withheld: withheld}}, nil
+}
+
+// DecideRejection rejects a batch being drafted or waiting for approval.
+func DecideRejection(s PayrollProgram, batchID, rejectedBy, reason string) ([]Event, error) {
+	switch {
+	case rejectedBy == "":
+		return nil, Invalid("rejected_by", "is required")
+	case strings.TrimSpace(reason) == "":
+		return nil, Invalid("reason", "is required: say why the batch is rejected")
+	}
+	b, err := batchIn(s, batchID, BatchStateDrafting, BatchStateDrafted)
+	if err != nil {
+		return nil, err
+	}
+	o := b.Opened
+	return []Event{BatchRejected{BatchID: o.BatchID, Program: o.Program, Period: o.Period, RejectedBy: rejectedBy, Reason: reason}}, nil
+}
+
+// DecideReleased closes a rejection once every shard's lines are released.
+func DecideReleased(s PayrollProgram, batchID string, released CountTotal) ([]Event, error) {
+	b, err := batchIn(s, batchID, BatchStateRejecting)
+	if err != nil {
+		return nil, err
+	}
+	o := b.Opened
+	return []Event{BatchReleased{BatchID: o.BatchID, Program: o.Program, Period: o.Period, Released: released}}, nil
+}
+
+// DecideExport records that an approved batch's payment file was written.
+func DecideExport(s PayrollProgram, e BatchExported) ([]Event, error) {
+	if _, err := approvedBatch(s, e.BatchID, "sent to the bank"); err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
+func approvedBatch(s PayrollProgram, batchID, what string) (*Batch, error) {
+	b := s.Batches[batchID]
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
+	case b.State != BatchStateApproved:
+		return nil, Violation(RuleBatchNotApproved, "batch %s is %s: only an approved batch is %s", batchID, b.State, what)
+	}
+	return b, nil
+}
+
+// DecideReturn records a reconciled return file of an approved batch; a
+// file already imported into the program is a conflict (nothing changes).
+func DecideReturn(s PayrollProgram, imported ReturnImported) ([]Event, error) {
+	if _, err := approvedBatch(s, imported.BatchID, "reconciled"); err != nil {
+		return nil, err
+	}
+	if prev, ok := s.Imported[imported.FileSHA256]; ok {
+		return nil, &ConflictError{Reason: fmt.Sprintf("this return file was already imported into batch %s; nothing changes", prev.BatchID)}
+	}
+	return []Event{imported}, nil
+}
+
+// Line statuses in a payments shard.
+const (
+	LineReserved = "reserved"
+	LineReleased = "released"
+	LineIssued   = "issued"
+	LineSettled  = "settled"
+	LineFailed   = "failed"
+	LineReversed = "reversed"
+)
+
+// ShardLine is a line as its payments shard tells it.
+type ShardLine struct {
+	PayrollLine
+	BatchID string `json:"batch_id"`
+	PaidOn  Date   `json:"paid_on"`
+	Status  string `json:"status"`
+	// ReturnFile is the SHA-256 of the return file that settled or failed
+	// the line, when one did.
+	ReturnFile string `json:"return_file,omitempty"`
+}
+
+// PaymentLine returns the payment the line stands for.
+func (l ShardLine) PaymentLine(program ProgramCode) PaymentLine {
+	return PaymentLine{Reference: l.Reference, BatchID: l.BatchID, PersonID: l.PersonID, Program: program, Period: l.Period,
+		Kind: l.Kind, Amount: l.Amount, Township: l.Township, PaidOn: l.PaidOn}
+}
+
+// MonthAccount is what a person's month of a program has seen.
+type MonthAccount struct {
+	Issued, Failed, Reversed Money
+	Claimed, Recovered       Money
+	WrittenOff               Money
+	// Open is the reference of the line that pays the month now:
+	// reserved, or issued and not yet settled or failed. At most one.
+	Open string
+	// LastFailed: the month's last issued payment failed, so the next
+	// line re-issues it.
+	LastFailed bool
+	// Paid lists the references issued for the month.
+	Paid []string
+}
+
+// Net is what the month was paid and kept: issued − failed − reversed −
+// recovered.
+func (a *MonthAccount) Net() Money {
+	return clampMoney(a.Issued.Decimal().Sub(a.Failed.Decimal()).Sub(a.Reversed.Decimal()).Sub(a.Recovered.Decimal()))
+}
+
+// Gross is issued − failed − reversed: what went out and stayed out
+// before any recovery.
+func (a *MonthAccount) Gross() Money {
+	return clampMoney(a.Issued.Decimal().Sub(a.Failed.Decimal()).Sub(a.Reversed.Decimal()))
+}
+
+// Claim is an overpayment claim as its shard tells it.
+type Claim struct {
+	OverpaymentClaimed
+	Recovered, WrittenOff Money
+}
+
+// Remaining is what the claim still asks.
+func (c Claim) Remaining() Money {
+	return clampMoney(c.Amount.Decimal().Sub(c.Recovered.Decimal()).Sub(c.WrittenOff.Decimal()))
+}
+
+// PaymentsShard is one payments shard folded.
+type PaymentsShard struct {
+	Lines  map[string]*ShardLine
+	Months map[PersonPeriod]*MonthAccount
+	// Batches lists, per batch, the references it reserved here in order.
+	Batches map[string][]string
+	// Closed marks batches rejected here: they reserve nothing more.
+	Closed map[string]bool
+	Claims map[string]*Claim
+}
+
+// NewPaymentsShard returns an empty folded shard.
+func NewPaymentsShard() PaymentsShard {
+	return PaymentsShard{Lines: map[string]*ShardLine{}, Months: map[PersonPeriod]*MonthAccount{}, Batches: map[string][]string{},
+		Closed: map[string]bool{}, Claims: map[string]*Claim{}}
+}
+
+func (s *PaymentsShard) month(k PersonPeriod) *MonthAccount {
+	a := s.Months[k]
+	if a == nil {
+		a = &MonthAccount{}
+		s.Months[k] = a
+	}
+	return a
+}
+
+// line returns the shard's line for a payment, creating it (reserved)
+// when the payment was not reserved first — a payment issued without a
+// reservation, as a test may write it.
+func (s *PaymentsShard) line(p PaymentLine) *ShardLine {
+	l := s.Lines[p.Reference]
+	if l == nil {
+		l = &ShardLine{PayrollLine: PayrollLine{Reference: p.Reference, PersonID: p.PersonID, Kind: p.Kind, Period: p.Period, Amount: p.Amount,
+			Township: p.Township}, BatchID: p.BatchID, PaidOn: p.PaidOn, Status: LineReserved}
+		s.Lines[p.Reference] = l
+		s.Batches[p.BatchID] = append(s.Batches[p.BatchID], p.Reference)
+	}
+	return l
+}
+
+func (s *PaymentsShard) issue(p PaymentLine) {
+	l := s.line(p)
+	if l.Status != LineReserved {
+		return
+	}
+	l.Status = LineIssued
+	a := s.month(PersonPeriod{p.PersonID, p.Period})
+	a.Issued = a.Issued.Add(p.Amount)
+	a.Open, a.LastFailed = p.Reference, false
+	a.Paid = append(a.Paid, p.Reference)
+}
+
+func (s *PaymentsShard) settle(ref, file string) {
+	l := s.Lines[ref]
+	if l == nil || l.Status != LineIssued {
+		return
+	}
+	l.Status, l.ReturnFile = LineSettled, file
+	if a := s.month(PersonPeriod{l.PersonID, l.Period}); a.Open == ref {
+		a.Open = ""
 	}
 }
 
-// PayrollPerson is what a draft needs about one person: where they live
+func (s *PaymentsShard) fail(p PaymentLine, file string) {
+	l := s.Lines[p.Reference]
+	if l == nil || l.Status != LineIssued {
+		return
+	}
+	l.Status, l.ReturnFile = LineFailed, file
+	a := s.month(PersonPeriod{l.PersonID, l.Period})
+	a.Failed = a.Failed.Add(l.Amount)
+	a.LastFailed = true
+	if a.Open == l.Reference {
+		a.Open = ""
+	}
+}
+
+// EvolvePaymentsShard folds one event of a payments shard into s (in place;
+// the caller owns s).
+func EvolvePaymentsShard(s *PaymentsShard, e Event) {
+	switch e := e.(type) {
+	case *LinesReserved:
+		for _, pl := range e.Lines {
+			if _, dup := s.Lines[pl.Reference]; dup {
+				continue
+			}
+			s.Lines[pl.Reference] = &ShardLine{PayrollLine: pl, BatchID: e.BatchID, PaidOn: e.PaidOn, Status: LineReserved}
+			s.Batches[e.BatchID] = append(s.Batches[e.BatchID], pl.Reference)
+			s.month(PersonPeriod{pl.PersonID, pl.Period}).Open = pl.Reference
+		}
+	case *LinesReleased:
+		for _, ref := range e.References {
+			l := s.Lines[ref]
+			if l == nil || l.Status != LineReserved {
+				continue
+			}
+			l.Status = LineReleased
+			if a := s.month(PersonPeriod{l.PersonID, l.Period}); a.Open == ref {
+				a.Open = ""
+			}
+		}
+		if e.Closed {
+			s.Closed[e.BatchID] = true
+		}
+	case *PaymentsIssued:
+		for _, p := range e.Payments {
+			s.issue(p.PaymentLine)
+		}
+	case *PaymentIssued:
+		s.issue(e.PaymentLine)
+	case *PaymentsSettled:
+		for _, p := range e.Payments {
+			s.settle(p.Reference, e.FileSHA256)
+		}
+	case *PaymentSettled:
+		s.settle(e.Reference, "")
+	case *PaymentsFailed:
+		for _, p := range e.Payments {
+			s.fail(p.PaymentLine, e.FileSHA256)
+		}
+	case *PaymentFailed:
+		s.fail(e.PaymentLine, "")
+	case *PaymentReversed:
+		l := s.Lines[e.Reference]
+		if l != nil && (l.Status == LineSettled || l.Status == LineIssued) {
+			l.Status = LineReversed
+			a := s.month(PersonPeriod{l.PersonID, l.Period})
+			a.Reversed = a.Reversed.Add(l.Amount)
+			if a.Open == l.Reference {
+				a.Open = ""
+			}
+		}
+	case *OverpaymentClaimed:
+		a := s.month(PersonPeriod{e.PersonID, e.Period})
+		a.Claimed = a.Claimed.Add(e.Amount)
+		s.Claims[e.ClaimID] = &Claim{OverpaymentClaimed: *e}
+	case *OverpaymentRecovered:
+		if c := s.Claims[e.ClaimID]; c != nil {
+			c.Recovered = c.Recovered.Add(e.Amount)
+			a := s.month(PersonPeriod{c.PersonID, c.Period})
+			a.Recovered = a.Recovered.Add(e.Amount)
+		}
+	case *OverpaymentWrittenOff:
+		if c := s.Claims[e.ClaimID]; c != nil {
+			c.WrittenOff = c.WrittenOff.Add(e.Amount)
+			a := s.month(PersonPeriod{c.PersonID, c.Period})
+			a.WrittenOff = a.WrittenOff.Add(e.Amount)
+		}
+	}
+}
+
+// PayrollPerson is what payroll needs about one person: where they live
 // and every decision about their entitlement to the program.
 type PayrollPerson struct {
 	PersonID PersonID
@@ -255,155 +833,108 @@ type PayrollPerson struct {
 	Changes  []EntitlementChange
 }
 
-// DraftPayroll is the command to compute a batch.
-type DraftPayroll struct {
-	// Today bounds the period: a batch may be drafted for next month at
-	// the latest. Zero skips the check.
-	Today     Date
-	BatchID   string
-	Program   ProgramCode
-	Period    Period
-	PaidOn    Date
-	DraftedBy string
-	Persons   []PayrollPerson
-	// PaidElsewhere is what other payroll streams of the program (other
-	// periods' batches) paid per person and month.
-	PaidElsewhere map[PersonPeriod]Money
+// owedThrough returns what is owed to p for every month of the program up
+// to through.
+func owedThrough(program ProgramCode, p PayrollPerson, through Period) map[Period]Money {
+	out := map[Period]Money{}
+	for _, m := range MonthsOwed(program, p.Changes, Period{year: 1900, month: time.January}, through) {
+		out[m.Period] = m.Amount
+	}
+	return out
 }
 
-// DecideDraft computes the batch: for every person, every month up to the
-// period that MonthsOwed says is owed, less what was already paid for it in
-// any batch — the period's own payment (regular), earlier months not or not
-// fully paid (arrears: a backdated grant, a backdated rate rise), and
-// months whose payment failed (reissue). Suspended, terminated and deceased
-// persons owe nothing for the months concerned. A second draft while one
-// waits for approval is a conflict.
-func DecideDraft(s PayrollState, c DraftPayroll) ([]Event, error) {
-	switch {
-	case c.BatchID == "" || len(c.BatchID) > 64:
-		return nil, Invalid("batch_id", "must be 1 to 64 characters")
-	case c.Period.IsZero():
-		return nil, Invalid("period", "is required")
-	case c.PaidOn.IsZero():
-		return nil, Invalid("paid_on", "is required")
-	case c.DraftedBy == "":
-		return nil, Invalid("drafted_by", "is required")
-	}
-	if !c.Today.IsZero() && c.Period.Compare(c.Today.Period().Next()) > 0 {
-		return nil, Invalid("period", "%s is more than a month ahead; payroll pays what is owed now", c.Period)
-	}
-	if c.PaidOn.Before(c.Period.First().AddDays(-31)) || c.PaidOn.After(c.Period.Last().AddDays(366)) {
-		return nil, Invalid("paid_on", "%s is too far from %s: payments of a month are made from the month before to a year after", c.PaidOn, c.Period)
-	}
-	prog, ok := LookupProgram(c.Program)
-	if !ok {
-		return nil, Invalid("program", "unknown program %q", c.Program)
-	}
-	if prog.Shape != ShapeMonthly {
-		return nil, Invalid("program", "%s is not paid monthly; payroll runs monthly programs", c.Program)
-	}
-	if _, dup := s.Batches[c.BatchID]; dup {
-		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s exists already", c.BatchID)}
-	}
-	if b, ok := s.Pending(); ok {
-		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s for %s %s waits for approval; approve or reject it first", b.Drafted.BatchID, c.Program, c.Period)}
+// DecideReserve returns the lines a batch being drafted reserves in a
+// shard: for every person of the shard, every month up to the batch's
+// period that MonthsOwed says is owed, not paid by a line now (Open), less
+// what the month was paid and kept (Net) — the period's own month
+// (regular), earlier months not or not fully paid (arrears: a backdated
+// grant or rate rise), and months whose payment failed (reissue). persons
+// may hold persons of other shards; they are skipped. A batch rejected in
+// this shard reserves nothing more.
+func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollPerson) ([]PayrollLine, error) {
+	if s.Closed[b.BatchID] {
+		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s was rejected; it reserves nothing more", b.BatchID)}
 	}
 	var lines []PayrollLine
-	total := Money{}
-	persons := slices.Clone(c.Persons)
-	slices.SortFunc(persons, func(a, b PayrollPerson) int { return cmp.Compare(a.PersonID, b.PersonID) })
+	persons = slices.Clone(persons)
+	slices.SortFunc(persons, func(x, y PayrollPerson) int { return cmp.Compare(x.PersonID, y.PersonID) })
 	for _, p := range persons {
-		for _, owed := range MonthsOwed(c.Program, p.Changes, Period{year: 1900, month: time.January}, c.Period) {
+		if PaymentShard(p.PersonID) != shard {
+			continue
+		}
+		for _, owed := range MonthsOwed(b.Program, p.Changes, Period{year: 1900, month: time.January}, b.Period) {
 			k := PersonPeriod{p.PersonID, owed.Period}
-			paid := s.Paid[k].Add(c.PaidElsewhere[k])
-			due, err := owed.Amount.Sub(paid)
+			a := s.Months[k]
+			if a == nil {
+				a = &MonthAccount{}
+			}
+			if a.Open != "" {
+				continue // a line pays the month now
+			}
+			due, err := owed.Amount.Sub(a.Net())
 			if err != nil || due.IsZero() {
-				continue // paid in full (or more: an overpayment is claimed elsewhere)
+				continue // paid in full (or more: an overpayment is claimed)
+			}
+			ref := LineReference(b.BatchID, p.PersonID, owed.Period)
+			if _, used := s.Lines[ref]; used {
+				continue // this batch paid the month already and it failed: a later batch re-issues it
 			}
 			kind := PaymentArrears
 			switch {
-			case s.Failed[k]:
+			case a.LastFailed:
 				kind = PaymentReissue
-			case owed.Period == c.Period:
+			case owed.Period == b.Period:
 				kind = PaymentRegular
 			}
-			lines = append(lines, PayrollLine{
-				Reference: fmt.Sprintf("%s-%s-%s", c.BatchID, p.PersonID, owed.Period),
-				PersonID:  p.PersonID, Kind: kind, Period: owed.Period, Amount: due, Township: p.Township,
-			})
-			total = total.Add(due)
+			lines = append(lines, PayrollLine{Reference: ref, PersonID: p.PersonID, Kind: kind, Period: owed.Period, Amount: due, Township: p.Township})
 		}
 	}
-	if len(lines) == 0 {
-		return nil, Violation(RuleNothingToPay, "%s %s: nothing is owed that was not paid already", c.Program, c.Period)
-	}
-	return []Event{BatchDrafted{
-		BatchID: c.BatchID, Program: c.Program, Period: c.Period, PaidOn: c.PaidOn, DraftedBy: c.DraftedBy,
-		Lines: lines, Count: len(lines), Total: total,
-	}}, nil
+	return lines, nil
 }
 
-// DecideApproval approves a drafted batch: another user than the one who
-// drafted it. It issues every line as a PaymentIssued.
-func DecideApproval(s PayrollState, batchID, approvedBy string) ([]Event, error) {
-	b, err := draftedBatch(s, batchID)
-	if err != nil {
-		return nil, err
+// DecideIssue returns what an approved batch does with its lines reserved
+// in a shard: each is issued if its month is still owed at least its
+// amount beyond what the month was paid and kept (the approval re-checks
+// the draft against the entitlements as they stand), else withheld and
+// released. persons are the program's persons as they stand; a person
+// missing from them is owed nothing.
+func DecideIssue(s PaymentsShard, b BatchOpened, persons []PayrollPerson) (issue []PaymentIssued, withheld []string) {
+	byPerson := map[PersonID]PayrollPerson{}
+	for _, p := range persons {
+		byPerson[p.PersonID] = p
 	}
-	if approvedBy == "" {
-		return nil, Invalid("approved_by", "is required")
+	owed := map[PersonID]map[Period]Money{}
+	for _, ref := range s.Batches[b.BatchID] {
+		l := s.Lines[ref]
+		if l.Status != LineReserved {
+			continue
+		}
+		o, ok := owed[l.PersonID]
+		if !ok {
+			o = owedThrough(b.Program, byPerson[l.PersonID], b.Period)
+			owed[l.PersonID] = o
+		}
+		a := s.Months[PersonPeriod{l.PersonID, l.Period}]
+		room, err := o[l.Period].Sub(a.Net())
+		if err != nil || room.Cmp(l.Amount) < 0 || a.Open != ref {
+			withheld = append(withheld, ref)
+			continue
+		}
+		issue = append(issue, PaymentIssued{PaymentLine: l.PaymentLine(b.Program)})
 	}
-	if approvedBy == b.Drafted.DraftedBy {
-		return nil, Violation(RuleMakerChecker, "%s drafted batch %s and may not approve it: another finance user must", approvedBy, batchID)
-	}
-	d := b.Drafted
-	out := []Event{BatchApproved{BatchID: d.BatchID, Program: d.Program, Period: d.Period, ApprovedBy: approvedBy}}
-	for _, l := range d.Lines {
-		out = append(out, PaymentIssued{PaymentLine: PaymentLine{
-			Reference: l.Reference, BatchID: d.BatchID, PersonID: l.PersonID, Program: d.Program, Period: l.Period,
-			Kind: l.Kind, Amount: l.Amount, Township: l.Township, PaidOn: d.PaidOn,
-		}})
-	}
-	return out, nil
+	return issue, withheld
 }
 
-// DecideRejection rejects a drafted batch.
-func DecideRejection(s PayrollState, batchID, rejectedBy, reason string) ([]Event, error) {
-	b, err := draftedBatch(s, batchID)
-	if err != nil {
-		return nil, err
+// DecideRelease returns the lines of a batch still reserved in a shard, to
+// release when the batch is rejected.
+func DecideRelease(s PaymentsShard, batchID string) []string {
+	var out []string
+	for _, ref := range s.Batches[batchID] {
+		if s.Lines[ref].Status == LineReserved {
+			out = append(out, ref)
+		}
 	}
-	if rejectedBy == "" {
-		return nil, Invalid("rejected_by", "is required")
-	}
-	if reason == "" {
-		return nil, Invalid("reason", "is required: say why the batch is rejected")
-	}
-	d := b.Drafted
-	return []Event{BatchRejected{BatchID: d.BatchID, Program: d.Program, Period: d.Period, RejectedBy: rejectedBy, Reason: reason}}, nil
-}
-
-func draftedBatch(s PayrollState, batchID string) (*PayrollBatch, error) {
-	b := s.Batches[batchID]
-	switch {
-	case b == nil:
-		return nil, fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
-	case b.State != BatchStateDrafted:
-		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s is already %s", batchID, b.State)}
-	}
-	return b, nil
-}
-
-// DecideExport records that an approved batch's payment file was written.
-func DecideExport(s PayrollState, e BatchExported) ([]Event, error) {
-	b := s.Batches[e.BatchID]
-	switch {
-	case b == nil:
-		return nil, fmt.Errorf("batch %s: %w", e.BatchID, ErrNotFound)
-	case b.State != BatchStateApproved:
-		return nil, Violation("batch_not_approved", "batch %s is %s: only an approved batch is sent to the bank", e.BatchID, b.State)
-	}
-	return []Event{e}, nil
+	return out
 }
 
 // Settlement is one line of a bank return file the reconciliation applies.
@@ -415,107 +946,175 @@ type Settlement struct {
 	On            Date
 }
 
-// DecideReturn applies a reconciled return file to an approved batch:
-// every issued payment the file settles or fails gets its event; payments
-// already settled or failed are left alone, so importing the same file
-// twice changes nothing (and a file already imported is refused).
-func DecideReturn(s PayrollState, imported ReturnImported, lines []Settlement) ([]Event, error) {
-	b := s.Batches[imported.BatchID]
-	switch {
-	case b == nil:
-		return nil, fmt.Errorf("batch %s: %w", imported.BatchID, ErrNotFound)
-	case b.State != BatchStateApproved:
-		return nil, Violation("batch_not_approved", "batch %s is %s: only an approved batch has payments to reconcile", imported.BatchID, b.State)
-	case s.Imported[imported.FileSHA256]:
-		return nil, &ConflictError{Reason: fmt.Sprintf("this return file was already imported into batch %s; nothing changes", imported.BatchID)}
-	}
-	byRef := map[string]PayrollLine{}
-	for _, l := range b.Drafted.Lines {
-		byRef[l.Reference] = l
-	}
-	settled := PaymentsSettled{BatchID: imported.BatchID}
-	failed := PaymentsFailed{BatchID: imported.BatchID}
+// DecideSettle returns the settlements and failures a return file causes in
+// a shard: every line of the batch the file settles or fails that is still
+// issued (not settled or failed already). Lines of other shards or
+// batches are skipped.
+func DecideSettle(s PaymentsShard, batchID string, program ProgramCode, lines []Settlement) ([]PaymentSettled, []PaymentFailed) {
+	var settled []PaymentSettled
+	var failed []PaymentFailed
 	for _, st := range lines {
-		l, ok := byRef[st.Reference]
-		if !ok || s.Status[st.Reference] != "issued" {
+		l := s.Lines[st.Reference]
+		if l == nil || l.BatchID != batchID || l.Status != LineIssued {
 			continue
 		}
-		pl := PaymentLine{Reference: l.Reference, BatchID: b.Drafted.BatchID, PersonID: l.PersonID, Program: b.Drafted.Program,
-			Period: l.Period, Kind: l.Kind, Amount: l.Amount, Township: l.Township, PaidOn: b.Drafted.PaidOn}
+		pl := l.PaymentLine(program)
 		if st.Failed {
-			failed.Payments = append(failed.Payments, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
+			failed = append(failed, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
 		} else {
-			settled.Payments = append(settled.Payments, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
+			settled = append(settled, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
 		}
 	}
-	out := []Event{imported}
-	if len(settled.Payments) > 0 {
-		out = append(out, settled)
-	}
-	if len(failed.Payments) > 0 {
-		out = append(out, failed)
-	}
-	return out, nil
+	return settled, failed
 }
 
-// Paid is what a program's payroll streams paid (and claimed back) per
-// person and month, gathered across periods.
-type Paid struct {
-	Amount  map[PersonPeriod]Money
-	Refs    map[PersonPeriod][]string
-	Claimed map[PersonPeriod]Money
-}
-
-// Add folds one stream's state into p.
-func (p *Paid) Add(s PayrollState) {
-	if p.Amount == nil {
-		p.Amount, p.Refs, p.Claimed = map[PersonPeriod]Money{}, map[PersonPeriod][]string{}, map[PersonPeriod]Money{}
-	}
-	for k, v := range s.Paid {
-		p.Amount[k] = p.Amount[k].Add(v)
-	}
-	for k, v := range s.Refs {
-		p.Refs[k] = append(p.Refs[k], v...)
-	}
-	for k, v := range s.Claimed {
-		p.Claimed[k] = p.Claimed[k].Add(v)
-	}
-}
-
-// DecideClaims finds overpayments: months for which a person was paid more
-// than MonthsOwed says was owed — a death or termination recorded late with
-// an earlier effective date, a backdated suspension — less what was claimed
-// already. Each becomes an OverpaymentClaimed linked to the payments of
-// that month, claimed on day on.
-func DecideClaims(program ProgramCode, persons []PayrollPerson, paid Paid, on Date) []Event {
-	owed := map[PersonPeriod]Money{}
+// DecideClaims finds overpayments in a shard: months for which a person
+// was paid (issued − failed − reversed) more than MonthsOwed says is owed —
+// a death or termination recorded late with an earlier effective date, a
+// backdated suspension — less what was claimed already. Each becomes an
+// OverpaymentClaimed linked to the month's payments, claimed on day on.
+// persons are the program's persons as they stand; a person missing from
+// them is owed nothing.
+func DecideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson, on Date) []OverpaymentClaimed {
+	byPerson := map[PersonID]PayrollPerson{}
 	for _, p := range persons {
-		for _, m := range MonthsOwed(program, p.Changes, Period{year: 1900, month: time.January}, on.Period()) {
-			owed[PersonPeriod{p.PersonID, m.Period}] = m.Amount
-		}
+		byPerson[p.PersonID] = p
 	}
-	keys := slices.Collect(maps.Keys(paid.Amount))
+	keys := slices.Collect(maps.Keys(s.Months))
 	slices.SortFunc(keys, func(a, b PersonPeriod) int {
-		if c := cmp.Compare(a.Person, b.Person); c != 0 {
-			return c
-		}
-		return a.Period.Compare(b.Period)
+		return cmp.Or(cmp.Compare(a.Person, b.Person), a.Period.Compare(b.Period))
 	})
-	var out []Event
+	owed := map[PersonID]map[Period]Money{}
+	var out []OverpaymentClaimed
 	for _, k := range keys {
-		over, err := paid.Amount[k].Sub(owed[k])
+		a := s.Months[k]
+		if a.Gross().IsZero() {
+			continue
+		}
+		o, ok := owed[k.Person]
+		if !ok {
+			o = owedThrough(program, byPerson[k.Person], on.Period().Next())
+			owed[k.Person] = o
+		}
+		over, err := a.Gross().Sub(o[k.Period])
 		if err != nil || over.IsZero() {
 			continue
 		}
-		if over, err = over.Sub(paid.Claimed[k]); err != nil || over.IsZero() {
+		if over, err = over.Sub(a.Claimed); err != nil || over.IsZero() {
 			continue // claimed already
 		}
-		refs := slices.Clone(paid.Refs[k])
+		n := 1
+		for s.Claims[claimID(k, n)] != nil {
+			n++
+		}
+		refs := slices.Clone(a.Paid)
 		slices.Sort(refs)
-		out = append(out, OverpaymentClaimed{
-			ClaimID: fmt.Sprintf("ovp-%s-%s-%s", k.Person, k.Period, on), PersonID: k.Person, Program: program,
-			Period: k.Period, Amount: over, References: refs, ClaimedOn: on,
-		})
+		out = append(out, OverpaymentClaimed{ClaimID: claimID(k, n), PersonID: k.Person, Program: program, Period: k.Period, Amount: over,
+			References: refs, ClaimedOn: on})
 	}
+	return out
+}
+
+func claimID(k PersonPeriod, n int) string { return fmt.Sprintf("ovp-%s-%s-%d", k.Person, k.Period, n) }
+
+// ClaimPerson returns the person an overpayment claim ID names.
+func ClaimPerson(field, claimID string) (PersonID, error) {
+	rest, ok := strings.CutPrefix(claimID, "ovp-")
+	if !ok || len(rest) < personIDLen {
+		return "", Invalid(field, "%s is not an overpayment claim ID like ovp-<person>-<YYYY-MM>-1", quoteTrunc(claimID))
+	}
+	return ParsePersonID(field, rest[:personIDLen])
+}
+
+// DecideClaimSettlement records that (part of) a claim was recovered or
+// written off, never more than the claim still asks.
+func DecideClaimSettlement(s PaymentsShard, claimID string, amount Money, writeOff bool, reason string, on Date) ([]Event, error) {
+	c := s.Claims[claimID]
+	switch {
+	case c == nil:
+		return nil, fmt.Errorf("overpayment claim %s: %w", claimID, ErrNotFound)
+	case amount.IsZero():
+		return nil, Invalid("amount", "must be more than 0.00")
+	case amount.Cmp(c.Remaining()) > 0:
+		return nil, Invalid("amount", "%s is more than the %s the claim still asks", amount, c.Remaining())
+	case writeOff && strings.TrimSpace(reason) == "":
+		return nil, Invalid("reason", "is required to write a claim off")
+	}
+	if writeOff {
+		return []Event{OverpaymentWrittenOff{ClaimID: claimID, PersonID: c.PersonID, Program: c.Program, Amount: amount, Reason: reason,
+			WrittenOffOn: on}}, nil
+	}
+	return []Event{OverpaymentRecovered{ClaimID: claimID, PersonID: c.PersonID, Program: c.Program, Amount: amount, RecoveredOn: on}}, nil
+}
+
+// Overpaid is a person's month of a program paid (issued − failed −
+// reversed) more than is owed and not claimed back: a payment twice, or a
+// month that stopped being owed after it was paid without the claim being
+// recorded yet.
+type Overpaid struct {
+	PersonID PersonID    `json:"person_id"`
+	Program  ProgramCode `json:"program"`
+	Period   Period      `json:"period"`
+	Owed     Money       `json:"owed"`
+	Paid     Money       `json:"paid"`
+	Claimed  Money       `json:"claimed"`
+	// Lines are the month's lines that paid or pay it, with their
+	// batches and statuses.
+	Lines []ShardLine `json:"lines"`
+}
+
+// Twice reports whether more than one line paid the month and kept the
+// money.
+func (o Overpaid) Twice() bool {
+	n := 0
+	for _, l := range o.Lines {
+		if l.Status == LineIssued || l.Status == LineSettled {
+			n++
+		}
+	}
+	return n > 1
+}
+
+// FindOverpaid checks never-twice in a shard: every month paid more than
+// owed beyond what was claimed back. persons are the program's persons as
+// they stand; a person missing from them is owed nothing.
+func FindOverpaid(s PaymentsShard, program ProgramCode, persons []PayrollPerson) []Overpaid {
+	byPerson := map[PersonID]PayrollPerson{}
+	for _, p := range persons {
+		byPerson[p.PersonID] = p
+	}
+	byMonth := map[PersonPeriod][]ShardLine{}
+	for _, l := range s.Lines {
+		k := PersonPeriod{l.PersonID, l.Period}
+		byMonth[k] = append(byMonth[k], *l)
+	}
+	owed := map[PersonID]map[Period]Money{}
+	var out []Overpaid
+	for k, a := range s.Months {
+		if a.Gross().IsZero() {
+			continue
+		}
+		o, ok := owed[k.Person]
+		if !ok {
+			last := k.Period
+			for m := range s.Months {
+				if m.Person == k.Person && last.Compare(m.Period) < 0 {
+					last = m.Period
+				}
+			}
+			o = owedThrough(program, byPerson[k.Person], last)
+			owed[k.Person] = o
+		}
+		limit := o[k.Period].Add(a.Claimed)
+		if a.Gross().Cmp(limit) <= 0 {
+			continue
+		}
+		lines := byMonth[k]
+		slices.SortFunc(lines, func(x, y ShardLine) int { return strings.Compare(x.Reference, y.Reference) })
+		out = append(out, Overpaid{PersonID: k.Person, Program: program, Period: k.Period, Owed: o[k.Period], Paid: a.Gross(), Claimed: a.Claimed, Lines: lines})
+	}
+	slices.SortFunc(out, func(x, y Overpaid) int {
+		return cmp.Or(cmp.Compare(x.PersonID, y.PersonID), x.Period.Compare(y.Period))
+	})
 	return out
 }

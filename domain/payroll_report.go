@@ -1,6 +1,9 @@
 package domain
 
-import "fmt"
+import (
+	"slices"
+	"strings"
+)
 
 // CountTotal is a number of payment lines and their sum.
 type CountTotal struct {
@@ -13,10 +16,19 @@ func (c *CountTotal) add(m Money) {
 	c.Total = c.Total.Add(m)
 }
 
+// Plus returns c with one more line of amount m.
+func (c CountTotal) Plus(m Money) CountTotal {
+	c.add(m)
+	return c
+}
+
 // BatchReportLine is one line of a batch with its payment's status.
 type BatchReportLine struct {
 	PayrollLine
-	Status string `json:"status"` // drafted (not yet issued), rejected, issued, settled, failed, reversed
+	// Status is drafted (reserved, not yet issued), withheld (released on
+	// approval: no longer owed), rejected (released with its batch),
+	// issued, settled, failed or reversed.
+	Status string `json:"status"`
 }
 
 // BatchReport is a batch's lines and its expected, settled, failed,
@@ -27,8 +39,11 @@ type BatchReport struct {
 	Period      Period            `json:"period"`
 	State       string            `json:"state"`
 	DraftedBy   string            `json:"drafted_by"`
+	ApprovedBy  string            `json:"approved_by,omitempty"`
+	RejectedBy  string            `json:"rejected_by,omitempty"`
 	PaidOn      Date              `json:"paid_on"`
 	Expected    CountTotal        `json:"expected"`
+	Withheld    CountTotal        `json:"withheld"`
 	Settled     CountTotal        `json:"settled"`
 	Failed      CountTotal        `json:"failed"`
 	Reversed    CountTotal        `json:"reversed"`
@@ -36,36 +51,47 @@ type BatchReport struct {
 	Lines       []BatchReportLine `json:"lines"`
 }
 
-// Report returns the report of one batch of the stream.
-func (s PayrollState) Report(batchID string) (BatchReport, error) {
-	b := s.Batches[batchID]
-	if b == nil {
-		return BatchReport{}, fmt.Errorf("batch %s: %w", batchID, ErrNotFound)
+// NewBatchReport reports a batch from its payroll stream and its lines as
+// the payment shards tell them (in any order; the report sorts them by
+// reference).
+func NewBatchReport(b Batch, lines []ShardLine) BatchReport {
+	o := b.Opened
+	r := BatchReport{BatchID: o.BatchID, Program: o.Program, Period: o.Period, State: b.State, DraftedBy: o.DraftedBy,
+		PaidOn: o.PaidOn, Lines: []BatchReportLine{}}
+	if b.Approved != nil {
+		r.ApprovedBy = b.Approved.ApprovedBy
 	}
-	d := b.Drafted
-	r := BatchReport{BatchID: d.BatchID, Program: d.Program, Period: d.Period, State: b.State, DraftedBy: d.DraftedBy,
-		PaidOn: d.PaidOn, Lines: []BatchReportLine{}}
-	for _, l := range d.Lines {
-		st := s.Status[l.Reference]
-		switch {
-		case b.State == BatchStateRejected:
-			st = "rejected"
-		case st == "":
+	if b.Rejected != nil {
+		r.RejectedBy = b.Rejected.RejectedBy
+	}
+	lines = slices.Clone(lines)
+	slices.SortFunc(lines, func(x, y ShardLine) int { return strings.Compare(x.Reference, y.Reference) })
+	for _, l := range lines {
+		st := l.Status
+		switch st {
+		case LineReserved:
 			st = "drafted"
+		case LineReleased:
+			st = "withheld"
+			if b.Rejected != nil {
+				st = "rejected"
+			}
 		}
 		r.Expected.add(l.Amount)
 		switch st {
-		case "settled":
+		case LineSettled:
 			r.Settled.add(l.Amount)
-		case "failed":
+		case LineFailed:
 			r.Failed.add(l.Amount)
-		case "reversed":
+		case LineReversed:
 			r.Reversed.add(l.Amount)
+		case "withheld":
+			r.Withheld.add(l.Amount)
 		case "rejected": // never issued
 		default:
 			r.Outstanding.add(l.Amount)
 		}
-		r.Lines = append(r.Lines, BatchReportLine{PayrollLine: l, Status: st})
+		r.Lines = append(r.Lines, BatchReportLine{PayrollLine: l.PayrollLine, Status: st})
 	}
-	return r, nil
+	return r
 }

@@ -160,7 +160,7 @@ func (g *payGen) newLine(kind domain.PaymentKind, person domain.PersonID, progra
 }
 
 func (g *payGen) add(l domain.PaymentLine, ev domain.Event) {
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), ev)
+	g.log.Add(domain.PaymentsStream(l.Program, domain.PaymentShard(l.PersonID)), ev)
 }
 
 func (g *payGen) issue() {
@@ -263,13 +263,13 @@ func (g *payGen) unrelated() {
 	prog := g.programs[g.r.IntN(len(g.programs))]
 	m := g.amount()
 	if g.r.IntN(2) == 0 {
-		g.log.Add(domain.PayrollStream(prog, g.months[0]), domain.OverpaymentClaimed{
+		g.log.Add(domain.PaymentsStream(prog, domain.PaymentShard(p)), domain.OverpaymentClaimed{
 			ClaimID: fmt.Sprintf("CLM-%d", len(g.log.Envelopes)), PersonID: p, Program: prog, Period: g.months[0],
 			Amount: m, ClaimedOn: domain.MustDate("2024-06-30"),
 		})
 		return
 	}
-	g.log.Add(domain.PayrollStream(prog, g.months[1]), domain.OverpaymentRecovered{
+	g.log.Add(domain.PaymentsStream(prog, domain.PaymentShard(p)), domain.OverpaymentRecovered{
 		ClaimID: fmt.Sprintf("CLM-%d", len(g.log.Envelopes)), PersonID: p, Program: prog, Amount: m,
 		RecoveredOn: domain.MustDate("2024-07-31"),
 	})

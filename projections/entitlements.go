@@ -196,6 +196,8 @@ func entValue(e domain.Event) domain.Event {
 		return *e
 	case *domain.PaymentsFailed:
 		return *e
+	case *domain.PaymentsIssued:
+		return *e
 	case *domain.PaymentReversed:
 		return *e
 	case *domain.OverpaymentClaimed:
@@ -346,6 +348,13 @@ func (b *entBatch) add(env *domain.Envelope) error {
 	case domain.PaymentsFailed:
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, -1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case domain.PaymentsIssued:
+		for i := range e.Payments {
+			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
 				return err
 			}
 		}

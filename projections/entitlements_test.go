@@ -99,27 +99,27 @@ func (g *entGiven) payKind(id domain.PersonID, program domain.ProgramCode, perio
 		Period: p, Kind: kind, Amount: domain.MustMoney(amount), Township: "蛟塘镇", PaidOn: p.First().AddDays(14),
 	}
 	g.lines[l.Reference] = l
-	g.log.AddBy(domain.PayrollStream(program, p), "finance.zhao", "finance", domain.PaymentIssued{PaymentLine: l})
+	g.log.AddBy(domain.PaymentsStream(program, 0), "finance.zhao", "finance", domain.PaymentIssued{PaymentLine: l})
 	return l.Reference
 }
 
 func (g *entGiven) fail(ref string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentFailed{PaymentLine: l, Reason: "account closed", FailedOn: l.PaidOn.AddDays(3)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentFailed{PaymentLine: l, Reason: "account closed", FailedOn: l.PaidOn.AddDays(3)})
 }
 
 func (g *entGiven) reverse(ref string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentReversed{PaymentLine: l, Reason: "paid in error", ReversedOn: l.PaidOn.AddDays(20)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentReversed{PaymentLine: l, Reason: "paid in error", ReversedOn: l.PaidOn.AddDays(20)})
 }
 
 func (g *entGiven) settle(ref string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentSettled{PaymentLine: l, BankReference: "B" + ref, SettledOn: l.PaidOn.AddDays(1)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentSettled{PaymentLine: l, BankReference: "B" + ref, SettledOn: l.PaidOn.AddDays(1)})
 }
 
 func (g *entGiven) claim(id domain.PersonID, program domain.ProgramCode, claimID, period, amount string) {
-	g.log.Add(domain.PayrollStream(program, entYM(period)), domain.OverpaymentClaimed{ClaimID: claimID, PersonID: id, Program: program,
+	g.log.Add(domain.PaymentsStream(program, 0), domain.OverpaymentClaimed{ClaimID: claimID, PersonID: id, Program: program,
 		Period: entYM(period), Amount: domain.MustMoney(amount), ClaimedOn: entYM(period).Last()})
 }
 

@@ -37,7 +37,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.log.AddBy(p1, "clerk.wang", "clerk", domain.PersonDied{DateOfDeath: domain.MustDate("2024-02-28")})
 			},
 			then: []payCheck{spendCheck(eviSQLIndex,
-				"1001 | 1001 | payroll-living_subsidy.2024-03 | 0 | payroll.PaymentIssued.v1 | finance.test | finance | cmd-1 | 2024-01-02T09:00:00Z | 2024-03-15 |  | 001 | ",
+				"1001 | 1001 | payments-living_subsidy.0 | 0 | payroll.PaymentIssued.v1 | finance.test | finance | cmd-1 | 2024-01-02T09:00:00Z | 2024-03-15 |  | 001 | ",
 				"1002 | 1002 | program-living_subsidy | 0 | program.BudgetAllocated.v1 | finance.test | finance | cmd-2 | 2024-01-02T09:01:00Z | NULL |  | 002 | 001",
 				"1003 | 1003 | "+p1+" | 0 | beneficiary.PersonDied.v1 | clerk.wang | clerk | cmd-3 | 2024-01-02T09:02:00Z | 2024-02-28 |  | 003 | 002",
 			)},
@@ -62,9 +62,9 @@ func TestEventIndexProjection(t *testing.T) {
 				g.settle(a, "2024-03-16")
 			},
 			then: []payCheck{spendCheck(`SELECT stream, revision, type FROM event_index ORDER BY stream, revision`,
-				"payroll-care_subsidy.2024-03 | 0 | payroll.PaymentIssued.v1",
-				"payroll-living_subsidy.2024-03 | 0 | payroll.PaymentIssued.v1",
-				"payroll-living_subsidy.2024-03 | 1 | payroll.PaymentSettled.v1",
+				"payments-care_subsidy.0 | 0 | payroll.PaymentIssued.v1",
+				"payments-living_subsidy.0 | 0 | payroll.PaymentIssued.v1",
+				"payments-living_subsidy.0 | 1 | payroll.PaymentSettled.v1",
 			)},
 		},
 		{
@@ -140,7 +140,7 @@ func TestEventIndexRefusesImpossibleLogs(t *testing.T) {
 		t.Error("indexing the same event twice: no error")
 	}
 	again := envs[1]
-	again.Revision = 0 // payroll-living_subsidy.2024-03@0 is taken
+	again.Revision = 0 // payments-living_subsidy.0@0 is taken
 	if err := apply(again); err == nil {
 		t.Error("a second event at the same stream revision: no error")
 	}

@@ -85,6 +85,12 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 			err = b.issue(env, &e.PaymentLine)
 		case domain.PaymentIssued:
 			err = b.issue(env, &e.PaymentLine)
+		case *domain.PaymentsIssued:
+			for i := range e.Payments {
+				if err = b.issue(env, &e.Payments[i].PaymentLine); err != nil {
+					break
+				}
+			}
 		case *domain.PaymentsSettled:
 			for _, p := range e.Payments {
 				if err = b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {

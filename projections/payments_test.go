@@ -70,7 +70,7 @@ func (g *payGiven) issueLine(person domain.PersonID, program domain.ProgramCode,
 		PersonID:  person, Program: program, Period: period, Kind: kind, Amount: amount, Township: town, PaidOn: paidOn,
 	}
 	g.lines[l.Reference] = l
-	g.log.AddBy(domain.PayrollStream(program, period), "finance.test", "finance", domain.PaymentIssued{PaymentLine: l})
+	g.log.AddBy(domain.PaymentsStream(program, 0), "finance.test", "finance", domain.PaymentIssued{PaymentLine: l})
 	return l.Reference
 }
 
@@ -82,17 +82,17 @@ func (g *payGiven) reissue(ref, paidOn string) string {
 
 func (g *payGiven) settle(ref, on string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentSettled{PaymentLine: l, BankReference: "BK-" + ref, SettledOn: domain.MustDate(on)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentSettled{PaymentLine: l, BankReference: "BK-" + ref, SettledOn: domain.MustDate(on)})
 }
 
 func (g *payGiven) fail(ref, on, reason string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentFailed{PaymentLine: l, Reason: reason, FailedOn: domain.MustDate(on)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentFailed{PaymentLine: l, Reason: reason, FailedOn: domain.MustDate(on)})
 }
 
 func (g *payGiven) reverse(ref, on, reason string) {
 	l := g.lines[ref]
-	g.log.Add(domain.PayrollStream(l.Program, l.Period), domain.PaymentReversed{PaymentLine: l, Reason: reason, ReversedOn: domain.MustDate(on)})
+	g.log.Add(domain.PaymentsStream(l.Program, 0), domain.PaymentReversed{PaymentLine: l, Reason: reason, ReversedOn: domain.MustDate(on)})
 }
 
 func (g *payGiven) budget(program domain.ProgramCode, year int, amount string) {
@@ -230,7 +230,7 @@ func TestPaymentsProjection(t *testing.T) {
 			name: "budgets and other events leave the register alone",
 			given: func(g *payGiven) {
 				g.budget(payLiving, 2024, "5000000.00")
-				g.log.Add(domain.PayrollStream(payLiving, payYM("2024-01")), domain.OverpaymentClaimed{
+				g.log.Add(domain.PaymentsStream(payLiving, 0), domain.OverpaymentClaimed{
 					ClaimID: "CLM-1", PersonID: payP2, Program: payLiving, Period: payYM("2024-01"), Amount: domain.MustMoney("110.00"),
 					References: []string{"PAY-0009"}, ClaimedOn: domain.MustDate("2024-02-01"),
 				})

@@ -113,7 +113,7 @@ func ledgerLog(t *testing.T, s domain.EventStore, persons, months int, seed uint
 	}
 	for m := 1; m <= months; m++ {
 		period, _ := domain.NewPeriod(2024, time.Month(m))
-		stream := domain.PayrollStream(domain.ProgramLivingSubsidy, period)
+		stream := domain.PaymentsStream(domain.ProgramLivingSubsidy, 0)
 		var evs []domain.Event
 		for i, p := range ps {
 			line := domain.PaymentLine{

@@ -83,6 +83,12 @@ func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 			err = b.payment(&e.PaymentLine, 1)
 		case domain.PaymentIssued:
 			err = b.payment(&e.PaymentLine, 1)
+		case *domain.PaymentsIssued:
+			for i := range e.Payments {
+				if err = b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
+					break
+				}
+			}
 		case *domain.PaymentsFailed:
 			for i := range e.Payments {
 				if err = b.payment(&e.Payments[i].PaymentLine, -1); err != nil {

@@ -141,7 +141,7 @@ func TestSpendingProjection(t *testing.T) {
 		{
 			name: "events about other things change nothing",
 			given: func(g *payGiven) {
-				g.log.Add(domain.PayrollStream(payLiving, payYM("2024-01")), domain.OverpaymentRecovered{
+				g.log.Add(domain.PaymentsStream(payLiving, 0), domain.OverpaymentRecovered{
 					ClaimID: "CLM-1", PersonID: payP2, Program: payLiving, Amount: domain.MustMoney("50.00"), RecoveredOn: domain.MustDate("2024-02-01"),
 				})
 			},

@@ -18,9 +18,9 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
@@ -137,39 +137,39 @@ func (l *annualLedger) catchUp() {
 }
 
 // payroll drafts, approves and reconciles a batch of program for period,
-// paid on paidOn; the return file fails the lines of fail (a person ID)
-// and settles the others.
+// paid on paidOn, as the finance officers' commands do; the return file
+// fails the lines of fail (a person ID) for the period and settles the
+// others.
 func (l *annualLedger) payroll(p domain.ProgramCode, period, paidOn string, fail domain.PersonID) {
 	l.t.Helper()
-	l.catchUp()
-	persons, err := projections.PayrollPersons(l.ctx, l.db.Pool, p)
-	if err != nil {
-		l.t.Fatal(err)
-	}
 	per, _ := domain.ParsePeriod("period", period)
-	pay := domain.NewPayroll(l.store)
-	id := domain.BatchID(p, per, 1)
-	if _, _, err := pay.Draft(l.ctx, l.meta("fin.wu", "finance"), domain.DraftPayroll{BatchID: id, Program: p, Period: per,
-		PaidOn: domain.MustDate(paidOn), DraftedBy: "fin.wu", Persons: persons}); err != nil {
-		l.t.Fatalf("draft %s: %v", id, err)
+	pay := app.NewPayroll(l.store, projections.ReadModels{Q: l.db.Pool, Store: l.store}, nil)
+	l.catchUp()
+	d, err := pay.Draft(l.ctx, l.meta("fin.wu", "finance"), app.DraftRequest{Program: p, Period: per, PaidOn: domain.MustDate(paidOn)})
+	if err != nil {
+		l.t.Fatalf("draft %s %s: %v", p, period, err)
 	}
-	if _, err := pay.Approve(l.ctx, l.meta("fin.li", "finance"), p, per, id); err != nil {
+	id := d.Batch.BatchID
+	l.catchUp()
+	if _, err := pay.Approve(l.ctx, l.meta("fin.li", "finance"), id); err != nil {
 		l.t.Fatalf("approve %s: %v", id, err)
 	}
-	state, err := pay.State(l.ctx, p, per)
+	rep, err := pay.Report(l.ctx, id)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	var ret strings.Builder
 	ret.WriteString("参考号,金额,状态,失败原因\r\n")
-	for _, line := range state.Batches[id].Drafted.Lines {
+	for _, line := range rep.Lines {
 		status, reason := "成功", ""
 		if line.PersonID == fail && line.Period.String() == period {
 			status, reason = "失败", "账户已销户"
 		}
 		fmt.Fprintf(&ret, "%s,%s,%s,%s\r\n", line.Reference, line.Amount, status, reason)
 	}
-	if _, err := bankfile.Reconcile(l.ctx, pay, l.meta("fin.wu", "finance"), id, "return.csv", []byte(ret.String()), domain.MustDate(paidOn).AddDays(3)); err != nil {
+	l.catchUp()
+	if _, err := pay.Reconcile(l.ctx, l.meta("fin.wu", "finance"), app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: []byte(ret.String()),
+		On: domain.MustDate(paidOn).AddDays(3)}); err != nil {
 		l.t.Fatalf("reconcile %s: %v", id, err)
 	}
 }

@@ -152,7 +152,7 @@ fi
 # ---------------------------------------------------------------- bank files
 if section reconcile "reconciliation of a 100,000-line return file, and a whole $LINES-payment reconciliation, $COUNT rounds"; then
 	gobench reconcile.txt -bench '^BenchmarkReconcile100k(Floor)?$' -count "$COUNT" ./adapters/bankfile
-	LEDGER_BENCH_LINES=$LINES gobench reconcile_batch.txt -bench '^BenchmarkReconcileBatch$' -count "$COUNT" ./adapters/bankfile
+	LEDGER_BENCH_LINES=$LINES gobench reconcile_batch.txt -bench '^BenchmarkReconcileBatch$' -count "$COUNT" ./app
 	done_section reconcile
 fi
 

@@ -1,10 +1,7 @@
 package seed
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -26,17 +23,13 @@ type Sealer interface {
 	Open(sealed string) (string, error)
 }
 
-// ReadModels is what the seed reads back from the projections, as the
-// payroll commands do.
+// ReadModels is what the seed reads back from the projections: what the
+// payroll use cases read, and a wait for a position.
 type ReadModels interface {
+	app.ReadModels
 	// WaitFor returns once every read model has applied the log up to and
 	// including pos.
 	WaitFor(ctx context.Context, pos domain.Position) error
-	// PayrollPersons returns what a payroll draft needs about everyone
-	// ever granted program.
-	PayrollPersons(ctx context.Context, program domain.ProgramCode) ([]domain.PayrollPerson, error)
-	// BankAccounts returns the current accounts of persons.
-	BankAccounts(ctx context.Context, persons []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error)
 }
 
 // Ports are the seed's connections to the ledger.
@@ -68,7 +61,7 @@ type executor struct {
 	ports   Ports
 	opts    Options
 	handler *domain.Handler
-	payroll *domain.Payroll
+	payroll *app.Payroll
 	byPID   map[domain.PersonID]*person
 	next    []int // per person: the next action to run
 
@@ -96,7 +89,7 @@ func (pl *Plan) Run(ctx context.Context, ports Ports, opts Options) error {
 	}
 	x := &executor{
 		pl: pl, ports: ports, opts: opts,
-		handler: domain.NewHandler(ports.Store), payroll: domain.NewPayroll(ports.Store),
+		handler: domain.NewHandler(ports.Store), payroll: app.NewPayroll(ports.Store, ports.ReadModels, ports.Accounts),
 		byPID: map[domain.PersonID]*person{}, next: make([]int, len(pl.persons)),
 	}
 	for _, p := range pl.persons {
@@ -355,28 +348,13 @@ func (x *executor) financeMeta(id, actor string, at time.Time) domain.CommandMet
 	return domain.CommandMeta{CommandID: fmt.Sprintf("%s/s%d/%s", Lushan2024, x.pl.seed, id), Actor: actor, Role: roleFinance, Now: at}
 }
 
-// batch runs one program's payroll for period as `ledger payroll run`,
-// `approve` and `export` do. It returns nil when nothing is owed.
+// batch runs one program's payroll for period as a finance officer does:
+// draft (`ledger payroll run`, claims first), approve, export. It returns
+// nil when nothing is owed.
 func (x *executor) batch(ctx context.Context, program domain.ProgramCode, period domain.Period, cal payrollDay, i int) (*batchRun, error) {
 	draftAt := clock(cal.draft, 9, 30).Add(time.Duration(i) * time.Minute)
-	persons, err := x.ports.ReadModels.PayrollPersons(ctx, program)
-	if err != nil {
-		return nil, err
-	}
-	if len(persons) == 0 {
-		return nil, nil
-	}
-	// The draft, as POST /v1/payroll/batches makes it. (`ledger payroll
-	// run` records overpayment claims first; the plan records every end
-	// before the payroll it affects, which Plan.check proves, so there are
-	// none to record, and verify checks that nothing was overpaid.)
-	state, err := x.payroll.State(ctx, program, period)
-	if err != nil {
-		return nil, err
-	}
-	id := domain.BatchID(program, period, len(state.Batches)+1)
-	_, b, err := x.payroll.Draft(ctx, x.financeMeta("payroll-run/"+id, financeMaker, draftAt), domain.DraftPayroll{
-		BatchID: id, Program: program, Period: period, PaidOn: cal.paid, DraftedBy: financeMaker, Persons: persons})
+	key := fmt.Sprintf("%s/%s", program, period)
+	d, err := x.payroll.Draft(ctx, x.financeMeta("payroll-run/"+key, financeMaker, draftAt), app.DraftRequest{Program: program, Period: period, PaidOn: cal.paid})
 	var re *domain.RuleError
 	if errors.As(err, &re) && re.Rule == domain.RuleNothingToPay {
 		return nil, nil
@@ -384,52 +362,39 @@ func (x *executor) batch(ctx context.Context, program domain.ProgramCode, period
 	if err != nil {
 		return nil, err
 	}
-	res, err := x.payroll.Approve(ctx, x.financeMeta("payroll-approve/"+id, financeChecker, clock(cal.draft, 14, 30).Add(time.Duration(i)*time.Minute)), program, period, id)
+	if len(d.Claims) > 0 {
+		// The plan records every end before the payroll it affects
+		// (Plan.check proves it), so nothing paid is ever claimed back.
+		return nil, fmt.Errorf("seed: the %s draft recorded %d overpayment claims (first: %s)", key, len(d.Claims), d.Claims[0].ClaimID)
+	}
+	id := d.Batch.BatchID
+	res, err := x.payroll.Approve(ctx, x.financeMeta("payroll-approve/"+key, financeChecker, clock(cal.draft, 14, 30).Add(time.Duration(i)*time.Minute)), id)
 	if err != nil {
 		return nil, err
 	}
 	x.observe(res.Position)
-	// The bank payment file, from the accounts read model.
-	pids := make([]domain.PersonID, len(b.Lines))
-	for k, l := range b.Lines {
-		pids[k] = l.PersonID
-	}
-	accounts, err := x.ports.ReadModels.BankAccounts(ctx, pids)
+	exp, err := x.payroll.Export(ctx, x.financeMeta("payroll-export/"+key, financeMaker, clock(cal.draft, 16, 0).Add(time.Duration(i)*time.Minute)),
+		app.ExportRequest{BatchID: id, Format: "csv", Encoding: "gb18030"})
 	if err != nil {
 		return nil, err
 	}
-	lines := make([]bankfile.PaymentFileLine, 0, len(b.Lines))
-	for _, l := range b.Lines {
-		a, ok := accounts[l.PersonID]
-		if !ok {
-			return nil, fmt.Errorf("seed: person %s in batch %s has no bank account in the read model", l.PersonID, id)
-		}
-		number, err := x.ports.Accounts.Open(a.AccountSealed)
-		if err != nil {
-			return nil, fmt.Errorf("account of %s: %w", l.PersonID, err)
-		}
-		lines = append(lines, bankfile.PaymentFileLine{Reference: l.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
-			AccountNumber: number, Amount: l.Amount, Note: fmt.Sprintf("%s %s %s", program, l.Period, l.Kind)})
-	}
-	var buf bytes.Buffer
-	hdr := bankfile.BatchHeader{BatchID: id, Program: string(program), Period: period.String(), Count: len(lines), Total: b.Total}
-	if err := bankfile.WritePayments(&buf, bankfile.CSV, bankfile.GB18030, hdr, lines); err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(buf.Bytes())
+	x.observe(exp.Position)
 	if x.ports.Files != nil {
-		if err := x.ports.Files(id+".csv", buf.Bytes()); err != nil {
+		if err := x.ports.Files(exp.Name, exp.File); err != nil {
 			return nil, err
 		}
 	}
-	res, err = x.payroll.RecordExport(ctx, x.financeMeta("payroll-export/"+id, financeMaker, clock(cal.draft, 16, 0).Add(time.Duration(i)*time.Minute)),
-		program, period, domain.BatchExported{BatchID: id, Format: bankfile.CSV.String(), Encoding: bankfile.GB18030.String(),
-			FileSHA256: hex.EncodeToString(sum[:]), Count: len(lines), Total: b.Total, ExportedBy: financeMaker})
+	rep, err := x.payroll.Report(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	x.observe(res.Position)
-	return &batchRun{program: program, id: id, lines: b.Lines, total: b.Total}, nil
+	run := &batchRun{program: program, id: id, total: res.Issued.Total}
+	for _, l := range rep.Lines {
+		if l.Status == domain.LineIssued {
+			run.lines = append(run.lines, l.PayrollLine)
+		}
+	}
+	return run, nil
 }
 
 // bankFailures are the reasons a bank returns a payment unpaid.
@@ -489,7 +454,7 @@ func (x *executor) reconcile(ctx context.Context, m int) error {
 			}
 		}
 		meta := x.financeMeta("reconcile/"+run.id, financeMaker, reconcileTime(m).Add(time.Duration(slices.Index(payrollPrograms, run.program))*time.Minute))
-		applied, err := bankfile.Reconcile(ctx, x.payroll, meta, run.id, name, raw, cal.paid)
+		applied, err := x.payroll.Reconcile(ctx, meta, app.ReconcileRequest{BatchID: run.id, Name: name, Raw: raw, On: cal.paid})
 		if err != nil {
 			return err
 		}
@@ -548,35 +513,35 @@ func (x *executor) insert(p *person, a action) {
 	p.actions = slices.Insert(p.actions, k, a)
 }
 
-// verify checks that the payroll streams paid, net of failures, what the
-// plan expects for each monthly program, and that no month was paid that
-// is not owed: there is no overpayment to claim.
+// verify checks that the payroll paid, net of failures, what the plan
+// expects for each monthly program, and that no month was paid that is
+// not owed: there is no overpayment to claim.
 func (x *executor) verify(ctx context.Context) error {
 	for _, program := range payrollPrograms {
+		batches, err := x.payroll.Batches(ctx, program)
+		if err != nil {
+			return err
+		}
 		total := domain.Money{}
-		paid := domain.Paid{}
-		for m := 1; m <= 12; m++ {
-			period, _ := domain.NewPeriod(2024, time.Month(m))
-			s, err := x.payroll.State(ctx, program, period)
-			if err != nil {
-				return err
+		for _, b := range batches {
+			if b.Issued != nil {
+				r, err := x.payroll.Report(ctx, b.Opened.BatchID)
+				if err != nil {
+					return err
+				}
+				total = total.Add(r.Settled.Total).Add(r.Outstanding.Total)
 			}
-			for _, v := range s.Paid {
-				total = total.Add(v)
-			}
-			paid.Add(s)
 		}
 		if want := x.pl.want.Program(program).Paid; !total.Equal(want) {
 			return fmt.Errorf("seed: the 2024 payrolls paid %s for %s, the plan expects %s", total, program, want)
 		}
-		persons, err := x.ports.ReadModels.PayrollPersons(ctx, program)
-		if err != nil {
-			return err
-		}
-		if claims := domain.DecideClaims(program, persons, paid, yearLast); len(claims) > 0 {
-			c := claims[0].(domain.OverpaymentClaimed)
-			return fmt.Errorf("seed: %d months of %s were paid but not owed (first: %s %s)", len(claims), program, c.PersonID, c.Period)
-		}
+	}
+	over, err := x.payroll.Overpaid(ctx, payrollPrograms...)
+	if err != nil {
+		return err
+	}
+	if len(over) > 0 {
+		return fmt.Errorf("seed: %d months were paid but not owed (first: %s %s %s)", len(over), over[0].PersonID, over[0].Program, over[0].Period)
 	}
 	return nil
 }

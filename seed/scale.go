@@ -20,13 +20,14 @@ import (
 // household status, one to three monthly programs each (about two on
 // average) for which they are eligible — are decided through the domain's
 // own Decide, so their events are those a clerk's commands would produce.
-// Then, month by month, every program's payroll: batches drafted,
-// approved (their PaymentIssued events) and settled by a return file,
-// decided by the payroll deciders (DecideDraft, DecideApproval,
-// DecideReturn). Everything is sealed into hash chains and written through
-// the event store's bulk path, AppendMany, with exact expected revisions:
-// NoStream for new streams, the revision the scenario left a stream at for
-// the next batch of a month.
+// Then, month by month, every program's payroll: batches opened, their
+// lines reserved in the payment shards, drafted, approved, issued
+// (PaymentsIssued) and settled by a return file, decided by the payroll
+// deciders (DecideReserve, DecideDrafted, DecideIssue, DecideSettle).
+// Everything is sealed into hash chains and written through the event
+// store's bulk path, AppendMany, with exact expected revisions: NoStream
+// for new streams, the revision the scenario left a stream at for the
+// next batch, and no stream's append over domain.MaxAppendBytes.
 //
 // Everything is determined by the options, the seed and the lookup key
 // (event IDs derive from command IDs), so running the scenario again with
@@ -49,8 +50,8 @@ type ScaleOptions struct {
 	// Batch is how many persons one AppendMany registers [1,000].
 	Batch int
 	// PayrollBatch is how many persons one payroll batch pays [10,000]: a
-	// month of a program is paid in batches PROGRAM.YYYY-MM.1, .2, …
-	// drafted, approved and settled in turn.
+	// month of a program is paid in several batches, each drafted,
+	// approved and settled before the next is opened.
 	PayrollBatch int
 	// Key is the lookup key that derives person IDs from ID numbers (the
 	// deployment's LEDGER_LOOKUP_KEY).
@@ -391,11 +392,21 @@ func PlanScale(o ScaleOptions) (*ScalePlan, error) {
 	}
 	months := int64(len(p.Periods))
 	for _, prog := range scalePrograms {
-		n := int64(len(p.members[prog]))
-		batches := (n + int64(o.PayrollBatch) - 1) / int64(o.PayrollBatch)
-		p.EventsByType[domain.TypePaymentIssued] += n * months
-		for _, t := range []string{domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeReturnImported, domain.TypePaymentsSettled} {
-			p.EventsByType[t] += batches * months
+		m := p.members[prog]
+		for start := 0; start < len(m); start += o.PayrollBatch {
+			for _, t := range []string{domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued, domain.TypeReturnImported} {
+				p.EventsByType[t] += months
+			}
+			var inShard [domain.PaymentShards]int64
+			for _, i := range m[start:min(start+o.PayrollBatch, len(m))] {
+				inShard[domain.PaymentShard(p.Persons[i].ID)]++
+			}
+			for _, c := range inShard {
+				chunks := (c + scaleLines - 1) / scaleLines
+				for _, t := range []string{domain.TypeLinesReserved, domain.TypePaymentsIssued, domain.TypePaymentsSettled} {
+					p.EventsByType[t] += chunks * months
+				}
+			}
 		}
 	}
 	for _, n := range p.EventsByType {
@@ -600,252 +611,262 @@ func scalePipeline[T any](ctx context.Context, n, workers int, gen func(k int) (
 	return nil
 }
 
-// scalePayrollStream is one program's payroll stream of the month being paid,
-// as the scenario has decided it so far. Its state is compact: after a
-// batch is settled, only what later batches' decisions read is kept — the
-// batches and their states, without their lines — since no later batch of
-// the month pays any of its persons.
-type scalePayrollStream struct {
-	program  domain.ProgramCode
-	period   domain.Period
-	members  []int32
-	state    domain.PayrollState
+// scaleLines is how many lines a chunk event of the scenario carries:
+// its lines' JSON stays well under domain.MaxChunkBytes (the scenario's
+// townships are short), and the plan can count the chunks ahead.
+const scaleLines = 400
+
+// scaleChain is where a stream of the scenario stands: its revision and
+// the head of its hash chain.
+type scaleChain struct {
 	exists   bool
 	revision uint64
 	lastHash string
 }
 
-// scaleRound is one round of a month's payroll: batch n of every
-// program that has one, with the revision each stream is at afterwards.
+// seal seals events onto the chain and advances it.
+func (c *scaleChain) seal(meta domain.CommandMeta, step string, evs ...domain.Event) ([]domain.EventData, error) {
+	data, err := domain.SealStep(meta, step, c.lastHash, evs)
+	if err != nil {
+		return nil, err
+	}
+	if c.lastHash, err = scaleLastHash(data); err != nil {
+		return nil, err
+	}
+	if c.exists {
+		c.revision += uint64(len(data))
+	} else {
+		c.exists, c.revision = true, uint64(len(data))-1
+	}
+	return data, nil
+}
+
+// scaleLedger is one program's payroll stream and payment shards as the
+// scenario has written them so far.
+type scaleLedger struct {
+	program domain.ProgramCode
+	members []int32
+	control scaleChain
+	shards  [domain.PaymentShards]scaleChain
+}
+
+// scaleRound is one round of a month's payroll: some streams' next
+// events, with the revision each stream is at afterwards.
 type scaleRound struct {
 	appends []domain.StreamAppend
 	next    []uint64
 }
 
-// payroll pays every month: the programs' batches in rounds — round n
-// drafts, approves and settles batch n of every program, all in one
-// AppendMany. Months are independent (each has its own streams), so
-// several are decided at once, each on its own goroutine and within a
-// round the programs in parallel, while the rounds are written in order.
+// payroll pays every month, in order: batch n of every program in turn,
+// the programs decided in parallel, each batch drafted, approved and
+// settled by a return file, its events written in rounds of at most one
+// append's worth (domain.MaxAppendBytes) per stream.
 func (w *scaleWriter) payroll(ctx context.Context) error {
 	p := w.plan
-	months := make([]chan scaleRound, len(p.Periods))
-	errs := make([]error, len(p.Periods))
-	for k := range months {
-		months[k] = make(chan scaleRound, 1)
+	var ledgers []*scaleLedger
+	for _, prog := range scalePrograms {
+		if m := p.members[prog]; len(m) > 0 {
+			ledgers = append(ledgers, &scaleLedger{program: prog, members: m})
+		}
 	}
-	tokens := make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel() // runs first: stops the deciders, then Wait
-	wg.Add(1)
-	go func() { // the dispatcher
-		defer wg.Done()
-		for k, per := range p.Periods {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return
+	for _, per := range p.Periods {
+		for n := 0; ; n++ {
+			var active []*scaleLedger
+			for _, l := range ledgers {
+				if n*p.Options.PayrollBatch < len(l.members) {
+					active = append(active, l)
+				}
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer close(months[k])
-				errs[k] = p.payMonth(ctx, per, months[k])
-			}()
-		}
-	}()
-	for k := range p.Periods {
-		for done := false; !done; {
-			select {
-			case r, ok := <-months[k]:
-				if !ok {
-					done = true
-					break
+			if len(active) == 0 {
+				break
+			}
+			rounds := make([][]scaleRound, len(active))
+			errs := make([]error, len(active))
+			var wg sync.WaitGroup
+			for j, l := range active {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rounds[j], errs[j] = p.batch(l, per, n)
+				}()
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return err
+			}
+			for _, rs := range rounds {
+				for _, r := range rs {
+					if err := w.append(ctx, r.appends, r.next); err != nil {
+						return err
+					}
 				}
-				if err := w.append(ctx, r.appends, r.next); err != nil {
-					return err
-				}
-			case <-ctx.Done():
-				return ctx.Err()
 			}
 		}
-		if errs[k] != nil {
-			return errs[k]
-		}
-		<-tokens
 	}
 	return nil
 }
 
-// payMonth decides a month's rounds in order — each continues the
-// streams' hash chains and revisions from the one before — and sends them
-// to out.
-func (p *ScalePlan) payMonth(ctx context.Context, per domain.Period, out chan<- scaleRound) error {
-	var streams []*scalePayrollStream
-	for _, prog := range scalePrograms {
-		if m := p.members[prog]; len(m) > 0 {
-			s := &scalePayrollStream{program: prog, period: per, members: m}
-			domain.EvolvePayroll(&s.state, nil)
-			streams = append(streams, s)
-		}
-	}
-	for n := 0; ; n++ {
-		var active []*scalePayrollStream
-		for _, s := range streams {
-			if n*p.Options.PayrollBatch < len(s.members) {
-				active = append(active, s)
-			}
-		}
-		if len(active) == 0 {
-			return nil
-		}
-		r := scaleRound{appends: make([]domain.StreamAppend, len(active)), next: make([]uint64, len(active))}
-		errs := make([]error, len(active))
-		var wg sync.WaitGroup
-		for j, s := range active {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r.appends[j], errs[j] = p.batch(s, n)
-				r.next[j] = s.revision
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-		select {
-		case out <- r:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// batch decides batch n+1 of a stream's month — draft, approval, return
-// file — and seals it onto the stream's chain.
-func (p *ScalePlan) batch(s *scalePayrollStream, n int) (domain.StreamAppend, error) {
+// batch decides batch n+1 of a program's month — opened, its lines
+// reserved, drafted, approved, issued and settled by a return file — with
+// the payroll deciders, and seals it onto the streams' chains. Its
+// persons are paid one regular line each for the month: earlier months
+// were paid in full by earlier batches, so each shard is decided on a
+// state holding only this batch's lines.
+func (p *ScalePlan) batch(l *scaleLedger, per domain.Period, n int) ([]scaleRound, error) {
 	o := p.Options
 	pb := o.PayrollBatch
-	members := s.members[n*pb : min((n+1)*pb, len(s.members))]
-	id := domain.BatchID(s.program, s.period, n+1)
-	paidOn := s.period.First().AddDays(19)
-	first, _ := domain.NewPeriod(o.FromYear, time.January)
-	jan1 := first.First()
+	members := l.members[n*pb : min((n+1)*pb, len(l.members))]
+	// Command IDs under a prefix naming the run: a run with other persons
+	// or batches decides other events.
+	run := fmt.Sprintf("scale-%d-%dp-%db:", o.Seed, o.Persons, o.PayrollBatch)
+	key := fmt.Sprintf("%s/%s/%d", l.program, per, n+1)
+	id := domain.BatchIDFor(l.program, per, run+"payroll-run:"+key)
+	paidOn := per.First().AddDays(19)
+	draftNow := time.Date(per.Year(), per.Month(), 15, 9, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
+	approveNow := draftNow.Add(24 * time.Hour)
+	returnNow := time.Date(paidOn.Year(), paidOn.Month(), paidOn.Day(), 10, 0, 0, 0, time.UTC).Add(72*time.Hour + time.Duration(n)*time.Minute)
+	draft := domain.CommandMeta{CommandID: run + "payroll-run:" + key, Actor: "fin.draft", Role: "finance", Now: draftNow}
+	approve := domain.CommandMeta{CommandID: run + "payroll-approve:" + key, Actor: "fin.approve", Role: "finance", Now: approveNow}
+	sum := sha256.Sum256([]byte("scale return file " + id))
+	file := hex.EncodeToString(sum[:])
+	reconcile := domain.CommandMeta{CommandID: run + "reconcile:" + id + ":" + file[:16], Actor: "fin.approve", Role: "finance", Now: returnNow}
 
-	// What the earlier months' batches paid these persons: everything owed.
-	persons := make([]domain.PayrollPerson, len(members))
-	elsewhere := make(map[domain.PersonPeriod]domain.Money, len(members)*int(scaleMonthsBetween(first, s.period)))
-	for k, i := range members {
+	var byShard [domain.PaymentShards][]domain.PayrollPerson
+	for _, i := range members {
 		person := &p.Persons[i]
 		var g ScaleGrant
 		for _, pg := range person.Grants {
-			if pg.Program == s.program {
+			if pg.Program == l.program {
 				g = pg
 			}
 		}
-		changes := []domain.EntitlementChange{{Kind: domain.ChangeGranted, EffectiveDate: jan1, Amount: g.Amount}}
-		persons[k] = domain.PayrollPerson{PersonID: person.ID, Township: person.Township, Changes: changes}
-		if s.period != first {
-			for _, m := range domain.MonthsOwed(s.program, changes, first, s.period.Prev()) {
-				elsewhere[domain.PersonPeriod{Person: person.ID, Period: m.Period}] = m.Amount
+		changes := []domain.EntitlementChange{{Kind: domain.ChangeGranted, EffectiveDate: per.First(), Amount: g.Amount}}
+		k := domain.PaymentShard(person.ID)
+		byShard[k] = append(byShard[k], domain.PayrollPerson{PersonID: person.ID, Township: person.Township, Changes: changes})
+	}
+	opened := domain.BatchOpened{BatchID: id, Program: l.program, Period: per, PaidOn: paidOn, DraftedBy: draft.Actor}
+	var perStream [domain.PaymentShards][]domain.EventData
+	var lines []domain.PayrollLine
+	var issued domain.CountTotal
+	for k, ps := range byShard {
+		if len(ps) == 0 {
+			continue
+		}
+		st := domain.NewPaymentsShard()
+		reserved, err := domain.DecideReserve(st, opened, k, ps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		// The scenario pays exactly one regular line per person and
+		// month; anything else means its own book-keeping is wrong.
+		if len(reserved) != len(ps) || slices.ContainsFunc(reserved, func(pl domain.PayrollLine) bool {
+			return pl.Kind != domain.PaymentRegular || pl.Period != per
+		}) {
+			return nil, fmt.Errorf("%s: reserved %d lines for %d persons in shard %x, not one regular payment each", id, len(reserved), len(ps), k)
+		}
+		lines = append(lines, reserved...)
+		c := &l.shards[k]
+		add := func(meta domain.CommandMeta, step string, ev domain.Event) error {
+			data, err := c.seal(meta, fmt.Sprintf("%s/%x@%d", step, k, c.revision), ev)
+			if err != nil {
+				return err
+			}
+			perStream[k] = append(perStream[k], data...)
+			return nil
+		}
+		for chunk := range slices.Chunk(reserved, scaleLines) {
+			ev := domain.LinesReserved{BatchID: id, Program: l.program, Period: per, PaidOn: paidOn, Lines: chunk}
+			domain.EvolvePaymentsShard(&st, &ev)
+			if err := add(draft, "reserve", ev); err != nil {
+				return nil, err
+			}
+		}
+		issue, withheld := domain.DecideIssue(st, opened, ps)
+		if len(withheld) > 0 {
+			return nil, fmt.Errorf("%s: %d lines withheld on approval", id, len(withheld))
+		}
+		for chunk := range slices.Chunk(issue, scaleLines) {
+			ev := domain.PaymentsIssued{BatchID: id, Payments: chunk}
+			domain.EvolvePaymentsShard(&st, &ev)
+			if err := add(approve, "issue", ev); err != nil {
+				return nil, err
+			}
+			for _, pi := range chunk {
+				issued = issued.Plus(pi.Amount)
+			}
+		}
+		settlements := make([]domain.Settlement, len(reserved))
+		for j, pl := range reserved {
+			settlements[j] = domain.Settlement{Reference: pl.Reference, BankReference: fmt.Sprintf("BK%s%x%06d", file[:6], k, j+1), On: paidOn.AddDays(2)}
+		}
+		settled, _ := domain.DecideSettle(st, id, l.program, settlements)
+		for chunk := range slices.Chunk(settled, scaleLines) {
+			if err := add(reconcile, "settle", domain.PaymentsSettled{BatchID: id, FileSHA256: file, Payments: chunk}); err != nil {
+				return nil, err
 			}
 		}
 	}
-	draftNow := time.Date(s.period.Year(), s.period.Month(), 15, 9, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
-	approveNow := draftNow.Add(24 * time.Hour)
-	returnNow := time.Date(paidOn.Year(), paidOn.Month(), paidOn.Day(), 10, 0, 0, 0, time.UTC).Add(72*time.Hour + time.Duration(n)*time.Minute)
-
-	// Command IDs as the CLI's (payroll-run:BATCH, …) under a prefix naming
-	// the run: a run with other persons or batches decides other events.
-	run := fmt.Sprintf("scale-%d-%dp-%db:", o.Seed, o.Persons, o.PayrollBatch)
-	var out []domain.EventData
-	decide := func(commandID, actor string, now time.Time, evs []domain.Event, err error) error {
+	var control domain.PayrollProgram = domain.NewPayrollProgram()
+	control.Batches[id] = &domain.Batch{Opened: opened, State: domain.BatchStateDrafting}
+	drafted, err := domain.DecideDrafted(control, id, lines)
+	if err != nil {
+		return nil, err
+	}
+	var controlData []domain.EventData
+	for _, step := range []struct {
+		meta domain.CommandMeta
+		name string
+		ev   domain.Event
+	}{
+		{draft, "open", opened},
+		{draft, "drafted", drafted[0]},
+		{approve, "approve", domain.BatchApproved{BatchID: id, Program: l.program, Period: per, ApprovedBy: approve.Actor}},
+		{approve, "issued", domain.BatchIssued{BatchID: id, Program: l.program, Period: per, Issued: issued}},
+		{reconcile, "return", domain.ReturnImported{BatchID: id, FileSHA256: file, Lines: len(lines), Settled: len(lines), ImportedBy: reconcile.Actor}},
+	} {
+		data, err := l.control.seal(step.meta, step.name, step.ev)
 		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
+			return nil, err
 		}
-		data, err := domain.Seal(domain.CommandMeta{CommandID: commandID, Actor: actor, Role: "finance", Now: now}, s.lastHash, evs)
-		if err != nil {
-			return err
+		controlData = append(controlData, data...)
+	}
+	// Rounds: each takes the next append's worth of every shard's events;
+	// the batch's own events come last, once its lines are all written.
+	var rounds []scaleRound
+	var at [domain.PaymentShards]int
+	var rev [domain.PaymentShards]uint64
+	for k := range perStream {
+		rev[k] = l.shards[k].revision + 1 - uint64(len(perStream[k]))
+	}
+	for {
+		var r scaleRound
+		for k, evs := range perStream {
+			if at[k] == len(evs) {
+				continue
+			}
+			end, size := at[k], 0
+			for end < len(evs) && (end == at[k] || size+len(evs[end].Data)+len(evs[end].Metadata) <= domain.MaxAppendBytes) {
+				size += len(evs[end].Data) + len(evs[end].Metadata)
+				end++
+			}
+			expected := domain.NoStream()
+			if start := rev[k] + uint64(at[k]); start > 0 {
+				expected = domain.Exact(start - 1)
+			}
+			r.appends = append(r.appends, domain.StreamAppend{Stream: domain.PaymentsStream(l.program, k), Expected: expected, Events: evs[at[k]:end]})
+			r.next = append(r.next, rev[k]+uint64(end)-1)
+			at[k] = end
 		}
-		for _, e := range evs {
-			scaleEvolvePayroll(&s.state, e)
+		if len(r.appends) == 0 {
+			break
 		}
-		if s.lastHash, err = scaleLastHash(data); err != nil {
-			return err
-		}
-		out = append(out, data...)
-		return nil
+		rounds = append(rounds, r)
 	}
-
-	evs, err := domain.DecideDraft(s.state, domain.DraftPayroll{Today: domain.DateOf(draftNow), BatchID: id, Program: s.program,
-		Period: s.period, PaidOn: paidOn, DraftedBy: "fin.draft", Persons: persons, PaidElsewhere: elsewhere})
-	if err == nil {
-		// The scenario pays exactly one regular line per person and month;
-		// anything else means its own book-keeping is wrong.
-		d := evs[0].(domain.BatchDrafted)
-		if d.Count != len(members) || slices.ContainsFunc(d.Lines, func(l domain.PayrollLine) bool {
-			return l.Kind != domain.PaymentRegular || l.Period != s.period
-		}) {
-			return domain.StreamAppend{}, fmt.Errorf("%s: drafted %d lines for %d persons, not one regular payment each", id, d.Count, len(members))
-		}
+	ctlExpected := domain.NoStream()
+	if first := l.control.revision + 1 - uint64(len(controlData)); first > 0 {
+		ctlExpected = domain.Exact(first - 1)
 	}
-	if err := decide(run+"payroll-run:"+id, "fin.draft", draftNow, evs, err); err != nil {
-		return domain.StreamAppend{}, err
-	}
-	evs, err = domain.DecideApproval(s.state, id, "fin.approve")
-	if err := decide(run+"payroll-approve:"+id, "fin.approve", approveNow, evs, err); err != nil {
-		return domain.StreamAppend{}, err
-	}
-	b := s.state.Batches[id]
-	sum := sha256.Sum256([]byte("scale return file " + id))
-	settled := make([]domain.Settlement, len(b.Drafted.Lines))
-	for k, l := range b.Drafted.Lines {
-		settled[k] = domain.Settlement{Reference: l.Reference, BankReference: fmt.Sprintf("BK%s%07d", hex.EncodeToString(sum[:3]), k+1), On: paidOn.AddDays(2)}
-	}
-	evs, err = domain.DecideReturn(s.state, domain.ReturnImported{BatchID: id, FileSHA256: hex.EncodeToString(sum[:]),
-		Lines: len(settled), Settled: len(settled), ImportedBy: "fin.approve"}, settled)
-	if err := decide(run+"reconcile:"+id+":"+hex.EncodeToString(sum[:8]), "fin.approve", returnNow, evs, err); err != nil {
-		return domain.StreamAppend{}, err
-	}
-
-	expected := domain.ExpectNext(s.exists, s.revision)
-	if s.exists {
-		s.revision += uint64(len(out))
-	} else {
-		s.revision = uint64(len(out)) - 1
-	}
-	s.exists = true
-	// Compact the state: this batch's persons are paid in full.
-	b.Drafted.Lines = nil
-	batches := s.state.Batches
-	s.state = domain.PayrollState{}
-	domain.EvolvePayroll(&s.state, nil)
-	s.state.Batches = batches
-	return domain.StreamAppend{Stream: domain.PayrollStream(s.program, s.period), Expected: expected, Events: out}, nil
-}
-
-func scaleMonthsBetween(a, b domain.Period) int64 {
-	return int64((b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month()))
-}
-
-// scaleEvolvePayroll folds an event as decided (a value) the way the payroll
-// stream folds it when read back (a pointer).
-func scaleEvolvePayroll(s *domain.PayrollState, e domain.Event) {
-	switch e := e.(type) {
-	case domain.BatchDrafted:
-		domain.EvolvePayroll(s, &e)
-	case domain.BatchApproved:
-		domain.EvolvePayroll(s, &e)
-	case domain.PaymentIssued:
-		domain.EvolvePayroll(s, &e)
-	case domain.ReturnImported:
-		domain.EvolvePayroll(s, &e)
-	case domain.PaymentsSettled:
-		domain.EvolvePayroll(s, &e)
-	default:
-		domain.EvolvePayroll(s, e)
-	}
+	rounds = append(rounds, scaleRound{appends: []domain.StreamAppend{{Stream: domain.PayrollStream(l.program), Expected: ctlExpected, Events: controlData}},
+		next: []uint64{l.control.revision}})
+	return rounds, nil
 }

@@ -114,7 +114,7 @@ func caseworker(t *testing.T, l *ledger) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := l.Store.Append(context.Background(), domain.PayrollStream(domain.ProgramLivingSubsidy, p), domain.AnyRevision(), data...)
+		res, err := l.Store.Append(context.Background(), domain.PaymentsStream(domain.ProgramLivingSubsidy, domain.PaymentShard(domain.PersonID(pid))), domain.AnyRevision(), data...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,41 +12,32 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
-// Payroll for finance officers: draft a batch for a program and period
-// (from the read models, which must have caught up), approve or reject it
-// (another user than the drafter), and read the batch report.
+// Payroll for finance officers, on the use cases of app.Payroll: draft a
+// batch for a program and period, approve or reject it (another user than
+// the drafter), export its payment file, upload the bank's return file,
+// record overpayment claims and their recoveries, and read the batch
+// report. Every command takes an Idempotency-Key.
 
 type batchResult struct {
 	BatchID  string             `json:"batch_id"`
 	Program  domain.ProgramCode `json:"program"`
 	Period   domain.Period      `json:"period"`
+	State    string             `json:"state"`
 	Count    int                `json:"count"`
 	Total    domain.Money       `json:"total"`
-	Position string             `json:"position"`
-}
-
-var errNotCaughtUp = errors.New("the read models have not caught up with the event log yet; retry shortly")
-
-// caughtUp answers 503 unless every projection has applied the whole log:
-// a draft computed from stale entitlements would pay the wrong people.
-func (s *server) caughtUp(ctx context.Context) error {
-	if s.Projections == nil {
-		return nil
-	}
-	st, err := s.Projections(ctx)
-	if err != nil {
-		return err
-	}
-	for _, p := range st {
-		if p.State != "running" || p.LagEvents > 0 {
-			return errNotCaughtUp
-		}
-	}
-	return nil
+	Regular  *domain.CountTotal `json:"regular,omitempty"`
+	Arrears  *domain.CountTotal `json:"arrears,omitempty"`
+	Reissue  *domain.CountTotal `json:"reissue,omitempty"`
+	Withheld *domain.CountTotal `json:"withheld,omitempty"`
+	// DecidedBy is the approver or the rejecter.
+	DecidedBy string `json:"decided_by,omitempty"`
+	Claims    int    `json:"overpayment_claims_recorded"`
+	Position  string `json:"position"`
 }
 
 func (s *server) draftPayroll(w http.ResponseWriter, r *http.Request) {
@@ -66,48 +56,27 @@ func (s *server) draftPayroll(w http.ResponseWriter, r *http.Request) {
 		if p.err != nil {
 			return nil, "", p.err
 		}
-		if prog, _ := domain.LookupProgram(program); prog.Shape != domain.ShapeMonthly {
-			return nil, "", domain.Invalid("program", "%s is not paid monthly; payroll runs monthly programs", program)
-		}
 		period, err := domain.ParsePeriod("period", req.Period)
 		if err != nil {
 			return nil, "", err
 		}
-		paidOn := period.First().AddDays(19)
-		if req.PaidOn != "" {
-			paidOn = p.date("paid_on", req.PaidOn)
-		}
+		paidOn := p.optDate("paid_on", req.PaidOn)
 		if p.err != nil {
 			return nil, "", p.err
 		}
-		ctx := r.Context()
-		if err := s.waitFor(r); err != nil {
-			return nil, "", err
-		}
-		if err := s.caughtUp(ctx); err != nil {
-			return nil, "", err
-		}
-		persons, err := projections.PayrollPersons(ctx, s.DB, program)
-		if err != nil {
-			return nil, "", err
-		}
-		pay := domain.NewPayroll(s.Store)
-		state, err := pay.State(ctx, program, period)
-		if err != nil {
-			return nil, "", err
-		}
-		id := domain.BatchID(program, period, len(state.Batches)+1)
 		meta.Reason = req.Reason
-		res, b, err := pay.Draft(ctx, meta, domain.DraftPayroll{BatchID: id, Program: program, Period: period, PaidOn: paidOn, DraftedBy: u.Name, Persons: persons})
+		res, err := s.pay.Draft(r.Context(), meta, app.DraftRequest{Program: program, Period: period, PaidOn: paidOn})
 		if err != nil {
 			return nil, "", err
 		}
-		return batchResult{BatchID: id, Program: program, Period: period, Count: b.Count, Total: b.Total, Position: res.Position.String()},
-			"/v1/payroll/batches/" + id, nil
+		b := res.Batch
+		return batchResult{BatchID: b.BatchID, Program: b.Program, Period: b.Period, State: domain.BatchStateDrafted, Count: b.Lines.Count, Total: b.Lines.Total,
+				Regular: &b.Regular, Arrears: &b.Arrears, Reissue: &b.Reissue, Claims: len(res.Claims), Position: res.Position.String()},
+			"/v1/payroll/batches/" + b.BatchID, nil
 	})
 }
 
-func (s *server) decidePayroll(approve bool) http.HandlerFunc {
+func (s *server) decidePayroll(verb string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.idempotent(w, r, http.StatusOK, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
 			id := chi.URLParam(r, "batch")
@@ -116,28 +85,42 @@ func (s *server) decidePayroll(approve bool) http.HandlerFunc {
 				return nil, "", err
 			}
 			var req reasonField
-			if len(bytes.TrimSpace(body)) > 0 {
+			if len(strings.TrimSpace(string(body))) > 0 {
 				if err := decodeBody(body, &req); err != nil {
 					return nil, "", err
 				}
 			}
 			meta.Reason = req.Reason
-			pay := domain.NewPayroll(s.Store)
-			var res domain.AppendResult
-			if approve {
-				res, err = pay.Approve(r.Context(), meta, program, period, id)
-			} else {
-				res, err = pay.Reject(r.Context(), meta, program, period, id, req.Reason)
+			out := batchResult{BatchID: id, Program: program, Period: period}
+			switch verb {
+			case "approve":
+				res, err := s.pay.Approve(r.Context(), meta, id)
+				if err != nil {
+					return nil, "", err
+				}
+				out.State, out.DecidedBy, out.Count, out.Total, out.Withheld = domain.BatchStateApproved, res.ApprovedBy, res.Issued.Count, res.Issued.Total, &res.Withheld
+				out.Position = res.Position.String()
+			case "reject":
+				res, err := s.pay.Reject(r.Context(), meta, id, req.Reason)
+				if err != nil {
+					return nil, "", err
+				}
+				out.State, out.DecidedBy, out.Count, out.Total = domain.BatchStateRejected, res.RejectedBy, res.Released.Count, res.Released.Total
+				out.Position = res.Position.String()
+			case "resume":
+				if _, err := s.pay.Resume(r.Context(), meta, id); err != nil {
+					return nil, "", err
+				}
+				b, err := s.pay.Batch(r.Context(), id)
+				if err != nil {
+					return nil, "", err
+				}
+				out.State = b.State
+				if b.Drafted != nil {
+					out.Count, out.Total = b.Drafted.Lines.Count, b.Drafted.Lines.Total
+				}
 			}
-			if err != nil {
-				return nil, "", err
-			}
-			state, err := pay.State(r.Context(), program, period)
-			if err != nil {
-				return nil, "", err
-			}
-			b := state.Batches[id].Drafted
-			return batchResult{BatchID: id, Program: program, Period: period, Count: b.Count, Total: b.Total, Position: res.Position.String()}, "", nil
+			return out, "", nil
 		})
 	}
 }
@@ -146,18 +129,11 @@ func (s *server) decidePayroll(approve bool) http.HandlerFunc {
 // status, and expected / settled / failed / outstanding counts and totals.
 func (s *server) getBatch(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "batch")
-	program, period, err := domain.ParseBatchID("batch", id)
-	if err != nil {
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.query(w, r, func(ctx context.Context) (any, error) {
-		state, err := domain.NewPayroll(s.Store).State(ctx, program, period)
-		if err != nil {
-			return nil, err
-		}
-		return state.Report(id)
-	})
+	s.query(w, r, func(ctx context.Context) (any, error) { return s.pay.Report(ctx, id) })
 }
 
 // getProgramMonths reports a program's year month by month: paid,
@@ -181,6 +157,90 @@ func (s *server) getProgramMonths(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+type exportJSON struct {
+	BatchID  string       `json:"batch_id"`
+	Format   string       `json:"format"`
+	Encoding string       `json:"encoding"`
+	Count    int          `json:"count"`
+	Total    domain.Money `json:"total"`
+	SHA256   string       `json:"file_sha256"`
+	File     string       `json:"file"` // where to download it
+	Position string       `json:"position"`
+}
+
+// exportBatch records an approved batch's bank payment file and answers
+// where to download it.
+func (s *server) exportBatch(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, http.StatusCreated, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+		id := chi.URLParam(r, "batch")
+		var req struct {
+			Format   string `json:"format"`
+			Encoding string `json:"encoding"`
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := decodeBody(body, &req); err != nil {
+				return nil, "", err
+			}
+		}
+		res, err := s.pay.Export(r.Context(), meta, app.ExportRequest{BatchID: id, Format: req.Format, Encoding: req.Encoding})
+		if err != nil {
+			return nil, "", err
+		}
+		loc := "/v1/payroll/batches/" + id + "/exports/" + res.SHA256
+		b, err := s.pay.Batch(r.Context(), id)
+		if err != nil {
+			return nil, "", err
+		}
+		out := exportJSON{BatchID: id, Count: res.Count, Total: res.Total, SHA256: res.SHA256, File: loc, Position: res.Position.String()}
+		for _, e := range b.Exports {
+			if e.FileSHA256 == res.SHA256 {
+				out.Format, out.Encoding = e.Format, e.Encoding
+			}
+		}
+		return out, loc, nil
+	})
+}
+
+// getExport serves a recorded payment file: written again from the batch
+// and the accounts, and refused if it no longer matches what was recorded.
+func (s *server) getExport(w http.ResponseWriter, r *http.Request) {
+	id, sum := chi.URLParam(r, "batch"), chi.URLParam(r, "sha256")
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	b, err := s.pay.Batch(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for _, e := range b.Exports {
+		if e.FileSHA256 != sum {
+			continue
+		}
+		u, _ := UserFrom(r.Context())
+		meta := domain.CommandMeta{CommandID: "api-export-file:" + sum, Actor: u.Name, Role: string(u.Role), Now: s.Now()}
+		res, err := s.pay.Export(r.Context(), meta, app.ExportRequest{BatchID: id, Format: e.Format, Encoding: e.Encoding})
+		if err == nil && res.SHA256 != sum {
+			err = &domain.ConflictError{Reason: "the payment file would differ from the one recorded (payments settled or accounts changed since): export the batch again"}
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctype := "text/csv; charset=" + map[bool]string{true: "gb18030", false: "utf-8"}[e.Encoding == bankfile.GB18030.String()]
+		if e.Format == bankfile.XLSX.String() {
+			ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", res.Name))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(res.File)
+		return
+	}
+	writeError(w, r, fmt.Errorf("export %s of batch %s: %w", sum, id, domain.ErrNotFound))
+}
+
 type reconcileJSON struct {
 	BatchID         string                       `json:"batch_id"`
 	AlreadyImported bool                         `json:"already_imported"`
@@ -202,7 +262,8 @@ type reconcileExceptionJSON struct {
 // every bad line named); the same file again changes nothing.
 func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	if r.Header.Get("Idempotency-Key") == "" {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
 		writeError(w, r, errMissingKey)
 		return
 	}
@@ -221,8 +282,9 @@ func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	meta := domain.CommandMeta{Actor: u.Name, Role: string(u.Role), CorrelationID: middleware.GetReqID(r.Context()), Now: s.Now()}
-	applied, err := bankfile.Reconcile(r.Context(), domain.NewPayroll(s.Store), meta, id, "return file", raw, domain.DateOf(meta.Now))
+	meta := domain.CommandMeta{CommandID: "api:" + commandUser.Replace(u.Name) + ":" + key, Actor: u.Name, Role: string(u.Role),
+		CorrelationID: middleware.GetReqID(r.Context()), Now: s.Now()}
+	applied, err := s.pay.Reconcile(r.Context(), meta, app.ReconcileRequest{BatchID: id, Name: "return file", Raw: raw})
 	var fe *bankfile.FileError
 	if errors.As(err, &fe) {
 		var lines []string
@@ -247,7 +309,7 @@ func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
 			"expected": ct(t.Expected), "settled": ct(t.Settled), "failed": ct(t.Failed), "amount_mismatch": ct(t.AmountMismatch),
 			"unknown": ct(t.Unknown), "duplicate": ct(t.Duplicate), "missing": ct(t.Missing),
 		}}
-	if !applied.AlreadyImported {
+	if !applied.Position.IsStart() {
 		out.Position = applied.Position.String()
 	}
 	for _, l := range applied.Failed {
@@ -271,3 +333,72 @@ func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
 }
 
 func ct(t bankfile.Tally) domain.CountTotal { return domain.CountTotal{Count: t.Count, Total: t.Total} }
+
+type claimJSON struct {
+	ClaimID    string             `json:"claim_id"`
+	PersonID   domain.PersonID    `json:"person_id"`
+	Program    domain.ProgramCode `json:"program"`
+	Period     domain.Period      `json:"period"`
+	Amount     domain.Money       `json:"amount"`
+	Remaining  *domain.Money      `json:"remaining,omitempty"`
+	References []string           `json:"references,omitempty"`
+}
+
+// recordClaims records an overpayment claim for every month of a program
+// paid more than owed.
+func (s *server) recordClaims(w http.ResponseWriter, r *http.Request) {
+	s.idempotent(w, r, http.StatusOK, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+		var req struct {
+			Program string `json:"program"`
+		}
+		if err := decodeBody(body, &req); err != nil {
+			return nil, "", err
+		}
+		var p parser
+		program := p.program("program", req.Program)
+		if p.err != nil {
+			return nil, "", p.err
+		}
+		claims, err := s.pay.RecordClaims(r.Context(), meta, program)
+		if err != nil {
+			return nil, "", err
+		}
+		out := []claimJSON{}
+		for _, c := range claims {
+			out = append(out, claimJSON{ClaimID: c.ClaimID, PersonID: c.PersonID, Program: c.Program, Period: c.Period, Amount: c.Amount, References: c.References})
+		}
+		return map[string]any{"program": program, "claims": out}, "", nil
+	})
+}
+
+// settleClaim records money recovered on a claim, or written off.
+func (s *server) settleClaim(writeOff bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.idempotent(w, r, http.StatusOK, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
+			var req struct {
+				Amount string `json:"amount"`
+				reasonField
+			}
+			if err := decodeBody(body, &req); err != nil {
+				return nil, "", err
+			}
+			var p parser
+			amount := p.money("amount", req.Amount)
+			if p.err == nil && req.Amount == "" {
+				p.err = domain.Invalid("amount", "is required, e.g. \"110.00\"")
+			}
+			if p.err != nil {
+				return nil, "", p.err
+			}
+			meta.Reason = req.Reason
+			res, err := s.pay.SettleClaim(r.Context(), meta, app.SettleClaimRequest{ClaimID: chi.URLParam(r, "claim"), Amount: amount, WriteOff: writeOff, Reason: req.Reason})
+			if err != nil {
+				return nil, "", err
+			}
+			c := res.Claim
+			rem := c.Remaining()
+			return map[string]any{"claim": claimJSON{ClaimID: c.ClaimID, PersonID: c.PersonID, Program: c.Program, Period: c.Period, Amount: c.Amount,
+				Remaining: &rem, References: c.References}, "position": res.Position.String()}, "", nil
+		})
+	}
+}

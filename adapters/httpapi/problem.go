@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // Problem is an RFC 9457 problem document. Code is stable and meant for
@@ -73,9 +74,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusConflict, "concurrency_conflict", "the record changed while the request was decided; retry it")
 	case errors.As(err, &ce):
 		problem(w, http.StatusConflict, "conflict", ce.Reason)
+	case errors.Is(err, domain.ErrConflict):
+		problem(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, domain.ErrNotFound):
 		problem(w, http.StatusNotFound, "not_found", "no such record")
-	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp):
+	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp), errors.Is(err, projections.ErrBehind):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -137,6 +138,8 @@ func (s *server) findChangeNotice(ctx context.Context, n changeNoticeJSON) (doma
 	}
 	return domain.NewNotices(s.Store).Find(ctx, d, n.NoticeID)
 }
+
+var errNotCaughtUp = errors.New("the read models have not caught up with the event log yet; retry shortly")
 
 // changelogCaughtUp waits (at most maxWait) until the changelog has applied
 // every person event, then answers 503 projections_behind: a notice read

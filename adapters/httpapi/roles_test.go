@@ -251,7 +251,7 @@ func newFixture(l *ledger) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := l.Store.Append(context.Background(), domain.PayrollStream(domain.ProgramLivingSubsidy, period), domain.AnyRevision(), data...)
+	res, err := l.Store.Append(context.Background(), domain.PaymentsStream(domain.ProgramLivingSubsidy, domain.PaymentShard(domain.PersonID(f.pid))), domain.AnyRevision(), data...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,10 +62,16 @@ func (s *server) routes() []route {
 
 		// Payroll (finance).
 		{"POST", "/v1/payroll/batches", financeOnly, s.draftPayroll},
-		{"POST", "/v1/payroll/batches/{batch}/approve", financeOnly, s.decidePayroll(true)},
-		{"POST", "/v1/payroll/batches/{batch}/reject", financeOnly, s.decidePayroll(false)},
+		{"POST", "/v1/payroll/batches/{batch}/approve", financeOnly, s.decidePayroll("approve")},
+		{"POST", "/v1/payroll/batches/{batch}/reject", financeOnly, s.decidePayroll("reject")},
+		{"POST", "/v1/payroll/batches/{batch}/resume", financeOnly, s.decidePayroll("resume")},
 		{"GET", "/v1/payroll/batches/{batch}", money, s.getBatch},
+		{"POST", "/v1/payroll/batches/{batch}/exports", financeOnly, s.exportBatch},
+		{"GET", "/v1/payroll/batches/{batch}/exports/{sha256}", financeOnly, s.getExport},
 		{"POST", "/v1/payroll/batches/{batch}/returns", financeOnly, s.uploadReturn},
+		{"POST", "/v1/payroll/claims", financeOnly, s.recordClaims},
+		{"POST", "/v1/payroll/claims/{claim}/recover", financeOnly, s.settleClaim(false)},
+		{"POST", "/v1/payroll/claims/{claim}/write-off", financeOnly, s.settleClaim(true)},
 		{"GET", "/v1/payroll/months", money, s.getProgramMonths},
 
 		// The monthly change notice: POST answers the file and records it.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/vault"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -46,6 +47,7 @@ type Deps struct {
 type server struct {
 	Deps
 	handler *domain.Handler
+	pay     *app.Payroll
 	idem    postgres.Idempotency
 	metrics *requestMetrics
 }
@@ -64,6 +66,11 @@ func NewServer(d Deps) http.Handler {
 	s := &server{Deps: d, metrics: newRequestMetrics()}
 	if d.Store != nil {
 		s.handler = domain.NewHandler(d.Store)
+		var sealer app.Sealer
+		if d.Vault != nil {
+			sealer = d.Vault
+		}
+		s.pay = app.NewPayroll(d.Store, projections.ReadModels{Q: d.DB, Store: d.Store}, sealer)
 	}
 	if d.DB != nil {
 		s.idem = postgres.Idempotency{Pool: d.DB}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -10,32 +9,29 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 )
 
 // cmdPayrollExport writes an approved batch's bank payment file:
 //
 //	ledger payroll export BATCH --user NAME [--format csv|xlsx] [--encoding utf-8|gb18030] [--out FILE]
 func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"payroll export: name the batch, e.g. ledger payroll export living_subsidy.2025-01.1 --user NAME"}
-	}
-	id := args[0]
-	program, period, err := domain.ParseBatchID("batch", id)
+	id, err := batchArg("export", args)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	var cfg config
 	fs := newFlagSet("payroll export", e)
 	cfg.bind(fs, e, false)
-	user := fs.String("user", "", "the finance user exporting")
+	user := fs.String("user", "", "the finance user exporting (required)")
 	formatFlag := fs.String("format", "csv", "csv or xlsx")
-	encFlag := fs.String("encoding", "gb18030", "utf-8 or gb18030 (CSV only; most Chinese banks' batch systems want GB18030/GBK)")
+	encFlag := fs.String("encoding", "", "utf-8 or gb18030, for CSV (default gb18030: most Chinese banks' batch systems want GB18030/GBK); XLSX is always UTF-8")
 	out := fs.String("out", "", "file to write (default: BATCH.csv or BATCH.xlsx)")
+	key := commandKey(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -43,86 +39,43 @@ func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	enc, err := bankfile.ParseEncoding(*encFlag)
-	if err != nil {
-		return usageError{err.Error()}
+	if *encFlag != "" {
+		if _, err := bankfile.ParseEncoding(*encFlag); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	if *user == "" {
-		return usageError{"user: name the finance user (--user NAME)"}
-	}
-	if *out == "" {
-		*out = id + "." + format.String()
+		return usageError{"payroll export: --user is required: name the finance user"}
 	}
 	d, err := open(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.caughtUp(ctx); err != nil {
-		return err
+	meta := payrollMeta(*user, *key)
+	if *key == "" {
+		// One export per batch and file: a rerun that writes the same file
+		// records nothing new.
+		meta.CommandID = "cli:" + commandUser(*user) + ":export:" + id + ":" + format.String() + ":" + *encFlag
 	}
-	pay := domain.NewPayroll(d.store)
-	state, err := pay.State(ctx, program, period)
+	res, err := d.payroll(e).Export(ctx, meta, app.ExportRequest{BatchID: id, Format: format.String(), Encoding: *encFlag})
+	var ce *domain.ConflictError
+	if errors.As(err, &ce) && *key == "" {
+		// The file changed since the last export under the default key
+		// (the accounts, or payments settled since): record this one.
+		meta.CommandID += ":" + time.Now().UTC().Format(time.RFC3339Nano)
+		res, err = d.payroll(e).Export(ctx, meta, app.ExportRequest{BatchID: id, Format: format.String(), Encoding: *encFlag})
+	}
 	if err != nil {
 		return err
 	}
-	b := state.Batches[id]
-	if b == nil {
-		return fmt.Errorf("batch %s: %w", id, domain.ErrNotFound)
+	if *out == "" {
+		*out = res.Name
 	}
-	if b.State != domain.BatchStateApproved {
-		return fmt.Errorf("batch %s is %s: only an approved batch is sent to the bank", id, b.State)
-	}
-	var persons []domain.PersonID
-	for _, l := range b.Drafted.Lines {
-		persons = append(persons, l.PersonID)
-	}
-	accounts, err := projections.BankAccounts(ctx, d.pool, persons)
-	if err != nil {
+	if err := os.WriteFile(*out, res.File, 0o600); err != nil {
 		return err
 	}
-	v := d.cfg.vault()
-	var lines []bankfile.PaymentFileLine
-	var missing []string
-	total := domain.Money{}
-	for _, l := range b.Drafted.Lines {
-		if state.Status[l.Reference] != "issued" {
-			continue // settled or failed already: not sent again
-		}
-		a, ok := accounts[l.PersonID]
-		if !ok {
-			missing = append(missing, string(l.PersonID))
-			continue
-		}
-		number, err := v.Open(a.AccountSealed)
-		if err != nil {
-			return fmt.Errorf("account of %s: %w", l.PersonID, err)
-		}
-		lines = append(lines, bankfile.PaymentFileLine{Reference: l.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
-			AccountNumber: number, Amount: l.Amount, Note: fmt.Sprintf("%s %s %s", program, l.Period, l.Kind)})
-		total = total.Add(l.Amount)
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return fmt.Errorf("%d persons in batch %s have no bank account recorded (POST /v1/persons/{id}/bank-account): %v", len(missing), id, missing)
-	}
-	var buf bytes.Buffer
-	hdr := bankfile.BatchHeader{BatchID: id, Program: string(program), Period: period.String(), Count: len(lines), Total: total}
-	if err := bankfile.WritePayments(&buf, format, enc, hdr, lines); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	if err := os.WriteFile(*out, buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	res, err := pay.RecordExport(ctx, d.meta("payroll-export:"+id+":"+hex.EncodeToString(sum[:8]), *user), program, period, domain.BatchExported{
-		BatchID: id, Format: format.String(), Encoding: enc.String(), FileSHA256: hex.EncodeToString(sum[:]),
-		Count: len(lines), Total: total, ExportedBy: *user})
-	if err != nil {
-		_ = os.Remove(*out)
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d payments, total %s (%s, %s); recorded at %s\n", *out, len(lines), total, format, enc, res.Position)
+	fmt.Fprintf(e.stdout, "wrote %s: %d payments, total %s (SHA-256 %.12s…); recorded at %s\n", *out, res.Count, res.Total, res.SHA256, res.Position)
 	return nil
 }
 
@@ -131,7 +84,7 @@ func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
 //	ledger reconcile BATCH --file RETURN --user NAME [--on DATE] [--report FILE.csv]
 func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.1 --file return.csv --user NAME"}
+		return usageError{"reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.k3fq7a --file return.csv --user NAME"}
 	}
 	id := args[0]
 	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
@@ -140,15 +93,23 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("reconcile", e)
 	cfg.bind(fs, e, false)
-	file := fs.String("file", "", "the bank's return file (CSV or XLSX; UTF-8 or GB18030)")
-	user := fs.String("user", "", "the finance user importing")
+	file := fs.String("file", "", "the bank's return file (CSV or XLSX; UTF-8 or GB18030) (required)")
+	user := fs.String("user", "", "the finance user importing (required)")
 	onFlag := fs.String("on", "", "settlement date (default: today)")
 	report := fs.String("report", "", "also write the reconciliation report as CSV to this file")
+	key := commandKey(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *file == "" || *user == "" {
 		return usageError{"reconcile: --file and --user are required"}
+	}
+	var on domain.Date
+	if *onFlag != "" {
+		var err error
+		if on, err = domain.ParseDate("on", *onFlag); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	raw, err := os.ReadFile(*file)
 	if err != nil {
@@ -159,14 +120,12 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	meta := d.meta("", *user)
-	on := domain.DateOf(meta.Now)
-	if *onFlag != "" {
-		if on, err = domain.ParseDate("on", *onFlag); err != nil {
-			return usageError{err.Error()}
-		}
+	meta := payrollMeta(*user, *key)
+	if *key == "" {
+		sum := sha256.Sum256(raw)
+		meta.CommandID = "cli:" + commandUser(*user) + ":reconcile:" + id + ":" + hex.EncodeToString(sum[:8])
 	}
-	applied, err := bankfile.Reconcile(ctx, domain.NewPayroll(d.store), meta, id, *file, raw, on)
+	res, err := d.payroll(e).Reconcile(ctx, meta, app.ReconcileRequest{BatchID: id, Name: *file, Raw: raw, On: on})
 	var fe *bankfile.FileError
 	if errors.As(err, &fe) {
 		fmt.Fprintf(e.stderr, "%s: nothing was applied; fix these lines and import the file again:\n", *file)
@@ -178,20 +137,20 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if applied.AlreadyImported {
-		fmt.Fprintf(e.stdout, "this return file was already imported into batch %s; nothing changes\n", id)
-		return nil
+	if res.AlreadyImported {
+		fmt.Fprintf(e.stdout, "this return file was already imported into batch %s; nothing changed\n", id)
 	}
-	rec, res := applied.Reconciliation, applied
-	writeReconciliation(e.stdout, id, rec)
-	fmt.Fprintf(e.stdout, "applied at %s\n", res.Position)
+	writeReconciliation(e.stdout, id, res.Reconciliation)
+	if !res.Position.IsStart() {
+		fmt.Fprintf(e.stdout, "applied at %s\n", res.Position)
+	}
 	if *report != "" {
 		f, err := os.Create(*report)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		return reconciliationCSV(f, rec)
+		return reconciliationCSV(f, res.Reconciliation)
 	}
 	return nil
 }

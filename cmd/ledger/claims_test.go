@@ -52,8 +52,9 @@ func TestOverpaymentClaimsRecoveredAndWrittenOff(t *testing.T) {
 	}
 	for _, m := range []string{"2025-01", "2025-02", "2025-03"} {
 		must("project", "--once")
-		must("payroll", "run", "--program", "living_subsidy", "--period", m, "--user", "fin.wu")
-		must("payroll", "approve", "living_subsidy."+m+".1", "--user", "fin.li")
+		batch := batchOf(t, must("payroll", "run", "--program", "living_subsidy", "--period", m, "--user", "fin.wu"))
+		must("project", "--once")
+		must("payroll", "approve", batch, "--user", "fin.li")
 	}
 	exec("d", domain.RecordDeath{DateOfDeath: domain.MustDate("2025-01-15")})
 	must("project", "--once")

@@ -156,6 +156,11 @@ func (d *deps) statuses(ctx context.Context) ([]projections.Status, error) {
 	return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
 }
 
+// readModels is what the use cases read from the projections.
+func (d *deps) readModels() projections.ReadModels {
+	return projections.ReadModels{Q: d.pool, Store: d.store}
+}
+
 func (d *deps) Close() {
 	switch s := d.store.(type) {
 	case *pgstore.Store:

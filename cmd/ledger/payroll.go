@@ -4,26 +4,28 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
-// cmdPayroll is the finance officers' month:
-//
-//	ledger payroll run --program P --period YYYY-MM --user NAME [--paid-on DATE]
-//	ledger payroll approve BATCH --user NAME
-//	ledger payroll reject BATCH --user NAME --reason TEXT
+// cmdPayroll is the finance officers' month (docs/payroll.md).
 func cmdPayroll(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: ledger payroll run|approve|reject|export|report|claims|months|recover|write-off … (see ledger payroll run -h)"}
+		return usageError{"usage: ledger payroll run|approve|reject|resume|export|report|claims|months|recover|write-off … (see ledger payroll run -h)"}
 	}
 	switch args[0] {
 	case "run":
 		return cmdPayrollRun(ctx, e, args[1:])
-	case "approve", "reject":
+	case "approve", "reject", "resume":
 		return cmdPayrollDecide(ctx, e, args[0], args[1:])
 	case "export":
 		return cmdPayrollExport(ctx, e, args[1:])
@@ -36,152 +38,184 @@ func cmdPayroll(ctx context.Context, e *env, args []string) error {
 	case "recover", "write-off":
 		return cmdPayrollSettleClaim(ctx, e, args[0] == "write-off", args[1:])
 	}
-	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, export, report, claims, months, recover or write-off", args[0])}
+	return usageError{fmt.Sprintf("payroll: unknown subcommand %q; want run, approve, reject, resume, export, report, claims, months, recover or write-off", args[0])}
+}
+
+// commandKey binds --key: the idempotency key of a payroll command. The
+// same key (and user) runs a command once: run again after a crash, it
+// finishes and answers as the first run would have.
+func commandKey(fs *flag.FlagSet) *string {
+	return fs.String("key", "", "idempotency key: the same key runs the command once, and a rerun after a crash finishes it (default: a new key each run)")
+}
+
+// payrollMeta is the envelope of a finance user's command from the command
+// line (an operator's tool: --user names the acting user).
+func payrollMeta(user, key string) domain.CommandMeta {
+	if key == "" {
+		key = uuid.NewString()
+	}
+	return domain.CommandMeta{CommandID: "cli:" + commandUser(user) + ":" + key, Actor: user, Role: "finance", Now: time.Now()}
+}
+
+// commandUser escapes ":" so that "cli:USER:KEY" names one user and key.
+func commandUser(user string) string {
+	return strings.NewReplacer("%", "%25", ":", "%3A").Replace(user)
+}
+
+// payroll returns the payroll use cases on d, reporting progress on
+// stderr.
+func (d *deps) payroll(e *env) *app.Payroll {
+	last := time.Time{}
+	return app.NewPayroll(d.store, d.readModels(), d.cfg.vault()).WithProgress(func(p app.Progress) {
+		if time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		if p.Total > 0 {
+			fmt.Fprintf(e.stderr, "%s: %s %d of %d lines\n", p.BatchID, p.Step, p.Done, p.Total)
+		} else {
+			fmt.Fprintf(e.stderr, "%s %s: %d lines\n", p.BatchID, p.Step, p.Done)
+		}
+	})
 }
 
 func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("payroll run", e)
 	cfg.bind(fs, e, false)
-	programFlag := fs.String("program", "", "the monthly program, e.g. living_subsidy")
-	periodFlag := fs.String("period", "", "the month to pay, YYYY-MM")
+	programFlag := fs.String("program", "", "the monthly program, e.g. living_subsidy (required)")
+	periodFlag := fs.String("period", "", "the month to pay, YYYY-MM (required)")
 	paidOnFlag := fs.String("paid-on", "", "value date of the payments (default: the 20th of the period)")
-	user := fs.String("user", "", "the finance user drafting the batch (another must approve it)")
+	user := fs.String("user", "", "the finance user drafting the batch; another must approve it (required)")
+	key := commandKey(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *programFlag == "" {
+		return usageError{"payroll run: --program is required, e.g. --program living_subsidy"}
 	}
 	program, err := domain.ParseProgramCode("program", *programFlag)
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if *periodFlag == "" {
+		return usageError{"payroll run: --period is required, e.g. --period 2025-01"}
+	}
 	period, err := domain.ParsePeriod("period", *periodFlag)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	paidOn := period.First().AddDays(19)
+	var paidOn domain.Date
 	if *paidOnFlag != "" {
 		if paidOn, err = domain.ParseDate("paid-on", *paidOnFlag); err != nil {
 			return usageError{err.Error()}
 		}
 	}
 	if *user == "" {
-		return usageError{"user: name the finance user drafting the batch (--user NAME)"}
+		return usageError{"payroll run: --user is required: name the finance user drafting the batch"}
 	}
 	d, err := open(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	// Overpayments first: a death or termination recorded late turns
-	// payments already made into claims, which the draft then respects.
-	persons, _, err := recordClaims(ctx, e, d, program, *user)
-	if err != nil {
-		return err
-	}
-	p := domain.NewPayroll(d.store)
-	state, err := p.State(ctx, program, period)
-	if err != nil {
-		return err
-	}
-	id := domain.BatchID(program, period, len(state.Batches)+1)
 	start := time.Now()
-	res, b, err := p.Draft(ctx, d.meta("payroll-run:"+id, *user), domain.DraftPayroll{
-		BatchID: id, Program: program, Period: period, PaidOn: paidOn, DraftedBy: *user, Persons: persons})
+	res, err := d.payroll(e).Draft(ctx, payrollMeta(*user, *key), app.DraftRequest{Program: program, Period: period, PaidOn: paidOn})
+	printClaims(e.stdout, res.Claims)
 	if err != nil {
 		return err
 	}
-	kinds := map[domain.PaymentKind]int{}
-	for _, l := range b.Lines {
-		kinds[l.Kind]++
-	}
+	b := res.Batch
 	fmt.Fprintf(e.stdout, "drafted %s: %d lines, total %s (regular %d, arrears %d, reissue %d) at %s in %s\n",
-		id, b.Count, b.Total, kinds[domain.PaymentRegular], kinds[domain.PaymentArrears], kinds[domain.PaymentReissue],
-		res.Position, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(e.stdout, "another finance user approves it: ledger payroll approve %s --user NAME\n", id)
+		b.BatchID, b.Lines.Count, b.Lines.Total, b.Regular.Count, b.Arrears.Count, b.Reissue.Count, res.Position, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "another finance user approves it: ledger payroll approve %s --user NAME\n", b.BatchID)
 	return nil
 }
 
-func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) error {
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.1 --user NAME", verb, verb)}
+func printClaims(w io.Writer, claims []domain.OverpaymentClaimed) {
+	for _, c := range claims {
+		fmt.Fprintf(w, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
 	}
-	id := args[0]
-	program, period, err := domain.ParseBatchID("batch", id)
+}
+
+// batchArg takes the batch ID that leads a subcommand's arguments.
+func batchArg(verb string, args []string) (string, error) {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return "", usageError{fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.k3fq7a --user NAME", verb, verb)}
+	}
+	if _, _, err := domain.ParseBatchID("batch", args[0]); err != nil {
+		return "", usageError{err.Error()}
+	}
+	return args[0], nil
+}
+
+func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) error {
+	id, err := batchArg(verb, args)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	var cfg config
 	fs := newFlagSet("payroll "+verb, e)
 	cfg.bind(fs, e, false)
-	user := fs.String("user", "", "the finance user deciding (not the one who drafted the batch)")
-	reason := fs.String("reason", "", "why the batch is rejected (reject only)")
+	user := fs.String("user", "", "the finance user deciding (to approve: not the one who drafted the batch) (required)")
+	reason := fs.String("reason", "", "why the batch is rejected (reject only; required there)")
+	key := commandKey(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *user == "" {
-		return usageError{"user: name the finance user (--user NAME)"}
+		return usageError{fmt.Sprintf("payroll %s: --user is required: name the finance user", verb)}
+	}
+	if verb == "reject" && strings.TrimSpace(*reason) == "" {
+		return usageError{"payroll reject: --reason is required: say why the batch is rejected"}
 	}
 	d, err := open(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	p := domain.NewPayroll(d.store)
-	var res domain.AppendResult
-	if verb == "approve" {
-		res, err = p.Approve(ctx, d.meta("payroll-approve:"+id, *user), program, period, id)
-	} else {
-		res, err = p.Reject(ctx, d.meta("payroll-reject:"+id, *user), program, period, id, *reason)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s %s at %s\n", map[string]string{"approve": "approved", "reject": "rejected"}[verb], id, res.Position)
-	return nil
-}
-
-// meta is the envelope for a command run from the command line.
-func (d *deps) meta(commandID, user string) domain.CommandMeta {
-	return domain.CommandMeta{CommandID: commandID, Actor: user, Role: "finance", Now: time.Now()}
-}
-
-// caughtUp waits (up to 30 s) until every projection has applied the whole
-// log, since payroll reads entitlements from the read models.
-func (d *deps) caughtUp(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := d.statuses(ctx)
+	pay, meta := d.payroll(e), payrollMeta(*user, *key)
+	switch verb {
+	case "approve":
+		res, err := pay.Approve(ctx, meta, id)
+		var se *domain.BatchStateError
+		if errors.As(err, &se) && se.Batch.Approved != nil {
+			return fmt.Errorf("your approval was not recorded: %w", err)
+		}
 		if err != nil {
 			return err
 		}
-		behind := 0
-		for _, s := range st {
-			if s.State != "running" {
-				return fmt.Errorf("projection %s is %s: fix it first (ledger project status)", s.Name, s.State)
-			}
-			behind += int(s.LagEvents)
+		fmt.Fprintf(e.stdout, "approved %s by %s: %d payments issued, total %s", id, res.ApprovedBy, res.Issued.Count, res.Issued.Total)
+		if res.Withheld.Count > 0 {
+			fmt.Fprintf(e.stdout, "; %d withheld (%s): their months are no longer owed", res.Withheld.Count, res.Withheld.Total)
 		}
-		if behind == 0 {
-			return nil
+		fmt.Fprintf(e.stdout, " at %s\n", res.Position)
+	case "reject":
+		res, err := pay.Reject(ctx, meta, id, *reason)
+		if err != nil {
+			return err
 		}
-
-		if time.Now().After(deadline) {
-			return errors.New("the read models are behind the event log; run `ledger serve` or `ledger project` and retry")
+		fmt.Fprintf(e.stdout, "rejected %s by %s: %d lines released (%s) at %s\n", id, res.RejectedBy, res.Released.Count, res.Released.Total, res.Position)
+	case "resume":
+		state, err := pay.Resume(ctx, meta, id)
+		if err != nil {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		b, err := pay.Batch(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "batch %s was %s; it is now %s\n", id, state, b.State)
 	}
+	return nil
 }
 
 // cmdPayrollReport prints a batch's report: totals, then every line, as
 // CSV with --csv.
 func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"payroll report: name the batch, e.g. ledger payroll report living_subsidy.2025-01.1 [--csv]"}
-	}
-	id := args[0]
-	program, period, err := domain.ParseBatchID("batch", id)
+	id, err := batchArg("report", args)
 	if err != nil {
-		return usageError{err.Error()}
+		return err
 	}
 	var cfg config
 	fs := newFlagSet("payroll report", e)
@@ -195,38 +229,39 @@ func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	state, err := domain.NewPayroll(d.store).State(ctx, program, period)
+	r, err := d.payroll(e).Report(ctx, id)
 	if err != nil {
 		return err
 	}
-	r, err := state.Report(id)
-	if err != nil {
-		return err
-	}
+	totals := []struct {
+		name string
+		ct   domain.CountTotal
+	}{{"expected", r.Expected}, {"withheld", r.Withheld}, {"settled", r.Settled}, {"failed", r.Failed}, {"reversed", r.Reversed}, {"outstanding", r.Outstanding}}
 	if *asCSV {
 		cw := csv.NewWriter(e.stdout)
 		_ = cw.Write([]string{"reference", "person_id", "kind", "period", "amount", "township", "status"})
 		for _, l := range r.Lines {
 			_ = cw.Write([]string{l.Reference, string(l.PersonID), string(l.Kind), l.Period.String(), l.Amount.String(), l.Township, l.Status})
 		}
-		for _, t := range []struct {
-			name string
-			ct   domain.CountTotal
-		}{{"expected", r.Expected}, {"settled", r.Settled}, {"failed", r.Failed}, {"reversed", r.Reversed}, {"outstanding", r.Outstanding}} {
+		for _, t := range totals {
 			_ = cw.Write([]string{"total:" + t.name, "", "", "", t.ct.Total.String(), fmt.Sprint(t.ct.Count), ""})
 		}
 		cw.Flush()
 		return cw.Error()
 	}
-	fmt.Fprintf(e.stdout, "batch %s (%s, drafted by %s, paid on %s)\n", r.BatchID, r.State, r.DraftedBy, r.PaidOn)
-	for _, t := range []struct {
-		name string
-		ct   domain.CountTotal
-	}{{"expected", r.Expected}, {"settled", r.Settled}, {"failed", r.Failed}, {"reversed", r.Reversed}, {"outstanding", r.Outstanding}} {
+	fmt.Fprintf(e.stdout, "batch %s (%s, drafted by %s", r.BatchID, r.State, r.DraftedBy)
+	if r.ApprovedBy != "" {
+		fmt.Fprintf(e.stdout, ", approved by %s", r.ApprovedBy)
+	}
+	if r.RejectedBy != "" {
+		fmt.Fprintf(e.stdout, ", rejected by %s", r.RejectedBy)
+	}
+	fmt.Fprintf(e.stdout, ", paid on %s)\n", r.PaidOn)
+	for _, t := range totals {
 		fmt.Fprintf(e.stdout, "  %-12s %6d  %14s\n", t.name, t.ct.Count, t.ct.Total)
 	}
 	for _, l := range r.Lines {
-		if l.Status == "failed" || l.Status == "reversed" {
+		if l.Status == "failed" || l.Status == "reversed" || l.Status == "withheld" {
 			fmt.Fprintf(e.stdout, "  %s %s %s %s\n", l.Status, l.Reference, l.Amount, l.Period)
 		}
 	}
@@ -238,51 +273,34 @@ func cmdPayrollClaims(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("payroll claims", e)
 	cfg.bind(fs, e, false)
-	programFlag := fs.String("program", "", "the monthly program")
-	user := fs.String("user", "", "the finance user recording the claims")
+	programFlag := fs.String("program", "", "the monthly program (required)")
+	user := fs.String("user", "", "the finance user recording the claims (required)")
+	key := commandKey(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *programFlag == "" {
+		return usageError{"payroll claims: --program is required, e.g. --program living_subsidy"}
 	}
 	program, err := domain.ParseProgramCode("program", *programFlag)
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	if *user == "" {
-		return usageError{"user: name the finance user (--user NAME)"}
+		return usageError{"payroll claims: --user is required: name the finance user"}
 	}
 	d, err := open(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	_, n, err := recordClaims(ctx, e, d, program, *user)
+	claims, err := d.payroll(e).RecordClaims(ctx, payrollMeta(*user, *key), program)
+	printClaims(e.stdout, claims)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%d claims recorded\n", n)
+	fmt.Fprintf(e.stdout, "%d claims recorded\n", len(claims))
 	return nil
-}
-
-// recordClaims waits for the read models, reads the program's persons and
-// records an overpayment claim for every month paid but not owed, printing
-// each. It returns the persons (for a draft) and the number of claims.
-func recordClaims(ctx context.Context, e *env, d *deps, program domain.ProgramCode, user string) ([]domain.PayrollPerson, int, error) {
-	if err := d.caughtUp(ctx); err != nil {
-		return nil, 0, err
-	}
-	persons, err := projections.PayrollPersons(ctx, d.pool, program)
-	if err != nil {
-		return nil, 0, err
-	}
-	meta := d.meta("payroll-claims:"+string(program)+":"+time.Now().Format(time.RFC3339Nano), user)
-	claims, _, err := domain.NewPayroll(d.store).ClaimOverpayments(ctx, meta, program, persons)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, c := range claims {
-		fmt.Fprintf(e.stdout, "overpayment claim %s: %s for %s, payments %v\n", c.ClaimID, c.Amount, c.Period, c.References)
-	}
-	return persons, len(claims), nil
 }
 
 // cmdPayrollMonths prints a program's year month by month as CSV.
@@ -290,10 +308,13 @@ func cmdPayrollMonths(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("payroll months", e)
 	cfg.bind(fs, e, false)
-	programFlag := fs.String("program", "", "the program")
+	programFlag := fs.String("program", "", "the program (required)")
 	year := fs.Int("year", time.Now().Year(), "the year")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *programFlag == "" {
+		return usageError{"payroll months: --program is required, e.g. --program living_subsidy"}
 	}
 	program, err := domain.ParseProgramCode("program", *programFlag)
 	if err != nil {
@@ -329,9 +350,10 @@ func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []st
 	var cfg config
 	fs := newFlagSet("payroll "+verb, e)
 	cfg.bind(fs, e, false)
-	amountFlag := fs.String("amount", "", "how much, e.g. 110.00")
-	user := fs.String("user", "", "the finance user recording it")
+	amountFlag := fs.String("amount", "", "how much, e.g. 110.00 (required)")
+	user := fs.String("user", "", "the finance user recording it (required)")
 	reason := fs.String("reason", "", "why (required for a write-off)")
+	key := commandKey(fs)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -340,24 +362,20 @@ func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []st
 		return usageError{err.Error()}
 	}
 	if *user == "" {
-		return usageError{"user: name the finance user (--user NAME)"}
+		return usageError{fmt.Sprintf("payroll %s: --user is required: name the finance user", verb)}
 	}
 	d, err := open(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	claim, remaining, err := projections.Claim(ctx, d.pool, claimID)
-	if err != nil {
-		return err
-	}
-	meta := d.meta("payroll-"+verb+":"+claimID+":"+time.Now().Format(time.RFC3339Nano), *user)
+	meta := payrollMeta(*user, *key)
 	meta.Reason = *reason
-	res, err := domain.NewPayroll(d.store).SettleClaim(ctx, meta, claim, remaining, amount, writeOff, *reason)
+	res, err := d.payroll(e).SettleClaim(ctx, meta, app.SettleClaimRequest{ClaimID: claimID, Amount: amount, WriteOff: writeOff, Reason: *reason})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s %s of claim %s (%s asked, %s before this) at %s\n", map[bool]string{false: "recovered", true: "wrote off"}[writeOff],
-		amount, claimID, claim.Amount, remaining, res.Position)
+		amount, claimID, res.Claim.Amount, res.Before, res.Position)
 	return nil
 }

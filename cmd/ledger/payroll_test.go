@@ -44,13 +44,17 @@ func TestPayrollCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := run1("payroll", "run", "--program", "living_subsidy", "--period", "2025-02", "--user", "fin.wu")
-	if err != nil || !strings.Contains(out, "drafted living_subsidy.2025-02.1: 4 lines, total 440.00 (regular 2, arrears 2, reissue 0)") {
+	if err != nil || !strings.Contains(out, ": 4 lines, total 440.00 (regular 2, arrears 2, reissue 0)") {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
-	if _, err := run1("payroll", "approve", "living_subsidy.2025-02.1", "--user", "fin.wu"); err == nil || !strings.Contains(err.Error(), "may not approve") {
+	batch := batchOf(t, out)
+	if _, err := run1("project", "--once"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run1("payroll", "approve", batch, "--user", "fin.wu"); err == nil || !strings.Contains(err.Error(), "may not approve") {
 		t.Fatalf("self-approval: %v", err)
 	}
-	if out, err = run1("payroll", "approve", "living_subsidy.2025-02.1", "--user", "fin.li"); err != nil || !strings.Contains(out, "approved living_subsidy.2025-02.1") {
+	if out, err = run1("payroll", "approve", batch, "--user", "fin.li"); err != nil || !strings.Contains(out, "approved "+batch+" by fin.li: 4 payments issued, total 440.00") {
 		t.Fatalf("approve: %v %s", err, out)
 	}
 	if _, err := run1("project", "--once"); err != nil {

@@ -46,7 +46,7 @@ func cmdReportAnnual(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.caughtUp(ctx); err != nil {
+	if err := d.readModels().CaughtUp(ctx); err != nil {
 		return err
 	}
 	s, err := reports.Annual(ctx, d.pool, year, today)

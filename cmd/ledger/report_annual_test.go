@@ -49,14 +49,23 @@ func TestReportAnnual(t *testing.T) {
 		err := run(ctx, args, env, &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
+	batch := ""
 	for _, args := range [][]string{
 		{"project", "--once"},
 		{"payroll", "run", "--program", "living_subsidy", "--period", "2024-12", "--paid-on", "2024-12-20", "--user", "fin.wu"},
-		{"payroll", "approve", "living_subsidy.2024-12.1", "--user", "fin.li"},
+		{"project", "--once"},
+		{"payroll", "approve", "BATCH", "--user", "fin.li"},
 		{"project", "--once"},
 	} {
-		if out, _, err := run1(args...); err != nil {
+		if len(args) > 2 && args[2] == "BATCH" {
+			args[2] = batch
+		}
+		out, _, err := run1(args...)
+		if err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		if args[1] == "run" {
+			batch = batchOf(t, out)
 		}
 	}
 

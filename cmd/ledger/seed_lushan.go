@@ -96,7 +96,7 @@ func seedLushan(ctx context.Context, e *env, args []string) error {
 	// The projections run alongside, as under `ledger serve`: payroll
 	// drafts read the entitlements they build.
 	runCtx, stopRunner := context.WithCancel(ctx)
-	rm := &seedReadModels{pool: pool, done: make(chan struct{})}
+	rm := &seedReadModels{ReadModels: projections.ReadModels{Q: pool, Store: store}, pool: pool, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -148,6 +148,7 @@ func ledgerEmpty(ctx context.Context, d *deps) (bool, error) {
 // seedReadModels is what the seed reads from the read models, which the
 // runner started by seedLushan keeps up to date.
 type seedReadModels struct {
+	projections.ReadModels
 	pool *pgxpool.Pool
 	done chan struct{} // closed when the runner stops
 	err  error         // why it stopped, read after done
@@ -195,10 +196,4 @@ func (m *seedReadModels) WaitFor(ctx context.Context, pos domain.Position) error
 	}
 }
 
-func (m *seedReadModels) PayrollPersons(ctx context.Context, program domain.ProgramCode) ([]domain.PayrollPerson, error) {
-	return projections.PayrollPersons(ctx, m.pool, program)
-}
 
-func (m *seedReadModels) BankAccounts(ctx context.Context, persons []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error) {
-	return projections.BankAccounts(ctx, m.pool, persons)
-}

@@ -71,11 +71,19 @@ func TestSeedScale(t *testing.T) {
 		domain.TypeCertificateIssued:  200,
 		domain.TypeEntitlementGranted: int64(grants),
 		domain.TypeOneOffGranted:      int64(children),
-		domain.TypePaymentIssued:      int64(grants * 12),
+		domain.TypeBatchOpened:        int64(batches * 12),
 		domain.TypeBatchDrafted:       int64(batches * 12),
 		domain.TypeBatchApproved:      int64(batches * 12),
+		domain.TypeBatchIssued:        int64(batches * 12),
 		domain.TypeReturnImported:     int64(batches * 12),
-		domain.TypePaymentsSettled:    int64(batches * 12),
+		// Chunks: one per payment shard a batch has persons in (batches
+		// of 60 never fill a chunk).
+		domain.TypeLinesReserved:   plan.EventsByType[domain.TypeLinesReserved],
+		domain.TypePaymentsIssued:  plan.EventsByType[domain.TypePaymentsIssued],
+		domain.TypePaymentsSettled: plan.EventsByType[domain.TypePaymentsSettled],
+	}
+	if n := plan.EventsByType[domain.TypePaymentsIssued]; n < int64(batches*12) || n > int64(batches*12*domain.PaymentShards) {
+		t.Errorf("the plan issues payments in %d chunks for %d batches", n, batches*12)
 	}
 	gotTypes := map[string]int64{}
 	rows, err := db.Pool.Query(ctx, `SELECT type, count(*) FROM events GROUP BY type`)
@@ -124,8 +132,14 @@ func TestSeedScale(t *testing.T) {
 		}
 		streams = append(streams, s)
 	}
-	if want := 200 + 12*len(perProgram); len(streams) != want {
-		t.Fatalf("%d streams, want %d: a person's each and a payroll stream per program and month", len(streams), want)
+	shards := map[string]bool{}
+	for _, p := range plan.Persons {
+		for _, g := range p.Grants {
+			shards[domain.PaymentsStream(g.Program, domain.PaymentShard(p.ID))] = true
+		}
+	}
+	if want := 200 + len(perProgram) + len(shards); len(streams) != want {
+		t.Fatalf("%d streams, want %d: a person's each, a payroll stream per program and its payment shards", len(streams), want)
 	}
 	checked := 0
 	for _, s := range streams {

@@ -1,0 +1,937 @@
+package app
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lushan-dpf/ledger/adapters/bankfile"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// ReadModels is what payroll reads from the projections.
+type ReadModels interface {
+	// CaughtUp returns nil once the read models include every event
+	// committed before the call; else (after a bounded wait) an error
+	// matching domain.ErrUnavailable that names the lag.
+	CaughtUp(ctx context.Context) error
+	// PayrollPersons returns every person ever granted the program, with
+	// every decision about their entitlement, in recording order.
+	PayrollPersons(ctx context.Context, program domain.ProgramCode) ([]domain.PayrollPerson, error)
+	// BankAccounts returns the current accounts of persons.
+	BankAccounts(ctx context.Context, persons []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error)
+}
+
+// Sealer opens sealed bank account numbers to write payment files.
+type Sealer interface {
+	Open(sealed string) (string, error)
+}
+
+// Progress reports a long payroll step, e.g. "issued 120,000 of
+// 1,000,000": Step is reserved, issued, released, settled or claimed;
+// Done counts lines so far and Total the lines the step has to do (0 when
+// not known ahead).
+type Progress struct {
+	BatchID string
+	Step    string
+	Done    int
+	Total   int
+}
+
+// Payroll runs the finance officers' use cases on a program's payroll
+// stream and its payment shards (domain/payroll.go, docs/payroll.md).
+type Payroll struct {
+	x        runtime
+	read     ReadModels
+	sealer   Sealer
+	progress func(Progress)
+}
+
+// NewPayroll returns the payroll use cases over a store and the read
+// models. sealer may be nil where no payment file is written.
+func NewPayroll(store domain.EventStore, read ReadModels, sealer Sealer) *Payroll {
+	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy}, read: read, sealer: sealer}
+}
+
+// WithProgress returns p reporting the progress of long steps to fn.
+func (p *Payroll) WithProgress(fn func(Progress)) *Payroll {
+	q := *p
+	q.progress = fn
+	return &q
+}
+
+// WithPolicy returns p retrying lost races as pol says.
+func (p *Payroll) WithPolicy(pol Policy) *Payroll {
+	q := *p
+	q.x.policy = pol
+	return &q
+}
+
+// ledger is a program's payroll stream and its payment shards, folded.
+type ledger struct {
+	program domain.ProgramCode
+	control *stream[domain.PayrollProgram]
+	shards  [domain.PaymentShards]*stream[domain.PaymentsShard]
+}
+
+func evolveShard(s *domain.PaymentsShard, env domain.Envelope) {
+	domain.EvolvePaymentsShard(s, env.Event)
+}
+
+// load folds a program's payroll stream and every payment shard.
+func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger, error) {
+	l := &ledger{program: program,
+		control: newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)}
+	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return nil, err
+	}
+	for i := range l.shards {
+		l.shards[i] = newStream(domain.PaymentsStream(program, i), domain.NewPaymentsShard(), evolveShard)
+		if err := l.shards[i].catchUp(ctx, p.x.store, p.x.reg); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// lines returns a batch's lines from every shard, by reference.
+func (l *ledger) lines(batchID string) []domain.ShardLine {
+	var out []domain.ShardLine
+	for _, s := range l.shards {
+		for _, ref := range s.state.Batches[batchID] {
+			out = append(out, *s.state.Lines[ref])
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.ShardLine) int { return strings.Compare(a.Reference, b.Reference) })
+	return out
+}
+
+// batch returns a batch of the ledger's program.
+func (l *ledger) batch(id string) (*domain.Batch, error) {
+	b := l.control.state.Batches[id]
+	if b == nil {
+		return nil, fmt.Errorf("batch %s: %w", id, domain.ErrNotFound)
+	}
+	return b, nil
+}
+
+// persons is the program's persons as the read models tell them, once
+// they have caught up with the log, split by payment shard.
+type persons [domain.PaymentShards][]domain.PayrollPerson
+
+func (p *Payroll) persons(ctx context.Context, program domain.ProgramCode) (*persons, error) {
+	if err := p.read.CaughtUp(ctx); err != nil {
+		return nil, err
+	}
+	all, err := p.read.PayrollPersons(ctx, program)
+	if err != nil {
+		return nil, err
+	}
+	var out persons
+	for _, ps := range all {
+		i := domain.PaymentShard(ps.PersonID)
+		out[i] = append(out[i], ps)
+	}
+	return &out, nil
+}
+
+func (p *Payroll) report(batchID, step string, done, total int) {
+	if p.progress != nil {
+		p.progress(Progress{BatchID: batchID, Step: step, Done: done, Total: total})
+	}
+}
+
+// DraftRequest asks for a batch of a monthly program for a period.
+type DraftRequest struct {
+	Program domain.ProgramCode
+	Period  domain.Period
+	PaidOn  domain.Date // value date; zero: the 20th of the period
+}
+
+// DraftResult is a drafted batch.
+type DraftResult struct {
+	Batch    domain.BatchDrafted
+	Position domain.Position
+	// Claims are the overpayment claims the draft recorded first.
+	Claims []domain.OverpaymentClaimed
+}
+
+// Draft records the program's overpayment claims (always first: a death
+// or termination recorded late turns payments already made into claims),
+// then opens a batch for the period and reserves, in every payment shard,
+// each line owed and not paid by another line — regular, arrears, reissue
+// — and closes the draft with its totals. The read models it reads from
+// must include everything committed before it began. Nothing owed: a
+// *RuleError nothing_to_pay, and no batch. The batch ID derives from the
+// command ID: the same command again (a retry, after a crash anywhere)
+// finishes and returns the same batch.
+func (p *Payroll) Draft(ctx context.Context, meta domain.CommandMeta, req DraftRequest) (DraftResult, error) {
+	if err := meta.Validate(); err != nil {
+		return DraftResult{}, err
+	}
+	if req.PaidOn.IsZero() && !req.Period.IsZero() {
+		req.PaidOn = req.Period.First().AddDays(19)
+	}
+	open := domain.OpenBatch{BatchID: domain.BatchIDFor(req.Program, req.Period, meta.CommandID), Program: req.Program, Period: req.Period,
+		PaidOn: req.PaidOn, DraftedBy: meta.Actor, Today: domain.BusinessDate(meta.Now)}
+	if err := open.Validate(); err != nil {
+		return DraftResult{}, err
+	}
+	l, err := p.load(ctx, req.Program)
+	if err != nil {
+		return DraftResult{}, err
+	}
+	if id, ok := l.control.state.ByCommand[meta.CommandID]; ok {
+		return p.finishDraft(ctx, meta, l, id, nil)
+	}
+	ps, err := p.persons(ctx, req.Program)
+	if err != nil {
+		return DraftResult{}, err
+	}
+	claims, err := p.claims(ctx, meta, l, ps)
+	if err != nil {
+		return DraftResult{}, err
+	}
+	opened := domain.BatchOpened{BatchID: open.BatchID, Program: open.Program, Period: open.Period, PaidOn: open.PaidOn, DraftedBy: open.DraftedBy}
+	owed := false
+	for i, s := range l.shards {
+		lines, err := domain.DecideReserve(s.state, opened, i, ps[i])
+		if err != nil {
+			return DraftResult{}, err
+		}
+		if owed = len(lines) > 0; owed {
+			break
+		}
+	}
+	if !owed {
+		return DraftResult{Claims: claims}, domain.Violation(domain.RuleNothingToPay, "%s %s: nothing is owed that was not paid already", req.Program, req.Period)
+	}
+	_, _, err = decide(ctx, &p.x, l.control, meta, once("open"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if _, ok := s.ByCommand[meta.CommandID]; ok {
+			return nil, nil // this command opened it while it raced itself
+		}
+		return domain.DecideOpen(s, open)
+	})
+	if err != nil {
+		return DraftResult{}, err
+	}
+	res, err := p.finishDraft(ctx, meta, l, open.BatchID, ps)
+	res.Claims = claims
+	return res, err
+}
+
+// finishDraft reserves what a batch being drafted has still to reserve and
+// closes the draft; for a batch drafted already it returns the draft.
+func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *ledger, id string, ps *persons) (DraftResult, error) {
+	b, err := l.batch(id)
+	if err != nil {
+		return DraftResult{}, err
+	}
+	if b.State == domain.BatchStateDrafting {
+		if ps == nil {
+			if ps, err = p.persons(ctx, l.program); err != nil {
+				return DraftResult{}, err
+			}
+		}
+		done := 0
+		for i, s := range l.shards {
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+				lines, err := domain.DecideReserve(st, b.Opened, i, ps[i])
+				if err != nil {
+					return nil, err
+				}
+				var out []domain.Event
+				for _, c := range domain.Chunks(lines, domain.MaxChunkBytes) {
+					out = append(out, domain.LinesReserved{BatchID: id, Program: b.Opened.Program, Period: b.Opened.Period, PaidOn: b.Opened.PaidOn, Lines: c})
+				}
+				return out, nil
+			}, func(ev domain.Event) {
+				done += len(ev.(domain.LinesReserved).Lines)
+				p.report(id, "reserved", done, 0)
+			})
+			if err != nil {
+				return DraftResult{}, err
+			}
+		}
+		var reserved []domain.PayrollLine
+		for _, sl := range l.lines(id) {
+			if sl.Status == domain.LineReserved {
+				reserved = append(reserved, sl.PayrollLine)
+			}
+		}
+		if len(reserved) == 0 {
+			// Another batch took every line between the check and the
+			// reservations: close this one empty.
+			if _, err := p.reject(ctx, meta, l, id, emptyDraft); err != nil && !errors.Is(err, domain.ErrConflict) {
+				return DraftResult{}, err
+			}
+			return DraftResult{}, domain.Violation(domain.RuleNothingToPay, "%s %s: nothing is owed that was not paid already", b.Opened.Program, b.Opened.Period)
+		}
+		_, _, err = decide(ctx, &p.x, l.control, meta, once("drafted"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+			if s.Batches[id].State != domain.BatchStateDrafting {
+				return nil, nil // finished by a concurrent run of the draft
+			}
+			return domain.DecideDrafted(s, id, reserved)
+		})
+		if err != nil {
+			return DraftResult{}, err
+		}
+	}
+	switch b.State {
+	case domain.BatchStateDrafted, domain.BatchStateIssuing, domain.BatchStateApproved:
+		return DraftResult{Batch: *b.Drafted, Position: b.DraftedAt}, nil
+	case domain.BatchStateRejecting, domain.BatchStateRejected:
+		if b.Rejected.Reason == emptyDraft {
+			return DraftResult{}, domain.Violation(domain.RuleNothingToPay, "%s %s: nothing is owed that was not paid already", b.Opened.Program, b.Opened.Period)
+		}
+	}
+	return DraftResult{}, &domain.BatchStateError{Batch: *b}
+}
+
+// emptyDraft is the reason a draft that found nothing left to reserve is
+// closed with.
+const emptyDraft = "nothing left to pay: other batches pay every month owed"
+
+// ApproveResult is an approved batch.
+type ApproveResult struct {
+	BatchID    string
+	ApprovedBy string
+	Issued     domain.CountTotal
+	Withheld   domain.CountTotal
+	Position   domain.Position
+}
+
+// Approve approves a drafted batch (another user than the drafter), then
+// issues its lines shard by shard, re-checking each against the
+// entitlements as they stand: a month no longer owed is withheld. An
+// approval lost to another user's is a *domain.BatchStateError naming the
+// approver. The same command again finishes and returns the same
+// approval.
+func (p *Payroll) Approve(ctx context.Context, meta domain.CommandMeta, batchID string) (ApproveResult, error) {
+	if err := meta.Validate(); err != nil {
+		return ApproveResult{}, err
+	}
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	if _, err := l.batch(batchID); err != nil {
+		return ApproveResult{}, err
+	}
+	mine := func(s domain.PayrollProgram) bool {
+		b := s.Batches[batchID]
+		return b.Approved != nil && b.ApprovedBy == meta.CommandID
+	}
+	if mine(l.control.state) {
+		return p.finishApproval(ctx, meta, l, batchID, nil)
+	}
+	ps, err := p.persons(ctx, program)
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	_, _, err = decide(ctx, &p.x, l.control, meta, once("approve"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if mine(s) {
+			return nil, nil
+		}
+		return domain.DecideApproval(s, batchID, meta.Actor)
+	})
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	return p.finishApproval(ctx, meta, l, batchID, ps)
+}
+
+// finishApproval issues what an approved batch has still to issue and
+// closes the approval.
+func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l *ledger, id string, ps *persons) (ApproveResult, error) {
+	b, err := l.batch(id)
+	if err != nil {
+		return ApproveResult{}, err
+	}
+	if b.State == domain.BatchStateIssuing {
+		if ps == nil {
+			if ps, err = p.persons(ctx, l.program); err != nil {
+				return ApproveResult{}, err
+			}
+		}
+		total := b.Drafted.Lines.Count
+		done := 0
+		for i, s := range l.shards {
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+				issue, withheld := domain.DecideIssue(st, b.Opened, ps[i])
+				var out []domain.Event
+				for _, c := range domain.Chunks(withheld, domain.MaxChunkBytes) {
+					out = append(out, domain.LinesReleased{BatchID: id, Program: l.program, Reason: withheldReason, References: c})
+				}
+				for _, c := range domain.Chunks(issue, domain.MaxChunkBytes) {
+					out = append(out, domain.PaymentsIssued{BatchID: id, Payments: c})
+				}
+				return out, nil
+			}, func(ev domain.Event) {
+				switch e := ev.(type) {
+				case domain.PaymentsIssued:
+					done += len(e.Payments)
+				case domain.LinesReleased:
+					done += len(e.References)
+				}
+				p.report(id, "issued", done, total)
+			})
+			if err != nil {
+				return ApproveResult{}, err
+			}
+		}
+		var issued, withheld domain.CountTotal
+		for _, sl := range l.lines(id) {
+			switch sl.Status {
+			case domain.LineReleased:
+				withheld = withheld.Plus(sl.Amount)
+			case domain.LineReserved:
+				return ApproveResult{}, fmt.Errorf("batch %s: line %s is still reserved after issuing", id, sl.Reference)
+			default:
+				issued = issued.Plus(sl.Amount)
+			}
+		}
+		_, _, err = decide(ctx, &p.x, l.control, meta, once("issued"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+			if s.Batches[id].State != domain.BatchStateIssuing {
+				return nil, nil // finished by a concurrent run
+			}
+			return domain.DecideIssued(s, id, issued, withheld)
+		})
+		if err != nil {
+			return ApproveResult{}, err
+		}
+	}
+	if b.State != domain.BatchStateApproved {
+		return ApproveResult{}, &domain.BatchStateError{Batch: *b}
+	}
+	return ApproveResult{BatchID: id, ApprovedBy: b.Approved.ApprovedBy, Issued: b.Issued.Issued, Withheld: b.Issued.Withheld, Position: b.IssuedAt}, nil
+}
+
+// withheldReason is why an approval releases a line.
+const withheldReason = "withheld on approval: the month is no longer owed this amount"
+
+// RejectResult is a rejected batch.
+type RejectResult struct {
+	BatchID    string
+	RejectedBy string
+	Released   domain.CountTotal
+	Position   domain.Position
+}
+
+// Reject rejects a batch being drafted or waiting for approval, with a
+// reason, and releases its lines in every shard; a new batch may then pay
+// the months. The same command again finishes and returns the same
+// rejection.
+func (p *Payroll) Reject(ctx context.Context, meta domain.CommandMeta, batchID, reason string) (RejectResult, error) {
+	if err := meta.Validate(); err != nil {
+		return RejectResult{}, err
+	}
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return RejectResult{}, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return RejectResult{}, err
+	}
+	if _, err := l.batch(batchID); err != nil {
+		return RejectResult{}, err
+	}
+	return p.reject(ctx, meta, l, batchID, reason)
+}
+
+func (p *Payroll) reject(ctx context.Context, meta domain.CommandMeta, l *ledger, id, reason string) (RejectResult, error) {
+	_, _, err := decide(ctx, &p.x, l.control, meta, once("reject"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if b := s.Batches[id]; b.Rejected != nil && b.RejectedBy == meta.CommandID {
+			return nil, nil // this command rejected it before
+		}
+		return domain.DecideRejection(s, id, meta.Actor, reason)
+	})
+	if err != nil {
+		return RejectResult{}, err
+	}
+	return p.finishRejection(ctx, meta, l, id)
+}
+
+// finishRejection releases what a rejected batch still holds and closes
+// the batch in every shard, so that a draft of it still running reserves
+// nothing more.
+func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, l *ledger, id string) (RejectResult, error) {
+	b, err := l.batch(id)
+	if err != nil {
+		return RejectResult{}, err
+	}
+	if b.State == domain.BatchStateRejecting {
+		for i, s := range l.shards {
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+				refs := domain.DecideRelease(st, id)
+				if len(refs) == 0 && st.Closed[id] {
+					return nil, nil
+				}
+				var out []domain.Event
+				chunks := domain.Chunks(refs, domain.MaxChunkBytes)
+				if len(chunks) == 0 {
+					chunks = [][]string{nil}
+				}
+				for k, c := range chunks {
+					out = append(out, domain.LinesReleased{BatchID: id, Program: l.program, Reason: b.Rejected.Reason, References: c, Closed: k == len(chunks)-1})
+				}
+				return out, nil
+			}, nil)
+			if err != nil {
+				return RejectResult{}, err
+			}
+		}
+		var released domain.CountTotal
+		for _, sl := range l.lines(id) {
+			released = released.Plus(sl.Amount)
+		}
+		_, _, err = decide(ctx, &p.x, l.control, meta, once("released"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+			if s.Batches[id].State != domain.BatchStateRejecting {
+				return nil, nil
+			}
+			return domain.DecideReleased(s, id, released)
+		})
+		if err != nil {
+			return RejectResult{}, err
+		}
+	}
+	if b.State != domain.BatchStateRejected {
+		return RejectResult{}, &domain.BatchStateError{Batch: *b}
+	}
+	return RejectResult{BatchID: id, RejectedBy: b.Rejected.RejectedBy, Released: b.Released.Released, Position: b.ReleasedAt}, nil
+}
+
+// Resume carries out what a batch's last decision left undone — a draft,
+// an approval or a rejection stopped midway — and returns the batch's
+// state.
+func (p *Payroll) Resume(ctx context.Context, meta domain.CommandMeta, batchID string) (string, error) {
+	if err := meta.Validate(); err != nil {
+		return "", err
+	}
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return "", err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return "", err
+	}
+	b, err := l.batch(batchID)
+	if err != nil {
+		return "", err
+	}
+	switch b.State {
+	case domain.BatchStateDrafting:
+		_, err = p.finishDraft(ctx, meta, l, batchID, nil)
+	case domain.BatchStateIssuing:
+		_, err = p.finishApproval(ctx, meta, l, batchID, nil)
+	case domain.BatchStateRejecting:
+		_, err = p.finishRejection(ctx, meta, l, batchID)
+	}
+	var re *domain.RuleError
+	if errors.As(err, &re) && re.Rule == domain.RuleNothingToPay {
+		err = nil // the draft found nothing left to pay and closed itself
+	}
+	return b.State, err
+}
+
+// RecordClaims records an overpayment claim for every month of the
+// program paid more than owed, on the read models caught up with the log.
+func (p *Payroll) RecordClaims(ctx context.Context, meta domain.CommandMeta, program domain.ProgramCode) ([]domain.OverpaymentClaimed, error) {
+	if err := meta.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := monthly(program); err != nil {
+		return nil, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := p.persons(ctx, program)
+	if err != nil {
+		return nil, err
+	}
+	return p.claims(ctx, meta, l, ps)
+}
+
+func monthly(program domain.ProgramCode) (domain.Program, error) {
+	prog, ok := domain.LookupProgram(program)
+	switch {
+	case !ok:
+		return prog, domain.Invalid("program", "unknown program %q", program)
+	case prog.Shape != domain.ShapeMonthly:
+		return prog, domain.Invalid("program", "%s is not paid monthly; payroll runs monthly programs", program)
+	}
+	return prog, nil
+}
+
+func (p *Payroll) claims(ctx context.Context, meta domain.CommandMeta, l *ledger, ps *persons) ([]domain.OverpaymentClaimed, error) {
+	on := domain.BusinessDate(meta.Now)
+	var out []domain.OverpaymentClaimed
+	for i, s := range l.shards {
+		_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("claims/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+			var evs []domain.Event
+			for _, c := range domain.DecideClaims(st, l.program, ps[i], on) {
+				evs = append(evs, c)
+			}
+			return evs, nil
+		}, func(ev domain.Event) {
+			out = append(out, ev.(domain.OverpaymentClaimed))
+			p.report("", "claimed", len(out), 0)
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// SettleClaimRequest records money recovered on an overpayment claim, or
+// written off.
+type SettleClaimRequest struct {
+	ClaimID  string
+	Amount   domain.Money
+	WriteOff bool
+	Reason   string // required to write off
+}
+
+// SettleClaimResult is a claim after a recovery or write-off.
+type SettleClaimResult struct {
+	Claim    domain.Claim
+	Before   domain.Money // what the claim asked before
+	Position domain.Position
+}
+
+// SettleClaim records a recovery or write-off, never more than the claim
+// still asks (as its payments shard tells it, at the exact revision).
+func (p *Payroll) SettleClaim(ctx context.Context, meta domain.CommandMeta, req SettleClaimRequest) (SettleClaimResult, error) {
+	if err := meta.Validate(); err != nil {
+		return SettleClaimResult{}, err
+	}
+	person, err := domain.ClaimPerson("claim", req.ClaimID)
+	if err != nil {
+		return SettleClaimResult{}, err
+	}
+	shard := domain.PaymentShard(person)
+	for _, prog := range domain.Catalog() {
+		if prog.Shape != domain.ShapeMonthly {
+			continue
+		}
+		s := newStream(domain.PaymentsStream(prog.Code, shard), domain.NewPaymentsShard(), evolveShard)
+		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+			return SettleClaimResult{}, err
+		}
+		c := s.state.Claims[req.ClaimID]
+		if c == nil {
+			continue
+		}
+		before := c.Remaining()
+		res, _, err := decide(ctx, &p.x, s, meta, once("settle-claim"), func(st domain.PaymentsShard) ([]domain.Event, error) {
+			before = st.Claims[req.ClaimID].Remaining()
+			return domain.DecideClaimSettlement(st, req.ClaimID, req.Amount, req.WriteOff, req.Reason, domain.BusinessDate(meta.Now))
+		})
+		if err != nil {
+			return SettleClaimResult{}, err
+		}
+		return SettleClaimResult{Claim: *s.state.Claims[req.ClaimID], Before: before, Position: res.Position}, nil
+	}
+	return SettleClaimResult{}, fmt.Errorf("overpayment claim %s: %w", req.ClaimID, domain.ErrNotFound)
+}
+
+// Report returns a batch's report: every line with its status and the
+// totals, from the event store.
+func (p *Payroll) Report(ctx context.Context, batchID string) (domain.BatchReport, error) {
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return domain.BatchReport{}, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return domain.BatchReport{}, err
+	}
+	b, err := l.batch(batchID)
+	if err != nil {
+		return domain.BatchReport{}, err
+	}
+	return domain.NewBatchReport(*b, l.lines(batchID)), nil
+}
+
+// Batch returns a batch as the program's payroll stream tells it.
+func (p *Payroll) Batch(ctx context.Context, batchID string) (domain.Batch, error) {
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return domain.Batch{}, err
+	}
+	l := newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)
+	if err := l.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return domain.Batch{}, err
+	}
+	b := l.state.Batches[batchID]
+	if b == nil {
+		return domain.Batch{}, fmt.Errorf("batch %s: %w", batchID, domain.ErrNotFound)
+	}
+	return *b, nil
+}
+
+// ExportRequest asks for an approved batch's bank payment file.
+type ExportRequest struct {
+	BatchID  string
+	Format   string // csv or xlsx
+	Encoding string // utf-8 or gb18030 (CSV only)
+}
+
+// ExportResult is a payment file and its record.
+type ExportResult struct {
+	File     []byte
+	Name     string // BATCH.csv or BATCH.xlsx
+	Count    int
+	Total    domain.Money
+	SHA256   string
+	Position domain.Position
+}
+
+// Export writes the payment file of an approved batch — every line issued
+// and not yet settled or failed, to the account each person has now — and
+// records it (BatchExported). The same command again returns the same
+// file, or refuses if the file would now differ.
+func (p *Payroll) Export(ctx context.Context, meta domain.CommandMeta, req ExportRequest) (ExportResult, error) {
+	if err := meta.Validate(); err != nil {
+		return ExportResult{}, err
+	}
+	if req.Format == "" {
+		req.Format = "csv"
+	}
+	format, err := bankfile.ParseFormat(req.Format)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	if req.Encoding == "" || format == bankfile.XLSX {
+		req.Encoding = map[bool]string{true: "utf-8", false: "gb18030"}[format == bankfile.XLSX]
+	}
+	enc, err := bankfile.ParseEncoding(req.Encoding)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	program, period, err := domain.ParseBatchID("batch", req.BatchID)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	if _, err := domain.DecideExport(l.control.state, domain.BatchExported{BatchID: req.BatchID}); err != nil {
+		return ExportResult{}, err
+	}
+	if err := p.read.CaughtUp(ctx); err != nil {
+		return ExportResult{}, err
+	}
+	var issued []domain.ShardLine
+	var pids []domain.PersonID
+	for _, sl := range l.lines(req.BatchID) {
+		if sl.Status == domain.LineIssued {
+			issued = append(issued, sl)
+			pids = append(pids, sl.PersonID)
+		}
+	}
+	accounts, err := p.read.BankAccounts(ctx, pids)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	var lines []bankfile.PaymentFileLine
+	var missing []string
+	total := domain.Money{}
+	for _, sl := range issued {
+		a, ok := accounts[sl.PersonID]
+		if !ok {
+			missing = append(missing, string(sl.PersonID))
+			continue
+		}
+		if p.sealer == nil {
+			return ExportResult{}, errors.New("export: no key to open bank account numbers")
+		}
+		number, err := p.sealer.Open(a.AccountSealed)
+		if err != nil {
+			return ExportResult{}, fmt.Errorf("account of %s: %w", sl.PersonID, err)
+		}
+		lines = append(lines, bankfile.PaymentFileLine{Reference: sl.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
+			AccountNumber: number, Amount: sl.Amount, Note: fmt.Sprintf("%s %s %s", program, sl.Period, sl.Kind)})
+		total = total.Add(sl.Amount)
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		missing = slices.Compact(missing)
+		return ExportResult{}, domain.Violation("bank_account_missing", "%d persons in batch %s have no bank account recorded (POST /v1/persons/{id}/bank-account): %s",
+			len(missing), req.BatchID, strings.Join(missing, ", "))
+	}
+	var buf bytes.Buffer
+	hdr := bankfile.BatchHeader{BatchID: req.BatchID, Program: string(program), Period: period.String(), Count: len(lines), Total: total}
+	if err := bankfile.WritePayments(&buf, format, enc, hdr, lines); err != nil {
+		return ExportResult{}, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	rec := domain.BatchExported{BatchID: req.BatchID, Format: format.String(), Encoding: enc.String(), FileSHA256: hex.EncodeToString(sum[:]),
+		Count: len(lines), Total: total, ExportedBy: meta.Actor}
+	res, _, err := decide(ctx, &p.x, l.control, meta, once("export"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if prev, ok := s.Exported[meta.CommandID]; ok {
+			if prev.FileSHA256 != rec.FileSHA256 {
+				return nil, &domain.ConflictError{Reason: fmt.Sprintf("this export was recorded with another file (SHA-256 %.12s…); the batch or the accounts changed since: export again with a new key", prev.FileSHA256)}
+			}
+			return nil, nil
+		}
+		return domain.DecideExport(s, rec)
+	})
+	if err != nil {
+		return ExportResult{}, err
+	}
+	if res.Position.IsStart() {
+		res.Position = l.control.state.Positions[meta.CommandID]
+	}
+	return ExportResult{File: buf.Bytes(), Name: req.BatchID + "." + format.String(), Count: len(lines), Total: total, SHA256: rec.FileSHA256,
+		Position: res.Position}, nil
+}
+
+// ReconcileRequest is a bank return file for a batch.
+type ReconcileRequest struct {
+	BatchID string
+	Name    string // for messages, e.g. the file's name
+	Raw     []byte
+	On      domain.Date // settlement date; zero: today
+}
+
+// ReconcileResult is a return file classified against its batch.
+type ReconcileResult struct {
+	bankfile.Reconciliation
+	// AlreadyImported: this very file was imported before; nothing new
+	// was applied (a run stopped midway was finished).
+	AlreadyImported bool
+	// Position is where the last event appended landed (Start: nothing
+	// was appended).
+	Position domain.Position
+}
+
+// Reconcile reads a bank return file, classifies its lines against the
+// batch's payments, records the import (ReturnImported, with the file's
+// SHA-256) and applies the settlements and failures shard by shard. A
+// malformed file is a *bankfile.FileError and applies nothing; the same
+// file again applies nothing new and answers with the same
+// classification.
+func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req ReconcileRequest) (ReconcileResult, error) {
+	if err := meta.Validate(); err != nil {
+		return ReconcileResult{}, err
+	}
+	program, _, err := domain.ParseBatchID("batch", req.BatchID)
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	if req.On.IsZero() {
+		req.On = domain.BusinessDate(meta.Now)
+	}
+	ret, err := bankfile.ReadReturn(bytes.NewReader(req.Raw), req.Name)
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	sum := sha256.Sum256(req.Raw)
+	file := hex.EncodeToString(sum[:])
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	b, err := l.batch(req.BatchID)
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	if b.State != domain.BatchStateApproved {
+		return ReconcileResult{}, domain.Violation(domain.RuleBatchNotApproved, "batch %s is %s: only an approved batch has payments to reconcile", req.BatchID, b.State)
+	}
+	// The payments the file is judged against: those still issued, and
+	// those this file settled or failed when it was imported before.
+	var expected []bankfile.Expected
+	for _, sl := range l.lines(req.BatchID) {
+		if sl.Status == domain.LineIssued || (sl.ReturnFile == file && (sl.Status == domain.LineSettled || sl.Status == domain.LineFailed)) {
+			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount})
+		}
+	}
+	rec := bankfile.Classify(expected, ret)
+	var settlements []domain.Settlement
+	for _, rl := range rec.Settled {
+		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
+	}
+	for _, rl := range rec.Failed {
+		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
+	}
+	t := rec.Totals
+	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
+		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count, ImportedBy: meta.Actor}
+	_, already := l.control.state.Imported[file]
+	res, _, err := decide(ctx, &p.x, l.control, meta, once("return"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if _, ok := s.Imported[file]; ok {
+			already = true
+			return nil, nil
+		}
+		return domain.DecideReturn(s, imported)
+	})
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	if prev := l.control.state.Imported[file]; prev.BatchID != req.BatchID {
+		return ReconcileResult{}, &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
+	}
+	done := 0
+	for i, s := range l.shards {
+		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+			settled, failed := domain.DecideSettle(st, req.BatchID, program, settlements)
+			var out []domain.Event
+			for _, c := range domain.Chunks(failed, domain.MaxChunkBytes) {
+				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})
+			}
+			for _, c := range domain.Chunks(settled, domain.MaxChunkBytes) {
+				out = append(out, domain.PaymentsSettled{BatchID: req.BatchID, FileSHA256: file, Payments: c})
+			}
+			return out, nil
+		}, func(ev domain.Event) {
+			switch e := ev.(type) {
+			case domain.PaymentsSettled:
+				done += len(e.Payments)
+			case domain.PaymentsFailed:
+				done += len(e.Payments)
+			}
+			p.report(req.BatchID, "settled", done, len(settlements))
+		})
+		if err != nil {
+			return ReconcileResult{}, err
+		}
+		if res.Position.Less(last) {
+			res.Position = last
+		}
+	}
+	return ReconcileResult{Reconciliation: rec, AlreadyImported: already, Position: res.Position}, nil
+}
+
+// Batches lists a program's batches, newest first.
+func (p *Payroll) Batches(ctx context.Context, program domain.ProgramCode) ([]domain.Batch, error) {
+	s := newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)
+	if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return nil, err
+	}
+	var out []domain.Batch
+	for _, b := range s.state.Batches {
+		out = append(out, *b)
+	}
+	slices.SortFunc(out, func(a, b domain.Batch) int {
+		return cmp.Or(b.OpenedAt.Compare(a.OpenedAt), strings.Compare(b.Opened.BatchID, a.Opened.BatchID))
+	})
+	return out, nil
+}

@@ -1,0 +1,96 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// fixedReads are read models that hold a fixed list of persons, caught up
+// by construction: for benchmarks of the payroll steps alone.
+type fixedReads []domain.PayrollPerson
+
+func (fixedReads) CaughtUp(context.Context) error { return nil }
+func (r fixedReads) PayrollPersons(context.Context, domain.ProgramCode) ([]domain.PayrollPerson, error) {
+	return r, nil
+}
+func (fixedReads) BankAccounts(context.Context, []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error) {
+	return nil, nil
+}
+
+// BenchmarkReconcileBatch is a whole reconciliation on the embedded store:
+// an approved batch of LEDGER_BENCH_LINES payments (default 2,000; `make
+// bench` uses 100,000) and a GB18030 return file settling every one of them
+// are prepared; the timed part reads and classifies the file, records the
+// import and appends the settlements, chunk by chunk in every payment
+// shard.
+func BenchmarkReconcileBatch(b *testing.B) {
+	n := 2000
+	if v := os.Getenv("LEDGER_BENCH_LINES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("LEDGER_BENCH_LINES=%q is not a positive number", v)
+		}
+	}
+	ctx := context.Background()
+	period, _ := domain.ParsePeriod("period", "2025-03")
+	persons := make(fixedReads, n)
+	for k := range persons {
+		persons[k] = domain.PayrollPerson{PersonID: domain.PersonID(fmt.Sprintf("%020x", k*7919)), Township: "星子镇",
+			Changes: []domain.EntitlementChange{{Kind: domain.ChangeGranted, EffectiveDate: period.First()}}}
+	}
+	now := time.Date(2025, 3, 18, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := pgtest.NewSchema(b)
+		store := pgstore.New(db.Pool)
+		pay := app.NewPayroll(store, persons, nil)
+		d, err := pay.Draft(ctx, domain.CommandMeta{CommandID: "d", Actor: "fin.wu", Role: "finance", Now: now}, app.DraftRequest{Program: domain.ProgramLivingSubsidy, Period: period})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := d.Batch.BatchID
+		if _, err := pay.Approve(ctx, domain.CommandMeta{CommandID: "a", Actor: "fin.li", Role: "finance", Now: now}, id); err != nil {
+			b.Fatal(err)
+		}
+		rep, err := pay.Report(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var csv bytes.Buffer
+		csv.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+		for k, l := range rep.Lines {
+			fmt.Fprintf(&csv, "%s,%s,成功,,B%07d\r\n", l.Reference, l.Amount, k)
+		}
+		raw, err := simplifiedchinese.GB18030.NewEncoder().Bytes(csv.Bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		applied, err := pay.Reconcile(ctx, domain.CommandMeta{CommandID: "r", Actor: "fin.wu", Role: "finance", Now: now},
+			app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw, On: domain.DateOf(now)})
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if applied.Totals.Settled.Count != n {
+			b.Fatalf("settled %d of %d", applied.Totals.Settled.Count, n)
+		}
+		b.ReportMetric(elapsed.Seconds(), "seconds")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
+		store.Close()
+	}
+}

@@ -1,0 +1,28 @@
+package domain
+
+import "encoding/json"
+
+// Chunks splits items into runs, in order, whose JSON encodings together
+// take at most maxBytes each, so that an event carrying one run stays
+// within MaxEventBytes however many items there are. An item whose own
+// encoding exceeds maxBytes makes a run alone. nil for no items.
+func Chunks[T any](items []T, maxBytes int) [][]T {
+	var out [][]T
+	start, size := 0, 0
+	for i := range items {
+		b, err := json.Marshal(items[i])
+		n := len(b) + 1 // the comma between items
+		if err != nil {
+			n = maxBytes // cannot happen for the ledger's types; keep it alone
+		}
+		if i > start && size+n > maxBytes {
+			out = append(out, items[start:i:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(items) {
+		out = append(out, items[start:len(items):len(items)])
+	}
+	return out
+}
