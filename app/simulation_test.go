@@ -425,7 +425,7 @@ func (w *world) payrollGroup() {
 type simOp struct {
 	name   string
 	claims domain.ProgramCode // the program whose claims it records first, if any
-	run  func(ctx context.Context, meta domain.CommandMeta) (string, error)
+	run    func(ctx context.Context, meta domain.CommandMeta) (string, error)
 	// after checks the model once every command of the group ended.
 	after func()
 }

@@ -195,5 +195,3 @@ func (m *seedReadModels) WaitFor(ctx context.Context, pos domain.Position) error
 		}
 	}
 }
-
-
