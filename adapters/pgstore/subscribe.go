@@ -2,13 +2,13 @@ package pgstore
 
 import (
 	"context"
-
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/internal/feed"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -110,7 +110,7 @@ func (s *Store) pump(ctx context.Context, f *feed.Feed, pos domain.Position, fil
 			}
 			failures++
 			if failures >= maxReadFailures {
-				return fmt.Errorf("subscription read $all after %s: %w", pos, err)
+				return fmt.Errorf("subscription read $all after %s: %w", pos, postgres.Classify(ctx, err))
 			}
 			s.log.Warn("event store subscription read failed; retrying",
 				slog.String("error", err.Error()), slog.Int("attempt", failures))

@@ -33,11 +33,11 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 func ConnectConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, err)
+		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, Classify(ctx, err))
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, Classify(ctx, err))
 	}
 	return pool, nil
 }
