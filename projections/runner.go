@@ -154,7 +154,7 @@ func (r *Runner) lead(ctx context.Context, once bool) error {
 			r.Log.Warn("projection checkpoint moved under the runner; reloading", slog.String("error", err.Error()))
 		case transient(err):
 			if !r.waitOut(ctx, "session", err) {
-				return ctx.Err()
+				return context.Cause(ctx) // errLostLock, or the caller's
 			}
 		default:
 			return err
