@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,6 +123,13 @@ func TestTransientApplyFailuresAreRetriedNotParked(t *testing.T) {
 	}
 	if since, attempts := r.Stats.Retrying(); !since.IsZero() || attempts != 0 {
 		t.Errorf("after the run the stats say retrying since %s (%d attempts)", since, attempts)
+	}
+	var metrics strings.Builder
+	r.Stats.WritePrometheus(&metrics)
+	for _, want := range []string{"ledger_projection_runner_transient_retries_total 8\n", "ledger_projection_runner_retrying_since_seconds 0\n"} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		}
 	}
 	warned := logs.records(t, "WARN", "attempt", "retry_in", "error")
 	if len(warned) != 8 {

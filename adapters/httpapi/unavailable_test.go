@@ -215,3 +215,28 @@ func TestDatabaseOutOfReachAnswers503(t *testing.T) {
 		t.Errorf("/readyz: %d %s, Retry-After %q; want 503 database_unavailable with Retry-After 2", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 }
+
+// The 503s the read models answer while they are missing or behind carry
+// Retry-After as well.
+func TestReadModels503CarryRetryAfter(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewSchema(t) // migrated; no runner has created the read models
+	store := pgstore.New(db.Pool)
+	t.Cleanup(store.Close)
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Log: slog.New(slog.DiscardHandler), DB: db.Pool, Store: store, LookupKey: testKey, Vault: testVault(t)}))
+	t.Cleanup(srv.Close)
+	tok, err := postgres.Users{Pool: db.Pool}.Add(context.Background(), "clerk", "clerk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &ledger{t: t, URL: srv.URL, Tokens: map[httpapi.Role]string{httpapi.RoleClerk: tok}}
+	for path, code := range map[string]string{
+		"/v1/persons/0123456789abcdef0123":                    "projections_not_ready",
+		"/v1/persons/0123456789abcdef0123?after=9000000000/1": "projections_behind",
+	} {
+		r := l.Do("GET", path, "clerk", "", nil)
+		if r.Status != http.StatusServiceUnavailable || r.Problem(t).Code != code || r.Header.Get("Retry-After") != "2" {
+			t.Errorf("GET %s: %d %s, Retry-After %q; want 503 %s with Retry-After 2", path, r.Status, r.Body, r.Header.Get("Retry-After"), code)
+		}
+	}
+}
