@@ -30,10 +30,9 @@ type Problem struct {
 }
 
 // retryAfter is the Retry-After of every 503, in seconds: long enough for
-// a dropped connection to be replaced or a primary to finish restarting
-// its listener, short enough that a clerk retrying by hand barely waits.
-// The projection runner's own back-off starts at 100 ms; the read models
-// catch up within a second or two of a command.
+// a dropped connection to be replaced or a restarting server to accept
+// connections again, short enough that a clerk retrying by hand barely
+// waits; the read models usually catch up with a command within it.
 const retryAfter = 2
 
 func writeProblem(w http.ResponseWriter, p Problem) {
