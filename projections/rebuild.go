@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -28,23 +29,24 @@ var ErrRebuildRunning = errors.New("a rebuild of this projection is already runn
 func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	r.defaults()
 	started := time.Now()
-	lockConn, err := r.Pool.Acquire(ctx)
+	// The rebuild's lock is held on a connection of its own, like the
+	// runner's: the rebuild's work needs the pool's.
+	lockConn, err := postgres.Dedicated(ctx, r.Pool, "rebuild-lock")
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
-	defer lockConn.Release()
+	defer closeConn(lockConn) // ends the session, and the lock with it
 	key, err := lockKey(ctx, lockConn, "rebuild:"+p.Name())
 	if err != nil {
 		return err
 	}
 	var ok bool
 	if err := lockConn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		return fmt.Errorf("rebuild %s: %w", p.Name(), postgres.Classify(ctx, err))
 	}
 	if !ok {
 		return fmt.Errorf("rebuild %s: %w", p.Name(), ErrRebuildRunning)
 	}
-	defer lockConn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key) //nolint:errcheck
 
 	var base string
 	if err := r.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&base); err != nil {

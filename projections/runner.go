@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -33,14 +35,33 @@ type Runner struct {
 	MaxWait   time.Duration // how long a batch waits to fill up (default 100ms)
 	// Retries is how often an event a projection fails on is tried before
 	// it is parked (default 5), with back-off from Backoff (default 100ms).
+	// Only deterministic failures count: see RetryMin.
 	Retries int
 	Backoff time.Duration
+	// RetryMin and RetryMax bound the back-off after a transient failure
+	// (postgres.Transient: the database out of reach or restarting, a
+	// broken connection, too many connections, a serialization failure or
+	// deadlock …) while taking the lock, loading checkpoints, reading the
+	// log or applying a batch: the runner waits RetryMin, doubling up to
+	// RetryMax, each wait jittered to between half and all of it, and
+	// tries again for as long as it takes. A transient failure never parks
+	// an event and never counts toward Retries. Defaults 100ms and 10s.
+	RetryMin time.Duration
+	RetryMax time.Duration
 	// RebuildBatch is the batch size of rebuilds (default 5000).
 	RebuildBatch int
 	// ID names this runner instance in checkpoints and logs (default host/pid).
 	ID string
 	// Stats, when set, receives progress for /metrics.
 	Stats *Stats
+
+	trouble trouble // the transient failures since the last progress
+}
+
+// trouble is a run of transient failures without progress in between.
+type trouble struct {
+	attempts int
+	since    time.Time
 }
 
 func (r *Runner) defaults() {
@@ -55,6 +76,12 @@ func (r *Runner) defaults() {
 	}
 	if r.Backoff <= 0 {
 		r.Backoff = 100 * time.Millisecond
+	}
+	if r.RetryMin <= 0 {
+		r.RetryMin = 100 * time.Millisecond
+	}
+	if r.RetryMax < r.RetryMin {
+		r.RetryMax = max(10*time.Second, r.RetryMin)
 	}
 	if r.RebuildBatch <= 0 {
 		r.RebuildBatch = 5000
@@ -75,7 +102,11 @@ func (r *Runner) defaults() {
 }
 
 // Run applies events until ctx ends. It first waits for the runner lock,
-// then sets up or rebuilds projections as their versions require.
+// then sets up or rebuilds projections as their versions require. It
+// waits out transient failures of the database (see RetryMin) — also the
+// loss of the lock's connection, after which it stands by for the lock
+// again — and returns only when ctx ends or on a failure that is not
+// transient.
 func (r *Runner) Run(ctx context.Context) error { return r.run(ctx, false) }
 
 // RunOnce applies events until the projections have caught up with the
@@ -84,6 +115,21 @@ func (r *Runner) RunOnce(ctx context.Context) error { return r.run(ctx, true) }
 
 func (r *Runner) run(ctx context.Context, once bool) error {
 	r.defaults()
+	r.trouble = trouble{}
+	defer r.Stats.setRetrying(time.Time{}, 0)
+	for {
+		err := r.lead(ctx, once)
+		if err == nil || ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		if !r.waitOut(ctx, "lock", err) {
+			return ctx.Err()
+		}
+	}
+}
+
+// lead takes the runner lock and runs sessions while it holds it.
+func (r *Runner) lead(ctx context.Context, once bool) error {
 	lock, err := r.acquire(ctx)
 	if err != nil {
 		return err
@@ -98,15 +144,65 @@ func (r *Runner) run(ctx context.Context, once bool) error {
 
 	for {
 		err := r.session(ctx, once)
-		if errors.Is(err, ErrStaleCheckpoint) && ctx.Err() == nil {
-			r.Log.Warn("projection checkpoint moved under the runner; reloading", slog.String("error", err.Error()))
-			continue
-		}
 		if cause := context.Cause(ctx); errors.Is(cause, errLostLock) {
 			return cause
 		}
-		return err
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return err
+		case errors.Is(err, ErrStaleCheckpoint):
+			r.Log.Warn("projection checkpoint moved under the runner; reloading", slog.String("error", err.Error()))
+		case transient(err):
+			if !r.waitOut(ctx, "session", err) {
+				return context.Cause(ctx) // errLostLock, or the caller's
+			}
+		default:
+			return err
+		}
 	}
+}
+
+// transient reports the failures the runner waits out rather than
+// returning or parking: postgres.Transient (which includes every error
+// matching domain.ErrUnavailable, as the event stores report theirs),
+// except a closed pool — the process is shutting down.
+func transient(err error) bool {
+	return postgres.Transient(err) && !postgres.PoolClosed(err)
+}
+
+// waitOut sleeps before the next attempt after a transient failure:
+// RetryMin doubling up to RetryMax with each failure since the last
+// progress, jittered to between half and all of that. It logs each retry
+// and reports it in Stats; false when ctx ended first.
+func (r *Runner) waitOut(ctx context.Context, during string, err error) bool {
+	if r.trouble.attempts == 0 {
+		r.trouble.since = time.Now()
+	}
+	r.trouble.attempts++
+	d := r.RetryMin
+	for i := 1; i < r.trouble.attempts && d < r.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.RetryMax)
+	d = d/2 + rand.N(d/2+1)
+	r.Stats.setRetrying(r.trouble.since, r.trouble.attempts)
+	r.Log.Warn("projection runner: the database is unavailable; retrying",
+		slog.String("runner", r.ID), slog.String("during", during), slog.Int("attempt", r.trouble.attempts),
+		slog.Duration("retry_in", d), slog.Time("since", r.trouble.since), slog.String("error", err.Error()))
+	return sleep(ctx, d)
+}
+
+// progressed ends a run of transient failures: a batch was applied or the
+// runner caught up.
+func (r *Runner) progressed() {
+	if r.trouble.attempts == 0 {
+		return
+	}
+	r.Log.Info("projection runner recovered from transient failures",
+		slog.String("runner", r.ID), slog.Int("attempts", r.trouble.attempts),
+		slog.Duration("after", time.Since(r.trouble.since).Round(time.Millisecond)))
+	r.trouble = trouble{}
+	r.Stats.setRetrying(time.Time{}, 0)
 }
 
 // running is one projection's state within a session.
@@ -154,8 +250,10 @@ func (r *Runner) session(ctx context.Context, once bool) error {
 			if err := r.applyBatch(ctx, projs, batch); err != nil {
 				return err
 			}
+			r.progressed()
 		}
 		if caughtUp {
+			r.progressed()
 			r.Stats.setCaughtUp()
 			if once {
 				return nil
@@ -280,10 +378,13 @@ func (r *Runner) applyBatch(ctx context.Context, projs []*running, batch []domai
 
 // applyWithRetry applies items as one batch; if that fails it goes event
 // by event, retrying each with back-off, and parks the first event that
-// keeps failing. The projection then stops there.
+// keeps failing. The projection then stops there. A transient failure
+// (see transient) is returned at once, whenever it happens: the session
+// waits it out and starts again from the checkpoints, and it never
+// counts toward parking.
 func (r *Runner) applyWithRetry(ctx context.Context, rp *running, items []item) error {
 	err := r.applyTx(ctx, rp, items)
-	if err == nil || errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil {
+	if err == nil || errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil || transient(err) {
 		return err
 	}
 	r.Log.Warn("projection batch failed; applying its events one by one",
@@ -293,7 +394,7 @@ func (r *Runner) applyWithRetry(ctx context.Context, rp *running, items []item) 
 		backoff := r.Backoff
 		var attempt int
 		for attempt = 1; attempt <= r.Retries; attempt++ {
-			if err = r.applyTx(ctx, rp, one); err == nil || errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil {
+			if err = r.applyTx(ctx, rp, one); err == nil || errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil || transient(err) {
 				break
 			}
 			r.Log.Warn("projection failed on an event; retrying",
@@ -307,7 +408,7 @@ func (r *Runner) applyWithRetry(ctx context.Context, rp *running, items []item) 
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil {
+		if errors.Is(err, ErrStaleCheckpoint) || ctx.Err() != nil || transient(err) {
 			return err
 		}
 		return r.park(ctx, rp, one[0].env, err, attempt-1)
@@ -409,10 +510,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // The runner lock.
 
-var errLostLock = errors.New("projections: lost the runner lock (its database connection failed)")
+// errLostLock: the connection holding the lock failed, and the lock went
+// with it; another runner may have taken over. It matches
+// domain.ErrUnavailable: the runner stands by for the lock again.
+var errLostLock = fmt.Errorf("projections: lost the runner lock (its database connection failed): %w", domain.ErrUnavailable)
 
+// runnerLock is the session advisory lock, held on a connection of its
+// own (postgres.Dedicated) rather than one of the pool's: requests that
+// exhaust the pool cannot keep the runner from its lock, and the lock,
+// held for as long as the runner runs, takes no connection from them.
 type runnerLock struct {
-	conn *pgxpool.Conn
+	conn *pgx.Conn
 	key  int64
 }
 
@@ -421,7 +529,7 @@ type runnerLock struct {
 func lockKey(ctx context.Context, q Querier, kind string) (int64, error) {
 	var schema string
 	if err := q.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return 0, fmt.Errorf("current schema: %w", err)
+		return 0, fmt.Errorf("current schema: %w", postgres.Classify(ctx, err))
 	}
 	h := fnv.New64a()
 	h.Write([]byte("ledger:" + kind + ":" + schema))
@@ -430,21 +538,23 @@ func lockKey(ctx context.Context, q Querier, kind string) (int64, error) {
 
 // acquire blocks until this runner holds the lock, polling every second.
 func (r *Runner) acquire(ctx context.Context) (*runnerLock, error) {
-	conn, err := r.Pool.Acquire(ctx)
+	conn, err := postgres.Dedicated(ctx, r.Pool, "runner-lock")
 	if err != nil {
 		return nil, fmt.Errorf("projections: lock: %w", err)
 	}
+	fail := func(err error) (*runnerLock, error) {
+		closeConn(conn)
+		return nil, err
+	}
 	key, err := lockKey(ctx, conn, "runner")
 	if err != nil {
-		conn.Release()
-		return nil, err
+		return fail(err)
 	}
 	waiting := false
 	for {
 		var ok bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			conn.Release()
-			return nil, fmt.Errorf("projections: lock: %w", err)
+			return fail(fmt.Errorf("projections: lock: %w", postgres.Classify(ctx, err)))
 		}
 		if ok {
 			return &runnerLock{conn: conn, key: key}, nil
@@ -454,10 +564,17 @@ func (r *Runner) acquire(ctx context.Context) (*runnerLock, error) {
 			r.Log.Info("another projection runner is active; standing by to take over", slog.String("runner", r.ID))
 		}
 		if !sleep(ctx, time.Second) {
-			conn.Release()
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
+}
+
+// closeConn closes a dedicated connection, ending its session (and any
+// advisory lock it holds).
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
 }
 
 // watch cancels ctx if the lock's connection fails: the lock is gone with
@@ -484,8 +601,6 @@ func (l *runnerLock) watch(ctx context.Context, cancel context.CancelCauseFunc) 
 func (l *runnerLock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, l.key); err != nil {
-		l.conn.Conn().Close(ctx) // drop the session, and the lock with it
-	}
-	l.conn.Release()
+	_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, l.key)
+	closeConn(l.conn) // ends the session: the lock goes with it in any case
 }

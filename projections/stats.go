@@ -17,6 +17,10 @@ type Stats struct {
 	leader   bool
 	caughtUp bool
 	per      map[string]*projectionStats
+	// The runner's current run of transient failures (none: zero since).
+	retryingSince time.Time
+	retryAttempts int
+	retriesTotal  int64
 }
 
 type projectionStats struct {
@@ -49,6 +53,39 @@ func (s *Stats) setCaughtUp() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.caughtUp = true
+}
+
+func (s *Stats) setRetrying(since time.Time, attempts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if attempts > s.retryAttempts {
+		s.retriesTotal += int64(attempts - s.retryAttempts)
+	}
+	s.retryingSince, s.retryAttempts = since, attempts
+}
+
+// Retrying reports the runner's current run of transient failures: since
+// when it has been waiting for the database (zero when it is not) and how
+// many attempts failed.
+func (s *Stats) Retrying() (since time.Time, attempts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retryingSince, s.retryAttempts
+}
+
+// TransientRetries is how many times the runner has waited out a
+// transient failure, in all.
+func (s *Stats) TransientRetries() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retriesTotal
+}
+
+// CaughtUp reports whether the runner has caught up with the log once.
+func (s *Stats) CaughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.caughtUp
 }
 
 func (s *Stats) setCheckpoint(c Checkpoint) {
@@ -108,6 +145,16 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	fmt.Fprintln(w, "# HELP ledger_projection_caught_up 1 once the runner has caught up with the log.")
 	fmt.Fprintln(w, "# TYPE ledger_projection_caught_up gauge")
 	fmt.Fprintf(w, "ledger_projection_caught_up %d\n", b2i(s.caughtUp))
+	fmt.Fprintln(w, "# HELP ledger_projection_runner_retrying_since_seconds When the runner began waiting out transient database failures (Unix time); 0 when it is not.")
+	fmt.Fprintln(w, "# TYPE ledger_projection_runner_retrying_since_seconds gauge")
+	since := "0"
+	if !s.retryingSince.IsZero() {
+		since = fmt.Sprintf("%.3f", float64(s.retryingSince.UnixMilli())/1000)
+	}
+	fmt.Fprintf(w, "ledger_projection_runner_retrying_since_seconds %s\n", since)
+	fmt.Fprintln(w, "# HELP ledger_projection_runner_transient_retries_total Transient database failures the runner waited out.")
+	fmt.Fprintln(w, "# TYPE ledger_projection_runner_transient_retries_total counter")
+	fmt.Fprintf(w, "ledger_projection_runner_transient_retries_total %d\n", s.retriesTotal)
 	names := make([]string, 0, len(s.per))
 	for n := range s.per {
 		names = append(names, n)

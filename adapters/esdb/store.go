@@ -5,6 +5,8 @@
 // client's package, which is also called esdb.
 //
 // Mapping to the port:
+//   - the server out of reach (unavailable, deadline exceeded, the client
+//     closed, not the leader) → an error matching domain.ErrUnavailable;
 //   - expected revisions: NoStream → esdb.NoStream, Exact(n) → esdb.Revision(n),
 //     AnyRevision → esdb.Any; the server's WrongExpectedVersion becomes
 //     *domain.WrongExpectedVersionError (the actual revision is read back,
@@ -170,7 +172,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
 			return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
 		}
-		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, translate(err))
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, translate(ctx, err))
 	}
 	return domain.AppendResult{
 		NextExpected: res.NextExpectedVersion,
@@ -195,7 +197,13 @@ func code(err error) esdb.ErrorCode {
 }
 
 // translate maps the client's errors to the domain's where one applies.
-func translate(err error) error {
+// The server being out of reach right now — the client's unavailable,
+// deadline-exceeded, connection-closed (the client gave up on the server;
+// check replaces it), not-leader (an election) and aborted answers —
+// matches domain.ErrUnavailable, keeping the client's error inside; but
+// not once ctx has ended: then the caller gave up or ran out of its own
+// time, which is no failure of the server's.
+func translate(ctx context.Context, err error) error {
 	switch code(err) {
 	case esdb.ErrorCodeResourceNotFound:
 		return fmt.Errorf("%w: %v", domain.ErrStreamNotFound, err)
@@ -203,6 +211,11 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", domain.ErrStreamDeleted, err)
 	case esdb.ErrorCodeWrongExpectedVersion:
 		return fmt.Errorf("%w: %v", domain.ErrWrongExpectedVersion, err)
+	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded, esdb.ErrorCodeConnectionClosed,
+		esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
+		if ctx.Err() == nil {
+			return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+		}
 	}
 	return err
 }
@@ -248,7 +261,7 @@ func (s *Store) readStreamPage(ctx context.Context, stream string, opts esdb.Rea
 	rs, err := c.ReadStream(ctx, stream, opts, count)
 	if err != nil {
 		s.check(c, err)
-		return nil, translate(err)
+		return nil, translate(ctx, err)
 	}
 	defer rs.Close()
 	var out []domain.RecordedEvent
@@ -258,7 +271,7 @@ func (s *Store) readStreamPage(ctx context.Context, stream string, opts esdb.Rea
 			return out, nil
 		}
 		if err != nil {
-			return nil, translate(err)
+			return nil, translate(ctx, err)
 		}
 		if r := ev.OriginalEvent(); r != nil {
 			out = append(out, recorded(r))
@@ -301,7 +314,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 		rs, err := c.ReadAll(ctx, opts, s.pageSize)
 		if err != nil {
 			s.check(c, err)
-			return nil, fmt.Errorf("read $all: %w", translate(err))
+			return nil, fmt.Errorf("read $all: %w", translate(ctx, err))
 		}
 		n := 0
 		for {
@@ -311,7 +324,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 			}
 			if err != nil {
 				rs.Close()
-				return nil, fmt.Errorf("read $all: %w", translate(err))
+				return nil, fmt.Errorf("read $all: %w", translate(ctx, err))
 			}
 			n++
 			r := ev.OriginalEvent()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
@@ -325,5 +326,41 @@ func TestStoreRecoversAfterTheClientGivesUp(t *testing.T) {
 	evs, err := s.ReadStream(ctx, "outage-1", domain.Forwards, 0, 0)
 	if err != nil || len(evs) != 2 {
 		t.Fatalf("after recovery: %d events, %v", len(evs), err)
+	}
+}
+
+// While the server is down every call fails with an error that matches
+// domain.ErrUnavailable (the HTTP API answers 503, the projection runner
+// waits) and still carries the client's error; deterministic failures and
+// the caller's own cancellation do not.
+func TestServerDownIsUnavailable(t *testing.T) {
+	srv := esdbtest.Start(t)
+	s := open(t, fmt.Sprintf("esdb://%s?tls=false&discoveryInterval=20&maxDiscoverAttempts=2", srv.Addr()))
+	ctx := context.Background()
+	first, err := s.Append(ctx, "down-1", domain.NoStream(), ev(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Append(ctx, "down-1", domain.NoStream(), ev(1))
+	if !errors.Is(err, domain.ErrConcurrency) || errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("append at a wrong revision: %v; want a concurrency error, not unavailable", err)
+	}
+	srv.Stop()
+	_, appendErr := s.Append(ctx, "down-1", domain.Exact(first.NextExpected), ev(2))
+	_, readErr := s.ReadStream(ctx, "down-1", domain.Forwards, 0, 0)
+	_, allErr := s.ReadAll(ctx, domain.Start, 10, domain.Filter{})
+	for name, err := range map[string]error{"append": appendErr, "read stream": readErr, "read $all": allErr} {
+		var ce *esdb.Error
+		if !errors.Is(err, domain.ErrUnavailable) || !errors.As(err, &ce) {
+			t.Errorf("%s with the server down: %v; want domain.ErrUnavailable wrapping the client's *esdb.Error", name, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.ReadStream(cancelled, "down-1", domain.Forwards, 0, 0); err == nil || errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("read with the caller's context cancelled: %v; want an error that is not unavailable", err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,7 +31,7 @@ func (s *Store) SubscribeAll(ctx context.Context, from domain.Position, filter d
 	inner, err := s.subscribe(ctx, from, filter)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("subscribe $all after %s: %w", from, translate(err))
+		return nil, fmt.Errorf("subscribe $all after %s: %w", from, translate(ctx, err))
 	}
 	f := feed.New(cancel, 256)
 	go func() { f.Finish(s.pump(ctx, f, inner, from, filter)) }()

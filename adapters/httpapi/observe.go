@@ -13,10 +13,12 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 )
 
-// logState carries the request's logger and, once known, its user.
+// logState carries the request's logger and, once known, its user and
+// the error it failed with.
 type logState struct {
 	log  *slog.Logger
 	user User
+	err  error
 }
 
 type logKey struct{}
@@ -28,6 +30,13 @@ func logFrom(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// setLogError records the error a request failed with, for its log line.
+func setLogError(ctx context.Context, err error) {
+	if st, ok := ctx.Value(logKey{}).(*logState); ok {
+		st.err = err
+	}
+}
+
 func setLogUser(ctx context.Context, u User) {
 	if st, ok := ctx.Value(logKey{}).(*logState); ok {
 		st.user = u
@@ -36,7 +45,8 @@ func setLogUser(ctx context.Context, u User) {
 
 // logRequests logs one line per request: method, path (never the query
 // string, which could hold personal data), status, duration, request ID,
-// user and role.
+// user and role, and for a request that failed on the ledger's side (a
+// 5xx) the error, at level warn.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -51,6 +61,10 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		if st.user.Name != "" {
 			attrs = append(attrs, slog.String("user", st.user.Name), slog.String("role", string(st.user.Role)))
+		}
+		if st.err != nil && ww.Status() >= 500 {
+			st.log.Warn("request", append(attrs, slog.String("error", st.err.Error()))...)
+			return
 		}
 		st.log.Info("request", attrs...)
 	})

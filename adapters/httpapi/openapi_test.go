@@ -194,12 +194,10 @@ func checkResponses(t *testing.T, doc *openAPI, name string, rt httpapi.RouteInf
 	resp := jsonObject(op.op["responses"])
 	want := []string{}
 	if rt.Roles != nil {
-		want = append(want, "400", "401", "403", "500")
+		want = append(want, "400", "401", "403", "500", "503") // 503: the database may be unavailable
 	}
 	if isCommandRoute(rt.Method, rt.Pattern) {
 		want = append(want, "409", "413")
-	} else if rt.Roles != nil {
-		want = append(want, "503")
 	}
 	if strings.Contains(rt.Pattern, "{id}") {
 		want = append(want, "404")
@@ -225,6 +223,11 @@ func checkResponses(t *testing.T, doc *openAPI, name string, rt httpapi.RouteInf
 	}
 	if success != 1 {
 		t.Errorf("%s: %d success responses, want 1", name, success)
+	}
+	if r, ok := resp["503"]; ok {
+		if _, ok := jsonObject(doc.resolve(r)["headers"])["Retry-After"]; !ok {
+			t.Errorf("%s: the 503 response does not declare Retry-After", name)
+		}
 	}
 	if rt.Roles != nil {
 		if _, ok := jsonObject(doc.resolve(resp["401"])["headers"])["WWW-Authenticate"]; !ok {

@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -28,12 +30,21 @@ type Problem struct {
 	Rule   string `json:"rule,omitempty"`
 }
 
+// retryAfter is the Retry-After of every 503, in seconds: long enough for
+// a dropped connection to be replaced or a restarting server to accept
+// connections again, short enough that a clerk retrying by hand barely
+// waits; the read models usually catch up with a command within it.
+const retryAfter = 2
+
 func writeProblem(w http.ResponseWriter, p Problem) {
 	if p.Type == "" {
 		p.Type = "https://ledger.invalid/problems/" + p.Code
 	}
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -52,8 +63,11 @@ var (
 )
 
 // writeError maps an error to its problem. Domain error kinds decide the
-// status; anything unexpected is a 500 whose detail reveals nothing (the
-// log has the error, with the request ID).
+// status; a transient failure of the database or the event store
+// (domain.ErrUnavailable, or postgres.Transient for an error no adapter
+// classified) is a 503 unavailable with Retry-After; anything unexpected
+// is a 500 whose detail reveals nothing. The request's log line carries
+// the error of either, with the request ID.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *domain.FieldError
 	var re *domain.RuleError
@@ -82,7 +96,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
+	case errors.Is(err, domain.ErrUnavailable), postgres.Transient(err):
+		setLogError(r.Context(), err)
+		problem(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf(
+			"the ledger's database or event store is unavailable right now; retry in %d seconds (a command with the same Idempotency-Key)", retryAfter))
 	default:
+		setLogError(r.Context(), err)
 		logFrom(r.Context()).Error("request failed", slog.String("error", err.Error()))
 		problem(w, http.StatusInternalServerError, "internal", "the ledger could not complete the request; the error is logged")
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -36,6 +38,7 @@ func (s *server) waitFor(r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), maxWait)
 	defer cancel()
+	var failed error // the last query's failure, if the last query failed
 	for {
 		// Every projection exists, and every running one has reached pos
 		// (a parked one never will; status and /readyz show it).
@@ -47,10 +50,17 @@ func (s *server) waitFor(r *http.Request) error {
 		if err == nil && all == len(projectionNames()) && behind == 0 {
 			return nil
 		}
+		failed = nil
+		if err != nil && ctx.Err() == nil {
+			failed = postgres.Classify(ctx, err)
+		}
 		select {
 		case <-ctx.Done():
 			if r.Context().Err() != nil {
 				return r.Context().Err()
+			}
+			if failed != nil {
+				return fmt.Errorf("wait for the read models: %w", failed)
 			}
 			return errWaitTimeout
 		case <-time.After(20 * time.Millisecond):
@@ -74,7 +84,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request, fn func(ctx conte
 	}
 	v, err := fn(r.Context())
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, postgres.Classify(r.Context(), err))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)

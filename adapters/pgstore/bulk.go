@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -69,7 +70,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		duplicate := isDuplicateEventID(err)
 		if err != nil && !duplicate {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), err)
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, err))
 		}
 		suspects := mismatched
 		if duplicate {
@@ -77,7 +78,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		retried, lookupErr := s.priorAppends(ctx, appends, suspects, results)
 		if lookupErr != nil {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), lookupErr)
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, lookupErr))
 		}
 		if duplicate && len(retried) == 0 {
 			a := appends[holderOf(err, appends, pending)]

@@ -2,13 +2,13 @@ package pgstore
 
 import (
 	"context"
-
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/internal/feed"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -35,8 +35,9 @@ func (b *broadcast) notify() {
 }
 
 // listen holds one connection in LISTEN on the store's channel and wakes
-// subscriptions on every notification, reconnecting with back-off. Started
-// by the first subscription.
+// subscriptions on every notification, reconnecting with back-off. The
+// connection is dedicated (postgres.Dedicated), not the pool's. Started by
+// the first subscription.
 func (s *Store) listen() {
 	s.startListen.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -63,19 +64,21 @@ func (s *Store) listen() {
 	})
 }
 
+// listenOnce listens on a connection of its own, not one of the pool's:
+// appends by requests that hold every pooled connection must still wake
+// the subscriptions, and the listener must not keep one from them.
 func (s *Store) listenOnce(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := postgres.Dedicated(ctx, s.pool, "listen")
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+s.channel); err != nil {
 		return err
 	}
-	defer conn.Exec(context.Background(), "UNLISTEN "+s.channel) //nolint:errcheck
-	s.wake.notify()                                              // catch anything committed while not listening
+	s.wake.notify() // catch anything committed while not listening
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
 		s.wake.notify()
@@ -110,7 +113,7 @@ func (s *Store) pump(ctx context.Context, f *feed.Feed, pos domain.Position, fil
 			}
 			failures++
 			if failures >= maxReadFailures {
-				return fmt.Errorf("subscription read $all after %s: %w", pos, err)
+				return fmt.Errorf("subscription read $all after %s: %w", pos, postgres.Classify(ctx, err))
 			}
 			s.log.Warn("event store subscription read failed; retrying",
 				slog.String("error", err.Error()), slog.Int("attempt", failures))

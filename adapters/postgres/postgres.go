@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,11 +22,50 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Connect opens a pool to url and checks it answers.
-func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// DefaultMaxConns is the size of a pool when the caller does not choose
+// one: the request pool of `ledger serve` and the one pool of the other
+// commands. pgx's own default, max(4, number of CPUs), is 4 on a two-core
+// machine — too few for an API that also runs projections. See
+// docs/architecture.md ("Connections") for the arithmetic against the
+// server's max_connections.
+const DefaultMaxConns = 20
+
+// DefaultConnectTimeout bounds a connection attempt when the URL sets no
+// connect_timeout: without one, a connection to a host that drops packets
+// would wait for the operating system (minutes), and the caller with it.
+const DefaultConnectTimeout = 10 * time.Second
+
+// DefaultApplicationName names the ledger's sessions in pg_stat_activity
+// when the URL sets no application_name.
+const DefaultApplicationName = "ledger"
+
+// PoolConfig parses url into a pool configuration of maxConns connections
+// (DefaultMaxConns when maxConns < 1), with the application name and
+// connect timeout defaulted as above.
+func PoolConfig(url string, maxConns int) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns < 1 {
+		maxConns = DefaultMaxConns
+	}
+	cfg.MaxConns = int32(min(maxConns, math.MaxInt32))
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = DefaultApplicationName
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	return cfg, nil
+}
+
+// Connect opens a pool of DefaultMaxConns connections to url and checks it
+// answers.
+func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := PoolConfig(url, DefaultMaxConns)
+	if err != nil {
+		return nil, err
 	}
 	return ConnectConfig(ctx, cfg)
 }
@@ -33,13 +74,35 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 func ConnectConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, err)
+		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, Classify(ctx, err))
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, Classify(ctx, err))
 	}
 	return pool, nil
+}
+
+// Dedicated opens a connection of its own with the settings of pool's
+// connections (server, user, search_path …), outside the pool: for a
+// session that lives as long as its holder — the projection runner's
+// advisory lock, the event store's LISTEN — and must neither wait for a
+// pool that requests have exhausted nor take a connection from them. Its
+// application_name is the pool's followed by "/" and purpose, so
+// pg_stat_activity tells them apart. The caller closes it. Errors are
+// classified (Classify).
+func Dedicated(ctx context.Context, pool *pgxpool.Pool, purpose string) (*pgx.Conn, error) {
+	cc := pool.Config().ConnConfig.Copy()
+	name := cc.RuntimeParams["application_name"]
+	if name == "" {
+		name = DefaultApplicationName
+	}
+	cc.RuntimeParams["application_name"] = name + "/" + purpose
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connect (%s): %w", purpose, Classify(ctx, err))
+	}
+	return conn, nil
 }
 
 // EnsureDatabase creates the database named in url if it does not exist,

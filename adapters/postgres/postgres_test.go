@@ -1,10 +1,15 @@
 package postgres_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 )
 
 func TestMaskURL(t *testing.T) {
@@ -27,5 +32,64 @@ func TestMaskURL(t *testing.T) {
 				t.Errorf("MaskURL(%q) leaks %q", in, secret)
 			}
 		}
+	}
+}
+
+// Pools are sized explicitly and name their sessions; a dedicated
+// connection has the pool's settings but is no connection of the pool's.
+func TestPoolConfigAndDedicatedConnections(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewEmptySchema(t)
+	ctx := context.Background()
+	cfg, err := postgres.PoolConfig("postgres://u@h/db", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != postgres.DefaultMaxConns || cfg.ConnConfig.RuntimeParams["application_name"] != "ledger" ||
+		cfg.ConnConfig.ConnectTimeout != postgres.DefaultConnectTimeout {
+		t.Errorf("defaults: max %d, application_name %q, connect timeout %s", cfg.MaxConns,
+			cfg.ConnConfig.RuntimeParams["application_name"], cfg.ConnConfig.ConnectTimeout)
+	}
+	cfg, err = postgres.PoolConfig(db.URL+"&application_name=pooltest&connect_timeout=3", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != 3 || cfg.ConnConfig.RuntimeParams["application_name"] != "pooltest" || cfg.ConnConfig.ConnectTimeout != 3*time.Second {
+		t.Errorf("chosen: max %d, application_name %q, connect timeout %s", cfg.MaxConns,
+			cfg.ConnConfig.RuntimeParams["application_name"], cfg.ConnConfig.ConnectTimeout)
+	}
+	pool, err := postgres.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// Hold every pooled connection: the dedicated one must not need any.
+	var held []*pgxpool.Conn
+	for range cfg.MaxConns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	conn, err := postgres.Dedicated(ctx, pool, "lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var app, schema string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('application_name'), current_schema()`).Scan(&app, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if app != "pooltest/lock" || schema != db.Name {
+		t.Errorf("dedicated connection: application_name %q, schema %q; want pooltest/lock, %s", app, schema, db.Name)
+	}
+	if n := pool.Stat().TotalConns(); n != cfg.MaxConns {
+		t.Errorf("the pool has %d connections, want its %d", n, cfg.MaxConns)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,13 +38,24 @@ type config struct {
 	LookupKey   string
 	AccountKey  string // hex AES-256 key sealing bank account numbers
 	LogFormat   string // "text" or "json"
+	// DBMaxConns is the size of the PostgreSQL pool for requests (and for
+	// the work of commands other than serve), as given; validate parses it
+	// into maxConns.
+	DBMaxConns string
+	maxConns   int
 }
+
+// maxDBConns bounds -db-max-conns: PostgreSQL's own max_connections
+// rarely exceeds a few hundred.
+const maxDBConns = 1000
 
 // bind registers the flags shared by commands that use the database.
 func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 	fs.StringVar(&c.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
 	fs.StringVar(&c.EventStore, "eventstore", envOr(e, "LEDGER_EVENTSTORE", "postgres"), `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
 	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
+	fs.StringVar(&c.DBMaxConns, "db-max-conns", envOr(e, "LEDGER_DB_MAX_CONNS", strconv.Itoa(postgres.DefaultMaxConns)),
+		"PostgreSQL connections in the pool for requests; serve's projection runner has its own (env LEDGER_DB_MAX_CONNS)")
 	c.LookupKey = e.getenv("LEDGER_LOOKUP_KEY")
 	c.AccountKey = e.getenv("LEDGER_ACCOUNT_KEY")
 	if withAddr {
@@ -84,6 +96,11 @@ func (c *config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usageError{fmt.Sprintf("log-format: %q is neither \"text\" nor \"json\"", c.LogFormat)}
 	}
+	n, err := strconv.Atoi(strings.TrimSpace(c.DBMaxConns))
+	if err != nil || n < 1 || n > maxDBConns {
+		return usageError{fmt.Sprintf("db-max-conns (env LEDGER_DB_MAX_CONNS): %q is not a whole number from 1 to %d", c.DBMaxConns, maxDBConns)}
+	}
+	c.maxConns = n
 	return nil
 }
 
@@ -102,6 +119,7 @@ func (c *config) log(l *slog.Logger) {
 		slog.String("eventstore", postgres.MaskURL(c.EventStore)),
 		slog.String("lookup_key", key),
 		slog.Bool("account_key_set", c.AccountKey != ""),
+		slog.Int("db_max_conns", c.maxConns),
 		slog.String("version", version),
 	}
 	if c.Addr != "" {
@@ -147,8 +165,48 @@ type deps struct {
 	stats *projections.Stats
 	cfg   config
 	log   *slog.Logger
-	pool  *pgxpool.Pool
+	pool  *pgxpool.Pool // requests, and the work of the other commands
 	store domain.EventStore
+
+	// The projection runner's own pool and event store, when it runs
+	// beside the HTTP API (openProjectionPool); else it uses pool and store.
+	projPool  *pgxpool.Pool
+	projStore domain.EventStore
+	// projPoll, when set, is the projection store's poll interval (tests).
+	projPoll time.Duration
+}
+
+// projectionConns is the size of the pool the projection runner of
+// `ledger serve` has to itself, so requests that exhaust theirs cannot
+// stop the read models, nor the runner slow requests: one connection
+// applies a batch, one reads the log ahead of it, a rebuild (after a
+// projection's version changed) reads pages ahead of its applier on a
+// third; one spare. The runner's lock and the event store's LISTEN each
+// have a dedicated connection besides (postgres.Dedicated), as does a
+// rebuild's lock. docs/architecture.md ("Connections") has the arithmetic.
+const projectionConns = 4
+
+// openProjectionPool gives the projection runner a pool and, on the
+// PostgreSQL event store, a store of its own.
+func (d *deps) openProjectionPool(ctx context.Context) error {
+	cfg, err := postgres.PoolConfig(d.cfg.DatabaseURL, projectionConns)
+	if err != nil {
+		return err
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] += "/projections"
+	pool, err := postgres.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("projection pool: %w", err)
+	}
+	d.projPool, d.projStore = pool, d.store
+	if _, ok := d.store.(*pgstore.Store); ok {
+		opts := []pgstore.Option{pgstore.WithLogger(d.log)}
+		if d.projPoll > 0 {
+			opts = append(opts, pgstore.WithPollInterval(d.projPoll))
+		}
+		d.projStore = pgstore.New(pool, opts...)
+	}
+	return nil
 }
 
 // statuses reports every projection's state.
@@ -162,6 +220,12 @@ func (d *deps) readModels() projections.ReadModels {
 }
 
 func (d *deps) Close() {
+	if s, ok := d.projStore.(*pgstore.Store); ok && d.projStore != d.store {
+		s.Close()
+	}
+	if d.projPool != nil {
+		d.projPool.Close()
+	}
 	switch s := d.store.(type) {
 	case *pgstore.Store:
 		s.Close()
@@ -188,7 +252,11 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 	if created {
 		log.Info("created database")
 	}
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL)
+	poolCfg, err := postgres.PoolConfig(cfg.DatabaseURL, cfg.maxConns)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := postgres.ConnectConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, err
 	}

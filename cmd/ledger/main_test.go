@@ -47,12 +47,15 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_EVENTSTORE": "mysql://x:secret@h"}, "eventstore"},
 		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_LOG_FORMAT": "xml"}, "log-format"},
 		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_LOOKUP_KEY": "short"}, "LEDGER_LOOKUP_KEY"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_DB_MAX_CONNS": "0"}, "LEDGER_DB_MAX_CONNS"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_DB_MAX_CONNS": "twenty"}, "db-max-conns"},
+		{map[string]string{"DATABASE_URL": "postgres://u@h/db", "LEDGER_DB_MAX_CONNS": "100000"}, "db-max-conns"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), []string{"migrate"}, getenvFrom(c.env), &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("env %v: err %v, want one naming %s", c.env, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || exitCode(err) != 2 {
+			t.Errorf("env %v: err %v (exit %d), want a usage error naming %s", c.env, err, exitCode(err), c.want)
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("error shows a password: %v", err)

@@ -61,14 +61,20 @@ func cmdProject(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// runner returns the projection runner, on the projection pool when
+// there is one (serve), else on the command's pool.
 func (d *deps) runner() *projections.Runner {
-	return &projections.Runner{
+	r := &projections.Runner{
 		Pool:        d.pool,
 		Store:       d.store,
 		Projections: projections.All(),
 		Log:         d.log,
 		Stats:       d.stats,
 	}
+	if d.projPool != nil {
+		r.Pool, r.Store = d.projPool, d.projStore
+	}
+	return r
 }
 
 func cmdProjectStatus(ctx context.Context, e *env, args []string) error {

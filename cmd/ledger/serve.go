@@ -73,6 +73,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
+	if !*noProjections {
+		if err := d.openProjectionPool(ctx); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
