@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -20,9 +21,11 @@ import (
 //
 // It checks every stream's hash chain and prints the first broken link of
 // each, prints the digest of the log (at the last event, or at
-// --digest-at), and compares every read model with a rebuild of it up to
-// its checkpoint, listing the rows that differ. It exits 0 when nothing is
-// wrong; otherwise with "verify: N problems found".
+// --digest-at), compares every read model with a rebuild of it up to its
+// checkpoint, listing the rows that differ, and checks that no person's
+// month of a program was paid more than owed (never twice), naming the
+// lines and batches of each that was. It exits 0 when nothing is wrong;
+// otherwise with "verify: N problems found".
 func cmdVerify(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("verify", e)
@@ -70,6 +73,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 		opts.projections = picked
 	}
 	opts.chains = !*projsOnly
+	opts.payments = !*chainsOnly && !*projsOnly
 
 	d, err := open(ctx, e, cfg)
 	if err != nil {
@@ -97,6 +101,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 
 type verifyOptions struct {
 	chains      bool
+	payments    bool
 	digestAt    *domain.Position
 	expect      string
 	projections []projections.Projection
@@ -108,6 +113,7 @@ type verifyReport struct {
 	Chains      *chainReport               `json:"chains,omitempty"`
 	Digest      *digestReport              `json:"digest,omitempty"`
 	Projections []projections.Verification `json:"projections,omitempty"`
+	NeverTwice  *app.NeverTwice            `json:"never_twice,omitempty"`
 	Problems    int64                      `json:"problems"`
 }
 
@@ -153,6 +159,15 @@ func verifyLedger(ctx context.Context, d *deps, opts verifyOptions, progress io.
 		}
 		rep.Projections = append(rep.Projections, v)
 		rep.Problems += v.ProblemCount()
+	}
+	if opts.payments {
+		fmt.Fprintln(progress, "verify: checking that no month was paid more than owed")
+		nt, err := d.payroll(&env{stderr: progress}).CheckNeverTwice(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("verify: never twice: %w", err)
+		}
+		rep.NeverTwice = &nt
+		rep.Problems += int64(len(nt.Overpaid))
 	}
 	return rep, nil
 }
@@ -299,6 +314,23 @@ func (rep *verifyReport) print(w io.Writer, limit int) {
 			}
 			if more := t.OnlyInLive + t.OnlyInRebuild - int64(len(t.Rows)); more > 0 {
 				fmt.Fprintf(w, "      … and %d more (--limit %d)\n", more, limit)
+			}
+		}
+	}
+	if nt := rep.NeverTwice; nt != nil {
+		if len(nt.Overpaid) == 0 {
+			fmt.Fprintf(w, "never twice: %d paid months of %d programs; none paid more than owed\n", nt.Months, len(nt.Programs))
+		} else {
+			fmt.Fprintf(w, "never twice: %d paid months of %d programs; %d paid more than owed:\n", nt.Months, len(nt.Programs), len(nt.Overpaid))
+		}
+		for _, o := range nt.Overpaid {
+			what := "OVERPAID, claim not yet recorded (ledger payroll claims)"
+			if o.Twice() {
+				what = "PAID TWICE"
+			}
+			fmt.Fprintf(w, "  %s: %s %s of person %s paid %s, owed %s, claimed back %s; lines:\n", what, o.Program, o.Period, o.PersonID, o.Paid, o.Owed, o.Claimed)
+			for _, l := range o.Lines {
+				fmt.Fprintf(w, "    %s %s %s (batch %s)\n", l.Reference, l.Amount, l.Status, l.BatchID)
 			}
 		}
 	}

@@ -366,3 +366,63 @@ func TestVerifyOnEventStoreDB(t *testing.T) {
 		t.Errorf("verify printed digest at %s: %s; the log's is %v", pos, d, c.Digest())
 	}
 }
+
+// A ledger where January was paid twice — two batches' payments appended
+// directly, as the payroll before never-twice could issue them — fails
+// verify, which names the person's month, its lines and their batches;
+// the HTTP payroll report shows the same (adapters/httpapi).
+func TestVerifyFindsAMonthPaidTwice(t *testing.T) {
+	db := pgtest.NewSchema(t)
+	s := pgstore.New(db.Pool)
+	defer s.Close()
+	ctx := context.Background()
+	persons := registerPersons(t, s, 0, 2)
+	jan, _ := domain.ParsePeriod("period", "2025-01")
+	pay := func(batch string, p domain.PersonID) {
+		line := domain.PaymentLine{Reference: batch + "-" + string(p), BatchID: batch, PersonID: p, Program: domain.ProgramLivingSubsidy,
+			Period: jan, Kind: domain.PaymentRegular, Amount: domain.MustMoney("110.00"), Township: "白鹿镇", PaidOn: domain.MustDate("2025-01-20")}
+		stream := domain.PaymentsStream(domain.ProgramLivingSubsidy, domain.PaymentShard(p))
+		recs, err := s.ReadStream(ctx, stream, domain.Backwards, domain.StreamEnd, 1)
+		prev, expected := "", domain.NoStream()
+		if err == nil {
+			md, _ := domain.DecodeMetadata(recs[0].Metadata)
+			prev, expected = md.Hash, domain.Exact(recs[0].Revision)
+		}
+		data, err := domain.Seal(domain.CommandMeta{CommandID: "pay-" + line.Reference, Actor: "fin.li", Role: "finance", Now: time.Now()}, prev,
+			[]domain.Event{domain.PaymentIssued{PaymentLine: line}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, stream, expected, data...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay("living_subsidy.2025-01.aaaaaa", persons[0])
+	pay("living_subsidy.2025-01.aaaaaa", persons[1])
+	pay("living_subsidy.2025-02.bbbbbb", persons[0]) // January again, as February's arrears
+	run1 := verifyRun(getenvFrom(map[string]string{"DATABASE_URL": db.URL}))
+	if _, errOut, err := run1("project", "--once"); err != nil {
+		t.Fatalf("project: %v\n%s", err, errOut)
+	}
+	waitForLog(t, s, 3*2+3)
+	out, _, err := run1("verify")
+	if err == nil || !strings.Contains(err.Error(), "1 problems found") {
+		t.Fatalf("verify: %v, want one problem\n%s", err, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("PAID TWICE: living_subsidy 2025-01 of person %s paid 220.00, owed 110.00, claimed back 0.00", persons[0]),
+		"living_subsidy.2025-01.aaaaaa-" + string(persons[0]) + " 110.00 issued (batch living_subsidy.2025-01.aaaaaa)",
+		"living_subsidy.2025-02.bbbbbb-" + string(persons[0]) + " 110.00 issued (batch living_subsidy.2025-02.bbbbbb)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, string(persons[1])) {
+		t.Errorf("verify names the person paid once:\n%s", out)
+	}
+	rep := decodeReport(t, func() string { out, _, _ := run1("verify", "--json"); return out }())
+	if rep.Problems != 1 || rep.NeverTwice == nil || len(rep.NeverTwice.Overpaid) != 1 || rep.NeverTwice.Months != 2 {
+		t.Fatalf("verify --json: %+v", rep.NeverTwice)
+	}
+}

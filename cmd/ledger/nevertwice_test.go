@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
+	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// cliLedger runs the binary's commands against a fresh ledger on either
+// event store.
+type cliLedger struct {
+	t     *testing.T
+	env   func(string) string
+	store domain.EventStore
+	db    *pgtest.Schema
+}
+
+func newCLILedger(t *testing.T, store string) *cliLedger {
+	t.Helper()
+	db := pgtest.NewSchema(t)
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	l := &cliLedger{t: t, db: db}
+	switch store {
+	case "pg":
+		s := pgstore.New(db.Pool)
+		t.Cleanup(s.Close)
+		l.store = s
+	case "esdb":
+		srv := esdbtest.Start(t)
+		vars["LEDGER_EVENTSTORE"] = srv.ConnectionString()
+		s, err := esdbstore.Open(srv.ConnectionString(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		l.store = s
+	}
+	l.env = getenvFrom(vars)
+	return l
+}
+
+// projectInBackground runs `ledger project` until the test ends, as
+// `ledger serve` would beside the finance officers' commands.
+func (l *cliLedger) projectInBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var out, errOut bytes.Buffer
+		_ = run(ctx, []string{"project"}, l.env, &out, &errOut)
+	}()
+	l.t.Cleanup(func() { cancel(); <-done })
+}
+
+func (l *cliLedger) run(args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, l.env, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func (l *cliLedger) must(args ...string) string {
+	l.t.Helper()
+	out, errOut, err := l.run(args...)
+	if err != nil {
+		l.t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+	}
+	return out
+}
+
+// draft runs `payroll run` for period after bringing the read models up
+// to date, and returns the batch.
+func (l *cliLedger) draft(period string) string {
+	l.t.Helper()
+	l.must("project", "--once")
+	return batchOf(l.t, l.must("payroll", "run", "--program", "living_subsidy", "--period", period, "--user", "fin.wu"))
+}
+
+func (l *cliLedger) approve(batch string) string {
+	l.t.Helper()
+	l.must("project", "--once")
+	return l.must("payroll", "approve", batch, "--user", "fin.li")
+}
+
+// neverTwice runs verify's never-twice check and returns the months paid
+// per person and month, from the batch reports.
+func (l *cliLedger) paid(batches ...string) map[string]int {
+	l.t.Helper()
+	out := map[string]int{}
+	for _, b := range batches {
+		for _, line := range strings.Split(l.must("payroll", "report", b, "--csv"), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) == 7 && (f[6] == "issued" || f[6] == "settled") {
+				out[f[1][:6]+" "+f[3]]++
+			}
+		}
+	}
+	return out
+}
+
+func (l *cliLedger) verifyNeverTwice() {
+	l.t.Helper()
+	l.must("project", "--once")
+	out, errOut, err := l.run("verify", "--projection", "entitlements")
+	if err != nil || !strings.Contains(out, "none paid more than owed") {
+		l.t.Fatalf("verify: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// The finance officers' report, on the command line and on both event
+// stores: January then February drafted and both approved pays January
+// once; a January batch with failed lines, a January re-issue and a
+// February batch pay each failed month once; two processes drafting
+// different periods at the same moment pay every month once.
+func TestNeverTwiceOnTheCommandLine(t *testing.T) {
+	for _, store := range []string{"pg", "esdb"} {
+		t.Run(store+"/january-then-february", func(t *testing.T) {
+			t.Parallel()
+			l := newCLILedger(t, store)
+			registerPersons(t, l.store, 0, 3)
+			jan := l.draft("2025-01")
+			feb := l.draft("2025-02")
+			if out := l.must("payroll", "report", feb); !strings.Contains(out, "expected          3          330.00") {
+				t.Fatalf("February's batch pays January again:\n%s", out)
+			}
+			l.approve(jan)
+			l.approve(feb)
+			paid := l.paid(jan, feb)
+			if len(paid) != 6 {
+				t.Fatalf("%d months paid, want 6: %v", len(paid), paid)
+			}
+			for k, n := range paid {
+				if n != 1 {
+					t.Errorf("%s paid %d times", k, n)
+				}
+			}
+			l.verifyNeverTwice()
+		})
+		t.Run(store+"/failed-january-reissued-once", func(t *testing.T) {
+			t.Parallel()
+			l := newCLILedger(t, store)
+			ps := registerPersons(t, l.store, 0, 3)
+			jan := l.draft("2025-01")
+			l.approve(jan)
+			var ret strings.Builder
+			ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+			for i, p := range ps {
+				status, reason := "成功", ""
+				if i == 0 {
+					status, reason = "失败", "账户已冻结"
+				}
+				fmt.Fprintf(&ret, "%s,110.00,%s,%s,B%d\r\n", domain.LineReference(jan, p, per(t, "2025-01")), status, reason, i)
+			}
+			file := filepath.Join(t.TempDir(), "return.csv")
+			if err := os.WriteFile(file, []byte(ret.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l.must("reconcile", jan, "--file", file, "--user", "fin.wu")
+			reissue := l.draft("2025-01")
+			if out := l.must("payroll", "report", reissue); !strings.Contains(out, "expected          1          110.00") {
+				t.Fatalf("the re-issue batch:\n%s", out)
+			}
+			feb := l.draft("2025-02")
+			if out := l.must("payroll", "report", feb); !strings.Contains(out, "expected          3          330.00") {
+				t.Fatalf("February's batch pays the failed January again:\n%s", out)
+			}
+			l.approve(feb)
+			l.approve(reissue)
+			if n := l.paid(jan, reissue, feb)[string(ps[0][:6])+" 2025-01"]; n != 1 {
+				t.Fatalf("the failed January paid by %d lines, want 1", n)
+			}
+			l.verifyNeverTwice()
+		})
+		t.Run(store+"/two-processes-at-once", func(t *testing.T) {
+			t.Parallel()
+			l := newCLILedger(t, store)
+			registerPersons(t, l.store, 0, 4)
+			l.projectInBackground()
+			outs := make([]string, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, period := range []string{"2025-01", "2025-02"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					outs[i], _, errs[i] = l.run("payroll", "run", "--program", "living_subsidy", "--period", period, "--user", fmt.Sprint("fin.", i))
+				}()
+			}
+			wg.Wait()
+			var batches []string
+			lines := 0
+			for i, err := range errs {
+				if err != nil && strings.Contains(err.Error(), "nothing is owed") {
+					continue // the other drafted this month too, as arrears
+				}
+				if err != nil {
+					t.Fatalf("run %d: %v\n%s", i, err, outs[i])
+				}
+				batches = append(batches, batchOf(t, outs[i]))
+				var n int
+				if _, err := fmt.Sscanf(outs[i][strings.Index(outs[i], ": ")+2:], "%d lines", &n); err != nil {
+					t.Fatalf("%s: %v", outs[i], err)
+				}
+				lines += n
+			}
+			if lines != 8 {
+				t.Fatalf("%d lines drafted, want 8 (January and February of 4 persons, each once):\n%s%s", lines, outs[0], outs[1])
+			}
+			for _, b := range batches {
+				l.must("payroll", "approve", b, "--user", "fin.li")
+			}
+			for k, n := range l.paid(batches...) {
+				if n != 1 {
+					t.Errorf("%s paid %d times", k, n)
+				}
+			}
+			out, errOut, err := l.run("verify", "--projection", "entitlements")
+			if err != nil || !strings.Contains(out, "none paid more than owed") {
+				t.Fatalf("verify: %v\n%s%s", err, out, errOut)
+			}
+		})
+	}
+}
+
+func per(t *testing.T, s string) domain.Period {
+	t.Helper()
+	p, err := domain.ParsePeriod("period", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
