@@ -303,7 +303,7 @@ func errorOutcome(r *http.Request, err error) *outcome {
 // time.
 func inProgress() *outcome {
 	rec := &bufferedResponse{header: http.Header{}}
-	rec.header.Set("Retry-After", "1")
+	rec.header.Set("Retry-After", "2")
 	problem(rec, http.StatusServiceUnavailable, "command_in_progress",
 		"a request with this Idempotency-Key is still running; retry with the same key and body to get its answer")
 	return &outcome{status: rec.status, header: rec.header, body: rec.body.Bytes(), shared: true}

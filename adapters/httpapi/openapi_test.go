@@ -197,7 +197,7 @@ func checkResponses(t *testing.T, doc *openAPI, name string, rt httpapi.RouteInf
 		want = append(want, "400", "401", "403", "500")
 	}
 	if isCommandRoute(rt.Method, rt.Pattern) {
-		want = append(want, "409", "413", "503") // 503: the same key still running, or unavailable
+		want = append(want, "409", "413")
 	} else if rt.Roles != nil {
 		want = append(want, "503")
 	}

@@ -75,13 +75,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusConflict, "conflict", ce.Reason)
 	case errors.Is(err, domain.ErrNotFound):
 		problem(w, http.StatusNotFound, "not_found", "no such record")
-	case errors.Is(err, domain.ErrUnavailable):
-		w.Header().Set("Retry-After", "1")
-		problem(w, http.StatusServiceUnavailable, "unavailable", "the ledger cannot do this right now; retry shortly")
 	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
+	case errors.Is(err, domain.ErrUnavailable):
+		w.Header().Set("Retry-After", "2")
+		problem(w, http.StatusServiceUnavailable, "unavailable", "the ledger cannot do this right now; retry shortly")
 	default:
 		logFrom(r.Context()).Error("request failed", slog.String("error", err.Error()))
 		problem(w, http.StatusInternalServerError, "internal", "the ledger could not complete the request; the error is logged")
