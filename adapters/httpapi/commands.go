@@ -2,16 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
-	"unicode"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -24,11 +21,6 @@ type commandResult struct {
 	Position string `json:"position"`
 	Revision uint64 `json:"revision"`
 }
-
-// idempotencyError is a 409 about an Idempotency-Key.
-type idempotencyError struct{ code, detail string }
-
-func (e *idempotencyError) Error() string { return e.detail }
 
 var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
 
@@ -58,94 +50,6 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 		}
 		return commandResult{PersonID: pid, Position: res.Position.String(), Revision: res.NextExpected}, loc, nil
 	})
-}
-
-// idempotent runs a command under an Idempotency-Key: the body is read and
-// hashed; a repeated key with the same body returns the first response and
-// runs nothing, a repeated key with another body is a 409. run decodes the
-// body (strictly), executes, and returns the response body and, for a
-// 201, its Location. meta comes with a command ID derived from the user
-// and the key, so even a retry racing the first attempt appends once.
-func (s *server) idempotent(w http.ResponseWriter, r *http.Request, status int, run func(body []byte, u User, meta domain.CommandMeta) (any, string, error)) {
-	u, _ := UserFrom(r.Context())
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		writeError(w, r, errMissingKey)
-		return
-	}
-	if len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) {
-		writeError(w, r, domain.Invalid("Idempotency-Key", "must be at most 200 printable ASCII characters"))
-		return
-	}
-	if err := checkContentType(r); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, r, jsonError(err))
-		return
-	}
-	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
-	ctx := r.Context()
-	stored, claimed, err := s.idem.Claim(ctx, u.Name, key, sum[:])
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if !claimed {
-		if !bytes.Equal(stored.RequestHash, sum[:]) {
-			writeError(w, r, &idempotencyError{"idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key for a new change"})
-			return
-		}
-		if stored.Status != 0 {
-			var first struct {
-				PersonID string `json:"person_id"`
-				BatchID  string `json:"batch_id"`
-			}
-			if stored.Status == http.StatusCreated && json.Unmarshal(stored.Response, &first) == nil {
-				switch {
-				case first.BatchID != "":
-					w.Header().Set("Location", "/v1/payroll/batches/"+first.BatchID)
-				case first.PersonID != "":
-					w.Header().Set("Location", "/v1/persons/"+first.PersonID)
-				}
-			}
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(stored.Status)
-			_, _ = w.Write(stored.Response)
-			return
-		}
-		// The first attempt is in flight or died midway: run it again.
-		// Its event IDs derive from the key, so nothing is appended twice.
-	}
-	meta := domain.CommandMeta{
-		CommandID:     "api:" + commandUser.Replace(u.Name) + ":" + key,
-		Actor:         u.Name,
-		Role:          string(u.Role),
-		CorrelationID: middleware.GetReqID(ctx),
-		Now:           s.Now(),
-	}
-	result, location, err := run(body, u, meta)
-	if err != nil {
-		if !errors.Is(err, domain.ErrConcurrency) {
-			_ = s.idem.Release(ctx, u.Name, key)
-		}
-		writeError(w, r, err)
-		return
-	}
-	out, _ := json.Marshal(result)
-	out = append(out, '\n')
-	if err := s.idem.Complete(ctx, u.Name, key, status, out); err != nil {
-		logFrom(ctx).Warn("idempotency: could not store the response", "error", err.Error())
-	}
-	if location != "" {
-		w.Header().Set("Location", location)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
 }
 
 // decodeBody decodes a command body strictly into v.

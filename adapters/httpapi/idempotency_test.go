@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/domain"
 )
 
 // Idempotency-Key on commands: a retried request gets the first response
 // and appends nothing; a key reused for another request is refused; keys
-// are per user; a command that failed frees its key; concurrent retries
-// append once.
+// are per user; a command's refusal is replayed like its success;
+// concurrent retries append once. Duplicates in flight, transient outcomes
+// and owners that die are in idempotency_inflight_test.go.
 
 var idemKeys atomic.Int64
 
@@ -237,7 +239,10 @@ func TestIdempotencyUserAndKeyDoNotRunTogether(t *testing.T) {
 	}
 }
 
-func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
+// A command's own refusal (400, 404, 409, 422) is its definitive answer:
+// the same key and body get it again, replayed, and the key stays bound to
+// that body; a new key gets a fresh decision.
+func TestIdempotencyRefusalIsReplayed(t *testing.T) {
 	t.Parallel()
 	l := start(t, "postgres")
 	idNum := idNumber(t, "1964-05-06", 46)
@@ -291,25 +296,40 @@ func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			k := uniqueKey()
 			n := eventCount(t, l)
-			for attempt := range 2 { // the failure is not stored: it fails again
+			first := l.Do("POST", st.path, "clerk", k, st.bad)
+			if first.Status != st.status || first.Problem(t).Code != st.code {
+				t.Fatalf("first attempt: %d %s, want %d %s", first.Status, first.Body, st.status, st.code)
+			}
+			if first.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("the first refusal is marked replayed")
+			}
+			for attempt := range 2 {
 				r := l.Do("POST", st.path, "clerk", k, st.bad)
-				if r.Status != st.status || r.Problem(t).Code != st.code {
-					t.Fatalf("attempt %d: %d %s, want %d %s", attempt, r.Status, r.Body, st.status, st.code)
+				if r.Status != first.Status || !bytes.Equal(r.Body, first.Body) {
+					t.Errorf("retry %d: %d %s, want the first answer %d %s", attempt, r.Status, r.Body, first.Status, first.Body)
 				}
-				if r.Header.Get("Idempotent-Replayed") != "" {
-					t.Errorf("attempt %d: a failure is marked replayed", attempt)
+				if r.Header.Get("Idempotent-Replayed") != "true" {
+					t.Errorf("retry %d: Idempotent-Replayed %q, want true", attempt, r.Header.Get("Idempotent-Replayed"))
+				}
+				if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+					t.Errorf("retry %d: Content-Type %q, want application/problem+json", attempt, ct)
 				}
 			}
 			if got := eventCount(t, l); got != n {
-				t.Fatalf("failed command appended %d events", got-n)
+				t.Fatalf("refused command appended %d events", got-n)
 			}
 			url := st.path
 			if st.fixedURL != "" {
 				url = st.fixedURL
 			}
-			ok := l.Do("POST", url, "clerk", k, st.fixed)
+			// The key is bound to the refused request.
+			if r := l.Do("POST", url, "clerk", k, st.fixed); r.Status != http.StatusConflict || r.Problem(t).Code != "idempotency_key_reused" {
+				t.Errorf("the corrected request with the refused one's key: %d %s, want 409 idempotency_key_reused", r.Status, r.Body)
+			}
+			// A new key is a new decision.
+			ok := l.Do("POST", url, "clerk", uniqueKey(), st.fixed)
 			if ok.Status != http.StatusOK && ok.Status != http.StatusCreated {
-				t.Fatalf("corrected request with the released key: %d %s", ok.Status, ok.Body)
+				t.Fatalf("corrected request with a new key: %d %s", ok.Status, ok.Body)
 			}
 			if ok.Header.Get("Idempotent-Replayed") != "" {
 				t.Errorf("corrected request marked replayed")
@@ -317,12 +337,36 @@ func TestIdempotencyFailedCommandReleasesKey(t *testing.T) {
 			if eventCount(t, l) == n {
 				t.Errorf("corrected request appended nothing")
 			}
-			// Now the key is taken by the corrected request.
-			if r := l.Do("POST", st.path, "clerk", k, st.bad); r.Status != http.StatusConflict || r.Problem(t).Code != "idempotency_key_reused" {
-				t.Errorf("the failed body after success: %d %s, want 409 idempotency_key_reused", r.Status, r.Body)
-			}
 		})
 	}
+}
+
+// A refusal stays the key's answer after the record changes so that the
+// same body would now succeed; with a new key it does.
+func TestIdempotencyRefusalOutlivesTheRecord(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	idNum := idNumber(t, "1962-03-04", 51)
+	id, err := domain.ParseResidentID("id_number", idNum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := string(domain.PersonIDFromHash(testKey.Hash(id)))
+	k := uniqueKey()
+	death := map[string]any{"date_of_death": "2024-07-01"}
+
+	refused := l.Do("POST", "/v1/persons/"+pid+"/death", "clerk", k, death)
+	if refused.Status != http.StatusNotFound {
+		t.Fatalf("death of a person not registered: %d %s, want 404", refused.Status, refused.Body)
+	}
+	if got := registerWith(t, l, idNum, "赵兰", false); got != pid {
+		t.Fatalf("registered as %s, want %s", got, pid)
+	}
+	again := l.Do("POST", "/v1/persons/"+pid+"/death", "clerk", k, death)
+	if again.Status != http.StatusNotFound || !bytes.Equal(again.Body, refused.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the same key after registering: %d %v %s, want the replayed 404 %s", again.Status, again.Header, again.Body, refused.Body)
+	}
+	mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/death", "clerk", uniqueKey(), death)
 }
 
 func TestIdempotencyConcurrentRetries(t *testing.T) {

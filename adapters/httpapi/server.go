@@ -42,14 +42,25 @@ type Deps struct {
 	Projections func(ctx context.Context) ([]projections.Status, error)
 	// Auth resolves bearer tokens; default: the api_users table.
 	Auth Authenticator
+	// InFlightWait is how long a command request waits for a duplicate in
+	// flight (same user, Idempotency-Key and body) to answer before it
+	// answers 503 command_in_progress; default DefaultInFlightWait.
+	InFlightWait time.Duration
 }
 
 type server struct {
 	Deps
 	handler *domain.Handler
 	pay     *app.Payroll
-	idem    postgres.Idempotency
+	idem    *postgres.Idempotency
+	flights flights
 	metrics *requestMetrics
+}
+
+// api is the handler NewServer returns.
+type api struct {
+	http.Handler
+	s *server
 }
 
 // NewServer returns the API's handler.
@@ -59,6 +70,9 @@ func NewServer(d Deps) http.Handler {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.InFlightWait <= 0 {
+		d.InFlightWait = DefaultInFlightWait
 	}
 	if d.Auth == nil && d.DB != nil {
 		d.Auth = newPgUsers(postgres.Users{Pool: d.DB})
@@ -73,7 +87,7 @@ func NewServer(d Deps) http.Handler {
 		s.pay = app.NewPayroll(d.Store, projections.ReadModels{Q: d.DB, Store: d.Store}, sealer)
 	}
 	if d.DB != nil {
-		s.idem = postgres.Idempotency{Pool: d.DB}
+		s.idem = postgres.NewIdempotency(d.DB)
 	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
@@ -89,7 +103,7 @@ func NewServer(d Deps) http.Handler {
 		}
 		r.Method(rt.method, rt.pattern, s.metrics.instrument(rt.method+" "+rt.pattern, h))
 	}
-	return r
+	return &api{Handler: r, s: s}
 }
 
 // pgUsers adapts postgres.Users to Authenticator, remembering a valid
