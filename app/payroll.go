@@ -198,6 +198,9 @@ func (p *Payroll) Draft(ctx context.Context, meta domain.CommandMeta, req DraftR
 	if err != nil {
 		return DraftResult{}, err
 	}
+	if _, err := domain.DecideOpen(l.control.state, open); err != nil {
+		return DraftResult{Claims: claims}, err // a batch of the period waits for approval
+	}
 	opened := domain.BatchOpened{BatchID: open.BatchID, Program: open.Program, Period: open.Period, PaidOn: open.PaidOn, DraftedBy: open.DraftedBy}
 	owed := false
 	for i, s := range l.shards {

@@ -290,8 +290,8 @@ func ParseBatchID(field, id string) (ProgramCode, Period, error) {
 	if err != nil {
 		return "", Period{}, err
 	}
-	if s := parts[2]; s == "" || len(s) > 16 || strings.ContainsFunc(s, func(c rune) bool { return (c < 'a' || c > 'z') && (c < '0' || c > '9') }) {
-		return "", Period{}, Invalid(field, "%s does not end in a batch code (lowercase letters and digits)", quoteTrunc(id))
+	if s := parts[2]; len(s) != 6 || strings.ContainsFunc(s, func(c rune) bool { return (c < 'a' || c > 'z') && (c < '2' || c > '7') }) {
+		return "", Period{}, Invalid(field, "%s does not end in a batch code of six letters and digits 2-7", quoteTrunc(id))
 	}
 	return program, period, nil
 }

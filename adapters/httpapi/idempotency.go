@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,6 +64,37 @@ var errKeyReused = &idempotencyError{"idempotency_key_reused", "this Idempotency
 // the user and the key, so even a retry racing the first attempt appends
 // once.
 func (s *server) idempotent(w http.ResponseWriter, r *http.Request, status int, run func(body []byte, u User, meta domain.CommandMeta) (any, string, error)) {
+	s.keyed(w, r, status, func() ([]byte, error) {
+		if err := checkContentType(r); err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			return nil, jsonError(err)
+		}
+		return body, nil
+	}, run)
+}
+
+// idempotentFile is idempotent for a command whose body is a file of any
+// content type, up to max bytes (a bank return file).
+func (s *server) idempotentFile(w http.ResponseWriter, r *http.Request, status int, max int64, run func(body []byte, u User, meta domain.CommandMeta) (any, string, error)) {
+	s.keyed(w, r, status, func() ([]byte, error) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &fileTooLarge{max: max}
+		}
+		return body, err
+	}, run)
+}
+
+// fileTooLarge is a 413 for a file body.
+type fileTooLarge struct{ max int64 }
+
+func (e *fileTooLarge) Error() string { return fmt.Sprintf("the file exceeds %d bytes", e.max) }
+
+func (s *server) keyed(w http.ResponseWriter, r *http.Request, status int, read func() ([]byte, error), run func(body []byte, u User, meta domain.CommandMeta) (any, string, error)) {
 	u, _ := UserFrom(r.Context())
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
@@ -73,13 +105,9 @@ func (s *server) idempotent(w http.ResponseWriter, r *http.Request, status int, 
 		writeError(w, r, domain.Invalid("Idempotency-Key", "must be at most 200 printable ASCII characters"))
 		return
 	}
-	if err := checkContentType(r); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := read()
 	if err != nil {
-		writeError(w, r, jsonError(err))
+		writeError(w, r, err)
 		return
 	}
 	req := &keyedRequest{

@@ -2,14 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/app"
@@ -37,7 +34,7 @@ type batchResult struct {
 	// DecidedBy is the approver or the rejecter.
 	DecidedBy string `json:"decided_by,omitempty"`
 	Claims    int    `json:"overpayment_claims_recorded"`
-	Position  string `json:"position"`
+	Position  string `json:"position,omitempty"`
 }
 
 func (s *server) draftPayroll(w http.ResponseWriter, r *http.Request) {
@@ -258,78 +255,48 @@ type reconcileExceptionJSON struct {
 }
 
 // uploadReturn reconciles a bank return file sent as the raw request body
-// (CSV or XLSX, UTF-8 or GB18030). A malformed file is refused whole (400,
-// every bad line named); the same file again changes nothing.
+// (CSV or XLSX, UTF-8 or GB18030), under an Idempotency-Key like every
+// command. A malformed file is refused whole (400, every bad line named);
+// the same file again changes nothing and answers with its
+// classification.
 func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
-	u, _ := UserFrom(r.Context())
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		writeError(w, r, errMissingKey)
-		return
-	}
-	id := chi.URLParam(r, "batch")
-	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bankfile.MaxReturnFileSize))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			problem(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the return file exceeds %d bytes", bankfile.MaxReturnFileSize))
-			return
+	s.idempotentFile(w, r, http.StatusOK, bankfile.MaxReturnFileSize, func(raw []byte, u User, meta domain.CommandMeta) (any, string, error) {
+		id := chi.URLParam(r, "batch")
+		if _, _, err := domain.ParseBatchID("batch", id); err != nil {
+			return nil, "", err
 		}
-		writeError(w, r, err)
-		return
-	}
-	meta := domain.CommandMeta{CommandID: "api:" + commandUser.Replace(u.Name) + ":" + key, Actor: u.Name, Role: string(u.Role),
-		CorrelationID: middleware.GetReqID(r.Context()), Now: s.Now()}
-	applied, err := s.pay.Reconcile(r.Context(), meta, app.ReconcileRequest{BatchID: id, Name: "return file", Raw: raw})
-	var fe *bankfile.FileError
-	if errors.As(err, &fe) {
-		var lines []string
-		for i, p := range fe.Problems {
-			if i == 50 {
-				lines = append(lines, fmt.Sprintf("and %d more", len(fe.Problems)-50))
-				break
-			}
-			lines = append(lines, p.String())
+		applied, err := s.pay.Reconcile(r.Context(), meta, app.ReconcileRequest{BatchID: id, Name: "return file", Raw: raw})
+		if err != nil {
+			return nil, "", err
 		}
-		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: "invalid_return_file", Field: "file",
-			Detail: "nothing was applied; fix these lines and send the file again: " + strings.Join(lines, "; ")})
-		return
-	}
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	t := applied.Totals
-	out := reconcileJSON{BatchID: id, AlreadyImported: applied.AlreadyImported, Exceptions: []reconcileExceptionJSON{},
-		Totals: map[string]domain.CountTotal{
-			"expected": ct(t.Expected), "settled": ct(t.Settled), "failed": ct(t.Failed), "amount_mismatch": ct(t.AmountMismatch),
-			"unknown": ct(t.Unknown), "duplicate": ct(t.Duplicate), "missing": ct(t.Missing),
-		}}
-	if !applied.Position.IsStart() {
-		out.Position = applied.Position.String()
-	}
-	for _, l := range applied.Failed {
-		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "failed", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount, Detail: l.Reason})
-	}
-	for _, m := range applied.AmountMismatch {
-		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "amount_mismatch", Line: m.Line.LineNo, Reference: m.Line.Reference,
-			Amount: m.Line.Amount, Detail: "issued " + m.Expected.String()})
-	}
-	for _, l := range applied.Unknown {
-		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "unknown", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount})
-	}
-	for _, dl := range applied.Duplicate {
-		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "duplicate", Line: dl.Line.LineNo, Reference: dl.Line.Reference,
-			Amount: dl.Line.Amount, Detail: fmt.Sprint("first on line ", dl.FirstLineNo)})
-	}
-	for _, m := range applied.Missing {
-		out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "missing", Reference: m.Reference, Amount: m.Amount})
-	}
-	writeJSON(w, http.StatusOK, out)
+		t := applied.Totals
+		out := reconcileJSON{BatchID: id, AlreadyImported: applied.AlreadyImported, Exceptions: []reconcileExceptionJSON{},
+			Totals: map[string]domain.CountTotal{
+				"expected": ct(t.Expected), "settled": ct(t.Settled), "failed": ct(t.Failed), "amount_mismatch": ct(t.AmountMismatch),
+				"unknown": ct(t.Unknown), "duplicate": ct(t.Duplicate), "missing": ct(t.Missing),
+			}}
+		if !applied.Position.IsStart() {
+			out.Position = applied.Position.String()
+		}
+		for _, l := range applied.Failed {
+			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "failed", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount, Detail: l.Reason})
+		}
+		for _, m := range applied.AmountMismatch {
+			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "amount_mismatch", Line: m.Line.LineNo, Reference: m.Line.Reference,
+				Amount: m.Line.Amount, Detail: "issued " + m.Expected.String()})
+		}
+		for _, l := range applied.Unknown {
+			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "unknown", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount})
+		}
+		for _, dl := range applied.Duplicate {
+			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "duplicate", Line: dl.Line.LineNo, Reference: dl.Line.Reference,
+				Amount: dl.Line.Amount, Detail: fmt.Sprint("first on line ", dl.FirstLineNo)})
+		}
+		for _, m := range applied.Missing {
+			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "missing", Reference: m.Reference, Amount: m.Amount})
+		}
+		return out, "", nil
+	})
 }
 
 func ct(t bankfile.Tally) domain.CountTotal { return domain.CountTotal{Count: t.Count, Total: t.Total} }
@@ -401,4 +368,21 @@ func (s *server) settleClaim(writeOff bool) http.HandlerFunc {
 				Remaining: &rem, References: c.References}, "position": res.Position.String()}, "", nil
 		})
 	}
+}
+
+// getNeverTwice checks never-twice: every person's month of the monthly
+// programs (or ?program=) paid more than owed beyond what was claimed
+// back, with the lines and batches that paid it — what `ledger verify`
+// reports.
+func (s *server) getNeverTwice(w http.ResponseWriter, r *http.Request) {
+	var programs []domain.ProgramCode
+	if q := r.URL.Query().Get("program"); q != "" {
+		var p parser
+		programs = append(programs, p.program("program", q))
+		if p.err != nil {
+			writeError(w, r, p.err)
+			return
+		}
+	}
+	s.query(w, r, func(ctx context.Context) (any, error) { return s.pay.CheckNeverTwice(ctx, programs...) })
 }

@@ -86,7 +86,7 @@ func payroll(t *testing.T, l *ledger) {
 	}
 	res := r.JSON(t)
 	batch, _ := res["batch_id"].(string)
-	if batch != "living_subsidy.2025-03.1" || res["program"] != "living_subsidy" || res["period"] != "2025-03" ||
+	if _, _, err := domain.ParseBatchID("batch", batch); err != nil || res["program"] != "living_subsidy" || res["period"] != "2025-03" ||
 		fmt.Sprint(res["count"]) != "6" || res["total"] != "660.00" {
 		t.Fatalf("draft: %s", r.Body)
 	}
@@ -296,9 +296,10 @@ func (l *ledger) caughtUp(after string) {
 }
 
 // periods hands out each ledger's living_subsidy periods for the payroll
-// route tests, one per batch, so that no batch waiting for approval blocks
-// another: 2025-03, 2025-02, … (the fixtures are granted from 2024-02 and
-// paid for it, so each of these periods owes the fixture's person).
+// route tests, one per batch, later and later — 2024-04, 2024-05, … — so
+// that each owes its own month to every fixture's person (granted from
+// 2024-02): earlier months may be reserved by another test's batch still
+// waiting for approval, which never pays a month twice.
 var periods sync.Map // ledger URL → *atomic.Int64
 
 func (l *ledger) freshPeriod() string {
@@ -308,9 +309,9 @@ func (l *ledger) freshPeriod() string {
 	if n >= 12 {
 		l.t.Fatalf("more than 12 payroll periods drawn for one ledger")
 	}
-	p, _ := domain.ParsePeriod("period", "2025-03")
+	p, _ := domain.ParsePeriod("period", "2024-04")
 	for range n {
-		p = p.Prev()
+		p = p.Next()
 	}
 	return p.String()
 }

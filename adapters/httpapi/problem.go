@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -74,10 +75,25 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *domain.ConflictError
 	var wev *domain.WrongExpectedVersionError
 	var ie *idempotencyError
+	var fe2 *bankfile.FileError
+	var tl *fileTooLarge
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &ie):
 		problem(w, http.StatusConflict, ie.code, ie.detail)
+	case errors.As(err, &fe2):
+		var lines []string
+		for i, p := range fe2.Problems {
+			if i == 50 {
+				lines = append(lines, fmt.Sprintf("and %d more", len(fe2.Problems)-50))
+				break
+			}
+			lines = append(lines, p.String())
+		}
+		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: "invalid_return_file", Field: "file",
+			Detail: "nothing was applied; fix these lines and send the file again: " + strings.Join(lines, "; ")})
+	case errors.As(err, &tl):
+		problem(w, http.StatusRequestEntityTooLarge, "body_too_large", tl.Error())
 	case errors.Is(err, errBodyTooLarge):
 		problem(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the request body exceeds %d bytes", maxBody))
 	case errors.As(err, &fe):

@@ -20,7 +20,7 @@ import (
 func TestAnnualSummaryOverHTTP(t *testing.T) {
 	t.Parallel()
 	l := start(t, "postgres")
-	f := newFixture(l) // living_subsidy from 2024-02-01, one payment of 110.00 paid 2024-02-20
+	f := newFixture(l) // living_subsidy from 2024-02-01, one payment of 100.00 paid 2024-02-20
 	f.must("clerk", "POST", "/v1/persons/"+f.pid+"/one-off-grants", map[string]any{
 		"grant_id": "cond-1", "program": "condolence", "amount": "500.00", "effective_on": "2024-09-15"})
 	f.must("clerk", "POST", "/v1/persons/"+f.pid+"/in-kind-issues", map[string]any{
@@ -51,20 +51,20 @@ func TestAnnualSummaryOverHTTP(t *testing.T) {
 	}
 	living, cond, kind := got.Programs[0], got.Programs[12], got.Programs[6]
 	switch {
-	case living.Program != domain.ProgramLivingSubsidy || living.Cases != 1 || living.Granted != 1 || living.Paid.String() != "110.00":
+	case living.Program != domain.ProgramLivingSubsidy || living.Cases != 1 || living.Granted != 1 || living.Paid.String() != "100.00":
 		t.Errorf("living_subsidy %+v", living)
 	case cond.Program != domain.ProgramCondolence || cond.Cases != 1 || cond.Paid.String() != "500.00":
 		t.Errorf("condolence %+v", cond)
 	case kind.Program != domain.ProgramDeviceInKind || kind.InKindItems != 3 || kind.InKindValue.String() != "1050.00":
 		t.Errorf("device_in_kind %+v", kind)
-	case got.TotalPaid.String() != "610.00" || got.Households.None != 1:
+	case got.TotalPaid.String() != "600.00" || got.Households.None != 1:
 		t.Errorf("total paid %s, households %+v", got.TotalPaid, got.Households)
 	}
 
 	r = l.Do("GET", "/v1/reports/annual?format=csv&year=2024", "finance", "", nil)
 	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
 		r.Header.Get("Content-Disposition") != `attachment; filename="annual-summary-2024.csv"` ||
-		!bytes.HasPrefix(r.Body, []byte("\ufeff年度(Year),")) || !strings.Contains(string(r.Body), "2024,total,total_paid,合计,Total paid,,,,,,610.00,") {
+		!bytes.HasPrefix(r.Body, []byte("\ufeff年度(Year),")) || !strings.Contains(string(r.Body), "2024,total,total_paid,合计,Total paid,,,,,,600.00,") {
 		t.Errorf("csv: %d %v\n%s", r.Status, r.Header, r.Body)
 	}
 	r = l.Do("GET", "/v1/reports/annual?year=2024&format=xlsx", "admin", "", nil)
@@ -77,7 +77,7 @@ func TestAnnualSummaryOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if v, _ := x.GetCellValue(reports.AnnualSheet, "K2"); v != "110.00" {
+	if v, _ := x.GetCellValue(reports.AnnualSheet, "K2"); v != "100.00" {
 		t.Errorf("xlsx K2 (living_subsidy paid) = %q", v)
 	}
 

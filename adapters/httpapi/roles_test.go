@@ -89,21 +89,25 @@ func TestRoles(t *testing.T) {
 // most, independently of routes.go: changing who may read the full history,
 // approve grants, see payments or register people must change this test too.
 var sensitiveRoutes = map[string][]httpapi.Role{
-	"GET /v1/persons/{id}/history":                    {httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"POST /v1/persons/{id}/grants/{proposal}/approve": {httpapi.RoleApprover, httpapi.RoleAdmin},
-	"POST /v1/persons/{id}/grants/{proposal}/reject":  {httpapi.RoleApprover, httpapi.RoleAdmin},
-	"POST /v1/persons/{id}/death/retract":             {httpapi.RoleApprover, httpapi.RoleAdmin},
-	"GET /v1/persons/{id}/payments":                   {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"GET /v1/spending":                                {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"GET /v1/reports/annual":                          {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"GET /v1/payroll/months":                          {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"POST /v1/persons":                                {httpapi.RoleClerk, httpapi.RoleAdmin},
-	"POST /v1/persons/{id}/bank-account":              {httpapi.RoleClerk, httpapi.RoleAdmin},
-	"POST /v1/payroll/batches":                        {httpapi.RoleFinance, httpapi.RoleAdmin},
-	"POST /v1/payroll/batches/{batch}/approve":        {httpapi.RoleFinance, httpapi.RoleAdmin},
-	"POST /v1/payroll/batches/{batch}/reject":         {httpapi.RoleFinance, httpapi.RoleAdmin},
-	"GET /v1/payroll/batches/{batch}":                 {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
-	"POST /v1/payroll/batches/{batch}/returns":        {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"GET /v1/persons/{id}/history":                     {httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/grants/{proposal}/approve":  {httpapi.RoleApprover, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/grants/{proposal}/reject":   {httpapi.RoleApprover, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/death/retract":              {httpapi.RoleApprover, httpapi.RoleAdmin},
+	"GET /v1/persons/{id}/payments":                    {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"GET /v1/spending":                                 {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"GET /v1/reports/annual":                           {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"GET /v1/payroll/months":                           {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"POST /v1/persons":                                 {httpapi.RoleClerk, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/bank-account":               {httpapi.RoleClerk, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches":                         {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/approve":         {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/reject":          {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"GET /v1/payroll/batches/{batch}":                  {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/returns":         {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/batches/{batch}/exports":         {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"GET /v1/payroll/batches/{batch}/exports/{sha256}": {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/claims/{claim}/recover":          {httpapi.RoleFinance, httpapi.RoleAdmin},
+	"POST /v1/payroll/claims/{claim}/write-off":        {httpapi.RoleFinance, httpapi.RoleAdmin},
 }
 
 func TestSensitiveRoutesAreRoutes(t *testing.T) {
@@ -211,6 +215,8 @@ type fixture struct {
 	after    string // the position of the last write
 	period   string // a living_subsidy period no other batch of the ledger uses
 	batch    string // a payroll batch of period
+	export   string // the SHA-256 of the batch's payment file, once exported
+	claim    string // an overpayment claim of the person, once recorded
 }
 
 var personSeq, keySeq atomic.Int64
@@ -246,7 +252,7 @@ func newFixture(l *ledger) *fixture {
 	ref := "LS-2024-02-" + f.pid
 	data, err := domain.Seal(domain.CommandMeta{CommandID: "pay-" + ref, Actor: "finance", Role: "finance", Now: time.Now()}, "",
 		[]domain.Event{domain.PaymentIssued{PaymentLine: domain.PaymentLine{Reference: ref, BatchID: "LS-2024-02", PersonID: domain.PersonID(f.pid),
-			Program: domain.ProgramLivingSubsidy, Period: period, Kind: domain.PaymentRegular, Amount: domain.MustMoney("110.00"),
+			Program: domain.ProgramLivingSubsidy, Period: period, Kind: domain.PaymentRegular, Amount: domain.MustMoney("100.00"),
 			Township: "星子镇", PaidOn: period.First().AddDays(19)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +279,8 @@ func (f *fixture) must(as, method, path string, body any) string {
 
 // path fills a route pattern's parameters.
 func (f *fixture) path(pattern string) string {
-	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy", "{batch}", f.batch).Replace(pattern)
+	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy", "{batch}", f.batch,
+		"{sha256}", f.export, "{claim}", f.claim).Replace(pattern)
 }
 
 // draftBatch drafts a living_subsidy batch for a period of its own (after
@@ -290,6 +297,49 @@ func (f *fixture) draftBatch(drafter string) string {
 	res := r.JSON(f.l.t)
 	f.batch, f.after = res["batch_id"].(string), res["position"].(string)
 	return f.batch
+}
+
+// approvedWithAccounts drafts and approves a batch, and records a bank
+// account for everyone it pays, so that its payment file can be written.
+func (f *fixture) approvedWithAccounts(l *ledger) {
+	l.t.Helper()
+	l.addUser("finance2", "finance")
+	f.draftBatch("finance")
+	f.approveBatch("finance2")
+	r := l.Do("GET", "/v1/payroll/batches/"+f.batch+"?after="+f.after, "finance", "", nil)
+	seen := map[string]bool{}
+	for _, x := range r.JSON(l.t)["lines"].([]any) {
+		pid := x.(map[string]any)["person_id"].(string)
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		acct := map[string]any{"account_name": "受益人", "bank": "中国农业银行", "account_number": newAccountNumber()}
+		if r := l.Do("POST", "/v1/persons/"+pid+"/bank-account", "admin", newKey(), acct); r.Status == http.StatusUnprocessableEntity {
+			// Another route's test recorded this person's death: its
+			// arrears are owed all the same; take the death back to record
+			// where to pay them.
+			f.must("approver", "POST", "/v1/persons/"+pid+"/death/retract", map[string]any{"reason": "reported in error"})
+			f.must("admin", "POST", "/v1/persons/"+pid+"/bank-account", acct)
+		}
+	}
+}
+
+// claimFor pays the person a batch, records their death before it and
+// the claims it causes, and keeps the first claim.
+func claimFor(l *ledger, f *fixture) {
+	l.t.Helper()
+	l.addUser("finance2", "finance")
+	f.draftBatch("finance")
+	f.approveBatch("finance2")
+	f.must("admin", "POST", "/v1/persons/"+f.pid+"/death", map[string]any{"date_of_death": "2024-02-10"})
+	l.caughtUp(f.after)
+	r := l.Do("POST", "/v1/payroll/claims", "finance", newKey(), map[string]any{"program": "living_subsidy"})
+	claims, _ := r.JSON(l.t)["claims"].([]any)
+	if r.Status != http.StatusOK || len(claims) == 0 {
+		l.t.Fatalf("claims: %d %s", r.Status, r.Body)
+	}
+	f.claim = claims[0].(map[string]any)["claim_id"].(string)
 }
 
 // approveBatch approves the fixture's batch as approver.
@@ -368,6 +418,7 @@ var routeRequests = map[string]routeRequest{
 	"GET /v1/payroll/months": {query: func(*fixture) url.Values {
 		return url.Values{"program": {"living_subsidy"}, "year": {"2024"}}
 	}},
+	"GET /v1/payroll/never-twice": {query: func(*fixture) url.Values { return url.Values{"program": {"living_subsidy"}} }},
 
 	"POST /v1/persons": {body: func(f *fixture) any {
 		return map[string]any{"id_number": newIDNumber(f.l.t), "name": "王秀兰", "township": "蛟塘镇",
@@ -463,6 +514,29 @@ var routeRequests = map[string]routeRequest{
 			f.approveBatch("finance2")
 		},
 	},
+	"POST /v1/payroll/batches/{batch}/resume": {
+		prepare: func(l *ledger, f *fixture) {
+			l.addUser("finance2", "finance")
+			f.draftBatch("finance2")
+		},
+	},
+	"POST /v1/payroll/batches/{batch}/exports": {
+		prepare: func(l *ledger, f *fixture) { f.approvedWithAccounts(l) },
+		body:    fixedBody(map[string]any{"format": "csv"}),
+	},
+	"GET /v1/payroll/batches/{batch}/exports/{sha256}": {
+		prepare: func(l *ledger, f *fixture) {
+			f.approvedWithAccounts(l)
+			r := l.Do("POST", "/v1/payroll/batches/"+f.batch+"/exports", "finance", newKey(), map[string]any{"format": "xlsx"})
+			if r.Status != http.StatusCreated {
+				l.t.Fatalf("export: %d %s", r.Status, r.Body)
+			}
+			f.export = r.JSON(l.t)["file_sha256"].(string)
+		},
+	},
+	"POST /v1/payroll/claims":                   {body: fixedBody(map[string]any{"program": "living_subsidy"})},
+	"POST /v1/payroll/claims/{claim}/recover":   {prepare: claimFor, body: fixedBody(map[string]any{"amount": "10.00"})},
+	"POST /v1/payroll/claims/{claim}/write-off": {prepare: claimFor, body: fixedBody(map[string]any{"amount": "10.00", "reason": "hardship"})},
 
 	// The change notice: each request for a department of its own (see
 	// changeNoticeBody), so that a second caller is not refused as an

@@ -73,6 +73,7 @@ func (s *server) routes() []route {
 		{"POST", "/v1/payroll/claims/{claim}/recover", financeOnly, s.settleClaim(false)},
 		{"POST", "/v1/payroll/claims/{claim}/write-off", financeOnly, s.settleClaim(true)},
 		{"GET", "/v1/payroll/months", money, s.getProgramMonths},
+		{"GET", "/v1/payroll/never-twice", money, s.getNeverTwice},
 
 		// The monthly change notice: POST answers the file and records it.
 		{"POST", "/v1/reports/changes", caseworkers, s.issueChangeNotice},
