@@ -161,7 +161,9 @@ func TestNeverTwiceOverHTTP(t *testing.T) {
 			rs := make([]response, 3)
 			var wg sync.WaitGroup
 			for i, period := range []string{"2025-01", "2025-02", "2025-03"} {
-				wg.Go(func() { rs[i] = l.draft("finance", key(), map[string]any{"program": "living_subsidy", "period": period}) })
+				wg.Go(func() {
+					rs[i] = l.draft("finance", key(), map[string]any{"program": "living_subsidy", "period": period})
+				})
 			}
 			wg.Wait()
 			var batches []string
@@ -304,5 +306,3 @@ func TestPayrollDraftOwnerDiesBetweenAppendAndAnswer(t *testing.T) {
 		})
 	}
 }
-
-
