@@ -320,12 +320,12 @@ Time per section: ${timings[*]:-none}.
 | entitlement look-ups: p99 | $(num "$l_api_p99" 2) ms | bare pgx query: $(num "$l_floor_p99" 2) ms | | < 10 ms | $(met "$l_api_p99" "<" 10) |
 | read and classify a 100,000-line return file | $(awk -v n="$c_file" 'BEGIN { if (n == "NaN") print "n/a"; else printf "%.2f s", n / 1e9 }') | decode + CSV only: $(awk -v n="$c_floor" 'BEGIN { if (n == "NaN") print "n/a"; else printf "%.2f s", n / 1e9 }') | $(r "$c_file" "$c_floor")× the floor's time | | |
 | whole reconciliation of a $(num "$LINES")-payment batch | $(num "$c_batch" 2) s | | | < 5 s | $(met "$c_batch" "<" 5) |
-| payroll for $(num "$PAYROLL_PERSONS") persons: \`ledger payroll run\` (read persons, claims, draft) | $(num "$(pay run_s)" 1) s | | | | |
-| … \`ledger payroll approve\` (BatchApproved + $(num "$PAYROLL_PERSONS") PaymentIssued) | $(num "$(pay approve_s)" 1) s | | | | |
+| payroll for $(num "$PAYROLL_PERSONS") persons: \`ledger payroll run\` (read persons, claims, reserve the lines in 16 payment shards) | $(num "$(pay run_s)" 1) s | | | | |
+| … \`ledger payroll approve\` (re-check and issue $(num "$PAYROLL_PERSONS") payments, in chunks) | $(num "$(pay approve_s)" 1) s | | | | |
 | … \`ledger payroll export\` (GB18030 payment file) | $(num "$(pay export_s)" 1) s | | | | |
 | … \`ledger reconcile\` of $(num "$PAYROLL_PERSONS") bank lines (return files of ≤ 500,000 lines) | $(num "$(pay reconcile_s)" 1) s | | | | |
 | … the month in total | $(num "$(pay total_s)" 1) s | | | | |
-| … size of the one BatchDrafted event (its JSON data) | $(num "$(pay drafted_MB)" 1) MB | | | | |
+| … the largest event written (its JSON data) | $(num "$(pay largest_event_KiB)" 1) KiB | | | ≤ 256 KiB | $(met "$(pay largest_event_KiB)" "<" 256.01) |
 MD
 	cat <<'MD'
 

@@ -149,7 +149,7 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 }
 
 // batchOf returns the batch a `payroll run` drafted, from its output.
-func batchOf(t *testing.T, out string) string {
+func batchOf(t testing.TB, out string) string {
 	t.Helper()
 	m := regexp.MustCompile(`drafted (\S+): `).FindStringSubmatch(out)
 	if m == nil {
