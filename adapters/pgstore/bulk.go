@@ -141,7 +141,12 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 		total += len(appends[i].Events)
 	}
 
-	tx, err := s.pool.Begin(ctx)
+	// The transaction holds the read horizon from its first write to its
+	// end: bound it (see WithBulkTimeout), and take the append lock before
+	// the first write gives it an ID (see horizon.go).
+	ctx, cancel := context.WithTimeout(ctx, s.bulkTimeout)
+	defer cancel()
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.bulkBeginSQL()})
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +286,15 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 		}
 	}
 	return nil, nil
+}
+
+// bulkBeginSQL begins an AppendMany transaction: its server-side bounds,
+// then the append lock, in one round trip.
+func (s *Store) bulkBeginSQL() string {
+	return fmt.Sprintf(`BEGIN; SELECT set_config('statement_timeout', '%d', true),
+		set_config('idle_in_transaction_session_timeout', '%d', true),
+		pg_advisory_xact_lock_shared(%s)`,
+		s.bulkTimeout.Milliseconds(), min(bulkIdleTimeout, s.bulkTimeout).Milliseconds(), appendLockKey)
 }
 
 // bulkRows feeds the pending appends' events to COPY, one row per event,

@@ -4,13 +4,24 @@
 //
 // Global order and the read horizon. Events are ordered globally by
 // (tx_id, position): the 64-bit ID of the transaction that wrote them, then
-// their insert sequence. Readers only return events whose transaction ID is
-// below the snapshot's xmin, the oldest transaction still running anywhere
-// in the cluster. Every transaction below xmin has finished, and every
-// transaction that has not will get an ID at or above it, so nothing can
-// later appear before an event a reader has already returned. A bigserial
-// alone does not give that: position 7 can commit while position 6 is still
-// in flight, and a subscriber checkpointed at 7 would never see 6.
+// their insert sequence. A bigserial alone is not safe for readers:
+// position 7 can commit while position 6 is still in flight, and a
+// subscriber checkpointed at 7 would never see 6. So readers only return
+// events whose transaction ID is below the read horizon: the oldest
+// transaction ID among the appends still in flight, or the next ID when
+// none is. Every append transaction takes a shared advisory lock (one key
+// per schema) before it has an ID, which is how readers find the appends
+// in flight; transactions that do not append — in other databases, or
+// sessions idle in a transaction — never hold readers back. horizon.go
+// says why nothing can then appear before an event a reader has returned.
+//
+// The store bounds its own append transactions, so that none holds the
+// horizon for long: an Append is one statement, cancelled by the server
+// after WithAppendTimeout (5 s); an AppendMany transaction is cancelled
+// after WithBulkTimeout (60 s), by the client, and by the server too if a
+// statement runs that long or the client leaves the transaction idle for
+// 5 s. AppendInTx appends in the caller's transaction, whose length is
+// the caller's to bound.
 package pgstore
 
 import (
@@ -42,6 +53,9 @@ type Store struct {
 	batch   int
 	log     *slog.Logger
 
+	appendTimeout time.Duration // server-side bound of one Append
+	bulkTimeout   time.Duration // bound of one AppendMany transaction
+
 	startListen sync.Once
 	wake        *broadcast
 	stop        context.CancelFunc
@@ -61,7 +75,8 @@ type Option func(*Store)
 // WithPollInterval sets how often an idle subscription polls besides being
 // woken by NOTIFY (default 250ms). Polling covers notifications lost while
 // the listening connection reconnects, and events held back by the read
-// horizon of an unrelated long transaction.
+// horizon while an older append was in flight (its commit is announced by
+// whoever appended, but not to the subscriptions that waited for it).
 func WithPollInterval(d time.Duration) Option { return func(s *Store) { s.poll = d } }
 
 // WithReadBatch sets how many events a subscription reads per query
@@ -70,6 +85,30 @@ func WithReadBatch(n int) Option { return func(s *Store) { s.batch = n } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithAppendTimeout sets how long the server lets an Append's statement
+// run before it cancels it (default 5s; statement_timeout on the append's
+// own transaction). An append holds back every event committed after it
+// while it runs, so this bounds how long one Append can hold up readers.
+// An append normally takes milliseconds; it runs longer only when it waits
+// for another transaction writing the same stream.
+func WithAppendTimeout(d time.Duration) Option { return func(s *Store) { s.appendTimeout = d } }
+
+// WithBulkTimeout sets how long an AppendMany transaction may run (default
+// 60s): the client cancels it then, and the server cancels any one
+// statement running that long (a COPY of a very large call) and ends the
+// transaction if the client leaves it idle for 5 s
+// (idle_in_transaction_session_timeout, at most the bulk timeout). Writing
+// a million events takes about 25 s on a small machine; calls are
+// normally far smaller.
+func WithBulkTimeout(d time.Duration) Option { return func(s *Store) { s.bulkTimeout = d } }
+
+// Default bounds of the store's own append transactions (see the options).
+const (
+	defaultAppendTimeout = 5 * time.Second
+	defaultBulkTimeout   = 60 * time.Second
+	bulkIdleTimeout      = 5 * time.Second
+)
 
 // New returns a store on pool. The pool's search_path selects the schema.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
@@ -81,9 +120,18 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 		log:     slog.Default(),
 		wake:    newBroadcast(),
 		kick:    make(chan struct{}, 1),
+
+		appendTimeout: defaultAppendTimeout,
+		bulkTimeout:   defaultBulkTimeout,
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.appendTimeout <= 0 {
+		s.appendTimeout = defaultAppendTimeout
+	}
+	if s.bulkTimeout <= 0 {
+		s.bulkTimeout = defaultBulkTimeout
 	}
 	s.stop = func() {}
 	s.notifierCtx, s.stopNotifier = context.WithCancel(context.Background())
@@ -103,7 +151,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	if err := validateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
 	}
-	res, err := s.appendTx(ctx, s.pool, stream, expected, events, false)
+	res, err := s.appendPooled(ctx, stream, expected, events)
 	if err == nil {
 		s.announce()
 		return res, nil
@@ -115,9 +163,21 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 // commit atomically with the events. The events become visible to readers
 // when tx commits. Unlike Append it cannot recognise a retried append:
 // a duplicate event ID fails the transaction.
+//
+// The first append must come before the transaction's first write: it
+// takes the append lock, which readers go by, and the lock must be held
+// before the transaction has an ID. If tx already wrote (it has an ID but
+// not the lock), AppendInTx appends nothing and returns an error matching
+// ErrWroteBeforeAppend; roll tx back. Later appends and writes in the same
+// transaction are fine. Readers wait for tx to end before they return any
+// event committed after its first append, so keep it short: the store's
+// own bounds (WithAppendTimeout) do not apply to the caller's transaction.
 func (s *Store) AppendInTx(ctx context.Context, tx pgx.Tx, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
 	if err := validateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
+	}
+	if err := lockInTx(ctx, tx); err != nil {
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, err)
 	}
 	res, err := s.appendTx(ctx, tx, stream, expected, events, true)
 	if err != nil {
@@ -217,11 +277,45 @@ var (
 		ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2 RETURNING revision`)
 )
 
-// appendTx appends with q: the pool (the statement is its own
-// transaction) or the caller's transaction. notify sends the NOTIFY in the
-// statement itself, for a caller's transaction whose commit the store does
-// not see.
+// appendPooled appends in a transaction of its own: the append lock (with
+// the statement timeout) and the append statement, sent together as one
+// pipeline, which PostgreSQL runs as one implicit transaction committed at
+// its end. One round trip, as before the lock; the lock is a statement of
+// its own so that it is certainly held before the append statement gives
+// the transaction an ID.
+func (s *Store) appendPooled(ctx context.Context, stream string, expected domain.ExpectedRevision, events []domain.EventData) (domain.AppendResult, error) {
+	sql, args, err := s.appendStatement(expected, events, stream, false)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(appendLockSQL, strconv.FormatInt(s.appendTimeout.Milliseconds(), 10))
+	var res domain.AppendResult
+	var scanErr error
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		res, scanErr = scanAppend(row)
+		return nil
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return domain.AppendResult{}, err
+	}
+	return res, scanErr
+}
+
+// appendTx appends with q, the caller's transaction, sending the NOTIFY in
+// the statement itself, since the store does not see that transaction
+// commit.
 func (s *Store) appendTx(ctx context.Context, q queryRower, stream string, expected domain.ExpectedRevision, events []domain.EventData, notify bool) (domain.AppendResult, error) {
+	sql, args, err := s.appendStatement(expected, events, stream, notify)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	return scanAppend(q.QueryRow(ctx, sql, args...))
+}
+
+// appendStatement returns the append statement for expected and its
+// arguments.
+func (s *Store) appendStatement(expected domain.ExpectedRevision, events []domain.EventData, stream string, notify bool) (string, []any, error) {
 	n := int64(len(events))
 	ids := make([]pgtype.UUID, n)
 	types := make([]string, n)
@@ -240,13 +334,18 @@ func (s *Store) appendTx(ctx context.Context, q queryRower, stream string, expec
 		sql = appendNoStreamSQL
 	case exact:
 		if rev > math.MaxInt64-uint64(n) {
-			return domain.AppendResult{}, domain.Invalid("expected_revision", "%d is out of range", rev)
+			return "", nil, domain.Invalid("expected_revision", "%d is out of range", rev)
 		}
 		sql, args = appendExactSQL, append(args, int64(rev))
 	}
+	return sql, args, nil
+}
+
+// scanAppend reads the append statement's row.
+func scanAppend(row pgx.Row) (domain.AppendResult, error) {
 	var last, pos *int64
 	var txid *string
-	if err := q.QueryRow(ctx, sql, args...).Scan(&last, &pos, &txid); err != nil {
+	if err := row.Scan(&last, &pos, &txid); err != nil {
 		return domain.AppendResult{}, err
 	}
 	if last == nil || pos == nil || txid == nil {
@@ -391,13 +490,18 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 const eventColumns = `event_id, stream, revision, position, tx_id::text AS tx_text, type, data::text AS data_text, metadata::text AS metadata_text, recorded_at`
 
 func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
-	// (tx_id, position) > from, below the horizon: see the package comment.
+	// (tx_id, position) > from, below the horizon, which must be computed
+	// by an earlier statement than this one: see horizon.go.
+	h, err := s.horizon(ctx)
+	if err != nil {
+		return nil, err
+	}
 	q := `SELECT ` + eventColumns + ` FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint)
-		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`
-	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit}
+		  AND tx_id < $4::text::xid8`
+	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit, h.xid}
 	if len(filter.StreamPrefixes) > 0 {
-		q += ` AND stream ^@ ANY($4::text[])`
+		q += ` AND stream ^@ ANY($5::text[])`
 		args = append(args, filter.StreamPrefixes)
 	}
 	q += ` ORDER BY events.tx_id, events.position LIMIT $3` // qualified: the output column tx_text must not be the sort key
