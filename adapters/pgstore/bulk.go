@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -69,7 +70,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		duplicate := isDuplicateEventID(err)
 		if err != nil && !duplicate {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), err)
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), atBound(err))
 		}
 		suspects := mismatched
 		if duplicate {
@@ -142,11 +143,18 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 	}
 
 	// The transaction holds the read horizon from its first write to its
-	// end: bound it (see WithBulkTimeout), and take the append lock before
-	// the first write gives it an ID (see horizon.go).
-	ctx, cancel := context.WithTimeout(ctx, s.bulkTimeout)
+	// end: bound it (appendBound), and take the append lock before the
+	// first write gives it an ID (see horizon.go).
+	size := 0
+	for _, i := range pending {
+		for _, e := range appends[i].Events {
+			size += len(e.Data) + len(e.Metadata)
+		}
+	}
+	bound := s.appendBound(total, size)
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.bulkBeginSQL()})
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.bulkBeginSQL(bound)})
 	if err != nil {
 		return nil, err
 	}
@@ -288,13 +296,12 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 	return nil, nil
 }
 
-// bulkBeginSQL begins an AppendMany transaction: its server-side bounds,
-// then the append lock, in one round trip.
-func (s *Store) bulkBeginSQL() string {
-	return fmt.Sprintf(`BEGIN; SELECT set_config('statement_timeout', '%d', true),
-		set_config('idle_in_transaction_session_timeout', '%d', true),
-		pg_advisory_xact_lock_shared(%s)`,
-		s.bulkTimeout.Milliseconds(), min(bulkIdleTimeout, s.bulkTimeout).Milliseconds(), appendLockKey)
+// bulkBeginSQL begins an AppendMany transaction: its server-side bounds
+// (see appendBound), then the append lock, in one round trip.
+func (s *Store) bulkBeginSQL(bound time.Duration) string {
+	return fmt.Sprintf(`BEGIN; SELECT set_config('statement_timeout', '%s', true), set_config('lock_timeout', '%s', true),
+		set_config('idle_in_transaction_session_timeout', '%s', true), pg_advisory_xact_lock_shared(%s)`,
+		millis(bound), millis(s.appendTimeout), millis(s.appendTimeout), appendLockKey)
 }
 
 // bulkRows feeds the pending appends' events to COPY, one row per event,

@@ -67,9 +67,11 @@ import (
 const appendLockKey = `hashtextextended('ledger:append:' || current_schema(), 0)`
 
 // appendLockSQL starts an Append's transaction: it bounds the statement
-// that follows ($1: statement_timeout in milliseconds) and takes the append
-// lock, before the transaction has an ID.
-const appendLockSQL = `SELECT set_config('statement_timeout', $1, true), pg_advisory_xact_lock_shared(` + appendLockKey + `)`
+// that follows (statement_timeout $1 and lock_timeout $2, in milliseconds:
+// see appendBound) and takes the append lock, before the transaction has
+// an ID.
+const appendLockSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+	pg_advisory_xact_lock_shared(` + appendLockKey + `)`
 
 // heldLockSQL matches the append lock among pg_locks rows l (key in k).
 const heldLockSQL = `l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
