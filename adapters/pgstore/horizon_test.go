@@ -171,6 +171,84 @@ func holdAppend(t *testing.T, s *pgstore.Store, stream string, ev domain.EventDa
 	return tx, pid
 }
 
+// Every append takes the append lock before its transaction has an ID:
+// held exclusively here, each kind of append waits for it, and while it
+// waits its session has no transaction ID. One that took the lock after
+// its first write would wait with an ID; one that took none would not wait.
+func TestAppendsTakeTheLockBeforeTheirTransactionID(t *testing.T) {
+	s, db := newStore(t)
+	ctx := testCtx(t)
+	cases := []struct {
+		name   string
+		append func() error
+	}{
+		{"Append", func() error {
+			_, err := s.Append(ctx, "t-single", domain.NoStream(), testEvent(1))
+			return err
+		}},
+		{"AppendMany", func() error {
+			_, err := s.AppendMany(ctx, []domain.StreamAppend{{Stream: "t-bulk", Expected: domain.NoStream(), Events: []domain.EventData{testEvent(2)}}})
+			return err
+		}},
+		{"AppendInTx", func() error {
+			return pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+				_, err := s.AppendInTx(ctx, tx, "t-intx", domain.NoStream(), testEvent(3))
+				return err
+			})
+		}},
+	}
+	for _, c := range cases {
+		conn, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var key int64
+		if err := conn.QueryRow(ctx, `SELECT hashtextextended('ledger:append:' || current_schema(), 0)`).Scan(&key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.append() }()
+		var pid int
+		var xid *string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			err := db.Pool.QueryRow(ctx, `
+				SELECT l.pid, a.backend_xid::text FROM pg_locks l, pg_stat_get_activity(l.pid) a
+				WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
+				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				  AND l.classid = (($1::bigint >> 32) & 4294967295)::oid AND l.objid = ($1::bigint & 4294967295)::oid`, key).Scan(&pid, &xid)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("%s finished (%v) while the append lock was held exclusively: it does not take the lock", c.name, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never waited for the append lock", c.name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if xid != nil {
+			t.Errorf("%s waits for the append lock with transaction ID %s: it took the lock after its first write", c.name, *xid)
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			t.Fatal(err)
+		}
+		conn.Release()
+		if err := <-done; err != nil {
+			t.Fatalf("%s after the lock was released: %v", c.name, err)
+		}
+	}
+}
+
 // An append in flight holds back the events committed after it; Backlog
 // counts them and names the session appending.
 func TestBacklogNamesTheAppendInFlight(t *testing.T) {
