@@ -238,6 +238,13 @@ type EventStore interface {
 	// are committed, until ctx ends or Close is called.
 	SubscribeAll(ctx context.Context, from Position, filter Filter) (Subscription, error)
 
+	// Head returns the position of the last event committed to the global
+	// log, or Start when the log is empty. It counts every committed event,
+	// also one that ReadAll and SubscribeAll do not deliver yet because an
+	// older append is still in flight: a consumer whose checkpoint is at or
+	// after Head has applied everything committed before the call.
+	Head(ctx context.Context) (Position, error)
+
 	// AppendMany is the bulk path (seeding, imports): it appends to many
 	// streams in one call and returns one result per StreamAppend, in the
 	// order given. A stream may appear once per call.
@@ -321,3 +328,57 @@ type SubscriptionMessage struct {
 
 // ErrSubscriptionClosed is returned by Recv after Close.
 var ErrSubscriptionClosed = errors.New("subscription closed")
+
+// BacklogReporter is an optional extension of EventStore for a store whose
+// readers may hold committed events back (the PostgreSQL store: see
+// ReadAll). Lag figures use it to count those events too, and to say what
+// holds them back. A store without it delivers every committed event to
+// ReadAll at once, so counting with ReadAll is truthful there.
+type BacklogReporter interface {
+	// Backlog describes the events committed after position after,
+	// counting at most limit of them.
+	Backlog(ctx context.Context, after Position, limit int) (Backlog, error)
+}
+
+// Backlog is what a store can tell about the events committed after a
+// position.
+type Backlog struct {
+	Events int64     // committed events after the position, at most the limit asked for
+	Capped bool      // there are more than Events
+	Oldest time.Time // recorded-at of the first of them in global order; zero if none
+	// HeldBack counts those of Events that ReadAll and SubscribeAll do not
+	// deliver yet, because an older append is still in flight.
+	HeldBack int64
+	// HeldBy is the oldest append in flight holding them back, when
+	// HeldBack > 0 and the store can tell.
+	HeldBy *AppendInFlight
+}
+
+// AppendInFlight is an append whose transaction has not ended yet. Events
+// committed after it wait for it to end before readers see them, so that
+// none can later appear before an event a reader has already seen.
+type AppendInFlight struct {
+	// PID is the database session appending (a PostgreSQL backend process
+	// ID); 0 when the store cannot tell (a prepared transaction).
+	PID int `json:"pid,omitempty"`
+	// Since is when its transaction began; zero when the store cannot tell
+	// (the session belongs to another database role).
+	Since time.Time `json:"since,omitzero"`
+}
+
+// String describes the append for operators, e.g. "an append in flight
+// since 12:03:04 (pid 1234)", in China Standard Time.
+func (a AppendInFlight) String() string {
+	s := "an append in flight"
+	if !a.Since.IsZero() {
+		layout := "15:04:05"
+		if time.Since(a.Since) > 20*time.Hour {
+			layout = "2006-01-02 15:04:05"
+		}
+		s += " since " + a.Since.In(BusinessZone).Format(layout)
+	}
+	if a.PID != 0 {
+		s += fmt.Sprintf(" (pid %d)", a.PID)
+	}
+	return s
+}

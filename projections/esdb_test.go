@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/projections/prtest"
 )
@@ -53,4 +55,24 @@ func TestRunnerOnEventStoreDBMatchesPostgres(t *testing.T) {
 		t.Errorf("event index: %d rows from PostgreSQL, %d from EventStoreDB", n1, n2)
 	}
 
+	// Lag and WaitCaughtUp against EventStoreDB's Head: caught up after the
+	// run; one event behind after an append the runner (stopped) never sees.
+	if err := projections.WaitCaughtUp(ctx, db.Pool, es, projections.All(), 0); err != nil {
+		t.Fatalf("wait after the run: %v", err)
+	}
+	appendPayments(t, es, 9000, 1, 1)
+	st, err := projections.Statuses(ctx, db.Pool, es, projections.All(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.LagEvents != 1 || s.HeldBackEvents != 0 || !s.Checkpoint.Less(s.Head) {
+			t.Errorf("%s after one more event: %+v, want 1 event of lag", s.Name, s)
+		}
+	}
+	err = projections.WaitCaughtUp(ctx, db.Pool, es, projections.All(), 100*time.Millisecond)
+	var lag *projections.LagError
+	if !errors.As(err, &lag) || !errors.Is(err, domain.ErrUnavailable) || lag.Events != 1 || !lag.Stalled {
+		t.Fatalf("wait with one event unapplied: %v (%+v), want a *LagError of 1 event", err, lag)
+	}
 }

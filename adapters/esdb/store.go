@@ -351,3 +351,49 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 	}
 	return out, nil
 }
+
+// Head implements domain.EventStore: the position of the last event in
+// $all that is not a system event, read backwards from the end of $all.
+// The client offers no server-side filter for plain reads, so system
+// events are skipped here, as ReadAll does; EventStoreDB writes some of
+// its own all the time (statistics, metadata), so it may take a few pages.
+func (s *Store) Head(ctx context.Context) (domain.Position, error) {
+	const page = 64
+	opts := esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}
+	for {
+		c := s.cli()
+		rs, err := c.ReadAll(ctx, opts, page)
+		if err != nil {
+			s.check(c, err)
+			return domain.Position{}, fmt.Errorf("head of $all: %w", translate(ctx, err))
+		}
+		n := 0
+		var last *esdb.RecordedEvent
+		for {
+			ev, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rs.Close()
+				return domain.Position{}, fmt.Errorf("head of $all: %w", translate(ctx, err))
+			}
+			n++
+			r := ev.OriginalEvent()
+			if r == nil {
+				continue
+			}
+			last = r
+			if !isSystem(r.StreamID, r.EventType) {
+				rs.Close()
+				return domain.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare}, nil
+			}
+		}
+		rs.Close()
+		if n < page || last == nil {
+			return domain.Start, nil // reached the start of $all
+		}
+		// Backwards reads start strictly before their position.
+		opts.From = esdb.Position{Commit: last.Position.Commit, Prepare: last.Position.Prepare}
+	}
+}

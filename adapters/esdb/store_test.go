@@ -364,3 +364,39 @@ func TestServerDownIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Head is the last event of $all that is not a system event: EventStoreDB
+// writes its own ($-types, $-streams) at the end of $all all the time.
+func TestHeadSkipsSystemEvents(t *testing.T) {
+	srv := esdbtest.Start(t)
+	s := open(t, srv.ConnectionString())
+	ctx := context.Background()
+	if h, err := s.Head(ctx); err != nil || h != domain.Start {
+		t.Fatalf("Head of an empty log = %s, %v; want the start", h, err)
+	}
+	res, err := s.Append(ctx, "head-1", domain.NoStream(), ev(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More system events after it than one page of the backwards read.
+	for i := range 150 {
+		sys := ev(100 + i)
+		sys.Type = "$test.Marker"
+		if _, err := s.Append(ctx, "head-sys", domain.AnyRevision(), sys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := s.Head(ctx); err != nil || h != res.Position {
+		t.Fatalf("Head = %s, %v; want the last ledger event's %s", h, err, res.Position)
+	}
+	// Only system events: the log is empty as far as the ledger goes.
+	empty := open(t, esdbtest.Start(t).ConnectionString())
+	sys := ev(0)
+	sys.Type = "$test.Marker"
+	if _, err := empty.Append(ctx, "head-sys", domain.NoStream(), sys); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := empty.Head(ctx); err != nil || h != domain.Start {
+		t.Fatalf("Head of a log of system events = %s, %v; want the start", h, err)
+	}
+}

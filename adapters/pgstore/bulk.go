@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -70,7 +71,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		duplicate := isDuplicateEventID(err)
 		if err != nil && !duplicate {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, err))
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, atBound(err)))
 		}
 		suspects := mismatched
 		if duplicate {
@@ -142,7 +143,19 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 		total += len(appends[i].Events)
 	}
 
-	tx, err := s.pool.Begin(ctx)
+	// The transaction holds the read horizon from its first write to its
+	// end: bound it (appendBound), and take the append lock before the
+	// first write gives it an ID (see horizon.go).
+	size := 0
+	for _, i := range pending {
+		for _, e := range appends[i].Events {
+			size += len(e.Data) + len(e.Metadata)
+		}
+	}
+	bound := s.appendBound(total, size)
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.bulkBeginSQL(bound)})
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +295,14 @@ func (s *Store) appendManyTx(ctx context.Context, appends []domain.StreamAppend,
 		}
 	}
 	return nil, nil
+}
+
+// bulkBeginSQL begins an AppendMany transaction: its server-side bounds
+// (see appendBound), then the append lock, in one round trip.
+func (s *Store) bulkBeginSQL(bound time.Duration) string {
+	return fmt.Sprintf(`BEGIN; SELECT set_config('statement_timeout', '%s', true), set_config('lock_timeout', '%s', true),
+		set_config('idle_in_transaction_session_timeout', '%s', true), pg_advisory_xact_lock_shared(%s)`,
+		millis(bound), millis(s.appendTimeout), millis(s.appendTimeout), appendLockKey)
 }
 
 // bulkRows feeds the pending appends' events to COPY, one row per event,

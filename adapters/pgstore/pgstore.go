@@ -4,13 +4,22 @@
 //
 // Global order and the read horizon. Events are ordered globally by
 // (tx_id, position): the 64-bit ID of the transaction that wrote them, then
-// their insert sequence. Readers only return events whose transaction ID is
-// below the snapshot's xmin, the oldest transaction still running anywhere
-// in the cluster. Every transaction below xmin has finished, and every
-// transaction that has not will get an ID at or above it, so nothing can
-// later appear before an event a reader has already returned. A bigserial
-// alone does not give that: position 7 can commit while position 6 is still
-// in flight, and a subscriber checkpointed at 7 would never see 6.
+// their insert sequence. A bigserial alone is not safe for readers:
+// position 7 can commit while position 6 is still in flight, and a
+// subscriber checkpointed at 7 would never see 6. So readers only return
+// events whose transaction ID is below the read horizon: the oldest
+// transaction ID among the appends still in flight, or the next ID when
+// none is. Every append transaction takes a shared advisory lock (one key
+// per schema) before it has an ID, which is how readers find the appends
+// in flight; transactions that do not append — in other databases, or
+// sessions idle in a transaction — never hold readers back. horizon.go
+// says why nothing can then appear before an event a reader has returned.
+//
+// The store bounds its own append transactions, so that none holds the
+// horizon for long (see appendBound): an append waits at most 5 s for
+// another transaction's lock, and runs at most 5 s plus 1 s per 5,000
+// events and per 5 MB of event data. AppendInTx appends in the caller's
+// transaction, whose length is the caller's to bound.
 package pgstore
 
 import (
@@ -45,6 +54,8 @@ type Store struct {
 	batch   int
 	log     *slog.Logger
 
+	appendTimeout time.Duration // base of the bound on an append transaction (appendBound)
+
 	startListen sync.Once
 	wake        *broadcast
 	stop        context.CancelFunc
@@ -64,7 +75,8 @@ type Option func(*Store)
 // WithPollInterval sets how often an idle subscription polls besides being
 // woken by NOTIFY (default 250ms). Polling covers notifications lost while
 // the listening connection reconnects, and events held back by the read
-// horizon of an unrelated long transaction.
+// horizon while an older append was in flight (its commit is announced by
+// whoever appended, but not to the subscriptions that waited for it).
 func WithPollInterval(d time.Duration) Option { return func(s *Store) { s.poll = d } }
 
 // WithReadBatch sets how many events a subscription reads per query
@@ -73,6 +85,61 @@ func WithReadBatch(n int) Option { return func(s *Store) { s.batch = n } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithAppendTimeout sets the base of the bound on the store's own append
+// transactions (default 5s; see appendBound). While an append is in
+// flight, every event committed after it is held back from readers, so
+// this bounds how long one append can hold them up.
+func WithAppendTimeout(d time.Duration) Option { return func(s *Store) { s.appendTimeout = d } }
+
+const defaultAppendTimeout = 5 * time.Second
+
+// appendBound is how long an append transaction of events events and
+// size bytes of data and metadata may run: the base (WithAppendTimeout)
+// plus 1 s per 5,000 events and per 5 MB, for the work itself — about
+// twice what a busy two-core machine needs (INSERTs over unnest arrays ran
+// at 22,000 events/s, COPY at 42,000: docs/architecture.md), so a
+// payroll approval of a million payments in one append still goes
+// through. The server enforces it (statement_timeout on every statement
+// of the transaction), and so does the client for AppendMany, whose
+// transaction takes several round trips. Besides, the transaction waits at
+// most the base for any one lock another transaction holds (lock_timeout:
+// an append is normally held up only by another writer of the same
+// stream), and AppendMany's transaction ends if the client leaves it idle
+// that long (idle_in_transaction_session_timeout). An Append's statements
+// go as one pipeline, so the server never waits for its client.
+func (s *Store) appendBound(events, size int) time.Duration {
+	return s.appendTimeout + time.Duration(events/5000)*time.Second + time.Duration(size/(5<<20))*time.Second
+}
+
+// millis renders d for set_config.
+func millis(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+
+// boundError is an append the store gave up on at its bound (a lock wait,
+// statement or idle timeout). Nothing was written; it matches
+// domain.ErrUnavailable, and the cause with errors.As.
+type boundError struct{ cause error }
+
+func (e *boundError) Error() string {
+	return "gave up at the bound on an append transaction: " + e.cause.Error()
+}
+func (e *boundError) Unwrap() []error { return []error{e.cause, domain.ErrUnavailable} }
+
+// atBound wraps err in a boundError when the server or the client ended
+// the append at its bound.
+func atBound(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57014", "55P03", "25P03": // query_canceled, lock_not_available, idle_in_transaction_session_timeout
+			return &boundError{err}
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &boundError{err}
+	}
+	return err
+}
 
 // New returns a store on pool. The pool's search_path selects the schema.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
@@ -84,9 +151,14 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 		log:     slog.Default(),
 		wake:    newBroadcast(),
 		kick:    make(chan struct{}, 1),
+
+		appendTimeout: defaultAppendTimeout,
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.appendTimeout <= 0 {
+		s.appendTimeout = defaultAppendTimeout
 	}
 	s.stop = func() {}
 	s.notifierCtx, s.stopNotifier = context.WithCancel(context.Background())
@@ -106,7 +178,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	if err := validateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
 	}
-	res, err := s.appendTx(ctx, s.pool, stream, expected, events, false)
+	res, err := s.appendPooled(ctx, stream, expected, events)
 	if err == nil {
 		s.announce()
 		return res, nil
@@ -118,9 +190,22 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 // commit atomically with the events. The events become visible to readers
 // when tx commits. Unlike Append it cannot recognise a retried append:
 // a duplicate event ID fails the transaction.
+//
+// The first append must come before the transaction's first write: it
+// takes the append lock, which readers go by, and the lock must be held
+// before the transaction has an ID. If tx already wrote (it has an ID but
+// not the lock), AppendInTx appends nothing and returns an error matching
+// ErrWroteBeforeAppend; roll tx back. Later appends and writes in the same
+// transaction are fine. Readers wait for tx to end before they return any
+// event committed after its first append, so keep it short: the store's
+// bounds on its own appends (WithAppendTimeout) do not apply to the
+// caller's transaction.
 func (s *Store) AppendInTx(ctx context.Context, tx pgx.Tx, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
 	if err := validateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
+	}
+	if err := lockInTx(ctx, tx); err != nil {
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, err)
 	}
 	res, err := s.appendTx(ctx, tx, stream, expected, events, true)
 	if err != nil {
@@ -220,11 +305,49 @@ var (
 		ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2 RETURNING revision`)
 )
 
-// appendTx appends with q: the pool (the statement is its own
-// transaction) or the caller's transaction. notify sends the NOTIFY in the
-// statement itself, for a caller's transaction whose commit the store does
-// not see.
+// appendPooled appends in a transaction of its own: the append lock (with
+// the statement timeout) and the append statement, sent together as one
+// pipeline, which PostgreSQL runs as one implicit transaction committed at
+// its end. One round trip, as before the lock; the lock is a statement of
+// its own so that it is certainly held before the append statement gives
+// the transaction an ID.
+func (s *Store) appendPooled(ctx context.Context, stream string, expected domain.ExpectedRevision, events []domain.EventData) (domain.AppendResult, error) {
+	sql, args, err := s.appendStatement(expected, events, stream, false)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	size := 0
+	for _, e := range events {
+		size += len(e.Data) + len(e.Metadata)
+	}
+	b := &pgx.Batch{}
+	b.Queue(appendLockSQL, millis(s.appendBound(len(events), size)), millis(s.appendTimeout))
+	var res domain.AppendResult
+	var scanErr error
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		res, scanErr = scanAppend(row)
+		return nil
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return domain.AppendResult{}, err
+	}
+	return res, scanErr
+}
+
+// appendTx appends with q, the caller's transaction, sending the NOTIFY in
+// the statement itself, since the store does not see that transaction
+// commit.
 func (s *Store) appendTx(ctx context.Context, q queryRower, stream string, expected domain.ExpectedRevision, events []domain.EventData, notify bool) (domain.AppendResult, error) {
+	sql, args, err := s.appendStatement(expected, events, stream, notify)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	return scanAppend(q.QueryRow(ctx, sql, args...))
+}
+
+// appendStatement returns the append statement for expected and its
+// arguments.
+func (s *Store) appendStatement(expected domain.ExpectedRevision, events []domain.EventData, stream string, notify bool) (string, []any, error) {
 	n := int64(len(events))
 	ids := make([]pgtype.UUID, n)
 	types := make([]string, n)
@@ -243,13 +366,18 @@ func (s *Store) appendTx(ctx context.Context, q queryRower, stream string, expec
 		sql = appendNoStreamSQL
 	case exact:
 		if rev > math.MaxInt64-uint64(n) {
-			return domain.AppendResult{}, domain.Invalid("expected_revision", "%d is out of range", rev)
+			return "", nil, domain.Invalid("expected_revision", "%d is out of range", rev)
 		}
 		sql, args = appendExactSQL, append(args, int64(rev))
 	}
+	return sql, args, nil
+}
+
+// scanAppend reads the append statement's row.
+func scanAppend(row pgx.Row) (domain.AppendResult, error) {
 	var last, pos *int64
 	var txid *string
-	if err := q.QueryRow(ctx, sql, args...).Scan(&last, &pos, &txid); err != nil {
+	if err := row.Scan(&last, &pos, &txid); err != nil {
 		return domain.AppendResult{}, err
 	}
 	if last == nil || pos == nil || txid == nil {
@@ -269,7 +397,7 @@ func (s *Store) afterFailedAppend(ctx context.Context, stream string, expected d
 	var pgErr *pgconn.PgError
 	duplicate := errors.As(cause, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_event_id_key"
 	if !duplicate && !errors.Is(cause, errRevisionMismatch) {
-		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, postgres.Classify(ctx, cause))
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, postgres.Classify(ctx, atBound(cause)))
 	}
 	res, found, err := s.priorAppend(ctx, stream, events)
 	if err != nil {
@@ -394,13 +522,18 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 const eventColumns = `event_id, stream, revision, position, tx_id::text AS tx_text, type, data::text AS data_text, metadata::text AS metadata_text, recorded_at`
 
 func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
-	// (tx_id, position) > from, below the horizon: see the package comment.
+	// (tx_id, position) > from, below the horizon, which must be computed
+	// by an earlier statement than this one: see horizon.go.
+	h, err := s.horizon(ctx)
+	if err != nil {
+		return nil, err
+	}
 	q := `SELECT ` + eventColumns + ` FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint)
-		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`
-	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit}
+		  AND tx_id < $4::text::xid8`
+	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit, h.xid}
 	if len(filter.StreamPrefixes) > 0 {
-		q += ` AND stream ^@ ANY($4::text[])`
+		q += ` AND stream ^@ ANY($5::text[])`
 		args = append(args, filter.StreamPrefixes)
 	}
 	q += ` ORDER BY events.tx_id, events.position LIMIT $3` // qualified: the output column tx_text must not be the sort key

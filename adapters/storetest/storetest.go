@@ -38,6 +38,10 @@ type Harness struct {
 	// commit a later append while an earlier one is still in flight.
 	// Stores without transactions spanning calls (EventStoreDB) leave it nil.
 	HoldAppend func(t *testing.T, s domain.EventStore, stream string, ev domain.EventData) (commit func() error)
+
+	// Fresh is true when New returns a store whose global log is empty (a
+	// store per test), so the suite may check Head against the whole log.
+	Fresh bool
 }
 
 // Run runs the whole suite.
@@ -54,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReadStreamDirectionsAndLimits", testReadStream},
 		{"ReadMissingStream", testReadMissingStream},
 		{"GlobalOrder", testGlobalOrder},
+		{"Head", testHead},
 		{"FilterByStreamPrefix", testFilter},
 		{"SubscribeCatchUpThenLive", testSubscribeCatchUpThenLive},
 		{"SubscribeResumeFromCheckpoint", testSubscribeResume},
@@ -69,7 +74,10 @@ func Run(t *testing.T, h Harness) {
 		cases = append(cases, struct {
 			name string
 			fn   func(t *testing.T, h Harness)
-		}{"GapSafeHorizon", testGapSafeHorizon})
+		}{"GapSafeHorizon", testGapSafeHorizon}, struct {
+			name string
+			fn   func(t *testing.T, h Harness)
+		}{"HeadCountsHeldBackEvents", testHeadCountsHeldBack})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -707,6 +715,101 @@ func testGapSafeHorizon(t *testing.T, h Harness) {
 		if !slices.Equal(ids(rest), ids(final[i+1:])) {
 			t.Fatalf("resuming after event %d read %v, want %v", i, numbers(t, rest), numbers(t, final[i+1:]))
 		}
+	}
+}
+
+func head(t *testing.T, s domain.EventStore) domain.Position {
+	t.Helper()
+	p, err := s.Head(ctxFor(t))
+	if err != nil {
+		t.Fatalf("head: %v", err)
+	}
+	return p
+}
+
+// atOrAfter fails unless Head (got) counts the event at pos.
+func atOrAfter(t *testing.T, what string, got, pos domain.Position) {
+	t.Helper()
+	if got.Less(pos) {
+		t.Fatalf("%s: Head is %s, before the event at %s", what, got, pos)
+	}
+}
+
+func testHead(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	before := head(t, s)
+	if h.Fresh && before != domain.Start {
+		t.Fatalf("Head of an empty log is %s, want the start", before)
+	}
+	a := mustAppend(t, s, n.stream("a"), domain.NoStream(), events(0, 2)...)
+	afterA := head(t, s)
+	atOrAfter(t, "after one append", afterA, a.Position)
+	if !before.Less(afterA) {
+		t.Fatalf("Head did not move on an append: %s, then %s", before, afterA)
+	}
+	b := mustAppend(t, s, n.stream("b"), domain.NoStream(), events(2, 1)...)
+	afterB := head(t, s)
+	atOrAfter(t, "after a second append", afterB, b.Position)
+	if !afterA.Less(afterB) {
+		t.Fatalf("Head did not move on the second append: %s, then %s", afterA, afterB)
+	}
+	res := mustAppendMany(t, s, []domain.StreamAppend{
+		{Stream: n.stream("c"), Expected: domain.NoStream(), Events: events(3, 2)},
+		{Stream: n.stream("a"), Expected: domain.Exact(a.NextExpected), Events: events(5, 1)},
+	})
+	afterMany := head(t, s)
+	for _, r := range res {
+		atOrAfter(t, "after a bulk append", afterMany, r.Position)
+	}
+	if !h.Fresh {
+		return // other tests append to the same log
+	}
+	if afterA != a.Position || afterB != b.Position {
+		t.Errorf("Head = %s and %s, want the appends' positions %s and %s", afterA, afterB, a.Position, b.Position)
+	}
+	// Head is where $all ends.
+	all := readAllN(t, s, domain.Start, domain.Filter{}, 6)
+	if len(all) != 6 {
+		t.Fatalf("$all holds %d events, want 6", len(all))
+	}
+	if last := all[len(all)-1].Position; last != afterMany {
+		t.Errorf("Head = %s, but $all ends at %s", afterMany, last)
+	}
+}
+
+// testHeadCountsHeldBack: an event committed while an older append is in
+// flight counts in Head even though readers do not get it yet.
+func testHeadCountsHeldBack(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	first := mustAppend(t, s, n.stream("before"), domain.NoStream(), event("t.A.v1", 0))
+	readAllN(t, s, domain.Start, n.filter(), 1)
+
+	commitA := h.HoldAppend(t, s, n.stream("slow"), event("t.A.v1", 1))
+	b := mustAppend(t, s, n.stream("fast"), domain.NoStream(), event("t.A.v1", 2))
+	during := head(t, s)
+	atOrAfter(t, "with an older append in flight", during, b.Position)
+	if !first.Position.Less(during) {
+		t.Fatalf("Head = %s with an event committed after %s", during, first.Position)
+	}
+	for _, e := range readAllOf(t, s, domain.Start, n.filter()) {
+		if payloadN(t, e) == 2 {
+			t.Fatalf("$all delivered the event committed behind the append in flight: nothing was held back")
+		}
+	}
+	if err := commitA(); err != nil {
+		t.Fatalf("commit held append: %v", err)
+	}
+	after := head(t, s)
+	if after.Less(during) {
+		t.Fatalf("Head went back from %s to %s", during, after)
+	}
+	all := readAllN(t, s, domain.Start, n.filter(), 3)
+	if got := numbers(t, all); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("$all after the commit: %v, want [0 1 2]", got)
+	}
+	atOrAfter(t, "after the commit", after, all[2].Position)
+	if h.Fresh && after != all[2].Position {
+		t.Errorf("Head = %s, but $all ends at %s", after, all[2].Position)
 	}
 }
 

@@ -100,18 +100,28 @@ func cmdProjectStatus(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(st)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "PROJECTION\tSTATE\tVERSION\tCHECKPOINT\tAPPLIED\tLAG EVENTS\tLAG SECONDS")
+	fmt.Fprintln(w, "PROJECTION\tSTATE\tVERSION\tCHECKPOINT\tAPPLIED\tLAG EVENTS\tLAG SECONDS\tHELD BACK")
 	parked := 0
+	var held projections.Status // the one with the most events held back
 	for _, s := range st {
 		lagEvents := fmt.Sprint(s.LagEvents)
 		if s.LagCapped {
 			lagEvents = "≥" + lagEvents
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d (stored %d)\t%s\t%d\t%s\t%.1f\n", s.Name, s.State, s.Version, s.StoredVersion, s.Checkpoint, s.EventsApplied, lagEvents, s.LagSeconds)
+		fmt.Fprintf(w, "%s\t%s\t%d (stored %d)\t%s\t%d\t%s\t%.1f\t%d\n", s.Name, s.State, s.Version, s.StoredVersion, s.Checkpoint, s.EventsApplied, lagEvents, s.LagSeconds, s.HeldBackEvents)
 		parked += len(s.Parked)
+		if s.HeldBackEvents > held.HeldBackEvents {
+			held = s
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if len(st) > 0 {
+		fmt.Fprintf(e.stdout, "\nHEAD OF THE LOG: %s\n", st[0].Head)
+	}
+	if held.HeldBackEvents > 0 {
+		fmt.Fprintf(e.stdout, "HELD BACK: %s. Lag counts them; the projections apply them once that append ends.\n", held.HeldBack())
 	}
 	if parked > 0 {
 		fmt.Fprintf(e.stdout, "\nPARKED EVENTS (%d): each stops its projection until `ledger project retry NAME`\n", parked)

@@ -26,7 +26,7 @@ func writeMetrics(ctx context.Context, w io.Writer, d *deps) {
 		d.log.Warn("metrics: projection status", slog.String("error", err.Error()))
 		return
 	}
-	fmt.Fprintln(w, "# HELP ledger_projection_lag_events Events in the log not yet applied by the projection.")
+	fmt.Fprintln(w, "# HELP ledger_projection_lag_events Events committed to the log not yet applied by the projection, also those held back.")
 	fmt.Fprintln(w, "# TYPE ledger_projection_lag_events gauge")
 	for _, s := range st {
 		fmt.Fprintf(w, "ledger_projection_lag_events{projection=%q} %d\n", s.Name, s.LagEvents)
@@ -36,6 +36,22 @@ func writeMetrics(ctx context.Context, w io.Writer, d *deps) {
 	for _, s := range st {
 		fmt.Fprintf(w, "ledger_projection_lag_seconds{projection=%q} %.3f\n", s.Name, s.LagSeconds)
 	}
+	fmt.Fprintln(w, "# HELP ledger_projection_held_back_events Events committed to the log that the projection cannot get yet: an older append is still in flight (also counted in ledger_projection_lag_events).")
+	fmt.Fprintln(w, "# TYPE ledger_projection_held_back_events gauge")
+	for _, s := range st {
+		fmt.Fprintf(w, "ledger_projection_held_back_events{projection=%q} %d\n", s.Name, s.HeldBackEvents)
+	}
+	// How long the append holding events back has been in flight, 0 when
+	// none is (or its start cannot be read).
+	inFlight := 0.0
+	for _, s := range st {
+		if s.HeldBy != nil && !s.HeldBy.Since.IsZero() {
+			inFlight = max(inFlight, time.Since(s.HeldBy.Since).Seconds())
+		}
+	}
+	fmt.Fprintln(w, "# HELP ledger_event_store_append_in_flight_seconds How long the append holding committed events back from the projections has been in flight; 0 when none is.")
+	fmt.Fprintln(w, "# TYPE ledger_event_store_append_in_flight_seconds gauge")
+	fmt.Fprintf(w, "ledger_event_store_append_in_flight_seconds %.3f\n", inFlight)
 	fmt.Fprintln(w, "# HELP ledger_projection_parked_events Events parked by the projection.")
 	fmt.Fprintln(w, "# TYPE ledger_projection_parked_events gauge")
 	for _, s := range st {

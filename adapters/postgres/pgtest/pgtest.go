@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -146,4 +147,49 @@ func sanitize(s string) string {
 		out = out[len(out)-30:]
 	}
 	return out
+}
+
+// OtherDatabase creates a database of its own on the test server and
+// returns its URL; it is dropped (with any session still in it) at
+// cleanup. For tests about what other databases on the same server do.
+func OtherDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := URL(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "ledger_other_" + hex.EncodeToString(b[:])
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	defer admin.Close(ctx)
+	// template0 takes no connections, so no one else's session can make
+	// the copy fail.
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	if !strings.Contains(base, "://") { // keyword/value form: a later key wins
+		return base + " dbname=" + name
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse test database url: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
