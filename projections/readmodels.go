@@ -2,8 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -16,50 +14,24 @@ import (
 type ReadModels struct {
 	Q     Querier
 	Store domain.EventStore
-	// Wait bounds how long CaughtUp waits (default 30 s).
+	// Wait bounds how long CaughtUp waits (default DefaultCaughtUpWait).
 	Wait time.Duration
 }
 
-// ErrBehind: the read models did not catch up with the event log in time.
-// It matches domain.ErrUnavailable.
-var ErrBehind = fmt.Errorf("the read models are behind the event log; run `ledger serve` or `ledger project` and retry: %w", domain.ErrUnavailable)
+// DefaultCaughtUpWait is how long a use case waits for the read models to
+// catch up with the log before it answers that they are behind.
+const DefaultCaughtUpWait = 20 * time.Second
 
 // CaughtUp returns nil once every projection has applied every event
-// committed before the call.
+// committed before the call — events held back behind an append in flight
+// included (WaitCaughtUp); else a *LagError or *ParkedError, both
+// matching domain.ErrUnavailable, that says how far behind and why.
 func (r ReadModels) CaughtUp(ctx context.Context) error {
 	wait := r.Wait
 	if wait <= 0 {
-		wait = 30 * time.Second
+		wait = DefaultCaughtUpWait
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		st, err := Statuses(ctx, r.Q, r.Store, All(), time.Now())
-		if err != nil {
-			return err
-		}
-		behind := int64(0)
-		for _, s := range st {
-			switch s.State {
-			case "running":
-				behind += s.LagEvents
-			case "parked":
-				return fmt.Errorf("projection %s is parked at an event it cannot apply: fix it first (ledger project status): %w", s.Name, domain.ErrUnavailable)
-			default: // not yet created, or being rebuilt: the runner is on it
-				behind++
-			}
-		}
-		if behind == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return ErrBehind
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), ErrBehind)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return WaitCaughtUp(ctx, r.Q, r.Store, All(), wait)
 }
 
 // PayrollPersons is PayrollPersons on r's querier.

@@ -77,6 +77,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *idempotencyError
 	var fe2 *bankfile.FileError
 	var tl *fileTooLarge
+	var lagErr *projections.LagError
+	var parkedErr *projections.ParkedError
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &ie):
@@ -108,7 +110,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, domain.ErrNotFound):
 		problem(w, http.StatusNotFound, "not_found", "no such record")
-	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp), errors.Is(err, projections.ErrBehind):
+	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp), errors.As(err, &lagErr), errors.As(err, &parkedErr):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
