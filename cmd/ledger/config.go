@@ -43,6 +43,9 @@ type config struct {
 	// into maxConns.
 	DBMaxConns string
 	maxConns   int
+	// ReadModelsWait is how long a command that decides on the read
+	// models (a payroll draft) waits for them to catch up with the log.
+	ReadModelsWait time.Duration
 }
 
 // maxDBConns bounds -db-max-conns: PostgreSQL's own max_connections
@@ -56,6 +59,15 @@ func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
 	fs.StringVar(&c.DBMaxConns, "db-max-conns", envOr(e, "LEDGER_DB_MAX_CONNS", strconv.Itoa(postgres.DefaultMaxConns)),
 		"PostgreSQL connections in the pool for requests; serve's projection runner has its own (env LEDGER_DB_MAX_CONNS)")
+	wait := projections.DefaultCaughtUpWait
+	if v := e.getenv("LEDGER_READ_MODELS_WAIT"); v != "" {
+		wait = -1 // validate names the bad value
+		if d, err := time.ParseDuration(v); err == nil {
+			wait = d
+		}
+	}
+	fs.DurationVar(&c.ReadModelsWait, "read-models-wait", wait,
+		"how long payroll commands wait for the read models to catch up with the event log before they refuse (env LEDGER_READ_MODELS_WAIT)")
 	c.LookupKey = e.getenv("LEDGER_LOOKUP_KEY")
 	c.AccountKey = e.getenv("LEDGER_ACCOUNT_KEY")
 	if withAddr {
@@ -101,6 +113,9 @@ func (c *config) validate() error {
 		return usageError{fmt.Sprintf("db-max-conns (env LEDGER_DB_MAX_CONNS): %q is not a whole number from 1 to %d", c.DBMaxConns, maxDBConns)}
 	}
 	c.maxConns = n
+	if c.ReadModelsWait <= 0 || c.ReadModelsWait > time.Hour {
+		return usageError{"read-models-wait (env LEDGER_READ_MODELS_WAIT): not a duration from 1ns to 1h, e.g. 20s"}
+	}
 	return nil
 }
 
@@ -216,7 +231,7 @@ func (d *deps) statuses(ctx context.Context) ([]projections.Status, error) {
 
 // readModels is what the use cases read from the projections.
 func (d *deps) readModels() projections.ReadModels {
-	return projections.ReadModels{Q: d.pool, Store: d.store}
+	return projections.ReadModels{Q: d.pool, Store: d.store, Wait: d.cfg.ReadModelsWait}
 }
 
 func (d *deps) Close() {

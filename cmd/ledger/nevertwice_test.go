@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
@@ -239,4 +243,85 @@ func per(t *testing.T, s string) domain.Period {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A draft never pays from stale read models. A transaction left open in
+// another database on the same server (with a transaction ID) does not
+// hold the log's read horizon back: a termination recorded while it stays
+// open is projected, and the draft pays none of the months it ended. An
+// append in flight in our own store does hold back what commits after it:
+// `ledger project status` reports the lag and who holds it, and the draft
+// refuses, naming the lag, until it commits.
+func TestDraftsNeverReadStaleReadModels(t *testing.T) {
+	l := newCLILedger(t, "pg")
+	ctx := context.Background()
+	ps := registerPersons(t, l.store, 0, 2)
+	l.projectInBackground()
+
+	other, err := pgx.Connect(ctx, pgtest.OtherDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	var xid string
+	if _, err := other.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	h := domain.NewHandler(l.store)
+	if _, err := h.Execute(ctx, ps[1], domain.CommandMeta{CommandID: "terminate-1", Actor: "clerk", Role: "clerk", Now: time.Now()},
+		domain.TerminateEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveTo: domain.MustDate("2025-01-31"), ReasonCode: domain.TerminationMovedAway}); err != nil {
+		t.Fatal(err)
+	}
+	out := l.must("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")
+	if !strings.Contains(out, ": 4 lines, total 440.00") {
+		t.Fatalf("draft while another database's transaction %s is open: %s\nwant the first person's three months and the second's January only", xid, out)
+	}
+	var still *string
+	if err := other.QueryRow(ctx, `SELECT pg_current_xact_id_if_assigned()::text`).Scan(&still); err != nil || still == nil {
+		t.Fatalf("the other database's transaction ended (%v): the test proves nothing", err)
+	}
+	if _, err := other.Exec(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+
+	// An append in flight: a budget allocation held open in a transaction
+	// of our store, then a death recorded (and committed) after it.
+	pg := l.store.(*pgstore.Store)
+	tx, err := pg.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	data, err := domain.Seal(domain.CommandMeta{CommandID: "budget-held", Actor: "fin.wu", Role: "finance", Now: time.Now()}, "",
+		[]domain.Event{domain.BudgetAllocated{Program: domain.ProgramCareSubsidy, FiscalYear: 2025, Amount: domain.MustMoney("1000.00")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.AppendInTx(ctx, tx, domain.ProgramStream(domain.ProgramCareSubsidy), domain.NoStream(), data...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Execute(ctx, ps[0], domain.CommandMeta{CommandID: "death-1", Actor: "clerk", Role: "clerk", Now: time.Now()},
+		domain.RecordDeath{DateOfDeath: domain.MustDate("2025-03-10")}); err != nil {
+		t.Fatal(err)
+	}
+	status := l.must("project", "status")
+	if !strings.Contains(status, "held back by an append in flight") {
+		t.Errorf("project status does not report the events held back:\n%s", status)
+	}
+	_, errOut, err := l.run("payroll", "run", "--program", "living_subsidy", "--period", "2025-04", "--user", "fin.wu", "--read-models-wait", "1s")
+	if err == nil || !errors.Is(err, domain.ErrUnavailable) || !strings.Contains(err.Error(), "behind the event log") || !strings.Contains(err.Error(), "held back") {
+		t.Fatalf("draft while an append is in flight: %v\n%s; want a refusal naming the lag", err, errOut)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Committed, the death is read: April owes nothing (the first person
+	// died in March, whose month March's batch already holds; the second's
+	// entitlement ended in January).
+	if _, _, err := l.run("payroll", "run", "--program", "living_subsidy", "--period", "2025-04", "--user", "fin.wu"); err == nil || !strings.Contains(err.Error(), "nothing is owed") {
+		t.Fatalf("April's draft after the commit: %v, want nothing to pay", err)
+	}
 }
