@@ -699,6 +699,8 @@ type ExportRequest struct {
 type ExportResult struct {
 	File     []byte
 	Name     string // BATCH.csv or BATCH.xlsx
+	Format   string // csv or xlsx
+	Encoding string // utf-8 or gb18030
 	Count    int
 	Total    domain.Money
 	SHA256   string
@@ -713,80 +715,12 @@ func (p *Payroll) Export(ctx context.Context, meta domain.CommandMeta, req Expor
 	if err := meta.Validate(); err != nil {
 		return ExportResult{}, err
 	}
-	if req.Format == "" {
-		req.Format = "csv"
-	}
-	format, err := bankfile.ParseFormat(req.Format)
+	out, l, err := p.paymentFile(ctx, req)
 	if err != nil {
 		return ExportResult{}, err
 	}
-	if req.Encoding == "" || format == bankfile.XLSX {
-		req.Encoding = map[bool]string{true: "utf-8", false: "gb18030"}[format == bankfile.XLSX]
-	}
-	enc, err := bankfile.ParseEncoding(req.Encoding)
-	if err != nil {
-		return ExportResult{}, err
-	}
-	program, period, err := domain.ParseBatchID("batch", req.BatchID)
-	if err != nil {
-		return ExportResult{}, err
-	}
-	l, err := p.load(ctx, program)
-	if err != nil {
-		return ExportResult{}, err
-	}
-	if _, err := domain.DecideExport(l.control.state, domain.BatchExported{BatchID: req.BatchID}); err != nil {
-		return ExportResult{}, err
-	}
-	if err := p.read.CaughtUp(ctx); err != nil {
-		return ExportResult{}, err
-	}
-	var issued []domain.ShardLine
-	var pids []domain.PersonID
-	for _, sl := range l.lines(req.BatchID) {
-		if sl.Status == domain.LineIssued {
-			issued = append(issued, sl)
-			pids = append(pids, sl.PersonID)
-		}
-	}
-	accounts, err := p.read.BankAccounts(ctx, pids)
-	if err != nil {
-		return ExportResult{}, err
-	}
-	var lines []bankfile.PaymentFileLine
-	var missing []string
-	total := domain.Money{}
-	for _, sl := range issued {
-		a, ok := accounts[sl.PersonID]
-		if !ok {
-			missing = append(missing, string(sl.PersonID))
-			continue
-		}
-		if p.sealer == nil {
-			return ExportResult{}, errors.New("export: no key to open bank account numbers")
-		}
-		number, err := p.sealer.Open(a.AccountSealed)
-		if err != nil {
-			return ExportResult{}, fmt.Errorf("account of %s: %w", sl.PersonID, err)
-		}
-		lines = append(lines, bankfile.PaymentFileLine{Reference: sl.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
-			AccountNumber: number, Amount: sl.Amount, Note: fmt.Sprintf("%s %s %s", program, sl.Period, sl.Kind)})
-		total = total.Add(sl.Amount)
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		missing = slices.Compact(missing)
-		return ExportResult{}, domain.Violation("bank_account_missing", "%d persons in batch %s have no bank account recorded (POST /v1/persons/{id}/bank-account): %s",
-			len(missing), req.BatchID, strings.Join(missing, ", "))
-	}
-	var buf bytes.Buffer
-	hdr := bankfile.BatchHeader{BatchID: req.BatchID, Program: string(program), Period: period.String(), Count: len(lines), Total: total}
-	if err := bankfile.WritePayments(&buf, format, enc, hdr, lines); err != nil {
-		return ExportResult{}, err
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	rec := domain.BatchExported{BatchID: req.BatchID, Format: format.String(), Encoding: enc.String(), FileSHA256: hex.EncodeToString(sum[:]),
-		Count: len(lines), Total: total, ExportedBy: meta.Actor}
+	rec := domain.BatchExported{BatchID: req.BatchID, Format: out.Format, Encoding: out.Encoding, FileSHA256: out.SHA256,
+		Count: out.Count, Total: out.Total, ExportedBy: meta.Actor}
 	res, _, err := decide(ctx, &p.x, l.control, meta, once("export"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 		if prev, ok := s.Exported[meta.CommandID]; ok {
 			if prev.FileSHA256 != rec.FileSHA256 {
@@ -799,11 +733,117 @@ func (p *Payroll) Export(ctx context.Context, meta domain.CommandMeta, req Expor
 	if err != nil {
 		return ExportResult{}, err
 	}
-	if res.Position.IsStart() {
-		res.Position = l.control.state.Positions[meta.CommandID]
+	out.Position = res.Position
+	if out.Position.IsStart() {
+		out.Position = l.control.state.Positions[meta.CommandID]
 	}
-	return ExportResult{File: buf.Bytes(), Name: req.BatchID + "." + format.String(), Count: len(lines), Total: total, SHA256: rec.FileSHA256,
-		Position: res.Position}, nil
+	return out.ExportResult, nil
+}
+
+// ExportedFile writes again the payment file an export recorded, and
+// records nothing; it refuses (conflict) if the file would now differ
+// from the one recorded — payments settled or accounts changed since.
+func (p *Payroll) ExportedFile(ctx context.Context, batchID, sha string) (ExportResult, error) {
+	b, err := p.Batch(ctx, batchID)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	for _, e := range b.Exports {
+		if e.FileSHA256 != sha {
+			continue
+		}
+		out, _, err := p.paymentFile(ctx, ExportRequest{BatchID: batchID, Format: e.Format, Encoding: e.Encoding})
+		if err != nil {
+			return ExportResult{}, err
+		}
+		if out.SHA256 != sha {
+			return ExportResult{}, &domain.ConflictError{Reason: "the payment file would differ from the one recorded (payments settled or accounts changed since): export the batch again"}
+		}
+		return out.ExportResult, nil
+	}
+	return ExportResult{}, fmt.Errorf("export %.12s of batch %s: %w", sha, batchID, domain.ErrNotFound)
+}
+
+// paymentFile is a payment file written and not (yet) recorded.
+type paymentFile struct{ ExportResult }
+
+// paymentFile writes an approved batch's payment file: every line issued
+// and not yet settled or failed, to the account each person has now.
+func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFile, *ledger, error) {
+	if req.Format == "" {
+		req.Format = "csv"
+	}
+	format, err := bankfile.ParseFormat(req.Format)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	if req.Encoding == "" || format == bankfile.XLSX {
+		req.Encoding = map[bool]string{true: "utf-8", false: "gb18030"}[format == bankfile.XLSX]
+	}
+	enc, err := bankfile.ParseEncoding(req.Encoding)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	program, period, err := domain.ParseBatchID("batch", req.BatchID)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	if _, err := domain.DecideExport(l.control.state, domain.BatchExported{BatchID: req.BatchID}); err != nil {
+		return paymentFile{}, nil, err
+	}
+	if err := p.read.CaughtUp(ctx); err != nil {
+		return paymentFile{}, nil, err
+	}
+	var issued []domain.ShardLine
+	var pids []domain.PersonID
+	for _, sl := range l.lines(req.BatchID) {
+		if sl.Status == domain.LineIssued {
+			issued = append(issued, sl)
+			pids = append(pids, sl.PersonID)
+		}
+	}
+	accounts, err := p.read.BankAccounts(ctx, pids)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	var lines []bankfile.PaymentFileLine
+	var missing []string
+	total := domain.Money{}
+	for _, sl := range issued {
+		a, ok := accounts[sl.PersonID]
+		if !ok {
+			missing = append(missing, string(sl.PersonID))
+			continue
+		}
+		if p.sealer == nil {
+			return paymentFile{}, nil, errors.New("export: no key to open bank account numbers")
+		}
+		number, err := p.sealer.Open(a.AccountSealed)
+		if err != nil {
+			return paymentFile{}, nil, fmt.Errorf("account of %s: %w", sl.PersonID, err)
+		}
+		lines = append(lines, bankfile.PaymentFileLine{Reference: sl.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
+			AccountNumber: number, Amount: sl.Amount, Note: fmt.Sprintf("%s %s %s", program, sl.Period, sl.Kind)})
+		total = total.Add(sl.Amount)
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		missing = slices.Compact(missing)
+		return paymentFile{}, nil, domain.Violation("bank_account_missing", "%d persons in batch %s have no bank account recorded (POST /v1/persons/{id}/bank-account): %s",
+			len(missing), req.BatchID, strings.Join(missing, ", "))
+	}
+	var buf bytes.Buffer
+	hdr := bankfile.BatchHeader{BatchID: req.BatchID, Program: string(program), Period: period.String(), Count: len(lines), Total: total}
+	if err := bankfile.WritePayments(&buf, format, enc, hdr, lines); err != nil {
+		return paymentFile{}, nil, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return paymentFile{ExportResult: ExportResult{File: buf.Bytes(), Name: req.BatchID + "." + format.String(), Count: len(lines), Total: total,
+		SHA256: hex.EncodeToString(sum[:]), Format: format.String(), Encoding: enc.String()}}, l, nil
 }
 
 // ReconcileRequest is a bank return file for a batch.

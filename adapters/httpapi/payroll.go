@@ -184,58 +184,34 @@ func (s *server) exportBatch(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		loc := "/v1/payroll/batches/" + id + "/exports/" + res.SHA256
-		b, err := s.pay.Batch(r.Context(), id)
-		if err != nil {
-			return nil, "", err
-		}
-		out := exportJSON{BatchID: id, Count: res.Count, Total: res.Total, SHA256: res.SHA256, File: loc, Position: res.Position.String()}
-		for _, e := range b.Exports {
-			if e.FileSHA256 == res.SHA256 {
-				out.Format, out.Encoding = e.Format, e.Encoding
-			}
-		}
+		out := exportJSON{BatchID: id, Format: res.Format, Encoding: res.Encoding, Count: res.Count, Total: res.Total, SHA256: res.SHA256, File: loc,
+			Position: res.Position.String()}
 		return out, loc, nil
 	})
 }
 
 // getExport serves a recorded payment file: written again from the batch
-// and the accounts, and refused if it no longer matches what was recorded.
+// and the accounts (nothing is recorded), and refused if it no longer
+// matches what was recorded.
 func (s *server) getExport(w http.ResponseWriter, r *http.Request) {
 	id, sum := chi.URLParam(r, "batch"), chi.URLParam(r, "sha256")
 	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	b, err := s.pay.Batch(r.Context(), id)
+	res, err := s.pay.ExportedFile(r.Context(), id, sum)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	for _, e := range b.Exports {
-		if e.FileSHA256 != sum {
-			continue
-		}
-		u, _ := UserFrom(r.Context())
-		meta := domain.CommandMeta{CommandID: "api-export-file:" + sum, Actor: u.Name, Role: string(u.Role), Now: s.Now()}
-		res, err := s.pay.Export(r.Context(), meta, app.ExportRequest{BatchID: id, Format: e.Format, Encoding: e.Encoding})
-		if err == nil && res.SHA256 != sum {
-			err = &domain.ConflictError{Reason: "the payment file would differ from the one recorded (payments settled or accounts changed since): export the batch again"}
-		}
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		ctype := "text/csv; charset=" + map[bool]string{true: "gb18030", false: "utf-8"}[e.Encoding == bankfile.GB18030.String()]
-		if e.Format == bankfile.XLSX.String() {
-			ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-		}
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", res.Name))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(res.File)
-		return
+	ctype := "text/csv; charset=" + res.Encoding
+	if res.Format == bankfile.XLSX.String() {
+		ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	}
-	writeError(w, r, fmt.Errorf("export %s of batch %s: %w", sum, id, domain.ErrNotFound))
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", res.Name))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.File)
 }
 
 type reconcileJSON struct {

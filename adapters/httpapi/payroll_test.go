@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,6 +153,35 @@ func payroll(t *testing.T, l *ledger) {
 	}
 	if r = l.Do("GET", "/v1/payroll/batches/"+batch, "clerk", "", nil); r.Status != http.StatusForbidden {
 		t.Errorf("batch report as clerk: %d %s", r.Status, r.Body)
+	}
+
+	// The bank payment file: recorded once, downloaded as often as needed
+	// (a download records nothing), in GB18030 by default.
+	r = l.Do("POST", "/v1/payroll/batches/"+batch+"/exports", "finance", key(), map[string]any{})
+	if r.Status != http.StatusCreated || fmt.Sprint(r.JSON(t)["count"]) != "6" || r.JSON(t)["encoding"] != "gb18030" {
+		t.Fatalf("export: %d %s", r.Status, r.Body)
+	}
+	file := r.JSON(t)["file"].(string)
+	if r.Header.Get("Location") != file {
+		t.Errorf("export: Location %q, want %q", r.Header.Get("Location"), file)
+	}
+	exported := l.EventCount()
+	var first []byte
+	for range 2 {
+		d := l.Do("GET", file, "finance", "", nil)
+		if d.Status != http.StatusOK || d.Header.Get("Content-Type") != "text/csv; charset=gb18030" || !strings.Contains(d.Header.Get("Content-Disposition"), batch+".csv") {
+			t.Fatalf("download: %d %v", d.Status, d.Header)
+		}
+		if first != nil && !bytes.Equal(first, d.Body) {
+			t.Error("two downloads of one export differ")
+		}
+		first = d.Body
+	}
+	if n := l.EventCount(); n != exported {
+		t.Errorf("downloading the file appended %d events", n-exported)
+	}
+	if d := l.Do("GET", "/v1/payroll/batches/"+batch+"/exports/"+strings.Repeat("0", 64), "finance", "", nil); d.Status != http.StatusNotFound {
+		t.Errorf("an export never recorded: %d %s", d.Status, d.Body)
 	}
 
 	// The bank's return, uploaded: the first person settled, the second
