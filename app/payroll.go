@@ -100,6 +100,24 @@ func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger
 	return l, nil
 }
 
+// loadBatch checks a batch command's envelope and folds the ledger of the
+// batch's program; the batch must exist.
+func (p *Payroll) loadBatch(ctx context.Context, meta domain.CommandMeta, batchID string) (*ledger, *domain.Batch, error) {
+	if err := meta.Validate(); err != nil {
+		return nil, nil, err
+	}
+	program, _, err := domain.ParseBatchID("batch", batchID)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := p.load(ctx, program)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := l.batch(batchID)
+	return l, b, err
+}
+
 // lines returns a batch's lines from every shard, by reference.
 func (l *ledger) lines(batchID string) []domain.ShardLine {
 	var out []domain.ShardLine
@@ -317,18 +335,8 @@ type ApproveResult struct {
 // approver. The same command again finishes and returns the same
 // approval.
 func (p *Payroll) Approve(ctx context.Context, meta domain.CommandMeta, batchID string) (ApproveResult, error) {
-	if err := meta.Validate(); err != nil {
-		return ApproveResult{}, err
-	}
-	program, _, err := domain.ParseBatchID("batch", batchID)
+	l, _, err := p.loadBatch(ctx, meta, batchID)
 	if err != nil {
-		return ApproveResult{}, err
-	}
-	l, err := p.load(ctx, program)
-	if err != nil {
-		return ApproveResult{}, err
-	}
-	if _, err := l.batch(batchID); err != nil {
 		return ApproveResult{}, err
 	}
 	mine := func(s domain.PayrollProgram) bool {
@@ -338,7 +346,7 @@ func (p *Payroll) Approve(ctx context.Context, meta domain.CommandMeta, batchID 
 	if mine(l.control.state) {
 		return p.finishApproval(ctx, meta, l, batchID, nil)
 	}
-	ps, err := p.persons(ctx, program)
+	ps, err := p.persons(ctx, l.program)
 	if err != nil {
 		return ApproveResult{}, err
 	}
@@ -436,18 +444,8 @@ type RejectResult struct {
 // the months. The same command again finishes and returns the same
 // rejection.
 func (p *Payroll) Reject(ctx context.Context, meta domain.CommandMeta, batchID, reason string) (RejectResult, error) {
-	if err := meta.Validate(); err != nil {
-		return RejectResult{}, err
-	}
-	program, _, err := domain.ParseBatchID("batch", batchID)
+	l, _, err := p.loadBatch(ctx, meta, batchID)
 	if err != nil {
-		return RejectResult{}, err
-	}
-	l, err := p.load(ctx, program)
-	if err != nil {
-		return RejectResult{}, err
-	}
-	if _, err := l.batch(batchID); err != nil {
 		return RejectResult{}, err
 	}
 	return p.reject(ctx, meta, l, batchID, reason)
@@ -519,18 +517,7 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 // an approval or a rejection stopped midway — and returns the batch's
 // state.
 func (p *Payroll) Resume(ctx context.Context, meta domain.CommandMeta, batchID string) (string, error) {
-	if err := meta.Validate(); err != nil {
-		return "", err
-	}
-	program, _, err := domain.ParseBatchID("batch", batchID)
-	if err != nil {
-		return "", err
-	}
-	l, err := p.load(ctx, program)
-	if err != nil {
-		return "", err
-	}
-	b, err := l.batch(batchID)
+	l, b, err := p.loadBatch(ctx, meta, batchID)
 	if err != nil {
 		return "", err
 	}
