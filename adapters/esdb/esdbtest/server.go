@@ -18,6 +18,11 @@ import (
 // DefaultMaxAppendSize is the real server's default MaxAppendSize (1 MiB).
 const DefaultMaxAppendSize = 1024 * 1024
 
+// MaxEventSize is the largest event (data and metadata) the real server
+// stores, 16 MiB, whatever its MaxAppendSize: a larger one is refused
+// (InvalidArgument here; the real server's wording differs).
+const MaxEventSize = 16 * 1024 * 1024
+
 // Option configures a Server.
 type Option func(*config)
 
@@ -104,6 +109,10 @@ func (s *Server) Start() error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 		// Stop must not return while handlers still run (no goroutine leaks).
 		grpc.WaitForHandlers(true),
+		// Let an event of up to MaxEventSize reach the handler, which
+		// refuses larger ones as the real server does (grpc-go's own
+		// default would cut every message off at 4 MiB).
+		grpc.MaxRecvMsgSize(MaxEventSize+1<<20),
 	)
 	streams.RegisterStreamsServer(gs, &streamsService{store: s.store, maxAppendSize: s.cfg.maxAppendSize})
 	// Registered only so that the client gets a proper Unimplemented status;

@@ -146,6 +146,9 @@ func (h *streamsService) Append(srv streams.Streams_AppendServer) error {
 		if err != nil {
 			return err
 		}
+		if n := len(pm.GetData()) + len(pm.GetCustomMetadata()); n > MaxEventSize {
+			return invalidArgument("Event of %d bytes exceeds the maximum event size of %d bytes.", n, MaxEventSize)
+		}
 		size += len(eventType) + len(pm.GetData()) + len(pm.GetCustomMetadata())
 		if h.maxAppendSize > 0 && size > h.maxAppendSize {
 			srv.SetTrailer(metadata.Pairs("exception", "maximum-append-size-exceeded",

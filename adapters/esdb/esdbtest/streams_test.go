@@ -268,3 +268,37 @@ func TestSoftDelete(t *testing.T) {
 		t.Fatalf("metadata after recreate: %+v %v", meta, err)
 	}
 }
+
+// The real server's limits: an append over MaxAppendSize (1 MiB by
+// default) is refused whole, and so is an event over 16 MiB whatever
+// MaxAppendSize says.
+func TestAppendLimits(t *testing.T) {
+	srv := Start(t)
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	big := func(n int) esdb.EventData {
+		e := ev("Big")
+		e.ContentType = esdb.ContentTypeBinary
+		e.Data = bytes.Repeat([]byte("x"), n)
+		return e
+	}
+	s := uniqueStream("limits")
+	if _, err := c.AppendToStream(ctx, s, esdb.AppendToStreamOptions{}, big(600<<10), big(600<<10)); err == nil {
+		t.Fatal("an append of 1.2 MiB passed the default 1 MiB limit")
+	}
+	if _, err := c.AppendToStream(ctx, s, esdb.AppendToStreamOptions{}, big(600<<10)); err != nil {
+		t.Fatalf("an append of 600 KiB: %v", err)
+	}
+
+	unlimited := Start(t, WithMaxAppendSize(0))
+	u := newClient(t, unlimited)
+	if _, err := u.AppendToStream(ctx, uniqueStream("huge"), esdb.AppendToStreamOptions{}, big(MaxEventSize+1)); err == nil {
+		t.Fatal("an event over 16 MiB was stored")
+	}
+	if _, err := u.AppendToStream(ctx, uniqueStream("large"), esdb.AppendToStreamOptions{}, big(8<<20)); err != nil {
+		t.Fatalf("an event of 8 MiB without an append limit: %v", err)
+	}
+	if n := unlimited.EventCount(); n != 1 {
+		t.Fatalf("%d events stored, want only the 8 MiB one", n)
+	}
+}
