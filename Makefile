@@ -31,9 +31,10 @@ run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/dem
 	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger serve
 
 .PHONY: test
-test: vet ## vet, every test with the race detector against a real PostgreSQL, every benchmark once at tiny size, short fuzzing
+test: vet ## vet, every test with the race detector against a real PostgreSQL (the demo county on the EventStoreDB protocol server and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
-	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m ./... && \
+	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '^(TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$' ./... && \
+	DATABASE_URL="$$url" $(GO) test -count=1 -timeout 10m -run '^(TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$' ./cmd/ledger ./app && \
 	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
