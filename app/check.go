@@ -51,7 +51,7 @@ func (p *Payroll) CheckNeverTwice(ctx context.Context, programs ...domain.Progra
 			if err != nil {
 				return out, err
 			}
-			out.Overpaid = append(out.Overpaid, domain.FindOverpaid(s.state, program, ps)...)
+			out.Overpaid = append(out.Overpaid, domain.FindOverpaid(s.state.PaymentsShard, program, ps)...)
 		}
 	}
 	return out, nil

@@ -77,11 +77,38 @@ func (p *Payroll) WithPolicy(pol Policy) *Payroll {
 type ledger struct {
 	program domain.ProgramCode
 	control *stream[domain.PayrollProgram]
-	shards  [domain.PaymentShards]*stream[domain.PaymentsShard]
+	shards  [domain.PaymentShards]*stream[shard]
 }
 
-func evolveShard(s *domain.PaymentsShard, env domain.Envelope) {
-	domain.EvolvePaymentsShard(s, env.Event)
+// shard is a payments shard folded, with what each command recorded in
+// it, so that a command run again answers as it did the first time.
+type shard struct {
+	domain.PaymentsShard
+	claims  map[string][]domain.OverpaymentClaimed // by command ID
+	settled map[string]domain.Position             // a claim's recovery or write-off, by command ID
+}
+
+func newShard() shard {
+	return shard{PaymentsShard: domain.NewPaymentsShard(), claims: map[string][]domain.OverpaymentClaimed{}, settled: map[string]domain.Position{}}
+}
+
+func evolveShard(s *shard, env domain.Envelope) {
+	domain.EvolvePaymentsShard(&s.PaymentsShard, env.Event)
+	switch e := env.Event.(type) {
+	case *domain.OverpaymentClaimed:
+		s.claims[env.Meta.CommandID] = append(s.claims[env.Meta.CommandID], *e)
+	case *domain.OverpaymentRecovered, *domain.OverpaymentWrittenOff:
+		s.settled[env.Meta.CommandID] = env.Position
+	}
+}
+
+// claimsBy returns the claims a command recorded, shard by shard.
+func (l *ledger) claimsBy(commandID string) []domain.OverpaymentClaimed {
+	var out []domain.OverpaymentClaimed
+	for _, s := range l.shards {
+		out = append(out, s.state.claims[commandID]...)
+	}
+	return out
 }
 
 // load folds a program's payroll stream and every payment shard.
@@ -92,7 +119,7 @@ func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger
 		return nil, err
 	}
 	for i := range l.shards {
-		l.shards[i] = newStream(domain.PaymentsStream(program, i), domain.NewPaymentsShard(), evolveShard)
+		l.shards[i] = newStream(domain.PaymentsStream(program, i), newShard(), evolveShard)
 		if err := l.shards[i].catchUp(ctx, p.x.store, p.x.reg); err != nil {
 			return nil, err
 		}
@@ -206,7 +233,9 @@ func (p *Payroll) Draft(ctx context.Context, meta domain.CommandMeta, req DraftR
 		return DraftResult{}, err
 	}
 	if id, ok := l.control.state.ByCommand[meta.CommandID]; ok {
-		return p.finishDraft(ctx, meta, l, id, nil)
+		res, err := p.finishDraft(ctx, meta, l, id, nil)
+		res.Claims = l.claimsBy(meta.CommandID)
+		return res, err
 	}
 	ps, err := p.persons(ctx, req.Program)
 	if err != nil {
@@ -222,7 +251,7 @@ func (p *Payroll) Draft(ctx context.Context, meta domain.CommandMeta, req DraftR
 	opened := domain.BatchOpened{BatchID: open.BatchID, Program: open.Program, Period: open.Period, PaidOn: open.PaidOn, DraftedBy: open.DraftedBy}
 	owed := false
 	for i, s := range l.shards {
-		lines, err := domain.DecideReserve(s.state, opened, i, ps[i])
+		lines, err := domain.DecideReserve(s.state.PaymentsShard, opened, i, ps[i])
 		if err != nil {
 			return DraftResult{}, err
 		}
@@ -262,8 +291,8 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 		}
 		done := 0
 		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
-				lines, err := domain.DecideReserve(st, b.Opened, i, ps[i])
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
+				lines, err := domain.DecideReserve(st.PaymentsShard, b.Opened, i, ps[i])
 				if err != nil {
 					return nil, err
 				}
@@ -378,8 +407,8 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 		total := b.Drafted.Lines.Count
 		done := 0
 		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
-				issue, withheld := domain.DecideIssue(st, b.Opened, ps[i])
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
+				issue, withheld := domain.DecideIssue(st.PaymentsShard, b.Opened, ps[i])
 				var out []domain.Event
 				for _, c := range domain.Chunks(withheld, domain.MaxChunkBytes) {
 					out = append(out, domain.LinesReleased{BatchID: id, Program: l.program, Reason: withheldReason, References: c})
@@ -474,8 +503,8 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 	}
 	if b.State == domain.BatchStateRejecting {
 		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
-				refs := domain.DecideRelease(st, id)
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
+				refs := domain.DecideRelease(st.PaymentsShard, id)
 				if len(refs) == 0 && st.Closed[id] {
 					return nil, nil
 				}
@@ -569,23 +598,24 @@ func monthly(program domain.ProgramCode) (domain.Program, error) {
 
 func (p *Payroll) claims(ctx context.Context, meta domain.CommandMeta, l *ledger, ps *persons) ([]domain.OverpaymentClaimed, error) {
 	on := domain.BusinessDate(meta.Now)
-	var out []domain.OverpaymentClaimed
+	n := 0
 	for i, s := range l.shards {
-		_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("claims/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
+		_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("claims/%x", i), func(st shard) ([]domain.Event, error) {
 			var evs []domain.Event
-			for _, c := range domain.DecideClaims(st, l.program, ps[i], on) {
+			for _, c := range domain.DecideClaims(st.PaymentsShard, l.program, ps[i], on) {
 				evs = append(evs, c)
 			}
 			return evs, nil
-		}, func(ev domain.Event) {
-			out = append(out, ev.(domain.OverpaymentClaimed))
-			p.report("", "claimed", len(out), 0)
+		}, func(domain.Event) {
+			n++
+			p.report("", "claimed", n, 0)
 		})
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 	}
-	return out, nil
+	// Those this command recorded, now or in an earlier run of it.
+	return l.claimsBy(meta.CommandID), nil
 }
 
 // SettleClaimRequest records money recovered on an overpayment claim, or
@@ -605,39 +635,35 @@ type SettleClaimResult struct {
 }
 
 // SettleClaim records a recovery or write-off, never more than the claim
-// still asks (as its payments shard tells it, at the exact revision).
+// still asks (as its payments shard tells it, at the exact revision). The
+// same command again answers as it did.
 func (p *Payroll) SettleClaim(ctx context.Context, meta domain.CommandMeta, req SettleClaimRequest) (SettleClaimResult, error) {
 	if err := meta.Validate(); err != nil {
 		return SettleClaimResult{}, err
 	}
-	person, err := domain.ClaimPerson("claim", req.ClaimID)
+	person, program, err := domain.ParseClaimID("claim", req.ClaimID)
 	if err != nil {
 		return SettleClaimResult{}, err
 	}
-	shard := domain.PaymentShard(person)
-	for _, prog := range domain.Catalog() {
-		if prog.Shape != domain.ShapeMonthly {
-			continue
+	s := newStream(domain.PaymentsStream(program, domain.PaymentShard(person)), newShard(), evolveShard)
+	before := domain.Money{}
+	res, _, err := decide(ctx, &p.x, s, meta, once("settle-claim"), func(st shard) ([]domain.Event, error) {
+		if _, done := st.settled[meta.CommandID]; done {
+			return nil, nil // this command settled it before
 		}
-		s := newStream(domain.PaymentsStream(prog.Code, shard), domain.NewPaymentsShard(), evolveShard)
-		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
-			return SettleClaimResult{}, err
+		if c := st.Claims[req.ClaimID]; c != nil {
+			before = c.Remaining()
 		}
-		c := s.state.Claims[req.ClaimID]
-		if c == nil {
-			continue
-		}
-		before := c.Remaining()
-		res, _, err := decide(ctx, &p.x, s, meta, once("settle-claim"), func(st domain.PaymentsShard) ([]domain.Event, error) {
-			before = st.Claims[req.ClaimID].Remaining()
-			return domain.DecideClaimSettlement(st, req.ClaimID, req.Amount, req.WriteOff, req.Reason, domain.BusinessDate(meta.Now))
-		})
-		if err != nil {
-			return SettleClaimResult{}, err
-		}
-		return SettleClaimResult{Claim: *s.state.Claims[req.ClaimID], Before: before, Position: res.Position}, nil
+		return domain.DecideClaimSettlement(st.PaymentsShard, req.ClaimID, req.Amount, req.WriteOff, req.Reason, domain.BusinessDate(meta.Now))
+	})
+	if err != nil {
+		return SettleClaimResult{}, err
 	}
-	return SettleClaimResult{}, fmt.Errorf("overpayment claim %s: %w", req.ClaimID, domain.ErrNotFound)
+	c := *s.state.Claims[req.ClaimID]
+	if pos, done := s.state.settled[meta.CommandID]; done && res.Position.IsStart() {
+		res.Position, before = pos, c.Remaining().Add(req.Amount)
+	}
+	return SettleClaimResult{Claim: c, Before: before, Position: res.Position}, nil
 }
 
 // Report returns a batch's report: every line with its status and the
@@ -921,8 +947,8 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	}
 	done := 0
 	for i, s := range l.shards {
-		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st domain.PaymentsShard) ([]domain.Event, error) {
-			settled, failed := domain.DecideSettle(st, req.BatchID, program, settlements)
+		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
+			settled, failed := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
 			var out []domain.Event
 			for _, c := range domain.Chunks(failed, domain.MaxChunkBytes) {
 				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})

@@ -1004,26 +1004,52 @@ func DecideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson,
 			continue // claimed already
 		}
 		n := 1
-		for s.Claims[claimID(k, n)] != nil {
+		for s.Claims[claimID(k, program, n)] != nil {
 			n++
 		}
 		refs := slices.Clone(a.Paid)
 		slices.Sort(refs)
-		out = append(out, OverpaymentClaimed{ClaimID: claimID(k, n), PersonID: k.Person, Program: program, Period: k.Period, Amount: over,
+		out = append(out, OverpaymentClaimed{ClaimID: claimID(k, program, n), PersonID: k.Person, Program: program, Period: k.Period, Amount: over,
 			References: refs, ClaimedOn: on})
 	}
 	return out
 }
 
-func claimID(k PersonPeriod, n int) string { return fmt.Sprintf("ovp-%s-%s-%d", k.Person, k.Period, n) }
+// claimID names the n-th claim of a person's month of a program:
+// ovp-<person>-<program>-<YYYY-MM>-<n>. A person may be claimed back the
+// same month of two programs, so the program is part of the name.
+func claimID(k PersonPeriod, program ProgramCode, n int) string {
+	return fmt.Sprintf("ovp-%s-%s-%s-%d", k.Person, program, k.Period, n)
+}
 
-// ClaimPerson returns the person an overpayment claim ID names.
-func ClaimPerson(field, claimID string) (PersonID, error) {
+// ParseClaimID returns the person and program an overpayment claim ID
+// names.
+func ParseClaimID(field, claimID string) (PersonID, ProgramCode, error) {
+	bad := Invalid(field, "%s is not an overpayment claim ID like ovp-<person>-<program>-<YYYY-MM>-1", quoteTrunc(claimID))
 	rest, ok := strings.CutPrefix(claimID, "ovp-")
-	if !ok || len(rest) < personIDLen {
-		return "", Invalid(field, "%s is not an overpayment claim ID like ovp-<person>-<YYYY-MM>-1", quoteTrunc(claimID))
+	if !ok || len(rest) < personIDLen+1 || rest[personIDLen] != '-' {
+		return "", "", bad
 	}
-	return ParsePersonID(field, rest[:personIDLen])
+	person, err := ParsePersonID(field, rest[:personIDLen])
+	if err != nil {
+		return "", "", bad
+	}
+	code, tail, ok := strings.Cut(rest[personIDLen+1:], "-")
+	if !ok {
+		return "", "", bad
+	}
+	program, err := ParseProgramCode(field, code)
+	if err != nil {
+		return "", "", err
+	}
+	parts := strings.Split(tail, "-") // YYYY MM n
+	if len(parts) != 3 {
+		return "", "", bad
+	}
+	if _, err := ParsePeriod(field, parts[0]+"-"+parts[1]); err != nil {
+		return "", "", bad
+	}
+	return person, program, nil
 }
 
 // DecideClaimSettlement records that (part of) a claim was recovered or

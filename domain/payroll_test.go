@@ -335,8 +335,13 @@ func TestClaimsAndTheirSettlement(t *testing.T) {
 		t.Fatalf("claimed twice: %+v", again)
 	}
 	id := claims[0].ClaimID
-	if p, err := ClaimPerson("claim", id); err != nil || p != a {
-		t.Fatalf("ClaimPerson(%s) = %s, %v", id, p, err)
+	if p, prog, err := ParseClaimID("claim", id); err != nil || p != a || prog != ProgramLivingSubsidy {
+		t.Fatalf("ParseClaimID(%s) = %s %s, %v", id, p, prog, err)
+	}
+	for _, bad := range []string{"ovp-", "ovp-" + string(a), "ovp-" + string(a) + "-nope-2025-02-1", "ovp-" + string(a) + "-living_subsidy-2025-13-1", "x" + id} {
+		if _, _, err := ParseClaimID("claim", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseClaimID(%q): %v", bad, err)
+		}
 	}
 	if _, err := DecideClaimSettlement(s, id, m("110.01"), false, "", d("2025-04-01")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("recovering more than asked: %v", err)
