@@ -172,6 +172,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
 			return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
 		}
+		if tooLarge(err) {
+			return domain.AppendResult{}, &AppendTooLargeError{Stream: stream, Events: len(events), Bytes: appendSize(data), cause: err}
+		}
 		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, translate(ctx, err))
 	}
 	return domain.AppendResult{
@@ -194,6 +197,44 @@ func code(err error) esdb.ErrorCode {
 		return e.Code()
 	}
 	return esdb.ErrorCodeUnknown
+}
+
+// AppendTooLargeError: the server refused an append over its maximum
+// append size (MaxAppendSize, 1 MiB by default) — or closed the
+// connection during it, which is how a real server answers a request
+// over its transport limit. The ledger keeps its own appends under
+// domain.MaxAppendBytes; this names what happened instead of the client's
+// "[ErrorCode 0] … EOF".
+type AppendTooLargeError struct {
+	Stream string
+	Events int
+	Bytes  int
+	cause  error
+}
+
+func (e *AppendTooLargeError) Error() string {
+	return fmt.Sprintf("append %s: EventStoreDB refused %d events of %d bytes in one append: more than its maximum append size "+
+		"(MaxAppendSize, 1 MiB by default; the ledger keeps its appends under %d bytes)", e.Stream, e.Events, e.Bytes, domain.MaxAppendBytes)
+}
+
+func (e *AppendTooLargeError) Unwrap() error { return e.cause }
+
+// tooLarge reports whether an append failed on the server's size limit.
+// The client reports it only as text: the server's InvalidArgument
+// "Maximum Append Size of N Exceeded.", or an EOF when the connection was
+// closed mid-request.
+func tooLarge(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Maximum Append Size") ||
+		(strings.Contains(msg, "could not send append request") && strings.Contains(msg, "EOF"))
+}
+
+func appendSize(data []esdb.EventData) int {
+	n := 0
+	for _, d := range data {
+		n += len(d.EventType) + len(d.Data) + len(d.Metadata)
+	}
+	return n
 }
 
 // translate maps the client's errors to the domain's where one applies.

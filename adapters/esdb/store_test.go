@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -398,5 +399,25 @@ func TestHeadSkipsSystemEvents(t *testing.T) {
 	}
 	if h, err := empty.Head(ctx); err != nil || h != domain.Start {
 		t.Fatalf("Head of a log of system events = %s, %v; want the start", h, err)
+	}
+}
+
+// An append over the server's maximum append size fails with an error
+// that says so in the ledger's words, not the client's "[ErrorCode 0]".
+func TestAppendTooLargeIsNamed(t *testing.T) {
+	srv := esdbtest.Start(t)
+	s := open(t, srv.ConnectionString())
+	big := func(i int) domain.EventData {
+		e := ev(i)
+		e.Data = []byte(`{"x":"` + strings.Repeat("a", 600<<10) + `"}`)
+		return e
+	}
+	_, err := s.Append(context.Background(), "too-large", domain.NoStream(), big(1), big(2))
+	var tl *esdbstore.AppendTooLargeError
+	if !errors.As(err, &tl) || tl.Events != 2 || tl.Bytes < 1200<<10 || strings.Contains(err.Error(), "ErrorCode") {
+		t.Fatalf("append of 1.2 MiB: %v", err)
+	}
+	if _, err := s.ReadStream(context.Background(), "too-large", domain.Forwards, 0, 0); !errors.Is(err, domain.ErrStreamNotFound) {
+		t.Fatalf("the refused append wrote something: %v", err)
 	}
 }
