@@ -840,7 +840,7 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 			return paymentFile{}, nil, fmt.Errorf("account of %s: %w", sl.PersonID, err)
 		}
 		lines = append(lines, bankfile.PaymentFileLine{Reference: sl.Reference, AccountName: a.AccountName, AccountMasked: a.AccountMasked,
-			AccountNumber: number, Amount: sl.Amount, Note: fmt.Sprintf("%s %s %s", program, sl.Period, sl.Kind)})
+			AccountNumber: number, Amount: sl.Amount, Note: domain.PaymentMemo(program, sl.Period, sl.Kind)})
 		total = total.Add(sl.Amount)
 	}
 	if len(missing) > 0 {
@@ -873,6 +873,10 @@ type ReconcileResult struct {
 	// AlreadyImported: this very file was imported before; nothing new
 	// was applied (a run stopped midway was finished).
 	AlreadyImported bool
+	// Claims are the overpayment claims the file's late settlements
+	// caused: months whose re-issue went out before the bank paid after
+	// all.
+	Claims []domain.OverpaymentClaimed
 	// Position is where the last event appended landed (Start: nothing
 	// was appended).
 	Position domain.Position
@@ -912,12 +916,23 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if b.State != domain.BatchStateApproved {
 		return ReconcileResult{}, domain.Violation(domain.RuleBatchNotApproved, "batch %s is %s: only an approved batch has payments to reconcile", req.BatchID, b.State)
 	}
-	// The payments the file is judged against: those still issued, and
-	// those this file settled or failed when it was imported before.
+	// The payments the file is judged against: every payment the batch
+	// issued, with what other return files said of it — so a cumulative
+	// file's earlier lines are known, and this file imported again is
+	// judged as it was the first time.
+	order := map[string]int{}
+	for i, im := range b.Imports {
+		order[im.FileSHA256] = i + 1
+	}
+	n, ok := order[file]
+	if !ok {
+		n = len(b.Imports) + 1
+	}
 	var expected []bankfile.Expected
 	for _, sl := range l.lines(req.BatchID) {
-		if sl.Status == domain.LineIssued || (sl.ReturnFile == file && (sl.Status == domain.LineSettled || sl.Status == domain.LineFailed)) {
-			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount})
+		switch sl.Status {
+		case domain.LineIssued, domain.LineSettled, domain.LineFailed:
+			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount, Earlier: earlierStatus[sl.StatusBefore(n, order)]})
 		}
 	}
 	rec := bankfile.Classify(expected, ret)
@@ -925,12 +940,16 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	for _, rl := range rec.Settled {
 		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
 	}
+	for _, rl := range rec.LateSettled {
+		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
+	}
 	for _, rl := range rec.Failed {
 		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
 	}
 	t := rec.Totals
 	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
-		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count, ImportedBy: meta.Actor}
+		Late: t.LateSettled.Count, Unchanged: t.AlreadySettled.Count + t.AlreadyFailed.Count,
+		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count + t.Conflicting.Count + t.Contradicting.Count, ImportedBy: meta.Actor}
 	_, already := l.control.state.Imported[file]
 	res, _, err := decide(ctx, &p.x, l.control, meta, once("return"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 		if _, ok := s.Imported[file]; ok {
@@ -948,13 +967,16 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	done := 0
 	for i, s := range l.shards {
 		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
-			settled, failed := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
+			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
 			var out []domain.Event
-			for _, c := range domain.Chunks(failed, domain.MaxChunkBytes) {
+			for _, c := range domain.Chunks(r.Failed, domain.MaxChunkBytes) {
 				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})
 			}
-			for _, c := range domain.Chunks(settled, domain.MaxChunkBytes) {
+			for _, c := range domain.Chunks(r.Settled, domain.MaxChunkBytes) {
 				out = append(out, domain.PaymentsSettled{BatchID: req.BatchID, FileSHA256: file, Payments: c})
+			}
+			for _, c := range domain.Chunks(r.Late, domain.MaxChunkBytes) {
+				out = append(out, domain.PaymentsSettledLate{BatchID: req.BatchID, FileSHA256: file, Payments: c})
 			}
 			return out, nil
 		}, func(ev domain.Event) {
@@ -962,6 +984,8 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 			case domain.PaymentsSettled:
 				done += len(e.Payments)
 			case domain.PaymentsFailed:
+				done += len(e.Payments)
+			case domain.PaymentsSettledLate:
 				done += len(e.Payments)
 			}
 			p.report(req.BatchID, "settled", done, len(settlements))
@@ -972,8 +996,48 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 		if res.Position.Less(last) {
 			res.Position = last
 		}
+		if last, err = p.claimLate(ctx, meta, s, i, program, req.BatchID, file); err != nil {
+			return ReconcileResult{}, err
+		}
+		if res.Position.Less(last) {
+			res.Position = last
+		}
 	}
-	return ReconcileResult{Reconciliation: rec, AlreadyImported: already, Position: res.Position}, nil
+	return ReconcileResult{Reconciliation: rec, AlreadyImported: already, Claims: l.claimsBy(meta.CommandID), Position: res.Position}, nil
+}
+
+// earlierStatus is what return files said of a payment, in bankfile's
+// words, by the line status they left.
+var earlierStatus = map[string]string{domain.LineSettled: bankfile.StatusSettled, domain.LineFailed: bankfile.StatusFailed}
+
+// claimLate records an overpayment claim for each month of the shard that
+// a payment the file settled late paid twice: its re-issue went out
+// before the bank's word came. It judges the persons concerned from their
+// own streams.
+func (p *Payroll) claimLate(ctx context.Context, meta domain.CommandMeta, s *stream[shard], i int, program domain.ProgramCode, batchID, file string) (domain.Position, error) {
+	var ids []domain.PersonID
+	for _, ref := range s.state.Batches[batchID] {
+		l := s.state.Lines[ref]
+		if l.Status == domain.LineSettled && l.SettledBy == file && l.FailedBy != "" {
+			ids = append(ids, l.PersonID)
+		}
+	}
+	if len(ids) == 0 {
+		return domain.Position{}, nil
+	}
+	slices.Sort(ids)
+	ps, err := p.personsFromStreams(ctx, program, slices.Compact(ids))
+	if err != nil {
+		return domain.Position{}, err
+	}
+	on := domain.BusinessDate(meta.Now)
+	return process(ctx, &p.x, s, meta, fmt.Sprintf("late-claims/%x", i), func(st shard) ([]domain.Event, error) {
+		var evs []domain.Event
+		for _, c := range domain.DecideClaimsOf(st.PaymentsShard, program, ps, on) {
+			evs = append(evs, c)
+		}
+		return evs, nil
+	}, nil)
 }
 
 // Batches lists a program's batches, newest first.

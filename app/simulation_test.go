@@ -107,8 +107,8 @@ func TestPayrollSimulation(t *testing.T) {
 								seed, step, err, strings.Join(w.log, "\n  "), st.name, seed, seed)
 						}
 					}
-					t.Logf("seed %d: %d steps, %d batches, %d lines issued, %d failed, %d claims, %d crashes injected",
-						seed, *simSteps, w.stats.batches, w.stats.issued, w.stats.failed, w.stats.claims, w.stats.crashes)
+					t.Logf("seed %d: %d steps, %d batches, %d lines issued, %d failed, %d settled late, %d claims, %d crashes injected",
+						seed, *simSteps, w.stats.batches, w.stats.issued, w.stats.failed, w.stats.late, w.stats.claims, w.stats.crashes)
 				})
 			}
 		})
@@ -149,8 +149,10 @@ type world struct {
 	// claims is what the model expects claimed, per month.
 	claims  map[mkey]domain.Money
 	batches map[string]string // batch → drafter, of batches the model saw
-	log     []string
-	stats   struct{ batches, issued, failed, claims, crashes int }
+	// files are the return files sent for each batch, to send again.
+	files map[string][][]byte
+	log   []string
+	stats   struct{ batches, issued, failed, late, claims, crashes int }
 }
 
 type modelLine struct {
@@ -166,7 +168,8 @@ func newWorld(t *testing.T, seed uint64, db *pgtest.Schema, store domain.EventSt
 	fs := &faultStore{EventStore: store, gate: gate}
 	w := &world{t: t, r: r, db: db, store: store, fs: fs, gate: gate, h: domain.NewHandler(store),
 		today: time.Date(2025, 6, 15, 2, 0, 0, 0, time.UTC),
-		ceil:  map[mkey]domain.Money{}, lines: map[string]*modelLine{}, claims: map[mkey]domain.Money{}, batches: map[string]string{}}
+		ceil:  map[mkey]domain.Money{}, lines: map[string]*modelLine{}, claims: map[mkey]domain.Money{}, batches: map[string]string{},
+		files: map[string][][]byte{}}
 	w.pay = app.NewPayroll(fs, simReads{ReadModels: projections.ReadModels{Q: db.Pool, Store: fs}, w: w}, nil).WithPolicy(app.Policy{Conflicts: 100, Backoff: 0})
 	key := domain.LookupKey("0123456789abcdef0123456789abcdef")
 	for i := range 5 {
@@ -357,7 +360,9 @@ func (w *world) payrollGroup() {
 			file := w.returnFile(b.Opened.BatchID)
 			ops = append(ops, simOp{name: "return for " + b.Opened.BatchID, run: func(ctx context.Context, meta domain.CommandMeta) (string, error) {
 				res, err := w.pay.Reconcile(ctx, meta, app.ReconcileRequest{BatchID: b.Opened.BatchID, Name: "return.csv", Raw: file, On: domain.DateOf(w.today)})
-				return fmt.Sprintf("settled %d, failed %d", res.Totals.Settled.Count, res.Totals.Failed.Count), err
+				t := res.Totals
+				return fmt.Sprintf("settled %d, failed %d, late %d, conflicting %d, claims %d, again %v", t.Settled.Count, t.Failed.Count,
+					t.LateSettled.Count, t.Conflicting.Count, len(res.Claims), res.AlreadyImported), err
 			}})
 		default:
 			program := pick(w.r, simPrograms)
@@ -487,24 +492,44 @@ func (w *world) allBatches(ctx context.Context) ([]domain.Batch, error) {
 
 // returnFile is the bank's answer to a batch's issued lines: each settled,
 // or failed at random.
+// returnFile is a bank's return file for a batch, as banks send them: now
+// and then a file sent before, again; else the lines issued, a quarter of
+// them failed and some reported twice with statuses that disagree, and —
+// as a cumulative file would — some lines reported before: settled again,
+// failed again, or failed before and paid after all.
 func (w *world) returnFile(batchID string) []byte {
+	if sent := w.files[batchID]; len(sent) > 0 && w.r.IntN(5) == 0 {
+		return pick(w.r, sent)
+	}
 	rep, err := w.pay.Report(context.Background(), batchID)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	var b strings.Builder
 	b.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+	paid := func(l domain.BatchReportLine, i int) { fmt.Fprintf(&b, "%s,%s,成功,,B%06d\r\n", l.Reference, l.Amount, i) }
+	failed := func(l domain.BatchReportLine) { fmt.Fprintf(&b, "%s,%s,失败,账户已销户,\r\n", l.Reference, l.Amount) }
 	for i, l := range rep.Lines {
-		if l.Status != domain.LineIssued {
-			continue
-		}
-		if w.r.IntN(4) == 0 {
-			fmt.Fprintf(&b, "%s,%s,失败,账户已销户,\r\n", l.Reference, l.Amount)
-		} else {
-			fmt.Fprintf(&b, "%s,%s,成功,,B%06d\r\n", l.Reference, l.Amount, i)
+		switch k := w.r.IntN(12); {
+		case l.Status == domain.LineSettled && k < 6:
+			paid(l, i)
+		case l.Status == domain.LineFailed && k < 4:
+			paid(l, i) // the bank paid after all
+		case l.Status == domain.LineFailed && k < 8:
+			failed(l)
+		case l.Status != domain.LineIssued:
+		case k == 0:
+			paid(l, i)
+			failed(l) // two lines that disagree: neither counts
+		case k < 4:
+			failed(l)
+		default:
+			paid(l, i)
 		}
 	}
-	return []byte(b.String())
+	file := []byte(b.String())
+	w.files[batchID] = append(w.files[batchID], file)
+	return file
 }
 
 // owed computes what is owed per person, program and month from the
@@ -613,6 +638,7 @@ type logState struct {
 	gross  map[mkey]domain.Money // issued − failed − reversed
 	claims map[string]*claimState
 	byKey  map[mkey]domain.Money // claimed per month
+	late   int                   // lines settled late
 	faults []string
 }
 
@@ -700,6 +726,13 @@ func (w *world) readLog() logState {
 						sub(l.key, l.amount)
 					}
 				}
+			case *domain.PaymentsSettledLate:
+				for _, p := range e.Payments {
+					if l := move(p.Reference, domain.LineFailed, domain.LineSettled); l != nil {
+						s.gross[l.key] = s.gross[l.key].Add(l.amount)
+						s.late++
+					}
+				}
 			case *domain.OverpaymentClaimed:
 				inShard(e.PersonID, e.Program)
 				k := mkey{e.PersonID, e.Program, e.Period}
@@ -781,7 +814,7 @@ func (w *world) check() error {
 			w.stats.batches++
 		}
 	}
-	w.stats.issued, w.stats.failed, w.stats.claims = 0, 0, len(s.claims)
+	w.stats.issued, w.stats.failed, w.stats.late, w.stats.claims = 0, 0, s.late, len(s.claims)
 	for _, l := range s.lines {
 		switch l.status {
 		case domain.LineIssued, domain.LineSettled:

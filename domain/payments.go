@@ -19,6 +19,7 @@ const (
 	TypeBudgetAllocated       = "program.BudgetAllocated.v1"
 	TypePaymentsSettled       = "payroll.PaymentsSettled.v1"
 	TypePaymentsFailed        = "payroll.PaymentsFailed.v1"
+	TypePaymentsSettledLate   = "payroll.PaymentsSettledLate.v1"
 	TypePaymentsIssued        = "payroll.PaymentsIssued.v1"
 )
 
@@ -104,7 +105,18 @@ type PaymentsFailed struct {
 	Payments   []PaymentFailed `json:"payments"`
 }
 
-func (PaymentsIssued) EventType() string  { return TypePaymentsIssued }
+// PaymentsSettledLate: a later return file reported paid these payments
+// an earlier one reported failed — the bank paid after all. Each payment
+// counts as paid again; a re-issue of the month not yet issued is withheld
+// on approval, and one issued already is an overpayment to claim back.
+type PaymentsSettledLate struct {
+	BatchID    string           `json:"batch_id"`
+	FileSHA256 string           `json:"file_sha256"` // the return file
+	Payments   []PaymentSettled `json:"payments"`
+}
+
+func (PaymentsSettledLate) EventType() string { return TypePaymentsSettledLate }
+func (PaymentsIssued) EventType() string      { return TypePaymentsIssued }
 func (PaymentsSettled) EventType() string { return TypePaymentsSettled }
 func (PaymentsFailed) EventType() string  { return TypePaymentsFailed }
 
@@ -179,6 +191,7 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(PaymentsSettled) },
 		func() Event { return new(PaymentsFailed) },
 		func() Event { return new(PaymentsIssued) },
+		func() Event { return new(PaymentsSettledLate) },
 	)
 	r.Add(payrollEventProtos()...)
 	r.Add(noticeEventProtos()...)

@@ -107,10 +107,46 @@ type PayrollLine struct {
 	Township  string      `json:"township"`
 }
 
+// ReferenceLen is the length of a payment reference: it is written in the
+// bank file's reference column and often copied into the remark field of a
+// bank's batch system, so it is made to fit the usual 32-character limit
+// and holds only lowercase letters and digits.
+const ReferenceLen = 32
+
 // LineReference is the payment reference of a batch's line for a person's
-// month, also sent to the bank.
+// month, sent to the bank and echoed back in its return file: the
+// program's tag, the batch code, the person ID and the month paid as YYMM,
+// e.g. "ls" "k3fq7a" "a1b2c3d4e5f60718293a" "2501" =
+// "lsk3fq7aa1b2c3d4e5f60718293a2501" (ReferenceLen characters). It is
+// unique: a batch pays a person's month at most once, no two batches of a
+// program share a code (DecideOpen), and programs differ in tag.
 func LineReference(batchID string, person PersonID, month Period) string {
-	return fmt.Sprintf("%s-%s-%s", batchID, person, month)
+	program, code, _ := strings.Cut(batchID, ".")
+	code = code[strings.LastIndexByte(code, '.')+1:]
+	tag := "xx"
+	if p, ok := LookupProgram(ProgramCode(program)); ok {
+		tag = p.Tag
+	}
+	return fmt.Sprintf("%s%s%s%02d%02d", tag, code, person, month.Year()%100, int(month.Month()))
+}
+
+// PaymentMemo is the memo (备注) of a payment in the bank file, in Chinese
+// for the person who reads it on a bank statement: the month paid and the
+// program, and why when the month is not the batch's own, e.g.
+// "2025年1月 困难残疾人生活补贴" or "2024年12月 困难残疾人生活补贴（补发）".
+func PaymentMemo(program ProgramCode, month Period, kind PaymentKind) string {
+	name := string(program)
+	if p, ok := LookupProgram(program); ok {
+		name = p.Name
+	}
+	memo := fmt.Sprintf("%d年%d月 %s", month.Year(), int(month.Month()), name)
+	switch kind {
+	case PaymentArrears:
+		memo += "（补发）"
+	case PaymentReissue:
+		memo += "（重发）"
+	}
+	return memo
 }
 
 // BatchOpened: a finance user started drafting a batch of a program for a
@@ -194,7 +230,9 @@ type ReturnImported struct {
 	Lines      int    `json:"lines"`
 	Settled    int    `json:"settled"`
 	Failed     int    `json:"failed"`
-	Exceptions int    `json:"exceptions"` // mismatched, unknown and duplicate lines
+	Exceptions int    `json:"exceptions"` // lines not applied for a person to look at: mismatched, unknown, duplicate, conflicting, contradicting
+	Late       int    `json:"late,omitempty"`      // failed before, settled late
+	Unchanged  int    `json:"unchanged,omitempty"` // settled or failed before, reported so again
 	ImportedBy string `json:"imported_by"`
 }
 
@@ -460,6 +498,14 @@ func DecideOpen(s PayrollProgram, c OpenBatch) ([]Event, error) {
 	if _, dup := s.Batches[c.BatchID]; dup {
 		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s exists already; draft again with another key", c.BatchID)}
 	}
+	// Payment references carry the batch code, not the period: a code is
+	// used once per program.
+	code := c.BatchID[strings.LastIndexByte(c.BatchID, '.')+1:]
+	for id := range s.Batches {
+		if strings.HasSuffix(id, "."+code) {
+			return nil, &ConflictError{Reason: fmt.Sprintf("batch code %s is taken by batch %s; draft again with another key", code, id)}
+		}
+	}
 	if b, ok := s.Pending(c.Period); ok {
 		if b.State == BatchStateDrafting {
 			return nil, &ConflictError{Reason: fmt.Sprintf("batch %s for %s %s is still being drafted (by %s); run that draft again to finish it, or reject it",
@@ -625,9 +671,30 @@ type ShardLine struct {
 	BatchID string `json:"batch_id"`
 	PaidOn  Date   `json:"paid_on"`
 	Status  string `json:"status"`
-	// ReturnFile is the SHA-256 of the return file that settled or failed
-	// the line, when one did.
-	ReturnFile string `json:"return_file,omitempty"`
+	// SettledBy and FailedBy are the SHA-256 of the return files that
+	// settled and failed the line, when one did (a line failed, then
+	// settled late, has both).
+	SettledBy string `json:"settled_by,omitempty"`
+	FailedBy  string `json:"failed_by,omitempty"`
+}
+
+// StatusBefore returns what the return files imported into the batch
+// before the one numbered n said of the line: "" (nothing yet: it waits
+// for the bank), LineSettled or LineFailed. order numbers the batch's
+// files from 1 in the order they were imported; a settlement or failure
+// recorded without a file counts as before every file. With n past the
+// last file it is what is known now; with a file's own number, what was
+// known when it was imported — so a file imported again is judged as it
+// was the first time.
+func (l ShardLine) StatusBefore(n int, order map[string]int) string {
+	before := func(file string) bool { k := order[file]; return file == "" || k == 0 || k < n }
+	switch {
+	case l.Status == LineSettled && before(l.SettledBy):
+		return LineSettled
+	case (l.Status == LineSettled && l.FailedBy != "" || l.Status == LineFailed) && before(l.FailedBy):
+		return LineFailed
+	}
+	return ""
 }
 
 // PaymentLine returns the payment the line stands for.
@@ -731,10 +798,22 @@ func (s *PaymentsShard) settle(ref, file string) {
 	if l == nil || l.Status != LineIssued {
 		return
 	}
-	l.Status, l.ReturnFile = LineSettled, file
+	l.Status, l.SettledBy = LineSettled, file
 	if a := s.month(PersonPeriod{l.PersonID, l.Period}); a.Open == ref {
 		a.Open = ""
 	}
+}
+
+// settleLate settles a failed line: the bank paid after all.
+func (s *PaymentsShard) settleLate(ref, file string) {
+	l := s.Lines[ref]
+	if l == nil || l.Status != LineFailed {
+		return
+	}
+	l.Status, l.SettledBy = LineSettled, file
+	a := s.month(PersonPeriod{l.PersonID, l.Period})
+	a.Failed = clampMoney(a.Failed.Decimal().Sub(l.Amount.Decimal()))
+	a.LastFailed = false
 }
 
 func (s *PaymentsShard) fail(p PaymentLine, file string) {
@@ -742,7 +821,7 @@ func (s *PaymentsShard) fail(p PaymentLine, file string) {
 	if l == nil || l.Status != LineIssued {
 		return
 	}
-	l.Status, l.ReturnFile = LineFailed, file
+	l.Status, l.FailedBy = LineFailed, file
 	a := s.month(PersonPeriod{l.PersonID, l.Period})
 	a.Failed = a.Failed.Add(l.Amount)
 	a.LastFailed = true
@@ -790,6 +869,10 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 		}
 	case *PaymentSettled:
 		s.settle(e.Reference, "")
+	case *PaymentsSettledLate:
+		for _, p := range e.Payments {
+			s.settleLate(p.Reference, e.FileSHA256)
+		}
 	case *PaymentsFailed:
 		for _, p := range e.Payments {
 			s.fail(p.PaymentLine, e.FileSHA256)
@@ -876,7 +959,10 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 				continue // paid in full (or more: an overpayment is claimed)
 			}
 			ref := LineReference(b.BatchID, p.PersonID, owed.Period)
-			if _, used := s.Lines[ref]; used {
+			if l, used := s.Lines[ref]; used {
+				if l.BatchID != b.BatchID {
+					return nil, fmt.Errorf("payment reference %s of batch %s is used by batch %s already", ref, b.BatchID, l.BatchID)
+				}
 				continue // this batch paid the month already and it failed: a later batch re-issues it
 			}
 			kind := PaymentArrears
@@ -946,26 +1032,36 @@ type Settlement struct {
 	On            Date
 }
 
-// DecideSettle returns the settlements and failures a return file causes in
-// a shard: every line of the batch the file settles or fails that is still
-// issued (not settled or failed already). Lines of other shards or
-// batches are skipped.
-func DecideSettle(s PaymentsShard, batchID string, program ProgramCode, lines []Settlement) ([]PaymentSettled, []PaymentFailed) {
-	var settled []PaymentSettled
-	var failed []PaymentFailed
+// SettleResult is what a return file does to a payments shard.
+type SettleResult struct {
+	Settled []PaymentSettled
+	Failed  []PaymentFailed
+	Late    []PaymentSettled // failed before, paid after all
+}
+
+// DecideSettle returns what a return file's lines do in a shard: each line
+// of the batch still issued is settled or failed; a failed line reported
+// paid is settled late. Lines already settled, lines failed again and
+// lines of other shards or batches change nothing, so the same file
+// applied twice changes nothing the second time.
+func DecideSettle(s PaymentsShard, batchID string, program ProgramCode, lines []Settlement) SettleResult {
+	var r SettleResult
 	for _, st := range lines {
 		l := s.Lines[st.Reference]
-		if l == nil || l.BatchID != batchID || l.Status != LineIssued {
+		if l == nil || l.BatchID != batchID {
 			continue
 		}
 		pl := l.PaymentLine(program)
-		if st.Failed {
-			failed = append(failed, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
-		} else {
-			settled = append(settled, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
+		switch {
+		case l.Status == LineIssued && st.Failed:
+			r.Failed = append(r.Failed, PaymentFailed{PaymentLine: pl, Reason: st.Reason, FailedOn: st.On})
+		case l.Status == LineIssued:
+			r.Settled = append(r.Settled, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
+		case l.Status == LineFailed && !st.Failed:
+			r.Late = append(r.Late, PaymentSettled{PaymentLine: pl, BankReference: st.BankReference, SettledOn: st.On})
 		}
 	}
-	return settled, failed
+	return r
 }
 
 // DecideClaims finds overpayments in a shard: months for which a person
@@ -976,6 +1072,16 @@ func DecideSettle(s PaymentsShard, batchID string, program ProgramCode, lines []
 // persons are the program's persons as they stand; a person missing from
 // them is owed nothing.
 func DecideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson, on Date) []OverpaymentClaimed {
+	return decideClaims(s, program, persons, on, false)
+}
+
+// DecideClaimsOf is DecideClaims for the months of the persons given only,
+// e.g. those a late settlement paid twice.
+func DecideClaimsOf(s PaymentsShard, program ProgramCode, persons []PayrollPerson, on Date) []OverpaymentClaimed {
+	return decideClaims(s, program, persons, on, true)
+}
+
+func decideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson, on Date, only bool) []OverpaymentClaimed {
 	byPerson := map[PersonID]PayrollPerson{}
 	for _, p := range persons {
 		byPerson[p.PersonID] = p
@@ -987,6 +1093,9 @@ func DecideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson,
 	owed := map[PersonID]map[Period]Money{}
 	var out []OverpaymentClaimed
 	for _, k := range keys {
+		if _, ok := byPerson[k.Person]; only && !ok {
+			continue
+		}
 		a := s.Months[k]
 		if a.Gross().IsZero() {
 			continue

@@ -40,8 +40,10 @@ func programOf(events ...Event) PayrollProgram {
 	return s
 }
 
-func opened(batch, period string) BatchOpened {
-	return BatchOpened{BatchID: batch, Program: ProgramLivingSubsidy, Period: per(period), PaidOn: per(period).First().AddDays(19), DraftedBy: "fin.wu"}
+// opened opens a batch of living_subsidy for period whose code is name,
+// padded to six letters.
+func opened(name, period string) BatchOpened {
+	return BatchOpened{BatchID: "living_subsidy." + period + "." + (name + "aaaaaa")[:6], Program: ProgramLivingSubsidy, Period: per(period), PaidOn: per(period).First().AddDays(19), DraftedBy: "fin.wu"}
 }
 
 func lineStrings(lines []PayrollLine) []string {
@@ -90,11 +92,11 @@ func TestReserveScenarios(t *testing.T) {
 				s := NewPaymentsShard()
 				p := PayrollPerson{PersonID: a, Changes: []EntitlementChange{grant("2024-12-01")}}
 				jan := opened("jan", "2025-01")
-				EvolvePaymentsShard(&s, &LinesReserved{BatchID: "jan", Program: ProgramLivingSubsidy, Period: jan.Period, PaidOn: jan.PaidOn, Lines: []PayrollLine{
+				EvolvePaymentsShard(&s, &LinesReserved{BatchID: jan.BatchID, Program: ProgramLivingSubsidy, Period: jan.Period, PaidOn: jan.PaidOn, Lines: []PayrollLine{
 					{Reference: "jan-a-12", PersonID: a, Kind: PaymentArrears, Period: per("2024-12"), Amount: m("100.00")},
 					{Reference: "jan-a-01", PersonID: a, Kind: PaymentRegular, Period: per("2025-01"), Amount: m("100.00")}}})
 				issueAll(t, &s, jan, p)
-				EvolvePaymentsShard(&s, &PaymentsSettled{BatchID: "jan", Payments: []PaymentSettled{{PaymentLine: PaymentLine{Reference: "jan-a-12"}}, {PaymentLine: PaymentLine{Reference: "jan-a-01"}}}})
+				EvolvePaymentsShard(&s, &PaymentsSettled{BatchID: opened("jan", "2025-01").BatchID, Payments: []PaymentSettled{{PaymentLine: PaymentLine{Reference: "jan-a-12"}}, {PaymentLine: PaymentLine{Reference: "jan-a-01"}}}})
 				return s
 			}, opened("feb", "2025-02"),
 			[]PayrollPerson{{PersonID: a, Changes: []EntitlementChange{grant("2024-12-01")}}},
@@ -130,7 +132,7 @@ func TestReserveScenarios(t *testing.T) {
 				p := PayrollPerson{PersonID: a, Changes: []EntitlementChange{grant("2025-01-01")}}
 				lines := reserve(t, &s, opened("jan", "2025-01"), p)
 				issueAll(t, &s, opened("jan", "2025-01"), p)
-				EvolvePaymentsShard(&s, &PaymentsFailed{BatchID: "jan", Payments: []PaymentFailed{{PaymentLine: PaymentLine{Reference: lines[0].Reference}}}})
+				EvolvePaymentsShard(&s, &PaymentsFailed{BatchID: opened("jan", "2025-01").BatchID, Payments: []PaymentFailed{{PaymentLine: PaymentLine{Reference: lines[0].Reference}}}})
 				return s
 			}, opened("feb", "2025-02"),
 			[]PayrollPerson{{PersonID: a, Changes: []EntitlementChange{grant("2025-01-01")}}},
@@ -139,7 +141,7 @@ func TestReserveScenarios(t *testing.T) {
 			func(t *testing.T) PaymentsShard {
 				s := NewPaymentsShard()
 				lines := reserve(t, &s, opened("jan", "2025-01"), PayrollPerson{PersonID: a, Changes: []EntitlementChange{grant("2025-01-01")}})
-				EvolvePaymentsShard(&s, &LinesReleased{BatchID: "jan", References: []string{lines[0].Reference}, Closed: true})
+				EvolvePaymentsShard(&s, &LinesReleased{BatchID: opened("jan", "2025-01").BatchID, References: []string{lines[0].Reference}, Closed: true})
 				return s
 			}, opened("feb", "2025-02"),
 			[]PayrollPerson{{PersonID: a, Changes: []EntitlementChange{grant("2025-01-01")}}},
@@ -150,7 +152,7 @@ func TestReserveScenarios(t *testing.T) {
 				p := PayrollPerson{PersonID: a, Changes: []EntitlementChange{grant("2025-01-01")}}
 				lines := reserve(t, &s, opened("jan", "2025-01"), p)
 				issueAll(t, &s, opened("jan", "2025-01"), p)
-				EvolvePaymentsShard(&s, &PaymentsSettled{BatchID: "jan", Payments: []PaymentSettled{{PaymentLine: PaymentLine{Reference: lines[0].Reference}}}})
+				EvolvePaymentsShard(&s, &PaymentsSettled{BatchID: opened("jan", "2025-01").BatchID, Payments: []PaymentSettled{{PaymentLine: PaymentLine{Reference: lines[0].Reference}}}})
 				EvolvePaymentsShard(&s, &OverpaymentClaimed{ClaimID: "c1", PersonID: a, Program: ProgramLivingSubsidy, Period: per("2025-01"), Amount: m("110.00")})
 				EvolvePaymentsShard(&s, &OverpaymentRecovered{ClaimID: "c1", PersonID: a, Program: ProgramLivingSubsidy, Amount: m("60.00")})
 				return s
@@ -178,7 +180,7 @@ func TestReserveSkipsOtherShardsAndClosedBatches(t *testing.T) {
 	if err != nil || len(lines) != 1 || lines[0].PersonID != z {
 		t.Fatalf("shard f reserved %v, %v; want z's line only", lineStrings(lines), err)
 	}
-	closed := shardOf(&LinesReleased{BatchID: "m", Closed: true})
+	closed := shardOf(&LinesReleased{BatchID: opened("m", "2025-03").BatchID, Closed: true})
 	if _, err := DecideReserve(closed, opened("m", "2025-03"), PaymentShard(a), persons); !errors.Is(err, ErrConflict) {
 		t.Fatalf("a rejected batch reserving: %v, want a conflict", err)
 	}
@@ -200,8 +202,15 @@ func TestBatchLifeAndMakerChecker(t *testing.T) {
 	}
 	other := second
 	other.Period, other.PaidOn = per("2025-02"), d("2025-02-20")
+	other.BatchID = "living_subsidy.2025-02.bbbbbb"
 	if _, err := DecideOpen(s, other); err != nil {
 		t.Errorf("a draft of another period: %v", err)
+	}
+	// Payment references carry the batch code, not the period: another
+	// period's batch may not take a code in use.
+	other.BatchID = "living_subsidy.2025-02.aaaaaa"
+	if _, err := DecideOpen(s, other); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "batch code aaaaaa is taken") {
+		t.Errorf("a batch code used again in another period: %v", err)
 	}
 	if _, err := DecideApproval(s, o.BatchID, "fin.li"); !errors.Is(err, ErrConflict) {
 		t.Errorf("approving a batch still being drafted: %v", err)
@@ -303,11 +312,11 @@ func TestIssueRechecksAndWithholds(t *testing.T) {
 		t.Fatalf("issued %d, withheld %v; want a's three months and b's January issued, b's February and March withheld", len(issue), withheld)
 	}
 	for _, ref := range withheld {
-		if !strings.Contains(ref, string(b)) || strings.HasSuffix(ref, "2025-01") {
+		if !strings.Contains(ref, string(b)) || strings.HasSuffix(ref, "2501") {
 			t.Errorf("withheld %s", ref)
 		}
 	}
-	if issue[0].PaidOn != batch.PaidOn || issue[0].Program != ProgramLivingSubsidy || issue[0].BatchID != "mar" {
+	if issue[0].PaidOn != batch.PaidOn || issue[0].Program != ProgramLivingSubsidy || issue[0].BatchID != batch.BatchID {
 		t.Errorf("a payment %+v", issue[0])
 	}
 }
@@ -501,6 +510,48 @@ func TestChunksStayWithinTheirBound(t *testing.T) {
 	}
 	if Chunks[PayrollLine](nil, 10) != nil {
 		t.Fatal("chunks of nothing")
+	}
+}
+
+func TestLineReferencesFitABankRemarkField(t *testing.T) {
+	a, b := PersonID("a1b2c3d4e5f60718293a"), PersonID("b1b2c3d4e5f60718293a")
+	jan := "living_subsidy.2025-01.k3fq7a"
+	ref := LineReference(jan, a, per("2025-01"))
+	if ref != "lsk3fq7aa1b2c3d4e5f60718293a2501" || len(ref) != ReferenceLen {
+		t.Fatalf("reference %q (%d characters)", ref, len(ref))
+	}
+	// Each part tells references apart: program, batch, person, month.
+	seen := map[string]string{}
+	for _, batch := range []string{jan, "care_subsidy.2025-01.k3fq7a", "living_subsidy.2025-01.k3fq7b"} {
+		for _, p := range []PersonID{a, b} {
+			for _, m := range []string{"2024-12", "2025-01"} {
+				r := LineReference(batch, p, per(m))
+				if prev, dup := seen[r]; dup {
+					t.Errorf("%s %s %s and %s share the reference %s", batch, p, m, prev, r)
+				}
+				seen[r] = batch + " " + string(p) + " " + m
+				if len(r) != ReferenceLen || strings.Trim(r, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+					t.Errorf("reference %q: want %d lowercase letters and digits", r, ReferenceLen)
+				}
+			}
+		}
+	}
+}
+
+func TestPaymentMemosAreInChinese(t *testing.T) {
+	for _, c := range []struct {
+		program ProgramCode
+		month   string
+		kind    PaymentKind
+		want    string
+	}{
+		{ProgramLivingSubsidy, "2025-01", PaymentRegular, "2025年1月 困难残疾人生活补贴"},
+		{ProgramCareSubsidy, "2024-12", PaymentArrears, "2024年12月 重度残疾人护理补贴（补发）"},
+		{ProgramIncapacitySubsidy, "2024-11", PaymentReissue, "2024年11月 失能补贴（重发）"},
+	} {
+		if got := PaymentMemo(c.program, per(c.month), c.kind); got != c.want {
+			t.Errorf("PaymentMemo(%s, %s, %s) = %q; want %q", c.program, c.month, c.kind, got, c.want)
+		}
 	}
 }
 

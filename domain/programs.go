@@ -133,7 +133,10 @@ type Program struct {
 	Code   ProgramCode
 	Name   string // Chinese name, as in the federation's reports
 	NameEN string
-	Shape  Shape
+	// Tag is two lowercase letters that stand for the program in payment
+	// references (see LineReference); stable, like Code.
+	Tag   string
+	Shape Shape
 	// RequiresCertificate: the program is for certificate holders, so
 	// revoking the certificate ends its entitlements.
 	RequiresCertificate bool
@@ -237,49 +240,49 @@ var childRehabExtension = NewDate(2025, time.January, 1)
 
 var catalog = []Program{
 	{
-		Code: ProgramLivingSubsidy, Name: "困难残疾人生活补贴", NameEN: "Living subsidy for disabled persons in hardship",
+		Code: ProgramLivingSubsidy, Name: "困难残疾人生活补贴", NameEN: "Living subsidy for disabled persons in hardship", Tag: "ls",
 		Shape: ShapeMonthly, RequiresCertificate: true,
 		rates: []Rate{{Amount: MustMoney("100.00")}, {From: jiangxiRaise, Amount: MustMoney("110.00")}},
 		rules: always(validCertificate(), onDibao(), notOnTekun()),
 	},
 	{
-		Code: ProgramCareSubsidy, Name: "重度残疾人护理补贴", NameEN: "Care subsidy for severely disabled persons",
+		Code: ProgramCareSubsidy, Name: "重度残疾人护理补贴", NameEN: "Care subsidy for severely disabled persons", Tag: "cs",
 		Shape: ShapeMonthly, RequiresCertificate: true,
 		rates: []Rate{{Amount: MustMoney("100.00")}, {From: jiangxiRaise, Amount: MustMoney("110.00")}},
 		rules: always(validCertificate(), severeGrade(), noWorkInjuryNursing()),
 	},
 	{
-		Code: ProgramIncapacitySubsidy, Name: "失能补贴", NameEN: "Incapacity subsidy",
+		Code: ProgramIncapacitySubsidy, Name: "失能补贴", NameEN: "Incapacity subsidy", Tag: "is",
 		Shape: ShapeMonthly, RequiresCertificate: true,
 		rules: always(registeredPoorClass(), severeGrade()),
 	},
 	{
-		Code: ProgramFuelAllowance, Name: "机动轮椅车燃油补贴", NameEN: "Motorized wheelchair fuel allowance",
+		Code: ProgramFuelAllowance, Name: "机动轮椅车燃油补贴", NameEN: "Motorized wheelchair fuel allowance", Tag: "fa",
 		Shape: ShapeAnnual, RequiresCertificate: true,
 		rules: always(validCertificate(), category(CategoryPhysical), vehicle()),
 	},
 	{
-		Code: ProgramHomeModification, Name: "困难重度残疾人家庭无障碍改造", NameEN: "Home accessibility modification",
+		Code: ProgramHomeModification, Name: "困难重度残疾人家庭无障碍改造", NameEN: "Home accessibility modification", Tag: "hm",
 		Shape: ShapeOneOff, RequiresCertificate: true, OncePerPerson: true,
 		rules: always(validCertificate(), severeGrade(), poorHousehold()),
 	},
 	{
-		Code: ProgramDeviceSubsidy, Name: "辅具货币补贴", NameEN: "Assistive device cash subsidy",
+		Code: ProgramDeviceSubsidy, Name: "辅具货币补贴", NameEN: "Assistive device cash subsidy", Tag: "ds",
 		Shape: ShapeOneOff, RequiresCertificate: true,
 		rules: always(validCertificate()),
 	},
 	{
-		Code: ProgramDeviceInKind, Name: "辅助器具免费发放", NameEN: "Assistive devices issued free of charge",
+		Code: ProgramDeviceInKind, Name: "辅助器具免费发放", NameEN: "Assistive devices issued free of charge", Tag: "dk",
 		Shape: ShapeInKind, RequiresCertificate: true,
 		rules: always(validCertificate()),
 	},
 	{
-		Code: ProgramCochlearImplant, Name: "人工耳蜗救助", NameEN: "Cochlear implant assistance",
+		Code: ProgramCochlearImplant, Name: "人工耳蜗救助", NameEN: "Cochlear implant assistance", Tag: "ci",
 		Shape: ShapeOneOff, RequiresCertificate: true, OncePerPerson: true,
 		rules: always(category(CategoryHearing), ageLimit(7)),
 	},
 	{
-		Code: ProgramChildRehabTraining, Name: "残疾儿童康复训练补助", NameEN: "Rehabilitation training grant for disabled children",
+		Code: ProgramChildRehabTraining, Name: "残疾儿童康复训练补助", NameEN: "Rehabilitation training grant for disabled children", Tag: "rt",
 		Shape: ShapeOneOff,
 		rules: []RuleSet{
 			{checks: []check{ageLimit(7)}},
@@ -287,7 +290,7 @@ var catalog = []Program{
 		},
 	},
 	{
-		Code: ProgramChildRehabLiving, Name: "在训残疾儿童生活补助", NameEN: "Living allowance for disabled children in training",
+		Code: ProgramChildRehabLiving, Name: "在训残疾儿童生活补助", NameEN: "Living allowance for disabled children in training", Tag: "rl",
 		Shape: ShapeMonthly,
 		rules: []RuleSet{
 			{checks: []check{ageLimit(7), inTraining()}},
@@ -295,17 +298,17 @@ var catalog = []Program{
 		},
 	},
 	{
-		Code: ProgramEducationStipend, Name: "残疾大学生助学奖励金", NameEN: "Stipend for disabled university students",
+		Code: ProgramEducationStipend, Name: "残疾大学生助学奖励金", NameEN: "Stipend for disabled university students", Tag: "es",
 		Shape: ShapeOneOff, RequiresCertificate: true,
 		rules: always(validCertificate()),
 	},
 	{
-		Code: ProgramPublicWelfareJob, Name: "公益性岗位 / 农家书屋管理员补助", NameEN: "Public welfare job / village library manager stipend",
+		Code: ProgramPublicWelfareJob, Name: "公益性岗位 / 农家书屋管理员补助", NameEN: "Public welfare job / village library manager stipend", Tag: "pw",
 		Shape: ShapeMonthly, RequiresCertificate: true,
 		rules: always(validCertificate(), post()),
 	},
 	{
-		Code: ProgramCondolence, Name: "走访慰问金", NameEN: "Festival visit condolence payment",
+		Code: ProgramCondolence, Name: "走访慰问金", NameEN: "Festival visit condolence payment", Tag: "cd",
 		Shape: ShapeOneOff, RequiresCertificate: true,
 		rules: always(validCertificate()),
 	},

@@ -58,6 +58,14 @@ func TestCatalog(t *testing.T) {
 		if p.Name == "" || p.NameEN == "" {
 			t.Errorf("%s has no name", p.Code)
 		}
+		if len(p.Tag) != 2 || strings.Trim(p.Tag, "abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Errorf("%s has tag %q; want two lowercase letters", p.Code, p.Tag)
+		}
+		for _, q := range cat[:i] {
+			if q.Tag == p.Tag {
+				t.Errorf("%s and %s share the tag %q: their payment references could collide", q.Code, p.Code, p.Tag)
+			}
+		}
 		if got, ok := LookupProgram(p.Code); !ok || got.Code != p.Code {
 			t.Errorf("LookupProgram(%s) = %v, %v", p.Code, got.Code, ok)
 		}

@@ -64,7 +64,8 @@ var entitlementsSchema string
 //
 // Payments: PaymentIssued adds its amount and one payment to its person,
 // program and period; PaymentFailed and PaymentReversed subtract them
-// (each repeats its payment's line); PaymentSettled changes nothing. The
+// (each repeats its payment's line), PaymentsSettledLate adds them back;
+// PaymentSettled changes nothing. The
 // projection trusts the payroll decider to fail or reverse a payment at
 // most once. One-off and in-kind grants are not entitlements and have no
 // row here; their payments still show in entitlement_paid.
@@ -195,6 +196,8 @@ func entValue(e domain.Event) domain.Event {
 	case *domain.PaymentFailed:
 		return *e
 	case *domain.PaymentsFailed:
+		return *e
+	case *domain.PaymentsSettledLate:
 		return *e
 	case *domain.PaymentsIssued:
 		return *e
@@ -348,6 +351,13 @@ func (b *entBatch) add(env *domain.Envelope) error {
 	case domain.PaymentsFailed:
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, -1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case domain.PaymentsSettledLate:
+		for i := range e.Payments {
+			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
 				return err
 			}
 		}

@@ -20,10 +20,10 @@ var paymentsSchema string
 // one row per payment line, with the line's current status.
 //
 // PaymentIssued inserts the row (status issued). PaymentSettled,
-// PaymentFailed and PaymentReversed set status, status_on and the updated
+// PaymentsSettledLate, PaymentFailed and PaymentReversed set status, status_on and the updated
 // position, applied strictly in log order: the last status event wins,
 // whatever it is. The payroll decider only settles or fails an issued
-// payment and only reverses a settled one; the register does not second-
+// payment, settles late a failed one and only reverses a settled one; the register does not second-
 // guess it, so a log that (wrongly) settles a failed payment shows it
 // settled. A settlement sets bank_reference, which later events keep (a
 // reversed payment still shows what the bank paid it under) and clears
@@ -100,6 +100,12 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 		case *domain.PaymentsFailed:
 			for _, p := range e.Payments {
 				if err = b.status(env, p.Reference, PaymentStatusFailed, p.FailedOn, p.Reason, "", false); err != nil {
+					break
+				}
+			}
+		case *domain.PaymentsSettledLate:
+			for _, p := range e.Payments {
+				if err = b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {
 					break
 				}
 			}

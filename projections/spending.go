@@ -25,7 +25,9 @@ var spendingSchema string
 // period it is for: arrears for 2024-01 paid on 2024-03-15 count in March.
 // PaymentIssued adds the amount and one payment; PaymentFailed and
 // PaymentReversed subtract them again from the key the event repeats.
-// PaymentSettled changes nothing: the money was counted when issued. The
+// PaymentsSettledLate adds them back (the bank paid a payment it had
+// reported failed). PaymentSettled changes nothing: the money was counted
+// when issued. The
 // projection trusts the log to fail or reverse a payment at most once (the
 // payroll decider guarantees it); it keeps no per-payment state.
 //
@@ -92,6 +94,12 @@ func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 		case *domain.PaymentsFailed:
 			for i := range e.Payments {
 				if err = b.payment(&e.Payments[i].PaymentLine, -1); err != nil {
+					break
+				}
+			}
+		case *domain.PaymentsSettledLate:
+			for i := range e.Payments {
+				if err = b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
 					break
 				}
 			}

@@ -799,8 +799,7 @@ func (p *ScalePlan) batch(l *scaleLedger, per domain.Period, n int) ([]scaleRoun
 		for j, pl := range reserved {
 			settlements[j] = domain.Settlement{Reference: pl.Reference, BankReference: fmt.Sprintf("BK%s%x%06d", file[:6], k, j+1), On: paidOn.AddDays(2)}
 		}
-		settled, _ := domain.DecideSettle(st, id, l.program, settlements)
-		for chunk := range slices.Chunk(settled, scaleLines) {
+		for chunk := range slices.Chunk(domain.DecideSettle(st, id, l.program, settlements).Settled, scaleLines) {
 			if err := add(reconcile, "settle", domain.PaymentsSettled{BatchID: id, FileSHA256: file, Payments: chunk}); err != nil {
 				return nil, err
 			}

@@ -36,7 +36,7 @@ func benchReturnFile(tb testing.TB, n int) ([]Expected, []byte) {
 			amount = domain.MustMoney("10.50")
 		}
 		ref := fmt.Sprintf("P-2025-01-%06d", i)
-		expected[i] = Expected{ref, amount}
+		expected[i] = Expected{Reference: ref, Amount: amount}
 		name := string([]rune{surnames[rng.IntN(len(surnames))], given[rng.IntN(len(given))], given[rng.IntN(len(given))]})
 		status, reason := "成功", ""
 		switch k := rng.IntN(1000); {

@@ -6,10 +6,14 @@ import (
 	"github.com/lushan-dpf/ledger/domain"
 )
 
-// Expected is a payment the batch issued: what the bank was asked to pay.
+// Expected is a payment the batch issued: what the bank was asked to pay,
+// and what an earlier return file said of it.
 type Expected struct {
 	Reference string
 	Amount    domain.Money
+	// Earlier is "" while the payment waits for the bank's word, or
+	// StatusSettled or StatusFailed as an earlier return file reported it.
+	Earlier string
 }
 
 // MismatchLine is a return line whose reference is in the batch but whose
@@ -19,7 +23,8 @@ type MismatchLine struct {
 	Expected domain.Money // the amount issued; Line.Amount is what the bank reported
 }
 
-// DuplicateLine is the second or later line with the same reference.
+// DuplicateLine is a later line repeating an earlier one: same reference,
+// amount and status.
 type DuplicateLine struct {
 	Line        ReturnLine
 	FirstLineNo int // the line that counted
@@ -43,27 +48,41 @@ type Totals struct {
 	Expected       Tally
 	Settled        Tally
 	Failed         Tally
+	LateSettled    Tally
+	AlreadySettled Tally
+	AlreadyFailed  Tally
 	AmountMismatch Tally
 	Unknown        Tally
 	Duplicate      Tally
+	Conflicting    Tally
+	Contradicting  Tally
 	Missing        Tally
 }
 
 // Reconciliation is a return file classified against its batch. Lists are in
 // file order; Missing is in the order of the expected payments.
 //
-// Every expected payment is in exactly one of Settled, Failed,
-// AmountMismatch and Missing; every return line is in exactly one of
-// Settled, Failed, AmountMismatch, Unknown and Duplicate. Only Settled and
-// Failed are to be applied; the rest are for a person to look at.
+// Every return line is in exactly one list but Missing. Only Settled,
+// Failed and LateSettled are to be applied; AlreadySettled and
+// AlreadyFailed repeat what is known (a bank's cumulative file); the rest
+// are for a person to look at.
 type Reconciliation struct {
 	Settled        []ReturnLine
 	Failed         []ReturnLine // with the bank's reason
+	LateSettled    []ReturnLine // reported failed before, paid after all
+	AlreadySettled []ReturnLine // settled before; nothing changes
+	AlreadyFailed  []ReturnLine // failed before; nothing changes
 	AmountMismatch []MismatchLine
 	Unknown        []ReturnLine // reference not in the batch
 	Duplicate      []DuplicateLine
-	Missing        []Expected // issued, but on no line of the file
-	Totals         Totals
+	// Conflicting lines are lines of one reference that disagree, in
+	// status or amount: none of them is applied.
+	Conflicting []ReturnLine
+	// Contradicting lines report failed a payment an earlier file settled:
+	// a reversal for a person to follow up, not applied.
+	Contradicting []ReturnLine
+	Missing       []Expected // waiting for the bank, and on no line of the file
+	Totals        Totals
 }
 
 // Classify sorts every line of ret against the expected payments of a batch;
@@ -85,40 +104,161 @@ func Classify(expected []Expected, ret ReturnFile) Reconciliation {
 		issued[e.Reference] = i
 		rec.Totals.Expected.add(e.Amount)
 	}
-	firstLine := make(map[string]int, len(ret.Lines)) // reference → line that counted
-	for _, l := range ret.Lines {
-		if first, seen := firstLine[l.Reference]; seen {
-			rec.Duplicate = append(rec.Duplicate, DuplicateLine{Line: l, FirstLineNo: first})
+	// The first line of each reference, and the references whose lines
+	// disagree.
+	first := make(map[string]int, len(ret.Lines)) // reference → index in ret.Lines
+	var conflicting map[string]bool
+	for i, l := range ret.Lines {
+		if l.Status != StatusSettled && l.Status != StatusFailed {
+			panic(fmt.Sprintf("bankfile: return line %d has status %q; lines come from ReadReturn", l.LineNo, l.Status))
+		}
+		j, seen := first[l.Reference]
+		if !seen {
+			first[l.Reference] = i
+			continue
+		}
+		if f := ret.Lines[j]; f.Status != l.Status || !f.Amount.Equal(l.Amount) {
+			if conflicting == nil {
+				conflicting = map[string]bool{}
+			}
+			conflicting[l.Reference] = true
+		}
+	}
+	for i, l := range ret.Lines {
+		if conflicting[l.Reference] {
+			rec.Conflicting = append(rec.Conflicting, l)
+			rec.Totals.Conflicting.add(l.Amount)
+			continue
+		}
+		if j := first[l.Reference]; j != i {
+			rec.Duplicate = append(rec.Duplicate, DuplicateLine{Line: l, FirstLineNo: ret.Lines[j].LineNo})
 			rec.Totals.Duplicate.add(l.Amount)
 			continue
 		}
-		firstLine[l.Reference] = l.LineNo
-		i, ok := issued[l.Reference]
-		switch {
-		case !ok:
+		k, ok := issued[l.Reference]
+		if !ok {
 			rec.Unknown = append(rec.Unknown, l)
 			rec.Totals.Unknown.add(l.Amount)
-		case !l.Amount.Equal(expected[i].Amount):
-			rec.AmountMismatch = append(rec.AmountMismatch, MismatchLine{Line: l, Expected: expected[i].Amount})
-			rec.Totals.AmountMismatch.add(l.Amount)
-		case l.Status == StatusSettled:
-			rec.Settled = append(rec.Settled, l)
-			rec.Totals.Settled.add(l.Amount)
-		case l.Status == StatusFailed:
-			rec.Failed = append(rec.Failed, l)
-			rec.Totals.Failed.add(l.Amount)
-		default:
-			panic(fmt.Sprintf("bankfile: return line %d has status %q; lines come from ReadReturn", l.LineNo, l.Status))
+			continue
 		}
+		e := expected[k]
+		if !l.Amount.Equal(e.Amount) {
+			rec.AmountMismatch = append(rec.AmountMismatch, MismatchLine{Line: l, Expected: e.Amount})
+			rec.Totals.AmountMismatch.add(l.Amount)
+			continue
+		}
+		list, tally := rec.sort(e.Earlier, l.Status)
+		*list = append(*list, l)
+		tally.add(l.Amount)
 	}
 	for i, e := range expected {
-		if issued[e.Reference] != i {
-			continue // a repeated expected reference
+		if issued[e.Reference] != i || e.Earlier != "" {
+			continue // a repeated expected reference, or one the bank reported on before
 		}
-		if _, inFile := firstLine[e.Reference]; !inFile {
+		if _, inFile := first[e.Reference]; !inFile {
 			rec.Missing = append(rec.Missing, e)
 			rec.Totals.Missing.add(e.Amount)
 		}
 	}
 	return rec
+}
+
+// sort returns the list and tally of a line of the expected amount, by
+// what was known of its payment and what the line says.
+func (rec *Reconciliation) sort(earlier, status string) (*[]ReturnLine, *Tally) {
+	switch {
+	case earlier == "" && status == StatusSettled:
+		return &rec.Settled, &rec.Totals.Settled
+	case earlier == "":
+		return &rec.Failed, &rec.Totals.Failed
+	case earlier == StatusFailed && status == StatusSettled:
+		return &rec.LateSettled, &rec.Totals.LateSettled
+	case earlier == StatusFailed:
+		return &rec.AlreadyFailed, &rec.Totals.AlreadyFailed
+	case earlier == StatusSettled && status == StatusSettled:
+		return &rec.AlreadySettled, &rec.Totals.AlreadySettled
+	case earlier == StatusSettled:
+		return &rec.Contradicting, &rec.Totals.Contradicting
+	}
+	panic(fmt.Sprintf("bankfile: expected payment with earlier status %q", earlier))
+}
+
+// Category is a class of a reconciliation's lines, for reports.
+type Category struct {
+	Name  string // stable code, e.g. "late_settled"
+	Title string // in words, e.g. "settled late"
+	// Exception: a person should look at its lines.
+	Exception bool
+}
+
+// The categories, in report order. Expected has a tally and no rows.
+var (
+	CatExpected       = Category{"expected", "expected", false}
+	CatSettled        = Category{"settled", "settled", false}
+	CatFailed         = Category{"failed", "failed", true}
+	CatLateSettled    = Category{"late_settled", "settled late", true}
+	CatAlreadySettled = Category{"already_settled", "already settled", false}
+	CatAlreadyFailed  = Category{"already_failed", "already failed", false}
+	CatAmountMismatch = Category{"amount_mismatch", "amount mismatch", true}
+	CatUnknown        = Category{"unknown", "unknown reference", true}
+	CatDuplicate      = Category{"duplicate", "duplicate line", true}
+	CatConflicting    = Category{"conflicting", "conflicting lines", true}
+	CatContradicting  = Category{"contradicting", "contradicting", true}
+	CatMissing        = Category{"missing", "missing from file", true}
+)
+
+// CategoryTally is a category's tally.
+type CategoryTally struct {
+	Category
+	Tally
+}
+
+// Tallies returns every category's tally, in report order.
+func (rec Reconciliation) Tallies() []CategoryTally {
+	t := rec.Totals
+	return []CategoryTally{
+		{CatExpected, t.Expected}, {CatSettled, t.Settled}, {CatFailed, t.Failed}, {CatLateSettled, t.LateSettled},
+		{CatAlreadySettled, t.AlreadySettled}, {CatAlreadyFailed, t.AlreadyFailed}, {CatAmountMismatch, t.AmountMismatch},
+		{CatUnknown, t.Unknown}, {CatDuplicate, t.Duplicate}, {CatConflicting, t.Conflicting}, {CatContradicting, t.Contradicting},
+		{CatMissing, t.Missing},
+	}
+}
+
+// Row is a classified line, or a missing payment, for reports.
+type Row struct {
+	Category  Category
+	LineNo    int // 0 for a missing payment
+	Reference string
+	Amount    domain.Money // as the bank reported it; as issued for a missing payment
+	Detail    string       // the bank's reference or reason, or what the category needs said
+}
+
+// Rows returns every classified line and missing payment, by category in
+// report order, then in file order.
+func (rec Reconciliation) Rows() []Row {
+	var out []Row
+	lines := func(c Category, ls []ReturnLine, detail func(ReturnLine) string) {
+		for _, l := range ls {
+			out = append(out, Row{c, l.LineNo, l.Reference, l.Amount, detail(l)})
+		}
+	}
+	say := func(s string) func(ReturnLine) string { return func(ReturnLine) string { return s } }
+	lines(CatSettled, rec.Settled, func(l ReturnLine) string { return l.BankReference })
+	lines(CatFailed, rec.Failed, func(l ReturnLine) string { return l.Reason })
+	lines(CatLateSettled, rec.LateSettled, say("reported failed by an earlier file, paid after all: applied (a re-issue not yet approved is withheld; one already issued is claimed back)"))
+	lines(CatAlreadySettled, rec.AlreadySettled, func(l ReturnLine) string { return l.BankReference })
+	lines(CatAlreadyFailed, rec.AlreadyFailed, func(l ReturnLine) string { return l.Reason })
+	for _, m := range rec.AmountMismatch {
+		out = append(out, Row{CatAmountMismatch, m.Line.LineNo, m.Line.Reference, m.Line.Amount, "issued " + m.Expected.String() + " (not applied)"})
+	}
+	lines(CatUnknown, rec.Unknown, say("no such payment in this batch"))
+	for _, d := range rec.Duplicate {
+		out = append(out, Row{CatDuplicate, d.Line.LineNo, d.Line.Reference, d.Line.Amount, fmt.Sprintf("repeats line %d (ignored)", d.FirstLineNo)})
+	}
+	lines(CatConflicting, rec.Conflicting, say("lines of this payment disagree; none applied: review with the bank"))
+	lines(CatContradicting, rec.Contradicting, say("settled by an earlier file, failed in this one; not applied: review with the bank"))
+	for _, m := range rec.Missing {
+		out = append(out, Row{CatMissing, 0, m.Reference, m.Amount, ""})
+	}
+	return out
 }

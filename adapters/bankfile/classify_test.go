@@ -13,13 +13,19 @@ import (
 func TestClassifyEveryCategory(t *testing.T) {
 	m := domain.MustMoney
 	expected := []Expected{
-		{"P-1", m("110.00")}, // settled
-		{"P-2", m("110.00")}, // failed
-		{"P-3", m("220.00")}, // amount mismatch (bank says 202.00)
-		{"P-4", m("10.00")},  // missing
-		{"P-5", m("110.00")}, // settled, then repeated twice with other statuses
-		{"P-6", m("30.00")},  // failed and amount differs: a mismatch, not a failure
-		{"P-7", m("5.00")},   // missing
+		{Reference: "P-1", Amount: m("110.00")},                         // settled
+		{Reference: "P-2", Amount: m("110.00")},                         // failed
+		{Reference: "P-3", Amount: m("220.00")},                         // amount mismatch (bank says 202.00)
+		{Reference: "P-4", Amount: m("10.00")},                          // missing
+		{Reference: "P-5", Amount: m("110.00")},                         // settled, then repeated twice with other statuses: conflicting
+		{Reference: "P-6", Amount: m("30.00")},                          // failed and amount differs: a mismatch, not a failure
+		{Reference: "P-7", Amount: m("5.00")},                           // missing
+		{Reference: "P-8", Amount: m("20.00"), Earlier: StatusFailed},   // failed before, paid now: late
+		{Reference: "P-9", Amount: m("40.00"), Earlier: StatusSettled},  // settled before, again: already
+		{Reference: "P-10", Amount: m("50.00"), Earlier: StatusFailed},  // failed before, again: already
+		{Reference: "P-11", Amount: m("60.00"), Earlier: StatusSettled}, // settled before, failed now: contradicting
+		{Reference: "P-12", Amount: m("70.00"), Earlier: StatusSettled}, // settled before, not in this file: not missing
+		{Reference: "P-13", Amount: m("80.00")},                         // settled, and the same line again: a duplicate
 	}
 	ret := ReturnFile{Lines: []ReturnLine{
 		line(2, "P-1", "110.00", StatusSettled, "", "B1"),
@@ -27,67 +33,58 @@ func TestClassifyEveryCategory(t *testing.T) {
 		line(4, "P-3", "202.00", StatusSettled, "", "B3"),
 		line(5, "X-9", "50.00", StatusSettled, "", "B4"), // unknown
 		line(6, "P-5", "110.00", StatusSettled, "", "B5"),
-		line(7, "P-5", "110.00", StatusFailed, "", "B6"), // duplicate
+		line(7, "P-5", "110.00", StatusFailed, "", "B6"), // conflicting status
 		line(8, "X-9", "50.00", StatusSettled, "", "B7"), // duplicate of an unknown
 		line(9, "P-6", "3.00", StatusFailed, "金额错误", "B8"),
-		line(10, "P-5", "99.00", StatusSettled, "", "B9"), // duplicate
+		line(10, "P-5", "99.00", StatusSettled, "", "B9"), // conflicting amount
+		line(11, "P-8", "20.00", StatusSettled, "", "B10"),
+		line(12, "P-9", "40.00", StatusSettled, "", "B11"),
+		line(13, "P-10", "50.00", StatusFailed, "户名不符", ""),
+		line(14, "P-11", "60.00", StatusFailed, "退票", ""),
+		line(15, "P-13", "80.00", StatusSettled, "", "B12"),
+		line(16, "P-13", "80.00", StatusSettled, "", "B12"),
 	}}
 	rec := Classify(expected, ret)
 
-	refs := func(ls []ReturnLine) string {
-		var s []string
-		for _, l := range ls {
-			s = append(s, fmt.Sprintf("%d:%s", l.LineNo, l.Reference))
+	byCategory := map[string][]string{}
+	for _, r := range rec.Rows() {
+		byCategory[r.Category.Name] = append(byCategory[r.Category.Name], fmt.Sprintf("%d:%s", r.LineNo, r.Reference))
+	}
+	for _, c := range []struct{ category, want string }{
+		{"settled", "2:P-1 15:P-13"},
+		{"failed", "3:P-2"},
+		{"late_settled", "11:P-8"},
+		{"already_settled", "12:P-9"},
+		{"already_failed", "13:P-10"},
+		{"amount_mismatch", "4:P-3 9:P-6"},
+		{"unknown", "5:X-9"},
+		{"duplicate", "8:X-9 16:P-13"},
+		{"conflicting", "6:P-5 7:P-5 10:P-5"},
+		{"contradicting", "14:P-11"},
+		{"missing", "0:P-4 0:P-7"},
+	} {
+		if got := strings.Join(byCategory[c.category], " "); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.category, got, c.want)
 		}
-		return strings.Join(s, " ")
 	}
-	check := func(what, got, want string) {
-		t.Helper()
-		if got != want {
-			t.Errorf("%s: got %q, want %q", what, got, want)
-		}
+	if rec.Failed[0].Reason != "账户已冻结" || rec.AmountMismatch[0].Expected.String() != "220.00" || rec.Duplicate[1].FirstLineNo != 15 {
+		t.Errorf("details: %+v %+v %+v", rec.Failed, rec.AmountMismatch, rec.Duplicate)
 	}
-	check("settled", refs(rec.Settled), "2:P-1 6:P-5")
-	check("failed", refs(rec.Failed), "3:P-2")
-	check("failed reason", rec.Failed[0].Reason, "账户已冻结")
-	check("unknown", refs(rec.Unknown), "5:X-9")
-	var mm, dup, miss []string
-	for _, x := range rec.AmountMismatch {
-		mm = append(mm, fmt.Sprintf("%d:%s:%s≠%s", x.Line.LineNo, x.Line.Reference, x.Line.Amount, x.Expected))
-	}
-	for _, x := range rec.Duplicate {
-		dup = append(dup, fmt.Sprintf("%d:%s(first %d)", x.Line.LineNo, x.Line.Reference, x.FirstLineNo))
-	}
-	for _, x := range rec.Missing {
-		miss = append(miss, x.Reference)
-	}
-	check("mismatch", strings.Join(mm, " "), "4:P-3:202.00≠220.00 9:P-6:3.00≠30.00")
-	check("duplicate", strings.Join(dup, " "), "7:P-5(first 6) 8:X-9(first 5) 10:P-5(first 6)")
-	check("missing", strings.Join(miss, " "), "P-4 P-7")
 
-	tallies := []struct {
-		name  string
-		got   Tally
-		count int
-		total string
-	}{
-		{"expected", rec.Totals.Expected, 7, "595.00"},
-		{"settled", rec.Totals.Settled, 2, "220.00"},
-		{"failed", rec.Totals.Failed, 1, "110.00"},
-		{"mismatch", rec.Totals.AmountMismatch, 2, "205.00"},
-		{"unknown", rec.Totals.Unknown, 1, "50.00"},
-		{"duplicate", rec.Totals.Duplicate, 3, "259.00"},
-		{"missing", rec.Totals.Missing, 2, "15.00"},
+	want := map[string]string{
+		"expected": "13 / 915.00", "settled": "2 / 190.00", "failed": "1 / 110.00", "late_settled": "1 / 20.00",
+		"already_settled": "1 / 40.00", "already_failed": "1 / 50.00", "amount_mismatch": "2 / 205.00", "unknown": "1 / 50.00",
+		"duplicate": "2 / 130.00", "conflicting": "3 / 319.00", "contradicting": "1 / 60.00", "missing": "2 / 15.00",
 	}
-	for _, tt := range tallies {
-		if tt.got.Count != tt.count || tt.got.Total.String() != tt.total {
-			t.Errorf("%s tally %d / %s, want %d / %s", tt.name, tt.got.Count, tt.got.Total, tt.count, tt.total)
+	for _, c := range rec.Tallies() {
+		if got := fmt.Sprintf("%d / %s", c.Count, c.Total); got != want[c.Name] {
+			t.Errorf("%s tally %s, want %s", c.Name, got, want[c.Name])
 		}
 	}
 }
 
 func TestClassifyEmptyFileMissesEverything(t *testing.T) {
-	exp := []Expected{{"P-1", domain.MustMoney("1.00")}, {"P-1", domain.MustMoney("9.00")}, {"P-2", domain.MustMoney("2.00")}}
+	exp := []Expected{{Reference: "P-1", Amount: domain.MustMoney("1.00")}, {Reference: "P-1", Amount: domain.MustMoney("9.00")}, {Reference: "P-2", Amount: domain.MustMoney("2.00")}}
 	rec := Classify(exp, ReturnFile{})
 	if len(rec.Missing) != 2 || rec.Totals.Missing.Total.String() != "3.00" || rec.Totals.Expected.Total.String() != "3.00" {
 		t.Errorf("a repeated expected reference counts once: %+v", rec)
@@ -100,7 +97,7 @@ func TestClassifyPanicsOnAStatusReadReturnNeverMakes(t *testing.T) {
 			t.Error("no panic")
 		}
 	}()
-	Classify([]Expected{{"P-1", domain.MustMoney("1.00")}}, ReturnFile{Lines: []ReturnLine{{LineNo: 2, Reference: "P-1", Amount: domain.MustMoney("1.00"), Status: "pending"}}})
+	Classify([]Expected{{Reference: "P-1", Amount: domain.MustMoney("1.00")}}, ReturnFile{Lines: []ReturnLine{{LineNo: 2, Reference: "P-1", Amount: domain.MustMoney("1.00"), Status: "pending"}}})
 }
 
 // randomBatch makes n expected payments and a return file for them with
@@ -113,7 +110,13 @@ func randomBatch(rng *rand.Rand, n int) ([]Expected, string) {
 			fen = rng.Int64N(99_999_999_999) + 1 // large amounts too
 		}
 		amount, _ := domain.MoneyFromFen(fen)
-		expected[i] = Expected{fmt.Sprintf("P-%06d", i), amount}
+		expected[i] = Expected{Reference: fmt.Sprintf("P-%06d", i), Amount: amount}
+		switch rng.IntN(5) { // a cumulative file: some payments were reported on before
+		case 0:
+			expected[i].Earlier = StatusSettled
+		case 1:
+			expected[i].Earlier = StatusFailed
+		}
 	}
 	var b strings.Builder
 	b.WriteString("付款参考号,金额,状态,失败原因\r\n")
@@ -139,7 +142,8 @@ func randomBatch(rng *rand.Rand, n int) ([]Expected, string) {
 }
 
 // Every tally equals the count and the sum of its lines, to the fen; every
-// expected payment and every return line lands in exactly one list.
+// return line lands in exactly one list; every payment waiting for the
+// bank is on a line of the file or missing, and no other is missing.
 func TestClassifyTotalsEqualSumsOverRandomBatches(t *testing.T) {
 	for seed := range uint64(200) {
 		rng := rand.New(rand.NewPCG(seed, 6))
@@ -149,73 +153,49 @@ func TestClassifyTotalsEqualSumsOverRandomBatches(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		rec := Classify(expected, ret)
+		rows := rec.Rows()
 
-		sum := func(amounts ...domain.Money) Tally {
-			var fen int64
-			for _, a := range amounts {
-				fen += a.Fen()
+		sums := map[string]Tally{}
+		lineRows := map[int]int{}
+		inFile := map[string]bool{}
+		for _, r := range rows {
+			t := sums[r.Category.Name]
+			t.add(r.Amount)
+			sums[r.Category.Name] = t
+			if r.LineNo > 0 {
+				lineRows[r.LineNo]++
+				inFile[r.Reference] = true
 			}
-			total, err := domain.MoneyFromFen(fen)
-			if err != nil {
-				t.Fatal(err)
+		}
+		var exp Tally
+		for _, e := range expected {
+			exp.add(e.Amount)
+		}
+		sums[CatExpected.Name] = exp
+		for _, c := range rec.Tallies() {
+			if got := sums[c.Name]; c.Count != got.Count || !c.Total.Equal(got.Total) {
+				t.Fatalf("seed %d: %s tally %d / %s, sum of its rows %d / %s", seed, c.Name, c.Count, c.Total, got.Count, got.Total)
 			}
-			return Tally{len(amounts), total}
 		}
-		amounts := func(ls []ReturnLine) []domain.Money {
-			var out []domain.Money
-			for _, l := range ls {
-				out = append(out, l.Amount)
+		if len(lineRows) != len(ret.Lines) {
+			t.Fatalf("seed %d: %d of the file's %d lines are classified", seed, len(lineRows), len(ret.Lines))
+		}
+		for _, l := range ret.Lines {
+			if lineRows[l.LineNo] != 1 {
+				t.Fatalf("seed %d: line %d is in %d lists", seed, l.LineNo, lineRows[l.LineNo])
 			}
-			return out
 		}
-		var mismatch, dup, missing, exp []domain.Money
-		for _, m := range rec.AmountMismatch {
-			mismatch = append(mismatch, m.Line.Amount)
-		}
-		for _, d := range rec.Duplicate {
-			dup = append(dup, d.Line.Amount)
-		}
+		missing := map[string]bool{}
 		for _, m := range rec.Missing {
-			missing = append(missing, m.Amount)
+			missing[m.Reference] = true
 		}
 		for _, e := range expected {
-			exp = append(exp, e.Amount)
-		}
-		for _, c := range []struct {
-			name      string
-			got, want Tally
-		}{
-			{"expected", rec.Totals.Expected, sum(exp...)},
-			{"settled", rec.Totals.Settled, sum(amounts(rec.Settled)...)},
-			{"failed", rec.Totals.Failed, sum(amounts(rec.Failed)...)},
-			{"mismatch", rec.Totals.AmountMismatch, sum(mismatch...)},
-			{"unknown", rec.Totals.Unknown, sum(amounts(rec.Unknown)...)},
-			{"duplicate", rec.Totals.Duplicate, sum(dup...)},
-			{"missing", rec.Totals.Missing, sum(missing...)},
-		} {
-			if c.got.Count != c.want.Count || !c.got.Total.Equal(c.want.Total) {
-				t.Fatalf("seed %d: %s tally %d / %s, sum of its lines %d / %s", seed, c.name, c.got.Count, c.got.Total, c.want.Count, c.want.Total)
+			switch {
+			case e.Earlier == "" && inFile[e.Reference] == missing[e.Reference]:
+				t.Fatalf("seed %d: payment %s waiting for the bank: in the file %v, missing %v", seed, e.Reference, inFile[e.Reference], missing[e.Reference])
+			case e.Earlier != "" && missing[e.Reference]:
+				t.Fatalf("seed %d: payment %s, %s before, is missing", seed, e.Reference, e.Earlier)
 			}
-		}
-
-		// Expected payments: settled + failed + mismatched + missing, by
-		// count and by amount (mismatches at the amount issued).
-		var issuedMismatch []domain.Money
-		for _, m := range rec.AmountMismatch {
-			issuedMismatch = append(issuedMismatch, m.Expected)
-		}
-		parts := sum(append(append(append(amounts(rec.Settled), amounts(rec.Failed)...), issuedMismatch...), missing...)...)
-		if parts.Count != len(expected) || !parts.Total.Equal(rec.Totals.Expected.Total) {
-			t.Fatalf("seed %d: the expected payments split into %d / %s, not %d / %s", seed, parts.Count, parts.Total, len(expected), rec.Totals.Expected.Total)
-		}
-		// Return lines: settled + failed + mismatched + unknown + duplicate.
-		var inFile []domain.Money
-		for _, l := range ret.Lines {
-			inFile = append(inFile, l.Amount)
-		}
-		lines := sum(append(append(append(append(amounts(rec.Settled), amounts(rec.Failed)...), mismatch...), amounts(rec.Unknown)...), dup...)...)
-		if all := sum(inFile...); lines.Count != all.Count || !lines.Total.Equal(all.Total) {
-			t.Fatalf("seed %d: the file's lines split into %d / %s, not %d / %s", seed, lines.Count, lines.Total, all.Count, all.Total)
 		}
 	}
 }
@@ -226,6 +206,9 @@ func TestPaymentFileRoundTripsOverRandomBatches(t *testing.T) {
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		expected, _ := randomBatch(rng, 1+rng.IntN(200))
+		for i := range expected {
+			expected[i].Earlier = "" // all waiting for the bank
+		}
 		batch := BatchHeader{BatchID: fmt.Sprintf("B-%d", seed), Program: "care_subsidy", Period: "2025-02", Count: len(expected)}
 		lines := make([]PaymentFileLine, len(expected))
 		for i, e := range expected {

@@ -15,7 +15,7 @@
 //
 // Then one line per payment, in the caller's order, e.g.
 //
-//	P-2025-01-0001,张三,6222020200112233445,110.00,2025年1月生活补贴
+//	lsk3fq7aa1b2c3d4e5f60718293a2501,张三,6222020200112233445,110.00,2025年1月 困难残疾人生活补贴
 //
 // The amount always has exactly two decimals ("110.00", "0.50"), without
 // separators or a currency sign. The last line is the control total, with as
@@ -48,8 +48,9 @@
 //
 // WritePayments checks everything before it writes a byte, so an error leaves
 // w untouched: the header's count must equal the number of lines and its
-// total must equal their sum exactly; every reference is unique and has no
-// spaces; the masked account is set and is not the full number; amounts are
+// total must equal their sum exactly; every reference is unique and is 1 to
+// MaxReferenceLen (32) ASCII letters, digits and -, to fit a bank's remark
+// field; the masked account is set and is not the full number; amounts are
 // above zero; the account number is 6 to 40 ASCII digits; text fields are
 // valid UTF-8 of at most 256 characters, with no control characters, no
 // leading or trailing spaces and no leading = + - @ (which spreadsheets would
@@ -112,11 +113,26 @@
 //
 // # Classification (Classify)
 //
-// Classify is pure. Each return line is, in file order: a Duplicate if its
-// reference already appeared on an earlier line (only the first occurrence
-// counts, the repeat is never applied); else Unknown if the reference is not
-// in the batch; else an AmountMismatch if the amount differs from the issued
-// amount, whatever the status (not applied, for review); else Settled or
-// Failed by its status. Expected payments whose reference is on no line are
-// Missing. Every tally's total is the sum of its lines, exact to the fen.
+// Classify is pure. It reads a file as banks send them: again, or
+// cumulative (a day's file resent with the earlier lines), so each expected
+// payment carries what an earlier file said of it. Lines of one reference
+// that disagree, in status or amount, are all Conflicting: none is applied
+// and a person settles it with the bank. Otherwise each return line is, in
+// file order: a Duplicate if its reference already appeared on an earlier
+// line (only the first occurrence counts, the repeat is never applied);
+// else Unknown if the reference is not in the batch; else an AmountMismatch
+// if the amount differs from the issued amount, whatever the status (not
+// applied, for review); else, by what was known and what the line says:
+//
+//	known       line says   list
+//	(nothing)   settled     Settled
+//	(nothing)   failed      Failed
+//	failed      settled     LateSettled (paid after all; applied)
+//	failed      failed      AlreadyFailed (nothing changes)
+//	settled     settled     AlreadySettled (nothing changes)
+//	settled     failed      Contradicting (not applied, for review)
+//
+// Expected payments still waiting for the bank whose reference is on no
+// line are Missing. Every tally's total is the sum of its lines, exact to
+// the fen. Rows and Tallies list the result for reports, in one order.
 package bankfile

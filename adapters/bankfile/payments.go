@@ -3,6 +3,7 @@ package bankfile
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -252,11 +253,8 @@ func validatePayments(batch BatchHeader, lines []PaymentFileLine) error {
 	var sum domain.Money
 	for i, l := range lines {
 		field := func(name string) string { return fmt.Sprintf("lines[%d].%s", i, name) }
-		if err := checkText(field("reference"), l.Reference, true); err != nil {
-			return err
-		}
-		if strings.ContainsFunc(l.Reference, unicode.IsSpace) {
-			return domain.Invalid(field("reference"), "%q contains a space", l.Reference)
+		if err := checkReference(l.Reference); err != nil {
+			return domain.Invalid(field("reference"), "%s", err)
 		}
 		if j, dup := seen[l.Reference]; dup {
 			return domain.Invalid(field("reference"), "%q repeats lines[%d]; every payment needs its own reference", l.Reference, j)
@@ -288,6 +286,25 @@ func validatePayments(batch BatchHeader, lines []PaymentFileLine) error {
 	}
 	if !batch.Total.Equal(sum) {
 		return domain.Invalid("total", "is %s but the lines add up to %s", batch.Total, sum)
+	}
+	return nil
+}
+
+// MaxReferenceLen is the longest payment reference a payment file carries:
+// banks copy it into a remark field, commonly limited to 32 characters.
+const MaxReferenceLen = 32
+
+// checkReference accepts 1 to MaxReferenceLen ASCII letters, digits and -.
+func checkReference(s string) error {
+	switch {
+	case s == "":
+		return errors.New("is empty")
+	case len(s) > MaxReferenceLen:
+		return fmt.Errorf("%.40q has %d characters; a bank's remark field takes at most %d", s, len(s), MaxReferenceLen)
+	case strings.ContainsFunc(s, func(r rune) bool {
+		return r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-')
+	}):
+		return fmt.Errorf("%.40q: only ASCII letters, digits and - are allowed", s)
 	}
 	return nil
 }

@@ -187,6 +187,11 @@ func TestWritePaymentsRefusesBadInputAndWritesNothing(t *testing.T) {
 			return l
 		}, "lines[2].reference"},
 		{"reference with a space", CSV, UTF8, func(b *BatchHeader, l []PaymentFileLine) []PaymentFileLine { l[1].Reference = "P 1"; return l }, "lines[1].reference"},
+		{"reference too long for a bank's remark field", CSV, UTF8, func(b *BatchHeader, l []PaymentFileLine) []PaymentFileLine {
+			l[1].Reference = strings.Repeat("a", MaxReferenceLen+1)
+			return l
+		}, "lines[1].reference"},
+		{"reference with a dot", CSV, UTF8, func(b *BatchHeader, l []PaymentFileLine) []PaymentFileLine { l[1].Reference = "P.1"; return l }, "lines[1].reference"},
 		{"zero amount", CSV, UTF8, func(b *BatchHeader, l []PaymentFileLine) []PaymentFileLine {
 			l[3].Amount, b.Total = domain.Money{}, domain.MustMoney("340.50")
 			return l
@@ -286,7 +291,7 @@ func TestPaymentFileEchoedByTheBankReconciles(t *testing.T) {
 	batch, lines := goldenBatch()
 	var expected []Expected
 	for _, l := range lines {
-		expected = append(expected, Expected{l.Reference, l.Amount})
+		expected = append(expected, Expected{Reference: l.Reference, Amount: l.Amount})
 	}
 	for _, enc := range []Encoding{UTF8, GB18030} {
 		t.Run(enc.String(), func(t *testing.T) {

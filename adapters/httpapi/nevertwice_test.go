@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -133,11 +134,11 @@ func TestNeverTwiceOverHTTP(t *testing.T) {
 				if i == 0 {
 					status = "失败"
 				}
-				fmt.Fprintf(&ret, "%s-%s-2025-01,110.00,%s,\r\n", jan, pid, status)
+				fmt.Fprintf(&ret, "%s,110.00,%s,\r\n", domain.LineReference(jan, domain.PersonID(pid), domain.NewDate(2025, time.January, 1).Period()), status)
 			}
 			r := l.Do("POST", "/v1/payroll/batches/"+jan+"/returns", "finance", key(), rawBody{ContentType: "text/csv", Data: []byte(ret.String())})
-			if r.Status != http.StatusOK {
-				t.Fatalf("return: %d %s", r.Status, r.Body)
+			if r.Status != http.StatusOK || fmt.Sprint(r.JSON(t)["totals"].(map[string]any)["failed"]) != "map[count:1 total:110.00]" {
+				t.Fatalf("return: %d %s; want one line failed", r.Status, r.Body)
 			}
 			l.caughtUp(r.JSON(t)["position"].(string))
 			reissue := l.draftOK("2025-01")

@@ -220,10 +220,12 @@ type reconcileJSON struct {
 	Position        string                       `json:"position,omitempty"`
 	Totals          map[string]domain.CountTotal `json:"totals"`
 	Exceptions      []reconcileExceptionJSON     `json:"exceptions"`
+	// Claims are the overpayment claims late settlements caused.
+	Claims []claimJSON `json:"overpayment_claims"`
 }
 
 type reconcileExceptionJSON struct {
-	Category  string       `json:"category"` // failed, amount_mismatch, unknown, duplicate, missing
+	Category  string       `json:"category"` // failed, late_settled, amount_mismatch, unknown, duplicate, conflicting, contradicting, missing
 	Line      int          `json:"line,omitempty"`
 	Reference string       `json:"reference"`
 	Amount    domain.Money `json:"amount"`
@@ -245,37 +247,22 @@ func (s *server) uploadReturn(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		t := applied.Totals
 		out := reconcileJSON{BatchID: id, AlreadyImported: applied.AlreadyImported, Exceptions: []reconcileExceptionJSON{},
-			Totals: map[string]domain.CountTotal{
-				"expected": ct(t.Expected), "settled": ct(t.Settled), "failed": ct(t.Failed), "amount_mismatch": ct(t.AmountMismatch),
-				"unknown": ct(t.Unknown), "duplicate": ct(t.Duplicate), "missing": ct(t.Missing),
-			}}
+			Totals: map[string]domain.CountTotal{}, Claims: claimsJSON(applied.Claims)}
+		for _, c := range applied.Tallies() {
+			out.Totals[c.Name] = domain.CountTotal{Count: c.Count, Total: c.Total}
+		}
 		if !applied.Position.IsStart() {
 			out.Position = applied.Position.String()
 		}
-		for _, l := range applied.Failed {
-			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "failed", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount, Detail: l.Reason})
-		}
-		for _, m := range applied.AmountMismatch {
-			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "amount_mismatch", Line: m.Line.LineNo, Reference: m.Line.Reference,
-				Amount: m.Line.Amount, Detail: "issued " + m.Expected.String()})
-		}
-		for _, l := range applied.Unknown {
-			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "unknown", Line: l.LineNo, Reference: l.Reference, Amount: l.Amount})
-		}
-		for _, dl := range applied.Duplicate {
-			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "duplicate", Line: dl.Line.LineNo, Reference: dl.Line.Reference,
-				Amount: dl.Line.Amount, Detail: fmt.Sprint("first on line ", dl.FirstLineNo)})
-		}
-		for _, m := range applied.Missing {
-			out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: "missing", Reference: m.Reference, Amount: m.Amount})
+		for _, r := range applied.Rows() {
+			if r.Category.Exception {
+				out.Exceptions = append(out.Exceptions, reconcileExceptionJSON{Category: r.Category.Name, Line: r.LineNo, Reference: r.Reference, Amount: r.Amount, Detail: r.Detail})
+			}
 		}
 		return out, "", nil
 	})
 }
-
-func ct(t bankfile.Tally) domain.CountTotal { return domain.CountTotal{Count: t.Count, Total: t.Total} }
 
 type claimJSON struct {
 	ClaimID    string             `json:"claim_id"`
@@ -285,6 +272,14 @@ type claimJSON struct {
 	Amount     domain.Money       `json:"amount"`
 	Remaining  *domain.Money      `json:"remaining,omitempty"`
 	References []string           `json:"references,omitempty"`
+}
+
+func claimsJSON(claims []domain.OverpaymentClaimed) []claimJSON {
+	out := []claimJSON{}
+	for _, c := range claims {
+		out = append(out, claimJSON{ClaimID: c.ClaimID, PersonID: c.PersonID, Program: c.Program, Period: c.Period, Amount: c.Amount, References: c.References})
+	}
+	return out
 }
 
 // recordClaims records an overpayment claim for every month of a program
@@ -306,10 +301,7 @@ func (s *server) recordClaims(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, "", err
 		}
-		out := []claimJSON{}
-		for _, c := range claims {
-			out = append(out, claimJSON{ClaimID: c.ClaimID, PersonID: c.PersonID, Program: c.Program, Period: c.Period, Amount: c.Amount, References: c.References})
-		}
+		out := claimsJSON(claims)
 		return map[string]any{"program": program, "claims": out}, "", nil
 	})
 }

@@ -213,8 +213,13 @@ func payroll(t *testing.T, l *ledger) {
 		t.Fatalf("reconciliation: %s", r.Body)
 	}
 	after = rec["position"].(string)
-	if r = upload(ret.String()); r.Status != http.StatusOK || r.JSON(t)["already_imported"] != true {
-		t.Fatalf("the same file again: %d %s", r.Status, r.Body)
+	// The same file again, under a new key: already imported, nothing
+	// changed, with the classification of the first time.
+	again := upload(ret.String())
+	a := again.JSON(t)
+	if again.Status != http.StatusOK || a["already_imported"] != true || fmt.Sprint(a["totals"]) != fmt.Sprint(rec["totals"]) ||
+		fmt.Sprint(a["exceptions"]) != fmt.Sprint(rec["exceptions"]) || a["position"] != nil {
+		t.Fatalf("the same file again: %d %s\nfirst: %s", again.Status, again.Body, r.Body)
 	}
 	r = l.Do("GET", "/v1/payroll/batches/"+batch+"?after="+after, "finance", "", nil)
 	rep = r.JSON(t)

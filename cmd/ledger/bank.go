@@ -141,6 +141,7 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "this return file was already imported into batch %s; nothing changed\n", id)
 	}
 	writeReconciliation(e.stdout, id, res.Reconciliation)
+	printClaims(e.stdout, res.Claims)
 	if !res.Position.IsStart() {
 		fmt.Fprintf(e.stdout, "applied at %s\n", res.Position)
 	}
@@ -156,23 +157,15 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 }
 
 func writeReconciliation(w io.Writer, id string, rec bankfile.Reconciliation) {
-	t := rec.Totals
 	fmt.Fprintf(w, "batch %s\n", id)
-	for _, row := range []struct {
-		name string
-		t    bankfile.Tally
-	}{{"expected", t.Expected}, {"settled", t.Settled}, {"failed", t.Failed}, {"amount mismatch", t.AmountMismatch},
-		{"unknown reference", t.Unknown}, {"duplicate line", t.Duplicate}, {"missing from file", t.Missing}} {
-		fmt.Fprintf(w, "  %-18s %6d  %14s\n", row.name, row.t.Count, row.t.Total)
+	for _, c := range rec.Tallies() {
+		fmt.Fprintf(w, "  %-18s %6d  %14s\n", c.Title, c.Count, c.Total)
 	}
-	for _, m := range rec.AmountMismatch {
-		fmt.Fprintf(w, "  line %d: %s: bank reports %s, issued %s (not applied)\n", m.Line.LineNo, m.Line.Reference, m.Line.Amount, m.Expected)
-	}
-	for _, u := range rec.Unknown {
-		fmt.Fprintf(w, "  line %d: %s: no such payment in this batch\n", u.LineNo, u.Reference)
-	}
-	for _, dl := range rec.Duplicate {
-		fmt.Fprintf(w, "  line %d: %s: duplicate of line %d (ignored)\n", dl.Line.LineNo, dl.Line.Reference, dl.FirstLineNo)
+	for _, r := range rec.Rows() {
+		if !r.Category.Exception || r.Category == bankfile.CatFailed || r.Category == bankfile.CatMissing {
+			continue // counted above; the CSV report lists them
+		}
+		fmt.Fprintf(w, "  line %d: %s %s: %s: %s\n", r.LineNo, r.Reference, r.Amount, r.Category.Title, r.Detail)
 	}
 }
 
@@ -180,23 +173,12 @@ func writeReconciliation(w io.Writer, id string, rec bankfile.Reconciliation) {
 func reconciliationCSV(w io.Writer, rec bankfile.Reconciliation) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"category", "line", "reference", "amount", "detail"})
-	for _, l := range rec.Settled {
-		_ = cw.Write([]string{"settled", fmt.Sprint(l.LineNo), l.Reference, l.Amount.String(), l.BankReference})
-	}
-	for _, l := range rec.Failed {
-		_ = cw.Write([]string{"failed", fmt.Sprint(l.LineNo), l.Reference, l.Amount.String(), l.Reason})
-	}
-	for _, m := range rec.AmountMismatch {
-		_ = cw.Write([]string{"amount_mismatch", fmt.Sprint(m.Line.LineNo), m.Line.Reference, m.Line.Amount.String(), "issued " + m.Expected.String()})
-	}
-	for _, l := range rec.Unknown {
-		_ = cw.Write([]string{"unknown", fmt.Sprint(l.LineNo), l.Reference, l.Amount.String(), ""})
-	}
-	for _, dl := range rec.Duplicate {
-		_ = cw.Write([]string{"duplicate", fmt.Sprint(dl.Line.LineNo), dl.Line.Reference, dl.Line.Amount.String(), fmt.Sprint("first on line ", dl.FirstLineNo)})
-	}
-	for _, m := range rec.Missing {
-		_ = cw.Write([]string{"missing", "", m.Reference, m.Amount.String(), ""})
+	for _, r := range rec.Rows() {
+		line := ""
+		if r.LineNo > 0 {
+			line = fmt.Sprint(r.LineNo)
+		}
+		_ = cw.Write([]string{r.Category.Name, line, r.Reference, r.Amount.String(), r.Detail})
 	}
 	cw.Flush()
 	return cw.Error()

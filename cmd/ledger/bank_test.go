@@ -93,21 +93,38 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 	if !strings.Contains(csvText, "付款参考号") || !strings.Contains(csvText, "6228480012345678900") || !strings.Contains(csvText, "合计(Total),9,,990.00") {
 		t.Fatalf("payment file:\n%s", csvText)
 	}
+	// References fit a bank's 32-character remark field; memos are in
+	// Chinese.
+	ref := domain.LineReference(batch, domain.PersonID(pids[0]), per(t, "2025-03"))
+	if len(ref) != 32 || !strings.Contains(csvText, ref+",") || !strings.Contains(csvText, ",2025年3月 困难残疾人生活补贴\r\n") ||
+		!strings.Contains(csvText, ",2025年1月 困难残疾人生活补贴（补发）\r\n") {
+		t.Fatalf("payment file lacks the reference %s or Chinese memos:\n%s", ref, csvText)
+	}
+	// XLSX needs no other flag.
+	xlsx := filepath.Join(dir, "pay.xlsx")
+	must("project", "--once")
+	if out = must("payroll", "export", batch, "--user", "fin.wu", "--format", "xlsx", "--out", xlsx); !strings.Contains(out, "9 payments, total 990.00") {
+		t.Fatalf("export as xlsx: %s", out)
+	}
+	if raw, _ := os.ReadFile(xlsx); !bytes.HasPrefix(raw, []byte("PK\x03\x04")) {
+		t.Fatalf("%s is not a workbook", xlsx)
+	}
 
 	// The bank's return: person 0 settled (3 lines), person 1 failed (3
 	// lines), person 2 missing; plus an unknown reference and a duplicate.
 	var ret strings.Builder
 	ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
 	for _, p := range []string{"2025-01", "2025-02", "2025-03"} {
-		fmt.Fprintf(&ret, "%s-%s-%s,110.00,成功,,B%s\r\n", batch, pids[0], p, p)
-		fmt.Fprintf(&ret, "%s-%s-%s,110.00,失败,账户已销户,\r\n", batch, pids[1], p)
+		fmt.Fprintf(&ret, "%s,110.00,成功,,B%s\r\n", domain.LineReference(batch, domain.PersonID(pids[0]), per(t, p)), p)
+		fmt.Fprintf(&ret, "%s,110.00,失败,账户已销户,\r\n", domain.LineReference(batch, domain.PersonID(pids[1]), per(t, p)))
 	}
-	fmt.Fprintf(&ret, "%s-%s-2025-01,110.00,成功,,B-dup\r\n", batch, pids[0])
+	fmt.Fprintf(&ret, "%s,110.00,成功,,B-dup\r\n", domain.LineReference(batch, domain.PersonID(pids[0]), per(t, "2025-01")))
 	ret.WriteString("NOT-A-REFERENCE,5.00,成功,,\r\n")
 	retGB, _ := simplifiedchinese.GB18030.NewEncoder().String(ret.String())
 	retFile := filepath.Join(dir, "return.csv")
 	_ = os.WriteFile(retFile, []byte(retGB), 0o600)
 	out = must("reconcile", batch, "--file", retFile, "--user", "fin.wu", "--report", filepath.Join(dir, "report.csv"))
+	first := out
 	for _, want := range []string{"settled                 3          330.00", "failed                  3          330.00",
 		"unknown reference       1            5.00", "duplicate line          1          110.00", "missing from file       3          330.00"} {
 		if !strings.Contains(out, want) {
@@ -122,8 +139,10 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 	}
 	before := countEvents(t, db)
 	out = must("reconcile", batch, "--file", retFile, "--user", "fin.wu")
-	if !strings.Contains(out, "already imported") || countEvents(t, db) != before {
-		t.Fatalf("the same file twice: %s (events %d → %d)", out, before, countEvents(t, db))
+	classified, _, _ := strings.Cut(first, "applied at")
+	if !strings.HasPrefix(out, "this return file was already imported into batch "+batch+"; nothing changed\n") ||
+		!strings.HasSuffix(out, classified) || countEvents(t, db) != before {
+		t.Fatalf("the same file twice: %s (events %d → %d); want the first classification:\n%s", out, before, countEvents(t, db), first)
 	}
 	// A malformed return file is refused whole, naming its lines.
 	bad := filepath.Join(dir, "bad.csv")
