@@ -56,7 +56,17 @@ type Payroll struct {
 // NewPayroll returns the payroll use cases over a store and the read
 // models. sealer may be nil where no payment file is written.
 func NewPayroll(store domain.EventStore, read ReadModels, sealer Sealer) *Payroll {
-	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy}, read: read, sealer: sealer}
+	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes}, read: read, sealer: sealer}
+}
+
+// WithChunkBytes returns p writing the lines of long steps in chunks of
+// at most n bytes (default domain.MaxChunkBytes, which keeps every event
+// under EventStoreDB's limits) — smaller for a store configured with a
+// smaller maximum append size.
+func (p *Payroll) WithChunkBytes(n int) *Payroll {
+	q := *p
+	q.x.chunk = min(max(n, 1), domain.MaxChunkBytes)
+	return &q
 }
 
 // WithProgress returns p reporting the progress of long steps to fn.
@@ -297,7 +307,7 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 					return nil, err
 				}
 				var out []domain.Event
-				for _, c := range domain.Chunks(lines, domain.MaxChunkBytes) {
+				for _, c := range domain.Chunks(lines, p.x.chunk) {
 					out = append(out, domain.LinesReserved{BatchID: id, Program: b.Opened.Program, Period: b.Opened.Period, PaidOn: b.Opened.PaidOn, Lines: c})
 				}
 				return out, nil
@@ -410,10 +420,10 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
 				issue, withheld := domain.DecideIssue(st.PaymentsShard, b.Opened, ps[i])
 				var out []domain.Event
-				for _, c := range domain.Chunks(withheld, domain.MaxChunkBytes) {
+				for _, c := range domain.Chunks(withheld, p.x.chunk) {
 					out = append(out, domain.LinesReleased{BatchID: id, Program: l.program, Reason: withheldReason, References: c})
 				}
-				for _, c := range domain.Chunks(issue, domain.MaxChunkBytes) {
+				for _, c := range domain.Chunks(issue, p.x.chunk) {
 					out = append(out, domain.PaymentsIssued{BatchID: id, Payments: c})
 				}
 				return out, nil
@@ -509,7 +519,7 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 					return nil, nil
 				}
 				var out []domain.Event
-				chunks := domain.Chunks(refs, domain.MaxChunkBytes)
+				chunks := domain.Chunks(refs, p.x.chunk)
 				if len(chunks) == 0 {
 					chunks = [][]string{nil}
 				}
@@ -550,7 +560,8 @@ func (p *Payroll) Resume(ctx context.Context, meta domain.CommandMeta, batchID s
 	if err != nil {
 		return "", err
 	}
-	switch b.State {
+	state := b.State // b follows the stream as the step goes on
+	switch state {
 	case domain.BatchStateDrafting:
 		_, err = p.finishDraft(ctx, meta, l, batchID, nil)
 	case domain.BatchStateIssuing:
@@ -562,7 +573,7 @@ func (p *Payroll) Resume(ctx context.Context, meta domain.CommandMeta, batchID s
 	if errors.As(err, &re) && re.Rule == domain.RuleNothingToPay {
 		err = nil // the draft found nothing left to pay and closed itself
 	}
-	return b.State, err
+	return state, err
 }
 
 // RecordClaims records an overpayment claim for every month of the
@@ -969,13 +980,13 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
 			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
 			var out []domain.Event
-			for _, c := range domain.Chunks(r.Failed, domain.MaxChunkBytes) {
+			for _, c := range domain.Chunks(r.Failed, p.x.chunk) {
 				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})
 			}
-			for _, c := range domain.Chunks(r.Settled, domain.MaxChunkBytes) {
+			for _, c := range domain.Chunks(r.Settled, p.x.chunk) {
 				out = append(out, domain.PaymentsSettled{BatchID: req.BatchID, FileSHA256: file, Payments: c})
 			}
-			for _, c := range domain.Chunks(r.Late, domain.MaxChunkBytes) {
+			for _, c := range domain.Chunks(r.Late, p.x.chunk) {
 				out = append(out, domain.PaymentsSettledLate{BatchID: req.BatchID, FileSHA256: file, Payments: c})
 			}
 			return out, nil
@@ -1038,6 +1049,31 @@ func (p *Payroll) claimLate(ctx context.Context, meta domain.CommandMeta, s *str
 		}
 		return evs, nil
 	}, nil)
+}
+
+// Unfinished reports every batch of every program whose long step —
+// drafting, issuing or rejecting — has not ended, with its progress: one
+// that runs now, or one stopped midway that Resume finishes.
+func (p *Payroll) Unfinished(ctx context.Context) ([]domain.BatchReport, error) {
+	var out []domain.BatchReport
+	for _, prog := range domain.Catalog() {
+		bs, err := p.Batches(ctx, prog.Code)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			switch b.State {
+			case domain.BatchStateDrafting, domain.BatchStateIssuing, domain.BatchStateRejecting:
+				r, err := p.Report(ctx, b.Opened.BatchID)
+				if err != nil {
+					return nil, err
+				}
+				r.Lines = nil
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Batches lists a program's batches, newest first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func (l *ledger) persons(n int, from string) []domain.PersonID {
 	key := domain.LookupKey("0123456789abcdef0123456789abcdef")
 	var out []domain.PersonID
 	for i := range n {
-		id, _ := domain.NewResidentID("360429", domain.MustDate("1955-03-01").AddDays(i), 100+i)
+		id, _ := domain.NewResidentID("360429", domain.MustDate("1955-03-01").AddDays(i), 100+i%900)
 		hash := key.Hash(id)
 		pid := domain.PersonIDFromHash(hash)
 		cert, _ := domain.NewCertificateNumber(id, domain.CategoryVisual, 2)
@@ -477,6 +478,106 @@ func TestApprovalCrashedMidwayResumes(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// A large approval — many chunks in every shard — killed at random points
+// before or after an append, and each time resumed by a retry or by
+// another user, issues every line exactly once; while it is stopped, the
+// batch shows how far it went.
+func TestLargeApprovalKilledAtRandomPointsIssuesEveryLineOnce(t *testing.T) {
+	const persons = 3000
+	for _, store := range []string{"pg", "esdb"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			var cs *crashingStore
+			l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
+				cs = &crashingStore{EventStore: s}
+				return cs
+			})
+			l.pay = l.pay.WithChunkBytes(8 << 10) // about 25 lines an event: 15 events a shard
+			l.persons(persons, "2025-02-01")
+			id := l.draft("2025-03", "fin.wu").Batch.BatchID
+			total := 2 * persons // February's arrears and March
+			rng := rand.New(rand.NewPCG(uint64(len(store)), 13))
+			meta := l.meta("fin.li")
+			crashes, done := 0, 0
+			for {
+				cs.mu.Lock()
+				cs.n, cs.after, cs.crashed = 1+rng.IntN(60), rng.IntN(2) == 0, false
+				cs.mu.Unlock()
+				var err error
+				if b, _ := l.pay.Batch(l.ctx, id); b.State == domain.BatchStateDrafted || rng.IntN(2) == 0 {
+					_, err = l.pay.Approve(l.ctx, meta, id) // the client retries
+				} else {
+					_, err = l.pay.Resume(l.ctx, l.meta("fin.zhou"), id)
+				}
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, errCrash) {
+					t.Fatal(err)
+				}
+				crashes++
+				rep, err := l.pay.Report(l.ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.State != domain.BatchStateIssuing {
+					continue
+				}
+				p := rep.Progress
+				if p == nil || p.Step != "issuing" || p.Total != total || p.Done < done || p.Done >= total {
+					t.Fatalf("stopped after %d: progress %+v, want issuing at least %d of %d", crashes, p, done, total)
+				}
+				done = p.Done
+			}
+			cs.mu.Lock()
+			cs.n = 0 // no more crashes
+			cs.mu.Unlock()
+			if crashes < 2 || done == 0 {
+				t.Fatalf("%d crashes, the last at %d lines issued: the test did not stop the approval midway", crashes, done)
+			}
+			b, _ := l.pay.Batch(l.ctx, id)
+			if b.State != domain.BatchStateApproved || b.Issued.Issued.Count != total || b.Approved.ApprovedBy != "fin.li" {
+				t.Fatalf("batch %s, %+v", b.State, b.Issued)
+			}
+			// Every line issued exactly once, by the log.
+			issued := map[string]int{}
+			reg := domain.NewLedgerRegistry()
+			for from := domain.Start; ; {
+				page, err := l.store.ReadAll(l.ctx, from, 1000, domain.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				for _, rec := range page {
+					if rec.Type != domain.TypePaymentsIssued {
+						continue
+					}
+					env, err := reg.DecodeEnvelope(rec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, p := range env.Event.(*domain.PaymentsIssued).Payments {
+						issued[p.Reference]++
+					}
+				}
+				from = page[len(page)-1].Position
+			}
+			if len(issued) != total {
+				t.Errorf("%d lines issued, want %d", len(issued), total)
+			}
+			for ref, n := range issued {
+				if n != 1 {
+					t.Errorf("%s issued %d times", ref, n)
+				}
+			}
+			l.neverTwice()
+			t.Logf("%d lines issued once after %d crashes", total, crashes)
+		})
 	}
 }
 

@@ -207,4 +207,5 @@ type runtime struct {
 	store  domain.EventStore
 	reg    *domain.Registry
 	policy Policy
+	chunk  int // bytes of lines per event of a long step
 }

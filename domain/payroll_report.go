@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,21 +36,50 @@ type BatchReportLine struct {
 // BatchReport is a batch's lines and its expected, settled, failed,
 // reversed and outstanding totals; every total is the sum of its lines.
 type BatchReport struct {
-	BatchID     string            `json:"batch_id"`
-	Program     ProgramCode       `json:"program"`
-	Period      Period            `json:"period"`
-	State       string            `json:"state"`
-	DraftedBy   string            `json:"drafted_by"`
-	ApprovedBy  string            `json:"approved_by,omitempty"`
-	RejectedBy  string            `json:"rejected_by,omitempty"`
-	PaidOn      Date              `json:"paid_on"`
-	Expected    CountTotal        `json:"expected"`
-	Withheld    CountTotal        `json:"withheld"`
-	Settled     CountTotal        `json:"settled"`
-	Failed      CountTotal        `json:"failed"`
-	Reversed    CountTotal        `json:"reversed"`
-	Outstanding CountTotal        `json:"outstanding"` // drafted or issued, not yet settled or failed
-	Lines       []BatchReportLine `json:"lines"`
+	BatchID     string      `json:"batch_id"`
+	Program     ProgramCode `json:"program"`
+	Period      Period      `json:"period"`
+	State       string      `json:"state"`
+	DraftedBy   string      `json:"drafted_by"`
+	ApprovedBy  string      `json:"approved_by,omitempty"`
+	RejectedBy  string      `json:"rejected_by,omitempty"`
+	PaidOn      Date        `json:"paid_on"`
+	Expected    CountTotal  `json:"expected"`
+	Withheld    CountTotal  `json:"withheld"`
+	Settled     CountTotal  `json:"settled"`
+	Failed      CountTotal  `json:"failed"`
+	Reversed    CountTotal  `json:"reversed"`
+	Outstanding CountTotal  `json:"outstanding"` // drafted or issued, not yet settled or failed
+	// Progress is set while a long step runs (or waits to be resumed):
+	// drafting, issuing or rejecting.
+	Progress *BatchProgress    `json:"progress,omitempty"`
+	Lines    []BatchReportLine `json:"lines"`
+}
+
+// BatchProgress is how far a batch's long step went: lines reserved while
+// it is drafted, issued (or withheld) while it is approved, released while
+// it is rejected.
+type BatchProgress struct {
+	Step  string `json:"step"` // reserving, issuing or releasing
+	Done  int    `json:"done"`
+	Total int    `json:"total,omitempty"` // 0 while reserving: not known until the draft ends
+}
+
+func (p BatchProgress) String() string {
+	done := map[string]string{"reserving": "reserved", "issuing": "issued", "releasing": "released"}[p.Step]
+	if p.Total == 0 {
+		return fmt.Sprintf("%s %s lines so far", done, thousands(p.Done))
+	}
+	return fmt.Sprintf("%s %s of %s lines", done, thousands(p.Done), thousands(p.Total))
+}
+
+// thousands writes n with thousands separators, e.g. 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // NewBatchReport reports a batch from its payroll stream and its lines as
@@ -92,6 +123,20 @@ func NewBatchReport(b Batch, lines []ShardLine) BatchReport {
 			r.Outstanding.add(l.Amount)
 		}
 		r.Lines = append(r.Lines, BatchReportLine{PayrollLine: l.PayrollLine, Status: st})
+	}
+	switch b.State {
+	case BatchStateDrafting:
+		r.Progress = &BatchProgress{Step: "reserving", Done: len(lines)}
+	case BatchStateIssuing, BatchStateRejecting:
+		r.Progress = &BatchProgress{Step: "issuing", Total: len(lines)}
+		if b.State == BatchStateRejecting {
+			r.Progress.Step = "releasing"
+		}
+		for _, l := range lines {
+			if l.Status != LineReserved {
+				r.Progress.Done++
+			}
+		}
 	}
 	return r
 }

@@ -257,6 +257,9 @@ func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, ", rejected by %s", r.RejectedBy)
 	}
 	fmt.Fprintf(e.stdout, ", paid on %s)\n", r.PaidOn)
+	if r.Progress != nil {
+		fmt.Fprintf(e.stdout, "  in progress: %s; ledger payroll resume %s finishes it\n", r.Progress, r.BatchID)
+	}
 	for _, t := range totals {
 		fmt.Fprintf(e.stdout, "  %-12s %6d  %14s\n", t.name, t.ct.Count, t.ct.Total)
 	}

@@ -123,6 +123,16 @@ func cmdProjectStatus(ctx context.Context, e *env, args []string) error {
 	if held.HeldBackEvents > 0 {
 		fmt.Fprintf(e.stdout, "HELD BACK: %s. Lag counts them; the projections apply them once that append ends.\n", held.HeldBack())
 	}
+	unfinished, err := d.payroll(e).Unfinished(ctx)
+	if err != nil {
+		return err
+	}
+	if len(unfinished) > 0 {
+		fmt.Fprintf(e.stdout, "\nPAYROLL BATCHES IN PROGRESS (%d): running now, or stopped midway: `ledger payroll resume BATCH` finishes one\n", len(unfinished))
+		for _, r := range unfinished {
+			fmt.Fprintf(e.stdout, "  %s (%s, by %s): %s\n", r.BatchID, r.State, r.DraftedBy, r.Progress)
+		}
+	}
 	if parked > 0 {
 		fmt.Fprintf(e.stdout, "\nPARKED EVENTS (%d): each stops its projection until `ledger project retry NAME`\n", parked)
 		for _, s := range st {
