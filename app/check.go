@@ -17,16 +17,12 @@ type NeverTwice struct {
 	Overpaid []domain.Overpaid `json:"overpaid"`
 }
 
-// CheckNeverTwice checks every month of the programs (default: every
-// monthly program) paid anything against what is owed, judged from the
+// CheckNeverTwice checks every period of the programs (default: every
+// program payroll pays) paid anything against what is owed, judged from the
 // persons' own streams (not the read models, which may lag or be wrong).
 func (p *Payroll) CheckNeverTwice(ctx context.Context, programs ...domain.ProgramCode) (NeverTwice, error) {
 	if len(programs) == 0 {
-		for _, prog := range domain.Catalog() {
-			if prog.Shape == domain.ShapeMonthly {
-				programs = append(programs, prog.Code)
-			}
-		}
+		programs = domain.PayablePrograms()
 	}
 	out := NeverTwice{Programs: programs, Overpaid: []domain.Overpaid{}}
 	for _, program := range programs {
@@ -70,7 +66,7 @@ func (p *Payroll) personsFromStreams(ctx context.Context, program domain.Program
 	out := make([]domain.PayrollPerson, 0, len(ids))
 	for _, id := range ids {
 		s := newStream(id.Stream(), domain.PayrollPerson{PersonID: id}, func(pp *domain.PayrollPerson, env domain.Envelope) {
-			if prog, c, ok := domain.EntitlementChangeOf(env.Event); ok && prog == program {
+			if prog, c, ok := domain.PayrollChangeOf(env.Event); ok && prog == program {
 				pp.Changes = append(pp.Changes, c)
 			}
 		})

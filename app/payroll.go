@@ -202,7 +202,8 @@ func (p *Payroll) report(batchID, step string, done, total int) {
 	}
 }
 
-// DraftRequest asks for a batch of a monthly program for a period.
+// DraftRequest asks for a batch of a program payroll pays (monthly,
+// annual or one-off) for a period.
 type DraftRequest struct {
 	Program domain.ProgramCode
 	Period  domain.Period
@@ -582,7 +583,7 @@ func (p *Payroll) RecordClaims(ctx context.Context, meta domain.CommandMeta, pro
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := monthly(program); err != nil {
+	if _, err := domain.PayableProgram("program", program); err != nil {
 		return nil, err
 	}
 	l, err := p.load(ctx, program)
@@ -596,16 +597,6 @@ func (p *Payroll) RecordClaims(ctx context.Context, meta domain.CommandMeta, pro
 	return p.claims(ctx, meta, l, ps)
 }
 
-func monthly(program domain.ProgramCode) (domain.Program, error) {
-	prog, ok := domain.LookupProgram(program)
-	switch {
-	case !ok:
-		return prog, domain.Invalid("program", "unknown program %q", program)
-	case prog.Shape != domain.ShapeMonthly:
-		return prog, domain.Invalid("program", "%s is not paid monthly; payroll runs monthly programs", program)
-	}
-	return prog, nil
-}
 
 func (p *Payroll) claims(ctx context.Context, meta domain.CommandMeta, l *ledger, ps *persons) ([]domain.OverpaymentClaimed, error) {
 	on := domain.BusinessDate(meta.Now)

@@ -1,6 +1,10 @@
 package domain
 
-import "slices"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // Kinds of EntitlementChange: the four entitlement events of a person's
 // stream, by what they do to a grant.
@@ -9,6 +13,10 @@ const (
 	ChangeSuspended  = "suspended"
 	ChangeResumed    = "resumed"
 	ChangeTerminated = "terminated"
+	// ChangeOneOff is a one-off grant (OneOffGranted): owed once, in the
+	// month of its effective date. It is a payroll change only
+	// (PayrollChangeOf), not an entitlement's.
+	ChangeOneOff = "one_off"
 )
 
 // EntitlementChange is one decision about a person's entitlement to one
@@ -48,6 +56,67 @@ func EntitlementChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok 
 		return EntitlementChangeOf(*e)
 	}
 	return "", EntitlementChange{}, false
+}
+
+// PayrollChangeOf is EntitlementChangeOf for payroll: an entitlement's
+// change, or a one-off grant (ChangeOneOff, with its amount).
+func PayrollChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok bool) {
+	switch e := e.(type) {
+	case OneOffGranted:
+		return e.Program, EntitlementChange{Kind: ChangeOneOff, EffectiveDate: e.EffectiveDate, Amount: e.Amount}, true
+	case *OneOffGranted:
+		return PayrollChangeOf(*e)
+	}
+	return EntitlementChangeOf(e)
+}
+
+// PeriodsOwed returns, in order, what a person is owed under a program
+// that is paid by payroll, through period through, by the period each
+// payment is for — never twice is judged per person, program and period:
+//
+//   - monthly: MonthsOwed, from the first grant;
+//   - annual (the fuel allowance): once a year, as the period of the
+//     year's January, for every year in which a month up to through is
+//     owed by MonthsOwed's rules (a grant from May owes the year; a
+//     vehicle scrapped in October does not take back the year paid). The
+//     amount is the grant's when non-zero, else the catalog's annual rate
+//     in force on the first day of the year's first owed month;
+//   - one-off: each one-off grant effective by through's last day, in the
+//     month of its effective date (grants of one month add up).
+//
+// In-kind and unknown programs owe nothing.
+func PeriodsOwed(program ProgramCode, changes []EntitlementChange, through Period) []PeriodAmount {
+	prog, ok := LookupProgram(program)
+	if !ok || through.IsZero() {
+		return nil
+	}
+	since := Period{year: 1900, month: time.January}
+	switch prog.Shape {
+	case ShapeMonthly:
+		return monthsOwed(prog, changes, since, through)
+	case ShapeAnnual:
+		var out []PeriodAmount
+		for _, m := range monthsOwed(prog, changes, since, through) {
+			year := Period{year: m.Period.year, month: time.January}
+			if n := len(out); n == 0 || out[n-1].Period != year {
+				out = append(out, PeriodAmount{Period: year, Amount: m.Amount})
+			}
+		}
+		return out
+	case ShapeOneOff:
+		byMonth := map[Period]Money{}
+		for _, c := range changes {
+			if c.Kind == ChangeOneOff && !c.EffectiveDate.After(through.Last()) {
+				byMonth[c.EffectiveDate.Period()] = byMonth[c.EffectiveDate.Period()].Add(c.Amount)
+			}
+		}
+		out := make([]PeriodAmount, 0, len(byMonth))
+		for _, p := range slices.SortedFunc(maps.Keys(byMonth), Period.Compare) {
+			out = append(out, PeriodAmount{Period: p, Amount: byMonth[p]})
+		}
+		return out
+	}
+	return nil
 }
 
 // PeriodAmount is an amount for one month.
@@ -100,7 +169,16 @@ type PeriodAmount struct {
 // from is after through.
 func MonthsOwed(program ProgramCode, changes []EntitlementChange, from, through Period) []PeriodAmount {
 	prog, ok := LookupProgram(program)
-	if !ok || prog.Shape != ShapeMonthly || from.IsZero() || through.IsZero() || from.Compare(through) > 0 {
+	if !ok || prog.Shape != ShapeMonthly {
+		return nil
+	}
+	return monthsOwed(prog, changes, from, through)
+}
+
+// monthsOwed is MonthsOwed for a program of any shape: the months its
+// entitlement is in force, at the grant's amount or the catalog's rate.
+func monthsOwed(prog Program, changes []EntitlementChange, from, through Period) []PeriodAmount {
+	if from.IsZero() || through.IsZero() || from.Compare(through) > 0 {
 		return nil
 	}
 	cycles := grantCycles(changes)

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -239,5 +240,63 @@ func TestEntitlementChangeOf(t *testing.T) {
 		if ok != tt.ok || got.Kind != tt.want.Kind || !got.EffectiveDate.Equal(tt.want.EffectiveDate) || (ok && prog != "care_subsidy") {
 			t.Errorf("%T: got %s %+v %v, want %+v %v", tt.ev, prog, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func oneOff(on, amount string) domain.EntitlementChange {
+	return domain.EntitlementChange{Kind: domain.ChangeOneOff, EffectiveDate: domain.MustDate(on), Amount: domain.MustMoney(amount)}
+}
+
+func TestPeriodsOwed(t *testing.T) {
+	tests := []struct {
+		name    string
+		program domain.ProgramCode
+		changes []domain.EntitlementChange
+		through string
+		want    string
+	}{
+		{"monthly: the months, from the first grant", domain.ProgramLivingSubsidy, []domain.EntitlementChange{granted("2024-11-15", "")}, "2025-01",
+			"[2024-11:100.00 2024-12:100.00 2025-01:110.00]"},
+		{"annual: once a year at the catalog rate, keyed to January; a grant from May owes the year", domain.ProgramFuelAllowance,
+			[]domain.EntitlementChange{granted("2024-05-10", "")}, "2025-03", "[2024-01:300.00 2025-01:300.00]"},
+		{"annual: a year is owed once one of its months is, not before", domain.ProgramFuelAllowance,
+			[]domain.EntitlementChange{granted("2024-05-10", "")}, "2024-04", "[]"},
+		{"annual: a vehicle scrapped in October keeps its year, not the next", domain.ProgramFuelAllowance,
+			[]domain.EntitlementChange{granted("2024-03-01", ""), terminated("2024-10-31")}, "2025-12", "[2024-01:300.00]"},
+		{"annual: a grant's own amount (recorded before the catalog had a rate) stands", domain.ProgramFuelAllowance,
+			[]domain.EntitlementChange{granted("2024-03-01", "280.00")}, "2024-12", "[2024-01:280.00]"},
+		{"annual: suspended for a whole year, that year is not owed", domain.ProgramFuelAllowance,
+			[]domain.EntitlementChange{granted("2023-01-01", ""), suspended("2024-01-01"), resumed("2025-02-01")}, "2025-12", "[2023-01:300.00 2025-01:300.00]"},
+		{"one-off: each grant in its month; a month's grants add up; later grants not yet", domain.ProgramCondolence,
+			[]domain.EntitlementChange{oneOff("2024-02-05", "300.00"), oneOff("2024-02-20", "200.00"), oneOff("2024-09-01", "500.00"), oneOff("2025-01-02", "300.00")},
+			"2024-12", "[2024-02:500.00 2024-09:500.00]"},
+		{"one-off: entitlement changes are not one-off grants", domain.ProgramDeviceSubsidy,
+			[]domain.EntitlementChange{granted("2024-01-01", "100.00")}, "2024-12", "[]"},
+		{"in kind: nothing is paid", domain.ProgramDeviceInKind, []domain.EntitlementChange{oneOff("2024-02-05", "300.00")}, "2024-12", "[]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, o := range domain.PeriodsOwed(tc.program, tc.changes, period(tc.through)) {
+				got = append(got, fmt.Sprintf("%s:%s", o.Period, o.Amount))
+			}
+			if fmt.Sprintf("[%s]", strings.Join(got, " ")) != tc.want {
+				t.Errorf("PeriodsOwed = %v; want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPayrollChangeOfOneOffGrants(t *testing.T) {
+	program, c, ok := domain.PayrollChangeOf(&domain.OneOffGranted{GrantID: "g1", Program: domain.ProgramCochlearImplant, Amount: domain.MustMoney("72000.00"), EffectiveDate: domain.MustDate("2024-04-16")})
+	if !ok || program != domain.ProgramCochlearImplant || fmt.Sprint(c) != fmt.Sprint(oneOff("2024-04-16", "72000.00")) {
+		t.Fatalf("PayrollChangeOf(OneOffGranted) = %s %+v %v", program, c, ok)
+	}
+	if _, _, ok := domain.EntitlementChangeOf(domain.OneOffGranted{Program: domain.ProgramCochlearImplant}); ok {
+		t.Error("a one-off grant is not an entitlement's change")
+	}
+	if program, c, ok := domain.PayrollChangeOf(domain.EntitlementSuspended{Program: domain.ProgramLivingSubsidy, EffectiveDate: domain.MustDate("2024-04-01")}); !ok ||
+		program != domain.ProgramLivingSubsidy || c.Kind != domain.ChangeSuspended {
+		t.Errorf("PayrollChangeOf(EntitlementSuspended) = %s %+v %v", program, c, ok)
 	}
 }

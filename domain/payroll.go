@@ -140,6 +140,9 @@ func PaymentMemo(program ProgramCode, month Period, kind PaymentKind) string {
 		name = p.Name
 	}
 	memo := fmt.Sprintf("%d年%d月 %s", month.Year(), int(month.Month()), name)
+	if p, ok := LookupProgram(program); ok && p.Shape == ShapeAnnual {
+		memo = fmt.Sprintf("%d年 %s", month.Year(), name) // the year's allowance
+	}
 	switch kind {
 	case PaymentArrears:
 		memo += "（补发）"
@@ -473,12 +476,8 @@ func (c OpenBatch) Validate() error {
 	case c.Today.IsZero():
 		return Invalid("today", "is required")
 	}
-	prog, ok := LookupProgram(c.Program)
-	if !ok {
-		return Invalid("program", "unknown program %q", c.Program)
-	}
-	if prog.Shape != ShapeMonthly {
-		return Invalid("program", "%s is not paid monthly; payroll runs monthly programs", c.Program)
+	if _, err := PayableProgram("program", c.Program); err != nil {
+		return err
 	}
 	if c.Period.Compare(c.Today.Period().Next()) > 0 {
 		return Invalid("period", "%s is more than a month ahead; payroll pays what is owed now", c.Period)
@@ -487,6 +486,31 @@ func (c OpenBatch) Validate() error {
 		return Invalid("paid_on", "%s is too far from %s: payments of a month are made from the month before to a year after", c.PaidOn, c.Period)
 	}
 	return nil
+}
+
+// PayableProgram returns the program if payroll pays it: monthly, annual
+// and one-off programs are; in-kind ones (goods handed out) are not.
+// field names the input in the error.
+func PayableProgram(field string, code ProgramCode) (Program, error) {
+	prog, ok := LookupProgram(code)
+	switch {
+	case !ok:
+		return prog, Invalid(field, "unknown program %q", code)
+	case prog.Shape == ShapeInKind:
+		return prog, Invalid(field, "%s issues goods, not money: payroll pays monthly, annual and one-off programs", code)
+	}
+	return prog, nil
+}
+
+// PayablePrograms lists the programs payroll pays, in catalog order.
+func PayablePrograms() []ProgramCode {
+	var out []ProgramCode
+	for _, p := range catalog {
+		if p.Shape != ShapeInKind {
+			out = append(out, p.Code)
+		}
+	}
+	return out
 }
 
 // DecideOpen opens a batch: refused while another batch of the program and
@@ -918,9 +942,19 @@ type PayrollPerson struct {
 
 // owedThrough returns what is owed to p for every month of the program up
 // to through.
+// judgedThrough is how far what was paid is judged against what is owed,
+// for a check made at through: an annual program's year is owed once any
+// of its months is, so a payment of the year is judged by the whole year.
+func judgedThrough(program ProgramCode, through Period) Period {
+	if p, ok := LookupProgram(program); ok && p.Shape == ShapeAnnual {
+		return Period{year: through.year, month: time.December}
+	}
+	return through
+}
+
 func owedThrough(program ProgramCode, p PayrollPerson, through Period) map[Period]Money {
 	out := map[Period]Money{}
-	for _, m := range MonthsOwed(program, p.Changes, Period{year: 1900, month: time.January}, through) {
+	for _, m := range PeriodsOwed(program, p.Changes, through) {
 		out[m.Period] = m.Amount
 	}
 	return out
@@ -938,6 +972,8 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 	if s.Closed[b.BatchID] {
 		return nil, &ConflictError{Reason: fmt.Sprintf("batch %s was rejected; it reserves nothing more", b.BatchID)}
 	}
+	prog, _ := LookupProgram(b.Program)
+	shape := prog.Shape
 	var lines []PayrollLine
 	persons = slices.Clone(persons)
 	slices.SortFunc(persons, func(x, y PayrollPerson) int { return cmp.Compare(x.PersonID, y.PersonID) })
@@ -945,7 +981,7 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 		if PaymentShard(p.PersonID) != shard {
 			continue
 		}
-		for _, owed := range MonthsOwed(b.Program, p.Changes, Period{year: 1900, month: time.January}, b.Period) {
+		for _, owed := range PeriodsOwed(b.Program, p.Changes, b.Period) {
 			k := PersonPeriod{p.PersonID, owed.Period}
 			a := s.Months[k]
 			if a == nil {
@@ -969,7 +1005,9 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 			switch {
 			case a.LastFailed:
 				kind = PaymentReissue
-			case owed.Period == b.Period:
+			case shape == ShapeOneOff:
+				kind = PaymentOneOff
+			case owed.Period == b.Period, shape == ShapeAnnual && owed.Period.year == b.Period.year:
 				kind = PaymentRegular
 			}
 			lines = append(lines, PayrollLine{Reference: ref, PersonID: p.PersonID, Kind: kind, Period: owed.Period, Amount: due, Township: p.Township})
@@ -1102,7 +1140,7 @@ func decideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson,
 		}
 		o, ok := owed[k.Person]
 		if !ok {
-			o = owedThrough(program, byPerson[k.Person], on.Period().Next())
+			o = owedThrough(program, byPerson[k.Person], judgedThrough(program, on.Period().Next()))
 			owed[k.Person] = o
 		}
 		over, err := a.Gross().Sub(o[k.Period])
@@ -1237,7 +1275,7 @@ func FindOverpaid(s PaymentsShard, program ProgramCode, persons []PayrollPerson)
 					last = m.Period
 				}
 			}
-			o = owedThrough(program, byPerson[k.Person], last)
+			o = owedThrough(program, byPerson[k.Person], judgedThrough(program, last))
 			owed[k.Person] = o
 		}
 		limit := o[k.Period].Add(a.Claimed)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -282,7 +283,7 @@ func TestOpenBatchValidation(t *testing.T) {
 		field string
 		edit  func(*OpenBatch)
 	}{
-		{"program", func(o *OpenBatch) { o.Program = ProgramCondolence }},
+		{"program", func(o *OpenBatch) { o.Program = ProgramDeviceInKind }},
 		{"program", func(o *OpenBatch) { o.Program = "nope" }},
 		{"period", func(o *OpenBatch) { o.Period = per("2025-05") }},
 		{"paid_on", func(o *OpenBatch) { o.PaidOn = d("2026-06-01") }},
@@ -538,6 +539,26 @@ func TestLineReferencesFitABankRemarkField(t *testing.T) {
 	}
 }
 
+// A year of an annual program is judged by the whole year: the fuel
+// allowance keyed to January, granted from March, is owed, not overpaid;
+// and it is claimed back only if the grant never took effect.
+func TestAnnualPaymentsAreJudgedByTheirYear(t *testing.T) {
+	a := PersonID("aaaaaaaaaaaaaaaaaaaa")
+	fuel := PayrollPerson{PersonID: a, Changes: []EntitlementChange{grant("2024-03-01")}}
+	s := shardOf(&PaymentIssued{PaymentLine: PaymentLine{Reference: "f-1", BatchID: "b", PersonID: a, Program: ProgramFuelAllowance,
+		Period: per("2024-01"), Amount: m("300.00")}})
+	if over := FindOverpaid(s, ProgramFuelAllowance, []PayrollPerson{fuel}); len(over) != 0 {
+		t.Errorf("a year paid once is overpaid: %+v", over)
+	}
+	if c := DecideClaims(s, ProgramFuelAllowance, []PayrollPerson{fuel}, d("2024-02-10")); len(c) != 0 {
+		t.Errorf("claims on a year owed: %+v", c)
+	}
+	never := PayrollPerson{PersonID: a, Changes: append(slices.Clone(fuel.Changes), EntitlementChange{Kind: ChangeTerminated, EffectiveDate: d("2024-02-28")})}
+	if over := FindOverpaid(s, ProgramFuelAllowance, []PayrollPerson{never}); len(over) != 1 || over[0].Owed.String() != "0.00" {
+		t.Errorf("a year paid for a grant that never took effect: %+v", over)
+	}
+}
+
 func TestPaymentMemosAreInChinese(t *testing.T) {
 	for _, c := range []struct {
 		program ProgramCode
@@ -548,6 +569,8 @@ func TestPaymentMemosAreInChinese(t *testing.T) {
 		{ProgramLivingSubsidy, "2025-01", PaymentRegular, "2025年1月 困难残疾人生活补贴"},
 		{ProgramCareSubsidy, "2024-12", PaymentArrears, "2024年12月 重度残疾人护理补贴（补发）"},
 		{ProgramIncapacitySubsidy, "2024-11", PaymentReissue, "2024年11月 失能补贴（重发）"},
+		{ProgramFuelAllowance, "2024-01", PaymentRegular, "2024年 机动轮椅车燃油补贴"},
+		{ProgramCochlearImplant, "2024-04", PaymentOneOff, "2024年4月 人工耳蜗救助"},
 	} {
 		if got := PaymentMemo(c.program, per(c.month), c.kind); got != c.want {
 			t.Errorf("PaymentMemo(%s, %s, %s) = %q; want %q", c.program, c.month, c.kind, got, c.want)

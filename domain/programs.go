@@ -259,6 +259,7 @@ var catalog = []Program{
 	{
 		Code: ProgramFuelAllowance, Name: "机动轮椅车燃油补贴", NameEN: "Motorized wheelchair fuel allowance", Tag: "fa",
 		Shape: ShapeAnnual, RequiresCertificate: true,
+		rates: []Rate{{Amount: MustMoney("300.00")}}, // per vehicle per year
 		rules: always(validCertificate(), category(CategoryPhysical), vehicle()),
 	},
 	{

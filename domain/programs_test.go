@@ -77,7 +77,7 @@ func TestCatalog(t *testing.T) {
 		if p.RequiresCertificate == noCert {
 			t.Errorf("%s RequiresCertificate = %v", p.Code, p.RequiresCertificate)
 		}
-		hasRate := p.Code == ProgramLivingSubsidy || p.Code == ProgramCareSubsidy
+		hasRate := p.Code == ProgramLivingSubsidy || p.Code == ProgramCareSubsidy || p.Code == ProgramFuelAllowance
 		if p.HasCatalogRate() != hasRate {
 			t.Errorf("%s HasCatalogRate = %v; want %v", p.Code, p.HasCatalogRate(), hasRate)
 		}
@@ -116,7 +116,7 @@ func TestRateOn(t *testing.T) {
 		{ProgramLivingSubsidy, "2026-07-01", "110.00", true},
 		{ProgramCareSubsidy, "2024-12-31", "100.00", true},
 		{ProgramCareSubsidy, "2025-01-01", "110.00", true},
-		{ProgramFuelAllowance, "2025-01-01", "", false},
+		{ProgramFuelAllowance, "2025-01-01", "300.00", true},
 		{ProgramCochlearImplant, "2025-01-01", "", false},
 	}
 	for _, tc := range tests {

@@ -1327,13 +1327,23 @@ func PaidPerYear(ctx context.Context, q Querier, personID domain.PersonID, progr
 
 // PayrollPersons returns, for every person who was ever granted program,
 // their current township and every entitlement decision in recording
-// order: what a payroll draft needs.
+// order: what a payroll draft needs. For a one-off program the decisions
+// are the person's one-off grants (domain.ChangeOneOff, from the awards
+// read model).
 func PayrollPersons(ctx context.Context, q Querier, program domain.ProgramCode) ([]domain.PayrollPerson, error) {
-	rows, err := q.Query(ctx, `
+	query := `
 		SELECT h.person_id, coalesce(p.township, ''), h.change, h.effective_date, coalesce(h.amount::text, '')
 		FROM entitlement_history h LEFT JOIN persons p USING (person_id)
 		WHERE h.program = $1
-		ORDER BY h.person_id, h.position_commit, h.position_prepare`, string(program))
+		ORDER BY h.person_id, h.position_commit, h.position_prepare`
+	if prog, ok := domain.LookupProgram(program); ok && prog.Shape == domain.ShapeOneOff {
+		query = `
+		SELECT a.person_id, coalesce(p.township, ''), '` + domain.ChangeOneOff + `', a.effective_on, a.amount::text
+		FROM awards a LEFT JOIN persons p USING (person_id)
+		WHERE a.program = $1 AND a.kind = 'one_off'
+		ORDER BY a.person_id, a.position_commit, a.position_prepare`
+	}
+	rows, err := q.Query(ctx, query, string(program))
 	if err != nil {
 		return nil, fmt.Errorf("payroll persons: %w", err)
 	}

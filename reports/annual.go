@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 )
 
 // The annual summary (年度汇总): per program of the catalog, the persons
@@ -25,10 +24,11 @@ import (
 //   - monthly and annual programs, from entitlement_history (entitlements)
 //     and awards_grants (awards): a case is a grant cycle (a grant and the
 //     changes recorded after it up to the next grant, as domain.MonthsOwed
-//     reads them) in force on at least one day of the year; paid is the
-//     spending read model's net amount with PaidOn in the year;
+//     reads them) in force on at least one day of the year;
 //   - one-off and in-kind programs, from awards: a case is a grant or an
-//     issue effective in the year; a one-off is paid when granted;
+//     issue effective in the year;
+//   - paid, for every program, from payments: the settled payments with
+//     PaidOn in the year — what the bank paid, not what was granted;
 //   - budgets, from awards_budgets; households, from persons (entitlements)
 //     and awards_households.
 
@@ -60,9 +60,9 @@ type AnnualProgram struct {
 	// programs only).
 	Granted    int `json:"granted"`
 	Terminated int `json:"terminated"`
-	// Paid is the net amount paid in the year: payments with PaidOn in the
-	// year less those failed or reversed, for monthly and annual programs;
-	// the sum of the grants for one-off programs; 0.00 for in-kind.
+	// Paid is what the bank paid in the year: the program's settled
+	// payments with PaidOn in the year (a payment failed, reversed or not
+	// yet reported on by the bank does not count); 0.00 for in-kind.
 	Paid domain.Money `json:"paid"`
 	// Budget is the program's allocation for the year, nil when none;
 	// Remaining is Budget − Paid (negative when overspent), nil with it.
@@ -318,13 +318,23 @@ func annualRead(ctx context.Context, tx pgx.Tx, year int) (AnnualSummary, error)
 		return AnnualSummary{}, fmt.Errorf("awards: %w", err)
 	}
 
-	spending, err := projections.Spending(ctx, tx, year, "program")
-	if err != nil {
-		return AnnualSummary{}, err
-	}
+	// Paid: what the bank paid, by the payments register — settled
+	// payments with their value date in the year, of every program.
 	paid := map[domain.ProgramCode]domain.Money{}
-	for _, r := range spending {
-		paid[r.Program] = r.AmountPaid
+	rows, err = tx.Query(ctx, `SELECT program, sum(amount)::text FROM payments
+		WHERE status = 'settled' AND paid_on BETWEEN $1 AND $2 GROUP BY program`, first, last)
+	if err != nil {
+		return AnnualSummary{}, fmt.Errorf("payments: %w", err)
+	}
+	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
+		m, err := domain.ParseMoney("paid", amount)
+		if err != nil {
+			return fmt.Errorf("%s: %w", program, err)
+		}
+		paid[domain.ProgramCode(program)] = m
+		return nil
+	}); err != nil {
+		return AnnualSummary{}, fmt.Errorf("payments: %w", err)
 	}
 
 	budgets := map[string]domain.Money{}
@@ -356,7 +366,7 @@ func annualRead(ctx context.Context, tx pgx.Tx, year int) (AnnualSummary, error)
 			}
 		case domain.ShapeOneOff:
 			a := awards[string(p.Code)]
-			r.Cases, r.Persons, r.Paid = a.cases, a.persons, a.amount
+			r.Cases, r.Persons, r.Paid = a.cases, a.persons, paid[p.Code]
 		case domain.ShapeInKind:
 			a := awards[string(p.Code)]
 			r.Cases, r.Persons, r.InKindItems, r.InKindValue = a.cases, a.persons, a.items, a.amount

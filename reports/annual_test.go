@@ -245,7 +245,7 @@ func annualFixture(t *testing.T) *annualLedger {
 	l.certificate(zhou, zhouID, domain.CategoryPhysical, 3)
 	l.grant(zhou, domain.ProgramPublicWelfareJob, "2023-03-01", "450.00", domain.GrantAttributes{Post: domain.PostPublicWelfare})
 	l.do(zhou, domain.TerminateEntitlement{Program: domain.ProgramPublicWelfareJob, EffectiveTo: domain.MustDate("2024-01-31"), ReasonCode: domain.TerminationVoluntary})
-	l.grant(zhou, domain.ProgramFuelAllowance, "2024-01-01", "300.00", domain.GrantAttributes{VehiclePlate: "赣G12345"})
+	l.grant(zhou, domain.ProgramFuelAllowance, "2024-01-01", "", domain.GrantAttributes{VehiclePlate: "赣G12345"})
 	l.do(zhou, domain.TerminateEntitlement{Program: domain.ProgramFuelAllowance, EffectiveTo: domain.MustDate("2024-10-31"), ReasonCode: domain.TerminationVehicleScrapped})
 
 	// Registered in 2025: not among 2024's households.
@@ -269,7 +269,10 @@ func annualFixture(t *testing.T) *annualLedger {
 	l.budget(domain.ProgramCondolence, 2024, "2000.00")
 
 	// Payroll: December 2023 (paid in 2023), June and December 2024 (each
-	// with the months owed before), January 2025 (paid in 2025).
+	// with the months owed before), January 2025 (paid in 2025). The
+	// fuel allowance, home modification and device subsidy in June; the
+	// condolence payments of 2023 in December 2023, of 2024 in September,
+	// where sun's fails, and December, which pays it again.
 	for _, run := range []struct {
 		program domain.ProgramCode
 		period  string
@@ -277,6 +280,12 @@ func annualFixture(t *testing.T) *annualLedger {
 	}{
 		{domain.ProgramLivingSubsidy, "2023-12", ""},
 		{domain.ProgramPublicWelfareJob, "2023-12", ""},
+		{domain.ProgramCondolence, "2023-12", ""},
+		{domain.ProgramFuelAllowance, "2024-06", ""},
+		{domain.ProgramHomeModification, "2024-06", ""},
+		{domain.ProgramDeviceSubsidy, "2024-06", ""},
+		{domain.ProgramCondolence, "2024-09", sun},
+		{domain.ProgramCondolence, "2024-12", ""},
 		{domain.ProgramLivingSubsidy, "2024-06", ""},
 		{domain.ProgramCareSubsidy, "2024-06", ""},
 		{domain.ProgramPublicWelfareJob, "2024-06", ""},
@@ -340,7 +349,10 @@ func TestAnnualSummary(t *testing.T) {
 		domain.ProgramCareSubsidy: "1700.00",
 		// sun February–December at 500; zhou January at 450.
 		domain.ProgramPublicWelfareJob: "5950.00",
-		domain.ProgramFuelAllowance:    "0.00",
+		// zhou's 2024, at the catalog's 300.00, though scrapped in October.
+		domain.ProgramFuelAllowance: "300.00",
+		// chen 500 and 300, sun 300 (failed in September, paid again in
+		// December); liu's of 2023-12-31 was paid in 2023.
 		domain.ProgramCondolence:       "1100.00",
 		domain.ProgramHomeModification: "6000.00",
 		domain.ProgramDeviceSubsidy:    "1200.00",
@@ -382,8 +394,8 @@ func TestAnnualSummary(t *testing.T) {
 	if want := (reports.AnnualHouseholds{LiftedFromPoverty: 2, MonitoredMarginal: 1, Monitored: 1, UrbanNeedy: 2, None: 1}); s.Households != want {
 		t.Errorf("households %+v, want %+v", s.Households, want)
 	}
-	if s.TotalPaid.String() != "18050.00" {
-		t.Errorf("total paid %s, want 18050.00", s.TotalPaid)
+	if s.TotalPaid.String() != "18350.00" { // every program's paid, the fuel allowance's 300.00 too
+		t.Errorf("total paid %s, want 18350.00", s.TotalPaid)
 	}
 
 	for _, f := range []reports.AnnualFormat{reports.AnnualJSON, reports.AnnualCSV, reports.AnnualTable, reports.AnnualXLSX} {

@@ -162,17 +162,26 @@ func (f *Figures) tally(pid domain.PersonID, e domain.Event) {
 }
 
 // simulatePayroll runs the twelve monthly payrolls of 2024 over one
-// person's entitlement changes to a monthly program, each seeing only the
-// changes recorded before its draft, and returns what they pay in 2024. It
-// fails if a payroll pays a month that turns out not to be owed (a change
-// recorded too late: an overpayment) or if a month owed in 2024 is still
-// unpaid after December's payroll.
+// person's entitlement changes to a monthly or annual program, each seeing
+// only the changes recorded before its draft, and returns what they pay in
+// 2024. It fails if a payroll pays a period that turns out not to be owed
+// (a change recorded too late: an overpayment) or if a period owed in 2024
+// is still unpaid after December's payroll. (One-off grants are paid as
+// granted: tally counts them.)
 func simulatePayroll(program domain.ProgramCode, changes []timedChange) (domain.Money, error) {
-	if p, _ := domain.LookupProgram(program); p.Shape != domain.ShapeMonthly {
+	if p, _ := domain.LookupProgram(program); p.Shape != domain.ShapeMonthly && p.Shape != domain.ShapeAnnual {
 		return domain.Money{}, nil
 	}
-	jan, _ := domain.NewPeriod(2024, time.January)
 	dec, _ := domain.NewPeriod(2024, time.December)
+	owedIn2024 := func(changes []domain.EntitlementChange, through domain.Period) []domain.PeriodAmount {
+		var out []domain.PeriodAmount
+		for _, o := range domain.PeriodsOwed(program, changes, through) {
+			if o.Period.Year() == 2024 {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
 	paid := map[domain.Period]domain.Money{}
 	total := domain.Money{}
 	for m := 1; m <= 12; m++ {
@@ -183,7 +192,7 @@ func simulatePayroll(program domain.ProgramCode, changes []timedChange) (domain.
 			}
 		}
 		period, _ := domain.NewPeriod(2024, time.Month(m))
-		for _, o := range domain.MonthsOwed(program, known, jan, period) {
+		for _, o := range owedIn2024(known, period) {
 			if due, err := o.Amount.Sub(paid[o.Period]); err == nil && !due.IsZero() {
 				paid[o.Period] = o.Amount
 				total = total.Add(due)
@@ -195,7 +204,7 @@ func simulatePayroll(program domain.ProgramCode, changes []timedChange) (domain.
 		all[i] = c.ch
 	}
 	owed := map[domain.Period]domain.Money{}
-	for _, o := range domain.MonthsOwed(program, all, jan, dec) {
+	for _, o := range owedIn2024(all, dec) {
 		owed[o.Period] = o.Amount
 	}
 	for _, per := range slices.SortedFunc(maps.Keys(paid), domain.Period.Compare) {

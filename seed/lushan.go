@@ -88,7 +88,7 @@ func budgetsFor(f *Figures) []budget {
 			out = append(out, budget{p.Code, roundUp(paid, 960), january, yearly},
 				budget{p.Code, roundUp(paid, 1010), clock(domain.MustDate("2024-08-12"), 10, 0), topUp})
 		case p.Code == domain.ProgramFuelAllowance:
-			// 59 vehicles at 300.00, paid outside payroll.
+			// 59 vehicles at 300.00 a year.
 			out = append(out, budget{p.Code, domain.MustMoney("20000.00"), january, yearly})
 		case paid > 0:
 			out = append(out, budget{p.Code, roundUp(paid, 1040), january, yearly})

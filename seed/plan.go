@@ -941,7 +941,7 @@ func (b *builder) fuel() error {
 	}
 	for i, p := range ps {
 		c := p.newCase(domain.ProgramFuelAllowance, false, b.between(3, 5))
-		c.amount, c.attrs = domain.MustMoney("300.00"), domain.GrantAttributes{VehiclePlate: vehiclePlate(b.r)}
+		c.attrs = domain.GrantAttributes{VehiclePlate: vehiclePlate(b.r)} // at the catalog rate, 300.00 a year
 		if i < publishedFuelTerminated {
 			c.end = b.between(7, 11)
 			c.reason = domain.TerminationVehicleScrapped

@@ -49,11 +49,9 @@ type Options struct {
 	Progress io.Writer
 }
 
-// payrollPrograms are the monthly programs, paid by payroll.
-var payrollPrograms = []domain.ProgramCode{
-	domain.ProgramLivingSubsidy, domain.ProgramCareSubsidy, domain.ProgramIncapacitySubsidy,
-	domain.ProgramChildRehabLiving, domain.ProgramPublicWelfareJob,
-}
+// payrollPrograms are the programs payroll pays, every month: the monthly
+// ones, the annual fuel allowance and the one-off grants.
+var payrollPrograms = domain.PayablePrograms()
 
 // executor runs a plan against the ledger.
 type executor struct {
@@ -514,7 +512,7 @@ func (x *executor) insert(p *person, a action) {
 }
 
 // verify checks that the payroll paid, net of failures, what the plan
-// expects for each monthly program, and that no month was paid that is
+// expects for each program payroll pays, and that no period was paid that is
 // not owed: there is no overpayment to claim.
 func (x *executor) verify(ctx context.Context) error {
 	for _, program := range payrollPrograms {

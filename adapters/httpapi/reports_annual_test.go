@@ -25,6 +25,33 @@ func TestAnnualSummaryOverHTTP(t *testing.T) {
 		"grant_id": "cond-1", "program": "condolence", "amount": "500.00", "effective_on": "2024-09-15"})
 	f.must("clerk", "POST", "/v1/persons/"+f.pid+"/in-kind-issues", map[string]any{
 		"issue_id": "chair-1", "item": "轮椅", "quantity": 3, "unit_value": "350.00", "effective_on": "2024-06-01"})
+	// The bank settles February's payment, and the condolence payment is
+	// paid and settled, as payroll and reconciliation append them: paid is
+	// what settled.
+	pid := domain.PersonID(f.pid)
+	feb, sep := domain.MustDate("2024-02-01").Period(), domain.MustDate("2024-09-01").Period()
+	livingLine := domain.PaymentLine{Reference: "LS-2024-02-" + f.pid, BatchID: "LS-2024-02", PersonID: pid, Program: domain.ProgramLivingSubsidy,
+		Period: feb, Kind: domain.PaymentRegular, Amount: domain.MustMoney("100.00"), Township: "星子镇", PaidOn: feb.First().AddDays(19)}
+	condLine := domain.PaymentLine{Reference: "CD-2024-09-" + f.pid, BatchID: "CD-2024-09", PersonID: pid, Program: domain.ProgramCondolence,
+		Period: sep, Kind: domain.PaymentOneOff, Amount: domain.MustMoney("500.00"), Township: "星子镇", PaidOn: sep.First().AddDays(19)}
+	for _, a := range []struct {
+		program domain.ProgramCode
+		events  []domain.Event
+	}{
+		{domain.ProgramLivingSubsidy, []domain.Event{domain.PaymentsSettled{BatchID: livingLine.BatchID, Payments: []domain.PaymentSettled{{PaymentLine: livingLine, SettledOn: livingLine.PaidOn.AddDays(2)}}}}},
+		{domain.ProgramCondolence, []domain.Event{domain.PaymentsIssued{BatchID: condLine.BatchID, Payments: []domain.PaymentIssued{{PaymentLine: condLine}}},
+			domain.PaymentsSettled{BatchID: condLine.BatchID, Payments: []domain.PaymentSettled{{PaymentLine: condLine, SettledOn: condLine.PaidOn.AddDays(2)}}}}},
+	} {
+		data, err := domain.Seal(domain.CommandMeta{CommandID: "pay-" + string(a.program), Actor: "finance", Role: "finance", Now: time.Now()}, "", a.events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Store.Append(context.Background(), domain.PaymentsStream(a.program, domain.PaymentShard(pid)), domain.AnyRevision(), data...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.after = res.Position.String()
+	}
 
 	// ?after= waits at most 5 s; on a loaded machine ask again.
 	r := l.Do("GET", "/v1/reports/annual?year=2024&after="+f.after, "auditor", "", nil)

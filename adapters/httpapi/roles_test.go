@@ -445,7 +445,7 @@ var routeRequests = map[string]routeRequest{
 	"POST /v1/persons/{id}/move": {body: fixedBody(map[string]any{"township": "蛟塘镇", "effective_on": "2024-06-01"})},
 	"POST /v1/persons/{id}/grants": {body: func(*fixture) any {
 		return map[string]any{"proposal_id": "pr-" + newKey(), "program": "fuel_allowance", "effective_from": "2024-01-01",
-			"amount": "300.00", "attributes": map[string]any{"vehicle_plate": "赣G12345"}}
+			"attributes": map[string]any{"vehicle_plate": "赣G12345"}}
 	}},
 	"POST /v1/persons/{id}/grants/{proposal}/approve": {}, // the body is optional
 	"POST /v1/persons/{id}/grants/{proposal}/reject":  {body: fixedBody(map[string]any{"reason": "not severely disabled"})},

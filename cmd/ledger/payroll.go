@@ -83,7 +83,7 @@ func cmdPayrollRun(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("payroll run", e)
 	cfg.bind(fs, e, false)
-	programFlag := fs.String("program", "", "the monthly program, e.g. living_subsidy (required)")
+	programFlag := fs.String("program", "", "the program: monthly (e.g. living_subsidy), the annual fuel_allowance or a one-off one (e.g. device_subsidy) (required)")
 	periodFlag := fs.String("period", "", "the month to pay, YYYY-MM (required)")
 	paidOnFlag := fs.String("paid-on", "", "value date of the payments (default: the 20th of the period)")
 	user := fs.String("user", "", "the finance user drafting the batch; another must approve it (required)")
@@ -276,7 +276,7 @@ func cmdPayrollClaims(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("payroll claims", e)
 	cfg.bind(fs, e, false)
-	programFlag := fs.String("program", "", "the monthly program (required)")
+	programFlag := fs.String("program", "", "the program (required)")
 	user := fs.String("user", "", "the finance user recording the claims (required)")
 	key := commandKey(fs)
 	if err := parse(fs, args); err != nil {

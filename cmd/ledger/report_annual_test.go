@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,23 +50,45 @@ func TestReportAnnual(t *testing.T) {
 		err := run(ctx, args, env, &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
-	batch := ""
-	for _, args := range [][]string{
-		{"project", "--once"},
-		{"payroll", "run", "--program", "living_subsidy", "--period", "2024-12", "--paid-on", "2024-12-20", "--user", "fin.wu"},
-		{"project", "--once"},
-		{"payroll", "approve", "BATCH", "--user", "fin.li"},
-		{"project", "--once"},
-	} {
-		if len(args) > 2 && args[2] == "BATCH" {
-			args[2] = batch
-		}
-		out, _, err := run1(args...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		if args[1] == "run" {
-			batch = batchOf(t, out)
+	// Both programs through payroll, and the bank settles every payment:
+	// paid is what settled.
+	for _, program := range []string{"living_subsidy", "condolence"} {
+		batch := ""
+		for _, args := range [][]string{
+			{"project", "--once"},
+			{"payroll", "run", "--program", program, "--period", "2024-12", "--paid-on", "2024-12-20", "--user", "fin.wu"},
+			{"project", "--once"},
+			{"payroll", "approve", "BATCH", "--user", "fin.li"},
+			{"project", "--once"},
+			{"reconcile", "BATCH", "--file", "RETURN", "--user", "fin.wu"},
+			{"project", "--once"},
+		} {
+			if len(args) > 2 && args[2] == "BATCH" {
+				args[2] = batch
+			}
+			if args[0] == "reconcile" {
+				args[1] = batch
+				report, _, err := run1("payroll", "report", batch, "--csv")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ret := "参考号,金额,状态\r\n"
+				for _, line := range strings.Split(strings.TrimSpace(report), "\n")[1:] {
+					f := strings.Split(line, ",")
+					ret += f[0] + "," + f[4] + ",成功\r\n"
+				}
+				args[3] = filepath.Join(t.TempDir(), "return.csv")
+				if err := os.WriteFile(args[3], []byte(ret), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, _, err := run1(args...)
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", args, err, out)
+			}
+			if args[1] == "run" {
+				batch = batchOf(t, out)
+			}
 		}
 	}
 

@@ -163,7 +163,7 @@ func seedAndCheckLushan(t *testing.T, env func(string) string) {
 		"child_rehab_living":   {persons: any, cases: any, granted: any, terminated: any, items: 0, paid: "90400.00"},
 		"education_stipend":    {persons: 5, cases: any, granted: any, terminated: any, items: 0, paid: "19000.00"},
 		"condolence":           {persons: 236, cases: any, granted: any, terminated: any, items: 0, paid: "88150.00"},
-		"fuel_allowance":       {persons: any, cases: 59, granted: 59, terminated: 13, items: 0, paid: "0.00"},
+		"fuel_allowance":       {persons: any, cases: 59, granted: 59, terminated: 13, items: 0, paid: "17700.00"}, // 59 vehicles at 300.00, paid by payroll
 	} {
 		found := false
 		for _, p := range got.Programs {
