@@ -12,8 +12,6 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
-	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/reports"
 )
@@ -22,9 +20,16 @@ import (
 // payroll through `ledger payroll run|approve`, the read models through
 // `ledger project --once`, then the summary in every format.
 func TestReportAnnual(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
+	for _, store := range []string{"pg", "esdb"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			reportAnnual(t, newCLILedger(t, store))
+		})
+	}
+}
+
+func reportAnnual(t *testing.T, l *cliLedger) {
+	s, db := l.store, l.db
 	ctx := context.Background()
 	h := domain.NewHandler(s)
 	key := domain.LookupKey(devLookupKey)
@@ -44,7 +49,7 @@ func TestReportAnnual(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	env := l.env
 	run1 := func(args ...string) (string, string, error) {
 		var out, errOut bytes.Buffer
 		err := run(ctx, args, env, &out, &errOut)
