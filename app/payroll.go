@@ -597,7 +597,6 @@ func (p *Payroll) RecordClaims(ctx context.Context, meta domain.CommandMeta, pro
 	return p.claims(ctx, meta, l, ps)
 }
 
-
 func (p *Payroll) claims(ctx context.Context, meta domain.CommandMeta, l *ledger, ps *persons) ([]domain.OverpaymentClaimed, error) {
 	on := domain.BusinessDate(meta.Now)
 	n := 0
@@ -931,22 +930,31 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 		n = len(b.Imports) + 1
 	}
 	var expected []bankfile.Expected
+	shardOf := map[string]int{}
 	for _, sl := range l.lines(req.BatchID) {
 		switch sl.Status {
 		case domain.LineIssued, domain.LineSettled, domain.LineFailed:
 			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount, Earlier: earlierStatus[sl.StatusBefore(n, order)]})
+			shardOf[sl.Reference] = domain.PaymentShard(sl.PersonID)
 		}
 	}
 	rec := bankfile.Classify(expected, ret)
-	var settlements []domain.Settlement
+	// What the file settles and fails, by the payment shard of each line.
+	var settlements [domain.PaymentShards][]domain.Settlement
+	total := 0
+	add := func(st domain.Settlement) {
+		i := shardOf[st.Reference]
+		settlements[i] = append(settlements[i], st)
+		total++
+	}
 	for _, rl := range rec.Settled {
-		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
+		add(domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
 	}
 	for _, rl := range rec.LateSettled {
-		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
+		add(domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
 	}
 	for _, rl := range rec.Failed {
-		settlements = append(settlements, domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
+		add(domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
 	}
 	t := rec.Totals
 	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
@@ -969,7 +977,7 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	done := 0
 	for i, s := range l.shards {
 		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
-			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
+			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements[i])
 			var out []domain.Event
 			for _, c := range domain.Chunks(r.Failed, p.x.chunk) {
 				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})
@@ -990,7 +998,7 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 			case domain.PaymentsSettledLate:
 				done += len(e.Payments)
 			}
-			p.report(req.BatchID, "settled", done, len(settlements))
+			p.report(req.BatchID, "settled", done, total)
 		})
 		if err != nil {
 			return ReconcileResult{}, err

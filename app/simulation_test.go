@@ -152,7 +152,7 @@ type world struct {
 	// files are the return files sent for each batch, to send again.
 	files map[string][][]byte
 	log   []string
-	stats   struct{ batches, issued, failed, late, claims, crashes int }
+	stats struct{ batches, issued, failed, late, claims, crashes int }
 }
 
 type modelLine struct {
@@ -507,8 +507,12 @@ func (w *world) returnFile(batchID string) []byte {
 	}
 	var b strings.Builder
 	b.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
-	paid := func(l domain.BatchReportLine, i int) { fmt.Fprintf(&b, "%s,%s,成功,,B%06d\r\n", l.Reference, l.Amount, i) }
-	failed := func(l domain.BatchReportLine) { fmt.Fprintf(&b, "%s,%s,失败,账户已销户,\r\n", l.Reference, l.Amount) }
+	paid := func(l domain.BatchReportLine, i int) {
+		fmt.Fprintf(&b, "%s,%s,成功,,B%06d\r\n", l.Reference, l.Amount, i)
+	}
+	failed := func(l domain.BatchReportLine) {
+		fmt.Fprintf(&b, "%s,%s,失败,账户已销户,\r\n", l.Reference, l.Amount)
+	}
 	for i, l := range rep.Lines {
 		switch k := w.r.IntN(12); {
 		case l.Status == domain.LineSettled && k < 6:

@@ -1,8 +1,10 @@
 package domain
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -21,12 +23,17 @@ const maxMoneyIntDigits = 12
 // Money is a non-negative amount of renminbi in yuan, exact to the fen
 // (0.01 yuan). The zero value is 0.00.
 //
-// Compare amounts with Equal or Cmp, never with ==: equal amounts may be
-// represented differently.
+// It is held as a whole number of fen (an int64, not a big number): a
+// province's payroll keeps millions of amounts in memory, and a pointer-free
+// amount costs the garbage collector nothing. Decimal converts it to
+// shopspring/decimal for arithmetic beyond sums.
+//
+// Compare amounts with Equal or Cmp.
 //
 // Add and Mul do not enforce the NUMERIC(14,2) maximum that ParseMoney does;
-// adapters that store a computed sum must check it fits.
-type Money struct{ d decimal.Decimal }
+// adapters that store a computed sum must check it fits. They panic if a
+// result overflows int64 fen (92 trillion yuan), which no real sum reaches.
+type Money struct{ fen int64 }
 
 // ParseMoney parses a yuan amount in plain decimal notation: ASCII digits,
 // optionally followed by "." and one or two digits, such as "110", "110.0",
@@ -39,7 +46,7 @@ func ParseMoney(field, s string) (Money, error) {
 	if err != nil {
 		return Money{}, err
 	}
-	return Money{decimal.New(fen, -2)}, nil
+	return Money{fen}, nil
 }
 
 func parseFen(field, s string) (int64, error) {
@@ -113,7 +120,7 @@ func MoneyFromFen(fen int64) (Money, error) {
 	case fen > maxMoneyFen:
 		return Money{}, Invalid("amount", "%d fen exceeds the largest amount, 999999999999.99", fen)
 	}
-	return Money{decimal.New(fen, -2)}, nil
+	return Money{fen}, nil
 }
 
 // MustMoney parses s like ParseMoney and panics on error. For tests and
@@ -126,25 +133,35 @@ func MustMoney(s string) Money {
 	return m
 }
 
-// clampMoney returns d as Money, or zero when d is negative.
+// clampMoney returns d (yuan, exact to the fen) as Money, or zero when d
+// is negative.
 func clampMoney(d decimal.Decimal) Money {
 	if d.IsNegative() {
 		return Money{}
 	}
-	return Money{d}
+	f := d.Shift(2)
+	if !f.IsInteger() || !f.BigInt().IsInt64() {
+		panic(fmt.Sprintf("domain: %s yuan is not a whole number of fen in int64", d))
+	}
+	return Money{f.IntPart()}
 }
 
 // Add returns m + o.
-func (m Money) Add(o Money) Money { return Money{m.d.Add(o.d)} }
+func (m Money) Add(o Money) Money {
+	r := m.fen + o.fen
+	if r < m.fen {
+		panic(fmt.Sprintf("domain: Money %s + %s overflows int64 fen", m, o))
+	}
+	return Money{r}
+}
 
 // Sub returns m - o. It returns an error wrapping ErrInvalid, for field
 // "amount", if o is greater than m.
 func (m Money) Sub(o Money) (Money, error) {
-	r := m.d.Sub(o.d)
-	if r.Sign() < 0 {
+	if o.fen > m.fen {
 		return Money{}, Invalid("amount", "%s minus %s is negative", m, o)
 	}
-	return Money{r}, nil
+	return Money{m.fen - o.fen}, nil
 }
 
 // Mul returns m × n. It panics if n is negative: a negative count is a
@@ -153,37 +170,41 @@ func (m Money) Mul(n int) Money {
 	if n < 0 {
 		panic(fmt.Sprintf("domain: Money.Mul by negative count %d", n))
 	}
-	return Money{m.d.Mul(decimal.NewFromInt(int64(n)))}
+	if n != 0 && m.fen > math.MaxInt64/int64(n) {
+		panic(fmt.Sprintf("domain: Money %s × %d overflows int64 fen", m, n))
+	}
+	return Money{m.fen * int64(n)}
 }
 
 // Cmp returns -1, 0 or +1 as m is less than, equal to or greater than o.
-func (m Money) Cmp(o Money) int { return m.d.Cmp(o.d) }
+func (m Money) Cmp(o Money) int { return cmp.Compare(m.fen, o.fen) }
 
 // Equal reports whether m and o are the same amount.
-func (m Money) Equal(o Money) bool { return m.d.Equal(o.d) }
+func (m Money) Equal(o Money) bool { return m.fen == o.fen }
 
 // IsZero reports whether m is 0.00.
-func (m Money) IsZero() bool { return m.d.IsZero() }
+func (m Money) IsZero() bool { return m.fen == 0 }
 
-// Fen returns m in fen, e.g. 11000 for 110.00. It panics if the amount does
-// not fit in an int64, which no stored amount or realistic sum reaches.
-func (m Money) Fen() int64 {
-	f := m.d.Shift(2).BigInt()
-	if !f.IsInt64() {
-		panic(fmt.Sprintf("domain: Money %s overflows int64 fen", m))
-	}
-	return f.Int64()
-}
+// Fen returns m in fen, e.g. 11000 for 110.00.
+func (m Money) Fen() int64 { return m.fen }
 
 // Decimal returns m as a decimal number of yuan.
-func (m Money) Decimal() decimal.Decimal { return m.d }
+func (m Money) Decimal() decimal.Decimal { return decimal.New(m.fen, -2) }
 
 // String returns m in yuan with exactly two decimals, e.g. "110.00", "0.00".
-func (m Money) String() string { return m.d.StringFixed(2) }
+func (m Money) String() string { return string(m.appendText(make([]byte, 0, 24))) }
+
+// appendText appends m as String writes it.
+func (m Money) appendText(b []byte) []byte {
+	b = strconv.AppendInt(b, m.fen/100, 10)
+	f := m.fen % 100
+	return append(b, '.', byte('0'+f/10), byte('0'+f%10))
+}
 
 // MarshalJSON encodes m as a JSON string, e.g. "110.00", never as a number.
 func (m Money) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + m.String() + `"`), nil
+	b := append(make([]byte, 0, 24), '"')
+	return append(m.appendText(b), '"'), nil
 }
 
 // UnmarshalJSON accepts only a JSON string holding an amount ParseMoney
@@ -201,7 +222,9 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 		}
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if len(b) >= 2 && b[len(b)-1] == '"' && isPlainASCII(b[1:len(b)-1]) {
+		s = string(b[1 : len(b)-1]) // the common case: no escapes to undo
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return Invalid("amount", "is not a valid JSON string")
 	}
 	v, err := ParseMoney("amount", s)
@@ -223,6 +246,17 @@ func (m *Money) UnmarshalText(b []byte) error {
 	}
 	*m = v
 	return nil
+}
+
+// isPlainASCII reports whether b is printable ASCII without quotes or
+// backslashes: JSON string content with nothing to unescape.
+func isPlainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // quoteTrunc quotes s for an error message, shortening long input.

@@ -117,8 +117,8 @@ type PaymentsSettledLate struct {
 
 func (PaymentsSettledLate) EventType() string { return TypePaymentsSettledLate }
 func (PaymentsIssued) EventType() string      { return TypePaymentsIssued }
-func (PaymentsSettled) EventType() string { return TypePaymentsSettled }
-func (PaymentsFailed) EventType() string  { return TypePaymentsFailed }
+func (PaymentsSettled) EventType() string     { return TypePaymentsSettled }
+func (PaymentsFailed) EventType() string      { return TypePaymentsFailed }
 
 // OverpaymentClaimed: payments were made for periods the person was not
 // entitled to (a death or termination recorded late); the amount is owed back.

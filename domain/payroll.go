@@ -233,7 +233,7 @@ type ReturnImported struct {
 	Lines      int    `json:"lines"`
 	Settled    int    `json:"settled"`
 	Failed     int    `json:"failed"`
-	Exceptions int    `json:"exceptions"` // lines not applied for a person to look at: mismatched, unknown, duplicate, conflicting, contradicting
+	Exceptions int    `json:"exceptions"`          // lines not applied for a person to look at: mismatched, unknown, duplicate, conflicting, contradicting
 	Late       int    `json:"late,omitempty"`      // failed before, settled late
 	Unchanged  int    `json:"unchanged,omitempty"` // settled or failed before, reported so again
 	ImportedBy string `json:"imported_by"`

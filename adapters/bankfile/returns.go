@@ -19,8 +19,9 @@ import (
 )
 
 // MaxReturnFileSize is the largest return file ReadReturn accepts, in bytes.
-// A 100,000-line CSV return file is about 7 MiB.
-const MaxReturnFileSize = 64 << 20
+// A 1,000,000-line CSV return file is about 60 MB: one upload takes a
+// province's month.
+const MaxReturnFileSize = 256 << 20
 
 // maxUnzipped bounds the unpacked size of an XLSX return file. Every part is
 // kept in memory: excelize spills parts above its XML limit to temporary

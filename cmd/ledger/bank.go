@@ -161,11 +161,21 @@ func writeReconciliation(w io.Writer, id string, rec bankfile.Reconciliation) {
 	for _, c := range rec.Tallies() {
 		fmt.Fprintf(w, "  %-18s %6d  %14s\n", c.Title, c.Count, c.Total)
 	}
+	const most = 20 // a million-line file's exceptions belong in --report
+	listed, more := 0, 0
 	for _, r := range rec.Rows() {
 		if !r.Category.Exception || r.Category == bankfile.CatFailed || r.Category == bankfile.CatMissing {
 			continue // counted above; the CSV report lists them
 		}
+		if listed == most {
+			more++
+			continue
+		}
+		listed++
 		fmt.Fprintf(w, "  line %d: %s %s: %s: %s\n", r.LineNo, r.Reference, r.Amount, r.Category.Title, r.Detail)
+	}
+	if more > 0 {
+		fmt.Fprintf(w, "  … and %d more lines to look at: --report FILE lists every line\n", more)
 	}
 }
 

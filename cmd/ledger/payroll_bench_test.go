@@ -36,13 +36,12 @@ import (
 //   - export:  `ledger payroll export`: fold the streams again, read and
 //     open every sealed bank account, write the GB18030 payment file and
 //     record BatchExported;
-//   - reconcile: `ledger reconcile` of the bank's GB18030 return files for
+//   - reconcile: `ledger reconcile` of the bank's GB18030 return file for
 //     the batch (every 100th payment returned as failed, the rest
-//     settled), in two or more files of at most 500,000 lines: a return
-//     file may not exceed bankfile.MaxReturnFileSize (64 MiB), and a
-//     million lines of this shape are about 78 MB. Each file is read and
-//     classified, the payroll stream folded, and the settlements and
-//     failures appended.
+//     settled), one file for the whole batch (a million lines of this
+//     shape are about 60 MB; bankfile.MaxReturnFileSize is 256 MiB): the
+//     file is read and classified, the payroll stream folded, and the
+//     settlements and failures appended.
 //
 // Setup, not timed: the read models the commands read are written directly
 // with INSERT ... SELECT over generate_series on the server (persons,
@@ -120,7 +119,7 @@ func BenchmarkPayrollRun(b *testing.B) {
 		if fi, err := os.Stat(file); err != nil || fi.Size() < int64(n)*40 {
 			b.Fatalf("payment file: %v, %v", fi, err)
 		}
-		returns := writeReturnFiles(b, dir, batch, n, min(500_000, (n+1)/2))
+		returns := writeReturnFiles(b, dir, batch, n, n)
 		var reconcileTime time.Duration
 		settled, failed := 0, 0
 		for _, f := range returns {
@@ -202,6 +201,7 @@ func seedPayrollReadModels(b *testing.B, db *pgtest.Schema, n int) {
 // per lines each, and returns their paths. Every 100th payment failed.
 func writeReturnFiles(b *testing.B, dir, batch string, n, per int) []string {
 	b.Helper()
+	march, _ := domain.NewPeriod(2025, time.March)
 	var files []string
 	for first := 1; first <= n; first += per {
 		var csv bytes.Buffer
@@ -211,7 +211,7 @@ func writeReturnFiles(b *testing.B, dir, batch string, n, per int) []string {
 			if i%100 == 0 {
 				status, reason = "退回", "账户已冻结"
 			}
-			fmt.Fprintf(&csv, "%s-%020x-2025-03,110.00,%s,%s,B%09d\r\n", batch, i, status, reason, i)
+			fmt.Fprintf(&csv, "%s,110.00,%s,%s,B%09d\r\n", domain.LineReference(batch, domain.PersonID(fmt.Sprintf("%020x", i)), march), status, reason, i)
 		}
 		raw, err := simplifiedchinese.GB18030.NewEncoder().Bytes(csv.Bytes())
 		if err != nil {
