@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/domain"
@@ -51,12 +53,32 @@ type Payroll struct {
 	read     ReadModels
 	sealer   Sealer
 	progress func(Progress)
+	*reporter
+}
+
+// reporter passes on progress reports one at a time.
+type reporter struct {
+	reporting sync.Mutex
+	reported  Progress // the last report
 }
 
 // NewPayroll returns the payroll use cases over a store and the read
 // models. sealer may be nil where no payment file is written.
 func NewPayroll(store domain.EventStore, read ReadModels, sealer Sealer) *Payroll {
-	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes}, read: read, sealer: sealer}
+	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes,
+		workers: goruntime.GOMAXPROCS(0)}, read: read, sealer: sealer, reporter: &reporter{}}
+}
+
+// WithWorkers returns p working on at most n payment shards at once
+// (default: as many as the machine has processors). The shards are
+// independent consistency boundaries, each appended to at its exact
+// revision, so the order and overlap of their steps change nothing they
+// decide; one worker makes a command's store calls strictly sequential,
+// as a test that schedules every call itself needs.
+func (p *Payroll) WithWorkers(n int) *Payroll {
+	q := *p
+	q.x.workers = max(n, 1)
+	return &q
 }
 
 // WithChunkBytes returns p writing the lines of long steps in chunks of
@@ -128,11 +150,16 @@ func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger
 	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
 		return nil, err
 	}
-	for i := range l.shards {
-		l.shards[i] = newStream(domain.PaymentsStream(program, i), newShard(), evolveShard)
-		if err := l.shards[i].catchUp(ctx, p.x.store, p.x.reg); err != nil {
-			return nil, err
+	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s := newStream(domain.PaymentsStream(program, i), newShard(), evolveShard)
+		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+			return err
 		}
+		l.shards[i] = s
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -197,9 +224,19 @@ func (p *Payroll) persons(ctx context.Context, program domain.ProgramCode) (*per
 }
 
 func (p *Payroll) report(batchID, step string, done, total int) {
-	if p.progress != nil {
-		p.progress(Progress{BatchID: batchID, Step: step, Done: done, Total: total})
+	if p.progress == nil {
+		return
 	}
+	// Shards working at once report one at a time, and never a count
+	// below one reported already.
+	p.reporting.Lock()
+	defer p.reporting.Unlock()
+	r := Progress{BatchID: batchID, Step: step, Done: done, Total: total}
+	if last := p.reported; last.BatchID == r.BatchID && last.Step == r.Step && last.Done > r.Done {
+		return
+	}
+	p.reported = r
+	p.progress(r)
 }
 
 // DraftRequest asks for a batch of a program payroll pays (monthly,
@@ -300,9 +337,9 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 				return DraftResult{}, err
 			}
 		}
-		done := 0
-		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
+		var done counter
+		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
 				lines, err := domain.DecideReserve(st.PaymentsShard, b.Opened, i, ps[i])
 				if err != nil {
 					return nil, err
@@ -313,12 +350,12 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 				}
 				return out, nil
 			}, func(ev domain.Event) {
-				done += len(ev.(domain.LinesReserved).Lines)
-				p.report(id, "reserved", done, 0)
+				p.report(id, "reserved", done.add(len(ev.(domain.LinesReserved).Lines)), 0)
 			})
-			if err != nil {
-				return DraftResult{}, err
-			}
+			return err
+		})
+		if err != nil {
+			return DraftResult{}, err
 		}
 		var reserved []domain.PayrollLine
 		for _, sl := range l.lines(id) {
@@ -416,9 +453,9 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 			}
 		}
 		total := b.Drafted.Lines.Count
-		done := 0
-		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
+		var done counter
+		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
 				issue, withheld := domain.DecideIssue(st.PaymentsShard, b.Opened, ps[i])
 				var out []domain.Event
 				for _, c := range domain.Chunks(withheld, p.x.chunk) {
@@ -429,17 +466,19 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 				}
 				return out, nil
 			}, func(ev domain.Event) {
+				n := 0
 				switch e := ev.(type) {
 				case domain.PaymentsIssued:
-					done += len(e.Payments)
+					n = len(e.Payments)
 				case domain.LinesReleased:
-					done += len(e.References)
+					n = len(e.References)
 				}
-				p.report(id, "issued", done, total)
+				p.report(id, "issued", done.add(n), total)
 			})
-			if err != nil {
-				return ApproveResult{}, err
-			}
+			return err
+		})
+		if err != nil {
+			return ApproveResult{}, err
 		}
 		var issued, withheld domain.CountTotal
 		for _, sl := range l.lines(id) {
@@ -513,8 +552,8 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 		return RejectResult{}, err
 	}
 	if b.State == domain.BatchStateRejecting {
-		for i, s := range l.shards {
-			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
+		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
 				refs := domain.DecideRelease(st.PaymentsShard, id)
 				if len(refs) == 0 && st.Closed[id] {
 					return nil, nil
@@ -529,9 +568,10 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 				}
 				return out, nil
 			}, nil)
-			if err != nil {
-				return RejectResult{}, err
-			}
+			return err
+		})
+		if err != nil {
+			return RejectResult{}, err
 		}
 		var released domain.CountTotal
 		for _, sl := range l.lines(id) {
@@ -599,21 +639,21 @@ func (p *Payroll) RecordClaims(ctx context.Context, meta domain.CommandMeta, pro
 
 func (p *Payroll) claims(ctx context.Context, meta domain.CommandMeta, l *ledger, ps *persons) ([]domain.OverpaymentClaimed, error) {
 	on := domain.BusinessDate(meta.Now)
-	n := 0
-	for i, s := range l.shards {
-		_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("claims/%x", i), func(st shard) ([]domain.Event, error) {
+	var n counter
+	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("claims/%x", i), func(st shard) ([]domain.Event, error) {
 			var evs []domain.Event
 			for _, c := range domain.DecideClaims(st.PaymentsShard, l.program, ps[i], on) {
 				evs = append(evs, c)
 			}
 			return evs, nil
 		}, func(domain.Event) {
-			n++
-			p.report("", "claimed", n, 0)
+			p.report("", "claimed", n.add(1), 0)
 		})
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Those this command recorded, now or in an earlier run of it.
 	return l.claimsBy(meta.CommandID), nil
@@ -974,8 +1014,17 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if prev := l.control.state.Imported[file]; prev.BatchID != req.BatchID {
 		return ReconcileResult{}, &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
 	}
-	done := 0
-	for i, s := range l.shards {
+	var done counter
+	var mu sync.Mutex // guards res.Position
+	landed := func(last domain.Position) {
+		mu.Lock()
+		defer mu.Unlock()
+		if res.Position.Less(last) {
+			res.Position = last
+		}
+	}
+	err = p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s := l.shards[i]
 		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
 			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements[i])
 			var out []domain.Event
@@ -990,28 +1039,29 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 			}
 			return out, nil
 		}, func(ev domain.Event) {
+			n := 0
 			switch e := ev.(type) {
 			case domain.PaymentsSettled:
-				done += len(e.Payments)
+				n = len(e.Payments)
 			case domain.PaymentsFailed:
-				done += len(e.Payments)
+				n = len(e.Payments)
 			case domain.PaymentsSettledLate:
-				done += len(e.Payments)
+				n = len(e.Payments)
 			}
-			p.report(req.BatchID, "settled", done, total)
+			p.report(req.BatchID, "settled", done.add(n), total)
 		})
 		if err != nil {
-			return ReconcileResult{}, err
+			return err
 		}
-		if res.Position.Less(last) {
-			res.Position = last
-		}
+		landed(last)
 		if last, err = p.claimLate(ctx, meta, s, i, program, req.BatchID, file); err != nil {
-			return ReconcileResult{}, err
+			return err
 		}
-		if res.Position.Less(last) {
-			res.Position = last
-		}
+		landed(last)
+		return nil
+	})
+	if err != nil {
+		return ReconcileResult{}, err
 	}
 	return ReconcileResult{Reconciliation: rec, AlreadyImported: already, Claims: l.claimsBy(meta.CommandID), Position: res.Position}, nil
 }

@@ -170,7 +170,8 @@ func newWorld(t *testing.T, seed uint64, db *pgtest.Schema, store domain.EventSt
 		today: time.Date(2025, 6, 15, 2, 0, 0, 0, time.UTC),
 		ceil:  map[mkey]domain.Money{}, lines: map[string]*modelLine{}, claims: map[mkey]domain.Money{}, batches: map[string]string{},
 		files: map[string][][]byte{}}
-	w.pay = app.NewPayroll(fs, simReads{ReadModels: projections.ReadModels{Q: db.Pool, Store: fs}, w: w}, nil).WithPolicy(app.Policy{Conflicts: 100, Backoff: 0})
+	w.pay = app.NewPayroll(fs, simReads{ReadModels: projections.ReadModels{Q: db.Pool, Store: fs}, w: w}, nil).WithPolicy(app.Policy{Conflicts: 100, Backoff: 0}).
+		WithWorkers(1) // the turnstile schedules one call of an actor at a time
 	key := domain.LookupKey("0123456789abcdef0123456789abcdef")
 	for i := range 5 {
 		id, _ := domain.NewResidentID("360429", domain.MustDate("1960-01-01").AddDays(int(seed%97)+i*37), 11+i)

@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -222,8 +225,26 @@ func once(name string) func(uint64, bool) string { return func(uint64, bool) str
 // runtime is what every use case needs: the event store, the registry
 // that decodes its events, and the retry policy.
 type runtime struct {
-	store  domain.EventStore
-	reg    *domain.Registry
-	policy Policy
-	chunk  int // bytes of lines per event of a long step
+	store   domain.EventStore
+	reg     *domain.Registry
+	policy  Policy
+	chunk   int // bytes of lines per event of a long step
+	workers int // payment shards worked on at once
 }
+
+// eachShard runs fn for every payment shard, x.workers of them at once.
+// The first error cancels the others' context and is returned.
+func (x *runtime) eachShard(ctx context.Context, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(x.workers, 1))
+	for i := range domain.PaymentShards {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
+}
+
+// counter counts the lines of a step done by shards working at once.
+type counter struct{ n atomic.Int64 }
+
+// add counts n more and returns the count so far.
+func (c *counter) add(n int) int { return int(c.n.Add(int64(n))) }

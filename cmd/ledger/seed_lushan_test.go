@@ -89,9 +89,10 @@ func TestSeedLushan2024ShowsThePublishedFigures(t *testing.T) {
 
 // The same county on the EventStoreDB protocol server, whose appends are
 // limited to 512 KiB (half the real server's default): every 2024 figure
-// is the same, and no stored event is over 256 KiB. `make test` runs it
-// without the race detector (the PostgreSQL run covers the same code under
-// it); `make test-esdb` runs the whole-flow tests against a real server.
+// is the same, and no stored event is over 256 KiB. `make test` runs both
+// seeds without the race detector (a sequential flow, five times slower
+// under it; the tests with concurrency in them run under it). Against a real server, `make test-esdb` runs only the event-store
+// contract suite so far (docs/eventstoredb.md).
 func TestSeedLushan2024OnEventStoreDB(t *testing.T) {
 	db := pgtest.NewSchema(t)
 	srv := esdbtest.Start(t, esdbtest.WithMaxAppendSize(domain.MaxAppendBytes))
