@@ -35,11 +35,15 @@ run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/dem
 # 100,000-person payroll month) run without the race detector, which would
 # make them five times slower and has nothing to find in them; every test
 # with concurrency in it runs under it.
+# The payroll simulation (never paid twice, on random histories) runs on
+# its own, verbosely, so that its budget and each history's counts show.
 WHOLE_FLOWS := ^(TestSeedLushan2024ShowsThePublishedFigures|TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$
+SIMULATION := ^TestPayrollSimulation$$
 
 test: vet ## vet, every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
-	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '$(WHOLE_FLOWS)' ./... && \
+	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '$(WHOLE_FLOWS)|$(SIMULATION)' ./... && \
+	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m -run '$(SIMULATION)' -v ./app && \
 	DATABASE_URL="$$url" $(GO) test -count=1 -timeout 10m -run '$(WHOLE_FLOWS)' ./cmd/ledger ./app && \
 	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
