@@ -223,6 +223,25 @@ func (p *Payroll) persons(ctx context.Context, program domain.ProgramCode) (*per
 	return &out, nil
 }
 
+// linesOf is how many lines an event of a long step records.
+func linesOf(ev domain.Event) int {
+	switch e := ev.(type) {
+	case domain.LinesReserved:
+		return len(e.Lines)
+	case domain.LinesReleased:
+		return len(e.References)
+	case domain.PaymentsIssued:
+		return len(e.Payments)
+	case domain.PaymentsSettled:
+		return len(e.Payments)
+	case domain.PaymentsFailed:
+		return len(e.Payments)
+	case domain.PaymentsSettledLate:
+		return len(e.Payments)
+	}
+	return 0
+}
+
 func (p *Payroll) report(batchID, step string, done, total int) {
 	if p.progress == nil {
 		return
@@ -350,7 +369,7 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 				}
 				return out, nil
 			}, func(ev domain.Event) {
-				p.report(id, "reserved", done.add(len(ev.(domain.LinesReserved).Lines)), 0)
+				p.report(id, "reserved", done.add(linesOf(ev)), 0)
 			})
 			return err
 		})
@@ -466,14 +485,7 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 				}
 				return out, nil
 			}, func(ev domain.Event) {
-				n := 0
-				switch e := ev.(type) {
-				case domain.PaymentsIssued:
-					n = len(e.Payments)
-				case domain.LinesReleased:
-					n = len(e.References)
-				}
-				p.report(id, "issued", done.add(n), total)
+				p.report(id, "issued", done.add(linesOf(ev)), total)
 			})
 			return err
 		})
@@ -1039,16 +1051,7 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 			}
 			return out, nil
 		}, func(ev domain.Event) {
-			n := 0
-			switch e := ev.(type) {
-			case domain.PaymentsSettled:
-				n = len(e.Payments)
-			case domain.PaymentsFailed:
-				n = len(e.Payments)
-			case domain.PaymentsSettledLate:
-				n = len(e.Payments)
-			}
-			p.report(req.BatchID, "settled", done.add(n), total)
+			p.report(req.BatchID, "settled", done.add(linesOf(ev)), total)
 		})
 		if err != nil {
 			return err

@@ -133,17 +133,14 @@ func MustMoney(s string) Money {
 	return m
 }
 
-// clampMoney returns d (yuan, exact to the fen) as Money, or zero when d
-// is negative.
-func clampMoney(d decimal.Decimal) Money {
-	if d.IsNegative() {
-		return Money{}
+// Less returns m minus every amount of os, or zero when they add up to
+// more than m — a balance that cannot go below nothing.
+func (m Money) Less(os ...Money) Money {
+	r := m.fen
+	for _, o := range os {
+		r -= o.fen
 	}
-	f := d.Shift(2)
-	if !f.IsInteger() || !f.BigInt().IsInt64() {
-		panic(fmt.Sprintf("domain: %s yuan is not a whole number of fen in int64", d))
-	}
-	return Money{f.IntPart()}
+	return Money{max(r, 0)}
 }
 
 // Add returns m + o.

@@ -220,6 +220,15 @@ func TestMoneyArithmetic(t *testing.T) {
 			t.Errorf("110.50 × %d = %s, want %s", tt.n, got, tt.want)
 		}
 	}
+	if got := a.Less(b, b).String(); got != "109.00" {
+		t.Errorf("110.50 less 0.75 twice = %s, want 109.00", got)
+	}
+	if got := a.Less(b, a); !got.IsZero() {
+		t.Errorf("110.50 less 0.75 and 110.50 = %s, want 0.00 (never below nothing)", got)
+	}
+	if got := a.Less(); !got.Equal(a) {
+		t.Errorf("110.50 less nothing = %s", got)
+	}
 	if got := a.Fen(); got != 11050 {
 		t.Errorf("Fen = %d, want 11050", got)
 	}

@@ -745,13 +745,13 @@ type MonthAccount struct {
 // Net is what the month was paid and kept: issued − failed − reversed −
 // recovered.
 func (a *MonthAccount) Net() Money {
-	return clampMoney(a.Issued.Decimal().Sub(a.Failed.Decimal()).Sub(a.Reversed.Decimal()).Sub(a.Recovered.Decimal()))
+	return a.Issued.Less(a.Failed, a.Reversed, a.Recovered)
 }
 
 // Gross is issued − failed − reversed: what went out and stayed out
 // before any recovery.
 func (a *MonthAccount) Gross() Money {
-	return clampMoney(a.Issued.Decimal().Sub(a.Failed.Decimal()).Sub(a.Reversed.Decimal()))
+	return a.Issued.Less(a.Failed, a.Reversed)
 }
 
 // Claim is an overpayment claim as its shard tells it.
@@ -762,7 +762,7 @@ type Claim struct {
 
 // Remaining is what the claim still asks.
 func (c Claim) Remaining() Money {
-	return clampMoney(c.Amount.Decimal().Sub(c.Recovered.Decimal()).Sub(c.WrittenOff.Decimal()))
+	return c.Amount.Less(c.Recovered, c.WrittenOff)
 }
 
 // PaymentsShard is one payments shard folded.
@@ -836,7 +836,7 @@ func (s *PaymentsShard) settleLate(ref, file string) {
 	}
 	l.Status, l.SettledBy = LineSettled, file
 	a := s.month(PersonPeriod{l.PersonID, l.Period})
-	a.Failed = clampMoney(a.Failed.Decimal().Sub(l.Amount.Decimal()))
+	a.Failed = a.Failed.Less(l.Amount)
 	a.LastFailed = false
 }
 

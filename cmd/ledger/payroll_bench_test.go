@@ -210,29 +210,20 @@ func ledgerProcess(b *testing.B, vars map[string]string, args ...string) (string
 // bytes, the payments issued and the return files imported.
 func scanLog(b *testing.B, s domain.EventStore) (largest, issued, imports int) {
 	b.Helper()
-	for from := domain.Start; ; {
-		evs, err := s.ReadAll(context.Background(), from, 5000, domain.Filter{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, ev := range evs {
-			largest = max(largest, len(ev.Data))
-			switch ev.Type {
-			case domain.TypePaymentsIssued:
-				var e struct{ Payments []json.RawMessage }
-				if err := json.Unmarshal(ev.Data, &e); err != nil {
-					b.Fatal(err)
-				}
-				issued += len(e.Payments)
-			case domain.TypeReturnImported:
-				imports++
+	eachEvent(b, s, func(ev domain.RecordedEvent) {
+		largest = max(largest, len(ev.Data))
+		switch ev.Type {
+		case domain.TypePaymentsIssued:
+			var e struct{ Payments []json.RawMessage }
+			if err := json.Unmarshal(ev.Data, &e); err != nil {
+				b.Fatal(err)
 			}
-			from = ev.Position
+			issued += len(e.Payments)
+		case domain.TypeReturnImported:
+			imports++
 		}
-		if len(evs) < 5000 {
-			return largest, issued, imports
-		}
-	}
+	})
+	return largest, issued, imports
 }
 
 // seedPayrollReadModels writes n persons with a living-subsidy grant

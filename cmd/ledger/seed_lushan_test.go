@@ -104,22 +104,31 @@ func TestSeedLushan2024OnEventStoreDB(t *testing.T) {
 	}
 	defer s.Close()
 	largest, n := 0, 0
-	for from := domain.Start; ; {
-		evs, err := s.ReadAll(context.Background(), from, 5000, domain.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, e := range evs {
-			largest = max(largest, len(e.Type)+len(e.Data)+len(e.Metadata))
-		}
-		n += len(evs)
-		from = evs[len(evs)-1].Position
-	}
+	eachEvent(t, s, func(e domain.RecordedEvent) {
+		largest = max(largest, len(e.Type)+len(e.Data)+len(e.Metadata))
+		n++
+	})
 	if largest > domain.MaxEventBytes || n == 0 {
 		t.Errorf("%d events, the largest %d bytes (bound %d)", n, largest, domain.MaxEventBytes)
+	}
+}
+
+// eachEvent calls fn with every event of the store's log, in order.
+func eachEvent(tb testing.TB, s domain.EventStore, fn func(domain.RecordedEvent)) {
+	tb.Helper()
+	const page = 5000
+	for from := domain.Start; ; {
+		evs, err := s.ReadAll(context.Background(), from, page, domain.Filter{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, e := range evs {
+			fn(e)
+		}
+		if len(evs) < page {
+			return
+		}
+		from = evs[len(evs)-1].Position
 	}
 }
 
