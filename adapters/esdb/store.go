@@ -33,6 +33,8 @@ import (
 	"sync"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -172,7 +174,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
 			return domain.AppendResult{}, s.wrongVersion(ctx, stream, expected)
 		}
-		if tooLarge(err) {
+		if tooLarge(err, appendSize(data)) {
 			return domain.AppendResult{}, &AppendTooLargeError{Stream: stream, Events: len(events), Bytes: appendSize(data), cause: err}
 		}
 		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, translate(ctx, err))
@@ -219,14 +221,17 @@ func (e *AppendTooLargeError) Error() string {
 
 func (e *AppendTooLargeError) Unwrap() error { return e.cause }
 
-// tooLarge reports whether an append failed on the server's size limit.
-// The client reports it only as text: the server's InvalidArgument
-// "Maximum Append Size of N Exceeded.", or an EOF when the connection was
-// closed mid-request.
-func tooLarge(err error) bool {
+// tooLarge reports whether an append of size bytes failed on the
+// server's size limit. The client reports it only as text: the server's
+// InvalidArgument "Maximum Append Size of N Exceeded.", or an EOF when the
+// connection was closed mid-request. An EOF is read as the size limit only
+// for an append over the ledger's own bound (domain.MaxAppendBytes): a
+// smaller one lost its connection — the server stopping, say — which
+// translate reports as unavailable.
+func tooLarge(err error, size int) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "Maximum Append Size") ||
-		(strings.Contains(msg, "could not send append request") && strings.Contains(msg, "EOF"))
+		(size > domain.MaxAppendBytes && strings.Contains(msg, "could not send append request") && strings.Contains(msg, "EOF"))
 }
 
 func appendSize(data []esdb.EventData) int {
@@ -244,7 +249,20 @@ func appendSize(data []esdb.EventData) int {
 // matches domain.ErrUnavailable, keeping the client's error inside; but
 // not once ctx has ended: then the caller gave up or ran out of its own
 // time, which is no failure of the server's.
+//
+// Two answers the client does not code mean the same: a gRPC Unavailable
+// it passes on as it got it (a client rediscovering a stopped server), and
+// a connection closed in the middle of a request (EOF). Those come back
+// wrapped in the client's own error type (esdb.FromError), as the coded
+// ones do.
 func translate(ctx context.Context, err error) error {
+	var ce *esdb.Error
+	if !errors.As(err, &ce) && status.Code(err) == codes.Unavailable {
+		err, _ = esdb.FromError(err)
+	}
+	if code(err) == esdb.ErrorCodeUnknown && ctx.Err() == nil && (status.Code(err) == codes.Unavailable || errors.Is(err, io.EOF)) {
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	}
 	switch code(err) {
 	case esdb.ErrorCodeResourceNotFound:
 		return fmt.Errorf("%w: %v", domain.ErrStreamNotFound, err)
