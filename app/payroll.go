@@ -120,8 +120,8 @@ type shard struct {
 	settled map[string]domain.Position             // a claim's recovery or write-off, by command ID
 }
 
-func newShard() shard {
-	return shard{PaymentsShard: domain.NewPaymentsShard(), claims: map[string][]domain.OverpaymentClaimed{}, settled: map[string]domain.Position{}}
+func newShard(lines int) shard {
+	return shard{PaymentsShard: domain.NewPaymentsShardFor(lines), claims: map[string][]domain.OverpaymentClaimed{}, settled: map[string]domain.Position{}}
 }
 
 func evolveShard(s *shard, env domain.Envelope) {
@@ -151,7 +151,7 @@ func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger
 		return nil, err
 	}
 	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-		s := newStream(domain.PaymentsStream(program, i), newShard(), evolveShard)
+		s := newStream(domain.PaymentsStream(program, i), newShard(l.control.state.ShardLines()), evolveShard)
 		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
 			return err
 		}
@@ -182,15 +182,20 @@ func (p *Payroll) loadBatch(ctx context.Context, meta domain.CommandMeta, batchI
 	return l, b, err
 }
 
-// lines returns a batch's lines from every shard, by reference.
-func (l *ledger) lines(batchID string) []domain.ShardLine {
-	var out []domain.ShardLine
+// lines returns a batch's lines from every shard, by reference, as the
+// shards hold them (read, not changed).
+func (l *ledger) lines(batchID string) []*domain.ShardLine {
+	n := 0
+	for _, s := range l.shards {
+		n += len(s.state.Batches[batchID])
+	}
+	out := make([]*domain.ShardLine, 0, n)
 	for _, s := range l.shards {
 		for _, ref := range s.state.Batches[batchID] {
-			out = append(out, *s.state.Lines[ref])
+			out = append(out, s.state.Lines[ref])
 		}
 	}
-	slices.SortFunc(out, func(a, b domain.ShardLine) int { return strings.Compare(a.Reference, b.Reference) })
+	slices.SortFunc(out, func(a, b *domain.ShardLine) int { return strings.Compare(a.Reference, b.Reference) })
 	return out
 }
 
@@ -215,7 +220,14 @@ func (p *Payroll) persons(ctx context.Context, program domain.ProgramCode) (*per
 	if err != nil {
 		return nil, err
 	}
+	var n [domain.PaymentShards]int
+	for _, ps := range all {
+		n[domain.PaymentShard(ps.PersonID)]++
+	}
 	var out persons
+	for i := range out {
+		out[i] = make([]domain.PayrollPerson, 0, n[i])
+	}
 	for _, ps := range all {
 		i := domain.PaymentShard(ps.PersonID)
 		out[i] = append(out[i], ps)
@@ -376,8 +388,9 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 		if err != nil {
 			return DraftResult{}, err
 		}
-		var reserved []domain.PayrollLine
-		for _, sl := range l.lines(id) {
+		lines := l.lines(id)
+		reserved := make([]domain.PayrollLine, 0, len(lines))
+		for _, sl := range lines {
 			if sl.Status == domain.LineReserved {
 				reserved = append(reserved, sl.PayrollLine)
 			}
@@ -698,7 +711,7 @@ func (p *Payroll) SettleClaim(ctx context.Context, meta domain.CommandMeta, req 
 	if err != nil {
 		return SettleClaimResult{}, err
 	}
-	s := newStream(domain.PaymentsStream(program, domain.PaymentShard(person)), newShard(), evolveShard)
+	s := newStream(domain.PaymentsStream(program, domain.PaymentShard(person)), newShard(0), evolveShard)
 	before := domain.Money{}
 	res, _, err := decide(ctx, &p.x, s, meta, once("settle-claim"), func(st shard) ([]domain.Event, error) {
 		if _, done := st.settled[meta.CommandID]; done {
@@ -734,7 +747,12 @@ func (p *Payroll) Report(ctx context.Context, batchID string) (domain.BatchRepor
 	if err != nil {
 		return domain.BatchReport{}, err
 	}
-	return domain.NewBatchReport(*b, l.lines(batchID)), nil
+	lines := l.lines(batchID)
+	vs := make([]domain.ShardLine, len(lines))
+	for i, sl := range lines {
+		vs[i] = *sl
+	}
+	return domain.NewBatchReport(*b, vs), nil
 }
 
 // Batch returns a batch as the program's payroll stream tells it.
@@ -864,7 +882,7 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 	if err := p.read.CaughtUp(ctx); err != nil {
 		return paymentFile{}, nil, err
 	}
-	var issued []domain.ShardLine
+	var issued []*domain.ShardLine
 	var pids []domain.PersonID
 	for _, sl := range l.lines(req.BatchID) {
 		if sl.Status == domain.LineIssued {
@@ -981,21 +999,31 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if !ok {
 		n = len(b.Imports) + 1
 	}
-	var expected []bankfile.Expected
-	shardOf := map[string]int{}
-	for _, sl := range l.lines(req.BatchID) {
+	lines := l.lines(req.BatchID)
+	expected := make([]bankfile.Expected, 0, len(lines))
+	for _, sl := range lines {
 		switch sl.Status {
 		case domain.LineIssued, domain.LineSettled, domain.LineFailed:
 			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount, Earlier: earlierStatus[sl.StatusBefore(n, order)]})
-			shardOf[sl.Reference] = domain.PaymentShard(sl.PersonID)
 		}
 	}
 	rec := bankfile.Classify(expected, ret)
-	// What the file settles and fails, by the payment shard of each line.
+	// What the file settles and fails, by the payment shard of each line:
+	// the one its reference names, else the one that holds it.
 	var settlements [domain.PaymentShards][]domain.Settlement
+	for i, s := range l.shards {
+		settlements[i] = make([]domain.Settlement, 0, len(s.state.Batches[req.BatchID]))
+	}
 	total := 0
 	add := func(st domain.Settlement) {
-		i := shardOf[st.Reference]
+		i, ok := domain.ReferenceShard(st.Reference)
+		if !ok || l.shards[i].state.Lines[st.Reference] == nil {
+			for i = range l.shards {
+				if l.shards[i].state.Lines[st.Reference] != nil {
+					break
+				}
+			}
+		}
 		settlements[i] = append(settlements[i], st)
 		total++
 	}

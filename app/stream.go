@@ -187,6 +187,7 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 		if err != nil || len(events) == 0 {
 			return last, err
 		}
+		lost := false
 		for _, ev := range events {
 			res, err := s.append(ctx, x, meta, atRevision(prefix)(s.revision, s.exists), []domain.Event{ev})
 			if errors.Is(err, domain.ErrConcurrency) && conflicts < x.policy.Conflicts {
@@ -194,6 +195,7 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 				if err := x.policy.wait(ctx, conflicts); err != nil {
 					return last, err
 				}
+				lost = true
 				break // plan again on what the other writer did
 			}
 			if err != nil {
@@ -203,6 +205,12 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 			if done != nil {
 				done(ev)
 			}
+		}
+		if !lost {
+			// Every event planned is appended and folded: what the plan
+			// said was left is done (planning again, over every line of
+			// the shard, would find nothing).
+			return last, nil
 		}
 	}
 }

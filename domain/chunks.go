@@ -9,10 +9,15 @@ import "encoding/json"
 func Chunks[T any](items []T, maxBytes int) [][]T {
 	var out [][]T
 	start, size := 0, 0
+	var buf []byte
 	for i := range items {
-		b, err := json.Marshal(items[i])
-		n := len(b) + 1 // the comma between items
-		if err != nil {
+		var n int
+		if f, ok := any(&items[i]).(interface{ appendJSON([]byte) []byte }); ok {
+			buf = f.appendJSON(buf[:0])
+			n = len(buf) + 1 // the comma between items
+		} else if b, err := json.Marshal(items[i]); err == nil {
+			n = len(b) + 1
+		} else {
 			n = maxBytes // cannot happen for the ledger's types; keep it alone
 		}
 		if i > start && size+n > maxBytes {

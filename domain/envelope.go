@@ -122,7 +122,7 @@ func SealStep(meta CommandMeta, step string, prevHash string, events []Event) ([
 		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(ev)
+		data, err := encodeEvent(ev)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", typ, err)
 		}
@@ -276,6 +276,10 @@ func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 			// safe zero value without a new version, and a reader that
 			// predates it must still read the event.
 			ev := newEvent()
+			if f, ok := ev.(fastDecoder); ok && f.decodeJSON(data) {
+				return ev, nil
+			}
+			ev = newEvent() // not in the form json.Marshal writes: read it as encoding/json does
 			if err := json.Unmarshal(data, ev); err != nil {
 				return nil, fmt.Errorf("decode %s: %w", typ, err)
 			}

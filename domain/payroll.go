@@ -130,6 +130,20 @@ func LineReference(batchID string, person PersonID, month Period) string {
 	return fmt.Sprintf("%s%s%s%02d%02d", tag, code, person, month.Year()%100, int(month.Month()))
 }
 
+// ReferenceShard returns the payment shard of the person a reference
+// LineReference wrote names; false for a reference of another form.
+func ReferenceShard(ref string) (int, bool) {
+	const person = ReferenceLen - personIDLen - 4 // after the tag and the batch code
+	if len(ref) != ReferenceLen {
+		return 0, false
+	}
+	switch c := ref[person]; {
+	case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		return PaymentShard(PersonID(ref[person : person+1])), true
+	}
+	return 0, false
+}
+
 // PaymentMemo is the memo (备注) of a payment in the bank file, in Chinese
 // for the person who reads it on a bank statement: the month paid and the
 // program, and why when the month is not the batch's own, e.g.
@@ -700,6 +714,9 @@ type ShardLine struct {
 	// settled late, has both).
 	SettledBy string `json:"settled_by,omitempty"`
 	FailedBy  string `json:"failed_by,omitempty"`
+	// account is the line's month in its shard (Months), held here so
+	// that folding a settlement does not look the month up again.
+	account *MonthAccount
 }
 
 // StatusBefore returns what the return files imported into the batch
@@ -777,9 +794,27 @@ type PaymentsShard struct {
 }
 
 // NewPaymentsShard returns an empty folded shard.
-func NewPaymentsShard() PaymentsShard {
-	return PaymentsShard{Lines: map[string]*ShardLine{}, Months: map[PersonPeriod]*MonthAccount{}, Batches: map[string][]string{},
+func NewPaymentsShard() PaymentsShard { return NewPaymentsShardFor(0) }
+
+// NewPaymentsShardFor returns an empty folded shard with room for about
+// lines lines, so that folding a large shard does not grow its maps a
+// dozen times over.
+func NewPaymentsShardFor(lines int) PaymentsShard {
+	return PaymentsShard{Lines: make(map[string]*ShardLine, lines), Months: make(map[PersonPeriod]*MonthAccount, lines), Batches: map[string][]string{},
 		Closed: map[string]bool{}, Claims: map[string]*Claim{}}
+}
+
+// ShardLines estimates how many lines each payment shard of a program
+// holds from its payroll stream: the drafted batches' lines, spread evenly
+// (persons' IDs are hashes), with a margin.
+func (s PayrollProgram) ShardLines() int {
+	n := 0
+	for _, b := range s.Batches {
+		if b.Drafted != nil {
+			n += b.Drafted.Lines.Count
+		}
+	}
+	return n/PaymentShards + n/(4*PaymentShards)
 }
 
 func (s *PaymentsShard) month(k PersonPeriod) *MonthAccount {
@@ -798,7 +833,7 @@ func (s *PaymentsShard) line(p PaymentLine) *ShardLine {
 	l := s.Lines[p.Reference]
 	if l == nil {
 		l = &ShardLine{PayrollLine: PayrollLine{Reference: p.Reference, PersonID: p.PersonID, Kind: p.Kind, Period: p.Period, Amount: p.Amount,
-			Township: p.Township}, BatchID: p.BatchID, PaidOn: p.PaidOn, Status: LineReserved}
+			Township: p.Township}, BatchID: p.BatchID, PaidOn: p.PaidOn, Status: LineReserved, account: s.month(PersonPeriod{p.PersonID, p.Period})}
 		s.Lines[p.Reference] = l
 		s.Batches[p.BatchID] = append(s.Batches[p.BatchID], p.Reference)
 	}
@@ -811,7 +846,7 @@ func (s *PaymentsShard) issue(p PaymentLine) {
 		return
 	}
 	l.Status = LineIssued
-	a := s.month(PersonPeriod{p.PersonID, p.Period})
+	a := l.account
 	a.Issued = a.Issued.Add(p.Amount)
 	a.Open, a.LastFailed = p.Reference, false
 	a.Paid = append(a.Paid, p.Reference)
@@ -823,7 +858,7 @@ func (s *PaymentsShard) settle(ref, file string) {
 		return
 	}
 	l.Status, l.SettledBy = LineSettled, file
-	if a := s.month(PersonPeriod{l.PersonID, l.Period}); a.Open == ref {
+	if a := l.account; a.Open == ref {
 		a.Open = ""
 	}
 }
@@ -835,7 +870,7 @@ func (s *PaymentsShard) settleLate(ref, file string) {
 		return
 	}
 	l.Status, l.SettledBy = LineSettled, file
-	a := s.month(PersonPeriod{l.PersonID, l.Period})
+	a := l.account
 	a.Failed = a.Failed.Less(l.Amount)
 	a.LastFailed = false
 }
@@ -846,7 +881,7 @@ func (s *PaymentsShard) fail(p PaymentLine, file string) {
 		return
 	}
 	l.Status, l.FailedBy = LineFailed, file
-	a := s.month(PersonPeriod{l.PersonID, l.Period})
+	a := l.account
 	a.Failed = a.Failed.Add(l.Amount)
 	a.LastFailed = true
 	if a.Open == l.Reference {
@@ -863,9 +898,10 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 			if _, dup := s.Lines[pl.Reference]; dup {
 				continue
 			}
-			s.Lines[pl.Reference] = &ShardLine{PayrollLine: pl, BatchID: e.BatchID, PaidOn: e.PaidOn, Status: LineReserved}
+			a := s.month(PersonPeriod{pl.PersonID, pl.Period})
+			s.Lines[pl.Reference] = &ShardLine{PayrollLine: pl, BatchID: e.BatchID, PaidOn: e.PaidOn, Status: LineReserved, account: a}
 			s.Batches[e.BatchID] = append(s.Batches[e.BatchID], pl.Reference)
-			s.month(PersonPeriod{pl.PersonID, pl.Period}).Open = pl.Reference
+			a.Open = pl.Reference
 		}
 	case *LinesReleased:
 		for _, ref := range e.References {
@@ -874,7 +910,7 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 				continue
 			}
 			l.Status = LineReleased
-			if a := s.month(PersonPeriod{l.PersonID, l.Period}); a.Open == ref {
+			if a := l.account; a.Open == ref {
 				a.Open = ""
 			}
 		}
@@ -907,7 +943,7 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 		l := s.Lines[e.Reference]
 		if l != nil && (l.Status == LineSettled || l.Status == LineIssued) {
 			l.Status = LineReversed
-			a := s.month(PersonPeriod{l.PersonID, l.Period})
+			a := l.account
 			a.Reversed = a.Reversed.Add(l.Amount)
 			if a.Open == l.Reference {
 				a.Open = ""
@@ -974,9 +1010,11 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 	}
 	prog, _ := LookupProgram(b.Program)
 	shape := prog.Shape
-	var lines []PayrollLine
-	persons = slices.Clone(persons)
-	slices.SortFunc(persons, func(x, y PayrollPerson) int { return cmp.Compare(x.PersonID, y.PersonID) })
+	lines := make([]PayrollLine, 0, len(persons))
+	if !slices.IsSortedFunc(persons, byPersonID) {
+		persons = slices.Clone(persons)
+		slices.SortFunc(persons, byPersonID)
+	}
 	for _, p := range persons {
 		if PaymentShard(p.PersonID) != shard {
 			continue
@@ -1016,6 +1054,8 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 	return lines, nil
 }
 
+func byPersonID(x, y PayrollPerson) int { return cmp.Compare(x.PersonID, y.PersonID) }
+
 // DecideIssue returns what an approved batch does with its lines reserved
 // in a shard: each is issued if its month is still owed at least its
 // amount beyond what the month was paid and kept (the approval re-checks
@@ -1023,11 +1063,12 @@ func DecideReserve(s PaymentsShard, b BatchOpened, shard int, persons []PayrollP
 // released. persons are the program's persons as they stand; a person
 // missing from them is owed nothing.
 func DecideIssue(s PaymentsShard, b BatchOpened, persons []PayrollPerson) (issue []PaymentIssued, withheld []string) {
-	byPerson := map[PersonID]PayrollPerson{}
-	for _, p := range persons {
-		byPerson[p.PersonID] = p
+	byPerson := make(map[PersonID]*PayrollPerson, len(persons))
+	for i := range persons {
+		byPerson[persons[i].PersonID] = &persons[i]
 	}
-	owed := map[PersonID]map[Period]Money{}
+	owed := make(map[PersonID]map[Period]Money, len(persons))
+	issue = make([]PaymentIssued, 0, len(s.Batches[b.BatchID]))
 	for _, ref := range s.Batches[b.BatchID] {
 		l := s.Lines[ref]
 		if l.Status != LineReserved {
@@ -1035,7 +1076,11 @@ func DecideIssue(s PaymentsShard, b BatchOpened, persons []PayrollPerson) (issue
 		}
 		o, ok := owed[l.PersonID]
 		if !ok {
-			o = owedThrough(b.Program, byPerson[l.PersonID], b.Period)
+			var p PayrollPerson
+			if bp := byPerson[l.PersonID]; bp != nil {
+				p = *bp
+			}
+			o = owedThrough(b.Program, p, b.Period)
 			owed[l.PersonID] = o
 		}
 		a := s.Months[PersonPeriod{l.PersonID, l.Period}]
@@ -1083,7 +1128,7 @@ type SettleResult struct {
 // lines of other shards or batches change nothing, so the same file
 // applied twice changes nothing the second time.
 func DecideSettle(s PaymentsShard, batchID string, program ProgramCode, lines []Settlement) SettleResult {
-	var r SettleResult
+	r := SettleResult{Settled: make([]PaymentSettled, 0, len(lines))}
 	for _, st := range lines {
 		l := s.Lines[st.Reference]
 		if l == nil || l.BatchID != batchID {

@@ -521,6 +521,9 @@ func TestLineReferencesFitABankRemarkField(t *testing.T) {
 	if ref != "lsk3fq7aa1b2c3d4e5f60718293a2501" || len(ref) != ReferenceLen {
 		t.Fatalf("reference %q (%d characters)", ref, len(ref))
 	}
+	if _, ok := ReferenceShard("r1"); ok {
+		t.Error("a reference of another form names a shard")
+	}
 	// Each part tells references apart: program, batch, person, month.
 	seen := map[string]string{}
 	for _, batch := range []string{jan, "care_subsidy.2025-01.k3fq7a", "living_subsidy.2025-01.k3fq7b"} {
@@ -533,6 +536,9 @@ func TestLineReferencesFitABankRemarkField(t *testing.T) {
 				seen[r] = batch + " " + string(p) + " " + m
 				if len(r) != ReferenceLen || strings.Trim(r, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
 					t.Errorf("reference %q: want %d lowercase letters and digits", r, ReferenceLen)
+				}
+				if i, ok := ReferenceShard(r); !ok || i != PaymentShard(p) {
+					t.Errorf("reference %q names shard %d (%t), the person's is %d", r, i, ok, PaymentShard(p))
 				}
 			}
 		}

@@ -89,7 +89,7 @@ func BankAccounts(ctx context.Context, q Querier, persons []domain.PersonID) (ma
 		return nil, fmt.Errorf("bank_accounts: %w", err)
 	}
 	defer rows.Close()
-	out := map[domain.PersonID]domain.BankAccount{}
+	out := make(map[domain.PersonID]domain.BankAccount, len(persons))
 	for rows.Next() {
 		var id string
 		var a domain.BankAccount

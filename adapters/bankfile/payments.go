@@ -252,32 +252,32 @@ func validatePayments(batch BatchHeader, lines []PaymentFileLine) error {
 	seen := make(map[string]int, len(lines))
 	var sum domain.Money
 	for i, l := range lines {
-		field := func(name string) string { return fmt.Sprintf("lines[%d].%s", i, name) }
+		field := func(name string) func() string { return func() string { return fmt.Sprintf("lines[%d].%s", i, name) } }
 		if err := checkReference(l.Reference); err != nil {
-			return domain.Invalid(field("reference"), "%s", err)
+			return domain.Invalid(field("reference")(), "%s", err)
 		}
 		if j, dup := seen[l.Reference]; dup {
-			return domain.Invalid(field("reference"), "%q repeats lines[%d]; every payment needs its own reference", l.Reference, j)
+			return domain.Invalid(field("reference")(), "%q repeats lines[%d]; every payment needs its own reference", l.Reference, j)
 		}
 		seen[l.Reference] = i
 		if l.AccountMasked != "" && l.AccountMasked == l.AccountNumber {
-			return domain.Invalid(field("account_masked"), "payment %s: equals the full account number; mask it", l.Reference)
+			return domain.Invalid(field("account_masked")(), "payment %s: equals the full account number; mask it", l.Reference)
 		}
 		if err := checkText(field("account_masked"), l.AccountMasked, true); err != nil {
 			return err
 		}
-		who := fmt.Sprintf("payment %s (account %s)", l.Reference, l.AccountMasked)
+		who := func() string { return fmt.Sprintf("payment %s (account %s)", l.Reference, l.AccountMasked) }
 		if err := checkText(field("account_name"), l.AccountName, true); err != nil {
 			return err
 		}
 		if err := checkAccountNumber(l.AccountNumber); err != nil {
-			return domain.Invalid(field("account_number"), "%s: %v", who, err)
+			return domain.Invalid(field("account_number")(), "%s: %v", who(), err)
 		}
 		if err := checkText(field("note"), l.Note, false); err != nil {
 			return err
 		}
 		if l.Amount.IsZero() {
-			return domain.Invalid(field("amount"), "%s: is 0.00; a bank cannot pay nothing", who)
+			return domain.Invalid(field("amount")(), "%s: is 0.00; a bank cannot pay nothing", who())
 		}
 		sum = sum.Add(l.Amount)
 	}
@@ -328,23 +328,26 @@ func checkCode(field, s string) error {
 }
 
 // checkText accepts text a bank system and a spreadsheet read safely.
-func checkText(field, s string, required bool) error {
+// checkText checks a text field, named by field (called only to name it
+// in an error).
+func checkText(field func() string, s string, required bool) error {
+	bad := func(format string, args ...any) error { return domain.Invalid(field(), format, args...) }
 	switch {
 	case s == "":
 		if required {
-			return domain.Invalid(field, "is empty")
+			return bad("is empty")
 		}
 		return nil
 	case !utf8.ValidString(s):
-		return domain.Invalid(field, "is not valid UTF-8")
+		return bad("is not valid UTF-8")
 	case utf8.RuneCountInString(s) > maxText:
-		return domain.Invalid(field, "is longer than %d characters", maxText)
+		return bad("is longer than %d characters", maxText)
 	case strings.TrimSpace(s) != s:
-		return domain.Invalid(field, "%q has leading or trailing spaces", s)
+		return bad("%q has leading or trailing spaces", s)
 	case strings.ContainsFunc(s, unicode.IsControl):
-		return domain.Invalid(field, "%q contains a control character (line break, tab, ...)", s)
+		return bad("%q contains a control character (line break, tab, ...)", s)
 	case strings.ContainsAny(s[:1], "=+-@"):
-		return domain.Invalid(field, "%q starts with %q, which a spreadsheet would run as a formula", s, s[:1])
+		return bad("%q starts with %q, which a spreadsheet would run as a formula", s, s[:1])
 	}
 	return nil
 }
