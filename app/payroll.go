@@ -370,6 +370,7 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 		}
 		var done counter
 		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+			l.shards[i].state.Grow(len(ps[i])) // a line a person, give or take arrears
 			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
 				lines, err := domain.DecideReserve(st.PaymentsShard, b.Opened, i, ps[i])
 				if err != nil {
@@ -970,13 +971,21 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if req.On.IsZero() {
 		req.On = domain.BusinessDate(meta.Now)
 	}
-	ret, err := bankfile.ReadReturn(bytes.NewReader(req.Raw), req.Name)
-	if err != nil {
-		return ReconcileResult{}, err
-	}
+	// The file is read while the ledger is folded: neither needs the
+	// other, and a large file takes seconds to read.
+	var ret bankfile.ReturnFile
+	read := make(chan error, 1)
+	go func() {
+		var err error
+		ret, err = bankfile.ReadReturn(bytes.NewReader(req.Raw), req.Name)
+		read <- err
+	}()
 	sum := sha256.Sum256(req.Raw)
 	file := hex.EncodeToString(sum[:])
 	l, err := p.load(ctx, program)
+	if err := <-read; err != nil {
+		return ReconcileResult{}, err // a malformed file applies nothing, whatever the ledger
+	}
 	if err != nil {
 		return ReconcileResult{}, err
 	}

@@ -804,6 +804,24 @@ func NewPaymentsShardFor(lines int) PaymentsShard {
 		Closed: map[string]bool{}, Claims: map[string]*Claim{}}
 }
 
+// Grow makes room in s for n more lines and months, so that reserving a
+// large batch does not grow the maps a dozen times over; a few lines need
+// no room made.
+func (s *PaymentsShard) Grow(n int) {
+	if n < 1024 {
+		return
+	}
+	lines := make(map[string]*ShardLine, len(s.Lines)+n)
+	for k, v := range s.Lines {
+		lines[k] = v
+	}
+	months := make(map[PersonPeriod]*MonthAccount, len(s.Months)+n)
+	for k, v := range s.Months {
+		months[k] = v
+	}
+	s.Lines, s.Months = lines, months
+}
+
 // ShardLines estimates how many lines each payment shard of a program
 // holds from its payroll stream: the drafted batches' lines, spread evenly
 // (persons' IDs are hashes), with a margin.

@@ -598,3 +598,21 @@ func TestBatchIDsDeriveFromTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// Making room in a shard keeps what it holds: the lines, their months, and
+// the link between the two that later events fold through.
+func TestPaymentsShardGrowKeepsItsLines(t *testing.T) {
+	s := NewPaymentsShard()
+	mar := per("2025-03")
+	EvolvePaymentsShard(&s, &LinesReserved{BatchID: "b", Program: ProgramLivingSubsidy, Period: mar,
+		Lines: []PayrollLine{{Reference: "r1", PersonID: "p1", Kind: PaymentRegular, Period: mar, Amount: MustMoney("110.00")}}})
+	s.Grow(5000)
+	if l := s.Lines["r1"]; l == nil || l.Status != LineReserved || s.Months[PersonPeriod{"p1", mar}].Open != "r1" {
+		t.Fatalf("after Grow: %+v, %+v", s.Lines, s.Months)
+	}
+	EvolvePaymentsShard(&s, &PaymentsIssued{BatchID: "b", Payments: []PaymentIssued{{PaymentLine{Reference: "r1", BatchID: "b", PersonID: "p1",
+		Program: ProgramLivingSubsidy, Period: mar, Kind: PaymentRegular, Amount: MustMoney("110.00")}}}})
+	if a := s.Months[PersonPeriod{"p1", mar}]; a.Issued != MustMoney("110.00") || a.Open != "r1" || s.Lines["r1"].Status != LineIssued {
+		t.Fatalf("issued after Grow: %+v", a)
+	}
+}

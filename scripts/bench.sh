@@ -288,23 +288,31 @@ profiles written by the commands run with LEDGER_TEST_CPUPROFILE, on this
   and no append over 512 KiB, on both stores. But each command folds the
   program's payroll stream and its 16 payment shards — about 2,000,000
   line records for a month of a million (reserved, then issued) — before
-  it decides, and that fold is 30 % of a command's CPU, most of it
-  decoding the events' JSON. Garbage collection is another 25–45 %: the
-  folded shards are millions of small objects (maps of lines, strings).
-  The commands' peak memory (2–3 GB) is that folded state, which grows
-  with the batch: what the chunking bounds is the events, not yet the
-  state a command holds.
+  it decides. Since 2026-12-03 the five events that carry lines are
+  written and read by a direct JSON codec (domain/linecodec.go: the bytes
+  encoding/json writes, without reflection; anything else is handed to
+  encoding/json), which took decoding from ~30 % of a command's CPU to
+  ~7–10 %, and the month from ~103 s to ~70 s on a quiet machine. What is
+  left of the fold is the folded state itself: inserting 2,000,000 lines
+  into the shards' maps (cache misses: ~15 % of CPU) and garbage
+  collection over millions of small objects (20–30 %). The commands' peak
+  memory (1–3 GB) is that folded state, which grows with the batch: what
+  the chunking bounds is the events, not yet the state a command holds.
 - **Two cores are both busy.** The Go process uses about one core; the
   rest is PostgreSQL (or the protocol server) reading the streams and
-  storing the appends. Working on the 16 shards two at a time
-  (`app.Payroll.WithWorkers`, default: the number of processors) gained
-  ~5 % here; it gains more where the store has cores of its own. GOGC=400
-  did not help (more page faults, no fewer cycles of work).
+  storing the appends (appending the settlements of a million lines is
+  about a third of `ledger reconcile`, most of it PostgreSQL's). Working
+  on the 16 shards two at a time (`app.Payroll.WithWorkers`, default: the
+  number of processors) gains more where the store has cores of its own.
+  GOGC=400 did not help (measured again on the reconciliation: within
+  the noise); LZ4 instead of pglz for the events' TOAST did not either.
 - **What would meet the targets** (not done): a snapshot of each shard's
   folded state at the end of a long step, so later commands read one
   compact record per shard instead of every line event; and folding a
   shard at a time, then dropping it, so a command's memory is one
-  shard's and not the batch's.
+  shard's and not the batch's (a return line's reference names its
+  shard, `domain.ReferenceShard`, so a return file can be split by shard
+  before any shard is read).
 - **Emmett 0.42.0's rebuild skips events of concurrent appends.** It reads
   its log in (transaction_id, global_position) order but resumes after
   the last global_position it saw, so events of concurrent transactions
