@@ -122,8 +122,19 @@ func (p Period) Year() int         { return p.year }
 func (p Period) Month() time.Month { return p.month }
 func (p Period) First() Date       { return NewDate(p.year, p.month, 1) }
 func (p Period) Last() Date        { return NewDate(p.year, p.month+1, 0) }
-func (p Period) Next() Period      { return p.First().AddDays(32).Period() }
-func (p Period) Prev() Period      { return p.First().AddDays(-1).Period() }
+func (p Period) Next() Period {
+	if p.month == time.December {
+		return Period{p.year + 1, time.January}
+	}
+	return Period{p.year, p.month + 1}
+}
+
+func (p Period) Prev() Period {
+	if p.month == time.January {
+		return Period{p.year - 1, time.December}
+	}
+	return Period{p.year, p.month - 1}
+}
 
 func (p Period) Compare(o Period) int {
 	switch {

@@ -76,3 +76,18 @@ func TestDateAndPeriodJSON(t *testing.T) {
 		t.Errorf("bad date in JSON: %v", err)
 	}
 }
+
+// Next and Prev step a month by the calendar, across year ends too.
+func TestPeriodNextAndPrevStepOneMonth(t *testing.T) {
+	for y := 1999; y <= 2001; y++ {
+		for m := time.January; m <= time.December; m++ {
+			p, _ := domain.NewPeriod(y, m)
+			if want := p.First().AddDays(32).Period(); p.Next() != want {
+				t.Errorf("%s.Next() = %s, want %s", p, p.Next(), want)
+			}
+			if want := p.First().AddDays(-1).Period(); p.Prev() != want {
+				t.Errorf("%s.Prev() = %s, want %s", p, p.Prev(), want)
+			}
+		}
+	}
+}

@@ -994,8 +994,6 @@ type PayrollPerson struct {
 	Changes  []EntitlementChange
 }
 
-// owedThrough returns what is owed to p for every month of the program up
-// to through.
 // judgedThrough is how far what was paid is judged against what is owed,
 // for a check made at through: an annual program's year is owed once any
 // of its months is, so a payment of the year is judged by the whole year.
@@ -1006,6 +1004,8 @@ func judgedThrough(program ProgramCode, through Period) Period {
 	return through
 }
 
+// owedThrough returns what is owed to p for every month of the program up
+// to through.
 func owedThrough(program ProgramCode, p PayrollPerson, through Period) map[Period]Money {
 	out := map[Period]Money{}
 	for _, m := range PeriodsOwed(program, p.Changes, through) {
@@ -1085,7 +1085,7 @@ func DecideIssue(s PaymentsShard, b BatchOpened, persons []PayrollPerson) (issue
 	for i := range persons {
 		byPerson[persons[i].PersonID] = &persons[i]
 	}
-	owed := make(map[PersonID]map[Period]Money, len(persons))
+	owed := make(map[PersonID][]PeriodAmount, len(persons))
 	issue = make([]PaymentIssued, 0, len(s.Batches[b.BatchID]))
 	for _, ref := range s.Batches[b.BatchID] {
 		l := s.Lines[ref]
@@ -1098,11 +1098,18 @@ func DecideIssue(s PaymentsShard, b BatchOpened, persons []PayrollPerson) (issue
 			if bp := byPerson[l.PersonID]; bp != nil {
 				p = *bp
 			}
-			o = owedThrough(b.Program, p, b.Period)
+			o = PeriodsOwed(b.Program, p.Changes, b.Period)
 			owed[l.PersonID] = o
 		}
-		a := s.Months[PersonPeriod{l.PersonID, l.Period}]
-		room, err := o[l.Period].Sub(a.Net())
+		var due Money
+		for _, m := range o {
+			if m.Period == l.Period {
+				due = m.Amount
+				break
+			}
+		}
+		a := l.account
+		room, err := due.Sub(a.Net())
 		if err != nil || room.Cmp(l.Amount) < 0 || a.Open != ref {
 			withheld = append(withheld, ref)
 			continue
