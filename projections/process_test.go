@@ -189,16 +189,34 @@ func TestRunnerKilledMidCatchUpLosesAndDoublesNothing(t *testing.T) {
 	ledgerLog(t, b.store, persons, 12, 1)
 	all, _ := b.store.ReadAll(context.Background(), domain.Start, 1_000_000, domain.Filter{})
 	rnd := rand.New(rand.NewPCG(42, 42))
+	progress := func() (lo, hi int64) {
+		_ = b.db.Pool.QueryRow(context.Background(), `SELECT COALESCE(min(events_applied), 0), COALESCE(max(events_applied), 0) FROM projection_checkpoints`).Scan(&lo, &hi)
+		return lo, hi
+	}
 	kills, midway := 0, 0
 	for range 6 {
+		// Each kill lands on observed progress, not on a timer: once some
+		// projection has applied a random number of events between where
+		// the last run stopped and half of what is left.
+		_, done := progress()
+		left := int64(len(all)) - done
+		if left < 2 {
+			break
+		}
+		target := done + 1 + rnd.Int64N(left/2)
 		child := startChild(t, b.db.URL, "crashy", false)
-		time.Sleep(time.Duration(150+rnd.IntN(400)) * time.Millisecond)
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Millisecond) {
+			if _, hi := progress(); hi >= target {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the runner applied fewer than %d of %d events in 2 minutes", target, len(all))
+			}
+		}
 		_ = child.Process.Signal(syscall.SIGKILL)
 		_ = child.Wait()
 		kills++
-		var lo, hi int64
-		_ = b.db.Pool.QueryRow(context.Background(), `SELECT COALESCE(min(events_applied), 0), COALESCE(max(events_applied), 0) FROM projection_checkpoints`).Scan(&lo, &hi)
-		if hi > 0 && lo < int64(len(all)) {
+		if lo, hi := progress(); hi > 0 && lo < int64(len(all)) {
 			midway++ // killed with work done and work left
 		}
 	}
