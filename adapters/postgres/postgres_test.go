@@ -93,3 +93,25 @@ func TestPoolConfigAndDedicatedConnections(t *testing.T) {
 		t.Errorf("the pool has %d connections, want its %d", n, cfg.MaxConns)
 	}
 }
+
+// Event data and metadata are compressed with LZ4 where the server has
+// it (migration 0005), as PostgreSQL 14 and later built with LZ4 — the
+// one the Makefile provides included — do.
+func TestEventsCompressWithLZ4(t *testing.T) {
+	db := pgtest.NewSchema(t)
+	ctx := context.Background()
+	var lz4 bool
+	if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`).Scan(&lz4); err != nil {
+		t.Fatal(err)
+	}
+	want := map[bool]string{true: "l", false: ""}[lz4] // "": the default, pglz
+	for _, col := range []string{"data", "metadata"} {
+		var got string
+		if err := db.Pool.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = $1`, col).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("events.%s compression %q, want %q (server has LZ4: %t)", col, got, want, lz4)
+		}
+	}
+}
