@@ -63,9 +63,10 @@ vet: ## go vet
 	$(GO) vet ./...
 
 .PHONY: fuzz
-fuzz: ## fuzz ID-number, money and bank return file parsing (FUZZTIME inputs each, default 50000x; a duration such as 30s works too)
+fuzz: ## fuzz ID-number, money, payroll line event and bank return file parsing (FUZZTIME inputs each, default 50000x; a duration such as 30s works too)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResidentID$$' -fuzztime $(FUZZTIME) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMoney$$' -fuzztime $(FUZZTIME) ./domain
+	$(GO) test -run '^$$' -fuzz '^FuzzLineCodec$$' -fuzztime $(FUZZTIME) ./domain
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReturn$$' -fuzztime $(FUZZTIME) ./adapters/bankfile
 
 .PHONY: lint
