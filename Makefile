@@ -54,9 +54,11 @@ bench: ## run the benchmarks beside their floors and Emmett (npm ci in scripts/e
 	DATABASE_URL="$$url" GO=$(GO) scripts/bench.sh
 
 .PHONY: test-esdb
-test-esdb: ## the event-store contract suite against a real EventStoreDB at LEDGER_ESDB_URL
+test-esdb: ## the event-store contract suite and every whole flow against a real EventStoreDB at LEDGER_ESDB_URL (each test in a namespace of its own)
 	@test -n "$${LEDGER_ESDB_URL:-}" || { echo "set LEDGER_ESDB_URL, e.g. LEDGER_ESDB_URL='esdb://127.0.0.1:2113?tls=false' (docker compose up -d starts one)"; exit 2; }
 	$(GO) test -race -count=1 -tags esdbreal -run 'TestContractRealServer' -v ./adapters/esdb
+	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
+	DATABASE_URL="$$url" $(GO) test -count=1 -timeout 30m ./app ./projections ./cmd/ledger ./adapters/httpapi
 
 .PHONY: vet
 vet: ## go vet

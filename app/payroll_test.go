@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -57,13 +56,7 @@ func newLedger(t *testing.T, store string, wrap func(domain.EventStore) domain.E
 		t.Cleanup(ps.Close)
 		s = ps
 	case "esdb":
-		srv := esdbtest.Start(t)
-		es, err := esdbstore.Open(srv.ConnectionString(), quietLog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = es.Close() })
-		s = es
+		s = esdbtest.NewLedger(t).Open(t, quietLog)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := projections.Runner{Pool: db.Pool, Store: s, Projections: projections.All(), Log: quietLog, MaxWait: 5 * time.Millisecond}

@@ -46,7 +46,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -75,13 +74,7 @@ func TestPayrollSimulation(t *testing.T) {
 			return s
 		}},
 		{"esdb", max(*simHistories/3, 1), func(t *testing.T, db *pgtest.Schema) domain.EventStore {
-			srv := esdbtest.Start(t)
-			s, err := esdbstore.Open(srv.ConnectionString(), quietLog)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
+			return esdbtest.NewLedger(t).Open(t, quietLog)
 		}},
 	}
 	for _, st := range stores {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
@@ -30,12 +29,7 @@ func TestRunnerOnEventStoreDBMatchesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := esdbtest.Start(t)
-	es, err := esdbstore.Open(srv.ConnectionString(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer es.Close()
+	es := esdbtest.NewLedger(t).Open(t, quiet)
 	ledgerLog(t, es, 12, 6, 9)
 	db := pgtest.NewSchema(t)
 	r := &projections.Runner{Pool: db.Pool, Store: es, Projections: projections.All(), Log: quiet, BatchSize: 50, MaxWait: 10 * time.Millisecond}

@@ -20,7 +20,10 @@
 //     position are exclusive in the port; the adapter drops the event at
 //     the position itself if the server returns it;
 //   - system events ("$"-prefixed types or streams) never reach the ledger:
-//     subscriptions filter them on the server, reads on the client.
+//     subscriptions filter them on the server, reads on the client;
+//   - with WithNamespace, the store's streams are "NAMESPACE:stream" on the
+//     server, and the store sees only those (by their ledger names): several
+//     ledgers — a test run, a training copy — can share one server.
 package esdbstore
 
 import (
@@ -31,6 +34,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"google.golang.org/grpc/codes"
@@ -48,15 +52,70 @@ type Store struct {
 	// pageSize is how many events one read request asks for.
 	pageSize uint64
 
+	// prefix starts every stream of the store on the server ("" without a
+	// namespace).
+	prefix string
+
 	mu     sync.Mutex
 	client *esdb.Client
 	closed bool
 }
 
+// Option configures a Store.
+type Option func(*Store) error
+
+// WithNamespace keeps the store's streams apart from every other stream on
+// the server: stream "person-…" is stored as "NAMESPACE:person-…", and
+// reads, the head of the log and subscriptions see only the namespace's
+// streams, by their names without it; a store without a namespace does
+// not see namespaced streams. A namespace is 1 to 64 ASCII
+// letters, digits, '-' and '_'. Reads of $all still scan the other
+// namespaces' events on the server (plain reads have no server-side
+// filter), so a namespace suits tests and training copies on a shared
+// server rather than many production ledgers on one.
+func WithNamespace(ns string) Option {
+	return func(s *Store) error {
+		if err := CheckNamespace(ns); err != nil {
+			return err
+		}
+		if ns != "" {
+			s.prefix = ns + ":"
+		}
+		return nil
+	}
+}
+
+// CheckNamespace checks a namespace for WithNamespace ("" is none).
+func CheckNamespace(ns string) error {
+	if ns == "" {
+		return nil
+	}
+	if len(ns) > 64 || strings.TrimFunc(ns, func(r rune) bool {
+		return r == '-' || r == '_' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r))
+	}) != "" {
+		return domain.Invalid("eventstore_namespace", "%q is not 1 to 64 ASCII letters, digits, '-' and '_'", ns)
+	}
+	return nil
+}
+
+// server returns the server's name of one of the store's streams.
+func (s *Store) server(stream string) string { return s.prefix + stream }
+
+// own returns the store's name of a stream on the server, false for a
+// stream of another namespace (or of none, when the store has one). The
+// ledger's own stream names never hold a ':'.
+func (s *Store) own(stream string) (string, bool) {
+	if s.prefix == "" {
+		ns, _, namespaced := strings.Cut(stream, ":")
+		return stream, !namespaced || ns == "" || CheckNamespace(ns) != nil
+	}
+	return strings.CutPrefix(stream, s.prefix)
+}
+
 // Open parses an esdb:// or esdb+discover:// connection string (TLS,
 // credentials and cluster discovery pass through to the client) and
 // returns a store. The client connects lazily, on first use.
-func Open(connString string, log *slog.Logger) (*Store, error) {
+func Open(connString string, log *slog.Logger, opts ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -65,11 +124,16 @@ func Open(connString string, log *slog.Logger) (*Store, error) {
 		return nil, domain.Invalid("eventstore", "not a valid EventStoreDB connection string: %v", err)
 	}
 	cfg.Logger = clientLogger(log)
-	client, err := esdb.NewClient(cfg)
-	if err != nil {
+	s := &Store{cfg: cfg, log: log, pageSize: 1000}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	if s.client, err = esdb.NewClient(cfg); err != nil {
 		return nil, fmt.Errorf("eventstoredb client: %w", err)
 	}
-	return &Store{cfg: cfg, client: client, log: log, pageSize: 1000}, nil
+	return s, nil
 }
 
 // Close closes the client's connections.
@@ -168,7 +232,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		}
 	}
 	c := s.cli()
-	res, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
+	res, err := c.AppendToStream(ctx, s.server(stream), esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
 	if err != nil {
 		s.check(c, err)
 		if code(err) == esdb.ErrorCodeWrongExpectedVersion {
@@ -295,7 +359,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir domain.Direct
 				opts.From = esdb.End{}
 			}
 		}
-		page, err := s.readStreamPage(ctx, stream, opts, want)
+		page, err := s.readStreamPage(ctx, s.server(stream), opts, want)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
@@ -333,15 +397,18 @@ func (s *Store) readStreamPage(ctx context.Context, stream string, opts esdb.Rea
 			return nil, translate(ctx, err)
 		}
 		if r := ev.OriginalEvent(); r != nil {
-			out = append(out, recorded(r))
+			out = append(out, s.recorded(r))
 		}
 	}
 }
 
-func recorded(r *esdb.RecordedEvent) domain.RecordedEvent {
+// recorded is an event of the store as the port gives it: named without
+// the store's namespace.
+func (s *Store) recorded(r *esdb.RecordedEvent) domain.RecordedEvent {
+	stream, _ := s.own(r.StreamID)
 	return domain.RecordedEvent{
 		ID:         r.EventID,
-		Stream:     r.StreamID,
+		Stream:     stream,
 		Revision:   r.EventNumber,
 		Position:   domain.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare},
 		Type:       r.EventType,
@@ -349,6 +416,13 @@ func recorded(r *esdb.RecordedEvent) domain.RecordedEvent {
 		Metadata:   r.UserMetadata,
 		RecordedAt: r.CreatedDate,
 	}
+}
+
+// passes reports whether an event of $all reaches the ledger: one of the
+// store's streams, not a system event, and passing filter.
+func (s *Store) passes(r *esdb.RecordedEvent, filter domain.Filter) bool {
+	stream, ok := s.own(r.StreamID)
+	return ok && !isSystem(stream, r.EventType) && filter.Matches(stream, r.EventType)
 }
 
 // isSystem reports events the ledger never sees: EventStoreDB's own.
@@ -395,10 +469,10 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 				continue // the read is inclusive of its start; the port is not
 			}
 			pos = p
-			if isSystem(r.StreamID, r.EventType) || !filter.Matches(r.StreamID, r.EventType) {
+			if !s.passes(r, filter) {
 				continue
 			}
-			out = append(out, recorded(r))
+			out = append(out, s.recorded(r))
 			if len(out) == limit {
 				break
 			}
@@ -443,7 +517,7 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 				continue
 			}
 			last = r
-			if !isSystem(r.StreamID, r.EventType) {
+			if s.passes(r, domain.Filter{}) {
 				rs.Close()
 				return domain.Position{Commit: r.Position.Commit, Prepare: r.Position.Prepare}, nil
 			}

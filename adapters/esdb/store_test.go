@@ -46,12 +46,7 @@ func (c *counting) count(msg string) int {
 
 func open(t *testing.T, conn string) *esdbstore.Store {
 	t.Helper()
-	s, err := esdbstore.Open(conn, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return openIn(t, conn, "")
 }
 
 // The contract suite, over the real client and the real gRPC protocol,

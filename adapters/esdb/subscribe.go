@@ -43,9 +43,16 @@ func (s *Store) subscribe(ctx context.Context, from domain.Position, filter doma
 	if !from.IsStart() {
 		opts.From = esdb.Position{Commit: from.Commit, Prepare: from.Prepare}
 	}
-	if len(filter.StreamPrefixes) > 0 {
-		opts.Filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: filter.StreamPrefixes}
-	} else {
+	switch {
+	case len(filter.StreamPrefixes) > 0:
+		prefixes := make([]string, len(filter.StreamPrefixes))
+		for i, p := range filter.StreamPrefixes {
+			prefixes[i] = s.server(p)
+		}
+		opts.Filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: prefixes}
+	case s.prefix != "":
+		opts.Filter = &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{s.prefix}}
+	default:
 		opts.Filter = esdb.ExcludeSystemEventsFilter()
 	}
 	c := s.cli()
@@ -82,10 +89,10 @@ func (s *Store) pump(ctx context.Context, f *feed.Feed, inner *esdb.Subscription
 					continue // delivered before a re-subscription
 				}
 				pos = p
-				if isSystem(r.StreamID, r.EventType) || !filter.Matches(r.StreamID, r.EventType) {
+				if !s.passes(r, filter) {
 					continue
 				}
-				e := recorded(r)
+				e := s.recorded(r)
 				if !f.Send(ctx, domain.SubscriptionMessage{Event: &e}) {
 					stop()
 					return domain.ErrSubscriptionClosed

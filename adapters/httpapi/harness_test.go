@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
@@ -54,13 +53,7 @@ func start(t *testing.T, storeKind string) *ledger {
 		t.Cleanup(s.Close)
 		store = s
 	case "esdb":
-		srv := esdbtest.Start(t)
-		s, err := esdbstore.Open(srv.ConnectionString(), quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		store = s
+		store = esdbtest.NewLedger(t).Open(t, quiet)
 	default:
 		t.Fatalf("unknown store %q", storeKind)
 	}

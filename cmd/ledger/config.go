@@ -34,10 +34,13 @@ const devAccountKey = "6c65646765722d646576656c6f706d656e742d6f6e6c792d6b65792d2
 type config struct {
 	DatabaseURL string
 	EventStore  string // "postgres" (default) or an esdb:// URL
-	Addr        string
-	LookupKey   string
-	AccountKey  string // hex AES-256 key sealing bank account numbers
-	LogFormat   string // "text" or "json"
+	// EventStoreNamespace keeps this ledger's streams apart from others on
+	// a shared EventStoreDB server (esdbstore.WithNamespace).
+	EventStoreNamespace string
+	Addr                string
+	LookupKey           string
+	AccountKey          string // hex AES-256 key sealing bank account numbers
+	LogFormat           string // "text" or "json"
 	// DBMaxConns is the size of the PostgreSQL pool for requests (and for
 	// the work of commands other than serve), as given; validate parses it
 	// into maxConns.
@@ -56,6 +59,8 @@ const maxDBConns = 1000
 func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 	fs.StringVar(&c.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
 	fs.StringVar(&c.EventStore, "eventstore", envOr(e, "LEDGER_EVENTSTORE", "postgres"), `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
+	fs.StringVar(&c.EventStoreNamespace, "eventstore-namespace", e.getenv("LEDGER_EVENTSTORE_NAMESPACE"),
+		"EventStoreDB only: keep this ledger's streams apart from others on a shared server, e.g. a test run or a training copy (env LEDGER_EVENTSTORE_NAMESPACE)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
 	fs.StringVar(&c.DBMaxConns, "db-max-conns", envOr(e, "LEDGER_DB_MAX_CONNS", strconv.Itoa(postgres.DefaultMaxConns)),
 		"PostgreSQL connections in the pool for requests; serve's projection runner has its own (env LEDGER_DB_MAX_CONNS)")
@@ -92,8 +97,14 @@ func (c *config) validate() error {
 	switch {
 	case c.EventStore == "postgres":
 	case c.usesESDB():
+		if err := esdbstore.CheckNamespace(c.EventStoreNamespace); err != nil {
+			return usageError{err.Error()}
+		}
 	default:
 		return usageError{fmt.Sprintf("eventstore: %q is neither \"postgres\" nor an esdb:// or esdb+discover:// URL", postgres.MaskURL(c.EventStore))}
+	}
+	if c.EventStoreNamespace != "" && !c.usesESDB() {
+		return usageError{"eventstore-namespace (env LEDGER_EVENTSTORE_NAMESPACE): applies to an EventStoreDB event store only"}
 	}
 	if c.LookupKey != "" {
 		if err := domain.LookupKey(c.LookupKey).Validate(); err != nil {
@@ -283,7 +294,7 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 	}
 	log.Info("schema is current", slog.Int("migrations_applied", len(applied)))
 	if cfg.usesESDB() {
-		es, err := esdbstore.Open(cfg.EventStore, log)
+		es, err := esdbstore.Open(cfg.EventStore, log, esdbstore.WithNamespace(cfg.EventStoreNamespace))
 		if err != nil {
 			d.Close()
 			return nil, err

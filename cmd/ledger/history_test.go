@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -67,14 +66,9 @@ func TestHistoryCommandTimeTravel(t *testing.T) {
 				t.Cleanup(s.Close)
 				store = s
 			} else {
-				srv := esdbtest.Start(t)
-				s, err := esdbstore.Open(srv.ConnectionString(), slog.New(slog.DiscardHandler))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = s.Close() })
-				store = s
-				vars["LEDGER_EVENTSTORE"] = srv.ConnectionString()
+				es := esdbtest.NewLedger(t)
+				store = es.Open(t, slog.New(slog.DiscardHandler))
+				es.Env(vars)
 			}
 			pid, idNum := recordBackdatedTermination(t, store)
 			history := func(args ...string) string {

@@ -99,8 +99,8 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `ledger COMMAND -h` for a command's flags. Settings come from flags,")
-	fmt.Fprintln(w, "else from the environment: DATABASE_URL, LEDGER_EVENTSTORE, LEDGER_ADDR,")
-	fmt.Fprintln(w, "LEDGER_LOOKUP_KEY, LEDGER_ACCOUNT_KEY, LEDGER_LOG_FORMAT, LEDGER_DB_MAX_CONNS.")
+	fmt.Fprintln(w, "else from the environment: DATABASE_URL, LEDGER_EVENTSTORE, LEDGER_EVENTSTORE_NAMESPACE,")
+	fmt.Fprintln(w, "LEDGER_ADDR, LEDGER_LOOKUP_KEY, LEDGER_ACCOUNT_KEY, LEDGER_LOG_FORMAT, LEDGER_DB_MAX_CONNS.")
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) error {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -41,14 +40,9 @@ func newCLILedger(t *testing.T, store string) *cliLedger {
 		t.Cleanup(s.Close)
 		l.store = s
 	case "esdb":
-		srv := esdbtest.Start(t)
-		vars["LEDGER_EVENTSTORE"] = srv.ConnectionString()
-		s, err := esdbstore.Open(srv.ConnectionString(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		l.store = s
+		es := esdbtest.NewLedger(t)
+		es.Env(vars)
+		l.store = es.Open(t, nil)
 	}
 	l.env = getenvFrom(vars)
 	return l

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -95,14 +94,11 @@ func TestSeedLushan2024ShowsThePublishedFigures(t *testing.T) {
 // contract suite so far (docs/eventstoredb.md).
 func TestSeedLushan2024OnEventStoreDB(t *testing.T) {
 	db := pgtest.NewSchema(t)
-	srv := esdbtest.Start(t, esdbtest.WithMaxAppendSize(domain.MaxAppendBytes))
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL, "LEDGER_EVENTSTORE": srv.ConnectionString()})
-	seedAndCheckLushan(t, env)
-	s, err := esdbstore.Open(srv.ConnectionString(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	es := esdbtest.NewLedger(t, esdbtest.WithMaxAppendSize(domain.MaxAppendBytes))
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	es.Env(vars)
+	seedAndCheckLushan(t, getenvFrom(vars))
+	s := es.Open(t, nil)
 	largest, n := 0, 0
 	eachEvent(t, s, func(e domain.RecordedEvent) {
 		largest = max(largest, len(e.Type)+len(e.Data)+len(e.Metadata))

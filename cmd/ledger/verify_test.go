@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -334,16 +333,14 @@ func TestVerifyLedger(t *testing.T) {
 // The same checks on EventStoreDB (the in-process test server): an
 // untouched ledger verifies, and the digest printed is the checker's.
 func TestVerifyOnEventStoreDB(t *testing.T) {
-	srv := esdbtest.Start(t)
-	es, err := esdbstore.Open(srv.ConnectionString(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer es.Close()
+	ledger := esdbtest.NewLedger(t)
+	es := ledger.Open(t, slog.New(slog.DiscardHandler))
 	registerPersons(t, es, 0, 3)
 	waitForLog(t, es, 9)
 	db := pgtest.NewSchema(t)
-	run1 := verifyRun(getenvFrom(map[string]string{"DATABASE_URL": db.URL, "LEDGER_EVENTSTORE": srv.ConnectionString()}))
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	ledger.Env(vars)
+	run1 := verifyRun(getenvFrom(vars))
 	if out, errOut, err := run1("project", "--once"); err != nil {
 		t.Fatalf("project --once: %v\n%s\n%s", err, out, errOut)
 	}
