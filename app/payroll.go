@@ -873,8 +873,8 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 	if err != nil {
 		return paymentFile{}, nil, err
 	}
-	l, err := p.load(ctx, program)
-	if err != nil {
+	l := &ledger{program: program, control: newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)}
+	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
 		return paymentFile{}, nil, err
 	}
 	if _, err := domain.DecideExport(l.control.state, domain.BatchExported{BatchID: req.BatchID}); err != nil {
@@ -883,13 +883,13 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 	if err := p.read.CaughtUp(ctx); err != nil {
 		return paymentFile{}, nil, err
 	}
-	var issued []*domain.ShardLine
-	var pids []domain.PersonID
-	for _, sl := range l.lines(req.BatchID) {
-		if sl.Status == domain.LineIssued {
-			issued = append(issued, sl)
-			pids = append(pids, sl.PersonID)
-		}
+	issued, err := p.issuedLines(ctx, l, req.BatchID)
+	if err != nil {
+		return paymentFile{}, nil, err
+	}
+	pids := make([]domain.PersonID, len(issued))
+	for i, sl := range issued {
+		pids[i] = sl.PersonID
 	}
 	accounts, err := p.read.BankAccounts(ctx, pids)
 	if err != nil {
@@ -929,6 +929,38 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 	sum := sha256.Sum256(buf.Bytes())
 	return paymentFile{ExportResult: ExportResult{File: buf.Bytes(), Name: req.BatchID + "." + format.String(), Count: len(lines), Total: total,
 		SHA256: hex.EncodeToString(sum[:]), Format: format.String(), Encoding: enc.String()}}, l, nil
+}
+
+// issuedLines returns the lines of a batch that are issued and not yet
+// settled or failed, by reference. It folds the program's payment shards a
+// few at a time and keeps of each only those lines, so a command that
+// only reads a batch holds a shard's fold at a time, not the program's.
+// l holds the program's payroll stream, folded; its shards stay unread.
+func (p *Payroll) issuedLines(ctx context.Context, l *ledger, batchID string) ([]domain.PayrollLine, error) {
+	var mu sync.Mutex
+	var out []domain.PayrollLine
+	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s := newStream(domain.PaymentsStream(l.program, i), newShard(l.control.state.ShardLines()), evolveShard)
+		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+			return err
+		}
+		refs := s.state.Batches[batchID]
+		mine := make([]domain.PayrollLine, 0, len(refs))
+		for _, ref := range refs {
+			if sl := s.state.Lines[ref]; sl.Status == domain.LineIssued {
+				mine = append(mine, sl.PayrollLine)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out = append(out, mine...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b domain.PayrollLine) int { return strings.Compare(a.Reference, b.Reference) })
+	return out, nil
 }
 
 // ReconcileRequest is a bank return file for a batch.
