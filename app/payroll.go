@@ -145,23 +145,40 @@ func (l *ledger) claimsBy(commandID string) []domain.OverpaymentClaimed {
 
 // load folds a program's payroll stream and every payment shard.
 func (p *Payroll) load(ctx context.Context, program domain.ProgramCode) (*ledger, error) {
-	l := &ledger{program: program,
-		control: newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)}
-	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+	l, err := p.loadControl(ctx, program)
+	if err != nil {
 		return nil, err
 	}
-	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-		s := newStream(domain.PaymentsStream(program, i), newShard(l.control.state.ShardLines()), evolveShard)
-		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
-			return err
-		}
+	err = p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s, err := p.loadShard(ctx, l, i)
 		l.shards[i] = s
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// loadControl folds a program's payroll stream only; its shards stay
+// unread.
+func (p *Payroll) loadControl(ctx context.Context, program domain.ProgramCode) (*ledger, error) {
+	l := &ledger{program: program,
+		control: newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)}
+	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// loadShard folds payment shard i of the program of l, whose payroll
+// stream is folded (it sizes the shard's maps).
+func (p *Payroll) loadShard(ctx context.Context, l *ledger, i int) (*stream[shard], error) {
+	s := newStream(domain.PaymentsStream(l.program, i), newShard(l.control.state.ShardLines()), evolveShard)
+	if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // loadBatch checks a batch command's envelope and folds the ledger of the
@@ -873,8 +890,8 @@ func (p *Payroll) paymentFile(ctx context.Context, req ExportRequest) (paymentFi
 	if err != nil {
 		return paymentFile{}, nil, err
 	}
-	l := &ledger{program: program, control: newStream(domain.PayrollStream(program), domain.NewPayrollProgram(), domain.EvolvePayrollProgram)}
-	if err := l.control.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+	l, err := p.loadControl(ctx, program)
+	if err != nil {
 		return paymentFile{}, nil, err
 	}
 	if _, err := domain.DecideExport(l.control.state, domain.BatchExported{BatchID: req.BatchID}); err != nil {
@@ -940,8 +957,8 @@ func (p *Payroll) issuedLines(ctx context.Context, l *ledger, batchID string) ([
 	var mu sync.Mutex
 	var out []domain.PayrollLine
 	err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-		s := newStream(domain.PaymentsStream(l.program, i), newShard(l.control.state.ShardLines()), evolveShard)
-		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		s, err := p.loadShard(ctx, l, i)
+		if err != nil {
 			return err
 		}
 		refs := s.state.Batches[batchID]

@@ -12,7 +12,7 @@ func Chunks[T any](items []T, maxBytes int) [][]T {
 	var buf []byte
 	for i := range items {
 		var n int
-		if f, ok := any(&items[i]).(interface{ appendJSON([]byte) []byte }); ok {
+		if f, ok := any(&items[i]).(jsonAppender); ok {
 			buf = f.appendJSON(buf[:0])
 			n = len(buf) + 1 // the comma between items
 		} else if b, err := json.Marshal(items[i]); err == nil {

@@ -20,13 +20,19 @@ import (
 //   - decodeJSON reads the form json.Marshal writes, with any whitespace
 //     and key order, and declines — returning false, so that the caller
 //     decodes with encoding/json instead — anything else: an escape in a
-//     string, an unknown key, a null, a number, invalid UTF-8. So a stored
+//     string, an unknown key, a null string, a number, invalid UTF-8. So a stored
 //     event always decodes as encoding/json decodes it.
+
+// jsonAppender writes itself as json.Marshal does: the events below and
+// their lines.
+type jsonAppender interface {
+	appendJSON(b []byte) []byte
+}
 
 // fastEvent is an event with a direct JSON codec.
 type fastEvent interface {
 	Event
-	appendJSON(b []byte) []byte
+	jsonAppender
 }
 
 // fastDecoder is a pointer to an event that decodes its JSON directly.
@@ -36,7 +42,7 @@ type fastDecoder interface {
 
 // encodeEvent is json.Marshal(ev), directly where ev has a codec.
 func encodeEvent(ev Event) ([]byte, error) {
-	if f, ok := ev.(fastEvent); ok && ev != nil {
+	if f, ok := ev.(fastEvent); ok {
 		return f.appendJSON(make([]byte, 0, 1024)), nil
 	}
 	return json.Marshal(ev)

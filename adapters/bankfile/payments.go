@@ -327,9 +327,8 @@ func checkCode(field, s string) error {
 	return nil
 }
 
-// checkText accepts text a bank system and a spreadsheet read safely.
-// checkText checks a text field, named by field (called only to name it
-// in an error).
+// checkText accepts text a bank system and a spreadsheet read safely;
+// field names the field, and is called only when the text is refused.
 func checkText(field func() string, s string, required bool) error {
 	bad := func(format string, args ...any) error { return domain.Invalid(field(), format, args...) }
 	switch {
