@@ -315,7 +315,7 @@ func (r *Runner) nextBatch(ctx context.Context, sub domain.Subscription) ([]doma
 	var batch []domain.RecordedEvent
 	m, err := sub.Recv(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("projections: subscription: %w", err)
+		return nil, false, subscriptionErr(ctx, err)
 	}
 	if m.CaughtUp {
 		return nil, true, nil
@@ -329,7 +329,7 @@ func (r *Runner) nextBatch(ctx context.Context, sub domain.Subscription) ([]doma
 			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				return batch, false, nil
 			}
-			return nil, false, fmt.Errorf("projections: subscription: %w", err)
+			return nil, false, subscriptionErr(ctx, err)
 		}
 		if m.CaughtUp {
 			return batch, true, nil
@@ -337,6 +337,17 @@ func (r *Runner) nextBatch(ctx context.Context, sub domain.Subscription) ([]doma
 		batch = append(batch, *m.Event)
 	}
 	return batch, false, nil
+}
+
+// subscriptionErr is the error a subscription ended with — or, once the
+// run's context has ended, that context's error: a subscription closes as
+// its context ends, and may say "closed" before the context's own error
+// reaches it; either way the run was stopped, not failed.
+func subscriptionErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return fmt.Errorf("projections: subscription: %w", err)
 }
 
 // item is a stored event and its decoding.
