@@ -181,8 +181,9 @@ func (p *Payroll) loadShard(ctx context.Context, l *ledger, i int) (*stream[shar
 	return s, nil
 }
 
-// loadBatch checks a batch command's envelope and folds the ledger of the
-// batch's program; the batch must exist.
+// loadBatch checks a batch command's envelope and folds the payroll stream
+// of the batch's program; the batch must exist. Its shards are folded as
+// the command reaches them (eachShardOf).
 func (p *Payroll) loadBatch(ctx context.Context, meta domain.CommandMeta, batchID string) (*ledger, *domain.Batch, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, nil, err
@@ -191,12 +192,35 @@ func (p *Payroll) loadBatch(ctx context.Context, meta domain.CommandMeta, batchI
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := p.load(ctx, program)
+	l, err := p.loadControl(ctx, program)
 	if err != nil {
 		return nil, nil, err
 	}
 	b, err := l.batch(batchID)
 	return l, b, err
+}
+
+// eachShardOf runs fn on every payment shard of l, x.workers at a time. A
+// shard l does not hold is folded for fn and let go after it, so that a
+// long step over a large batch holds a few shards' lines at a time, never
+// the whole program's.
+func (p *Payroll) eachShardOf(ctx context.Context, l *ledger, fn func(ctx context.Context, i int, s *stream[shard]) error) error {
+	return p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s := l.shards[i]
+		if s == nil {
+			var err error
+			if s, err = p.loadShard(ctx, l, i); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, i, s)
+	})
+}
+
+// tally adds up, under a lock, what shards working at once count.
+type tally struct {
+	sync.Mutex
+	a, b domain.CountTotal
 }
 
 // lines returns a batch's lines from every shard, by reference, as the
@@ -386,9 +410,11 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 			}
 		}
 		var done counter
-		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-			l.shards[i].state.Grow(len(ps[i])) // a line a person, give or take arrears
-			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
+		var mu sync.Mutex // guards reserved
+		var reserved []domain.PayrollLine
+		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
+			s.state.Grow(len(ps[i])) // a line a person, give or take arrears
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
 				lines, err := domain.DecideReserve(st.PaymentsShard, b.Opened, i, ps[i])
 				if err != nil {
 					return nil, err
@@ -401,17 +427,20 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 			}, func(ev domain.Event) {
 				p.report(id, "reserved", done.add(linesOf(ev)), 0)
 			})
-			return err
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ref := range s.state.Batches[id] {
+				if sl := s.state.Lines[ref]; sl.Status == domain.LineReserved {
+					reserved = append(reserved, sl.PayrollLine)
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return DraftResult{}, err
-		}
-		lines := l.lines(id)
-		reserved := make([]domain.PayrollLine, 0, len(lines))
-		for _, sl := range lines {
-			if sl.Status == domain.LineReserved {
-				reserved = append(reserved, sl.PayrollLine)
-			}
 		}
 		if len(reserved) == 0 {
 			// Another batch took every line between the check and the
@@ -504,8 +533,9 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 		}
 		total := b.Drafted.Lines.Count
 		var done counter
-		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
+		var sum tally // issued, withheld
+		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
 				issue, withheld := domain.DecideIssue(st.PaymentsShard, b.Opened, ps[i])
 				var out []domain.Event
 				for _, c := range domain.Chunks(withheld, p.x.chunk) {
@@ -518,22 +548,29 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 			}, func(ev domain.Event) {
 				p.report(id, "issued", done.add(linesOf(ev)), total)
 			})
-			return err
+			if err != nil {
+				return err
+			}
+			var issued, withheld domain.CountTotal
+			for _, ref := range s.state.Batches[id] {
+				switch sl := s.state.Lines[ref]; sl.Status {
+				case domain.LineReleased:
+					withheld = withheld.Plus(sl.Amount)
+				case domain.LineReserved:
+					return fmt.Errorf("batch %s: line %s is still reserved after issuing", id, sl.Reference)
+				default:
+					issued = issued.Plus(sl.Amount)
+				}
+			}
+			sum.Lock()
+			defer sum.Unlock()
+			sum.a, sum.b = sum.a.Add(issued), sum.b.Add(withheld)
+			return nil
 		})
 		if err != nil {
 			return ApproveResult{}, err
 		}
-		var issued, withheld domain.CountTotal
-		for _, sl := range l.lines(id) {
-			switch sl.Status {
-			case domain.LineReleased:
-				withheld = withheld.Plus(sl.Amount)
-			case domain.LineReserved:
-				return ApproveResult{}, fmt.Errorf("batch %s: line %s is still reserved after issuing", id, sl.Reference)
-			default:
-				issued = issued.Plus(sl.Amount)
-			}
-		}
+		issued, withheld := sum.a, sum.b
 		_, _, err = decide(ctx, &p.x, l.control, meta, once("issued"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 			if s.Batches[id].State != domain.BatchStateIssuing {
 				return nil, nil // finished by a concurrent run
@@ -595,8 +632,9 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 		return RejectResult{}, err
 	}
 	if b.State == domain.BatchStateRejecting {
-		err := p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-			_, err := process(ctx, &p.x, l.shards[i], meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
+		var sum tally // released
+		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
+			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
 				refs := domain.DecideRelease(st.PaymentsShard, id)
 				if len(refs) == 0 && st.Closed[id] {
 					return nil, nil
@@ -611,15 +649,22 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 				}
 				return out, nil
 			}, nil)
-			return err
+			if err != nil {
+				return err
+			}
+			var released domain.CountTotal
+			for _, ref := range s.state.Batches[id] {
+				released = released.Plus(s.state.Lines[ref].Amount)
+			}
+			sum.Lock()
+			defer sum.Unlock()
+			sum.a = sum.a.Add(released)
+			return nil
 		})
 		if err != nil {
 			return RejectResult{}, err
 		}
-		var released domain.CountTotal
-		for _, sl := range l.lines(id) {
-			released = released.Plus(sl.Amount)
-		}
+		released := sum.a
 		_, _, err = decide(ctx, &p.x, l.control, meta, once("released"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 			if s.Batches[id].State != domain.BatchStateRejecting {
 				return nil, nil
@@ -1004,11 +1049,17 @@ type ReconcileResult struct {
 }
 
 // Reconcile reads a bank return file, classifies its lines against the
-// batch's payments, records the import (ReturnImported, with the file's
-// SHA-256) and applies the settlements and failures shard by shard. A
-// malformed file is a *bankfile.FileError and applies nothing; the same
-// file again applies nothing new and answers with the same
-// classification.
+// batch's payments, applies the settlements and failures shard by shard
+// and records the import (ReturnImported, with the file's SHA-256 and its
+// tallies). A malformed file is a *bankfile.FileError and applies
+// nothing; the same file again applies nothing new and answers with the
+// same classification.
+//
+// Every reference the ledger writes names its payment shard
+// (domain.LineReference), so each shard is folded, judges its own lines
+// of the file and settles them on its own, a few shards at a time: the
+// command holds a few shards' lines, never the whole batch's. A reference
+// that names no shard is none of the batch's.
 func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req ReconcileRequest) (ReconcileResult, error) {
 	if err := meta.Validate(); err != nil {
 		return ReconcileResult{}, err
@@ -1020,111 +1071,87 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if req.On.IsZero() {
 		req.On = domain.BusinessDate(meta.Now)
 	}
-	// The file is read while the ledger is folded: neither needs the
-	// other, and a large file takes seconds to read.
-	var ret bankfile.ReturnFile
-	read := make(chan error, 1)
-	go func() {
-		var err error
-		ret, err = bankfile.ReadReturn(bytes.NewReader(req.Raw), req.Name)
-		read <- err
-	}()
 	sum := sha256.Sum256(req.Raw)
 	file := hex.EncodeToString(sum[:])
-	l, err := p.load(ctx, program)
-	if err := <-read; err != nil {
-		return ReconcileResult{}, err // a malformed file applies nothing, whatever the ledger
+	// The file is read, and its lines split by shard, while the ledger is
+	// folded: neither needs the other, and a large file takes seconds to
+	// read.
+	ret := readReturn(req)
+	l, err := p.loadControl(ctx, program)
+	var b *domain.Batch
+	if err == nil {
+		b, err = l.batch(req.BatchID)
+	}
+	if err == nil && b.State != domain.BatchStateApproved {
+		err = domain.Violation(domain.RuleBatchNotApproved, "batch %s is %s: only an approved batch has payments to reconcile", req.BatchID, b.State)
+	}
+	prev, already := domain.ReturnImported{}, false
+	if err == nil {
+		if prev, already = l.control.state.Imported[file]; already && prev.BatchID != req.BatchID {
+			err = &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
+		}
 	}
 	if err != nil {
+		if ferr := ret.wait(ctx); ferr != nil {
+			return ReconcileResult{}, ferr // a malformed file applies nothing, whatever the ledger
+		}
 		return ReconcileResult{}, err
 	}
-	b, err := l.batch(req.BatchID)
-	if err != nil {
-		return ReconcileResult{}, err
-	}
-	if b.State != domain.BatchStateApproved {
-		return ReconcileResult{}, domain.Violation(domain.RuleBatchNotApproved, "batch %s is %s: only an approved batch has payments to reconcile", req.BatchID, b.State)
-	}
-	// The payments the file is judged against: every payment the batch
-	// issued, with what other return files said of it — so a cumulative
-	// file's earlier lines are known, and this file imported again is
-	// judged as it was the first time.
+	// The file is judged against every payment the batch issued, with what
+	// the batch's earlier return files said of it — so a cumulative file's
+	// earlier lines are known — and never with what this file did: this
+	// file imported again, or run again after a crash midway, is judged as
+	// it was the first time.
 	order := map[string]int{}
 	for i, im := range b.Imports {
 		order[im.FileSHA256] = i + 1
 	}
-	n, ok := order[file]
-	if !ok {
-		n = len(b.Imports) + 1
+	if _, ok := order[file]; !ok {
+		order[file] = len(b.Imports) + 1
 	}
-	lines := l.lines(req.BatchID)
-	expected := make([]bankfile.Expected, 0, len(lines))
-	for _, sl := range lines {
-		switch sl.Status {
-		case domain.LineIssued, domain.LineSettled, domain.LineFailed:
-			expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount, Earlier: earlierStatus[sl.StatusBefore(n, order)]})
+	n := order[file]
+	var (
+		parts   [domain.PaymentShards]bankfile.Reconciliation
+		claims  [domain.PaymentShards][]domain.OverpaymentClaimed
+		last    [domain.PaymentShards]domain.Position
+		done    counter
+		counted = func(k int) { p.report(req.BatchID, "reconciled", done.add(k), len(ret.file.Lines)) }
+	)
+	// Each shard is folded while the file is still being read; nothing is
+	// appended before the whole file has been read well.
+	err = p.x.eachShard(ctx, func(ctx context.Context, i int) error {
+		s, err := p.loadShard(ctx, l, i)
+		if err != nil {
+			return err
 		}
-	}
-	rec := bankfile.Classify(expected, ret)
-	// What the file settles and fails, by the payment shard of each line:
-	// the one its reference names, else the one that holds it.
-	var settlements [domain.PaymentShards][]domain.Settlement
-	for i, s := range l.shards {
-		settlements[i] = make([]domain.Settlement, 0, len(s.state.Batches[req.BatchID]))
-	}
-	total := 0
-	add := func(st domain.Settlement) {
-		i, ok := domain.ReferenceShard(st.Reference)
-		if !ok || l.shards[i].state.Lines[st.Reference] == nil {
-			for i = range l.shards {
-				if l.shards[i].state.Lines[st.Reference] != nil {
-					break
-				}
+		if err := ret.wait(ctx); err != nil {
+			return err
+		}
+		refs := s.state.Batches[req.BatchID]
+		expected := make([]bankfile.Expected, 0, len(refs))
+		for _, ref := range refs {
+			switch sl := s.state.Lines[ref]; sl.Status {
+			case domain.LineIssued, domain.LineSettled, domain.LineFailed:
+				expected = append(expected, bankfile.Expected{Reference: sl.Reference, Amount: sl.Amount, Earlier: earlierStatus[sl.StatusBefore(n, order)]})
 			}
 		}
-		settlements[i] = append(settlements[i], st)
-		total++
-	}
-	for _, rl := range rec.Settled {
-		add(domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
-	}
-	for _, rl := range rec.LateSettled {
-		add(domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
-	}
-	for _, rl := range rec.Failed {
-		add(domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
-	}
-	t := rec.Totals
-	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
-		Late: t.LateSettled.Count, Unchanged: t.AlreadySettled.Count + t.AlreadyFailed.Count,
-		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count + t.Conflicting.Count + t.Contradicting.Count, ImportedBy: meta.Actor}
-	_, already := l.control.state.Imported[file]
-	res, _, err := decide(ctx, &p.x, l.control, meta, once("return"), func(s domain.PayrollProgram) ([]domain.Event, error) {
-		if _, ok := s.Imported[file]; ok {
-			already = true
-			return nil, nil
+		slices.SortFunc(expected, func(a, b bankfile.Expected) int { return strings.Compare(a.Reference, b.Reference) })
+		rec := bankfile.Classify(expected, bankfile.ReturnFile{Lines: ret.shards[i]})
+		parts[i] = rec
+		settlements := make([]domain.Settlement, 0, len(rec.Settled)+len(rec.LateSettled)+len(rec.Failed))
+		for _, rl := range rec.Settled {
+			settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
 		}
-		return domain.DecideReturn(s, imported)
-	})
-	if err != nil {
-		return ReconcileResult{}, err
-	}
-	if prev := l.control.state.Imported[file]; prev.BatchID != req.BatchID {
-		return ReconcileResult{}, &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
-	}
-	var done counter
-	var mu sync.Mutex // guards res.Position
-	landed := func(last domain.Position) {
-		mu.Lock()
-		defer mu.Unlock()
-		if res.Position.Less(last) {
-			res.Position = last
+		for _, rl := range rec.LateSettled {
+			settlements = append(settlements, domain.Settlement{Reference: rl.Reference, BankReference: rl.BankReference, On: req.On})
 		}
-	}
-	err = p.x.eachShard(ctx, func(ctx context.Context, i int) error {
-		s := l.shards[i]
-		last, err := process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
-			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements[i])
+		for _, rl := range rec.Failed {
+			settlements = append(settlements, domain.Settlement{Reference: rl.Reference, Failed: true, Reason: rl.Reason, On: req.On})
+		}
+		counted(len(ret.shards[i]) - len(settlements)) // lines that change nothing
+		pending := len(settlements)
+		last[i], err = process(ctx, &p.x, s, meta, fmt.Sprintf("settle/%x", i), func(st shard) ([]domain.Event, error) {
+			r := domain.DecideSettle(st.PaymentsShard, req.BatchID, program, settlements)
 			var out []domain.Event
 			for _, c := range domain.Chunks(r.Failed, p.x.chunk) {
 				out = append(out, domain.PaymentsFailed{BatchID: req.BatchID, FileSHA256: file, Payments: c})
@@ -1137,22 +1164,101 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 			}
 			return out, nil
 		}, func(ev domain.Event) {
-			p.report(req.BatchID, "settled", done.add(linesOf(ev)), total)
+			k := linesOf(ev)
+			pending -= k
+			counted(k)
 		})
 		if err != nil {
 			return err
 		}
-		landed(last)
-		if last, err = p.claimLate(ctx, meta, s, i, program, req.BatchID, file); err != nil {
+		counted(pending) // settled before this run (a run stopped midway)
+		lateAt, err := p.claimLate(ctx, meta, s, i, program, req.BatchID, file)
+		if err != nil {
 			return err
 		}
-		landed(last)
+		if last[i].Less(lateAt) {
+			last[i] = lateAt
+		}
+		claims[i] = s.state.claims[meta.CommandID]
 		return nil
 	})
 	if err != nil {
 		return ReconcileResult{}, err
 	}
-	return ReconcileResult{Reconciliation: rec, AlreadyImported: already, Claims: l.claimsBy(meta.CommandID), Position: res.Position}, nil
+	rec := bankfile.Merge(append(parts[:], bankfile.Classify(nil, bankfile.ReturnFile{Lines: ret.other}))...)
+	counted(len(ret.other))
+	t := rec.Totals
+	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.file.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
+		Late: t.LateSettled.Count, Unchanged: t.AlreadySettled.Count + t.AlreadyFailed.Count,
+		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count + t.Conflicting.Count + t.Contradicting.Count, ImportedBy: meta.Actor}
+	res, _, err := decide(ctx, &p.x, l.control, meta, once("return"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+		if prev, ok := s.Imported[file]; ok {
+			if prev.BatchID != req.BatchID {
+				return nil, &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
+			}
+			already = true
+			return nil, nil
+		}
+		return domain.DecideReturn(s, imported)
+	})
+	if err != nil {
+		return ReconcileResult{}, err
+	}
+	out := ReconcileResult{Reconciliation: rec, AlreadyImported: already, Claims: slices.Concat(claims[:]...), Position: res.Position}
+	for _, at := range last {
+		if out.Position.Less(at) {
+			out.Position = at
+		}
+	}
+	return out, nil
+}
+
+// returnLines is a return file being read, its lines split by the payment
+// shard their reference names.
+type returnLines struct {
+	read   chan struct{} // closed once read
+	err    error
+	file   bankfile.ReturnFile
+	shards [domain.PaymentShards][]bankfile.ReturnLine
+	other  []bankfile.ReturnLine // references that name no shard
+}
+
+// readReturn reads a return file in the background.
+func readReturn(req ReconcileRequest) *returnLines {
+	r := &returnLines{read: make(chan struct{})}
+	go func() {
+		defer close(r.read)
+		if r.file, r.err = bankfile.ReadReturn(bytes.NewReader(req.Raw), req.Name); r.err != nil {
+			return
+		}
+		var n [domain.PaymentShards]int
+		for _, rl := range r.file.Lines {
+			if i, ok := domain.ReferenceShard(rl.Reference); ok {
+				n[i]++
+			}
+		}
+		for i := range r.shards {
+			r.shards[i] = make([]bankfile.ReturnLine, 0, n[i])
+		}
+		for _, rl := range r.file.Lines {
+			if i, ok := domain.ReferenceShard(rl.Reference); ok {
+				r.shards[i] = append(r.shards[i], rl)
+			} else {
+				r.other = append(r.other, rl)
+			}
+		}
+	}()
+	return r
+}
+
+// wait waits for the file to be read and returns what was wrong with it.
+func (r *returnLines) wait(ctx context.Context) error {
+	select {
+	case <-r.read:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // earlierStatus is what return files said of a payment, in bankfile's

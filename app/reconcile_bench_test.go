@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -34,7 +36,8 @@ func (fixedReads) BankAccounts(context.Context, []domain.PersonID) (map[domain.P
 // bench` uses 100,000) and a GB18030 return file settling every one of them
 // are prepared; the timed part reads and classifies the file, records the
 // import and appends the settlements, chunk by chunk in every payment
-// shard.
+// shard. With LEDGER_TEST_CPUPROFILE=DIR, the timed part's CPU profile
+// is written there.
 func BenchmarkReconcileBatch(b *testing.B) {
 	n := 2000
 	if v := os.Getenv("LEDGER_BENCH_LINES"); v != "" {
@@ -77,12 +80,23 @@ func BenchmarkReconcileBatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if dir := os.Getenv("LEDGER_TEST_CPUPROFILE"); dir != "" {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("reconcile-%d.pprof", i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+		}
 		b.StartTimer()
 		start := time.Now()
 		applied, err := pay.Reconcile(ctx, domain.CommandMeta{CommandID: "r", Actor: "fin.wu", Role: "finance", Now: now},
 			app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw, On: domain.DateOf(now)})
 		elapsed := time.Since(start)
 		b.StopTimer()
+		pprof.StopCPUProfile()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -92,8 +92,10 @@ func (s *stream[S]) catchUp(ctx context.Context, store domain.EventStore, reg *d
 	}
 }
 
-// readPage is how many events a stream read fetches at a time.
-const readPage = 2000
+// readPage is how many events a stream read fetches at a time: with a
+// long step's events near domain.MaxChunkBytes each, a page is at most
+// ~26 MB, which the fold decodes and lets go before it reads the next.
+const readPage = 128
 
 // append seals events into the stream's chain and appends them at the
 // revision the stream was folded to, then folds them into the state with

@@ -43,9 +43,46 @@ type fastDecoder interface {
 // encodeEvent is json.Marshal(ev), directly where ev has a codec.
 func encodeEvent(ev Event) ([]byte, error) {
 	if f, ok := ev.(fastEvent); ok {
-		return f.appendJSON(make([]byte, 0, 1024)), nil
+		return f.appendJSON(make([]byte, 0, sizeHint(ev))), nil
 	}
 	return json.Marshal(ev)
+}
+
+// sizeHint is about the length of a line event's JSON — its lines times
+// its first line's length, with room for lines a little longer — so that
+// writing a chunk of a few thousand lines fills one buffer instead of
+// growing one a few dozen times.
+func sizeHint(ev Event) int {
+	switch e := ev.(type) {
+	case LinesReserved:
+		return linesHint(e.Lines)
+	case PaymentsIssued:
+		return linesHint(e.Payments)
+	case PaymentsSettled:
+		return linesHint(e.Payments)
+	case PaymentsSettledLate:
+		return linesHint(e.Payments)
+	case PaymentsFailed:
+		return linesHint(e.Payments)
+	case *LinesReserved:
+		return linesHint(e.Lines)
+	case *PaymentsIssued:
+		return linesHint(e.Payments)
+	case *PaymentsSettled:
+		return linesHint(e.Payments)
+	case *PaymentsSettledLate:
+		return linesHint(e.Payments)
+	case *PaymentsFailed:
+		return linesHint(e.Payments)
+	}
+	return 1024
+}
+
+func linesHint[L jsonAppender](ls []L) int {
+	if len(ls) == 0 {
+		return 256
+	}
+	return 256 + len(ls)*(len(ls[0].appendJSON(nil))+16)
 }
 
 // fieldKind is how a field is written in JSON.

@@ -24,6 +24,11 @@ func (c CountTotal) Plus(m Money) CountTotal {
 	return c
 }
 
+// Add returns c and o together.
+func (c CountTotal) Add(o CountTotal) CountTotal {
+	return CountTotal{Count: c.Count + o.Count, Total: c.Total.Add(o.Total)}
+}
+
 // BatchReportLine is one line of a batch with its payment's status.
 type BatchReportLine struct {
 	PayrollLine

@@ -285,19 +285,26 @@ profiles written by the commands run with LEDGER_TEST_CPUPROFILE, on this
 2-core machine):
 
 - **Events are bounded; the work is not yet.** No event is over 256 KiB
-  and no append over 512 KiB, on both stores. But each command folds the
-  program's payroll stream and its 16 payment shards — about 2,000,000
-  line records for a month of a million (reserved, then issued) — before
-  it decides. Since 2026-12-03 the five events that carry lines are
-  written and read by a direct JSON codec (domain/linecodec.go: the bytes
-  encoding/json writes, without reflection; anything else is handed to
-  encoding/json), which took decoding from ~30 % of a command's CPU to
-  ~7–10 %, and the month from ~103 s to ~70 s on a quiet machine. What is
-  left of the fold is the folded state itself: inserting 2,000,000 lines
-  into the shards' maps (cache misses: ~15 % of CPU) and garbage
-  collection over millions of small objects (20–30 %). The commands' peak
-  memory (1–3 GB) is that folded state, which grows with the batch: what
-  the chunking bounds is the events, not yet the state a command holds.
+  and no append over 512 KiB, on both stores. But each command still
+  reads every line event of the shards it works on — about 2,000,000
+  line records for a month of a million (reserved, then issued). The five
+  events that carry lines are written and read by a direct JSON codec
+  (domain/linecodec.go: the bytes encoding/json writes, without
+  reflection; anything else is handed to encoding/json), which took
+  decoding from ~30 % of a command's CPU to ~7–10 %. What is left of the
+  fold is the folded state itself: inserting the lines into the shards'
+  maps (cache misses: ~10–15 % of CPU) and garbage collection (30–35 %).
+- **A few shards at a time.** Since 2026-12-03 (afternoon) approval,
+  rejection, resumption and reconciliation fold each payment shard as
+  they reach it, two at a time, and let it go: what is live during a
+  million-line reconciliation is ~335 MB (heap profile after a forced
+  collection), of which the return file's lines are ~130 MB, where it was
+  the whole folded month before. Peak resident memory stayed at 1.9–2.8
+  GB: the collector's marks take seconds on two busy cores, and what is
+  allocated meanwhile counts as live until the next one (gctrace: 1.3 GB
+  "live" at the end of a mark while a forced collection finds 335 MB);
+  GOMEMLIMIT caps it where memory is scarce. Time did not change (A/B on
+  one machine, same minute: 15.6/15.7 s before, 13.3/15.5 s after).
 - **Two cores are both busy.** The Go process uses about one core; the
   rest is PostgreSQL (or the protocol server) reading the streams and
   storing the appends. Appending the settlements of a million lines
@@ -311,11 +318,10 @@ profiles written by the commands run with LEDGER_TEST_CPUPROFILE, on this
   did not help (measured again on the reconciliation: within the noise).
 - **What would meet the targets** (not done): a snapshot of each shard's
   folded state at the end of a long step, so later commands read one
-  compact record per shard instead of every line event; and folding a
-  shard at a time, then dropping it, so a command's memory is one
-  shard's and not the batch's (a return line's reference names its
-  shard, `domain.ReferenceShard`, so a return file can be split by shard
-  before any shard is read).
+  compact record per shard instead of every line event (the fold is
+  ~half of a reconciliation's CPU), and settlement events that name the
+  payments they settle instead of repeating every line (the settlements
+  of a million lines are 250 MB of JSON to write, hash and store).
 - **Emmett 0.42.0's rebuild skips events of concurrent appends.** It reads
   its log in (transaction_id, global_position) order but resumes after
   the last global_position it saw, so events of concurrent transactions

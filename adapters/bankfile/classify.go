@@ -1,7 +1,9 @@
 package bankfile
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -163,6 +165,44 @@ func Classify(expected []Expected, ret ReturnFile) Reconciliation {
 	return rec
 }
 
+// Merge joins the classifications of parts of one return file against
+// parts of one batch, as Classify would have classified the whole: the
+// lists in file order (Missing in reference order), the tallies summed.
+// The parts must split by reference — every line and expected payment of
+// a reference in the same part — as the payment shards of a batch do; a
+// reference's lines are then judged together, as Classify judges them.
+func Merge(parts ...Reconciliation) Reconciliation {
+	var rec Reconciliation
+	lists := func(r *Reconciliation) []*[]ReturnLine {
+		return []*[]ReturnLine{&r.Settled, &r.Failed, &r.LateSettled, &r.AlreadySettled, &r.AlreadyFailed, &r.Unknown, &r.Conflicting, &r.Contradicting}
+	}
+	tallies := func(t *Totals) []*Tally {
+		return []*Tally{&t.Expected, &t.Settled, &t.Failed, &t.LateSettled, &t.AlreadySettled, &t.AlreadyFailed,
+			&t.AmountMismatch, &t.Unknown, &t.Duplicate, &t.Conflicting, &t.Contradicting, &t.Missing}
+	}
+	into, intoTallies := lists(&rec), tallies(&rec.Totals)
+	for i := range parts {
+		for k, l := range lists(&parts[i]) {
+			*into[k] = append(*into[k], *l...)
+		}
+		rec.AmountMismatch = append(rec.AmountMismatch, parts[i].AmountMismatch...)
+		rec.Duplicate = append(rec.Duplicate, parts[i].Duplicate...)
+		rec.Missing = append(rec.Missing, parts[i].Missing...)
+		for k, t := range tallies(&parts[i].Totals) {
+			intoTallies[k].Count += t.Count
+			intoTallies[k].Total = intoTallies[k].Total.Add(t.Total)
+		}
+	}
+	byLine := func(a, b ReturnLine) int { return cmp.Compare(a.LineNo, b.LineNo) }
+	for _, l := range into {
+		slices.SortFunc(*l, byLine)
+	}
+	slices.SortFunc(rec.AmountMismatch, func(a, b MismatchLine) int { return byLine(a.Line, b.Line) })
+	slices.SortFunc(rec.Duplicate, func(a, b DuplicateLine) int { return byLine(a.Line, b.Line) })
+	slices.SortFunc(rec.Missing, func(a, b Expected) int { return cmp.Compare(a.Reference, b.Reference) })
+	return rec
+}
+
 // sort returns the list and tally of a line of the expected amount, by
 // what was known of its payment and what the line says.
 func (rec *Reconciliation) sort(earlier, status string) (*[]ReturnLine, *Tally) {
@@ -236,7 +276,11 @@ type Row struct {
 // Rows returns every classified line and missing payment, by category in
 // report order, then in file order.
 func (rec Reconciliation) Rows() []Row {
-	var out []Row
+	n := len(rec.AmountMismatch) + len(rec.Duplicate) + len(rec.Missing)
+	for _, ls := range [][]ReturnLine{rec.Settled, rec.Failed, rec.LateSettled, rec.AlreadySettled, rec.AlreadyFailed, rec.Unknown, rec.Conflicting, rec.Contradicting} {
+		n += len(ls)
+	}
+	out := make([]Row, 0, n)
 	lines := func(c Category, ls []ReturnLine, detail func(ReturnLine) string) {
 		for _, l := range ls {
 			out = append(out, Row{c, l.LineNo, l.Reference, l.Amount, detail(l)})

@@ -3,7 +3,9 @@ package bankfile
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -195,6 +197,43 @@ func TestClassifyTotalsEqualSumsOverRandomBatches(t *testing.T) {
 				t.Fatalf("seed %d: payment %s waiting for the bank: in the file %v, missing %v", seed, e.Reference, inFile[e.Reference], missing[e.Reference])
 			case e.Earlier != "" && missing[e.Reference]:
 				t.Fatalf("seed %d: payment %s, %s before, is missing", seed, e.Reference, e.Earlier)
+			}
+		}
+	}
+}
+
+// Classifying a batch part by part — its payments and the file's lines
+// split by reference, as the payment shards split them — and merging the
+// parts gives what classifying the whole gives, list for list.
+func TestMergeOfPartsIsTheWholeOverRandomBatches(t *testing.T) {
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		expected, file := randomBatch(rng, rng.IntN(300))
+		ret, err := ReadReturn(strings.NewReader(file), "random.csv")
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		parts := 1 + rng.IntN(5)
+		part := func(ref string) int { return int(crc32.ChecksumIEEE([]byte(ref))) % parts }
+		exp := make([][]Expected, parts)
+		for _, e := range expected {
+			exp[part(e.Reference)] = append(exp[part(e.Reference)], e)
+		}
+		lines := make([][]ReturnLine, parts)
+		for _, l := range ret.Lines {
+			lines[part(l.Reference)] = append(lines[part(l.Reference)], l)
+		}
+		recs := make([]Reconciliation, parts)
+		for i := range recs {
+			recs[i] = Classify(exp[i], ReturnFile{Lines: lines[i]})
+		}
+		whole, merged := Classify(expected, ret), Merge(recs...)
+		if !reflect.DeepEqual(whole.Rows(), merged.Rows()) {
+			t.Fatalf("seed %d, %d parts: merged rows differ from the whole's:\nwhole  %+v\nmerged %+v", seed, parts, whole.Rows(), merged.Rows())
+		}
+		for k, c := range whole.Tallies() {
+			if m := merged.Tallies()[k]; m.Count != c.Count || !m.Total.Equal(c.Total) {
+				t.Fatalf("seed %d, %d parts: %s tally %d / %s, merged %d / %s", seed, parts, c.Name, c.Count, c.Total, m.Count, m.Total)
 			}
 		}
 	}

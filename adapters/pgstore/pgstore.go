@@ -564,8 +564,10 @@ func collectEvents(rows pgx.Rows) ([]domain.RecordedEvent, error) {
 	for rows.Next() {
 		var e domain.RecordedEvent
 		var rev, pos int64
-		var txid, data, meta string
-		if err := rows.Scan(&e.ID, &e.Stream, &rev, &pos, &txid, &e.Type, &data, &meta, &e.RecordedAt); err != nil {
+		var txid string
+		// Data and metadata are scanned as bytes: one copy out of the
+		// connection's buffer, where a string would take two.
+		if err := rows.Scan(&e.ID, &e.Stream, &rev, &pos, &txid, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt); err != nil {
 			return nil, err
 		}
 		commit, err := strconv.ParseUint(txid, 10, 64)
@@ -574,8 +576,6 @@ func collectEvents(rows pgx.Rows) ([]domain.RecordedEvent, error) {
 		}
 		e.Revision = uint64(rev)
 		e.Position = domain.Position{Commit: commit, Prepare: uint64(pos)}
-		e.Data = []byte(data)
-		e.Metadata = []byte(meta)
 		out = append(out, e)
 	}
 	return out, rows.Err()
