@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -119,4 +121,84 @@ func (l *ledger) events() domain.Position {
 		l.t.Fatal(err)
 	}
 	return head
+}
+
+// A reconciliation stopped midway — a crash before or after any of its
+// appends, the import not yet recorded — is judged again as the first
+// time when run again, by the same command or by another (a second
+// upload): no line it settled before the crash shows as "already
+// settled", every line is settled or failed exactly once, and the file
+// once more is "already imported" with the same classification.
+func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
+	const persons = 120
+	for _, store := range []string{"pg", "esdb"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			var cs *crashingStore
+			l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
+				cs = &crashingStore{EventStore: s}
+				return cs
+			})
+			l.pay = l.pay.WithChunkBytes(1 << 10) // a few lines an event: several appends a shard
+			ps := l.persons(persons, "2025-03-01")
+			id := l.draft("2025-03", "fin.wu").Batch.BatchID
+			l.approve(id, "fin.li")
+			raw := l.returnFile(id, ps[:7]...)
+			summary := func(rec bankfile.Reconciliation) string {
+				n := map[string]int{}
+				for _, r := range rec.Rows() {
+					n[r.Category.Name]++
+				}
+				return fmt.Sprint(n)
+			}
+			want := fmt.Sprint(map[string]int{"settled": persons - 7, "failed": 7})
+			rng := rand.New(rand.NewPCG(uint64(len(store)), 17))
+			for round := 0; ; round++ {
+				cs.mu.Lock()
+				cs.n, cs.after, cs.crashed = 1+rng.IntN(12), rng.IntN(2) == 0, false
+				cs.mu.Unlock()
+				meta := l.meta("fin.wu") // another upload each time: a new command
+				res, err := l.pay.Reconcile(l.ctx, meta, app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw})
+				if errors.Is(err, errCrash) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 {
+					t.Fatal("the first run did not crash: the test proves nothing")
+				}
+				if res.AlreadyImported || summary(res.Reconciliation) != want {
+					t.Fatalf("after %d crashes: already %v, %s; want %s, as the first time", round, res.AlreadyImported, summary(res.Reconciliation), want)
+				}
+				break
+			}
+			cs.mu.Lock()
+			cs.n = 0
+			cs.mu.Unlock()
+			rep, err := l.pay.Report(l.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status := map[string]int{}
+			for _, ln := range rep.Lines {
+				status[ln.Status]++
+			}
+			if got := fmt.Sprint(status); got != fmt.Sprint(map[string]int{"settled": persons - 7, "failed": 7}) {
+				t.Fatalf("lines %s", got)
+			}
+			b, err := l.pay.Batch(l.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.Imports) != 1 || b.Imports[0].Settled != persons-7 || b.Imports[0].Failed != 7 {
+				t.Fatalf("imports %+v; want one, settling %d and failing 7", b.Imports, persons-7)
+			}
+			before := l.events()
+			again, err := l.pay.Reconcile(l.ctx, l.meta("fin.wu"), app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw})
+			if err != nil || !again.AlreadyImported || summary(again.Reconciliation) != want || l.events() != before {
+				t.Fatalf("the file again: %v, already %v, %s (events %d → %d)", err, again.AlreadyImported, summary(again.Reconciliation), before, l.events())
+			}
+		})
+	}
 }
