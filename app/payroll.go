@@ -1117,14 +1117,31 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 		done    counter
 		counted = func(k int) { p.report(req.BatchID, "reconciled", done.add(k), len(ret.file.Lines)) }
 	)
-	// Each shard is folded while the file is still being read; nothing is
-	// appended before the whole file has been read well.
+	// The reconciliation begins (ReturnStarted) once the whole file has
+	// been read well, and no shard appends before that; the shards are
+	// folded meanwhile.
+	var start struct {
+		once sync.Once
+		err  error
+	}
+	begin := func(ctx context.Context) error {
+		if err := ret.wait(ctx); err != nil {
+			return err
+		}
+		start.once.Do(func() {
+			started := domain.ReturnStarted{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.file.Lines), StartedBy: meta.Actor}
+			_, _, start.err = decide(ctx, &p.x, l.control, meta, once("return-start"), func(s domain.PayrollProgram) ([]domain.Event, error) {
+				return domain.DecideReturnStart(s, started)
+			})
+		})
+		return start.err
+	}
 	err = p.x.eachShard(ctx, func(ctx context.Context, i int) error {
 		s, err := p.loadShard(ctx, l, i)
 		if err != nil {
 			return err
 		}
-		if err := ret.wait(ctx); err != nil {
+		if err := begin(ctx); err != nil {
 			return err
 		}
 		refs := s.state.Batches[req.BatchID]
@@ -1296,8 +1313,9 @@ func (p *Payroll) claimLate(ctx context.Context, meta domain.CommandMeta, s *str
 }
 
 // Unfinished reports every batch of every program whose long step —
-// drafting, issuing or rejecting — has not ended, with its progress: one
-// that runs now, or one stopped midway that Resume finishes.
+// drafting, issuing, rejecting or reconciling a return file — has not
+// ended, with its progress: one that runs now, or one stopped midway that
+// Resume finishes (a reconciliation: importing the same file again).
 func (p *Payroll) Unfinished(ctx context.Context) ([]domain.BatchReport, error) {
 	var out []domain.BatchReport
 	for _, prog := range domain.Catalog() {
@@ -1306,8 +1324,9 @@ func (p *Payroll) Unfinished(ctx context.Context) ([]domain.BatchReport, error) 
 			return nil, err
 		}
 		for _, b := range bs {
-			switch b.State {
-			case domain.BatchStateDrafting, domain.BatchStateIssuing, domain.BatchStateRejecting:
+			switch {
+			case b.State == domain.BatchStateDrafting, b.State == domain.BatchStateIssuing, b.State == domain.BatchStateRejecting,
+				len(b.Reconciling) > 0:
 				r, err := p.Report(ctx, b.Opened.BatchID)
 				if err != nil {
 					return nil, err

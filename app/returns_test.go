@@ -153,6 +153,7 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 			}
 			want := fmt.Sprint(map[string]int{"settled": persons - 7, "failed": 7})
 			rng := rand.New(rand.NewPCG(uint64(len(store)), 17))
+			done := 0
 			for round := 0; ; round++ {
 				cs.mu.Lock()
 				cs.n, cs.after, cs.crashed = 1+rng.IntN(12), rng.IntN(2) == 0, false
@@ -160,6 +161,27 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 				meta := l.meta("fin.wu") // another upload each time: a new command
 				res, err := l.pay.Reconcile(l.ctx, meta, app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw})
 				if errors.Is(err, errCrash) {
+					// Stopped once begun: the batch shows how far it went,
+					// and so does the list of unfinished steps.
+					rep, err := l.pay.Report(l.ctx, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if b, _ := l.pay.Batch(l.ctx, id); len(b.Reconciling) == 0 {
+						if rep.Progress != nil {
+							t.Fatalf("crash %d, before the reconciliation began: progress %+v", round, rep.Progress)
+						}
+						continue
+					}
+					p := rep.Progress
+					if p == nil || p.Step != "reconciling" || p.Total != persons || p.Done < done || p.Done >= persons {
+						t.Fatalf("crash %d: progress %+v; want reconciling at least %d of %d", round, p, done, persons)
+					}
+					done = p.Done
+					un, err := l.pay.Unfinished(l.ctx)
+					if err != nil || len(un) != 1 || un[0].BatchID != id || un[0].Progress.Step != "reconciling" {
+						t.Fatalf("crash %d: unfinished %+v, %v; want the batch, reconciling", round, un, err)
+					}
 					continue
 				}
 				if err != nil {
@@ -191,8 +213,15 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(b.Imports) != 1 || b.Imports[0].Settled != persons-7 || b.Imports[0].Failed != 7 {
-				t.Fatalf("imports %+v; want one, settling %d and failing 7", b.Imports, persons-7)
+			if len(b.Imports) != 1 || b.Imports[0].Settled != persons-7 || b.Imports[0].Failed != 7 || len(b.Reconciling) != 0 || rep.Progress != nil {
+				t.Fatalf("imports %+v, reconciling %+v, progress %+v; want one import, settling %d and failing 7, nothing in progress",
+					b.Imports, b.Reconciling, rep.Progress, persons-7)
+			}
+			if done == 0 {
+				t.Fatal("no crash stopped the reconciliation once begun: the test proves nothing")
+			}
+			if un, err := l.pay.Unfinished(l.ctx); err != nil || len(un) != 0 {
+				t.Fatalf("unfinished after the import: %+v, %v", un, err)
 			}
 			before := l.events()
 			again, err := l.pay.Reconcile(l.ctx, l.meta("fin.wu"), app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw})

@@ -44,6 +44,7 @@ const (
 	TypeBatchReleased  = "payroll.BatchReleased.v1"
 	TypeBatchExported  = "payroll.BatchExported.v1"
 	TypeReturnImported = "payroll.ReturnImported.v1"
+	TypeReturnStarted  = "payroll.ReturnStarted.v1"
 )
 
 // Event types of a payments shard besides the payment events
@@ -238,9 +239,22 @@ type BatchExported struct {
 	ExportedBy string `json:"exported_by"`
 }
 
-// ReturnImported: a bank return file was reconciled against the batch; the
-// settlements and failures it causes are appended to the payment shards
-// next (PaymentsSettled, PaymentsFailed).
+// ReturnStarted: the reconciliation of a bank return file against the
+// batch began; its settlements and failures follow in the payment shards
+// (PaymentsSettled, PaymentsFailed, PaymentsSettledLate, each tagged with
+// the file), and ReturnImported ends it. Until then the batch shows the
+// reconciliation as a step in progress, which importing the same file
+// again finishes.
+type ReturnStarted struct {
+	BatchID    string `json:"batch_id"`
+	FileSHA256 string `json:"file_sha256"`
+	Lines      int    `json:"lines"` // the file's payment lines
+	StartedBy  string `json:"started_by"`
+}
+
+// ReturnImported: a bank return file was reconciled against the batch:
+// its settlements and failures are in the payment shards, and these are
+// its figures.
 type ReturnImported struct {
 	BatchID    string `json:"batch_id"`
 	FileSHA256 string `json:"file_sha256"`
@@ -284,6 +298,7 @@ func (BatchRejected) EventType() string  { return TypeBatchRejected }
 func (BatchReleased) EventType() string  { return TypeBatchReleased }
 func (BatchExported) EventType() string  { return TypeBatchExported }
 func (ReturnImported) EventType() string { return TypeReturnImported }
+func (ReturnStarted) EventType() string  { return TypeReturnStarted }
 func (LinesReserved) EventType() string  { return TypeLinesReserved }
 func (LinesReleased) EventType() string  { return TypeLinesReleased }
 func (e BatchOpened) EffectiveOn() Date  { return e.PaidOn }
@@ -299,6 +314,7 @@ func payrollEventProtos() []func() Event {
 		func() Event { return new(BatchReleased) },
 		func() Event { return new(BatchExported) },
 		func() Event { return new(ReturnImported) },
+		func() Event { return new(ReturnStarted) },
 		func() Event { return new(LinesReserved) },
 		func() Event { return new(LinesReleased) },
 	}
@@ -370,6 +386,9 @@ type Batch struct {
 	ReleasedAt Position
 	Exports    []BatchExported
 	Imports    []ReturnImported
+	// Reconciling lists the return files whose reconciliation began and
+	// has not ended (ReturnStarted without its ReturnImported).
+	Reconciling []ReturnStarted
 }
 
 // PayrollProgram is a program's payroll stream folded.
@@ -429,9 +448,14 @@ func EvolvePayrollProgram(s *PayrollProgram, env Envelope) {
 			b.Exports = append(b.Exports, *e)
 		}
 		s.Exported[cmdID] = *e
+	case *ReturnStarted:
+		if b := s.Batches[e.BatchID]; b != nil && !slices.ContainsFunc(b.Reconciling, func(r ReturnStarted) bool { return r.FileSHA256 == e.FileSHA256 }) {
+			b.Reconciling = append(b.Reconciling, *e)
+		}
 	case *ReturnImported:
 		if b := s.Batches[e.BatchID]; b != nil {
 			b.Imports = append(b.Imports, *e)
+			b.Reconciling = slices.DeleteFunc(b.Reconciling, func(r ReturnStarted) bool { return r.FileSHA256 == e.FileSHA256 })
 		}
 		s.Imported[e.FileSHA256] = *e
 	}
@@ -679,6 +703,31 @@ func approvedBatch(s PayrollProgram, batchID, what string) (*Batch, error) {
 		return nil, Violation(RuleBatchNotApproved, "batch %s is %s: only an approved batch is %s", batchID, b.State, what)
 	}
 	return b, nil
+}
+
+// DecideReturnStart records that the reconciliation of a return file
+// against an approved batch begins; nothing when it began already or the
+// file was imported (a reconciliation run again).
+func DecideReturnStart(s PayrollProgram, started ReturnStarted) ([]Event, error) {
+	b, err := approvedBatch(s, started.BatchID, "reconciled")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.Imported[started.FileSHA256]; ok {
+		return nil, nil
+	}
+	for _, bb := range s.Batches {
+		for _, r := range bb.Reconciling {
+			if r.FileSHA256 != started.FileSHA256 {
+				continue
+			}
+			if bb != b {
+				return nil, &ConflictError{Reason: fmt.Sprintf("this return file is being reconciled against batch %s, not %s", bb.Opened.BatchID, started.BatchID)}
+			}
+			return nil, nil
+		}
+	}
+	return []Event{started}, nil
 }
 
 // DecideReturn records a reconciled return file of an approved batch; a

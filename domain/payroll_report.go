@@ -56,21 +56,28 @@ type BatchReport struct {
 	Reversed    CountTotal  `json:"reversed"`
 	Outstanding CountTotal  `json:"outstanding"` // drafted or issued, not yet settled or failed
 	// Progress is set while a long step runs (or waits to be resumed):
-	// drafting, issuing or rejecting.
+	// drafting, issuing, rejecting or reconciling a return file.
 	Progress *BatchProgress    `json:"progress,omitempty"`
 	Lines    []BatchReportLine `json:"lines"`
 }
 
 // BatchProgress is how far a batch's long step went: lines reserved while
 // it is drafted, issued (or withheld) while it is approved, released while
-// it is rejected.
+// it is rejected, settled or failed while a return file is reconciled.
 type BatchProgress struct {
-	Step  string `json:"step"` // reserving, issuing or releasing
+	Step  string `json:"step"` // reserving, issuing, releasing or reconciling
 	Done  int    `json:"done"`
 	Total int    `json:"total,omitempty"` // 0 while reserving: not known until the draft ends
+	// File is the SHA-256 of the return file being reconciled: importing
+	// it again finishes the step.
+	File string `json:"file_sha256,omitempty"`
 }
 
 func (p BatchProgress) String() string {
+	if p.Step == "reconciling" {
+		return fmt.Sprintf("settled or failed %s lines of the return file %.12s… (%s lines); importing the same file again finishes it",
+			thousands(p.Done), p.File, thousands(p.Total))
+	}
 	done := map[string]string{"reserving": "reserved", "issuing": "issued", "releasing": "released"}[p.Step]
 	if p.Total == 0 {
 		return fmt.Sprintf("%s %s lines so far", done, thousands(p.Done))
@@ -140,6 +147,16 @@ func NewBatchReport(b Batch, lines []ShardLine) BatchReport {
 		for _, l := range lines {
 			if l.Status != LineReserved {
 				r.Progress.Done++
+			}
+		}
+	case BatchStateApproved:
+		if len(b.Reconciling) > 0 {
+			f := b.Reconciling[0]
+			r.Progress = &BatchProgress{Step: "reconciling", Total: f.Lines, File: f.FileSHA256}
+			for _, l := range lines {
+				if l.SettledBy == f.FileSHA256 || l.FailedBy == f.FileSHA256 {
+					r.Progress.Done++
+				}
 			}
 		}
 	}

@@ -128,7 +128,7 @@ func cmdProjectStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(unfinished) > 0 {
-		fmt.Fprintf(e.stdout, "\nPAYROLL BATCHES IN PROGRESS (%d): running now, or stopped midway: `ledger payroll resume BATCH` finishes one\n", len(unfinished))
+		fmt.Fprintf(e.stdout, "\nPAYROLL BATCHES IN PROGRESS (%d): running now, or stopped midway: `ledger payroll resume BATCH` finishes a draft, approval or rejection; a reconciliation, importing its file again\n", len(unfinished))
 		for _, r := range unfinished {
 			fmt.Fprintf(e.stdout, "  %s (%s, by %s): %s\n", r.BatchID, r.State, r.DraftedBy, r.Progress)
 		}
