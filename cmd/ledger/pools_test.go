@@ -23,7 +23,11 @@ import (
 func TestServeRunnerWorksWithTheRequestPoolExhausted(t *testing.T) {
 	db := pgtest.NewEmptySchema(t)
 	ctx := context.Background()
-	e := &env{getenv: getenvFrom(map[string]string{"DATABASE_URL": db.URL, "LEDGER_DB_MAX_CONNS": "2"}), stdout: io.Discard, stderr: &syncBuffer{}}
+	// Sessions named for this test alone: other runs may share the
+	// database server, with runners of their own.
+	app := fmt.Sprintf("pooltest-%d", time.Now().UnixNano())
+	e := &env{getenv: getenvFrom(map[string]string{"DATABASE_URL": db.URL + "&application_name=" + app, "LEDGER_DB_MAX_CONNS": "2"}),
+		stdout: io.Discard, stderr: &syncBuffer{}}
 	var cfg config
 	fs := newFlagSet("serve", e)
 	cfg.bind(fs, e, true)
@@ -93,7 +97,7 @@ func TestServeRunnerWorksWithTheRequestPoolExhausted(t *testing.T) {
 	})
 	var sessions []string
 	rows, err := db.Pool.Query(ctx, `SELECT application_name FROM pg_stat_activity
-		WHERE application_name LIKE 'ledger/projections/%' AND query <> '' ORDER BY 1`)
+		WHERE starts_with(application_name, $1) AND query <> '' ORDER BY 1`, app+"/projections/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,7 @@ func TestServeRunnerWorksWithTheRequestPoolExhausted(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(sessions) != "[ledger/projections/listen ledger/projections/runner-lock]" {
+	if fmt.Sprint(sessions) != fmt.Sprintf("[%[1]s/projections/listen %[1]s/projections/runner-lock]", app) {
 		t.Errorf("dedicated sessions %v, want the runner's lock and the listener", sessions)
 	}
 	stop()
