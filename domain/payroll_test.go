@@ -265,6 +265,38 @@ func TestBatchLifeAndMakerChecker(t *testing.T) {
 	if _, err := DecideReturn(programOf(&o, &dr, &ap, &is, &imp), imp); !errors.Is(err, ErrConflict) {
 		t.Errorf("importing a file twice: %v", err)
 	}
+	// A reconciliation begins once per file, shows until its import, and
+	// a file being reconciled against one batch is not against another.
+	st := ReturnStarted{BatchID: o.BatchID, FileSHA256: "f1", Lines: 2}
+	if evs, err := DecideReturnStart(s, st); err != nil || len(evs) != 1 {
+		t.Fatalf("beginning: %v, %v", evs, err)
+	}
+	begun := programOf(&o, &dr, &ap, &is, &st)
+	if rs := begun.Batches[o.BatchID].Reconciling; len(rs) != 1 || rs[0] != st {
+		t.Fatalf("reconciling %+v", rs)
+	}
+	if evs, err := DecideReturnStart(begun, st); err != nil || len(evs) != 0 {
+		t.Errorf("beginning again: %v, %v; want nothing", evs, err)
+	}
+	elsewhere := st
+	elsewhere.BatchID = "living_subsidy.2025-02.other"
+	begun.Batches[elsewhere.BatchID] = &Batch{Opened: BatchOpened{BatchID: elsewhere.BatchID}, State: BatchStateApproved}
+	if _, err := DecideReturnStart(begun, elsewhere); !errors.Is(err, ErrConflict) {
+		t.Errorf("the same file against another batch: %v", err)
+	}
+	if rs := programOf(&o, &dr, &ap, &is, &st, &imp).Batches[o.BatchID].Reconciling; len(rs) != 0 {
+		t.Errorf("reconciling after the import: %+v", rs)
+	}
+	if evs, err := DecideReturnStart(programOf(&o, &dr, &ap, &is, &st, &imp), st); err != nil || len(evs) != 0 {
+		t.Errorf("beginning an imported file: %v, %v; want nothing", evs, err)
+	}
+	shardLines := []ShardLine{{PayrollLine: PayrollLine{Reference: "r1", Amount: m("110.00")}, Status: LineSettled, SettledBy: "f1"},
+		{PayrollLine: PayrollLine{Reference: "r2", Amount: m("110.00")}, Status: LineIssued}}
+	p := NewBatchReport(*begun.Batches[o.BatchID], shardLines).Progress
+	if p == nil || p.Step != "reconciling" || p.Done != 1 || p.Total != 2 ||
+		p.String() != "settled or failed 1 lines of the return file f1… (2 lines); importing the same file again finishes it" {
+		t.Errorf("progress while reconciling: %+v %q", p, p)
+	}
 	// Rejection needs a reason, and frees the period.
 	s = programOf(&o, &dr)
 	if _, err := DecideRejection(s, o.BatchID, "fin.li", " "); !errors.Is(err, ErrInvalid) {
