@@ -300,7 +300,7 @@ profiles written by the commands run with LEDGER_TEST_CPUPROFILE, on this
   million-line reconciliation is ~335 MB (heap profile after a forced
   collection), of which the return file's lines are ~130 MB, where it was
   the whole folded month before. Peak resident memory fell less, to
-  1.4–2.6 GB (the table above; 1.2–2.8 GB before): the collector's marks take seconds on two busy cores, and what is
+  1.4–2.6 GB (the table above; 1.3–2.8 GB before): the collector's marks take seconds on two busy cores, and what is
   allocated meanwhile counts as live until the next one (gctrace: 1.3 GB
   "live" at the end of a mark while a forced collection finds 335 MB);
   GOMEMLIMIT caps it where memory is scarce. Time did not change (A/B on
