@@ -190,7 +190,10 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 				if round == 0 {
 					t.Fatal("the first run did not crash: the test proves nothing")
 				}
-				if res.AlreadyImported || summary(res.Reconciliation) != want {
+				// (Already imported, when the last crash came just after
+				// the import was written: judged as the first time all the
+				// same.)
+				if summary(res.Reconciliation) != want {
 					t.Fatalf("after %d crashes: already %v, %s; want %s, as the first time", round, res.AlreadyImported, summary(res.Reconciliation), want)
 				}
 				break
