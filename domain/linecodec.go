@@ -51,29 +51,11 @@ func encodeEvent(ev Event) ([]byte, error) {
 // sizeHint is about the length of a line event's JSON — its lines times
 // its first line's length, with room for lines a little longer — so that
 // writing a chunk of a few thousand lines fills one buffer instead of
-// growing one a few dozen times.
+// growing one a few dozen times. Each line event has one (linesHint of
+// its lines); a pointer to it has it too.
 func sizeHint(ev Event) int {
-	switch e := ev.(type) {
-	case LinesReserved:
-		return linesHint(e.Lines)
-	case PaymentsIssued:
-		return linesHint(e.Payments)
-	case PaymentsSettled:
-		return linesHint(e.Payments)
-	case PaymentsSettledLate:
-		return linesHint(e.Payments)
-	case PaymentsFailed:
-		return linesHint(e.Payments)
-	case *LinesReserved:
-		return linesHint(e.Lines)
-	case *PaymentsIssued:
-		return linesHint(e.Payments)
-	case *PaymentsSettled:
-		return linesHint(e.Payments)
-	case *PaymentsSettledLate:
-		return linesHint(e.Payments)
-	case *PaymentsFailed:
-		return linesHint(e.Payments)
+	if h, ok := ev.(interface{ sizeHint() int }); ok {
+		return h.sizeHint()
 	}
 	return 1024
 }
@@ -530,6 +512,12 @@ func (e PaymentsFailed) appendJSON(b []byte) []byte { return appendObject(b, &e,
 func (e *PaymentsFailed) decodeJSON(data []byte) bool {
 	return decodeTop(data, e, paymentsFailedFields)
 }
+
+func (e LinesReserved) sizeHint() int       { return linesHint(e.Lines) }
+func (e PaymentsIssued) sizeHint() int      { return linesHint(e.Payments) }
+func (e PaymentsSettled) sizeHint() int     { return linesHint(e.Payments) }
+func (e PaymentsSettledLate) sizeHint() int { return linesHint(e.Payments) }
+func (e PaymentsFailed) sizeHint() int      { return linesHint(e.Payments) }
 
 // The lines write themselves too, so that Chunks measures them directly.
 
