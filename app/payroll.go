@@ -217,10 +217,13 @@ func (p *Payroll) eachShardOf(ctx context.Context, l *ledger, fn func(ctx contex
 	})
 }
 
-// tally adds up, under a lock, what shards working at once count.
-type tally struct {
-	sync.Mutex
-	a, b domain.CountTotal
+// sumOf adds up what each shard counted.
+func sumOf(byShard [domain.PaymentShards]domain.CountTotal) domain.CountTotal {
+	var sum domain.CountTotal
+	for _, c := range byShard {
+		sum = sum.Add(c)
+	}
+	return sum
 }
 
 // lines returns a batch's lines from every shard, by reference, as the
@@ -410,8 +413,7 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 			}
 		}
 		var done counter
-		var mu sync.Mutex // guards reserved
-		var reserved []domain.PayrollLine
+		var byShard [domain.PaymentShards][]domain.PayrollLine // reserved
 		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
 			s.state.Grow(len(ps[i])) // a line a person, give or take arrears
 			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("reserve/%x", i), func(st shard) ([]domain.Event, error) {
@@ -430,11 +432,9 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			for _, ref := range s.state.Batches[id] {
 				if sl := s.state.Lines[ref]; sl.Status == domain.LineReserved {
-					reserved = append(reserved, sl.PayrollLine)
+					byShard[i] = append(byShard[i], sl.PayrollLine)
 				}
 			}
 			return nil
@@ -442,6 +442,7 @@ func (p *Payroll) finishDraft(ctx context.Context, meta domain.CommandMeta, l *l
 		if err != nil {
 			return DraftResult{}, err
 		}
+		reserved := slices.Concat(byShard[:]...)
 		if len(reserved) == 0 {
 			// Another batch took every line between the check and the
 			// reservations: close this one empty.
@@ -533,7 +534,7 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 		}
 		total := b.Drafted.Lines.Count
 		var done counter
-		var sum tally // issued, withheld
+		var issuedIn, withheldIn [domain.PaymentShards]domain.CountTotal
 		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
 			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("issue/%x", i), func(st shard) ([]domain.Event, error) {
 				issue, withheld := domain.DecideIssue(st.PaymentsShard, b.Opened, ps[i])
@@ -551,26 +552,22 @@ func (p *Payroll) finishApproval(ctx context.Context, meta domain.CommandMeta, l
 			if err != nil {
 				return err
 			}
-			var issued, withheld domain.CountTotal
 			for _, ref := range s.state.Batches[id] {
 				switch sl := s.state.Lines[ref]; sl.Status {
 				case domain.LineReleased:
-					withheld = withheld.Plus(sl.Amount)
+					withheldIn[i] = withheldIn[i].Plus(sl.Amount)
 				case domain.LineReserved:
 					return fmt.Errorf("batch %s: line %s is still reserved after issuing", id, sl.Reference)
 				default:
-					issued = issued.Plus(sl.Amount)
+					issuedIn[i] = issuedIn[i].Plus(sl.Amount)
 				}
 			}
-			sum.Lock()
-			defer sum.Unlock()
-			sum.a, sum.b = sum.a.Add(issued), sum.b.Add(withheld)
 			return nil
 		})
 		if err != nil {
 			return ApproveResult{}, err
 		}
-		issued, withheld := sum.a, sum.b
+		issued, withheld := sumOf(issuedIn), sumOf(withheldIn)
 		_, _, err = decide(ctx, &p.x, l.control, meta, once("issued"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 			if s.Batches[id].State != domain.BatchStateIssuing {
 				return nil, nil // finished by a concurrent run
@@ -632,7 +629,7 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 		return RejectResult{}, err
 	}
 	if b.State == domain.BatchStateRejecting {
-		var sum tally // released
+		var releasedIn [domain.PaymentShards]domain.CountTotal
 		err := p.eachShardOf(ctx, l, func(ctx context.Context, i int, s *stream[shard]) error {
 			_, err := process(ctx, &p.x, s, meta, fmt.Sprintf("release/%x", i), func(st shard) ([]domain.Event, error) {
 				refs := domain.DecideRelease(st.PaymentsShard, id)
@@ -652,19 +649,15 @@ func (p *Payroll) finishRejection(ctx context.Context, meta domain.CommandMeta, 
 			if err != nil {
 				return err
 			}
-			var released domain.CountTotal
 			for _, ref := range s.state.Batches[id] {
-				released = released.Plus(s.state.Lines[ref].Amount)
+				releasedIn[i] = releasedIn[i].Plus(s.state.Lines[ref].Amount)
 			}
-			sum.Lock()
-			defer sum.Unlock()
-			sum.a = sum.a.Add(released)
 			return nil
 		})
 		if err != nil {
 			return RejectResult{}, err
 		}
-		released := sum.a
+		released := sumOf(releasedIn)
 		_, _, err = decide(ctx, &p.x, l.control, meta, once("released"), func(s domain.PayrollProgram) ([]domain.Event, error) {
 			if s.Batches[id].State != domain.BatchStateRejecting {
 				return nil, nil
@@ -1085,11 +1078,8 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	if err == nil && b.State != domain.BatchStateApproved {
 		err = domain.Violation(domain.RuleBatchNotApproved, "batch %s is %s: only an approved batch has payments to reconcile", req.BatchID, b.State)
 	}
-	prev, already := domain.ReturnImported{}, false
 	if err == nil {
-		if prev, already = l.control.state.Imported[file]; already && prev.BatchID != req.BatchID {
-			err = &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
-		}
+		err = importedElsewhere(l.control.state, file, req.BatchID)
 	}
 	if err != nil {
 		if ferr := ret.wait(ctx); ferr != nil {
@@ -1208,13 +1198,11 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 	imported := domain.ReturnImported{BatchID: req.BatchID, FileSHA256: file, Lines: len(ret.file.Lines), Settled: t.Settled.Count, Failed: t.Failed.Count,
 		Late: t.LateSettled.Count, Unchanged: t.AlreadySettled.Count + t.AlreadyFailed.Count,
 		Exceptions: t.AmountMismatch.Count + t.Unknown.Count + t.Duplicate.Count + t.Conflicting.Count + t.Contradicting.Count, ImportedBy: meta.Actor}
+	already := false // imported before: this run finished what a stopped one left, or nothing
 	res, _, err := decide(ctx, &p.x, l.control, meta, once("return"), func(s domain.PayrollProgram) ([]domain.Event, error) {
-		if prev, ok := s.Imported[file]; ok {
-			if prev.BatchID != req.BatchID {
-				return nil, &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, req.BatchID)}
-			}
+		if _, ok := s.Imported[file]; ok {
 			already = true
-			return nil, nil
+			return nil, importedElsewhere(s, file, req.BatchID)
 		}
 		return domain.DecideReturn(s, imported)
 	})
@@ -1228,6 +1216,15 @@ func (p *Payroll) Reconcile(ctx context.Context, meta domain.CommandMeta, req Re
 		}
 	}
 	return out, nil
+}
+
+// importedElsewhere is a conflict when the return file was imported into
+// another batch than batchID.
+func importedElsewhere(s domain.PayrollProgram, file, batchID string) error {
+	if prev, ok := s.Imported[file]; ok && prev.BatchID != batchID {
+		return &domain.ConflictError{Reason: fmt.Sprintf("this return file was imported into batch %s, not %s", prev.BatchID, batchID)}
+	}
+	return nil
 }
 
 // returnLines is a return file being read, its lines split by the payment
