@@ -402,6 +402,25 @@ type crashingStore struct {
 	crashed bool
 }
 
+// arm makes the n-th append from now crash (0: none), after it is
+// written when after is set.
+func (s *crashingStore) arm(n int, after bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n, s.after, s.crashed = n, after, false
+}
+
+// newCrashingLedger opens a ledger whose use cases append through a
+// crashingStore, unarmed.
+func newCrashingLedger(t *testing.T, store string) (*ledger, *crashingStore) {
+	var cs *crashingStore
+	l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
+		cs = &crashingStore{EventStore: s}
+		return cs
+	})
+	return l, cs
+}
+
 func (s *crashingStore) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
 	s.mu.Lock()
 	s.n--
@@ -427,16 +446,10 @@ func TestApprovalCrashedMidwayResumes(t *testing.T) {
 			for _, store := range []string{"pg", "esdb"} {
 				t.Run(fmt.Sprintf("%s/crash-%d-after-%v", store, k, after), func(t *testing.T) {
 					t.Parallel()
-					var cs *crashingStore
-					l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
-						cs = &crashingStore{EventStore: s}
-						return cs
-					})
+					l, cs := newCrashingLedger(t, store)
 					l.persons(40, "2025-03-01")
 					id := l.draft("2025-03", "fin.wu").Batch.BatchID
-					cs.mu.Lock()
-					cs.n, cs.after = k, after
-					cs.mu.Unlock()
+					cs.arm(k, after)
 					meta := l.meta("fin.li")
 					_, err := l.pay.Approve(l.ctx, meta, id)
 					if cs.crashed != errors.Is(err, errCrash) {
@@ -483,11 +496,7 @@ func TestLargeApprovalKilledAtRandomPointsIssuesEveryLineOnce(t *testing.T) {
 	for _, store := range []string{"pg", "esdb"} {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
-			var cs *crashingStore
-			l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
-				cs = &crashingStore{EventStore: s}
-				return cs
-			})
+			l, cs := newCrashingLedger(t, store)
 			l.pay = l.pay.WithChunkBytes(8 << 10) // about 25 lines an event: 15 events a shard
 			l.persons(persons, "2025-02-01")
 			id := l.draft("2025-03", "fin.wu").Batch.BatchID
@@ -496,9 +505,7 @@ func TestLargeApprovalKilledAtRandomPointsIssuesEveryLineOnce(t *testing.T) {
 			meta := l.meta("fin.li")
 			crashes, done := 0, 0
 			for {
-				cs.mu.Lock()
-				cs.n, cs.after, cs.crashed = 1+rng.IntN(60), rng.IntN(2) == 0, false
-				cs.mu.Unlock()
+				cs.arm(1+rng.IntN(60), rng.IntN(2) == 0)
 				var err error
 				if b, _ := l.pay.Batch(l.ctx, id); b.State == domain.BatchStateDrafted || rng.IntN(2) == 0 {
 					_, err = l.pay.Approve(l.ctx, meta, id) // the client retries
@@ -525,9 +532,7 @@ func TestLargeApprovalKilledAtRandomPointsIssuesEveryLineOnce(t *testing.T) {
 				}
 				done = p.Done
 			}
-			cs.mu.Lock()
-			cs.n = 0 // no more crashes
-			cs.mu.Unlock()
+			cs.arm(0, false) // no more crashes
 			if crashes < 2 || done == 0 {
 				t.Fatalf("%d crashes, the last at %d lines issued: the test did not stop the approval midway", crashes, done)
 			}

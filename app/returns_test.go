@@ -134,11 +134,7 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 	for _, store := range []string{"pg", "esdb"} {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
-			var cs *crashingStore
-			l := newLedger(t, store, func(s domain.EventStore) domain.EventStore {
-				cs = &crashingStore{EventStore: s}
-				return cs
-			})
+			l, cs := newCrashingLedger(t, store)
 			l.pay = l.pay.WithChunkBytes(1 << 10) // a few lines an event: several appends a shard
 			ps := l.persons(persons, "2025-03-01")
 			id := l.draft("2025-03", "fin.wu").Batch.BatchID
@@ -155,9 +151,7 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(len(store)), 17))
 			done := 0
 			for round := 0; ; round++ {
-				cs.mu.Lock()
-				cs.n, cs.after, cs.crashed = 1+rng.IntN(12), rng.IntN(2) == 0, false
-				cs.mu.Unlock()
+				cs.arm(1+rng.IntN(12), rng.IntN(2) == 0)
 				meta := l.meta("fin.wu") // another upload each time: a new command
 				res, err := l.pay.Reconcile(l.ctx, meta, app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw})
 				if errors.Is(err, errCrash) {
@@ -198,9 +192,7 @@ func TestReconcileCrashedMidwayIsJudgedAsTheFirstTime(t *testing.T) {
 				}
 				break
 			}
-			cs.mu.Lock()
-			cs.n = 0
-			cs.mu.Unlock()
+			cs.arm(0, false)
 			rep, err := l.pay.Report(l.ctx, id)
 			if err != nil {
 				t.Fatal(err)
