@@ -28,7 +28,7 @@ type ledger struct {
 	ctx   context.Context
 	db    *pgtest.Schema
 	store domain.EventStore
-	h     *domain.Handler
+	h     *app.Persons
 	pay   *app.Payroll
 	n     int
 	now   time.Time
@@ -67,7 +67,7 @@ func newLedger(t *testing.T, store string, wrap func(domain.EventStore) domain.E
 	if wrap != nil {
 		seen = wrap(s)
 	}
-	return &ledger{t: t, ctx: context.Background(), db: db, store: s, h: domain.NewHandler(s),
+	return &ledger{t: t, ctx: context.Background(), db: db, store: s, h: app.NewPersons(s),
 		pay: app.NewPayroll(seen, projections.ReadModels{Q: db.Pool, Store: s, Wait: time.Minute}, nil), now: time.Date(2025, 3, 25, 2, 0, 0, 0, time.UTC)}
 }
 

@@ -126,7 +126,7 @@ type world struct {
 	store domain.EventStore
 	fs    *faultStore
 	gate  *turnstile
-	h     *domain.Handler
+	h     *app.Persons
 	pay   *app.Payroll
 	today time.Time
 	n     int
@@ -159,7 +159,7 @@ func newWorld(t *testing.T, seed uint64, db *pgtest.Schema, store domain.EventSt
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	gate := newTurnstile(rand.New(rand.NewPCG(seed, 0x9a7e)))
 	fs := &faultStore{EventStore: store, gate: gate}
-	w := &world{t: t, r: r, db: db, store: store, fs: fs, gate: gate, h: domain.NewHandler(store),
+	w := &world{t: t, r: r, db: db, store: store, fs: fs, gate: gate, h: app.NewPersons(store),
 		today: time.Date(2025, 6, 15, 2, 0, 0, 0, time.UTC),
 		ceil:  map[mkey]domain.Money{}, lines: map[string]*modelLine{}, claims: map[mkey]domain.Money{}, batches: map[string]string{},
 		files: map[string][][]byte{}}

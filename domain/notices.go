@@ -1,8 +1,6 @@
 package domain
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -69,8 +67,14 @@ func (d Department) streamKey() string {
 func NoticeStream(d Department) string { return NoticeStreamPrefix + d.streamKey() }
 
 // noticeGrace is how long after midnight a window ending the day before
-// still counts as not yet over (see Notices.Issue).
+// still counts as not yet over: a command recorded just before midnight
+// may still be committing, and its change belongs to the window that
+// ended then.
 const noticeGrace = 5 * time.Minute
+
+// NoticeDay is the day a change notice issued at now is issued on: the
+// business date a few minutes (noticeGrace) before now.
+func NoticeDay(now time.Time) Date { return BusinessDate(now.Add(-noticeGrace)) }
 
 // ChangeNoticeIssued: a change notice was produced and handed over. It
 // records what was sent (format, rows, whether full ID numbers were in it,
@@ -281,124 +285,4 @@ func DecideChangeNotice(s NoticeState, c IssueChangeNotice, p ChangeNoticePlan, 
 func samePlan(a, b ChangeNoticePlan) bool {
 	return a.NoticeID == b.NoticeID && a.Department == b.Department && a.Township == b.Township &&
 		a.From.Equal(b.From) && a.To.Equal(b.To) && a.IssuedOn.Equal(b.IssuedOn) && a.Reissue == b.Reissue
-}
-
-// Notices records change notices in the event store: it folds the
-// department's notice stream, settles the window, has the caller produce
-// the file, decides, seals the event into the stream's hash chain and
-// appends it at the exact revision it read — planning and producing again
-// if another notice got there first. It does no I/O of its own.
-type Notices struct {
-	Store    EventStore
-	Registry *Registry
-}
-
-// NewNotices returns a notice service over store.
-func NewNotices(store EventStore) *Notices {
-	return &Notices{Store: store, Registry: NewLedgerRegistry()}
-}
-
-type noticeStream struct {
-	state    NoticeState
-	exists   bool
-	revision uint64
-	lastHash string
-	events   []Envelope
-}
-
-func (n *Notices) load(ctx context.Context, d Department) (noticeStream, error) {
-	var ns noticeStream
-	recs, err := n.Store.ReadStream(ctx, NoticeStream(d), Forwards, 0, 0)
-	if errors.Is(err, ErrStreamNotFound) {
-		return ns, nil
-	}
-	if err != nil {
-		return ns, err
-	}
-	for _, rec := range recs {
-		env, err := n.Registry.DecodeEnvelope(rec)
-		if err != nil {
-			return ns, err
-		}
-		ns.state = EvolveNotices(ns.state, env.Event)
-		ns.events = append(ns.events, env)
-		ns.exists, ns.revision, ns.lastHash = true, rec.Revision, env.Meta.Hash
-	}
-	return ns, nil
-}
-
-// State returns the folded notice stream of a department.
-func (n *Notices) State(ctx context.Context, d Department) (NoticeState, error) {
-	ns, err := n.load(ctx, d)
-	return ns.state, err
-}
-
-// Issue records a change notice. produce makes the file for the settled
-// plan and describes it; it may be called more than once (after a lost
-// race), and only the last call's file is the one recorded. Issuing a
-// command ID that already ran returns the notice it recorded with replayed
-// true, appending nothing and calling produce not at all.
-func (n *Notices) Issue(ctx context.Context, meta CommandMeta, c IssueChangeNotice, produce func(ChangeNoticePlan) (NoticeFile, error)) (res AppendResult, issued ChangeNoticeIssued, replayed bool, err error) {
-	if err := meta.Validate(); err != nil {
-		return AppendResult{}, ChangeNoticeIssued{}, false, err
-	}
-	stream := NoticeStream(c.Department)
-	firstID := EventID(meta.CommandID, 0)
-	// A few minutes' grace after midnight: a command recorded just before
-	// midnight may still be committing, and its change belongs to the
-	// window that ended then.
-	today := BusinessDate(meta.Now.Add(-noticeGrace))
-	for attempt := 0; ; attempt++ {
-		ns, err := n.load(ctx, c.Department)
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, fmt.Errorf("load %s: %w", stream, err)
-		}
-		for _, env := range ns.events {
-			if env.ID == firstID {
-				e, ok := env.Event.(*ChangeNoticeIssued)
-				if !ok {
-					return AppendResult{}, ChangeNoticeIssued{}, false, fmt.Errorf("%s@%d: command %s recorded %s, not a notice", stream, env.Revision, meta.CommandID, env.Type)
-				}
-				return AppendResult{NextExpected: env.Revision, Position: env.Position}, *e, true, nil
-			}
-		}
-		plan, err := PlanChangeNotice(ns.state, c, today)
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, err
-		}
-		file, err := produce(plan)
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, err
-		}
-		events, err := DecideChangeNotice(ns.state, c, plan, file, today)
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, err
-		}
-		data, err := Seal(meta, ns.lastHash, events)
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, err
-		}
-		res, err := n.Store.Append(ctx, stream, ExpectNext(ns.exists, ns.revision), data...)
-		if errors.Is(err, ErrConcurrency) && attempt < 3 {
-			continue // another notice was recorded first: plan again on it
-		}
-		if err != nil {
-			return AppendResult{}, ChangeNoticeIssued{}, false, err
-		}
-		return res, events[0].(ChangeNoticeIssued), false, nil
-	}
-}
-
-// Find returns the notice with id from the department's stream.
-func (n *Notices) Find(ctx context.Context, d Department, id string) (ChangeNoticeIssued, error) {
-	s, err := n.State(ctx, d)
-	if err != nil {
-		return ChangeNoticeIssued{}, err
-	}
-	for _, e := range s.Notices {
-		if e.NoticeID == id {
-			return e, nil
-		}
-	}
-	return ChangeNoticeIssued{}, fmt.Errorf("change notice %s: %w", id, ErrNotFound)
 }

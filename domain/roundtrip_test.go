@@ -17,7 +17,7 @@ func TestEveryPayrollEventRoundTripsUnchanged(t *testing.T) {
 	n := 0
 	for _, typ := range r.Types() {
 		if !strings.HasPrefix(typ, "payroll.") {
-			continue // person events go through domain.Handler, which folds what it reads
+			continue // person events go through app.Persons, which folds what it reads
 		}
 		n++
 		e := r.types[typ]()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/projections/prtest"
@@ -76,7 +77,7 @@ func startChild(t *testing.T, url, id string, once bool) *exec.Cmd {
 func ledgerLog(t *testing.T, s domain.EventStore, persons, months int, seed uint64) {
 	t.Helper()
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey("process-test-lookup-key-0123456789abcdef")
 	rnd := rand.New(rand.NewPCG(seed, 7))
 	townships := []string{"蛟塘镇", "星子镇", "白鹿镇", "温泉镇"}

@@ -52,7 +52,7 @@ type annualLedger struct {
 	ctx    context.Context
 	db     *pgtest.Schema
 	store  *pgstore.Store
-	h      *domain.Handler
+	h      *app.Persons
 	runner *projections.Runner
 	seq    int
 }
@@ -62,7 +62,7 @@ func newAnnualLedger(t *testing.T) *annualLedger {
 	db := pgtest.NewSchema(t)
 	s := pgstore.New(db.Pool)
 	t.Cleanup(s.Close)
-	return &annualLedger{t: t, ctx: context.Background(), db: db, store: s, h: domain.NewHandler(s),
+	return &annualLedger{t: t, ctx: context.Background(), db: db, store: s, h: app.NewPersons(s),
 		runner: &projections.Runner{Pool: db.Pool, Store: s, Projections: projections.All(), Log: slog.New(slog.DiscardHandler)}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -58,7 +59,7 @@ func IssueChanges(ctx context.Context, q projections.Querier, store domain.Event
 		}
 	}
 	var file []byte
-	res, ev, replayed, err := domain.NewNotices(store).Issue(ctx, meta, domain.IssueChangeNotice{
+	res, ev, replayed, err := app.NewNotices(store).Issue(ctx, meta, domain.IssueChangeNotice{
 		Department: req.Department, Township: req.Township, From: req.From, To: req.To, Reissue: req.Reissue, IssuedBy: meta.Actor,
 	}, func(plan domain.ChangeNoticePlan) (domain.NoticeFile, error) {
 		n, err := ReadChangesNotice(ctx, q, store, plan)
@@ -122,7 +123,7 @@ func ChangesNotices(ctx context.Context, store domain.EventStore, departments ..
 	if len(departments) == 0 {
 		departments = append([]domain.Department{domain.DepartmentNone}, domain.Departments()...)
 	}
-	svc := domain.NewNotices(store)
+	svc := app.NewNotices(store)
 	var out []domain.ChangeNoticeIssued
 	for _, d := range departments {
 		s, err := svc.State(ctx, d)

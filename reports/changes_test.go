@@ -20,6 +20,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
@@ -57,7 +58,7 @@ type changesLedger struct {
 	t     *testing.T
 	db    *pgtest.Schema
 	store *pgstore.Store
-	h     *domain.Handler
+	h     *app.Persons
 	cmds  int
 	ids   map[string]domain.ResidentID // by name
 	pids  map[string]domain.PersonID
@@ -68,7 +69,7 @@ func newChangesLedger(t *testing.T) *changesLedger {
 	db := pgtest.NewSchema(t)
 	s := pgstore.New(db.Pool)
 	t.Cleanup(s.Close)
-	return &changesLedger{t: t, db: db, store: s, h: domain.NewHandler(s), ids: map[string]domain.ResidentID{}, pids: map[string]domain.PersonID{}}
+	return &changesLedger{t: t, db: db, store: s, h: app.NewPersons(s), ids: map[string]domain.ResidentID{}, pids: map[string]domain.PersonID{}}
 }
 
 // do runs a command on the person called name, recorded at when (CST).
@@ -327,7 +328,7 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 		To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "format" {
 		t.Errorf("format pdf: %v; want a field error on format", err)
 	}
-	if s, err := domain.NewNotices(l.store).State(ctx, domain.DepartmentCivilAffairs); err != nil || s.Count != 1 {
+	if s, err := app.NewNotices(l.store).State(ctx, domain.DepartmentCivilAffairs); err != nil || s.Count != 1 {
 		t.Fatalf("after refusals the stream holds %d notices, %v; want 1", s.Count, err)
 	}
 

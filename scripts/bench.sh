@@ -375,7 +375,7 @@ MD
 MD
 	cat <<MD
 - **Single-event appends** (\`BenchmarkAppend\`, ./adapters/pgstore): single-event
-  commands through the real command path, \`domain.Handler.Execute\` (read
+  commands through the real command path, \`app.Persons.Execute\` (read
   the person's stream, decide, seal into the hash chain, append at the
   exact revision read), from 8 concurrent writers each moving its own 250
   persons between townships, ${SECS} s a round. The floor is \`pgbench\`

@@ -58,7 +58,7 @@ type executor struct {
 	pl      *Plan
 	ports   Ports
 	opts    Options
-	handler *domain.Handler
+	handler *app.Persons
 	payroll *app.Payroll
 	byPID   map[domain.PersonID]*person
 	next    []int // per person: the next action to run
@@ -87,7 +87,7 @@ func (pl *Plan) Run(ctx context.Context, ports Ports, opts Options) error {
 	}
 	x := &executor{
 		pl: pl, ports: ports, opts: opts,
-		handler: domain.NewHandler(ports.Store), payroll: app.NewPayroll(ports.Store, ports.ReadModels, ports.Accounts),
+		handler: app.NewPersons(ports.Store), payroll: app.NewPayroll(ports.Store, ports.ReadModels, ports.Accounts),
 		byPID: map[domain.PersonID]*person{}, next: make([]int, len(pl.persons)),
 	}
 	for _, p := range pl.persons {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -19,7 +20,7 @@ import (
 func backdatedTermination(t *testing.T, store domain.EventStore, key domain.LookupKey, birth string) (domain.PersonID, string, domain.Position) {
 	t.Helper()
 	ctx := context.Background()
-	h := domain.NewHandler(store)
+	h := app.NewPersons(store)
 	id, err := domain.NewResidentID("360429", domain.MustDate(birth), 57)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestHistoryTimeTravelLateDeath(t *testing.T) {
 	t.Parallel()
 	l := start(t, "postgres")
 	ctx := context.Background()
-	h := domain.NewHandler(l.Store)
+	h := app.NewPersons(l.Store)
 	id, _ := domain.NewResidentID("360429", domain.MustDate("1939-02-14"), 61)
 	hash := testKey.Hash(id)
 	pid := domain.PersonIDFromHash(hash)

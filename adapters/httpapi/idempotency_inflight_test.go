@@ -20,6 +20,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -406,7 +407,7 @@ func TestIdempotencyTransientOutcomesAreNotStored(t *testing.T) {
 		code   string
 	}{
 		{"unavailable", fmt.Errorf("append: %w", domain.ErrUnavailable), 1, http.StatusServiceUnavailable, ""},
-		{"lost race", fmt.Errorf("append: %w", domain.ErrConcurrency), 4, http.StatusConflict, "concurrency_conflict"}, // the handler decides 3 times more
+		{"lost race", fmt.Errorf("append: %w", domain.ErrConcurrency), app.DefaultPolicy.Conflicts + 1, http.StatusConflict, "concurrency_conflict"}, // every attempt the retry policy allows loses
 		{"unexpected", errors.New("test: the disk is on fire"), 1, http.StatusInternalServerError, "internal"},
 	}
 	for i, tc := range cases {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
@@ -136,7 +137,7 @@ func (s *server) findChangeNotice(ctx context.Context, n changeNoticeJSON) (doma
 	if err != nil {
 		return domain.ChangeNoticeIssued{}, err
 	}
-	return domain.NewNotices(s.Store).Find(ctx, d, n.NoticeID)
+	return app.NewNotices(s.Store).Find(ctx, d, n.NoticeID)
 }
 
 var errNotCaughtUp = errors.New("the read models have not caught up with the event log yet; retry shortly")

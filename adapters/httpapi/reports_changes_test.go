@@ -13,6 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -42,7 +43,7 @@ func TestChangeNotice(t *testing.T) {
 			ctx := context.Background()
 			// Recorded before the harness's today (2025-03-10), through
 			// the command handler: a death in 白鹿镇, a move to 星子镇.
-			h := domain.NewHandler(l.Store)
+			h := app.NewPersons(l.Store)
 			cst := time.FixedZone("CST", 8*3600)
 			var last domain.AppendResult
 			ids := map[string]domain.ResidentID{}

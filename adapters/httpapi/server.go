@@ -50,7 +50,7 @@ type Deps struct {
 
 type server struct {
 	Deps
-	handler *domain.Handler
+	handler *app.Persons
 	pay     *app.Payroll
 	idem    *postgres.Idempotency
 	flights flights
@@ -79,7 +79,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	s := &server{Deps: d, metrics: newRequestMetrics()}
 	if d.Store != nil {
-		s.handler = domain.NewHandler(d.Store)
+		s.handler = app.NewPersons(d.Store)
 		var sealer app.Sealer
 		if d.Vault != nil {
 			sealer = d.Vault

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -111,7 +112,7 @@ func benchPerson(b *testing.B, i, events int) (domain.PersonID, []domain.EventDa
 }
 
 // BenchmarkAppend measures single-event commands through the real command
-// path — domain.Handler.Execute: read the person's stream, decide, seal
+// path — app.Persons.Execute: read the person's stream, decide, seal
 // into the hash chain, append at the exact revision read — from 8
 // concurrent writers, each moving its own persons between townships, for
 // LEDGER_BENCH_SECONDS (default 1). Its floor is pgbench with the same 8
@@ -148,7 +149,7 @@ func BenchmarkAppend(b *testing.B) {
 	script := writePgbenchScript(b, db.Name, sample[4])
 
 	moves := make([]int, len(ids)) // moves done per person: picks the next township
-	h := domain.NewHandler(store)
+	h := app.NewPersons(store)
 	ours := func() (cps, p99 float64) {
 		deadline := time.Now().Add(time.Duration(secs) * time.Second)
 		lat := make([][]float64, writers)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -36,7 +37,7 @@ func cmdMeta(id string) domain.CommandMeta {
 func TestHandlerOnPostgres(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	pid, reg := registerCmd(t)
 	cert, err := domain.NewCertificateNumber(reg.IDNumber, domain.CategoryPhysical, 1)
 	if err != nil {
@@ -106,14 +107,14 @@ func TestHandlerOnPostgres(t *testing.T) {
 	}
 }
 
-// A handler's cache of folded streams never makes it decide on a stale
-// state: another handler (another process) appends to the stream, and the
+// The person use cases' cache of folded streams never makes them decide on a stale
+// state: another instance (another process) appends to the stream, and the
 // first still sees it — a second death is refused, a retried command is
 // recognised from the cache and from the store alike.
-func TestHandlerCacheSeesOtherWriters(t *testing.T) {
+func TestPersonsCacheSeesOtherWriters(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	a, b := domain.NewHandler(s), domain.NewHandler(s)
+	a, b := app.NewPersons(s), app.NewPersons(s)
 	pid, reg := registerCmd(t)
 	if _, err := a.Execute(ctx, pid, cmdMeta("reg-1"), reg); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/lushan-dpf/ledger/adapters/vault"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -34,7 +35,7 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 func payrollExportAndReconcile(t *testing.T, l *cliLedger) {
 	s := l.store
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	v, _ := vault.New(devAccountKey)
 	var pids []domain.PersonID

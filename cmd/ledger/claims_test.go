@@ -10,6 +10,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -21,7 +22,7 @@ func TestOverpaymentClaimsRecoveredAndWrittenOff(t *testing.T) {
 	s := pgstore.New(db.Pool)
 	defer s.Close()
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	id, _ := domain.NewResidentID("360429", domain.MustDate("1940-05-06"), 31)
 	hash := key.Hash(id)

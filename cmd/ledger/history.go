@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -95,7 +96,7 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	l, err := domain.NewHandler(d.store).Load(ctx, pid)
+	l, err := app.NewPersons(d.store).Load(ctx, pid)
 	if err != nil {
 		return fmt.Errorf("history %s: %w", pid, err)
 	}

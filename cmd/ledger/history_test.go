@@ -14,6 +14,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -24,7 +25,7 @@ import (
 func recordBackdatedTermination(t *testing.T, store domain.EventStore) (domain.PersonID, string) {
 	t.Helper()
 	ctx := context.Background()
-	h := domain.NewHandler(store)
+	h := app.NewPersons(store)
 	key := domain.LookupKey(devLookupKey)
 	id, err := domain.NewResidentID("360429", domain.MustDate("1951-09-23"), 44)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -264,7 +265,7 @@ func TestDraftsNeverReadStaleReadModels(t *testing.T) {
 	if err := other.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
 		t.Fatal(err)
 	}
-	h := domain.NewHandler(l.store)
+	h := app.NewPersons(l.store)
 	if _, err := h.Execute(ctx, ps[1], domain.CommandMeta{CommandID: "terminate-1", Actor: "clerk", Role: "clerk", Now: time.Now()},
 		domain.TerminateEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveTo: domain.MustDate("2025-01-31"), ReasonCode: domain.TerminationMovedAway}); err != nil {
 		t.Fatal(err)

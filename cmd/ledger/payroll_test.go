@@ -9,6 +9,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -17,7 +18,7 @@ func TestPayrollCommands(t *testing.T) {
 	s := pgstore.New(db.Pool)
 	defer s.Close()
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	for i, birth := range []string{"1950-02-03", "1962-07-30"} {
 		id, _ := domain.NewResidentID("360429", domain.MustDate(birth), 11+i)

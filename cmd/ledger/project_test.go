@@ -13,6 +13,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -24,7 +25,7 @@ func registerSomeone(t *testing.T, db *pgtest.Schema) {
 	id, _ := domain.NewResidentID("360429", domain.MustDate("1970-02-03"), 17)
 	key := domain.LookupKey(devLookupKey)
 	hash := key.Hash(id)
-	_, err := domain.NewHandler(s).Execute(context.Background(), domain.PersonIDFromHash(hash),
+	_, err := app.NewPersons(s).Execute(context.Background(), domain.PersonIDFromHash(hash),
 		domain.CommandMeta{CommandID: "reg-1", Actor: "clerk", Role: "clerk", Now: time.Now()},
 		domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "王芳", Township: "温泉镇", RegisteredOn: domain.MustDate("2024-01-01")})
 	if err != nil {

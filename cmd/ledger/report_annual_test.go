@@ -12,6 +12,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/reports"
 )
@@ -31,7 +32,7 @@ func TestReportAnnual(t *testing.T) {
 func reportAnnual(t *testing.T, l *cliLedger) {
 	s, db := l.store, l.db
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	id, _ := domain.NewResidentID("360429", domain.MustDate("1961-04-09"), 31)
 	hash := key.Hash(id)

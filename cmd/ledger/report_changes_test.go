@@ -13,6 +13,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -21,7 +22,7 @@ func TestReportChanges(t *testing.T) {
 	s := pgstore.New(db.Pool)
 	defer s.Close()
 	ctx := context.Background()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	cst := time.FixedZone("CST", 8*3600)
 	ids := map[string]domain.ResidentID{}

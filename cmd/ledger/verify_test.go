@@ -16,6 +16,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -36,7 +37,7 @@ func verifyRun(env func(string) string) func(args ...string) (string, string, er
 // events per person stream. The IDs are numbered from first.
 func registerPersons(t *testing.T, s domain.EventStore, first, n int) []domain.PersonID {
 	t.Helper()
-	h := domain.NewHandler(s)
+	h := app.NewPersons(s)
 	key := domain.LookupKey(devLookupKey)
 	var ids []domain.PersonID
 	for i := first; i < first+n; i++ {

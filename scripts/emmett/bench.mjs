@@ -16,7 +16,7 @@
 // Progress and checks go to stderr. Any failed check exits non-zero.
 //
 // append: single-event commands through Emmett's CommandHandler, as the Go
-// BenchmarkAppend runs them through domain.Handler.Execute: read the
+// BenchmarkAppend runs them through app.Persons.Execute: read the
 // person's stream and fold it, decide, append one PersonMoved at the
 // stream version read (Emmett checks it). WRITERS concurrent writers
 // (async loops in one Node.js process on the store's pool, as a Node.js
