@@ -1,7 +1,9 @@
 // Package app is the ledger's application layer: every use case once —
-// drafting, approving, rejecting and exporting a payroll batch,
-// reconciling a bank return file, recording and settling overpayment
-// claims — with one command loop (load, fold, recognise a replayed
+// a person's commands (registering, certificates, grants, suspensions,
+// deaths: Persons), drafting, approving, rejecting and exporting a
+// payroll batch, reconciling a bank return file, recording and settling
+// overpayment claims (Payroll), issuing change notices (Notices) — with
+// one command loop (load, fold, recognise a replayed
 // command, decide, seal, append at the exact revision, retry a lost race)
 // and one retry policy. The CLI, the HTTP API and the seed translate their
 // input and output and call it; the domain decides; the adapters store,
