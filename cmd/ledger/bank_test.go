@@ -9,12 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/lushan-dpf/ledger/adapters/vault"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -33,46 +31,19 @@ func TestPayrollExportAndReconcile(t *testing.T) {
 }
 
 func payrollExportAndReconcile(t *testing.T, l *cliLedger) {
-	s := l.store
-	ctx := context.Background()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
+	s, run1, must := l.store, l.run, l.must
 	v, _ := vault.New(devAccountKey)
 	var pids []domain.PersonID
 	for i, birth := range []string{"1950-02-03", "1962-07-30", "1971-11-11"} {
-		id, _ := domain.NewResidentID("360429", domain.MustDate(birth), 21+i)
-		hash := key.Hash(id)
-		pid := domain.PersonIDFromHash(hash)
-		pids = append(pids, pid)
-		cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
+		r := l.resident(birth, 21+i)
+		pids = append(pids, r.PID)
 		acct, _ := domain.ParseBankAccountNumber("account_number", fmt.Sprintf("62284800123456789%02d", i))
 		sealed, _ := v.Seal(acct.Digits())
-		for k, c := range []domain.Command{
-			domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: fmt.Sprint("居民", i), Township: "温泉镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-01")},
-			domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
+		l.enrol(r, birth, fmt.Sprint("居民", i), "温泉镇", domain.CategoryPhysical, 2,
 			domain.RecordBankAccount{Account: domain.BankAccount{AccountName: fmt.Sprint("居民", i), Bank: "农业银行", AccountMasked: acct.Masked(), AccountSealed: sealed}},
-			domain.GrantEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2025-01-01")},
-		} {
-			if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint(birth, k), Actor: "clerk", Role: "clerk", Now: time.Now()}, c); err != nil {
-				t.Fatal(err)
-			}
-		}
+			livingSubsidyFrom("2025-01-01"))
 	}
-	env := l.env
 	dir := t.TempDir()
-	run1 := func(args ...string) (string, string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, env, &out, &errOut)
-		return out.String(), errOut.String(), err
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := run1(args...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-		}
-		return out
-	}
 	must("project", "--once")
 	out := must("payroll", "run", "--program", "living_subsidy", "--period", "2025-03", "--user", "fin.wu")
 	if !strings.Contains(out, "9 lines, total 990.00 (regular 3, arrears 6, reissue 0)") {

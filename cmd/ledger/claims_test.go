@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
-	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -18,30 +12,14 @@ import (
 // February and March become claims; part of one is recovered, the rest
 // written off, and the program's months show it.
 func TestOverpaymentClaimsRecoveredAndWrittenOff(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	ctx := context.Background()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
-	id, _ := domain.NewResidentID("360429", domain.MustDate("1940-05-06"), 31)
-	hash := key.Hash(id)
-	pid := domain.PersonIDFromHash(hash)
-	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
-	exec := func(cmdID string, c domain.Command) {
-		t.Helper()
-		if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: cmdID, Actor: "clerk", Role: "clerk", Now: time.Now()}, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec("r", domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "孙", Township: "星子镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-01")})
-	exec("c", domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")})
-	exec("g", domain.GrantEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2025-01-01")})
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	l := newCLILedger(t, "pg")
+	ctx, db := l.ctx, l.db
+	r := l.resident("1940-05-06", 31)
+	exec := func(cmdID string, c domain.Command) { t.Helper(); l.exec(r.PID, cmdID, c) }
+	l.enrol(r, "r", "孙", "星子镇", domain.CategoryPhysical, 2, livingSubsidyFrom("2025-01-01"))
 	run1 := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, env, &out, &errOut)
-		return out.String() + errOut.String(), err
+		out, errOut, err := l.run(args...)
+		return out + errOut, err
 	}
 	must := func(args ...string) string {
 		t.Helper()

@@ -5,16 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -22,17 +18,11 @@ import (
 // person granted living_subsidy from 2024-01-01 (recorded 2024-01-05) whose
 // termination effective 2024-02-29 was recorded on 2024-08-10. It returns
 // the person ID and the full ID number.
-func recordBackdatedTermination(t *testing.T, store domain.EventStore) (domain.PersonID, string) {
+func (l *cliLedger) recordBackdatedTermination() (domain.PersonID, string) {
+	t := l.t
 	t.Helper()
-	ctx := context.Background()
-	h := app.NewPersons(store)
-	key := domain.LookupKey(devLookupKey)
-	id, err := domain.NewResidentID("360429", domain.MustDate("1951-09-23"), 44)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash := key.Hash(id)
-	pid := domain.PersonIDFromHash(hash)
+	r := l.resident("1951-09-23", 44)
+	id, hash, pid := r.ID, r.Hash, r.PID
 	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 3)
 	exec := func(cmdID, actor, reason, at string, c domain.Command) {
 		t.Helper()
@@ -40,9 +30,7 @@ func recordBackdatedTermination(t *testing.T, store domain.EventStore) (domain.P
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: cmdID, Actor: actor, Role: "clerk", Reason: reason, Now: now}, c); err != nil {
-			t.Fatalf("%s: %v", c.CommandName(), err)
-		}
+		l.execAs(pid, domain.CommandMeta{CommandID: cmdID, Actor: actor, Role: "clerk", Reason: reason, Now: now}, c)
 	}
 	exec("r", "clerk.zhou", "", "2024-01-05 09:30", domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "周", Township: "星子镇",
 		Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-05")})
@@ -57,21 +45,11 @@ func recordBackdatedTermination(t *testing.T, store domain.EventStore) (domain.P
 // known on 2024-06-30, March was active; known now (or on 2024-08-31), it
 // was terminated by the correction recorded on 2024-08-10.
 func TestHistoryCommandTimeTravel(t *testing.T) {
-	for _, kind := range []string{"postgres", "esdb"} {
+	for _, kind := range []string{"pg", "esdb"} {
 		t.Run(kind, func(t *testing.T) {
-			db := pgtest.NewSchema(t)
-			vars := map[string]string{"DATABASE_URL": db.URL}
-			var store domain.EventStore
-			if kind == "postgres" {
-				s := pgstore.New(db.Pool)
-				t.Cleanup(s.Close)
-				store = s
-			} else {
-				es := esdbtest.NewLedger(t)
-				store = es.Open(t, slog.New(slog.DiscardHandler))
-				es.Env(vars)
-			}
-			pid, idNum := recordBackdatedTermination(t, store)
+			l := newCLILedger(t, kind)
+			vars := l.vars
+			pid, idNum := l.recordBackdatedTermination()
 			history := func(args ...string) string {
 				t.Helper()
 				var out, errOut bytes.Buffer

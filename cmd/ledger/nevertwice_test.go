@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,68 +13,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
-
-// cliLedger runs the binary's commands against a fresh ledger on either
-// event store.
-type cliLedger struct {
-	t     *testing.T
-	env   func(string) string
-	store domain.EventStore
-	db    *pgtest.Schema
-}
-
-func newCLILedger(t *testing.T, store string) *cliLedger {
-	t.Helper()
-	db := pgtest.NewSchema(t)
-	vars := map[string]string{"DATABASE_URL": db.URL}
-	l := &cliLedger{t: t, db: db}
-	switch store {
-	case "pg":
-		s := pgstore.New(db.Pool)
-		t.Cleanup(s.Close)
-		l.store = s
-	case "esdb":
-		es := esdbtest.NewLedger(t)
-		es.Env(vars)
-		l.store = es.Open(t, nil)
-	}
-	l.env = getenvFrom(vars)
-	return l
-}
-
-// projectInBackground runs `ledger project` until the test ends, as
-// `ledger serve` would beside the finance officers' commands.
-func (l *cliLedger) projectInBackground() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var out, errOut bytes.Buffer
-		_ = run(ctx, []string{"project"}, l.env, &out, &errOut)
-	}()
-	l.t.Cleanup(func() { cancel(); <-done })
-}
-
-func (l *cliLedger) run(args ...string) (string, string, error) {
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, l.env, &out, &errOut)
-	return out.String(), errOut.String(), err
-}
-
-func (l *cliLedger) must(args ...string) string {
-	l.t.Helper()
-	out, errOut, err := l.run(args...)
-	if err != nil {
-		l.t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
-	}
-	return out
-}
 
 // draft runs `payroll run` for period after bringing the read models up
 // to date, and returns the batch.
@@ -126,7 +68,7 @@ func TestNeverTwiceOnTheCommandLine(t *testing.T) {
 		t.Run(store+"/january-then-february", func(t *testing.T) {
 			t.Parallel()
 			l := newCLILedger(t, store)
-			registerPersons(t, l.store, 0, 3)
+			l.registerPersons(0, 3)
 			jan := l.draft("2025-01")
 			feb := l.draft("2025-02")
 			if out := l.must("payroll", "report", feb); !strings.Contains(out, "expected          3          330.00") {
@@ -148,7 +90,7 @@ func TestNeverTwiceOnTheCommandLine(t *testing.T) {
 		t.Run(store+"/failed-january-reissued-once", func(t *testing.T) {
 			t.Parallel()
 			l := newCLILedger(t, store)
-			ps := registerPersons(t, l.store, 0, 3)
+			ps := l.registerPersons(0, 3)
 			jan := l.draft("2025-01")
 			l.approve(jan)
 			var ret strings.Builder
@@ -183,7 +125,7 @@ func TestNeverTwiceOnTheCommandLine(t *testing.T) {
 		t.Run(store+"/two-processes-at-once", func(t *testing.T) {
 			t.Parallel()
 			l := newCLILedger(t, store)
-			registerPersons(t, l.store, 0, 4)
+			l.registerPersons(0, 4)
 			l.projectInBackground()
 			outs := make([]string, 2)
 			errs := make([]error, 2)
@@ -250,7 +192,7 @@ func per(t *testing.T, s string) domain.Period {
 func TestDraftsNeverReadStaleReadModels(t *testing.T) {
 	l := newCLILedger(t, "pg")
 	ctx := context.Background()
-	ps := registerPersons(t, l.store, 0, 2)
+	ps := l.registerPersons(0, 2)
 	l.projectInBackground()
 
 	other, err := pgx.Connect(ctx, pgtest.OtherDatabase(t))

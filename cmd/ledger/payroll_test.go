@@ -1,45 +1,21 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
-	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
 func TestPayrollCommands(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	ctx := context.Background()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
+	l := newCLILedger(t, "pg")
+	ctx, db := l.ctx, l.db
 	for i, birth := range []string{"1950-02-03", "1962-07-30"} {
-		id, _ := domain.NewResidentID("360429", domain.MustDate(birth), 11+i)
-		hash := key.Hash(id)
-		pid := domain.PersonIDFromHash(hash)
-		cert, _ := domain.NewCertificateNumber(id, domain.CategoryVisual, 2)
-		for k, c := range []domain.Command{
-			domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "赵敏", Township: "白鹿镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-01")},
-			domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
-			domain.GrantEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2025-01-01")},
-		} {
-			if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: strings.Repeat("x", k+1) + birth, Actor: "clerk", Role: "clerk", Now: time.Now()}, c); err != nil {
-				t.Fatal(err)
-			}
-		}
+		l.enrol(l.resident(birth, 11+i), birth, "赵敏", "白鹿镇", domain.CategoryVisual, 2, livingSubsidyFrom("2025-01-01"))
 	}
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
 	run1 := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, env, &out, &errOut)
-		return out.String(), err
+		out, _, err := l.run(args...)
+		return out, err
 	}
 	if _, err := run1("project", "--once"); err != nil {
 		t.Fatal(err)

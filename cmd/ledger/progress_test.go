@@ -42,7 +42,7 @@ func TestAnApprovalStoppedMidwayShowsItsProgressAndResumes(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			l := newCLILedger(t, store)
-			registerPersons(t, l.store, 0, 40)
+			l.registerPersons(0, 40)
 			batch := l.draft("2025-01")
 			l.must("project", "--once")
 			// Another process approves with small chunks and dies after

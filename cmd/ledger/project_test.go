@@ -13,30 +13,21 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
-func registerSomeone(t *testing.T, db *pgtest.Schema) {
-	t.Helper()
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	id, _ := domain.NewResidentID("360429", domain.MustDate("1970-02-03"), 17)
-	key := domain.LookupKey(devLookupKey)
-	hash := key.Hash(id)
-	_, err := app.NewPersons(s).Execute(context.Background(), domain.PersonIDFromHash(hash),
-		domain.CommandMeta{CommandID: "reg-1", Actor: "clerk", Role: "clerk", Now: time.Now()},
-		domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "王芳", Township: "温泉镇", RegisteredOn: domain.MustDate("2024-01-01")})
-	if err != nil {
-		t.Fatal(err)
-	}
+// registerSomeone registers one person, with nothing more.
+func (l *cliLedger) registerSomeone() {
+	l.t.Helper()
+	r := l.resident("1970-02-03", 17)
+	l.exec(r.PID, "reg-1", domain.RegisterPerson{IDNumber: r.ID, IDHash: r.Hash, Name: "王芳", Township: "温泉镇", RegisteredOn: domain.MustDate("2024-01-01")})
 }
 
 func TestProjectCommands(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	registerSomeone(t, db)
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	l := newCLILedger(t, "pg")
+	l.registerSomeone()
+	db, env := l.db, l.env
 	run1 := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, env, &out, &errOut)
@@ -136,9 +127,9 @@ func holdRegistration(t *testing.T, db *pgtest.Schema) (pgx.Tx, int) {
 // (d) `ledger project status` counts an event committed behind an append
 // in flight as lag, and says what holds it back.
 func TestProjectStatusReportsEventsHeldBehindAnAppendInFlight(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	registerSomeone(t, db)
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	l := newCLILedger(t, "pg")
+	l.registerSomeone()
+	db, env := l.db, l.env
 	run1 := func(args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer

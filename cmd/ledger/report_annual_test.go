@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/reports"
 )
@@ -30,13 +27,9 @@ func TestReportAnnual(t *testing.T) {
 }
 
 func reportAnnual(t *testing.T, l *cliLedger) {
-	s, db := l.store, l.db
-	ctx := context.Background()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
-	id, _ := domain.NewResidentID("360429", domain.MustDate("1961-04-09"), 31)
-	hash := key.Hash(id)
-	pid := domain.PersonIDFromHash(hash)
+	db, ctx := l.db, l.ctx
+	r := l.resident("1961-04-09", 31)
+	id, hash, pid := r.ID, r.Hash, r.PID
 	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 1)
 	for k, c := range []domain.Command{
 		domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "黄美华", Township: "白鹿镇",
@@ -46,16 +39,9 @@ func reportAnnual(t *testing.T, l *cliLedger) {
 		domain.RecordOneOffGrant{GrantID: "cond-2024", Program: domain.ProgramCondolence, Amount: domain.MustMoney("500.00"), EffectiveOn: domain.MustDate("2024-02-09")},
 		domain.RecordInKindIssue{IssueID: "chair-1", Item: "轮椅", Quantity: 3, UnitValue: domain.MustMoney("350.00"), EffectiveOn: domain.MustDate("2024-06-01")},
 	} {
-		if _, err := h.Execute(ctx, pid, domain.CommandMeta{CommandID: "annual-cli-" + string(rune('a'+k)), Actor: "clerk", Role: "clerk", Now: time.Now()}, c); err != nil {
-			t.Fatal(err)
-		}
+		l.exec(pid, "annual-cli-"+string(rune('a'+k)), c)
 	}
-	env := l.env
-	run1 := func(args ...string) (string, string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, env, &out, &errOut)
-		return out.String(), errOut.String(), err
-	}
+	run1 := l.run
 	// Both programs through payroll, and the bank settles every payment:
 	// paid is what settled.
 	for _, program := range []string{"living_subsidy", "condolence"} {

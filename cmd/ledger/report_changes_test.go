@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -11,27 +9,19 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
-	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
 func TestReportChanges(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	ctx := context.Background()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
+	l := newCLILedger(t, "pg")
+	ctx, db := l.ctx, l.db
 	cst := time.FixedZone("CST", 8*3600)
 	ids := map[string]domain.ResidentID{}
 	n := 0
 	for i, p := range []struct{ name, township, birth string }{{"赵敏", "白鹿镇", "1950-02-03"}, {"钱芳", "星子镇", "1962-07-30"}} {
-		id, _ := domain.NewResidentID("360429", domain.MustDate(p.birth), 11+i)
+		r := l.resident(p.birth, 11+i)
+		id, hash := r.ID, r.Hash
 		ids[p.name] = id
-		hash := key.Hash(id)
-		pid := domain.PersonIDFromHash(hash)
 		for _, c := range []struct {
 			when time.Time
 			cmd  domain.Command
@@ -42,17 +32,10 @@ func TestReportChanges(t *testing.T) {
 		} {
 			n++
 			meta := domain.CommandMeta{CommandID: "fixture-" + string(rune('a'+n)), Actor: "clerk", Role: "clerk", Now: c.when}
-			if _, err := h.Execute(ctx, pid, meta, c.cmd); err != nil {
-				t.Fatal(err)
-			}
+			l.execAs(r.PID, meta, c.cmd)
 		}
 	}
-	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
-	run1 := func(args ...string) (string, string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, env, &out, &errOut)
-		return out.String(), errOut.String(), err
-	}
+	run1 := l.run
 	if _, _, err := run1("project", "--once"); err != nil {
 		t.Fatal(err)
 	}

@@ -114,8 +114,9 @@ func metrics(t *testing.T, addr string) map[string]float64 {
 // /readyz and /metrics count an event committed behind an append in
 // flight as lag, and show it held back.
 func TestServeShowsEventsHeldBehindAnAppendInFlight(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	registerSomeone(t, db)
+	l := newCLILedger(t, "pg")
+	l.registerSomeone()
+	db := l.db
 	addr := serveForTest(t, db)
 	readyUntil(t, addr, "the first registration applied", func(s projections.Status) bool {
 		return s.EventsApplied == 1 && s.LagEvents == 0

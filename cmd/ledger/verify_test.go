@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,10 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
-	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
-	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -24,41 +19,16 @@ import (
 var digestLine = regexp.MustCompile(`(?m)^digest at (\d+/\d+): ([0-9a-f]{64})$`)
 
 // verifyRun runs the ledger with env and returns stdout, stderr and the error.
-func verifyRun(env func(string) string) func(args ...string) (string, string, error) {
-	return func(args ...string) (string, string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, env, &out, &errOut)
-		return out.String(), errOut.String(), err
-	}
-}
-
-// registerPersons registers n persons through the command handler, each
-// with a grade-2 certificate and a living subsidy from January 2025: three
-// events per person stream. The IDs are numbered from first.
-func registerPersons(t *testing.T, s domain.EventStore, first, n int) []domain.PersonID {
-	t.Helper()
-	h := app.NewPersons(s)
-	key := domain.LookupKey(devLookupKey)
+// registerPersons registers n persons, each with a grade-2 certificate
+// and a living subsidy from January 2025: three events per person stream.
+// The IDs are numbered from first.
+func (l *cliLedger) registerPersons(first, n int) []domain.PersonID {
+	l.t.Helper()
 	var ids []domain.PersonID
 	for i := first; i < first+n; i++ {
-		id, err := domain.NewResidentID("360429", domain.MustDate("1960-03-04").AddDays(i*41), 21+i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hash := key.Hash(id)
-		pid := domain.PersonIDFromHash(hash)
-		cert, _ := domain.NewCertificateNumber(id, domain.CategoryVisual, 2)
-		for k, c := range []domain.Command{
-			domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: fmt.Sprintf("居民%d", i), Township: "白鹿镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-01")},
-			domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
-			domain.GrantEntitlement{Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2025-01-01")},
-		} {
-			meta := domain.CommandMeta{CommandID: fmt.Sprintf("verify-%d-%d", i, k), Actor: "clerk", Role: "clerk", Now: time.Now()}
-			if _, err := h.Execute(context.Background(), pid, meta, c); err != nil {
-				t.Fatalf("person %d command %d: %v", i, k, err)
-			}
-		}
-		ids = append(ids, pid)
+		r := l.resident(domain.MustDate("1960-03-04").AddDays(i*41).String(), 21+i)
+		l.enrol(r, fmt.Sprintf("verify-%d", i), fmt.Sprintf("居民%d", i), "白鹿镇", domain.CategoryVisual, 2, livingSubsidyFrom("2025-01-01"))
+		ids = append(ids, r.PID)
 	}
 	return ids
 }
@@ -143,20 +113,10 @@ func decodeReport(t *testing.T, out string) verifyReport {
 }
 
 func TestVerifyLedger(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	ctx := context.Background()
-	persons := registerPersons(t, s, 0, 3)
-	run1 := verifyRun(getenvFrom(map[string]string{"DATABASE_URL": db.URL}))
-	must := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := run1(args...)
-		if err != nil {
-			t.Fatalf("%v: %v\n%s\n%s", args, err, out, errOut)
-		}
-		return out
-	}
+	l := newCLILedger(t, "pg")
+	s, db, ctx := l.store, l.db, l.ctx
+	persons := l.registerPersons(0, 3)
+	run1, must := l.run, l.must
 	must("project", "--once")
 	batch := batchOf(t, must("payroll", "run", "--program", "living_subsidy", "--period", "2025-02", "--user", "fin.wu"))
 	must("project", "--once")
@@ -300,7 +260,7 @@ func TestVerifyLedger(t *testing.T) {
 
 	// Events appended later leave the digest at an earlier position alone;
 	// the read models, now behind, are compared at their checkpoints.
-	registerPersons(t, s, 10, 1)
+	l.registerPersons(10, 1)
 	waitForLog(t, s, int(nEvents)+3)
 	if _, d := digestOf(t, must("verify", "--chains-only", "--digest-at", mid)); d != digestMid {
 		t.Errorf("digest at %s moved from %s to %s when later events were appended", mid, digestMid, d)
@@ -334,14 +294,10 @@ func TestVerifyLedger(t *testing.T) {
 // The same checks on EventStoreDB (the in-process test server): an
 // untouched ledger verifies, and the digest printed is the checker's.
 func TestVerifyOnEventStoreDB(t *testing.T) {
-	ledger := esdbtest.NewLedger(t)
-	es := ledger.Open(t, slog.New(slog.DiscardHandler))
-	registerPersons(t, es, 0, 3)
+	l := newCLILedger(t, "esdb")
+	es, run1 := l.store, l.run
+	l.registerPersons(0, 3)
 	waitForLog(t, es, 9)
-	db := pgtest.NewSchema(t)
-	vars := map[string]string{"DATABASE_URL": db.URL}
-	ledger.Env(vars)
-	run1 := verifyRun(getenvFrom(vars))
 	if out, errOut, err := run1("project", "--once"); err != nil {
 		t.Fatalf("project --once: %v\n%s\n%s", err, out, errOut)
 	}
@@ -370,11 +326,9 @@ func TestVerifyOnEventStoreDB(t *testing.T) {
 // verify, which names the person's month, its lines and their batches;
 // the HTTP payroll report shows the same (adapters/httpapi).
 func TestVerifyFindsAMonthPaidTwice(t *testing.T) {
-	db := pgtest.NewSchema(t)
-	s := pgstore.New(db.Pool)
-	defer s.Close()
-	ctx := context.Background()
-	persons := registerPersons(t, s, 0, 2)
+	l := newCLILedger(t, "pg")
+	s, ctx, run1 := l.store, l.ctx, l.run
+	persons := l.registerPersons(0, 2)
 	jan, _ := domain.ParsePeriod("period", "2025-01")
 	pay := func(batch string, p domain.PersonID) {
 		line := domain.PaymentLine{Reference: batch + "-" + string(p), BatchID: batch, PersonID: p, Program: domain.ProgramLivingSubsidy,
@@ -398,7 +352,6 @@ func TestVerifyFindsAMonthPaidTwice(t *testing.T) {
 	pay("living_subsidy.2025-01.aaaaaa", persons[0])
 	pay("living_subsidy.2025-01.aaaaaa", persons[1])
 	pay("living_subsidy.2025-02.bbbbbb", persons[0]) // January again, as February's arrears
-	run1 := verifyRun(getenvFrom(map[string]string{"DATABASE_URL": db.URL}))
 	if _, errOut, err := run1("project", "--once"); err != nil {
 		t.Fatalf("project: %v\n%s", err, errOut)
 	}
