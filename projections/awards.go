@@ -94,25 +94,6 @@ func (AwardsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Env
 	return nil
 }
 
-// awardValue dereferences the pointers the registry decodes to.
-func awardValue(e domain.Event) domain.Event {
-	switch e := e.(type) {
-	case *domain.PersonRegistered:
-		return *e
-	case *domain.HouseholdStatusChanged:
-		return *e
-	case *domain.EntitlementGranted:
-		return *e
-	case *domain.OneOffGranted:
-		return *e
-	case *domain.InKindIssued:
-		return *e
-	case *domain.BudgetAllocated:
-		return *e
-	}
-	return e
-}
-
 // awardAttributes encodes a grant's attributes as JSON; not valid when it
 // carries none.
 func awardAttributes(a domain.GrantAttributes) (pgtype.Text, error) {
@@ -128,8 +109,8 @@ func awardAttributes(a domain.GrantAttributes) (pgtype.Text, error) {
 
 // add folds one event into the batch.
 func (b *awardsBatch) add(env *domain.Envelope) error {
-	e := awardValue(env.Event)
-	if a, ok := e.(domain.BudgetAllocated); ok {
+	e := env.Event
+	if a, ok := e.(*domain.BudgetAllocated); ok {
 		if b.budgets == nil {
 			b.budgets = map[budgetKey]domain.Money{}
 		}
@@ -137,7 +118,7 @@ func (b *awardsBatch) add(env *domain.Envelope) error {
 		return nil
 	}
 	switch e.(type) {
-	case domain.PersonRegistered, domain.HouseholdStatusChanged, domain.EntitlementGranted, domain.OneOffGranted, domain.InKindIssued:
+	case *domain.PersonRegistered, *domain.HouseholdStatusChanged, *domain.EntitlementGranted, *domain.OneOffGranted, *domain.InKindIssued:
 	default:
 		return nil
 	}
@@ -150,14 +131,14 @@ func (b *awardsBatch) add(env *domain.Envelope) error {
 		return err
 	}
 	switch e := e.(type) {
-	case domain.PersonRegistered:
+	case *domain.PersonRegistered:
 		b.household(c, p, person, domain.Date{}, e.Household.Class)
-	case domain.HouseholdStatusChanged:
+	case *domain.HouseholdStatusChanged:
 		if e.EffectiveDate.IsZero() {
 			return domain.Invalid("effective_on", "%s has no effective date", env.Type)
 		}
 		b.household(c, p, person, e.EffectiveDate, e.Household.Class)
-	case domain.EntitlementGranted:
+	case *domain.EntitlementGranted:
 		if e.Attributes.IsZero() {
 			return nil
 		}
@@ -172,13 +153,13 @@ func (b *awardsBatch) add(env *domain.Envelope) error {
 		g.commit, g.prepare = append(g.commit, c), append(g.prepare, p)
 		g.person, g.program, g.attributes = append(g.person, person), append(g.program, string(e.Program)), append(g.attributes, attrs.String)
 		g.from = append(g.from, entDateArg(e.EffectiveFrom))
-	case domain.OneOffGranted:
+	case *domain.OneOffGranted:
 		attrs, err := awardAttributes(e.Attributes)
 		if err != nil {
 			return err
 		}
 		return b.award(c, p, person, e.Program, "one_off", e.GrantID, e.EffectiveDate, e.Amount, pgtype.Text{}, pgtype.Int4{}, pgtype.Text{}, attrs)
-	case domain.InKindIssued:
+	case *domain.InKindIssued:
 		if e.Quantity < 1 {
 			return domain.Invalid("quantity", "issue %q has quantity %d", e.IssueID, e.Quantity)
 		}

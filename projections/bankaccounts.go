@@ -28,19 +28,14 @@ func (BankAccountsProjection) Tables() []string { return []string{"bank_accounts
 // writes each once.
 func (BankAccountsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	type row struct {
-		acct domain.BankAccountRecorded
+		acct *domain.BankAccountRecorded
 		pos  domain.Position
 	}
 	latest := map[domain.PersonID]row{}
 	var order []domain.PersonID
 	for _, e := range batch {
-		var acct domain.BankAccountRecorded
-		switch ev := e.Event.(type) {
-		case *domain.BankAccountRecorded:
-			acct = *ev
-		case domain.BankAccountRecorded:
-			acct = ev
-		default:
+		acct, ok := e.Event.(*domain.BankAccountRecorded)
+		if !ok {
 			continue
 		}
 		pid, ok := domain.PersonIDFromStream(e.Stream)

@@ -103,8 +103,8 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 			continue
 		}
 		person := string(id)
-		e := entValue(env.Event)
-		if r, ok := e.(domain.PersonRegistered); ok {
+		e := env.Event
+		if r, ok := e.(*domain.PersonRegistered); ok {
 			persons[person] = &clPerson{township: r.Township, name: r.Name, idMasked: r.IDMasked}
 			dirty[person] = true
 			continue
@@ -115,13 +115,13 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 		}
 		var who clPerson
 		if p := persons[person]; p != nil {
-			if m, ok := e.(domain.PersonMoved); ok {
+			if m, ok := e.(*domain.PersonMoved); ok {
 				p.township = m.ToTownship
 				dirty[person] = true
 			}
 			who = *p
 		}
-		if m, ok := e.(domain.PersonMoved); ok {
+		if m, ok := e.(*domain.PersonMoved); ok {
 			who.township = m.ToTownship // filed under the new township
 		}
 		c.pos, c.person, c.who, c.at = env.Position, person, who, env.Meta.RecordedAt
@@ -185,38 +185,38 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 // and person; ok is false for events the notice leaves out.
 func clChangeOf(e domain.Event) (c clChange, ok bool) {
 	switch e := e.(type) {
-	case domain.CertificateIssued:
+	case *domain.CertificateIssued:
 		return clChange{kind: ChangeCertificateIssued, effective: e.IssuedOn, details: map[string]any{
 			"category": e.Category.String(), "grade": int(e.Grade), "number_masked": e.NumberMasked,
 			"issued_on": e.IssuedOn.String(), "valid_until": e.ValidUntil.String(),
 		}}, true
-	case domain.CertificateRegraded:
+	case *domain.CertificateRegraded:
 		return clChange{kind: ChangeCertificateRegraded, effective: e.EffectiveDate, details: map[string]any{
 			"category_from": e.PreviousCategory.String(), "category_to": e.Category.String(),
 			"grade_from": int(e.PreviousGrade), "grade_to": int(e.Grade),
 			"number_masked": e.NumberMasked, "valid_until": e.ValidUntil.String(),
 		}}, true
-	case domain.CertificateRevoked:
+	case *domain.CertificateRevoked:
 		return clChange{kind: ChangeCertificateRevoked, effective: e.EffectiveDate, details: map[string]any{
 			"number_masked": e.NumberMasked, "reason_code": string(e.ReasonCode),
 		}}, true
-	case domain.PersonDied:
+	case *domain.PersonDied:
 		return clChange{kind: ChangePersonDied, effective: e.DateOfDeath, details: map[string]any{
 			"date_of_death": e.DateOfDeath.String(),
 		}}, true
-	case domain.DeathRetracted:
+	case *domain.DeathRetracted:
 		return clChange{kind: ChangeDeathRetracted, details: map[string]any{
 			"date_of_death": e.DateOfDeath.String(),
 		}}, true
-	case domain.PersonMoved:
+	case *domain.PersonMoved:
 		return clChange{kind: ChangePersonMoved, effective: e.EffectiveDate, details: map[string]any{
 			"township_from": e.FromTownship, "township_to": e.ToTownship,
 		}}, true
-	case domain.HouseholdStatusChanged:
+	case *domain.HouseholdStatusChanged:
 		return clChange{kind: ChangeHouseholdChanged, effective: e.EffectiveDate, details: map[string]any{
 			"from": e.PreviousHousehold, "to": e.Household,
 		}}, true
-	case domain.EntitlementGranted:
+	case *domain.EntitlementGranted:
 		d := map[string]any{"effective_from": e.EffectiveFrom.String()}
 		if !e.Amount.IsZero() {
 			d["amount"] = e.Amount.String()
@@ -225,11 +225,11 @@ func clChangeOf(e domain.Event) (c clChange, ok bool) {
 			d["attributes"] = e.Attributes
 		}
 		return clChange{kind: ChangeEntitlementGranted, program: string(e.Program), effective: e.EffectiveFrom, details: d}, true
-	case domain.EntitlementSuspended:
+	case *domain.EntitlementSuspended:
 		return clChange{kind: ChangeEntitlementSuspended, program: string(e.Program), effective: e.EffectiveDate, details: map[string]any{
 			"reason_code": string(e.ReasonCode),
 		}}, true
-	case domain.EntitlementTerminated:
+	case *domain.EntitlementTerminated:
 		return clChange{kind: ChangeEntitlementTerminated, program: string(e.Program), effective: e.EffectiveTo, details: map[string]any{
 			"reason_code": string(e.ReasonCode), "effective_to": e.EffectiveTo.String(),
 		}}, true

@@ -161,63 +161,11 @@ func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []doma
 	return nil
 }
 
-// entValue dereferences the pointers the registry decodes to, so that a
-// type switch needs one case per event type.
-func entValue(e domain.Event) domain.Event {
-	switch e := e.(type) {
-	case *domain.PersonRegistered:
-		return *e
-	case *domain.CertificateIssued:
-		return *e
-	case *domain.CertificateRegraded:
-		return *e
-	case *domain.CertificateRevoked:
-		return *e
-	case *domain.HouseholdStatusChanged:
-		return *e
-	case *domain.PersonDied:
-		return *e
-	case *domain.DeathRetracted:
-		return *e
-	case *domain.PersonMoved:
-		return *e
-	case *domain.EntitlementGranted:
-		return *e
-	case *domain.EntitlementSuspended:
-		return *e
-	case *domain.EntitlementResumed:
-		return *e
-	case *domain.EntitlementTerminated:
-		return *e
-	case *domain.PaymentIssued:
-		return *e
-	case *domain.PaymentSettled:
-		return *e
-	case *domain.PaymentFailed:
-		return *e
-	case *domain.PaymentsFailed:
-		return *e
-	case *domain.PaymentsSettledLate:
-		return *e
-	case *domain.PaymentsIssued:
-		return *e
-	case *domain.PaymentReversed:
-		return *e
-	case *domain.OverpaymentClaimed:
-		return *e
-	case *domain.OverpaymentRecovered:
-		return *e
-	case *domain.OverpaymentWrittenOff:
-		return *e
-	}
-	return e
-}
-
 // entPersonEvent reports whether e changes a persons row.
 func entPersonEvent(e domain.Event) bool {
 	switch e.(type) {
-	case domain.PersonRegistered, domain.CertificateIssued, domain.CertificateRegraded, domain.CertificateRevoked,
-		domain.HouseholdStatusChanged, domain.PersonDied, domain.DeathRetracted, domain.PersonMoved:
+	case *domain.PersonRegistered, *domain.CertificateIssued, *domain.CertificateRegraded, *domain.CertificateRevoked,
+		*domain.HouseholdStatusChanged, *domain.PersonDied, *domain.DeathRetracted, *domain.PersonMoved:
 		return true
 	}
 	return false
@@ -225,7 +173,7 @@ func entPersonEvent(e domain.Event) bool {
 
 // entPersonOf returns the person a beneficiary event is about.
 func entPersonOf(env *domain.Envelope, e domain.Event) (string, error) {
-	if r, ok := e.(domain.PersonRegistered); ok && r.PersonID != "" {
+	if r, ok := e.(*domain.PersonRegistered); ok && r.PersonID != "" {
 		return string(r.PersonID), nil
 	}
 	id, ok := domain.PersonIDFromStream(env.Stream)
@@ -291,7 +239,7 @@ func scanEntPerson(row pgx.Row) (*entPerson, error) {
 func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	ids := map[string]bool{}
 	for i := range batch {
-		if e := entValue(batch[i].Event); entPersonEvent(e) {
+		if e := batch[i].Event; entPersonEvent(e) {
 			if id, err := entPersonOf(&batch[i], e); err == nil {
 				ids[id] = true
 			}
@@ -317,7 +265,7 @@ func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.En
 
 // add folds one event into the batch.
 func (b *entBatch) add(env *domain.Envelope) error {
-	e := entValue(env.Event)
+	e := env.Event
 	if entPersonEvent(e) {
 		return b.person(env, e)
 	}
@@ -331,9 +279,9 @@ func (b *entBatch) add(env *domain.Envelope) error {
 			recordedAt: env.Meta.RecordedAt, actor: env.Meta.Actor, role: env.Meta.Role, re: env.Meta.Reason, amount: c.Amount,
 		}
 		switch e := e.(type) {
-		case domain.EntitlementSuspended:
+		case *domain.EntitlementSuspended:
 			h.reasonCode = string(e.ReasonCode)
-		case domain.EntitlementTerminated:
+		case *domain.EntitlementTerminated:
 			h.reasonCode = string(e.ReasonCode)
 		}
 		if h.effective.IsZero() {
@@ -344,40 +292,40 @@ func (b *entBatch) add(env *domain.Envelope) error {
 		return nil
 	}
 	switch e := e.(type) {
-	case domain.PaymentIssued:
+	case *domain.PaymentIssued:
 		return b.payment(env, &e.PaymentLine, 1)
-	case domain.PaymentFailed:
+	case *domain.PaymentFailed:
 		return b.payment(env, &e.PaymentLine, -1)
-	case domain.PaymentsFailed:
+	case *domain.PaymentsFailed:
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, -1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case domain.PaymentsSettledLate:
+	case *domain.PaymentsSettledLate:
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case domain.PaymentsIssued:
+	case *domain.PaymentsIssued:
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case domain.PaymentReversed:
+	case *domain.PaymentReversed:
 		return b.payment(env, &e.PaymentLine, -1)
-	case domain.OverpaymentClaimed:
+	case *domain.OverpaymentClaimed:
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.claimed = d.claimed.Add(e.Amount.Decimal())
-	case domain.OverpaymentRecovered:
+	case *domain.OverpaymentRecovered:
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.recovered = d.recovered.Add(e.Amount.Decimal())
-	case domain.OverpaymentWrittenOff:
+	case *domain.OverpaymentWrittenOff:
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.writtenOff = d.writtenOff.Add(e.Amount.Decimal())
 	}
@@ -429,7 +377,7 @@ func (b *entBatch) person(env *domain.Envelope, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	if r, ok := e.(domain.PersonRegistered); ok {
+	if r, ok := e.(*domain.PersonRegistered); ok {
 		b.persons[id] = &entPerson{
 			id: id, idHash: r.IDHash, idMasked: r.IDMasked, name: r.Name, township: r.Township,
 			householdID: r.HouseholdID, household: r.Household, birth: r.BirthDate, gender: string(r.Gender),
@@ -443,24 +391,24 @@ func (b *entBatch) person(env *domain.Envelope, e domain.Event) error {
 		return nil
 	}
 	switch e := e.(type) {
-	case domain.CertificateIssued:
+	case *domain.CertificateIssued:
 		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
 		p.certIssued, p.certValid, p.revoked = e.IssuedOn, e.ValidUntil, false
-	case domain.CertificateRegraded:
+	case *domain.CertificateRegraded:
 		if !p.hasCert {
 			p.certIssued = e.EffectiveDate
 		}
 		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
 		p.certValid = e.ValidUntil
-	case domain.CertificateRevoked:
+	case *domain.CertificateRevoked:
 		p.revoked = true
-	case domain.HouseholdStatusChanged:
+	case *domain.HouseholdStatusChanged:
 		p.household = e.Household
-	case domain.PersonDied:
+	case *domain.PersonDied:
 		p.deceased = e.DateOfDeath
-	case domain.DeathRetracted:
+	case *domain.DeathRetracted:
 		p.deceased = domain.Date{}
-	case domain.PersonMoved:
+	case *domain.PersonMoved:
 		p.township = e.ToTownship
 	}
 	p.pos = env.Position

@@ -31,16 +31,7 @@ func (OverpaymentsProjection) Tables() []string { return []string{"overpayment_c
 func (OverpaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	for _, env := range batch {
 		var err error
-		ev := env.Event
-		switch v := ev.(type) { // the same events as values
-		case domain.OverpaymentClaimed:
-			ev = &v
-		case domain.OverpaymentRecovered:
-			ev = &v
-		case domain.OverpaymentWrittenOff:
-			ev = &v
-		}
-		switch e := ev.(type) {
+		switch e := env.Event.(type) {
 		case *domain.OverpaymentClaimed:
 			_, err = tx.Exec(ctx, `INSERT INTO overpayment_claims (claim_id, person_id, program, period, amount, refs, claimed_on)
 				VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,

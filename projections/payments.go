@@ -83,8 +83,6 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 		switch e := env.Event.(type) {
 		case *domain.PaymentIssued:
 			err = b.issue(env, &e.PaymentLine)
-		case domain.PaymentIssued:
-			err = b.issue(env, &e.PaymentLine)
 		case *domain.PaymentsIssued:
 			for i := range e.Payments {
 				if err = b.issue(env, &e.Payments[i].PaymentLine); err != nil {
@@ -111,15 +109,9 @@ func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 			}
 		case *domain.PaymentSettled:
 			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
-		case domain.PaymentSettled:
-			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
 		case *domain.PaymentFailed:
 			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
-		case domain.PaymentFailed:
-			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
 		case *domain.PaymentReversed:
-			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
-		case domain.PaymentReversed:
 			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
 		}
 		if err != nil {

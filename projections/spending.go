@@ -83,8 +83,6 @@ func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 		switch e := batch[i].Event.(type) {
 		case *domain.PaymentIssued:
 			err = b.payment(&e.PaymentLine, 1)
-		case domain.PaymentIssued:
-			err = b.payment(&e.PaymentLine, 1)
 		case *domain.PaymentsIssued:
 			for i := range e.Payments {
 				if err = b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
@@ -105,15 +103,9 @@ func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.E
 			}
 		case *domain.PaymentFailed:
 			err = b.payment(&e.PaymentLine, -1)
-		case domain.PaymentFailed:
-			err = b.payment(&e.PaymentLine, -1)
 		case *domain.PaymentReversed:
 			err = b.payment(&e.PaymentLine, -1)
-		case domain.PaymentReversed:
-			err = b.payment(&e.PaymentLine, -1)
 		case *domain.BudgetAllocated:
-			b.allocate(*e)
-		case domain.BudgetAllocated:
 			b.allocate(e)
 		}
 		if err != nil {
@@ -148,7 +140,7 @@ func (b *spendingBatch) payment(l *domain.PaymentLine, sign int32) error {
 	return nil
 }
 
-func (b *spendingBatch) allocate(e domain.BudgetAllocated) {
+func (b *spendingBatch) allocate(e *domain.BudgetAllocated) {
 	if b.alloc == nil {
 		b.alloc = make(map[budgetKey]int64, 4)
 	}
