@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -102,7 +101,8 @@ const readPage = 128
 // append seals events into the stream's chain and appends them at the
 // revision the stream was folded to, then folds them into the state with
 // their metadata as stored. The events themselves are folded as decided,
-// not decoded again from what was just encoded: a chunk of a long step
+// in the decoded shape (domain.AsDecoded), not decoded again from what
+// was just encoded: a chunk of a long step
 // holds thousands of lines, and decoding them back would double the cost
 // of writing them (every event type round-trips through JSON unchanged,
 // which the domain's encoding tests hold). step names the append among
@@ -123,23 +123,11 @@ func (s *stream[S]) append(ctx context.Context, x *runtime, meta domain.CommandM
 			return res, fmt.Errorf("%s@%d: %w", s.name, first+uint64(i), err)
 		}
 		env := domain.Envelope{ID: d.ID, Stream: s.name, Revision: first + uint64(i), Position: res.Position, Type: d.Type,
-			Event: asDecoded(events[i]), Meta: md}
+			Event: domain.AsDecoded(events[i]), Meta: md}
 		s.evolve(&s.state, env)
 		s.exists, s.revision, s.lastHash = true, env.Revision, env.Meta.Hash
 	}
 	return res, nil
-}
-
-// asDecoded returns e as the registry decodes events: a pointer to the
-// event's struct.
-func asDecoded(e domain.Event) domain.Event {
-	v := reflect.ValueOf(e)
-	if v.Kind() == reflect.Pointer {
-		return e
-	}
-	p := reflect.New(v.Type())
-	p.Elem().Set(v)
-	return p.Interface().(domain.Event)
 }
 
 // decide is the command loop on one stream: catch up, decide, append at

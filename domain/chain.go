@@ -139,18 +139,18 @@ func homeStream(ev RecordedEvent) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch e := derefEvent(e).(type) {
-	case PersonRegistered:
+	switch e := e.(type) {
+	case *PersonRegistered:
 		return e.PersonID.Stream(), nil
-	case BatchOpened:
+	case *BatchOpened:
 		return PayrollStream(e.Program), nil
-	case LinesReserved:
+	case *LinesReserved:
 		if len(e.Lines) > 0 {
 			return PaymentsStream(e.Program, PaymentShard(e.Lines[0].PersonID)), nil
 		}
-	case BudgetAllocated:
+	case *BudgetAllocated:
 		return ProgramStream(e.Program), nil
-	case ChangeNoticeIssued:
+	case *ChangeNoticeIssued:
 		return NoticeStream(e.Department), nil
 	}
 	return "", nil

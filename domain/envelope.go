@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -209,6 +210,26 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 	return md, nil
 }
 
+// AsDecoded returns e in the shape the registry decodes events to: e itself
+// when it is a pointer, else a pointer to a copy of e. It is for code that
+// folds the events it has just decided (values) without reading them back.
+func AsDecoded(e Event) Event {
+	v := reflect.ValueOf(e)
+	if v.Kind() == reflect.Pointer {
+		return e
+	}
+	p := reflect.New(v.Type())
+	p.Elem().Set(v)
+	return p.Interface().(Event)
+}
+
+// EventCategory returns the category of an event type name, the part
+// before its first dot: "beneficiary" for "beneficiary.PersonDied.v1".
+func EventCategory(typ string) string {
+	category, _, _ := strings.Cut(typ, ".")
+	return category
+}
+
 // SchemaVersion returns N from a type name ending in ".vN".
 func SchemaVersion(typ string) (int, error) {
 	i := strings.LastIndex(typ, ".v")
@@ -224,6 +245,13 @@ func SchemaVersion(typ string) (int, error) {
 
 // Registry decodes stored events by type name, upcasting older schema
 // versions to the current one first.
+//
+// The one decoded shape: the registry decodes every event to a pointer to
+// its struct (*PersonRegistered, *BatchOpened, …), and every consumer of
+// events — folds, projections, time travel, the chain checker — switches
+// on those pointers and on nothing else. Deciders return values; code that
+// folds events it has just decided, without reading them back, turns them
+// into the decoded shape first (AsDecoded).
 type Registry struct {
 	types     map[string]func() Event
 	upcasters map[string]upcaster // by the type name they read
@@ -235,7 +263,8 @@ type upcaster struct {
 }
 
 // NewRegistry returns a registry of the given event prototypes; each
-// function returns a new zero value (a pointer) of one event type.
+// function returns a new zero value of one event type, as a pointer to its
+// struct (the decoded shape).
 func NewRegistry(protos ...func() Event) *Registry {
 	r := &Registry{types: map[string]func() Event{}, upcasters: map[string]upcaster{}}
 	r.Add(protos...)
@@ -245,7 +274,11 @@ func NewRegistry(protos ...func() Event) *Registry {
 // Add registers more event prototypes.
 func (r *Registry) Add(protos ...func() Event) {
 	for _, p := range protos {
-		typ := p().EventType()
+		e := p()
+		if v := reflect.ValueOf(e); v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+			panic(fmt.Sprintf("domain: event prototype %T is not a pointer to a struct", e))
+		}
+		typ := e.EventType()
 		if _, dup := r.types[typ]; dup {
 			panic("domain: event type registered twice: " + typ)
 		}

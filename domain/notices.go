@@ -118,17 +118,14 @@ type NoticeState struct {
 	Notices  []ChangeNoticeIssued      // oldest first
 }
 
-// EvolveNotices applies a notice event to the state.
+// EvolveNotices applies a notice event (as decoded: a pointer) to the
+// state.
 func EvolveNotices(s NoticeState, e Event) NoticeState {
-	var n ChangeNoticeIssued
-	switch e := e.(type) {
-	case ChangeNoticeIssued:
-		n = e
-	case *ChangeNoticeIssued:
-		n = *e
-	default:
+	issued, ok := e.(*ChangeNoticeIssued)
+	if !ok {
 		return s
 	}
+	n := *issued
 	cov := make(map[string]NoticeCoverage, len(s.Coverage)+1)
 	for k, v := range s.Coverage {
 		cov[k] = v

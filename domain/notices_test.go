@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
+// noticeGiven folds notices as a reader of the notice stream gets them.
 func noticeGiven(events ...ChangeNoticeIssued) NoticeState {
 	var s NoticeState
 	for _, e := range events {
-		s = EvolveNotices(s, e)
+		s = EvolveNotices(s, decoded(e))
 	}
 	return s
 }
@@ -113,7 +114,7 @@ func TestEvolveNoticesReissue(t *testing.T) {
 	re := noticeIssued("civil_affairs.2024-11-20.2", "", "2024-11-01", "2024-11-20")
 	re.Reissue = true
 	s0 := noticeGiven(nov)
-	s := EvolveNotices(s0, &re)
+	s := EvolveNotices(s0, decoded(re))
 	if c := s.Coverage[""]; c.First != d("2024-10-21") || c.To != d("2024-11-20") || c.NoticeID != nov.NoticeID || s.Count != 2 || len(s.Notices) != 2 {
 		t.Errorf("after a reissue: %+v", s)
 	}

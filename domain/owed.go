@@ -35,25 +35,17 @@ type EntitlementChange struct {
 }
 
 // EntitlementChangeOf returns the program and change an entitlement event
-// stands for; ok is false for every other event.
+// (as decoded: a pointer) stands for; ok is false for every other event.
 func EntitlementChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok bool) {
 	switch e := e.(type) {
-	case EntitlementGranted:
-		return e.Program, EntitlementChange{Kind: ChangeGranted, EffectiveDate: e.EffectiveFrom, Amount: e.Amount}, true
 	case *EntitlementGranted:
-		return EntitlementChangeOf(*e)
-	case EntitlementSuspended:
-		return e.Program, EntitlementChange{Kind: ChangeSuspended, EffectiveDate: e.EffectiveDate}, true
+		return e.Program, EntitlementChange{Kind: ChangeGranted, EffectiveDate: e.EffectiveFrom, Amount: e.Amount}, true
 	case *EntitlementSuspended:
-		return EntitlementChangeOf(*e)
-	case EntitlementResumed:
-		return e.Program, EntitlementChange{Kind: ChangeResumed, EffectiveDate: e.EffectiveDate}, true
+		return e.Program, EntitlementChange{Kind: ChangeSuspended, EffectiveDate: e.EffectiveDate}, true
 	case *EntitlementResumed:
-		return EntitlementChangeOf(*e)
-	case EntitlementTerminated:
-		return e.Program, EntitlementChange{Kind: ChangeTerminated, EffectiveDate: e.EffectiveTo}, true
+		return e.Program, EntitlementChange{Kind: ChangeResumed, EffectiveDate: e.EffectiveDate}, true
 	case *EntitlementTerminated:
-		return EntitlementChangeOf(*e)
+		return e.Program, EntitlementChange{Kind: ChangeTerminated, EffectiveDate: e.EffectiveTo}, true
 	}
 	return "", EntitlementChange{}, false
 }
@@ -61,11 +53,8 @@ func EntitlementChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok 
 // PayrollChangeOf is EntitlementChangeOf for payroll: an entitlement's
 // change, or a one-off grant (ChangeOneOff, with its amount).
 func PayrollChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok bool) {
-	switch e := e.(type) {
-	case OneOffGranted:
+	if e, ok := e.(*OneOffGranted); ok {
 		return e.Program, EntitlementChange{Kind: ChangeOneOff, EffectiveDate: e.EffectiveDate, Amount: e.Amount}, true
-	case *OneOffGranted:
-		return PayrollChangeOf(*e)
 	}
 	return EntitlementChangeOf(e)
 }

@@ -229,7 +229,7 @@ func TestEntitlementChangeOf(t *testing.T) {
 		want domain.EntitlementChange
 		ok   bool
 	}{
-		{domain.EntitlementGranted{Program: "care_subsidy", EffectiveFrom: d}, domain.EntitlementChange{Kind: domain.ChangeGranted, EffectiveDate: d}, true},
+		{&domain.EntitlementGranted{Program: "care_subsidy", EffectiveFrom: d}, domain.EntitlementChange{Kind: domain.ChangeGranted, EffectiveDate: d}, true},
 		{&domain.EntitlementSuspended{Program: "care_subsidy", EffectiveDate: d}, domain.EntitlementChange{Kind: domain.ChangeSuspended, EffectiveDate: d}, true},
 		{&domain.EntitlementResumed{Program: "care_subsidy", EffectiveDate: d}, domain.EntitlementChange{Kind: domain.ChangeResumed, EffectiveDate: d}, true},
 		{&domain.EntitlementTerminated{Program: "care_subsidy", EffectiveTo: d}, domain.EntitlementChange{Kind: domain.ChangeTerminated, EffectiveDate: d}, true},
@@ -292,10 +292,10 @@ func TestPayrollChangeOfOneOffGrants(t *testing.T) {
 	if !ok || program != domain.ProgramCochlearImplant || fmt.Sprint(c) != fmt.Sprint(oneOff("2024-04-16", "72000.00")) {
 		t.Fatalf("PayrollChangeOf(OneOffGranted) = %s %+v %v", program, c, ok)
 	}
-	if _, _, ok := domain.EntitlementChangeOf(domain.OneOffGranted{Program: domain.ProgramCochlearImplant}); ok {
+	if _, _, ok := domain.EntitlementChangeOf(&domain.OneOffGranted{Program: domain.ProgramCochlearImplant}); ok {
 		t.Error("a one-off grant is not an entitlement's change")
 	}
-	if program, c, ok := domain.PayrollChangeOf(domain.EntitlementSuspended{Program: domain.ProgramLivingSubsidy, EffectiveDate: domain.MustDate("2024-04-01")}); !ok ||
+	if program, c, ok := domain.PayrollChangeOf(&domain.EntitlementSuspended{Program: domain.ProgramLivingSubsidy, EffectiveDate: domain.MustDate("2024-04-01")}); !ok ||
 		program != domain.ProgramLivingSubsidy || c.Kind != domain.ChangeSuspended {
 		t.Errorf("PayrollChangeOf(EntitlementSuspended) = %s %+v %v", program, c, ok)
 	}

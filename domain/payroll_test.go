@@ -23,20 +23,24 @@ func grant(from string) EntitlementChange {
 	return EntitlementChange{Kind: ChangeGranted, EffectiveDate: d(from)}
 }
 
-// shardOf folds events of a payments shard.
+// shardOf folds events of a payments shard, as a reader of it gets them.
 func shardOf(events ...Event) PaymentsShard {
 	s := NewPaymentsShard()
 	for _, e := range events {
-		EvolvePaymentsShard(&s, e)
+		EvolvePaymentsShard(&s, decoded(e))
 	}
 	return s
 }
 
-// programOf folds events of a payroll stream, each by its own command.
+// programOf folds events of a payroll stream, each by its own command, as
+// a reader of the stream gets them.
 func programOf(events ...Event) PayrollProgram {
 	s := NewPayrollProgram()
+	var envs []Envelope
 	for i, e := range events {
-		EvolvePayrollProgram(&s, Envelope{Event: e, Meta: Metadata{CommandID: fmt.Sprint("cmd-", i)}, Position: Position{Commit: uint64(i + 1)}})
+		meta := CommandMeta{CommandID: fmt.Sprint("cmd-", i), Actor: "fin.wu", Role: "finance", Now: testNow}
+		envs = asRead(envs, PayrollStream(ProgramLivingSubsidy), meta, e)
+		EvolvePayrollProgram(&s, envs[i])
 	}
 	return s
 }
@@ -62,7 +66,7 @@ func reserve(t *testing.T, s *PaymentsShard, b BatchOpened, persons ...PayrollPe
 	if err != nil {
 		t.Fatal(err)
 	}
-	EvolvePaymentsShard(s, &LinesReserved{BatchID: b.BatchID, Program: b.Program, Period: b.Period, PaidOn: b.PaidOn, Lines: lines})
+	EvolvePaymentsShard(s, decoded(LinesReserved{BatchID: b.BatchID, Program: b.Program, Period: b.Period, PaidOn: b.PaidOn, Lines: lines}))
 	return lines
 }
 
@@ -72,7 +76,7 @@ func issueAll(t *testing.T, s *PaymentsShard, b BatchOpened, persons ...PayrollP
 	if len(withheld) > 0 {
 		t.Fatalf("withheld %v", withheld)
 	}
-	EvolvePaymentsShard(s, &PaymentsIssued{BatchID: b.BatchID, Payments: issue})
+	EvolvePaymentsShard(s, decoded(PaymentsIssued{BatchID: b.BatchID, Payments: issue}))
 }
 
 func TestReserveScenarios(t *testing.T) {

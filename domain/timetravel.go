@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -123,16 +122,16 @@ func EntitlementStateOn(program ProgramCode, decisions []EntitlementDecision, on
 }
 
 // entitlementDecisionOf returns the program and decision an entitlement
-// event stands for; ok is false for every other event.
+// event (as decoded) stands for; ok is false for every other event.
 func entitlementDecisionOf(e Event) (ProgramCode, EntitlementDecision, bool) {
-	switch e := derefEvent(e).(type) {
-	case EntitlementGranted:
+	switch e := e.(type) {
+	case *EntitlementGranted:
 		return e.Program, EntitlementDecision{Kind: ChangeGranted, EffectiveDate: e.EffectiveFrom, Amount: e.Amount, Attributes: e.Attributes}, true
-	case EntitlementSuspended:
+	case *EntitlementSuspended:
 		return e.Program, EntitlementDecision{Kind: ChangeSuspended, EffectiveDate: e.EffectiveDate, ReasonCode: string(e.ReasonCode)}, true
-	case EntitlementResumed:
+	case *EntitlementResumed:
 		return e.Program, EntitlementDecision{Kind: ChangeResumed, EffectiveDate: e.EffectiveDate}, true
-	case EntitlementTerminated:
+	case *EntitlementTerminated:
 		return e.Program, EntitlementDecision{Kind: ChangeTerminated, EffectiveDate: e.EffectiveTo, ReasonCode: string(e.ReasonCode)}, true
 	}
 	return "", EntitlementDecision{}, false
@@ -176,7 +175,7 @@ type AsKnown struct {
 }
 
 // Replay reconstructs a person from their stream's envelopes (in stream
-// order) as the ledger knew them at knownAt, for business date asOf:
+// order, as decoded) as the ledger knew them at knownAt, for business date asOf:
 //
 //   - only events with RecordedAt at or before knownAt count (a zero
 //     knownAt counts every event);
@@ -203,7 +202,7 @@ func Replay(envs []Envelope, knownAt time.Time, asOf Date) (AsKnown, error) {
 			continue
 		}
 		out.EventsKnown++
-		known = append(known, derefEvent(env.Event))
+		known = append(known, env.Event)
 	}
 	f := factsOn(known, asOf)
 	out.Facts = f.PersonFacts
@@ -218,11 +217,11 @@ func Replay(envs []Envelope, knownAt time.Time, asOf Date) (AsKnown, error) {
 			decisions[program] = append(decisions[program], d)
 		}
 		switch e := e.(type) {
-		case OneOffGranted:
+		case *OneOffGranted:
 			if !e.EffectiveDate.After(asOf) {
 				out.OneOffs = append(out.OneOffs, OneOff{GrantID: e.GrantID, Program: e.Program, Amount: e.Amount, EffectiveOn: e.EffectiveDate, Attributes: e.Attributes})
 			}
-		case InKindIssued:
+		case *InKindIssued:
 			if !e.EffectiveDate.After(asOf) {
 				out.InKind = append(out.InKind, InKindIssue{IssueID: e.IssueID, Program: e.Program, Item: e.Item, Quantity: e.Quantity, UnitValue: e.UnitValue, EffectiveOn: e.EffectiveDate})
 			}
@@ -265,22 +264,22 @@ func factsOn(known []Event, asOf Date) replayFacts {
 	var died Date // the recorded death not retracted, in recording order
 	for i, e := range known {
 		switch e := e.(type) {
-		case PersonRegistered:
+		case *PersonRegistered:
 			f.Registered, f.id = true, e.PersonID
 			f.Township, f.HouseholdID, f.Household, f.RegisteredOn = e.Township, e.HouseholdID, e.Household, e.RegisteredOn
-		case PersonDied:
+		case *PersonDied:
 			died = e.DateOfDeath
-		case DeathRetracted:
+		case *DeathRetracted:
 			died = Date{}
-		case CertificateIssued:
+		case *CertificateIssued:
 			dated = append(dated, datedFact{e.IssuedOn, i, e})
-		case CertificateRegraded:
+		case *CertificateRegraded:
 			dated = append(dated, datedFact{e.EffectiveDate, i, e})
-		case CertificateRevoked:
+		case *CertificateRevoked:
 			dated = append(dated, datedFact{e.EffectiveDate, i, e})
-		case HouseholdStatusChanged:
+		case *HouseholdStatusChanged:
 			dated = append(dated, datedFact{e.EffectiveDate, i, e})
-		case PersonMoved:
+		case *PersonMoved:
 			dated = append(dated, datedFact{e.EffectiveDate, i, e})
 		}
 	}
@@ -295,99 +294,86 @@ func factsOn(known []Event, asOf Date) replayFacts {
 			break
 		}
 		switch e := d.ev.(type) {
-		case CertificateIssued:
+		case *CertificateIssued:
 			f.Certificate = &CertificateFacts{NumberMasked: e.NumberMasked, Category: e.Category, Grade: e.Grade, IssuedOn: e.IssuedOn, ValidUntil: e.ValidUntil}
-		case CertificateRegraded:
+		case *CertificateRegraded:
 			c := CertificateFacts{IssuedOn: e.EffectiveDate}
 			if f.Certificate != nil {
 				c = *f.Certificate
 			}
 			c.NumberMasked, c.Category, c.Grade, c.ValidUntil, c.Revoked = e.NumberMasked, e.Category, e.Grade, e.ValidUntil, false
 			f.Certificate = &c
-		case CertificateRevoked:
+		case *CertificateRevoked:
 			if f.Certificate != nil {
 				c := *f.Certificate
 				c.Revoked = true
 				f.Certificate = &c
 			}
-		case HouseholdStatusChanged:
+		case *HouseholdStatusChanged:
 			f.Household = e.Household
-		case PersonMoved:
+		case *PersonMoved:
 			f.Township = e.ToTownship
 		}
 	}
 	return f
 }
 
-// derefEvent returns the value a pointer event points to (the registry
-// decodes pointers, Decide produces values), so a type switch needs only
-// the value types.
-func derefEvent(e Event) Event {
-	v := reflect.ValueOf(e)
-	if v.Kind() == reflect.Pointer && !v.IsNil() {
-		if ev, ok := v.Elem().Interface().(Event); ok {
-			return ev
-		}
-	}
-	return e
-}
-
 // Summarize returns a readable one-line English summary of a person's
-// event, e.g. "living_subsidy granted from 2024-03-01 at the catalog rate"
-// or "died on 2024-05-02". It never contains a full identity number: a
+// event as decoded (a pointer), e.g. "living_subsidy granted from
+// 2024-03-01 at the catalog rate" or "died on 2024-05-02". It never contains a full identity number: a
 // number it mentions is masked, and any run of digits in free text long
 // enough to be one is masked too.
 func Summarize(e Event) string {
 	if e == nil {
 		return "(no event)"
 	}
-	return MaskIDNumbers(summarize(derefEvent(e)))
+	return MaskIDNumbers(summarize(e))
 }
 
 func summarize(e Event) string {
 	switch e := e.(type) {
-	case PersonRegistered:
+	case *PersonRegistered:
 		s := fmt.Sprintf("registered in %s from %s", e.Township, e.RegisteredOn)
 		if id, err := ParseResidentID("id_number", e.IDNumber); err == nil {
 			s += ", ID " + id.Masked()
 		}
 		return s + ", household " + householdText(e.Household)
-	case CertificateIssued:
+	case *CertificateIssued:
 		return fmt.Sprintf("certificate issued on %s: %s grade %d, valid until %s", e.IssuedOn, e.Category, int(e.Grade), e.ValidUntil)
-	case CertificateRegraded:
+	case *CertificateRegraded:
 		return fmt.Sprintf("certificate regraded from %s grade %d to %s grade %d on %s, valid until %s",
 			e.PreviousCategory, int(e.PreviousGrade), e.Category, int(e.Grade), e.EffectiveDate, e.ValidUntil)
-	case CertificateRevoked:
+	case *CertificateRevoked:
 		return fmt.Sprintf("certificate revoked from %s (%s)", e.EffectiveDate, e.ReasonCode)
-	case HouseholdStatusChanged:
+	case *HouseholdStatusChanged:
 		return fmt.Sprintf("household changed from %s to %s on %s", householdText(e.PreviousHousehold), householdText(e.Household), e.EffectiveDate)
-	case PersonDied:
+	case *PersonDied:
 		return fmt.Sprintf("died on %s", e.DateOfDeath)
-	case DeathRetracted:
+	case *DeathRetracted:
 		return fmt.Sprintf("death on %s retracted as recorded in error", e.DateOfDeath)
-	case PersonMoved:
+	case *PersonMoved:
 		return fmt.Sprintf("moved from %s to %s on %s", e.FromTownship, e.ToTownship, e.EffectiveDate)
-	case EntitlementGranted:
+	case *EntitlementGranted:
 		return fmt.Sprintf("%s granted from %s %s%s", e.Program, e.EffectiveFrom, rateText(e.Program, e.Amount), attributesText(e.Attributes))
-	case EntitlementSuspended:
+	case *EntitlementSuspended:
 		return fmt.Sprintf("%s suspended from %s (%s)", e.Program, e.EffectiveDate, e.ReasonCode)
-	case EntitlementResumed:
+	case *EntitlementResumed:
 		return fmt.Sprintf("%s resumed from %s", e.Program, e.EffectiveDate)
-	case EntitlementTerminated:
+	case *EntitlementTerminated:
 		return fmt.Sprintf("%s terminated: last day in force %s (%s)", e.Program, e.EffectiveTo, e.ReasonCode)
-	case OneOffGranted:
+	case *OneOffGranted:
 		return fmt.Sprintf("one-off %s of %s on %s (grant %s)%s", e.Program, e.Amount, e.EffectiveDate, e.GrantID, attributesText(e.Attributes))
-	case InKindIssued:
+	case *InKindIssued:
 		return fmt.Sprintf("issued %d × %s worth %s each (%s) on %s under %s (issue %s)",
 			e.Quantity, e.Item, e.UnitValue, e.UnitValue.Mul(e.Quantity), e.EffectiveDate, e.Program, e.IssueID)
-	case GrantProposed:
+	case *GrantProposed:
 		return fmt.Sprintf("%s proposed from %s %s%s by %s, awaiting approval", e.Program, e.EffectiveFrom, rateText(e.Program, e.Amount),
 			attributesText(e.Attributes), e.ProposedBy)
-	case GrantApproved:
+	case *GrantApproved:
 		return fmt.Sprintf("proposal %s for %s approved by %s", e.ProposalID, e.Program, e.ApprovedBy)
-	case GrantRejected:
+	case *GrantRejected:
 		return fmt.Sprintf("proposal %s for %s rejected by %s: %s", e.ProposalID, e.Program, e.RejectedBy, e.Reason)
-	case BankAccountRecorded:
+	case *BankAccountRecorded:
 		return fmt.Sprintf("bank account recorded: %s %s", e.Bank, e.AccountMasked)
 	}
 	// "beneficiary.SomethingNew.v1" → "SomethingNew (beneficiary.SomethingNew.v1)"

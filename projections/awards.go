@@ -81,10 +81,89 @@ type awardsBatch struct {
 	budgets    map[budgetKey]domain.Money // the batch's last allocation of each key
 }
 
+func (AwardsProjection) Interest() Interest { return awardsRoutes.interest() }
+
+// awardsRoutes is the awards read model's routing table.
+var awardsRoutes = newRoutes([]string{"beneficiary", "program"},
+	on(func(b *awardsBatch, _ *domain.Envelope, e *domain.BudgetAllocated) error {
+		if b.budgets == nil {
+			b.budgets = map[budgetKey]domain.Money{}
+		}
+		b.budgets[budgetKey{string(e.Program), int32(e.FiscalYear)}] = e.Amount
+		return nil
+	}),
+	on(func(b *awardsBatch, env *domain.Envelope, e *domain.PersonRegistered) error {
+		person, c, p, err := awardAt(env)
+		if err != nil {
+			return err
+		}
+		b.household(c, p, person, domain.Date{}, e.Household.Class)
+		return nil
+	}),
+	on(func(b *awardsBatch, env *domain.Envelope, e *domain.HouseholdStatusChanged) error {
+		person, c, p, err := awardAt(env)
+		if err != nil {
+			return err
+		}
+		if e.EffectiveDate.IsZero() {
+			return domain.Invalid("effective_on", "%s has no effective date", env.Type)
+		}
+		b.household(c, p, person, e.EffectiveDate, e.Household.Class)
+		return nil
+	}),
+	on(func(b *awardsBatch, env *domain.Envelope, e *domain.EntitlementGranted) error {
+		person, c, p, err := awardAt(env)
+		if err != nil || e.Attributes.IsZero() {
+			return err
+		}
+		if e.EffectiveFrom.IsZero() {
+			return domain.Invalid("effective_from", "%s has no effective date", env.Type)
+		}
+		attrs, err := awardAttributes(e.Attributes)
+		if err != nil {
+			return err
+		}
+		g := &b.grants
+		g.commit, g.prepare = append(g.commit, c), append(g.prepare, p)
+		g.person, g.program, g.attributes = append(g.person, person), append(g.program, string(e.Program)), append(g.attributes, attrs.String)
+		g.from = append(g.from, entDateArg(e.EffectiveFrom))
+		return nil
+	}),
+	on(func(b *awardsBatch, env *domain.Envelope, e *domain.OneOffGranted) error {
+		person, c, p, err := awardAt(env)
+		if err != nil {
+			return err
+		}
+		attrs, err := awardAttributes(e.Attributes)
+		if err != nil {
+			return err
+		}
+		return b.award(c, p, person, e.Program, "one_off", e.GrantID, e.EffectiveDate, e.Amount, pgtype.Text{}, pgtype.Int4{}, pgtype.Text{}, attrs)
+	}),
+	on(func(b *awardsBatch, env *domain.Envelope, e *domain.InKindIssued) error {
+		person, c, p, err := awardAt(env)
+		if err != nil {
+			return err
+		}
+		if e.Quantity < 1 {
+			return domain.Invalid("quantity", "issue %q has quantity %d", e.IssueID, e.Quantity)
+		}
+		return b.award(c, p, person, e.Program, "in_kind", e.IssueID, e.EffectiveDate, e.UnitValue.Mul(e.Quantity),
+			pgtype.Text{String: e.Item, Valid: true}, pgtype.Int4{Int32: int32(e.Quantity), Valid: true},
+			pgtype.Text{String: e.UnitValue.String(), Valid: true}, pgtype.Text{})
+	}),
+).ignoring(
+	// The annual summary's other facts are in the entitlements read model.
+	domain.TypeCertificateIssued, domain.TypeCertificateRegraded, domain.TypeCertificateRevoked,
+	domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
+	domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+)
+
 func (AwardsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	var b awardsBatch
 	for i := range batch {
-		if err := b.add(&batch[i]); err != nil {
+		if err := awardsRoutes.apply(&b, &batch[i]); err != nil {
 			return fmt.Errorf("awards: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
 	}
@@ -92,25 +171,6 @@ func (AwardsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Env
 		return fmt.Errorf("awards: %w", err)
 	}
 	return nil
-}
-
-// awardValue dereferences the pointers the registry decodes to.
-func awardValue(e domain.Event) domain.Event {
-	switch e := e.(type) {
-	case *domain.PersonRegistered:
-		return *e
-	case *domain.HouseholdStatusChanged:
-		return *e
-	case *domain.EntitlementGranted:
-		return *e
-	case *domain.OneOffGranted:
-		return *e
-	case *domain.InKindIssued:
-		return *e
-	case *domain.BudgetAllocated:
-		return *e
-	}
-	return e
 }
 
 // awardAttributes encodes a grant's attributes as JSON; not valid when it
@@ -126,67 +186,13 @@ func awardAttributes(a domain.GrantAttributes) (pgtype.Text, error) {
 	return pgtype.Text{String: string(b), Valid: true}, nil
 }
 
-// add folds one event into the batch.
-func (b *awardsBatch) add(env *domain.Envelope) error {
-	e := awardValue(env.Event)
-	if a, ok := e.(domain.BudgetAllocated); ok {
-		if b.budgets == nil {
-			b.budgets = map[budgetKey]domain.Money{}
-		}
-		b.budgets[budgetKey{string(a.Program), int32(a.FiscalYear)}] = a.Amount
-		return nil
+// awardAt returns the person a person event is about and its position.
+func awardAt(env *domain.Envelope) (person string, commit, prepare int64, err error) {
+	if person, err = entPersonOf(env); err != nil {
+		return "", 0, 0, err
 	}
-	switch e.(type) {
-	case domain.PersonRegistered, domain.HouseholdStatusChanged, domain.EntitlementGranted, domain.OneOffGranted, domain.InKindIssued:
-	default:
-		return nil
-	}
-	person, err := entPersonOf(env, e)
-	if err != nil {
-		return err
-	}
-	c, p, err := entPositionInts(env.Position)
-	if err != nil {
-		return err
-	}
-	switch e := e.(type) {
-	case domain.PersonRegistered:
-		b.household(c, p, person, domain.Date{}, e.Household.Class)
-	case domain.HouseholdStatusChanged:
-		if e.EffectiveDate.IsZero() {
-			return domain.Invalid("effective_on", "%s has no effective date", env.Type)
-		}
-		b.household(c, p, person, e.EffectiveDate, e.Household.Class)
-	case domain.EntitlementGranted:
-		if e.Attributes.IsZero() {
-			return nil
-		}
-		if e.EffectiveFrom.IsZero() {
-			return domain.Invalid("effective_from", "%s has no effective date", env.Type)
-		}
-		attrs, err := awardAttributes(e.Attributes)
-		if err != nil {
-			return err
-		}
-		g := &b.grants
-		g.commit, g.prepare = append(g.commit, c), append(g.prepare, p)
-		g.person, g.program, g.attributes = append(g.person, person), append(g.program, string(e.Program)), append(g.attributes, attrs.String)
-		g.from = append(g.from, entDateArg(e.EffectiveFrom))
-	case domain.OneOffGranted:
-		attrs, err := awardAttributes(e.Attributes)
-		if err != nil {
-			return err
-		}
-		return b.award(c, p, person, e.Program, "one_off", e.GrantID, e.EffectiveDate, e.Amount, pgtype.Text{}, pgtype.Int4{}, pgtype.Text{}, attrs)
-	case domain.InKindIssued:
-		if e.Quantity < 1 {
-			return domain.Invalid("quantity", "issue %q has quantity %d", e.IssueID, e.Quantity)
-		}
-		return b.award(c, p, person, e.Program, "in_kind", e.IssueID, e.EffectiveDate, e.UnitValue.Mul(e.Quantity),
-			pgtype.Text{String: e.Item, Valid: true}, pgtype.Int4{Int32: int32(e.Quantity), Valid: true},
-			pgtype.Text{String: e.UnitValue.String(), Valid: true}, pgtype.Text{})
-	}
-	return nil
+	commit, prepare, err = entPositionInts(env.Position)
+	return person, commit, prepare, err
 }
 
 func (b *awardsBatch) household(c, p int64, person string, on domain.Date, class domain.HouseholdClass) {

@@ -24,41 +24,57 @@ func (BankAccountsProjection) Version() int     { return 1 }
 func (BankAccountsProjection) Schema() string   { return bankAccountsSchema }
 func (BankAccountsProjection) Tables() []string { return []string{"bank_accounts"} }
 
+func (BankAccountsProjection) Interest() Interest { return bankAccountsRoutes.interest() }
+
+// bankAccountsBatch is the last account recorded per person in a batch.
+type bankAccountsBatch struct {
+	latest map[domain.PersonID]bankAccountRow
+	order  []domain.PersonID
+}
+
+type bankAccountRow struct {
+	acct *domain.BankAccountRecorded
+	pos  domain.Position
+}
+
+// bankAccountsRoutes is the bank accounts read model's routing table.
+var bankAccountsRoutes = newRoutes([]string{"beneficiary"},
+	on(func(b *bankAccountsBatch, env *domain.Envelope, e *domain.BankAccountRecorded) error {
+		pid, ok := domain.PersonIDFromStream(env.Stream)
+		if !ok {
+			return fmt.Errorf("%s is not a person stream", env.Stream)
+		}
+		if _, seen := b.latest[pid]; !seen {
+			b.order = append(b.order, pid)
+		}
+		b.latest[pid] = bankAccountRow{e, env.Position}
+		return nil
+	}),
+).ignoring(
+	// Only the account is kept here; everything else about a person is
+	// the entitlements read model's.
+	domain.TypePersonRegistered, domain.TypeCertificateIssued, domain.TypeCertificateRegraded, domain.TypeCertificateRevoked,
+	domain.TypeHouseholdStatusChanged, domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
+	domain.TypeEntitlementGranted, domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated,
+	domain.TypeOneOffGranted, domain.TypeInKindIssued, domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
+)
+
 // Apply keeps the last account recorded per person in the batch, then
 // writes each once.
 func (BankAccountsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
-	type row struct {
-		acct domain.BankAccountRecorded
-		pos  domain.Position
+	b := bankAccountsBatch{latest: map[domain.PersonID]bankAccountRow{}}
+	for i := range batch {
+		if err := bankAccountsRoutes.apply(&b, &batch[i]); err != nil {
+			return fmt.Errorf("bank_accounts: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
+		}
 	}
-	latest := map[domain.PersonID]row{}
-	var order []domain.PersonID
-	for _, e := range batch {
-		var acct domain.BankAccountRecorded
-		switch ev := e.Event.(type) {
-		case *domain.BankAccountRecorded:
-			acct = *ev
-		case domain.BankAccountRecorded:
-			acct = ev
-		default:
-			continue
-		}
-		pid, ok := domain.PersonIDFromStream(e.Stream)
-		if !ok {
-			return fmt.Errorf("bank_accounts: %s is not a person stream", e.Stream)
-		}
-		if _, seen := latest[pid]; !seen {
-			order = append(order, pid)
-		}
-		latest[pid] = row{acct, e.Position}
-	}
-	if len(order) == 0 {
+	if len(b.order) == 0 {
 		return nil
 	}
 	var ids, names, banks, masked, sealed []string
 	var commits, prepares []int64
-	for _, pid := range order {
-		r := latest[pid]
+	for _, pid := range b.order {
+		r := b.latest[pid]
 		ids, names, banks = append(ids, string(pid)), append(names, r.acct.AccountName), append(banks, r.acct.Bank)
 		masked, sealed = append(masked, r.acct.AccountMasked), append(sealed, r.acct.AccountSealed)
 		commits, prepares = append(commits, int64(r.pos.Commit)), append(prepares, int64(r.pos.Prepare))

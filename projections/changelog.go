@@ -94,39 +94,19 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 		return fmt.Errorf("changelog: %w", err)
 	}
 
-	dirty := map[string]bool{}
-	var changes []clChange
+	b := clBatch{persons: persons, dirty: map[string]bool{}}
 	for i := range batch {
 		env := &batch[i]
 		id, ok := domain.PersonIDFromStream(env.Stream)
 		if !ok {
 			continue
 		}
-		person := string(id)
-		e := entValue(env.Event)
-		if r, ok := e.(domain.PersonRegistered); ok {
-			persons[person] = &clPerson{township: r.Township, name: r.Name, idMasked: r.IDMasked}
-			dirty[person] = true
-			continue
+		b.person = string(id)
+		if err := changelogRoutes.apply(&b, env); err != nil {
+			return fmt.Errorf("changelog: %s@%d: %w", env.Stream, env.Revision, err)
 		}
-		c, ok := clChangeOf(e)
-		if !ok {
-			continue
-		}
-		var who clPerson
-		if p := persons[person]; p != nil {
-			if m, ok := e.(domain.PersonMoved); ok {
-				p.township = m.ToTownship
-				dirty[person] = true
-			}
-			who = *p
-		}
-		if m, ok := e.(domain.PersonMoved); ok {
-			who.township = m.ToTownship // filed under the new township
-		}
-		c.pos, c.person, c.who, c.at = env.Position, person, who, env.Meta.RecordedAt
-		changes = append(changes, c)
 	}
+	dirty, changes := b.dirty, b.changes
 
 	if len(dirty) > 0 {
 		var id, town, name, masked []string
@@ -181,42 +161,81 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 	return nil
 }
 
-// clChangeOf returns the change an event stands for, without its position
-// and person; ok is false for events the notice leaves out.
-func clChangeOf(e domain.Event) (c clChange, ok bool) {
-	switch e := e.(type) {
-	case domain.CertificateIssued:
-		return clChange{kind: ChangeCertificateIssued, effective: e.IssuedOn, details: map[string]any{
+func (ChangelogProjection) Interest() Interest { return changelogRoutes.interest() }
+
+// clBatch is a batch of the changelog: the persons as the batch leaves
+// them, those changed, and the changes.
+type clBatch struct {
+	persons map[string]*clPerson
+	dirty   map[string]bool
+	changes []clChange
+	person  string // of the event being applied
+}
+
+// change records c for the event's person, under their township and name
+// as they stand (c.who as given for a person never registered).
+func (b *clBatch) change(env *domain.Envelope, c clChange) error {
+	if p := b.persons[b.person]; p != nil {
+		c.who = *p
+	}
+	c.pos, c.person, c.at = env.Position, b.person, env.Meta.RecordedAt
+	b.changes = append(b.changes, c)
+	return nil
+}
+
+// changelogRoutes is the changelog's routing table: registrations keep
+// the person's details, every other routed event is a change.
+var changelogRoutes = newRoutes([]string{"beneficiary"},
+	on(func(b *clBatch, _ *domain.Envelope, e *domain.PersonRegistered) error {
+		b.persons[b.person] = &clPerson{township: e.Township, name: e.Name, idMasked: e.IDMasked}
+		b.dirty[b.person] = true
+		return nil
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.CertificateIssued) error {
+		return b.change(env, clChange{kind: ChangeCertificateIssued, effective: e.IssuedOn, details: map[string]any{
 			"category": e.Category.String(), "grade": int(e.Grade), "number_masked": e.NumberMasked,
 			"issued_on": e.IssuedOn.String(), "valid_until": e.ValidUntil.String(),
-		}}, true
-	case domain.CertificateRegraded:
-		return clChange{kind: ChangeCertificateRegraded, effective: e.EffectiveDate, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.CertificateRegraded) error {
+		return b.change(env, clChange{kind: ChangeCertificateRegraded, effective: e.EffectiveDate, details: map[string]any{
 			"category_from": e.PreviousCategory.String(), "category_to": e.Category.String(),
 			"grade_from": int(e.PreviousGrade), "grade_to": int(e.Grade),
 			"number_masked": e.NumberMasked, "valid_until": e.ValidUntil.String(),
-		}}, true
-	case domain.CertificateRevoked:
-		return clChange{kind: ChangeCertificateRevoked, effective: e.EffectiveDate, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.CertificateRevoked) error {
+		return b.change(env, clChange{kind: ChangeCertificateRevoked, effective: e.EffectiveDate, details: map[string]any{
 			"number_masked": e.NumberMasked, "reason_code": string(e.ReasonCode),
-		}}, true
-	case domain.PersonDied:
-		return clChange{kind: ChangePersonDied, effective: e.DateOfDeath, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.PersonDied) error {
+		return b.change(env, clChange{kind: ChangePersonDied, effective: e.DateOfDeath, details: map[string]any{
 			"date_of_death": e.DateOfDeath.String(),
-		}}, true
-	case domain.DeathRetracted:
-		return clChange{kind: ChangeDeathRetracted, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.DeathRetracted) error {
+		return b.change(env, clChange{kind: ChangeDeathRetracted, details: map[string]any{
 			"date_of_death": e.DateOfDeath.String(),
-		}}, true
-	case domain.PersonMoved:
-		return clChange{kind: ChangePersonMoved, effective: e.EffectiveDate, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.PersonMoved) error {
+		if p := b.persons[b.person]; p != nil {
+			p.township = e.ToTownship
+			b.dirty[b.person] = true
+		}
+		c := clChange{kind: ChangePersonMoved, effective: e.EffectiveDate, details: map[string]any{
 			"township_from": e.FromTownship, "township_to": e.ToTownship,
-		}}, true
-	case domain.HouseholdStatusChanged:
-		return clChange{kind: ChangeHouseholdChanged, effective: e.EffectiveDate, details: map[string]any{
+		}}
+		c.who.township = e.ToTownship // filed under the new township
+		return b.change(env, c)
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.HouseholdStatusChanged) error {
+		return b.change(env, clChange{kind: ChangeHouseholdChanged, effective: e.EffectiveDate, details: map[string]any{
 			"from": e.PreviousHousehold, "to": e.Household,
-		}}, true
-	case domain.EntitlementGranted:
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.EntitlementGranted) error {
 		d := map[string]any{"effective_from": e.EffectiveFrom.String()}
 		if !e.Amount.IsZero() {
 			d["amount"] = e.Amount.String()
@@ -224,18 +243,24 @@ func clChangeOf(e domain.Event) (c clChange, ok bool) {
 		if !e.Attributes.IsZero() {
 			d["attributes"] = e.Attributes
 		}
-		return clChange{kind: ChangeEntitlementGranted, program: string(e.Program), effective: e.EffectiveFrom, details: d}, true
-	case domain.EntitlementSuspended:
-		return clChange{kind: ChangeEntitlementSuspended, program: string(e.Program), effective: e.EffectiveDate, details: map[string]any{
+		return b.change(env, clChange{kind: ChangeEntitlementGranted, program: string(e.Program), effective: e.EffectiveFrom, details: d})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.EntitlementSuspended) error {
+		return b.change(env, clChange{kind: ChangeEntitlementSuspended, program: string(e.Program), effective: e.EffectiveDate, details: map[string]any{
 			"reason_code": string(e.ReasonCode),
-		}}, true
-	case domain.EntitlementTerminated:
-		return clChange{kind: ChangeEntitlementTerminated, program: string(e.Program), effective: e.EffectiveTo, details: map[string]any{
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.EntitlementTerminated) error {
+		return b.change(env, clChange{kind: ChangeEntitlementTerminated, program: string(e.Program), effective: e.EffectiveTo, details: map[string]any{
 			"reason_code": string(e.ReasonCode), "effective_to": e.EffectiveTo.String(),
-		}}, true
-	}
-	return clChange{}, false
-}
+		}})
+	}),
+).ignoring(
+	// The notice leaves out resumptions, one-off and in-kind grants,
+	// proposals and bank accounts.
+	domain.TypeEntitlementResumed, domain.TypeOneOffGranted, domain.TypeInKindIssued,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+)
 
 // ChangeRow is one line of the monthly change notice.
 type ChangeRow struct {

@@ -131,10 +131,10 @@ func TestChangelogProjection(t *testing.T) {
 			name: "recorded_on is the date in Asia/Shanghai",
 			given: func(g *entGiven) {
 				g.register(entA, "张三", "蛟塘镇")
+				g.log.SetClock(time.Date(2024, 3, 19, 16, 30, 0, 0, time.UTC)) // 00:30 on the 20th in Shanghai
 				g.grant(entA, entCare, "2024-03-01", "")
-				g.log.Envelopes[1].Meta.RecordedAt = time.Date(2024, 3, 19, 16, 30, 0, 0, time.UTC) // 00:30 on the 20th in Shanghai
+				g.log.SetClock(time.Date(2024, 3, 19, 15, 59, 0, 0, time.UTC)) // 23:59 on the 19th
 				g.suspend(entA, entCare, "2024-03-02")
-				g.log.Envelopes[2].Meta.RecordedAt = time.Date(2024, 3, 19, 15, 59, 0, 0, time.UTC) // 23:59 on the 19th
 			},
 			then: []entCheck{
 				{sql: `SELECT kind, recorded_at, recorded_on FROM changelog ORDER BY position_commit`, want: []string{
@@ -183,21 +183,21 @@ func TestChanges(t *testing.T) {
 		}
 		return tm
 	}
-	stamp := func(s string) { g.log.Envelopes[len(g.log.Envelopes)-1].Meta.RecordedAt = at(s) }
+	clock := func(s string) { g.log.SetClock(at(s)) } // the next event is recorded then
 	g.register(entA, "张三", "蛟塘镇")
 	g.register(entB, "李四", "星子镇")
+	clock("2024-02-19 23:59") // before the window
 	g.grant(entA, entCare, "2024-02-01", "")
-	stamp("2024-02-19 23:59") // before the window
+	clock("2024-02-20 00:01")
 	g.grant(entB, entLiving, "2024-02-01", "")
-	stamp("2024-02-20 00:01")
+	clock("2024-03-02 09:00")
 	g.on(entA, domain.PersonDied{DateOfDeath: entD("2024-03-01")})
-	stamp("2024-03-02 09:00")
+	clock("2024-03-02 09:00")
 	g.terminate(entA, entCare, "2024-03-01", domain.TerminationDeath)
-	stamp("2024-03-02 09:00")
+	clock("2024-03-19 23:59")
 	g.on(entB, domain.PersonMoved{FromTownship: "星子镇", ToTownship: "白鹿镇", EffectiveDate: entD("2024-03-10")})
-	stamp("2024-03-19 23:59")
+	clock("2024-03-20 00:00") // after the window
 	g.suspend(entB, entLiving, "2024-03-20")
-	stamp("2024-03-20 00:00") // after the window
 	db := prtest.Setup(t, projections.ChangelogProjection{})
 	prtest.ApplyBatches(t, db.Pool, projections.ChangelogProjection{}, g.log.Envelopes, []int{2})
 

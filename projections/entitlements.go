@@ -161,71 +161,10 @@ func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []doma
 	return nil
 }
 
-// entValue dereferences the pointers the registry decodes to, so that a
-// type switch needs one case per event type.
-func entValue(e domain.Event) domain.Event {
-	switch e := e.(type) {
-	case *domain.PersonRegistered:
-		return *e
-	case *domain.CertificateIssued:
-		return *e
-	case *domain.CertificateRegraded:
-		return *e
-	case *domain.CertificateRevoked:
-		return *e
-	case *domain.HouseholdStatusChanged:
-		return *e
-	case *domain.PersonDied:
-		return *e
-	case *domain.DeathRetracted:
-		return *e
-	case *domain.PersonMoved:
-		return *e
-	case *domain.EntitlementGranted:
-		return *e
-	case *domain.EntitlementSuspended:
-		return *e
-	case *domain.EntitlementResumed:
-		return *e
-	case *domain.EntitlementTerminated:
-		return *e
-	case *domain.PaymentIssued:
-		return *e
-	case *domain.PaymentSettled:
-		return *e
-	case *domain.PaymentFailed:
-		return *e
-	case *domain.PaymentsFailed:
-		return *e
-	case *domain.PaymentsSettledLate:
-		return *e
-	case *domain.PaymentsIssued:
-		return *e
-	case *domain.PaymentReversed:
-		return *e
-	case *domain.OverpaymentClaimed:
-		return *e
-	case *domain.OverpaymentRecovered:
-		return *e
-	case *domain.OverpaymentWrittenOff:
-		return *e
-	}
-	return e
-}
-
-// entPersonEvent reports whether e changes a persons row.
-func entPersonEvent(e domain.Event) bool {
-	switch e.(type) {
-	case domain.PersonRegistered, domain.CertificateIssued, domain.CertificateRegraded, domain.CertificateRevoked,
-		domain.HouseholdStatusChanged, domain.PersonDied, domain.DeathRetracted, domain.PersonMoved:
-		return true
-	}
-	return false
-}
-
-// entPersonOf returns the person a beneficiary event is about.
-func entPersonOf(env *domain.Envelope, e domain.Event) (string, error) {
-	if r, ok := e.(domain.PersonRegistered); ok && r.PersonID != "" {
+// entPersonOf returns the person a beneficiary event is about: the one it
+// registers, else the person of its stream.
+func entPersonOf(env *domain.Envelope) (string, error) {
+	if r, ok := env.Event.(*domain.PersonRegistered); ok && r.PersonID != "" {
 		return string(r.PersonID), nil
 	}
 	id, ok := domain.PersonIDFromStream(env.Stream)
@@ -287,12 +226,13 @@ func scanEntPerson(row pgx.Row) (*entPerson, error) {
 	return &p, nil
 }
 
-// loadPersons reads the persons rows the batch's person events change.
+// loadPersons reads the persons rows the batch's person events change
+// (those of entPersonRoutes).
 func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	ids := map[string]bool{}
 	for i := range batch {
-		if e := entValue(batch[i].Event); entPersonEvent(e) {
-			if id, err := entPersonOf(&batch[i], e); err == nil {
+		if entPersonRoutes.handles(&batch[i]) {
+			if id, err := entPersonOf(&batch[i]); err == nil {
 				ids[id] = true
 			}
 		}
@@ -315,72 +255,168 @@ func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.En
 	return rows.Err()
 }
 
-// add folds one event into the batch.
-func (b *entBatch) add(env *domain.Envelope) error {
-	e := entValue(env.Event)
-	if entPersonEvent(e) {
-		return b.person(env, e)
-	}
-	if program, c, ok := domain.EntitlementChangeOf(e); ok {
-		person, err := entPersonOf(env, e)
+func (EntitlementsProjection) Interest() Interest {
+	return entRoutes.interest(entPersonRoutes.handled()...)
+}
+
+// entRoutes is the entitlements read model's routing table, but for the
+// events that change a registered person's row (entPersonRoutes).
+var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PersonRegistered) error {
+		id, err := entPersonOf(env)
 		if err != nil {
 			return err
 		}
-		h := entHistory{
-			pos: env.Position, key: entKey{person, string(program)}, change: c.Kind, effective: c.EffectiveDate,
-			recordedAt: env.Meta.RecordedAt, actor: env.Meta.Actor, role: env.Meta.Role, re: env.Meta.Reason, amount: c.Amount,
+		b.persons[id] = &entPerson{
+			id: id, idHash: e.IDHash, idMasked: e.IDMasked, name: e.Name, township: e.Township,
+			householdID: e.HouseholdID, household: e.Household, birth: e.BirthDate, gender: string(e.Gender),
+			registered: e.RegisteredOn, pos: env.Position,
 		}
-		switch e := e.(type) {
-		case domain.EntitlementSuspended:
-			h.reasonCode = string(e.ReasonCode)
-		case domain.EntitlementTerminated:
-			h.reasonCode = string(e.ReasonCode)
-		}
-		if h.effective.IsZero() {
-			return domain.Invalid("effective_date", "%s has no effective date", env.Type)
-		}
-		b.history = append(b.history, h)
-		b.touched[h.key] = env.Position
+		b.dirtyPersons[id] = true
 		return nil
-	}
-	switch e := e.(type) {
-	case domain.PaymentIssued:
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementGranted) error {
+		return b.decision(env, "")
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementSuspended) error {
+		return b.decision(env, string(e.ReasonCode))
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementResumed) error {
+		return b.decision(env, "")
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementTerminated) error {
+		return b.decision(env, string(e.ReasonCode))
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentIssued) error {
 		return b.payment(env, &e.PaymentLine, 1)
-	case domain.PaymentFailed:
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentFailed) error {
 		return b.payment(env, &e.PaymentLine, -1)
-	case domain.PaymentsFailed:
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentReversed) error {
+		return b.payment(env, &e.PaymentLine, -1)
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentsIssued) error {
+		for i := range e.Payments {
+			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentsFailed) error {
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, -1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case domain.PaymentsSettledLate:
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentsSettledLate) error {
 		for i := range e.Payments {
 			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
 				return err
 			}
 		}
 		return nil
-	case domain.PaymentsIssued:
-		for i := range e.Payments {
-			if err := b.payment(env, &e.Payments[i].PaymentLine, 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	case domain.PaymentReversed:
-		return b.payment(env, &e.PaymentLine, -1)
-	case domain.OverpaymentClaimed:
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentClaimed) error {
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.claimed = d.claimed.Add(e.Amount.Decimal())
-	case domain.OverpaymentRecovered:
+		return nil
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentRecovered) error {
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.recovered = d.recovered.Add(e.Amount.Decimal())
-	case domain.OverpaymentWrittenOff:
+		return nil
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentWrittenOff) error {
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.writtenOff = d.writtenOff.Add(e.Amount.Decimal())
+		return nil
+	}),
+).ignoring(
+	// One-off and in-kind grants are not entitlements (read model
+	// "awards"); proposals change nothing until approved, when the grant
+	// itself is recorded; accounts are the bank accounts read model's.
+	domain.TypeOneOffGranted, domain.TypeInKindIssued,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+	// A settlement confirms what its issue already counted.
+	domain.TypePaymentSettled, domain.TypePaymentsSettled,
+	// A batch's control events, its reserved and released lines and the
+	// return file's bookkeeping pay nothing.
+	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
+	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
+	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
+)
+
+// entPersonRoutes routes the events that change a registered person's
+// row; person applies them.
+var entPersonRoutes = newRoutes[*entPerson](nil,
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateIssued) error {
+		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
+		p.certIssued, p.certValid, p.revoked = e.IssuedOn, e.ValidUntil, false
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateRegraded) error {
+		if !p.hasCert {
+			p.certIssued = e.EffectiveDate
+		}
+		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
+		p.certValid = e.ValidUntil
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateRevoked) error {
+		p.revoked = true
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.HouseholdStatusChanged) error {
+		p.household = e.Household
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.PersonDied) error {
+		p.deceased = e.DateOfDeath
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.DeathRetracted) error {
+		p.deceased = domain.Date{}
+		return nil
+	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.PersonMoved) error {
+		p.township = e.ToTownship
+		return nil
+	}),
+)
+
+// add folds one event into the batch.
+func (b *entBatch) add(env *domain.Envelope) error {
+	if entPersonRoutes.handles(env) {
+		return b.person(env)
 	}
+	return entRoutes.apply(b, env)
+}
+
+// decision adds an entitlement decision to the history; reasonCode is a
+// suspension's or termination's.
+func (b *entBatch) decision(env *domain.Envelope, reasonCode string) error {
+	program, c, ok := domain.EntitlementChangeOf(env.Event)
+	if !ok {
+		return fmt.Errorf("%s is not an entitlement decision", env.Type)
+	}
+	person, err := entPersonOf(env)
+	if err != nil {
+		return err
+	}
+	h := entHistory{
+		pos: env.Position, key: entKey{person, string(program)}, change: c.Kind, effective: c.EffectiveDate,
+		recordedAt: env.Meta.RecordedAt, actor: env.Meta.Actor, role: env.Meta.Role, re: env.Meta.Reason, amount: c.Amount,
+		reasonCode: reasonCode,
+	}
+	if h.effective.IsZero() {
+		return domain.Invalid("effective_date", "%s has no effective date", env.Type)
+	}
+	b.history = append(b.history, h)
+	b.touched[h.key] = env.Position
 	return nil
 }
 
@@ -422,46 +458,19 @@ func (b *entBatch) payment(env *domain.Envelope, l *domain.PaymentLine, sign int
 	return nil
 }
 
-// person applies a person event to its row. Events of a person never
-// registered change nothing.
-func (b *entBatch) person(env *domain.Envelope, e domain.Event) error {
-	id, err := entPersonOf(env, e)
+// person applies a person event (one of entPersonRoutes) to its row.
+// Events of a person never registered change nothing.
+func (b *entBatch) person(env *domain.Envelope) error {
+	id, err := entPersonOf(env)
 	if err != nil {
 		return err
-	}
-	if r, ok := e.(domain.PersonRegistered); ok {
-		b.persons[id] = &entPerson{
-			id: id, idHash: r.IDHash, idMasked: r.IDMasked, name: r.Name, township: r.Township,
-			householdID: r.HouseholdID, household: r.Household, birth: r.BirthDate, gender: string(r.Gender),
-			registered: r.RegisteredOn, pos: env.Position,
-		}
-		b.dirtyPersons[id] = true
-		return nil
 	}
 	p := b.persons[id]
 	if p == nil {
 		return nil
 	}
-	switch e := e.(type) {
-	case domain.CertificateIssued:
-		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
-		p.certIssued, p.certValid, p.revoked = e.IssuedOn, e.ValidUntil, false
-	case domain.CertificateRegraded:
-		if !p.hasCert {
-			p.certIssued = e.EffectiveDate
-		}
-		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
-		p.certValid = e.ValidUntil
-	case domain.CertificateRevoked:
-		p.revoked = true
-	case domain.HouseholdStatusChanged:
-		p.household = e.Household
-	case domain.PersonDied:
-		p.deceased = e.DateOfDeath
-	case domain.DeathRetracted:
-		p.deceased = domain.Date{}
-	case domain.PersonMoved:
-		p.township = e.ToTownship
+	if err := entPersonRoutes.apply(p, env); err != nil {
+		return err
 	}
 	p.pos = env.Position
 	b.dirtyPersons[id] = true

@@ -474,8 +474,8 @@ func TestEntitlementsQueries(t *testing.T) {
 	g.register(entPID(3), "李四", "蛟塘镇")
 	g.certificate(entA, 2, "2023-06-01")
 	g.grant(entA, entCare, "2024-11-01", "")
-	g.grant(entA, entJob, "2024-12-01", "500.00")
-	g.log.Envelopes[len(g.log.Envelopes)-1].Meta.Reason = "placed as village library manager"
+	g.log.AddMeta(entA.Stream(), domain.CommandMeta{Actor: "clerk.li", Role: "clerk", Reason: "placed as village library manager"},
+		domain.EntitlementGranted{Program: entJob, EffectiveFrom: entD("2024-12-01"), Amount: domain.MustMoney("500.00")})
 	for _, p := range []string{"2024-11", "2024-12", "2025-01"} {
 		g.pay(entA, entCare, p, "100.00")
 	}

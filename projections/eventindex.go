@@ -34,6 +34,9 @@ var eventIndexColumns = []string{
 	"actor", "role", "command_id", "recorded_at", "effective_date", "reason", "hash", "prev_hash",
 }
 
+// Interest: the index treats every event alike, whatever its type.
+func (EventIndexProjection) Interest() Interest { return Interest{AnyType: true} }
+
 func (EventIndexProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	if len(batch) == 0 {
 		return nil

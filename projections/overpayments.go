@@ -28,30 +28,42 @@ func (OverpaymentsProjection) Version() int     { return 1 }
 func (OverpaymentsProjection) Schema() string   { return overpaymentsSchema }
 func (OverpaymentsProjection) Tables() []string { return []string{"overpayment_claims"} }
 
+func (OverpaymentsProjection) Interest() Interest { return overpaymentsRoutes.interest() }
+
+// overpaymentsTx is where the overpayments read model applies a batch.
+type overpaymentsTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+// overpaymentsRoutes is the overpayments read model's routing table.
+var overpaymentsRoutes = newRoutes([]string{"payroll"},
+	on(func(w overpaymentsTx, _ *domain.Envelope, e *domain.OverpaymentClaimed) error {
+		_, err := w.tx.Exec(w.ctx, `INSERT INTO overpayment_claims (claim_id, person_id, program, period, amount, refs, claimed_on)
+			VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,
+			e.ClaimID, string(e.PersonID), string(e.Program), e.Period.First().Time(), e.Amount.String(), e.References, e.ClaimedOn.Time())
+		return err
+	}),
+	on(func(w overpaymentsTx, _ *domain.Envelope, e *domain.OverpaymentRecovered) error {
+		return adjustClaim(w.ctx, w.tx, e.ClaimID, "recovered", e.Amount)
+	}),
+	on(func(w overpaymentsTx, _ *domain.Envelope, e *domain.OverpaymentWrittenOff) error {
+		return adjustClaim(w.ctx, w.tx, e.ClaimID, "written_off", e.Amount)
+	}),
+).ignoring(
+	// Payments and batches are the payments and spending read models'.
+	domain.TypePaymentIssued, domain.TypePaymentsIssued, domain.TypePaymentSettled, domain.TypePaymentsSettled,
+	domain.TypePaymentFailed, domain.TypePaymentsFailed, domain.TypePaymentsSettledLate, domain.TypePaymentReversed,
+	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
+	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
+	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
+)
+
 func (OverpaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
-	for _, env := range batch {
-		var err error
-		ev := env.Event
-		switch v := ev.(type) { // the same events as values
-		case domain.OverpaymentClaimed:
-			ev = &v
-		case domain.OverpaymentRecovered:
-			ev = &v
-		case domain.OverpaymentWrittenOff:
-			ev = &v
-		}
-		switch e := ev.(type) {
-		case *domain.OverpaymentClaimed:
-			_, err = tx.Exec(ctx, `INSERT INTO overpayment_claims (claim_id, person_id, program, period, amount, refs, claimed_on)
-				VALUES ($1, $2, $3, $4, $5::numeric, $6, $7)`,
-				e.ClaimID, string(e.PersonID), string(e.Program), e.Period.First().Time(), e.Amount.String(), e.References, e.ClaimedOn.Time())
-		case *domain.OverpaymentRecovered:
-			err = adjustClaim(ctx, tx, e.ClaimID, "recovered", e.Amount)
-		case *domain.OverpaymentWrittenOff:
-			err = adjustClaim(ctx, tx, e.ClaimID, "written_off", e.Amount)
-		}
-		if err != nil {
-			return fmt.Errorf("overpayments: %s@%d: %w", env.Stream, env.Revision, err)
+	w := overpaymentsTx{ctx, tx}
+	for i := range batch {
+		if err := overpaymentsRoutes.apply(w, &batch[i]); err != nil {
+			return fmt.Errorf("overpayments: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
 	}
 	return nil

@@ -75,55 +75,69 @@ type paymentsBatch struct {
 	nNew  int
 }
 
+func (PaymentsProjection) Interest() Interest { return paymentsRoutes.interest() }
+
+// paymentsRoutes is the payments register's routing table.
+var paymentsRoutes = newRoutes([]string{"payroll"},
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentIssued) error {
+		return b.issue(env, &e.PaymentLine)
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentsIssued) error {
+		for i := range e.Payments {
+			if err := b.issue(env, &e.Payments[i].PaymentLine); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentsSettled) error {
+		return b.settle(env, e.Payments)
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentsFailed) error {
+		for _, p := range e.Payments {
+			if err := b.status(env, p.Reference, PaymentStatusFailed, p.FailedOn, p.Reason, "", false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentsSettledLate) error {
+		return b.settle(env, e.Payments)
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentSettled) error {
+		return b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentFailed) error {
+		return b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
+	}),
+	on(func(b *paymentsBatch, env *domain.Envelope, e *domain.PaymentReversed) error {
+		return b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
+	}),
+).ignoring(
+	// A batch's control events, its reserved and released lines and the
+	// return file's bookkeeping are not payments; overpayments are
+	// claims, not payments (read model "overpayments").
+	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
+	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
+	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
+	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff,
+)
+
+// settle marks payments settled, in time or late alike.
+func (b *paymentsBatch) settle(env *domain.Envelope, payments []domain.PaymentSettled) error {
+	for _, p := range payments {
+		if err := b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	b := paymentsBatch{}
 	for i := range batch {
-		env := &batch[i]
-		var err error
-		switch e := env.Event.(type) {
-		case *domain.PaymentIssued:
-			err = b.issue(env, &e.PaymentLine)
-		case domain.PaymentIssued:
-			err = b.issue(env, &e.PaymentLine)
-		case *domain.PaymentsIssued:
-			for i := range e.Payments {
-				if err = b.issue(env, &e.Payments[i].PaymentLine); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentsSettled:
-			for _, p := range e.Payments {
-				if err = b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentsFailed:
-			for _, p := range e.Payments {
-				if err = b.status(env, p.Reference, PaymentStatusFailed, p.FailedOn, p.Reason, "", false); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentsSettledLate:
-			for _, p := range e.Payments {
-				if err = b.status(env, p.Reference, PaymentStatusSettled, p.SettledOn, "", p.BankReference, true); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentSettled:
-			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
-		case domain.PaymentSettled:
-			err = b.status(env, e.Reference, PaymentStatusSettled, e.SettledOn, "", e.BankReference, true)
-		case *domain.PaymentFailed:
-			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
-		case domain.PaymentFailed:
-			err = b.status(env, e.Reference, PaymentStatusFailed, e.FailedOn, e.Reason, "", false)
-		case *domain.PaymentReversed:
-			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
-		case domain.PaymentReversed:
-			err = b.status(env, e.Reference, PaymentStatusReversed, e.ReversedOn, e.Reason, "", false)
-		}
-		if err != nil {
-			return fmt.Errorf("payments: %s@%d: %w", env.Stream, env.Revision, err)
+		if err := paymentsRoutes.apply(&b, &batch[i]); err != nil {
+			return fmt.Errorf("payments: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
 	}
 	if len(b.folds) == 0 {

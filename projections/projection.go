@@ -28,8 +28,10 @@ type Projection interface {
 	// Tables lists the tables Schema creates, parents before children.
 	Tables() []string
 	// Apply projects a batch of events, in global order, within tx (whose
-	// search_path selects the target schema). Events the projection does
-	// not care about are ignored. Apply must be deterministic: the same
+	// search_path selects the target schema). Events arrive as the
+	// registry decodes them (pointers); a read model dispatches them
+	// through its routing table, and events of types it does not route
+	// change nothing (see Interest). Apply must be deterministic: the same
 	// events give the same rows however they are split into batches.
 	Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error
 }

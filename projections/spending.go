@@ -76,47 +76,63 @@ type spendingBatch struct {
 	alloc   map[budgetKey]int64 // fen; the batch's last allocation wins
 }
 
+func (SpendingProjection) Interest() Interest { return spendingRoutes.interest() }
+
+// spendingRoutes is the spending read model's routing table.
+var spendingRoutes = newRoutes([]string{"payroll", "program"},
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentIssued) error {
+		return b.payment(&e.PaymentLine, 1)
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentsIssued) error {
+		for i := range e.Payments {
+			if err := b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentsFailed) error {
+		for i := range e.Payments {
+			if err := b.payment(&e.Payments[i].PaymentLine, -1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentsSettledLate) error {
+		for i := range e.Payments {
+			if err := b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentFailed) error {
+		return b.payment(&e.PaymentLine, -1)
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.PaymentReversed) error {
+		return b.payment(&e.PaymentLine, -1)
+	}),
+	on(func(b *spendingBatch, _ *domain.Envelope, e *domain.BudgetAllocated) error {
+		b.allocate(e)
+		return nil
+	}),
+).ignoring(
+	// A settlement confirms what its issue already counted.
+	domain.TypePaymentSettled, domain.TypePaymentsSettled,
+	// A batch's control events, its reserved and released lines and the
+	// return file's bookkeeping move no money; overpayment claims are
+	// owed back, not spent (read model "overpayments").
+	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
+	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
+	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
+	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff,
+)
+
 func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	var b spendingBatch
 	for i := range batch {
-		var err error
-		switch e := batch[i].Event.(type) {
-		case *domain.PaymentIssued:
-			err = b.payment(&e.PaymentLine, 1)
-		case domain.PaymentIssued:
-			err = b.payment(&e.PaymentLine, 1)
-		case *domain.PaymentsIssued:
-			for i := range e.Payments {
-				if err = b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentsFailed:
-			for i := range e.Payments {
-				if err = b.payment(&e.Payments[i].PaymentLine, -1); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentsSettledLate:
-			for i := range e.Payments {
-				if err = b.payment(&e.Payments[i].PaymentLine, 1); err != nil {
-					break
-				}
-			}
-		case *domain.PaymentFailed:
-			err = b.payment(&e.PaymentLine, -1)
-		case domain.PaymentFailed:
-			err = b.payment(&e.PaymentLine, -1)
-		case *domain.PaymentReversed:
-			err = b.payment(&e.PaymentLine, -1)
-		case domain.PaymentReversed:
-			err = b.payment(&e.PaymentLine, -1)
-		case *domain.BudgetAllocated:
-			b.allocate(*e)
-		case domain.BudgetAllocated:
-			b.allocate(e)
-		}
-		if err != nil {
+		if err := spendingRoutes.apply(&b, &batch[i]); err != nil {
 			return fmt.Errorf("spending: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
 	}
@@ -148,7 +164,7 @@ func (b *spendingBatch) payment(l *domain.PaymentLine, sign int32) error {
 	return nil
 }
 
-func (b *spendingBatch) allocate(e domain.BudgetAllocated) {
+func (b *spendingBatch) allocate(e *domain.BudgetAllocated) {
 	if b.alloc == nil {
 		b.alloc = make(map[budgetKey]int64, 4)
 	}

@@ -87,12 +87,13 @@ func (pl *Plan) check() error {
 				return fmt.Errorf("seed plan: person %d (%s) %s at %s: %w", p.idx, p.pid, cmd.CommandName(), a.at.Format(time.DateTime), err)
 			}
 			for _, e := range evs {
+				e = domain.AsDecoded(e) // folded as a reader of the stream would get it
 				s = domain.Evolve(s, e)
 				if program, ch, ok := domain.EntitlementChangeOf(e); ok {
 					changes[program] = append(changes[program], timedChange{a.at, ch})
 				}
 				f.tally(p.pid, e)
-				if g, ok := e.(domain.EntitlementGranted); ok && (g.Program == domain.ProgramLivingSubsidy || g.Program == domain.ProgramCareSubsidy) {
+				if g, ok := e.(*domain.EntitlementGranted); ok && (g.Program == domain.ProgramLivingSubsidy || g.Program == domain.ProgramCareSubsidy) {
 					livingCare[p.pid] = true
 				}
 			}
@@ -124,10 +125,10 @@ func (pl *Plan) check() error {
 	return nil
 }
 
-// tally counts event e of person pid into the figures.
+// tally counts event e (as decoded) of person pid into the figures.
 func (f *Figures) tally(pid domain.PersonID, e domain.Event) {
 	switch e := e.(type) {
-	case domain.EntitlementGranted:
+	case *domain.EntitlementGranted:
 		pf := f.Programs[e.Program]
 		if !e.EffectiveFrom.After(yearLast) { // every grant of the plan is in force in 2024
 			pf.Cases++
@@ -139,18 +140,18 @@ func (f *Figures) tally(pid domain.PersonID, e domain.Event) {
 		if inYear(e.EffectiveFrom) {
 			pf.Granted++
 		}
-	case domain.EntitlementTerminated:
+	case *domain.EntitlementTerminated:
 		if inYear(e.EffectiveTo) {
 			f.Programs[e.Program].Terminated++
 		}
-	case domain.OneOffGranted:
+	case *domain.OneOffGranted:
 		if inYear(e.EffectiveDate) {
 			pf := f.Programs[e.Program]
 			pf.Cases++
 			pf.persons[pid] = true
 			pf.Paid = pf.Paid.Add(e.Amount)
 		}
-	case domain.InKindIssued:
+	case *domain.InKindIssued:
 		if inYear(e.EffectiveDate) {
 			pf := f.Programs[e.Program]
 			pf.Cases++

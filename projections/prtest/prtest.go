@@ -19,20 +19,35 @@ import (
 	"github.com/lushan-dpf/ledger/projections"
 )
 
-// Log builds a global log of envelopes for tests: each Add appends one
-// event to a stream with the next revision and global position, and
-// metadata as the command path would write it.
+// Log builds a global log of envelopes for tests, exactly as production
+// writes and reads it: each Add seals the event into its stream's hash
+// chain with domain.Seal (the next revision, the stream's last hash,
+// metadata as the command path writes it) and decodes the sealed bytes
+// back with the ledger's registry, as the runner does with what it reads.
+// So a projection test cannot pass on a shape production never produces.
 type Log struct {
 	Envelopes []domain.Envelope
-	revs      map[string]uint64
+	reg       *domain.Registry
+	heads     map[string]head
 	now       time.Time
+}
+
+// head is what the log remembers of a stream: its next revision and the
+// hash of its last event.
+type head struct {
+	next uint64
+	hash string
 }
 
 // NewLog starts a log whose recorded-at clock starts at start and ticks a
 // minute per event.
 func NewLog(start time.Time) *Log {
-	return &Log{revs: map[string]uint64{}, now: start}
+	return &Log{reg: domain.NewLedgerRegistry(), heads: map[string]head{}, now: start}
 }
+
+// SetClock makes the next event recorded at t; the clock ticks a minute
+// per event from there.
+func (l *Log) SetClock(t time.Time) { l.now = t }
 
 // Add appends ev to stream, recorded by actor, and returns its envelope.
 func (l *Log) Add(stream string, ev domain.Event) domain.Envelope {
@@ -41,29 +56,42 @@ func (l *Log) Add(stream string, ev domain.Event) domain.Envelope {
 
 // AddBy is Add with the acting user and role.
 func (l *Log) AddBy(stream, actor, role string, ev domain.Event) domain.Envelope {
-	rev := l.revs[stream]
-	l.revs[stream] = rev + 1
+	return l.AddMeta(stream, domain.CommandMeta{Actor: actor, Role: role}, ev)
+}
+
+// AddMeta appends ev to stream as one command with meta. A zero CommandID
+// becomes "cmd-N" (N the event's number in the log), a zero Actor
+// "clerk.test", a zero Role "clerk", a zero Now the log's clock. It panics if the
+// event cannot be sealed or decoded, as no stored event could be either.
+func (l *Log) AddMeta(stream string, meta domain.CommandMeta, ev domain.Event) domain.Envelope {
 	n := uint64(len(l.Envelopes) + 1)
-	md := domain.Metadata{
-		Actor: actor, Role: role, CommandID: fmt.Sprintf("cmd-%d", n), CorrelationID: fmt.Sprintf("cmd-%d", n),
-		RecordedAt: l.now.UTC(), SchemaVersion: 1, Hash: fmt.Sprintf("%064x", n),
+	if meta.CommandID == "" {
+		meta.CommandID = fmt.Sprintf("cmd-%d", n)
 	}
-	if n > 1 {
-		md.PrevHash = fmt.Sprintf("%064x", n-1)
+	if meta.Actor == "" {
+		meta.Actor = "clerk.test"
 	}
-	if e, ok := ev.(domain.Effective); ok {
-		md.EffectiveDate = e.EffectiveOn()
+	if meta.Role == "" {
+		meta.Role = "clerk"
 	}
-	l.now = l.now.Add(time.Minute)
-	env := domain.Envelope{
-		ID:       domain.EventID(md.CommandID, 0),
-		Stream:   stream,
-		Revision: rev,
-		Position: domain.Position{Commit: 1000 + n, Prepare: 1000 + n},
-		Type:     ev.EventType(),
-		Event:    ev,
-		Meta:     md,
+	if meta.Now.IsZero() {
+		meta.Now = l.now
 	}
+	l.now = meta.Now.Add(time.Minute)
+	h := l.heads[stream]
+	data, err := domain.Seal(meta, h.hash, []domain.Event{ev})
+	if err != nil {
+		panic(fmt.Sprintf("prtest: seal %s: %v", ev.EventType(), err))
+	}
+	d := data[0]
+	env, err := l.reg.DecodeEnvelope(domain.RecordedEvent{
+		ID: d.ID, Stream: stream, Revision: h.next, Position: domain.Position{Commit: 1000 + n, Prepare: 1000 + n},
+		Type: d.Type, Data: d.Data, Metadata: d.Metadata, RecordedAt: meta.Now,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("prtest: decode %s: %v", d.Type, err))
+	}
+	l.heads[stream] = head{next: h.next + 1, hash: env.Meta.Hash}
 	l.Envelopes = append(l.Envelopes, env)
 	return env
 }
