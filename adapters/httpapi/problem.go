@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -65,7 +65,7 @@ var (
 
 // writeError maps an error to its problem. Domain error kinds decide the
 // status; a transient failure of the database or the event store
-// (domain.ErrUnavailable, or postgres.Transient for an error no adapter
+// (domain.ErrUnavailable, or pg.Transient for an error no adapter
 // classified) is a 503 unavailable with Retry-After; anything unexpected
 // is a 500 whose detail reveals nothing. The request's log line carries
 // the error of either, with the request ID.
@@ -114,7 +114,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
-	case errors.Is(err, domain.ErrUnavailable), postgres.Transient(err):
+	case errors.Is(err, domain.ErrUnavailable), pg.Transient(err):
 		setLogError(r.Context(), err)
 		problem(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf(
 			"the ledger's database or event store is unavailable right now; retry in %d seconds (a command with the same Idempotency-Key)", retryAfter))

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -52,7 +52,7 @@ func (s *server) waitFor(r *http.Request) error {
 		}
 		failed = nil
 		if err != nil && ctx.Err() == nil {
-			failed = postgres.Classify(ctx, err)
+			failed = pg.Classify(ctx, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -84,7 +84,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request, fn func(ctx conte
 	}
 	v, err := fn(r.Context())
 	if err != nil {
-		writeError(w, r, postgres.Classify(r.Context(), err))
+		writeError(w, r, pg.Classify(r.Context(), err))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -208,7 +208,7 @@ type deps struct {
 // applies a batch, one reads the log ahead of it, a rebuild (after a
 // projection's version changed) reads pages ahead of its applier on a
 // third; one spare. The runner's lock and the event store's LISTEN each
-// have a dedicated connection besides (postgres.Dedicated), as does a
+// have a dedicated connection besides (pg.Dedicated), as does a
 // rebuild's lock. docs/architecture.md ("Connections") has the arithmetic.
 const projectionConns = 4
 
