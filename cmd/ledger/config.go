@@ -237,7 +237,7 @@ func (d *deps) openProjectionPool(ctx context.Context) error {
 
 // statuses reports every projection's state.
 func (d *deps) statuses(ctx context.Context) ([]projections.Status, error) {
-	return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	return d.readModels().Statuses(ctx)
 }
 
 // readModels is what the use cases read from the projections.
