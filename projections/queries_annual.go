@@ -164,7 +164,7 @@ func annualFigures(ctx context.Context, q Querier, year int) (AnnualFigures, err
 		}
 	}
 	f := AnnualFigures{Cases: map[domain.ProgramCode]AnnualCases{}, Awards: map[domain.ProgramCode]AnnualAwards{},
-		Paid: map[domain.ProgramCode]domain.Money{}, Budgets: map[domain.ProgramCode]domain.Money{}, Households: map[domain.HouseholdClass]int{}}
+		Households: map[domain.HouseholdClass]int{}}
 
 	rows, err := q.Query(ctx, annualCasesSQL, first, last, entitled)
 	if err != nil {
@@ -207,35 +207,13 @@ func annualFigures(ctx context.Context, q Querier, year int) (AnnualFigures, err
 
 	// Paid: what the bank paid, by the payments register — settled
 	// payments with their value date in the year, of every program.
-	rows, err = q.Query(ctx, `SELECT program, sum(amount)::text FROM payments
-		WHERE status = 'settled' AND paid_on BETWEEN $1 AND $2 GROUP BY program`, first, last)
-	if err != nil {
-		return f, fmt.Errorf("payments: %w", err)
+	if f.Paid, err = moneyByProgram(ctx, q, "payments", "paid", `SELECT program, sum(amount)::text FROM payments
+		WHERE status = 'settled' AND paid_on BETWEEN $1 AND $2 GROUP BY program`, first, last); err != nil {
+		return f, err
 	}
-	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
-		m, err := domain.ParseMoney("paid", amount)
-		if err != nil {
-			return fmt.Errorf("%s: %w", program, err)
-		}
-		f.Paid[domain.ProgramCode(program)] = m
-		return nil
-	}); err != nil {
-		return f, fmt.Errorf("payments: %w", err)
-	}
-
-	rows, err = q.Query(ctx, `SELECT program, amount::text FROM awards_budgets WHERE fiscal_year = $1`, year)
-	if err != nil {
-		return f, fmt.Errorf("budgets: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
-		m, err := domain.ParseMoney("budget", amount)
-		if err != nil {
-			return fmt.Errorf("%s: %w", program, err)
-		}
-		f.Budgets[domain.ProgramCode(program)] = m
-		return nil
-	}); err != nil {
-		return f, fmt.Errorf("budgets: %w", err)
+	if f.Budgets, err = moneyByProgram(ctx, q, "budgets", "budget",
+		`SELECT program, amount::text FROM awards_budgets WHERE fiscal_year = $1`, year); err != nil {
+		return f, err
 	}
 
 	rows, err = q.Query(ctx, annualHouseholdsSQL, last)
@@ -253,4 +231,26 @@ func annualFigures(ctx context.Context, q Querier, year int) (AnnualFigures, err
 		return f, fmt.Errorf("households: %w", err)
 	}
 	return f, nil
+}
+
+// moneyByProgram reads rows of (program, amount as text) into a map; what
+// names the figure in errors, field the amount.
+func moneyByProgram(ctx context.Context, q Querier, what, field, sql string, args ...any) (map[domain.ProgramCode]domain.Money, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := map[domain.ProgramCode]domain.Money{}
+	var program, amount string
+	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
+		m, err := domain.ParseMoney(field, amount)
+		if err != nil {
+			return fmt.Errorf("%s: %w", program, err)
+		}
+		out[domain.ProgramCode(program)] = m
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
