@@ -40,7 +40,7 @@ run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/dem
 WHOLE_FLOWS := ^(TestSeedLushan2024ShowsThePublishedFigures|TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$
 SIMULATION := ^TestPayrollSimulation$$
 
-test: vet ## vet, every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
+test: vet lint ## vet, lint (the import rules of .golangci.yml), every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '$(WHOLE_FLOWS)|$(SIMULATION)' ./... && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m -run '$(SIMULATION)' -v ./app && \

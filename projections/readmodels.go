@@ -10,7 +10,8 @@ import (
 // ReadModels is what the application layer reads from the projections
 // (app.ReadModels): persons and entitlements for payroll, bank accounts
 // for payment files, and whether the read models have caught up with the
-// log.
+// log; and what the HTTP API and the reports read (queries_*.go). Errors
+// are translated as readErr says.
 type ReadModels struct {
 	Q     Querier
 	Store domain.EventStore
@@ -31,15 +32,17 @@ func (r ReadModels) CaughtUp(ctx context.Context) error {
 	if wait <= 0 {
 		wait = DefaultCaughtUpWait
 	}
-	return WaitCaughtUp(ctx, r.Q, r.Store, All(), wait)
+	return readErr(ctx, WaitCaughtUp(ctx, r.Q, r.Store, All(), wait))
 }
 
 // PayrollPersons is PayrollPersons on r's querier.
 func (r ReadModels) PayrollPersons(ctx context.Context, program domain.ProgramCode) ([]domain.PayrollPerson, error) {
-	return PayrollPersons(ctx, r.Q, program)
+	persons, err := PayrollPersons(ctx, r.Q, program)
+	return persons, readErr(ctx, err)
 }
 
 // BankAccounts is BankAccounts on r's querier.
 func (r ReadModels) BankAccounts(ctx context.Context, persons []domain.PersonID) (map[domain.PersonID]domain.BankAccount, error) {
-	return BankAccounts(ctx, r.Q, persons)
+	accounts, err := BankAccounts(ctx, r.Q, persons)
+	return accounts, readErr(ctx, err)
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // ErrRebuildRunning: another process is rebuilding the same projection.
@@ -31,7 +31,7 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	started := time.Now()
 	// The rebuild's lock is held on a connection of its own, like the
 	// runner's: the rebuild's work needs the pool's.
-	lockConn, err := postgres.Dedicated(ctx, r.Pool, "rebuild-lock")
+	lockConn, err := pg.Dedicated(ctx, r.Pool, "rebuild-lock")
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
@@ -42,7 +42,7 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	}
 	var ok bool
 	if err := lockConn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-		return fmt.Errorf("rebuild %s: %w", p.Name(), postgres.Classify(ctx, err))
+		return fmt.Errorf("rebuild %s: %w", p.Name(), pg.Classify(ctx, err))
 	}
 	if !ok {
 		return fmt.Errorf("rebuild %s: %w", p.Name(), ErrRebuildRunning)

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // Runner feeds projections from the global log. One runner per schema is
@@ -39,7 +39,7 @@ type Runner struct {
 	Retries int
 	Backoff time.Duration
 	// RetryMin and RetryMax bound the back-off after a transient failure
-	// (postgres.Transient: the database out of reach or restarting, a
+	// (pg.Transient: the database out of reach or restarting, a
 	// broken connection, too many connections, a serialization failure or
 	// deadlock …) while taking the lock, loading checkpoints, reading the
 	// log or applying a batch: the runner waits RetryMin, doubling up to
@@ -163,11 +163,11 @@ func (r *Runner) lead(ctx context.Context, once bool) error {
 }
 
 // transient reports the failures the runner waits out rather than
-// returning or parking: postgres.Transient (which includes every error
+// returning or parking: pg.Transient (which includes every error
 // matching domain.ErrUnavailable, as the event stores report theirs),
 // except a closed pool — the process is shutting down.
 func transient(err error) bool {
-	return postgres.Transient(err) && !postgres.PoolClosed(err)
+	return pg.Transient(err) && !pg.PoolClosed(err)
 }
 
 // waitOut sleeps before the next attempt after a transient failure:
@@ -527,7 +527,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 var errLostLock = fmt.Errorf("projections: lost the runner lock (its database connection failed): %w", domain.ErrUnavailable)
 
 // runnerLock is the session advisory lock, held on a connection of its
-// own (postgres.Dedicated) rather than one of the pool's: requests that
+// own (pg.Dedicated) rather than one of the pool's: requests that
 // exhaust the pool cannot keep the runner from its lock, and the lock,
 // held for as long as the runner runs, takes no connection from them.
 type runnerLock struct {
@@ -540,7 +540,7 @@ type runnerLock struct {
 func lockKey(ctx context.Context, q Querier, kind string) (int64, error) {
 	var schema string
 	if err := q.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return 0, fmt.Errorf("current schema: %w", postgres.Classify(ctx, err))
+		return 0, fmt.Errorf("current schema: %w", pg.Classify(ctx, err))
 	}
 	h := fnv.New64a()
 	h.Write([]byte("ledger:" + kind + ":" + schema))
@@ -549,7 +549,7 @@ func lockKey(ctx context.Context, q Querier, kind string) (int64, error) {
 
 // acquire blocks until this runner holds the lock, polling every second.
 func (r *Runner) acquire(ctx context.Context) (*runnerLock, error) {
-	conn, err := postgres.Dedicated(ctx, r.Pool, "runner-lock")
+	conn, err := pg.Dedicated(ctx, r.Pool, "runner-lock")
 	if err != nil {
 		return nil, fmt.Errorf("projections: lock: %w", err)
 	}
@@ -565,7 +565,7 @@ func (r *Runner) acquire(ctx context.Context) (*runnerLock, error) {
 	for {
 		var ok bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			return fail(fmt.Errorf("projections: lock: %w", postgres.Classify(ctx, err)))
+			return fail(fmt.Errorf("projections: lock: %w", pg.Classify(ctx, err)))
 		}
 		if ok {
 			return &runnerLock{conn: conn, key: key}, nil

@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // The annual summary (年度汇总): per program of the catalog, the persons
@@ -19,18 +18,9 @@ import (
 // registered persons by household class at the year's end. It is the table
 // behind the federation's yearly work report. docs/reports.md spells out
 // every definition; in short, everything is judged by business (effective)
-// dates within the calendar year, from the read models:
-//
-//   - monthly and annual programs, from entitlement_history (entitlements)
-//     and awards_grants (awards): a case is a grant cycle (a grant and the
-//     changes recorded after it up to the next grant, as domain.MonthsOwed
-//     reads them) in force on at least one day of the year;
-//   - one-off and in-kind programs, from awards: a case is a grant or an
-//     issue effective in the year;
-//   - paid, for every program, from payments: the settled payments with
-//     PaidOn in the year — what the bank paid, not what was granted;
-//   - budgets, from awards_budgets; households, from persons (entitlements)
-//     and awards_households.
+// dates within the calendar year, from the read models; which read model
+// gives which figure is written beside the queries
+// (projections/queries_annual.go, ReadModels.AnnualFigures).
 
 // AnnualSummary is the annual summary of one year. Its JSON is the agreed
 // shape: field names are fixed, amounts are strings with two decimals, and
@@ -163,215 +153,52 @@ func AnnualParseYear(field, raw string, today domain.Date) (int, error) {
 	return y, nil
 }
 
-// AnnualDB is what the summary reads from: a pool or a connection, on
-// which it opens one read-only snapshot so that every figure comes from
-// the same state of the read models.
-type AnnualDB interface {
-	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+// AnnualReadModels is what the annual summary reads: the year's figures,
+// all from one state of the read models. projections.ReadModels
+// implements it.
+type AnnualReadModels interface {
+	AnnualFigures(ctx context.Context, year int) (projections.AnnualFigures, error)
 }
 
 // Annual computes the summary of year from the read models. Callers that
 // need the latest events reflected wait for the projections first. A year
 // outside AnnualCheckYear's range is an error wrapping domain.ErrInvalid.
-func Annual(ctx context.Context, db AnnualDB, year int, today domain.Date) (AnnualSummary, error) {
+func Annual(ctx context.Context, rm AnnualReadModels, year int, today domain.Date) (AnnualSummary, error) {
 	if err := AnnualCheckYear(year, today); err != nil {
 		return AnnualSummary{}, err
 	}
-	tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	f, err := rm.AnnualFigures(ctx, year)
 	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("annual summary: %w", err)
+		return AnnualSummary{}, fmt.Errorf("annual summary %d: %w", year, err)
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	s, err := annualRead(ctx, tx, year)
+	s, err := annualOf(year, f)
 	if err != nil {
 		return AnnualSummary{}, fmt.Errorf("annual summary %d: %w", year, err)
 	}
 	return s, nil
 }
 
-// annualCases is what entitlement cases give one program (or, under
-// "living_and_care", the distinct persons of the two subsidies).
-type annualCases struct {
-	cases, persons, granted, terminated int
-	publicWelfare, libraryManager       int
-}
-
-// annualAwards is what one-off grants or in-kind issues give one program.
-type annualAwards struct {
-	cases, persons, items int
-	amount                domain.Money
-}
-
-// annualCasesSQL splits every monthly and annual program's history into
-// grant cycles — a grant and the changes recorded after it, up to the
-// next grant of the same person and program — and counts per program.
-// A cycle is in force in the year when its effective_from is on or before
-// the year's last day and it is not terminated, or its effective_to (the
-// earliest termination of the cycle, its last day in force) is on or after
-// the year's first day and not before its effective_from (a death or
-// revocation backdated before the grant: it never took effect).
-// Suspensions do not matter: a suspended entitlement is in force.
-const annualCasesSQL = `
-WITH h AS (
-	SELECT person_id, program, change, effective_date, position_commit, position_prepare,
-		count(*) FILTER (WHERE change = 'granted')
-			OVER (PARTITION BY person_id, program ORDER BY position_commit, position_prepare) AS cycle
-	FROM entitlement_history
-	WHERE program = ANY($3)
-), c AS (
-	SELECT person_id, program,
-		min(effective_date) FILTER (WHERE change = 'granted') AS eff_from,
-		min(effective_date) FILTER (WHERE change = 'terminated') AS eff_to,
-		min(position_commit) FILTER (WHERE change = 'granted') AS grant_commit,
-		min(position_prepare) FILTER (WHERE change = 'granted') AS grant_prepare
-	FROM h
-	WHERE cycle > 0
-	GROUP BY person_id, program, cycle
-), k AS (
-	SELECT c.person_id, c.program, c.eff_from, c.eff_to,
-		c.eff_from <= $2 AND (c.eff_to IS NULL OR (c.eff_to >= $1 AND c.eff_to >= c.eff_from)) AS in_force,
-		g.attributes->>'post' AS post
-	FROM c LEFT JOIN awards_grants g ON g.position_commit = c.grant_commit AND g.position_prepare = c.grant_prepare
-)
-SELECT program,
-	count(*) FILTER (WHERE in_force),
-	count(DISTINCT person_id) FILTER (WHERE in_force),
-	count(*) FILTER (WHERE eff_from BETWEEN $1 AND $2),
-	count(*) FILTER (WHERE eff_to BETWEEN $1 AND $2),
-	count(*) FILTER (WHERE in_force AND post = 'public_welfare'),
-	count(*) FILTER (WHERE in_force AND post = 'library_manager')
-FROM k
-GROUP BY program
-UNION ALL
-SELECT 'living_and_care', 0, count(DISTINCT person_id), 0, 0, 0, 0
-FROM k
-WHERE in_force AND program IN ('living_subsidy', 'care_subsidy')`
-
-// annualAwardsSQL sums the one-off grants and in-kind issues effective in
-// the year per program.
-const annualAwardsSQL = `
-SELECT program, count(*), count(DISTINCT person_id), coalesce(sum(quantity), 0), sum(amount)::text
-FROM awards
-WHERE effective_on BETWEEN $1 AND $2
-GROUP BY program`
-
-// annualHouseholdsSQL counts the persons registered on or before $1 and
-// not deceased on it by the class in force on $1: that of the latest
-// household change effective on or before $1 (ties in log order), else
-// the one registered with.
-const annualHouseholdsSQL = `
-SELECT coalesce(h.class, ''), count(*)
-FROM persons p
-LEFT JOIN LATERAL (
-	SELECT class FROM awards_households h
-	WHERE h.person_id = p.person_id AND (h.effective_on IS NULL OR h.effective_on <= $1)
-	ORDER BY h.effective_on DESC NULLS LAST, h.position_commit DESC, h.position_prepare DESC
-	LIMIT 1
-) h ON true
-WHERE p.registered_on <= $1 AND (p.deceased_on IS NULL OR p.deceased_on > $1)
-GROUP BY 1`
-
-func annualRead(ctx context.Context, tx pgx.Tx, year int) (AnnualSummary, error) {
-	first := time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC)
-	last := time.Date(year, time.December, 31, 0, 0, 0, 0, time.UTC)
-	var entitled []string
-	for _, p := range domain.Catalog() {
-		if p.Shape == domain.ShapeMonthly || p.Shape == domain.ShapeAnnual {
-			entitled = append(entitled, string(p.Code))
-		}
-	}
-
-	cases := map[string]annualCases{}
-	rows, err := tx.Query(ctx, annualCasesSQL, first, last, entitled)
-	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("cases: %w", err)
-	}
-	var (
-		program string
-		c       annualCases
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&program, &c.cases, &c.persons, &c.granted, &c.terminated, &c.publicWelfare, &c.libraryManager}, func() error {
-		cases[program] = c
-		return nil
-	}); err != nil {
-		return AnnualSummary{}, fmt.Errorf("cases: %w", err)
-	}
-
-	awards := map[string]annualAwards{}
-	rows, err = tx.Query(ctx, annualAwardsSQL, first, last)
-	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("awards: %w", err)
-	}
-	var (
-		a      annualAwards
-		amount string
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&program, &a.cases, &a.persons, &a.items, &amount}, func() error {
-		m, err := domain.ParseMoney("amount", amount)
-		if err != nil {
-			return fmt.Errorf("%s: %w", program, err)
-		}
-		a.amount = m
-		awards[program] = a
-		return nil
-	}); err != nil {
-		return AnnualSummary{}, fmt.Errorf("awards: %w", err)
-	}
-
-	// Paid: what the bank paid, by the payments register — settled
-	// payments with their value date in the year, of every program.
-	paid := map[domain.ProgramCode]domain.Money{}
-	rows, err = tx.Query(ctx, `SELECT program, sum(amount)::text FROM payments
-		WHERE status = 'settled' AND paid_on BETWEEN $1 AND $2 GROUP BY program`, first, last)
-	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("payments: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
-		m, err := domain.ParseMoney("paid", amount)
-		if err != nil {
-			return fmt.Errorf("%s: %w", program, err)
-		}
-		paid[domain.ProgramCode(program)] = m
-		return nil
-	}); err != nil {
-		return AnnualSummary{}, fmt.Errorf("payments: %w", err)
-	}
-
-	budgets := map[string]domain.Money{}
-	rows, err = tx.Query(ctx, `SELECT program, amount::text FROM awards_budgets WHERE fiscal_year = $1`, year)
-	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("budgets: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&program, &amount}, func() error {
-		m, err := domain.ParseMoney("budget", amount)
-		if err != nil {
-			return fmt.Errorf("%s: %w", program, err)
-		}
-		budgets[program] = m
-		return nil
-	}); err != nil {
-		return AnnualSummary{}, fmt.Errorf("budgets: %w", err)
-	}
-
+// annualOf lays the figures out as the summary.
+func annualOf(year int, f projections.AnnualFigures) (AnnualSummary, error) {
 	s := AnnualSummary{Year: year, Programs: []AnnualProgram{}}
 	for _, p := range domain.Catalog() {
 		r := AnnualProgram{Program: p.Code, Name: p.Name, Shape: p.Shape}
 		switch p.Shape {
 		case domain.ShapeMonthly, domain.ShapeAnnual:
-			c := cases[string(p.Code)]
-			r.Cases, r.Persons, r.Granted, r.Terminated = c.cases, c.persons, c.granted, c.terminated
-			r.Paid = paid[p.Code]
+			c := f.Cases[p.Code]
+			r.Cases, r.Persons, r.Granted, r.Terminated = c.Cases, c.Persons, c.Granted, c.Terminated
+			r.Paid = f.Paid[p.Code]
 			if p.Code == domain.ProgramPublicWelfareJob {
-				r.Posts = &AnnualPosts{PublicWelfare: c.publicWelfare, LibraryManager: c.libraryManager}
+				r.Posts = &AnnualPosts{PublicWelfare: c.PublicWelfare, LibraryManager: c.LibraryManager}
 			}
 		case domain.ShapeOneOff:
-			a := awards[string(p.Code)]
-			r.Cases, r.Persons, r.Paid = a.cases, a.persons, paid[p.Code]
+			a := f.Awards[p.Code]
+			r.Cases, r.Persons, r.Paid = a.Cases, a.Persons, f.Paid[p.Code]
 		case domain.ShapeInKind:
-			a := awards[string(p.Code)]
-			r.Cases, r.Persons, r.InKindItems, r.InKindValue = a.cases, a.persons, a.items, a.amount
+			a := f.Awards[p.Code]
+			r.Cases, r.Persons, r.InKindItems, r.InKindValue = a.Cases, a.Persons, a.Items, a.Amount
 		}
-		if b, ok := budgets[string(p.Code)]; ok {
+		if b, ok := f.Budgets[p.Code]; ok {
 			rem := NewAnnualBalance(b.Decimal().Sub(r.Paid.Decimal()))
 			r.Budget, r.Remaining = &b, &rem
 		}
@@ -386,19 +213,11 @@ func annualRead(ctx context.Context, tx pgx.Tx, year int) (AnnualSummary, error)
 		}
 		s.Programs = append(s.Programs, r)
 	}
-	s.LivingAndCare.Persons = cases["living_and_care"].persons
+	s.LivingAndCare.Persons = f.LivingAndCarePersons
 
-	rows, err = tx.Query(ctx, annualHouseholdsSQL, last)
-	if err != nil {
-		return AnnualSummary{}, fmt.Errorf("households: %w", err)
-	}
-	var (
-		class string
-		n     int
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&class, &n}, func() error {
-		h := &s.Households
-		switch domain.HouseholdClass(class) {
+	h := &s.Households
+	for class, n := range f.Households {
+		switch class {
 		case domain.HouseholdLiftedFromPoverty:
 			h.LiftedFromPoverty = n
 		case domain.HouseholdMonitoredMarginal:
@@ -412,13 +231,9 @@ func annualRead(ctx context.Context, tx pgx.Tx, year int) (AnnualSummary, error)
 		case domain.HouseholdNone:
 			h.None = n
 		default:
-			return fmt.Errorf("unknown household class %q", class)
+			return AnnualSummary{}, fmt.Errorf("households: unknown household class %q", class)
 		}
-		return nil
-	}); err != nil {
-		return AnnualSummary{}, fmt.Errorf("households: %w", err)
 	}
-	h := &s.Households
 	h.Monitored = h.MonitoredMarginal + h.MonitoredUnstable + h.MonitoredHardship
 	return s, nil
 }

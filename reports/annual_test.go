@@ -308,7 +308,7 @@ func annualFixture(t *testing.T) *annualLedger {
 func TestAnnualSummary(t *testing.T) {
 	t.Parallel()
 	l := annualFixture(t)
-	s, err := reports.Annual(l.ctx, l.db.Pool, 2024, annualToday)
+	s, err := reports.Annual(l.ctx, projections.ReadModels{Q: l.db.Pool}, 2024, annualToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestAnnualSummary(t *testing.T) {
 
 	// Other years see other figures: 2023 holds December's payroll of
 	// 2023, which pays wang's and chen's living subsidy and zhou's post.
-	s23, err := reports.Annual(l.ctx, l.db.Pool, 2023, annualToday)
+	s23, err := reports.Annual(l.ctx, projections.ReadModels{Q: l.db.Pool}, 2023, annualToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +540,7 @@ func TestAnnualSummaryOfAnEmptyLedger(t *testing.T) {
 	t.Parallel()
 	l := newAnnualLedger(t)
 	l.catchUp()
-	s, err := reports.Annual(l.ctx, l.db.Pool, 2024, annualToday)
+	s, err := reports.Annual(l.ctx, projections.ReadModels{Q: l.db.Pool}, 2024, annualToday)
 	if err != nil {
 		t.Fatal(err)
 	}

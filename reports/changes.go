@@ -156,13 +156,24 @@ type ChangesNotice struct {
 	Lines  []ChangesLine // by township (code-point order), then recording order
 }
 
+// Changelog is what the change notice reads from the read models: the
+// changes recorded in a window, and the townships known.
+// projections.ReadModels implements it.
+type Changelog interface {
+	// Changes returns the changes recorded (Asia/Shanghai dates) from from
+	// to to inclusive, in township (any if empty).
+	Changes(ctx context.Context, from, to domain.Date, township string) ([]projections.ChangeRow, error)
+	// ChangelogTownships returns every township the changelog knows, sorted.
+	ChangelogTownships(ctx context.Context) ([]string, error)
+}
+
 // ReadChangesNotice reads the rows of plan's window and township from the
 // changelog, keeps those the department is told of, and — for a department
 // that gets full ID numbers — reads them from the persons' registration
 // events in store (the only place they are kept).
-func ReadChangesNotice(ctx context.Context, q projections.Querier, store domain.EventStore, plan domain.ChangeNoticePlan) (ChangesNotice, error) {
+func ReadChangesNotice(ctx context.Context, cl Changelog, store domain.EventStore, plan domain.ChangeNoticePlan) (ChangesNotice, error) {
 	n := ChangesNotice{Plan: plan, Policy: ChangesPolicyFor(plan.Department)}
-	rows, err := projections.Changes(ctx, q, plan.From, plan.To, plan.Township)
+	rows, err := cl.Changes(ctx, plan.From, plan.To, plan.Township)
 	if err != nil {
 		return n, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 )
 
 // ChangesRequest asks for a change notice. From may be zero: the notice
@@ -45,12 +44,12 @@ func (c ChangesIssued) Filename() string {
 // stream, so the next notice starts the day after this one's To. A command
 // ID that already ran returns that notice, with its file produced again
 // and checked against the recorded SHA-256.
-func IssueChanges(ctx context.Context, q projections.Querier, store domain.EventStore, meta domain.CommandMeta, req ChangesRequest) (ChangesIssued, error) {
+func IssueChanges(ctx context.Context, cl Changelog, store domain.EventStore, meta domain.CommandMeta, req ChangesRequest) (ChangesIssued, error) {
 	if _, err := ParseChangesFormat("format", string(req.Format)); err != nil {
 		return ChangesIssued{}, err
 	}
 	if req.Township != "" {
-		known, err := projections.ChangelogTownships(ctx, q)
+		known, err := cl.ChangelogTownships(ctx)
 		if err != nil {
 			return ChangesIssued{}, err
 		}
@@ -62,7 +61,7 @@ func IssueChanges(ctx context.Context, q projections.Querier, store domain.Event
 	res, ev, replayed, err := app.NewNotices(store).Issue(ctx, meta, domain.IssueChangeNotice{
 		Department: req.Department, Township: req.Township, From: req.From, To: req.To, Reissue: req.Reissue, IssuedBy: meta.Actor,
 	}, func(plan domain.ChangeNoticePlan) (domain.NoticeFile, error) {
-		n, err := ReadChangesNotice(ctx, q, store, plan)
+		n, err := ReadChangesNotice(ctx, cl, store, plan)
 		if err != nil {
 			return domain.NoticeFile{}, err
 		}
@@ -79,7 +78,7 @@ func IssueChanges(ctx context.Context, q projections.Querier, store domain.Event
 		return ChangesIssued{}, err
 	}
 	if replayed {
-		if file, err = RegenerateChanges(ctx, q, store, ev); err != nil {
+		if file, err = RegenerateChanges(ctx, cl, store, ev); err != nil {
 			return ChangesIssued{}, err
 		}
 	}
@@ -95,12 +94,12 @@ var ErrChangesDiffer = fmt.Errorf("the change notice produced again differs from
 // window, township, department, format and issue date its event records,
 // and checks it against the recorded SHA-256. Windows end before the day
 // they are issued, so their changes no longer change.
-func RegenerateChanges(ctx context.Context, q projections.Querier, store domain.EventStore, ev domain.ChangeNoticeIssued) ([]byte, error) {
+func RegenerateChanges(ctx context.Context, cl Changelog, store domain.EventStore, ev domain.ChangeNoticeIssued) ([]byte, error) {
 	format, err := ParseChangesFormat("format", ev.Format)
 	if err != nil {
 		return nil, err
 	}
-	n, err := ReadChangesNotice(ctx, q, store, domain.ChangeNoticePlan{NoticeID: ev.NoticeID, Department: ev.Department, Township: ev.Township,
+	n, err := ReadChangesNotice(ctx, cl, store, domain.ChangeNoticePlan{NoticeID: ev.NoticeID, Department: ev.Department, Township: ev.Township,
 		From: ev.From, To: ev.To, IssuedOn: ev.IssuedOn, Reissue: ev.Reissue})
 	if err != nil {
 		return nil, err

@@ -120,7 +120,7 @@ func (l *changesLedger) project() {
 
 // issue issues a notice as clerk.zhou at now (CST).
 func (l *changesLedger) issue(cmdID, now string, req reports.ChangesRequest) (reports.ChangesIssued, error) {
-	return reports.IssueChanges(context.Background(), l.db.Pool, l.store,
+	return reports.IssueChanges(context.Background(), projections.ReadModels{Q: l.db.Pool}, l.store,
 		domain.CommandMeta{CommandID: cmdID, Actor: "clerk.zhou", Role: "clerk", Now: changesAt(now)}, req)
 }
 
@@ -370,13 +370,13 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 	}
 
 	// A file produced again matches its recorded hash.
-	file, err := reports.RegenerateChanges(ctx, l.db.Pool, l.store, first.Notice)
+	file, err := reports.RegenerateChanges(ctx, projections.ReadModels{Q: l.db.Pool}, l.store, first.Notice)
 	if err != nil || !bytes.Equal(file, first.File) {
 		t.Errorf("regenerate: %v", err)
 	}
 	tampered := first.Notice
 	tampered.FileSHA256 = strings.Repeat("0", 64)
-	if _, err := reports.RegenerateChanges(ctx, l.db.Pool, l.store, tampered); !errors.Is(err, reports.ErrChangesDiffer) {
+	if _, err := reports.RegenerateChanges(ctx, projections.ReadModels{Q: l.db.Pool}, l.store, tampered); !errors.Is(err, reports.ErrChangesDiffer) {
 		t.Errorf("regenerate against another hash: %v; want ErrChangesDiffer", err)
 	}
 }

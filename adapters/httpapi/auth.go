@@ -37,8 +37,9 @@ type User struct {
 // ErrUnauthenticated: no token, or an unknown or disabled one.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
-// Authenticator resolves a bearer token to its user. Tokens are stored
-// only as hashes (adapters/postgres.Users).
+// Authenticator resolves a bearer token to its user. The default is a
+// UserStore's look-up (postgres.Users, which stores tokens only as
+// hashes).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (User, error)
 }

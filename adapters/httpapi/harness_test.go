@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
@@ -64,13 +66,13 @@ func start(t *testing.T, storeKind string) *ledger {
 	go func() { defer close(done); _ = runner.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	h := httpapi.NewServer(httpapi.Deps{
-		Log: testLog(l.Logs), DB: db.Pool, Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
+	h := httpapi.NewServer(onPool(db.Pool, httpapi.Deps{
+		Log: testLog(l.Logs), Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
 		Now: func() time.Time { return l.now },
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, db.Pool, store, projections.All(), time.Now())
 		},
-	})
+	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	l.URL = srv.URL
@@ -90,6 +92,16 @@ func start(t *testing.T, storeKind string) *ledger {
 		l.Tokens[httpapi.Role(extra.name)] = tok
 	}
 	return l
+}
+
+// onPool wires d's ports to pool as cmd/ledger does: the read models (over
+// d.Store), the idempotency keys, the users and the readiness ping.
+func onPool(pool *pgxpool.Pool, d httpapi.Deps) httpapi.Deps {
+	d.ReadModels = projections.ReadModels{Q: pool, Store: d.Store}
+	d.Idempotency = postgres.NewIdempotency(pool)
+	d.Users = postgres.Users{Pool: pool}
+	d.Database = pool
+	return d
 }
 
 // response is a decoded HTTP response.

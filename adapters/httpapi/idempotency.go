@@ -18,7 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -224,7 +224,7 @@ func (s *server) execute(req *keyedRequest) *outcome {
 // another body in this one) owns it. It returns the Owner, or instead the
 // answer: the outcome stored meanwhile, a 409 for a key bound to another
 // body, or 503 command_in_progress when the wait is over.
-func (s *server) own(req *keyedRequest) (*postgres.Owner, *outcome) {
+func (s *server) own(req *keyedRequest) (app.KeyOwner, *outcome) {
 	ctx := req.r.Context()
 	looked := false
 	for {
@@ -269,7 +269,7 @@ func (s *server) own(req *keyedRequest) (*postgres.Owner, *outcome) {
 func (s *server) store(ctx context.Context, req *keyedRequest, out *outcome) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err := s.idem.Complete(ctx, req.user.Name, req.key, req.hash[:], postgres.Stored{
+	err := s.idem.Complete(ctx, req.user.Name, req.key, req.hash[:], app.KeyRecord{
 		Status: out.status, ContentType: out.header.Get("Content-Type"), Location: out.header.Get("Location"), Response: out.body,
 	})
 	if err != nil {
@@ -340,7 +340,7 @@ func inProgress() *outcome {
 // storedOutcome is the answer a key's row gives the request with hash: a
 // 409 if the key is bound to another request, the stored outcome if there
 // is one, else nil (the command is to be run).
-func storedOutcome(st postgres.Stored, hash [sha256.Size]byte) *outcome {
+func storedOutcome(st app.KeyRecord, hash [sha256.Size]byte) *outcome {
 	if !bytes.Equal(st.RequestHash, hash[:]) {
 		return &outcome{
 			status: http.StatusConflict, header: http.Header{"Content-Type": {"application/problem+json"}},

@@ -110,13 +110,13 @@ func (l *ledger) instance(t *testing.T, inFlightWait time.Duration) *instance {
 	raw := pgstore.New(pool, pgstore.WithPollInterval(20*time.Millisecond))
 	t.Cleanup(raw.Close)
 	store := &countingStore{EventStore: raw, reads: map[string]int{}, appends: map[string]int{}}
-	h := httpapi.NewServer(httpapi.Deps{
-		Log: testLog(l.Logs), DB: pool, Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
+	h := httpapi.NewServer(onPool(pool, httpapi.Deps{
+		Log: testLog(l.Logs), Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
 		Now: func() time.Time { return l.now }, InFlightWait: inFlightWait,
 		Projections: func(ctx context.Context) ([]projections.Status, error) {
 			return projections.Statuses(ctx, l.DB.Pool, l.Store, projections.All(), time.Now())
 		},
-	})
+	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cp := *l

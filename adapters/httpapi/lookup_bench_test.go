@@ -75,7 +75,7 @@ func BenchmarkEntitlementLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Log: slog.New(slog.DiscardHandler), DB: db.Pool, LookupKey: testKey}))
+	srv := httptest.NewServer(httpapi.NewServer(onPool(db.Pool, httpapi.Deps{Log: slog.New(slog.DiscardHandler), LookupKey: testKey})))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	pid := func(r *rand.Rand) string { return fmt.Sprintf("%020x", 1+r.IntN(persons)) }

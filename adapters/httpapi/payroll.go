@@ -11,7 +11,6 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 )
 
 // Payroll for finance officers, on the use cases of app.Payroll: draft a
@@ -146,7 +145,7 @@ func (s *server) getProgramMonths(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		months, err := projections.ProgramMonths(ctx, s.DB, program, year)
+		months, err := s.ReadModels.ProgramMonths(ctx, program, year)
 		if err != nil {
 			return nil, err
 		}

@@ -10,10 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -65,10 +62,12 @@ var (
 
 // writeError maps an error to its problem. Domain error kinds decide the
 // status; a transient failure of the database or the event store
-// (domain.ErrUnavailable, or postgres.Transient for an error no adapter
-// classified) is a 503 unavailable with Retry-After; anything unexpected
-// is a 500 whose detail reveals nothing. The request's log line carries
-// the error of either, with the request ID.
+// (domain.ErrUnavailable: the adapters and the read models classify their
+// errors at their boundary) is a 503 unavailable with Retry-After, read
+// models not yet created (projections.ErrNotProjected) a 503
+// projections_not_ready; anything unexpected is a 500 whose detail
+// reveals nothing. The request's log line carries the error of either,
+// with the request ID.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *domain.FieldError
 	var re *domain.RuleError
@@ -79,7 +78,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var tl *fileTooLarge
 	var lagErr *projections.LagError
 	var parkedErr *projections.ParkedError
-	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &ie):
 		problem(w, http.StatusConflict, ie.code, ie.detail)
@@ -112,9 +110,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusNotFound, "not_found", "no such record")
 	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp), errors.As(err, &lagErr), errors.As(err, &parkedErr):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+	case errors.Is(err, projections.ErrNotProjected):
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")
-	case errors.Is(err, domain.ErrUnavailable), postgres.Transient(err):
+	case errors.Is(err, domain.ErrUnavailable):
 		setLogError(r.Context(), err)
 		problem(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf(
 			"the ledger's database or event store is unavailable right now; retry in %d seconds (a command with the same Idempotency-Key)", retryAfter))

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -42,17 +41,13 @@ func (s *server) waitFor(r *http.Request) error {
 	for {
 		// Every projection exists, and every running one has reached pos
 		// (a parked one never will; status and /readyz show it).
-		var all, behind int
-		err := s.DB.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'running'
-				AND (position_commit, position_prepare) < ($1::bigint, $2::bigint))
-			FROM projection_checkpoints WHERE name = ANY($3)`,
-			int64(pos.Commit), int64(pos.Prepare), projectionNames()).Scan(&all, &behind)
-		if err == nil && all == len(projectionNames()) && behind == 0 {
+		reached, err := s.ReadModels.Reached(ctx, pos)
+		if err == nil && reached {
 			return nil
 		}
 		failed = nil
 		if err != nil && ctx.Err() == nil {
-			failed = postgres.Classify(ctx, err)
+			failed = err
 		}
 		select {
 		case <-ctx.Done():
@@ -68,14 +63,6 @@ func (s *server) waitFor(r *http.Request) error {
 	}
 }
 
-func projectionNames() []string {
-	var names []string
-	for _, p := range projections.All() {
-		names = append(names, p.Name())
-	}
-	return names
-}
-
 // query runs fn after the read-your-writes wait and writes its result.
 func (s *server) query(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context) (any, error)) {
 	if err := s.waitFor(r); err != nil {
@@ -84,7 +71,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request, fn func(ctx conte
 	}
 	v, err := fn(r.Context())
 	if err != nil {
-		writeError(w, r, postgres.Classify(r.Context(), err))
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -164,7 +151,7 @@ func (s *server) lookupPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		p, err := projections.PersonByHash(ctx, s.DB, s.LookupKey.Hash(id))
+		p, err := s.ReadModels.PersonByHash(ctx, s.LookupKey.Hash(id))
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +187,7 @@ func (s *server) searchPersons(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		rows, err := projections.SearchPersons(ctx, s.DB, name, township, limit+1, offset)
+		rows, err := s.ReadModels.SearchPersons(ctx, name, township, limit+1, offset)
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +215,7 @@ func (s *server) getPerson(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		p, err := projections.PersonByID(ctx, s.DB, pid)
+		p, err := s.ReadModels.PersonByID(ctx, pid)
 		if err != nil {
 			return nil, err
 		}
@@ -279,18 +266,18 @@ func (s *server) getEntitlements(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		rows, err := projections.EntitlementsWithPaid(ctx, s.DB, pid)
+		rows, err := s.ReadModels.EntitlementsWithPaid(ctx, pid)
 		if err != nil {
 			return nil, err
 		}
 		if len(rows) == 0 { // none, or no such person?
-			if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
+			if _, err := s.ReadModels.PersonByID(ctx, pid); err != nil {
 				return nil, err
 			}
 		}
 		var history []projections.HistoryRow
 		if !asOf.IsZero() {
-			if history, err = projections.EntitlementHistory(ctx, s.DB, pid); err != nil {
+			if history, err = s.ReadModels.EntitlementHistory(ctx, pid); err != nil {
 				return nil, err
 			}
 		}
@@ -388,10 +375,10 @@ func (s *server) getPayments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		if _, err := projections.PersonByID(ctx, s.DB, pid); err != nil {
+		if _, err := s.ReadModels.PersonByID(ctx, pid); err != nil {
 			return nil, err
 		}
-		rows, err := projections.PaymentsByPerson(ctx, s.DB, pid)
+		rows, err := s.ReadModels.PaymentsByPerson(ctx, pid)
 		if err != nil {
 			return nil, err
 		}
@@ -498,7 +485,7 @@ func (s *server) getPrograms(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		budgets, err := projections.Budgets(ctx, s.DB, year)
+		budgets, err := s.ReadModels.Budgets(ctx, year)
 		if err != nil {
 			return nil, err
 		}
@@ -539,7 +526,7 @@ func (s *server) getSpending(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		rows, err := projections.Spending(ctx, s.DB, year, groupBy)
+		rows, err := s.ReadModels.Spending(ctx, year, groupBy)
 		if err != nil {
 			return nil, err
 		}

@@ -28,7 +28,7 @@ func (s *server) getAnnualSummary(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	summary, err := reports.Annual(r.Context(), s.DB, year, today)
+	summary, err := reports.Annual(r.Context(), s.ReadModels, year, today)
 	if err != nil {
 		writeError(w, r, err)
 		return

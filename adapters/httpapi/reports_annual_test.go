@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
 )
 
@@ -61,7 +62,7 @@ func TestAnnualSummaryOverHTTP(t *testing.T) {
 	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Content-Disposition") != "" {
 		t.Fatalf("json: %d %v %s\n%s", r.Status, r.Header, r.Body, l.Do("GET", "/v1/projections", "admin", "", nil).Body)
 	}
-	want, err := reports.Annual(context.Background(), l.DB.Pool, 2024, domain.MustDate("2025-03-10"))
+	want, err := reports.Annual(context.Background(), projections.ReadModels{Q: l.DB.Pool}, 2024, domain.MustDate("2025-03-10"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
 )
 
@@ -85,7 +84,7 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		meta.Reason = req.Reason
-		issued, err := reports.IssueChanges(r.Context(), s.DB, s.Store, meta, cr)
+		issued, err := reports.IssueChanges(r.Context(), s.ReadModels, s.Store, meta, cr)
 		if err != nil {
 			return nil, "", err
 		}
@@ -106,7 +105,7 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 	if file == nil { // a retry answered from the idempotency store
 		ev, err := s.findChangeNotice(r.Context(), n)
 		if err == nil {
-			file, err = reports.RegenerateChanges(r.Context(), s.DB, s.Store, ev)
+			file, err = reports.RegenerateChanges(r.Context(), s.ReadModels, s.Store, ev)
 		}
 		if err != nil {
 			writeError(w, r, err)
@@ -149,7 +148,7 @@ func (s *server) changelogCaughtUp(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, maxWait)
 	defer cancel()
 	for {
-		lag, err := projections.ChangelogCaughtUp(ctx, s.DB, s.Store)
+		lag, err := s.ReadModels.ChangelogCaughtUp(ctx)
 		if err != nil && ctx.Err() == nil {
 			return err
 		}

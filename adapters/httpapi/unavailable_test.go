@@ -47,10 +47,10 @@ func startSecond(t *testing.T, l *ledger) *second {
 	store := pgstore.New(pool)
 	t.Cleanup(store.Close)
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Log: slog.New(slog.NewJSONHandler(logs, nil)), DB: pool, Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
+	srv := httptest.NewServer(httpapi.NewServer(onPool(pool, httpapi.Deps{
+		Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: store, LookupKey: testKey, Vault: testVault(t), Version: "test",
 		Now: func() time.Time { return l.now },
-	}))
+	})))
 	t.Cleanup(srv.Close)
 	copied := *l
 	copied.URL = srv.URL
@@ -204,7 +204,7 @@ func TestDatabaseOutOfReachAnswers503(t *testing.T) {
 	t.Cleanup(pool.Close)
 	store := pgstore.New(pool)
 	t.Cleanup(store.Close)
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Log: slog.New(slog.DiscardHandler), DB: pool, Store: store, LookupKey: testKey, Vault: testVault(t)}))
+	srv := httptest.NewServer(httpapi.NewServer(onPool(pool, httpapi.Deps{Log: slog.New(slog.DiscardHandler), Store: store, LookupKey: testKey, Vault: testVault(t)})))
 	t.Cleanup(srv.Close)
 	l := &ledger{t: t, URL: srv.URL, Tokens: map[httpapi.Role]string{httpapi.RoleClerk: "ldg_not-checkable-while-the-database-is-down"}}
 
@@ -223,7 +223,7 @@ func TestReadModels503CarryRetryAfter(t *testing.T) {
 	db := pgtest.NewSchema(t) // migrated; no runner has created the read models
 	store := pgstore.New(db.Pool)
 	t.Cleanup(store.Close)
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{Log: slog.New(slog.DiscardHandler), DB: db.Pool, Store: store, LookupKey: testKey, Vault: testVault(t)}))
+	srv := httptest.NewServer(httpapi.NewServer(onPool(db.Pool, httpapi.Deps{Log: slog.New(slog.DiscardHandler), Store: store, LookupKey: testKey, Vault: testVault(t)})))
 	t.Cleanup(srv.Close)
 	tok, err := postgres.Users{Pool: db.Pool}.Add(context.Background(), "clerk", "clerk")
 	if err != nil {

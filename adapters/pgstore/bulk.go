@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // Bulk appends. AppendMany writes a whole call in one transaction:
@@ -71,7 +71,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		duplicate := isDuplicateEventID(err)
 		if err != nil && !duplicate {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, atBound(err)))
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), pg.Classify(ctx, atBound(err)))
 		}
 		suspects := mismatched
 		if duplicate {
@@ -79,7 +79,7 @@ func (s *Store) AppendMany(ctx context.Context, appends []domain.StreamAppend) (
 		}
 		retried, lookupErr := s.priorAppends(ctx, appends, suspects, results)
 		if lookupErr != nil {
-			return nil, fmt.Errorf("append %d streams: %w", len(pending), postgres.Classify(ctx, lookupErr))
+			return nil, fmt.Errorf("append %d streams: %w", len(pending), pg.Classify(ctx, lookupErr))
 		}
 		if duplicate && len(retried) == 0 {
 			a := appends[holderOf(err, appends, pending)]

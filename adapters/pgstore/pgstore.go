@@ -38,14 +38,14 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 var _ domain.EventStore = (*Store)(nil)
 
 // Store is the PostgreSQL event store. Failures of the database or the
-// connection to it (postgres.Transient) come back matching
+// connection to it (pg.Transient) come back matching
 // domain.ErrUnavailable, with the driver's error still inside.
 type Store struct {
 	pool    *pgxpool.Pool
@@ -212,7 +212,7 @@ func (s *Store) AppendInTx(ctx context.Context, tx pgx.Tx, stream string, expect
 		if errors.Is(err, errRevisionMismatch) {
 			return res, s.wrongVersion(ctx, stream, expected)
 		}
-		return res, fmt.Errorf("append %s: %w", stream, postgres.Classify(ctx, err))
+		return res, fmt.Errorf("append %s: %w", stream, pg.Classify(ctx, err))
 	}
 	return res, nil
 }
@@ -397,11 +397,11 @@ func (s *Store) afterFailedAppend(ctx context.Context, stream string, expected d
 	var pgErr *pgconn.PgError
 	duplicate := errors.As(cause, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_event_id_key"
 	if !duplicate && !errors.Is(cause, errRevisionMismatch) {
-		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, postgres.Classify(ctx, atBound(cause)))
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, pg.Classify(ctx, atBound(cause)))
 	}
 	res, found, err := s.priorAppend(ctx, stream, events)
 	if err != nil {
-		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, postgres.Classify(ctx, err))
+		return domain.AppendResult{}, fmt.Errorf("append %s: %w", stream, pg.Classify(ctx, err))
 	}
 	if found {
 		return res, nil
@@ -489,16 +489,16 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir domain.Direct
 	}
 	rows, err := s.pool.Query(ctx, q, stream, start, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, postgres.Classify(ctx, err))
+		return nil, fmt.Errorf("read %s: %w", stream, pg.Classify(ctx, err))
 	}
 	evs, err := collectEvents(rows)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", stream, postgres.Classify(ctx, err))
+		return nil, fmt.Errorf("read %s: %w", stream, pg.Classify(ctx, err))
 	}
 	if len(evs) == 0 {
 		var exists bool
 		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM streams WHERE stream = $1)`, stream).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, postgres.Classify(ctx, err))
+			return nil, fmt.Errorf("read %s: %w", stream, pg.Classify(ctx, err))
 		}
 		if !exists {
 			return nil, fmt.Errorf("read %s: %w", stream, domain.ErrStreamNotFound)
@@ -514,7 +514,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 	}
 	evs, err := s.readAll(ctx, from, limit, filter)
 	if err != nil {
-		return nil, fmt.Errorf("read $all: %w", postgres.Classify(ctx, err))
+		return nil, fmt.Errorf("read $all: %w", pg.Classify(ctx, err))
 	}
 	return evs, nil
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/internal/feed"
-	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // broadcast wakes every waiter at once: wait returns a channel that is
@@ -36,7 +36,7 @@ func (b *broadcast) notify() {
 
 // listen holds one connection in LISTEN on the store's channel and wakes
 // subscriptions on every notification, reconnecting with back-off. The
-// connection is dedicated (postgres.Dedicated), not the pool's. Started by
+// connection is dedicated (pg.Dedicated), not the pool's. Started by
 // the first subscription.
 func (s *Store) listen() {
 	s.startListen.Do(func() {
@@ -68,7 +68,7 @@ func (s *Store) listen() {
 // appends by requests that hold every pooled connection must still wake
 // the subscriptions, and the listener must not keep one from them.
 func (s *Store) listenOnce(ctx context.Context) error {
-	conn, err := postgres.Dedicated(ctx, s.pool, "listen")
+	conn, err := pg.Dedicated(ctx, s.pool, "listen")
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Store) pump(ctx context.Context, f *feed.Feed, pos domain.Position, fil
 			}
 			failures++
 			if failures >= maxReadFailures {
-				return fmt.Errorf("subscription read $all after %s: %w", pos, postgres.Classify(ctx, err))
+				return fmt.Errorf("subscription read $all after %s: %w", pos, pg.Classify(ctx, err))
 			}
 			s.log.Warn("event store subscription read failed; retrying",
 				slog.String("error", err.Error()), slog.Int("attempt", failures))

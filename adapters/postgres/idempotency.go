@@ -11,10 +11,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lushan-dpf/ledger/app"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // Idempotency stores the outcomes of commands by user and Idempotency-Key,
-// and knows whether a command is in flight.
+// and knows whether a command is in flight (the HTTP API's
+// httpapi.IdempotencyStore). Its errors are classified (pg.Classify).
 //
 // A key's row binds it to one request (its hash) for good and, once the
 // command has a definitive outcome, holds that outcome. Who runs the
@@ -35,52 +39,43 @@ func NewIdempotency(pool *pgxpool.Pool) *Idempotency {
 	return &Idempotency{Pool: pool, locks: &lockSession{pool: pool, held: map[int64]bool{}}}
 }
 
-// Stored is what a key's row holds.
-type Stored struct {
-	RequestHash []byte
-	Status      int // 0: no outcome stored (in flight, or to be run again)
-	ContentType string
-	Location    string // of a 201; "" for none
-	Response    []byte
-}
-
 // Claim binds user's key to the request with hash, unless it is bound
 // already: then it returns what the row holds and false. Call it as the
 // key's owner (TryOwn), so that nobody else runs the command meanwhile.
-func (s *Idempotency) Claim(ctx context.Context, user, key string, hash []byte) (Stored, bool, error) {
+func (s *Idempotency) Claim(ctx context.Context, user, key string, hash []byte) (app.KeyRecord, bool, error) {
 	for range 5 { // a row deleted between the two statements (by an older version) is claimed again
 		tag, err := s.Pool.Exec(ctx, `INSERT INTO idempotency_keys (user_name, key, request_hash) VALUES ($1, $2, $3)
 			ON CONFLICT (user_name, key) DO NOTHING`, user, key, hash)
 		if err != nil {
-			return Stored{}, false, fmt.Errorf("claim idempotency key: %w", err)
+			return app.KeyRecord{}, false, fmt.Errorf("claim idempotency key: %w", pg.Classify(ctx, err))
 		}
 		if tag.RowsAffected() == 1 {
-			return Stored{}, true, nil
+			return app.KeyRecord{}, true, nil
 		}
 		st, found, err := s.Lookup(ctx, user, key)
 		if err != nil {
-			return Stored{}, false, err
+			return app.KeyRecord{}, false, err
 		}
 		if found {
 			return st, false, nil
 		}
 	}
-	return Stored{}, false, fmt.Errorf("claim idempotency key %q: claimed and deleted repeatedly", key)
+	return app.KeyRecord{}, false, fmt.Errorf("claim idempotency key %q: claimed and deleted repeatedly", key)
 }
 
 // Lookup returns user's key's row, and false if there is none.
-func (s *Idempotency) Lookup(ctx context.Context, user, key string) (Stored, bool, error) {
-	var st Stored
+func (s *Idempotency) Lookup(ctx context.Context, user, key string) (app.KeyRecord, bool, error) {
+	var st app.KeyRecord
 	var status *int
 	var contentType, location *string
 	err := s.Pool.QueryRow(ctx, `SELECT request_hash, status, content_type, location, response
 		FROM idempotency_keys WHERE user_name = $1 AND key = $2`, user, key).
 		Scan(&st.RequestHash, &status, &contentType, &location, &st.Response)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Stored{}, false, nil
+		return app.KeyRecord{}, false, nil
 	}
 	if err != nil {
-		return Stored{}, false, fmt.Errorf("look up idempotency key: %w", err)
+		return app.KeyRecord{}, false, fmt.Errorf("look up idempotency key: %w", pg.Classify(ctx, err))
 	}
 	if status != nil {
 		st.Status = *status
@@ -96,12 +91,12 @@ func (s *Idempotency) Lookup(ctx context.Context, user, key string) (Stored, boo
 
 // Complete stores the outcome of the request with hash on user's key. An
 // outcome stored already is kept: the first one stored is the answer.
-func (s *Idempotency) Complete(ctx context.Context, user, key string, hash []byte, out Stored) error {
+func (s *Idempotency) Complete(ctx context.Context, user, key string, hash []byte, out app.KeyRecord) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $4, content_type = $5, location = NULLIF($6, ''), response = $7
 		WHERE user_name = $1 AND key = $2 AND request_hash = $3 AND status IS NULL`,
 		user, key, hash, out.Status, out.ContentType, out.Location, out.Response)
 	if err != nil {
-		return fmt.Errorf("store idempotent response: %w", err)
+		return fmt.Errorf("store idempotent response: %w", pg.Classify(ctx, err))
 	}
 	return nil
 }
@@ -117,8 +112,12 @@ type Owner struct {
 // TryOwn makes the caller the owner of user's key if nobody owns it: no
 // request of this process, and no live session of another. It does not
 // wait. The caller must Release the Owner.
-func (s *Idempotency) TryOwn(ctx context.Context, user, key string) (*Owner, bool, error) {
-	return s.locks.tryLock(ctx, user, key)
+func (s *Idempotency) TryOwn(ctx context.Context, user, key string) (app.KeyOwner, bool, error) {
+	o, ok, err := s.locks.tryLock(ctx, user, key)
+	if !ok {
+		return nil, ok, err // no typed nil in the interface
+	}
+	return o, true, nil
 }
 
 // Release gives the key up. If the lock's session failed meanwhile, the
@@ -173,7 +172,7 @@ func (l *lockSession) tryLock(ctx context.Context, user, key string) (*Owner, bo
 			if attempt == 0 && ctx.Err() == nil {
 				continue // the connection failed while idle in the session: one more try on a fresh one
 			}
-			return nil, false, fmt.Errorf("idempotency lock: %w", err)
+			return nil, false, fmt.Errorf("idempotency lock: %w", pg.Classify(ctx, err))
 		}
 		if !ok {
 			return nil, false, nil // a live session of another process owns it
@@ -205,7 +204,7 @@ func (l *lockSession) connect(ctx context.Context) error {
 	}
 	c, err := l.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("idempotency lock: %w", err)
+		return fmt.Errorf("idempotency lock: %w", pg.Classify(ctx, err))
 	}
 	if l.schema == "" {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
@@ -213,7 +212,7 @@ func (l *lockSession) connect(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			c.Release()
-			return fmt.Errorf("idempotency lock: current schema: %w", err)
+			return fmt.Errorf("idempotency lock: current schema: %w", pg.Classify(ctx, err))
 		}
 	}
 	l.conn = c

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 )
 
 // process is a second process on db's schema: a pool of its own whose
@@ -62,7 +63,7 @@ func kill(t *testing.T, pool *pgxpool.Pool, app string) {
 	}
 }
 
-func mustOwn(t *testing.T, s *postgres.Idempotency, user, key string, want bool) *postgres.Owner {
+func mustOwn(t *testing.T, s *postgres.Idempotency, user, key string, want bool) app.KeyOwner {
 	t.Helper()
 	o, ok, err := s.TryOwn(context.Background(), user, key)
 	if err != nil {
@@ -105,7 +106,7 @@ func TestIdempotencyOwnership(t *testing.T) {
 	owner.Release() // a second Release gives up nothing
 	mustOwn(t, a, "clerk", "k1", true).Release()
 
-	for _, o := range []*postgres.Owner{other, another, elsewhere} {
+	for _, o := range []app.KeyOwner{other, another, elsewhere} {
 		o.Release()
 	}
 	if got := db.Pool.Stat().AcquiredConns(); got != 0 {
@@ -166,7 +167,7 @@ func TestIdempotencyClaimAndComplete(t *testing.T) {
 		t.Errorf("clerk2's key k was taken by clerk's")
 	}
 
-	first := postgres.Stored{Status: 201, ContentType: "application/json", Location: "/v1/persons/p1", Response: []byte(`{"person_id":"p1"}` + "\n")}
+	first := app.KeyRecord{Status: 201, ContentType: "application/json", Location: "/v1/persons/p1", Response: []byte(`{"person_id":"p1"}` + "\n")}
 	if err := s.Complete(ctx, "clerk", "k", h2, first); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestIdempotencyClaimAndComplete(t *testing.T) {
 	if err := s.Complete(ctx, "clerk", "k", h1, first); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Complete(ctx, "clerk", "k", h1, postgres.Stored{Status: 500, ContentType: "text/plain", Response: []byte("later")}); err != nil {
+	if err := s.Complete(ctx, "clerk", "k", h1, app.KeyRecord{Status: 500, ContentType: "text/plain", Response: []byte("later")}); err != nil {
 		t.Fatal(err)
 	}
 	st, found, err := s.Lookup(ctx, "clerk", "k")
@@ -227,7 +228,7 @@ func TestIdempotencyMigrationKeepsReplays(t *testing.T) {
 		t.Fatalf("%s: %v", later[0].Version, err)
 	}
 	s := postgres.NewIdempotency(db.Pool)
-	want := map[string]postgres.Stored{
+	want := map[string]app.KeyRecord{
 		"person": {Status: 201, ContentType: "application/json", Location: "/v1/persons/p1"},
 		"batch":  {Status: 201, ContentType: "application/json", Location: "/v1/payroll/batches/living_subsidy.2025-01.1"},
 		"move":   {Status: 200, ContentType: "application/json"},

@@ -1,5 +1,8 @@
 // Package postgres holds what the ledger's PostgreSQL adapters share: the
-// connection pool, the embedded schema migrations and database creation.
+// connection pool, the embedded schema migrations and database creation;
+// and the stores of the API's own tables (users, idempotency keys). Error
+// classification and dedicated connections are in internal/pg, which the
+// projections use too.
 package postgres
 
 import (
@@ -17,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 //go:embed migrations/*.sql
@@ -35,12 +40,8 @@ const DefaultMaxConns = 20
 // would wait for the operating system (minutes), and the caller with it.
 const DefaultConnectTimeout = 10 * time.Second
 
-// DefaultApplicationName names the ledger's sessions in pg_stat_activity
-// when the URL sets no application_name.
-const DefaultApplicationName = "ledger"
-
 // PoolConfig parses url into a pool configuration of maxConns connections
-// (DefaultMaxConns when maxConns < 1), with the application name and
+// (DefaultMaxConns when maxConns < 1), with the application name (pg.DefaultApplicationName) and
 // connect timeout defaulted as above.
 func PoolConfig(url string, maxConns int) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -52,7 +53,7 @@ func PoolConfig(url string, maxConns int) (*pgxpool.Config, error) {
 	}
 	cfg.MaxConns = int32(min(maxConns, math.MaxInt32))
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = DefaultApplicationName
+		cfg.ConnConfig.RuntimeParams["application_name"] = pg.DefaultApplicationName
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
@@ -74,35 +75,13 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 func ConnectConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, Classify(ctx, err))
+		return nil, fmt.Errorf("connect %s: %w", cfg.ConnConfig.Host, pg.Classify(ctx, err))
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, Classify(ctx, err))
+		return nil, fmt.Errorf("connect %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, pg.Classify(ctx, err))
 	}
 	return pool, nil
-}
-
-// Dedicated opens a connection of its own with the settings of pool's
-// connections (server, user, search_path …), outside the pool: for a
-// session that lives as long as its holder — the projection runner's
-// advisory lock, the event store's LISTEN — and must neither wait for a
-// pool that requests have exhausted nor take a connection from them. Its
-// application_name is the pool's followed by "/" and purpose, so
-// pg_stat_activity tells them apart. The caller closes it. Errors are
-// classified (Classify).
-func Dedicated(ctx context.Context, pool *pgxpool.Pool, purpose string) (*pgx.Conn, error) {
-	cc := pool.Config().ConnConfig.Copy()
-	name := cc.RuntimeParams["application_name"]
-	if name == "" {
-		name = DefaultApplicationName
-	}
-	cc.RuntimeParams["application_name"] = name + "/" + purpose
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		return nil, fmt.Errorf("connect (%s): %w", purpose, Classify(ctx, err))
-	}
-	return conn, nil
 }
 
 // EnsureDatabase creates the database named in url if it does not exist,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 func TestMaskURL(t *testing.T) {
@@ -77,7 +78,7 @@ func TestPoolConfigAndDedicatedConnections(t *testing.T) {
 			c.Release()
 		}
 	}()
-	conn, err := postgres.Dedicated(ctx, pool, "lock")
+	conn, err := pg.Dedicated(ctx, pool, "lock")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
-// ErrUnknownToken: no enabled user has this token.
-var ErrUnknownToken = errors.New("unknown or disabled token")
+// ErrUnknownToken: no enabled user has this token. It matches
+// domain.ErrNotFound.
+var ErrUnknownToken = fmt.Errorf("unknown or disabled token: %w", domain.ErrNotFound)
 
 // Users stores API users and their hashed bearer tokens.
 type Users struct{ Pool *pgxpool.Pool }
@@ -46,7 +48,9 @@ func (u Users) Add(ctx context.Context, name, role string) (string, error) {
 	return token, nil
 }
 
-// Lookup returns the name and role of the enabled user holding token.
+// Lookup returns the name and role of the enabled user holding token, or
+// ErrUnknownToken; other errors are classified (pg.Classify). It is the
+// HTTP API's httpapi.UserStore.
 func (u Users) Lookup(ctx context.Context, token string) (name, role string, err error) {
 	sum := sha256.Sum256([]byte(token))
 	err = u.Pool.QueryRow(ctx, `SELECT name, role FROM api_users WHERE token_hash = $1 AND disabled_at IS NULL`, sum[:]).Scan(&name, &role)
@@ -54,7 +58,7 @@ func (u Users) Lookup(ctx context.Context, token string) (name, role string, err
 		return "", "", ErrUnknownToken
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("look up token: %w", err)
+		return "", "", fmt.Errorf("look up token: %w", pg.Classify(ctx, err))
 	}
 	return name, role, nil
 }

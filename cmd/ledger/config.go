@@ -208,7 +208,7 @@ type deps struct {
 // applies a batch, one reads the log ahead of it, a rebuild (after a
 // projection's version changed) reads pages ahead of its applier on a
 // third; one spare. The runner's lock and the event store's LISTEN each
-// have a dedicated connection besides (postgres.Dedicated), as does a
+// have a dedicated connection besides (pg.Dedicated), as does a
 // rebuild's lock. docs/architecture.md ("Connections") has the arithmetic.
 const projectionConns = 4
 
@@ -237,7 +237,7 @@ func (d *deps) openProjectionPool(ctx context.Context) error {
 
 // statuses reports every projection's state.
 func (d *deps) statuses(ctx context.Context) ([]projections.Status, error) {
-	return projections.Statuses(ctx, d.pool, d.store, projections.All(), time.Now())
+	return d.readModels().Statuses(ctx)
 }
 
 // readModels is what the use cases read from the projections.

@@ -49,7 +49,7 @@ func cmdReportAnnual(ctx context.Context, e *env, args []string) error {
 	if err := d.readModels().CaughtUp(ctx); err != nil {
 		return err
 	}
-	s, err := reports.Annual(ctx, d.pool, year, today)
+	s, err := reports.Annual(ctx, d.readModels(), year, today)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
 )
 
@@ -92,7 +93,7 @@ func reportAnnual(t *testing.T, l *cliLedger) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("not the summary's JSON: %v\n%s", err, out)
 	}
-	want, err := reports.Annual(ctx, db.Pool, 2024, domain.DateOf(time.Now()))
+	want, err := reports.Annual(ctx, projections.ReadModels{Q: db.Pool}, 2024, domain.DateOf(time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	meta := domain.CommandMeta{CommandID: "report-changes:" + uuid.NewString(), Actor: *user, Role: "clerk", Now: time.Now()}
-	issued, err := reports.IssueChanges(ctx, d.pool, d.store, meta, req)
+	issued, err := reports.IssueChanges(ctx, d.readModels(), d.store, meta, req)
 	if err != nil {
 		return err
 	}

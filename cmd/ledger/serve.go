@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -108,8 +109,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Deps{
-			Log: d.log, DB: d.pool, Store: d.store, LookupKey: d.cfg.lookupKey(), Vault: d.cfg.vault(), Version: version,
-			Metrics: func(w io.Writer) { writeMetrics(ctx, w, d) },
+			Log: d.log, Store: d.store, LookupKey: d.cfg.lookupKey(), Vault: d.cfg.vault(), Version: version,
+			// The request pool behind every port. The read models wait
+			// the default for a payroll draft, as before the ports
+			// (-read-models-wait is not applied to serve).
+			ReadModels:  projections.ReadModels{Q: d.pool, Store: d.store},
+			Idempotency: postgres.NewIdempotency(d.pool),
+			Users:       postgres.Users{Pool: d.pool},
+			Database:    d.pool,
+			Metrics:     func(w io.Writer) { writeMetrics(ctx, w, d) },
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
 				return d.statuses(ctx)
 			},

@@ -1,4 +1,4 @@
-package postgres_test
+package pg_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/pg"
 )
 
 // raise makes the server fail a statement with the given SQLSTATE.
@@ -39,10 +40,10 @@ func TestTransientSQLStates(t *testing.T) {
 	deterministic := []string{"23505", "23514", "23503", "22P02", "22003", "42P01", "42703", "28P01", "3D000", "42501", "P0001", "57014"}
 	for _, code := range transient {
 		err := raise(t, db.Pool, code)
-		if !postgres.Transient(err) {
+		if !pg.Transient(err) {
 			t.Errorf("SQLSTATE %s: not transient", code)
 		}
-		c := postgres.Classify(ctx, err)
+		c := pg.Classify(ctx, err)
 		var pgErr *pgconn.PgError
 		if !errors.Is(c, domain.ErrUnavailable) || !errors.As(c, &pgErr) || pgErr.Code != code {
 			t.Errorf("SQLSTATE %s classified as %v; want domain.ErrUnavailable around the *pgconn.PgError", code, c)
@@ -50,19 +51,19 @@ func TestTransientSQLStates(t *testing.T) {
 	}
 	for _, code := range deterministic {
 		err := raise(t, db.Pool, code)
-		if postgres.Transient(err) {
+		if pg.Transient(err) {
 			t.Errorf("SQLSTATE %s: transient, want deterministic", code)
 		}
-		if c := postgres.Classify(ctx, err); errors.Is(c, domain.ErrUnavailable) || c != err {
+		if c := pg.Classify(ctx, err); errors.Is(c, domain.ErrUnavailable) || c != err {
 			t.Errorf("SQLSTATE %s classified as %v; want the error unchanged", code, c)
 		}
 	}
-	if postgres.Transient(nil) || postgres.Classify(ctx, nil) != nil {
+	if pg.Transient(nil) || pg.Classify(ctx, nil) != nil {
 		t.Error("nil is not an error, let alone a transient one")
 	}
 	var n int
 	err := db.Pool.QueryRow(ctx, `SELECT 1 WHERE false`).Scan(&n)
-	if !errors.Is(err, pgx.ErrNoRows) || postgres.Transient(err) {
+	if !errors.Is(err, pgx.ErrNoRows) || pg.Transient(err) {
 		t.Errorf("no rows (%v) is not transient", err)
 	}
 }
@@ -93,7 +94,7 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 			return err
 		})
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" || !postgres.Transient(err) {
+		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" || !pg.Transient(err) {
 			t.Errorf("lock timeout: %v; want a transient 55P03", err)
 		}
 	})
@@ -110,11 +111,11 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 			t.Fatalf("terminate %d: %v %v", pid, ok, err)
 		}
 		_, err = conn.Exec(ctx, `SELECT 1`)
-		if err == nil || !postgres.Transient(err) || !errors.Is(postgres.Classify(ctx, err), domain.ErrUnavailable) {
+		if err == nil || !pg.Transient(err) || !errors.Is(pg.Classify(ctx, err), domain.ErrUnavailable) {
 			t.Errorf("a statement on a terminated backend: %v; want a transient error", err)
 		}
 		_, err = conn.Exec(ctx, `SELECT 1`)
-		if !errors.Is(err, pgconn.ErrConnClosed) || !postgres.Transient(err) {
+		if !errors.Is(err, pgconn.ErrConnClosed) || !pg.Transient(err) {
 			t.Errorf("a statement on the closed connection: %v; want a transient pgconn.ErrConnClosed", err)
 		}
 	})
@@ -128,7 +129,7 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 		ln.Close()
 		_, err = pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/x?sslmode=disable&connect_timeout=5", addr.Port))
 		var ce *pgconn.ConnectError
-		if !errors.As(err, &ce) || !postgres.Transient(err) || !errors.Is(postgres.Classify(ctx, err), domain.ErrUnavailable) {
+		if !errors.As(err, &ce) || !pg.Transient(err) || !errors.Is(pg.Classify(ctx, err), domain.ErrUnavailable) {
 			t.Errorf("connection refused: %v; want a transient *pgconn.ConnectError", err)
 		}
 	})
@@ -141,7 +142,7 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 		cfg.Database = "no_such_database_for_ledger_tests"
 		_, err = pgx.ConnectConfig(ctx, cfg)
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "3D000" || postgres.Transient(err) {
+		if !errors.As(err, &pgErr) || pgErr.Code != "3D000" || pg.Transient(err) {
 			t.Errorf("connect to a missing database: %v; want a deterministic 3D000", err)
 		}
 	})
@@ -153,16 +154,16 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("a statement past its deadline: %v", err)
 		}
-		if c := postgres.Classify(inner, err); errors.Is(c, domain.ErrUnavailable) {
+		if c := pg.Classify(inner, err); errors.Is(c, domain.ErrUnavailable) {
 			t.Errorf("classified against the caller's expired context: %v; want it unchanged", c)
 		}
-		if c := postgres.Classify(ctx, err); !errors.Is(c, domain.ErrUnavailable) || !errors.Is(c, context.DeadlineExceeded) {
+		if c := pg.Classify(ctx, err); !errors.Is(c, domain.ErrUnavailable) || !errors.Is(c, context.DeadlineExceeded) {
 			t.Errorf("classified against a live context (the deadline was the driver's): %v; want unavailable", c)
 		}
 		gone, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err = db.Pool.Exec(gone, `SELECT 1`)
-		if err == nil || postgres.Transient(err) || errors.Is(postgres.Classify(gone, err), domain.ErrUnavailable) {
+		if err == nil || pg.Transient(err) || errors.Is(pg.Classify(gone, err), domain.ErrUnavailable) {
 			t.Errorf("the caller's cancellation: %v; want it not transient", err)
 		}
 	})
@@ -174,7 +175,7 @@ func TestTransientFailuresOfTheConnection(t *testing.T) {
 		}
 		pool.Close()
 		_, err = pool.Exec(ctx, `SELECT 1`)
-		if !postgres.PoolClosed(err) || !postgres.Transient(err) {
+		if !pg.PoolClosed(err) || !pg.Transient(err) {
 			t.Errorf("a closed pool: %v; want a transient closed-pool error", err)
 		}
 	})
