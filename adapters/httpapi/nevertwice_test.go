@@ -307,3 +307,31 @@ func TestPayrollDraftOwnerDiesBetweenAppendAndAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A draft over HTTP runs the payroll's one draft use case, as the command
+// line does: it records the overpayment claims owed back first. Two
+// persons are paid January and February; one's death is then recorded
+// effective 2025-01-20, so February was not owed. March's draft over HTTP
+// records that claim (and pays the living person only), and asking for
+// claims afterwards finds none left to record.
+func TestDraftOverHTTPRecordsOverpaymentClaims(t *testing.T) {
+	l := start(t, "postgres")
+	l.addUser("finance2", "finance")
+	pids, after := l.livingPersons(2, 70)
+	l.caughtUp(after)
+	feb := l.draftOK("2025-02")
+	l.approveOK(feb["batch_id"].(string))
+	r := l.Do("POST", "/v1/persons/"+pids[0]+"/death", "clerk", key(), map[string]any{"date_of_death": "2025-01-20"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("death: %d %s", r.Status, r.Body)
+	}
+	l.caughtUp(r.JSON(t)["position"].(string))
+	mar := l.draftOK("2025-03")
+	if fmt.Sprint(mar["overpayment_claims_recorded"]) != "1" || fmt.Sprint(mar["count"]) != "1" || mar["total"] != "110.00" {
+		t.Fatalf("March's draft over HTTP: %v; want 1 claim recorded and 1 line of 110.00", mar)
+	}
+	r = l.Do("POST", "/v1/payroll/claims", "finance", key(), map[string]any{"program": "living_subsidy"})
+	if claims, _ := r.JSON(t)["claims"].([]any); r.Status != http.StatusOK || len(claims) != 0 {
+		t.Fatalf("claims after the draft: %d %s; want none left to record", r.Status, r.Body)
+	}
+}
