@@ -66,6 +66,45 @@ func (r ReadModels) ChangelogCaughtUp(ctx context.Context) (ChangelogLag, error)
 	return lag, readErr(ctx, err)
 }
 
+// ErrChangelogBehind: the changelog has not applied every person event in
+// the log within the wait; a change notice read from it would miss
+// changes for good. It matches domain.ErrUnavailable: retry shortly.
+var ErrChangelogBehind = fmt.Errorf("the changelog read model is behind the event log; is the projection runner (ledger serve or ledger project) running? retry shortly: %w", domain.ErrUnavailable)
+
+// ChangelogReady waits (up to r.Wait, default DefaultCaughtUpWait) until
+// the changelog has applied every person event in the log, as a change
+// notice needs; ErrChangelogBehind if it has not by then, and an error at
+// once if the changelog is parked or failed.
+func (r ReadModels) ChangelogReady(ctx context.Context) error {
+	wait := r.Wait
+	if wait <= 0 {
+		wait = DefaultCaughtUpWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		lag, err := ChangelogCaughtUp(ctx, r.Q, r.Store)
+		if err != nil {
+			return readErr(ctx, err)
+		}
+		if lag.CaughtUp() {
+			return nil
+		}
+		if lag.State != "running" && lag.State != "not_created" {
+			return fmt.Errorf("the changelog projection is %s: fix it first (ledger project status): %w", lag.State, domain.ErrUnavailable)
+		}
+		if time.Now().After(deadline) {
+			return ErrChangelogBehind
+		}
+		t := time.NewTimer(waitPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // Changes is Changes on r's querier.
 func (r ReadModels) Changes(ctx context.Context, from, to domain.Date, township string) ([]ChangeRow, error) {
 	rows, err := Changes(ctx, r.Q, from, to, township)

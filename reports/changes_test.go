@@ -118,9 +118,14 @@ func (l *changesLedger) project() {
 	}
 }
 
+// source is what the ledger's notices are made from.
+func (l *changesLedger) source() reports.NoticeSource {
+	return reports.NoticeSource{Changelog: projections.ReadModels{Q: l.db.Pool, Store: l.store}, Store: l.store}
+}
+
 // issue issues a notice as clerk.zhou at now (CST).
-func (l *changesLedger) issue(cmdID, now string, req reports.ChangesRequest) (reports.ChangesIssued, error) {
-	return reports.IssueChanges(context.Background(), projections.ReadModels{Q: l.db.Pool}, l.store,
+func (l *changesLedger) issue(cmdID, now string, req app.ChangesRequest) (app.ChangesIssued, error) {
+	return app.NewNotices(l.store).IssueChanges(context.Background(), l.source(),
 		domain.CommandMeta{CommandID: cmdID, Actor: "clerk.zhou", Role: "clerk", Now: changesAt(now)}, req)
 }
 
@@ -165,7 +170,7 @@ func changesFixture(t *testing.T) *changesLedger {
 
 var changesGroupRow = regexp.MustCompile(`(?m)^乡镇\(Township\) [^|\n]*: \d+$`)
 
-var changesDec = reports.ChangesRequest{From: domain.MustDate("2024-11-21"), To: domain.MustDate("2024-12-20")}
+var changesDec = app.ChangesRequest{From: domain.MustDate("2024-11-21"), To: domain.MustDate("2024-12-20")}
 
 // changesGolden compares got with testdata/name, or rewrites it with -update.
 func changesGolden(t *testing.T, name string, got []byte) {
@@ -228,7 +233,7 @@ func TestChangesGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, f := range []reports.ChangesFormat{reports.ChangesCSV, reports.ChangesXLSX} {
 				req := changesDec
-				req.Department, req.Format = d, f
+				req.Department, req.Format = d, string(f)
 				if f == reports.ChangesXLSX {
 					req.Reissue = true // the CSV recorded the window first
 				}
@@ -291,7 +296,7 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 	l := changesFixture(t)
 	ctx := context.Background()
 	req := changesDec
-	req.Department, req.Format = domain.DepartmentCivilAffairs, reports.ChangesCSV
+	req.Department, req.Format = domain.DepartmentCivilAffairs, string(reports.ChangesCSV)
 	first, err := l.issue("ca-dec", "2024-12-21 10:00", req)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +312,7 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 	}
 
 	// Refused: overlap, gap, window not over; nothing appended.
-	for name, r := range map[string]reports.ChangesRequest{
+	for name, r := range map[string]app.ChangesRequest{
 		"overlap": {Department: req.Department, Format: req.Format, From: domain.MustDate("2024-12-15"), To: domain.MustDate("2025-01-20")},
 		"gap":     {Department: req.Department, Format: req.Format, From: domain.MustDate("2024-12-23"), To: domain.MustDate("2025-01-20")},
 	} {
@@ -317,14 +322,14 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 		}
 	}
 	var fe *domain.FieldError
-	if _, err := l.issue("ca-today", "2025-01-20 09:00", reports.ChangesRequest{Department: req.Department, Format: req.Format, To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "to" {
+	if _, err := l.issue("ca-today", "2025-01-20 09:00", app.ChangesRequest{Department: req.Department, Format: req.Format, To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "to" {
 		t.Errorf("a window ending today: %v; want a field error on to", err)
 	}
-	if _, err := l.issue("ca-town", "2025-01-21 09:00", reports.ChangesRequest{Department: req.Department, Format: req.Format, Township: "白鹿",
+	if _, err := l.issue("ca-town", "2025-01-21 09:00", app.ChangesRequest{Department: req.Department, Format: req.Format, Township: "白鹿",
 		From: domain.MustDate("2024-12-21"), To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "township" {
 		t.Errorf("an unknown township: %v; want a field error on township", err)
 	}
-	if _, err := l.issue("ca-format", "2025-01-21 09:00", reports.ChangesRequest{Department: req.Department, Format: "pdf",
+	if _, err := l.issue("ca-format", "2025-01-21 09:00", app.ChangesRequest{Department: req.Department, Format: "pdf",
 		To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "format" {
 		t.Errorf("format pdf: %v; want a field error on format", err)
 	}
@@ -334,7 +339,7 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 
 	// The next month: from defaults to 2024-12-21, and the change recorded
 	// at 00:01 that day is in it.
-	next, err := l.issue("ca-jan", "2025-01-21 09:00", reports.ChangesRequest{Department: req.Department, Format: req.Format, To: domain.MustDate("2025-01-20")})
+	next, err := l.issue("ca-jan", "2025-01-21 09:00", app.ChangesRequest{Department: req.Department, Format: req.Format, To: domain.MustDate("2025-01-20")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +351,7 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 		t.Errorf("next notice:\n%s", next.File)
 	}
 	// Other departments keep their own runs: medical insurance starts fresh.
-	if _, err := l.issue("mi-jan", "2025-01-21 09:00", reports.ChangesRequest{Department: domain.DepartmentMedicalInsurance, Format: reports.ChangesCSV,
+	if _, err := l.issue("mi-jan", "2025-01-21 09:00", app.ChangesRequest{Department: domain.DepartmentMedicalInsurance, Format: string(reports.ChangesCSV),
 		To: domain.MustDate("2025-01-20")}); !errors.As(err, &fe) || fe.Field != "from" {
 		t.Errorf("a department's first notice without from: %v; want a field error on from", err)
 	}
@@ -364,19 +369,19 @@ func TestChangesNextNoticeContinues(t *testing.T) {
 		}
 		prev = md.Hash
 	}
-	list, err := reports.ChangesNotices(ctx, l.store)
+	list, err := app.NewNotices(l.store).List(ctx)
 	if err != nil || len(list) != 2 || list[1].NoticeID != "civil_affairs.2025-01-20.2" {
-		t.Errorf("ChangesNotices: %+v, %v", list, err)
+		t.Errorf("notices listed: %+v, %v", list, err)
 	}
 
 	// A file produced again matches its recorded hash.
-	file, err := reports.RegenerateChanges(ctx, projections.ReadModels{Q: l.db.Pool}, l.store, first.Notice)
+	file, err := app.NewNotices(l.store).Regenerate(ctx, l.source(), first.Notice)
 	if err != nil || !bytes.Equal(file, first.File) {
 		t.Errorf("regenerate: %v", err)
 	}
 	tampered := first.Notice
 	tampered.FileSHA256 = strings.Repeat("0", 64)
-	if _, err := reports.RegenerateChanges(ctx, projections.ReadModels{Q: l.db.Pool}, l.store, tampered); !errors.Is(err, reports.ErrChangesDiffer) {
+	if _, err := app.NewNotices(l.store).Regenerate(ctx, l.source(), tampered); !errors.Is(err, app.ErrChangesDiffer) {
 		t.Errorf("regenerate against another hash: %v; want ErrChangesDiffer", err)
 	}
 }
@@ -387,7 +392,7 @@ func TestChangesTownshipFilter(t *testing.T) {
 	t.Parallel()
 	l := changesFixture(t)
 	req := changesDec
-	req.Township, req.Format = "白鹿镇", reports.ChangesCSV
+	req.Township, req.Format = "白鹿镇", string(reports.ChangesCSV)
 	got, err := l.issue("bailu", "2024-12-21 10:00", req)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 type ReadModels interface {
 	app.ReadModels           // the payroll use cases' reads
 	reports.AnnualReadModels // the annual summary
-	reports.Changelog        // the change notices
+	reports.ReadyChangelog   // the change notices
 	Freshness
 	PersonQueries
 	FinanceQueries
@@ -33,9 +33,6 @@ type Freshness interface {
 	// Reached reports whether every projection exists and every running
 	// one has applied the log up to pos (read your writes).
 	Reached(ctx context.Context, pos domain.Position) (bool, error)
-	// ChangelogCaughtUp says whether the changelog has applied every
-	// person event in the log (a change notice waits for it).
-	ChangelogCaughtUp(ctx context.Context) (projections.ChangelogLag, error)
 }
 
 // PersonQueries are the caseworkers' look-ups. A person that does not

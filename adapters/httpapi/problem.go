@@ -108,7 +108,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, domain.ErrNotFound):
 		problem(w, http.StatusNotFound, "not_found", "no such record")
-	case errors.Is(err, errWaitTimeout), errors.Is(err, errNotCaughtUp), errors.As(err, &lagErr), errors.As(err, &parkedErr):
+	case errors.Is(err, errWaitTimeout), errors.Is(err, projections.ErrChangelogBehind), errors.As(err, &lagErr), errors.As(err, &parkedErr):
 		problem(w, http.StatusServiceUnavailable, "projections_behind", err.Error())
 	case errors.Is(err, projections.ErrNotProjected):
 		problem(w, http.StatusServiceUnavailable, "projections_not_ready", "the read models are still being created; retry shortly")

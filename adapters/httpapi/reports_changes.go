@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
@@ -68,7 +66,7 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		var p parser
-		cr := reports.ChangesRequest{To: p.date("to", req.To), Township: req.Township, Reissue: req.Reissue}
+		cr := app.ChangesRequest{To: p.date("to", req.To), Township: req.Township, Reissue: req.Reissue}
 		cr.From = p.optDate("from", req.From)
 		if p.err != nil {
 			return nil, "", p.err
@@ -77,14 +75,13 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 		if cr.Department, err = domain.ParseDepartment("department", req.Department); err != nil {
 			return nil, "", err
 		}
-		if cr.Format, err = reports.ParseChangesFormat("format", req.Format); err != nil {
+		format, err := reports.ParseChangesFormat("format", req.Format)
+		if err != nil {
 			return nil, "", err
 		}
-		if err := s.changelogCaughtUp(r.Context()); err != nil {
-			return nil, "", err
-		}
+		cr.Format = string(format)
 		meta.Reason = req.Reason
-		issued, err := reports.IssueChanges(r.Context(), s.ReadModels, s.Store, meta, cr)
+		issued, err := app.NewNotices(s.Store).IssueChanges(r.Context(), s.noticeSource(), meta, cr)
 		if err != nil {
 			return nil, "", err
 		}
@@ -105,7 +102,7 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 	if file == nil { // a retry answered from the idempotency store
 		ev, err := s.findChangeNotice(r.Context(), n)
 		if err == nil {
-			file, err = reports.RegenerateChanges(r.Context(), s.ReadModels, s.Store, ev)
+			file, err = app.NewNotices(s.Store).Regenerate(r.Context(), s.noticeSource(), ev)
 		}
 		if err != nil {
 			writeError(w, r, err)
@@ -139,28 +136,9 @@ func (s *server) findChangeNotice(ctx context.Context, n changeNoticeJSON) (doma
 	return app.NewNotices(s.Store).Find(ctx, d, n.NoticeID)
 }
 
-var errNotCaughtUp = errors.New("the read models have not caught up with the event log yet; retry shortly")
-
-// changelogCaughtUp waits (at most maxWait) until the changelog has applied
-// every person event, then answers 503 projections_behind: a notice read
-// from a changelog behind the log would miss changes for good.
-func (s *server) changelogCaughtUp(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, maxWait)
-	defer cancel()
-	for {
-		lag, err := s.ReadModels.ChangelogCaughtUp(ctx)
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
-		if err == nil && lag.CaughtUp() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errNotCaughtUp
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+// noticeSource is what the server's change notices are made from.
+func (s *server) noticeSource() reports.NoticeSource {
+	return reports.NoticeSource{Changelog: s.ReadModels, Store: s.Store}
 }
 
 // getChangeNotices lists the notices issued, oldest first per recipient:
@@ -181,7 +159,7 @@ func (s *server) getChangeNotices(w http.ResponseWriter, r *http.Request) {
 		departments = []domain.Department{d}
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
-		list, err := reports.ChangesNotices(ctx, s.Store, departments...)
+		list, err := app.NewNotices(s.Store).List(ctx, departments...)
 		if err != nil {
 			return nil, err
 		}

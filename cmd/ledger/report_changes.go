@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
 )
 
@@ -37,7 +36,7 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var req reports.ChangesRequest
+	var req app.ChangesRequest
 	var err error
 	if *toFlag == "" {
 		return usageError{"to: give the last recording date of the notice (--to YYYY-MM-DD)"}
@@ -53,10 +52,12 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 	if req.Department, err = domain.ParseDepartment("department", *deptFlag); err != nil {
 		return usageError{err.Error()}
 	}
-	if req.Format, err = reports.ParseChangesFormat("format", *formatFlag); err != nil {
+	format, err := reports.ParseChangesFormat("format", *formatFlag)
+	if err != nil {
 		return usageError{err.Error()}
 	}
-	if req.Format == reports.ChangesXLSX && *out == "" {
+	req.Format = string(format)
+	if format == reports.ChangesXLSX && *out == "" {
 		return usageError{"out: an xlsx notice is written to a file (--out FILE)"}
 	}
 	if *user == "" {
@@ -69,11 +70,8 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	if err := changelogCaughtUp(ctx, d, 30*time.Second); err != nil {
-		return err
-	}
 	meta := domain.CommandMeta{CommandID: "report-changes:" + uuid.NewString(), Actor: *user, Role: "clerk", Now: time.Now()}
-	issued, err := reports.IssueChanges(ctx, d.readModels(), d.store, meta, req)
+	issued, err := app.NewNotices(d.store).IssueChanges(ctx, reports.NoticeSource{Changelog: d.readModels(), Store: d.store}, meta, req)
 	if err != nil {
 		return err
 	}
@@ -107,30 +105,4 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 		n.NoticeID, to, town, n.From, n.To, n.Rows, ids, n.IssuedOn, n.IssuedBy)
 	fmt.Fprintf(e.stderr, "%s written to %s, sha256 %s, recorded at %s\n", n.Format, dest, n.FileSHA256, issued.Result.Position)
 	return nil
-}
-
-// changelogCaughtUp waits (up to timeout) until the changelog has applied
-// every person event in the store, so the notice misses no change.
-func changelogCaughtUp(ctx context.Context, d *deps, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		lag, err := projections.ChangelogCaughtUp(ctx, d.pool, d.store)
-		if err != nil {
-			return err
-		}
-		if lag.CaughtUp() {
-			return nil
-		}
-		if lag.State != "running" && lag.State != "not_created" {
-			return fmt.Errorf("the changelog projection is %s: fix it first (ledger project status)", lag.State)
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the changelog read model is behind the event log; run `ledger serve` or `ledger project` and retry")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
