@@ -22,16 +22,8 @@ type commandResult struct {
 	Revision uint64 `json:"revision"`
 }
 
-var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
-
-// commandUser escapes ":" in a user name so that a command ID
-// "api:USER:KEY" names one user and key: "a:b" with key "c" must not be "a"
-// with key "b:c". Names without ":" or "%" are unchanged.
-var commandUser = strings.NewReplacer("%", "%25", ":", "%3A")
-
-// command runs one beneficiary command with idempotency: the body is read
-// and hashed; a repeated key with the same body returns the first
-// response and appends nothing, a repeated key with another body is a 409.
+// command runs one beneficiary command under its Idempotency-Key
+// (idempotent, in idempotency.go) and answers with its commandResult.
 // build decodes the body (strictly) into the command for the user.
 func (s *server) command(w http.ResponseWriter, r *http.Request, status int, build func(body []byte, u User) (domain.PersonID, domain.Command, string, error)) {
 	s.idempotent(w, r, status, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
