@@ -66,6 +66,11 @@ var entitlementsSchema string
 // projection trusts the payroll decider to fail or reverse a payment at
 // most once. One-off and in-kind grants are not entitlements and have no
 // row here; their payments still show in entitlement_paid.
+//
+// The files: this one routes the events and writes the base tables; the
+// person register (persons) is in persons.go, its queries in
+// persons_query.go; the derivation of the entitlements rows is in
+// entitlements_derive.go; the entitlement queries in entitlements_query.go.
 type EntitlementsProjection struct{}
 
 var _ Projection = EntitlementsProjection{}
@@ -101,23 +106,6 @@ type entOverDelta struct {
 	claimed, recovered, writtenOff decimal.Decimal
 }
 
-// entPerson is a persons row.
-type entPerson struct {
-	id, idHash, idMasked, name, township, householdID string
-	household                                         domain.HouseholdStatus
-	birth                                             domain.Date
-	gender                                            string
-	hasCert                                           bool
-	certCategory                                      string
-	certGrade                                         int16
-	certMasked                                        string
-	certIssued, certValid                             domain.Date
-	revoked                                           bool
-	deceased                                          domain.Date
-	registered                                        domain.Date
-	pos                                               domain.Position
-}
-
 type entHistory struct {
 	pos                         domain.Position
 	key                         entKey
@@ -129,20 +117,21 @@ type entHistory struct {
 }
 
 type entBatch struct {
-	persons      map[string]*entPerson // loaded or registered in the batch
-	dirtyPersons map[string]bool
-	history      []entHistory
-	paid         map[entPeriodKey]*entPaidDelta
-	over         map[entKey]*entOverDelta
-	through      map[string]string          // program → latest period issued in the batch
-	touched      map[entKey]domain.Position // last event of the key in the batch
+	entRegister // the person register's share of the batch (persons.go)
+	history     []entHistory
+	paid        map[entPeriodKey]*entPaidDelta
+	over        map[entKey]*entOverDelta
+	through     map[string]string          // program → latest period issued in the batch
+	touched     map[entKey]domain.Position // last event of the key in the batch
 }
 
 func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	b := entBatch{
-		persons: map[string]*entPerson{}, dirtyPersons: map[string]bool{},
-		paid: map[entPeriodKey]*entPaidDelta{}, over: map[entKey]*entOverDelta{},
-		through: map[string]string{}, touched: map[entKey]domain.Position{},
+		entRegister: entRegister{persons: map[string]*entPerson{}, dirtyPersons: map[string]bool{}},
+		paid:        map[entPeriodKey]*entPaidDelta{},
+		over:        map[entKey]*entOverDelta{},
+		through:     map[string]string{},
+		touched:     map[entKey]domain.Position{},
 	}
 	if err := b.loadPersons(ctx, tx, batch); err != nil {
 		return fmt.Errorf("entitlements: %w", err)
@@ -195,63 +184,6 @@ func entMoneyArg(m domain.Money) pgtype.Text {
 
 func entFixed(d decimal.Decimal) string { return d.StringFixed(2) }
 
-const entPersonColumns = `person_id, id_hash, id_masked, name, township, household_id, household_class,
-	dibao, tekun, work_injury_nursing, birth_date, gender, certificate_category, certificate_grade,
-	certificate_number_masked, certificate_issued_on, certificate_valid_until, certificate_revoked,
-	deceased_on, registered_on, updated_position`
-
-func scanEntPerson(row pgx.Row) (*entPerson, error) {
-	var (
-		p                               entPerson
-		class, pos                      string
-		birth, issued, valid, died, reg pgtype.Date
-		cat, masked                     pgtype.Text
-		grade                           pgtype.Int2
-	)
-	err := row.Scan(&p.id, &p.idHash, &p.idMasked, &p.name, &p.township, &p.householdID, &class,
-		&p.household.Dibao, &p.household.Tekun, &p.household.WorkInjuryNursing, &birth, &p.gender, &cat, &grade,
-		&masked, &issued, &valid, &p.revoked, &died, &reg, &pos)
-	if err != nil {
-		return nil, err
-	}
-	p.household.Class = domain.HouseholdClass(class)
-	p.birth, p.certIssued, p.certValid, p.deceased, p.registered = entDateOf(birth), entDateOf(issued), entDateOf(valid), entDateOf(died), entDateOf(reg)
-	p.hasCert, p.certCategory, p.certGrade, p.certMasked = cat.Valid, cat.String, grade.Int16, masked.String
-	if p.pos, err = domain.ParsePosition("updated_position", pos); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// loadPersons reads the persons rows the batch's person events change
-// (those of entPersonRoutes).
-func (b *entBatch) loadPersons(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
-	ids := map[string]bool{}
-	for i := range batch {
-		if entPersonRoutes.handles(&batch[i]) {
-			if id, err := entPersonOf(&batch[i]); err == nil {
-				ids[id] = true
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `SELECT `+entPersonColumns+` FROM persons WHERE person_id = ANY($1)`, slices.Sorted(maps.Keys(ids)))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		p, err := scanEntPerson(rows)
-		if err != nil {
-			return err
-		}
-		b.persons[p.id] = p
-	}
-	return rows.Err()
-}
-
 func (EntitlementsProjection) Interest() Interest {
 	return entRoutes.interest(entPersonRoutes.handled()...)
 }
@@ -260,17 +192,7 @@ func (EntitlementsProjection) Interest() Interest {
 // events that change a registered person's row (entPersonRoutes).
 var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
 	on(func(b *entBatch, env *domain.Envelope, e *domain.PersonRegistered) error {
-		id, err := entPersonOf(env)
-		if err != nil {
-			return err
-		}
-		b.persons[id] = &entPerson{
-			id: id, idHash: e.IDHash, idMasked: e.IDMasked, name: e.Name, township: e.Township,
-			householdID: e.HouseholdID, household: e.Household, birth: e.BirthDate, gender: string(e.Gender),
-			registered: e.RegisteredOn, pos: env.Position,
-		}
-		b.dirtyPersons[id] = true
-		return nil
+		return b.register(env, e)
 	}),
 	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementGranted) error {
 		return b.decision(env, "")
@@ -347,44 +269,6 @@ var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
 	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
 )
 
-// entPersonRoutes routes the events that change a registered person's
-// row; person applies them.
-var entPersonRoutes = newRoutes[*entPerson](nil,
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateIssued) error {
-		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
-		p.certIssued, p.certValid, p.revoked = e.IssuedOn, e.ValidUntil, false
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateRegraded) error {
-		if !p.hasCert {
-			p.certIssued = e.EffectiveDate
-		}
-		p.hasCert, p.certCategory, p.certGrade, p.certMasked = true, e.Category.String(), int16(e.Grade), e.NumberMasked
-		p.certValid = e.ValidUntil
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.CertificateRevoked) error {
-		p.revoked = true
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.HouseholdStatusChanged) error {
-		p.household = e.Household
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.PersonDied) error {
-		p.deceased = e.DateOfDeath
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.DeathRetracted) error {
-		p.deceased = domain.Date{}
-		return nil
-	}),
-	on(func(p *entPerson, _ *domain.Envelope, e *domain.PersonMoved) error {
-		p.township = e.ToTownship
-		return nil
-	}),
-)
-
 // add folds one event into the batch.
 func (b *entBatch) add(env *domain.Envelope) error {
 	if entPersonRoutes.handles(env) {
@@ -455,25 +339,6 @@ func (b *entBatch) payment(env *domain.Envelope, l *domain.PaymentLine, sign int
 	return nil
 }
 
-// person applies a person event (one of entPersonRoutes) to its row.
-// Events of a person never registered change nothing.
-func (b *entBatch) person(env *domain.Envelope) error {
-	id, err := entPersonOf(env)
-	if err != nil {
-		return err
-	}
-	p := b.persons[id]
-	if p == nil {
-		return nil
-	}
-	if err := entPersonRoutes.apply(p, env); err != nil {
-		return err
-	}
-	p.pos = env.Position
-	b.dirtyPersons[id] = true
-	return nil
-}
-
 // write stores the batch: base tables first, then the entitlements rows
 // whose inputs changed.
 func (b *entBatch) write(ctx context.Context, tx pgx.Tx) error {
@@ -501,49 +366,6 @@ func (b *entBatch) write(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("recompute entitlements: %w", err)
 	}
 	return nil
-}
-
-const entPersonsUpsert = `
-INSERT INTO persons AS p (` + entPersonColumns + `)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::bool[], $9::bool[], $10::bool[], $11::date[], $12::text[], $13::text[], $14::smallint[],
-	$15::text[], $16::date[], $17::date[], $18::bool[], $19::date[], $20::date[], $21::text[])
-ON CONFLICT (person_id) DO UPDATE SET
-	id_hash = EXCLUDED.id_hash, id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, township = EXCLUDED.township,
-	household_id = EXCLUDED.household_id, household_class = EXCLUDED.household_class, dibao = EXCLUDED.dibao,
-	tekun = EXCLUDED.tekun, work_injury_nursing = EXCLUDED.work_injury_nursing, birth_date = EXCLUDED.birth_date,
-	gender = EXCLUDED.gender, certificate_category = EXCLUDED.certificate_category,
-	certificate_grade = EXCLUDED.certificate_grade, certificate_number_masked = EXCLUDED.certificate_number_masked,
-	certificate_issued_on = EXCLUDED.certificate_issued_on, certificate_valid_until = EXCLUDED.certificate_valid_until,
-	certificate_revoked = EXCLUDED.certificate_revoked, deceased_on = EXCLUDED.deceased_on,
-	registered_on = EXCLUDED.registered_on, updated_position = EXCLUDED.updated_position`
-
-func (b *entBatch) writePersons(ctx context.Context, tx pgx.Tx) error {
-	if len(b.dirtyPersons) == 0 {
-		return nil
-	}
-	n := len(b.dirtyPersons)
-	var (
-		id, hash, masked, name, town, hh, class, gender, pos = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		dibao, tekun, win, revoked                           = make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n)
-		birth, issued, valid, died, reg                      = make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n)
-		cat, certMasked                                      = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
-		grade                                                = make([]pgtype.Int2, 0, n)
-	)
-	for _, k := range slices.Sorted(maps.Keys(b.dirtyPersons)) {
-		p := b.persons[k]
-		id, hash, masked, name, town = append(id, p.id), append(hash, p.idHash), append(masked, p.idMasked), append(name, p.name), append(town, p.township)
-		hh, class, gender, pos = append(hh, p.householdID), append(class, string(p.household.Class)), append(gender, p.gender), append(pos, p.pos.String())
-		dibao, tekun, win, revoked = append(dibao, p.household.Dibao), append(tekun, p.household.Tekun), append(win, p.household.WorkInjuryNursing), append(revoked, p.revoked)
-		birth, issued, valid = append(birth, entDateArg(p.birth)), append(issued, entDateArg(p.certIssued)), append(valid, entDateArg(p.certValid))
-		died, reg = append(died, entDateArg(p.deceased)), append(reg, entDateArg(p.registered))
-		cat = append(cat, pgtype.Text{String: p.certCategory, Valid: p.hasCert})
-		certMasked = append(certMasked, pgtype.Text{String: p.certMasked, Valid: p.hasCert})
-		grade = append(grade, pgtype.Int2{Int16: p.certGrade, Valid: p.hasCert})
-	}
-	_, err := tx.Exec(ctx, entPersonsUpsert, id, hash, masked, name, town, hh, class, dibao, tekun, win, birth, gender,
-		cat, grade, certMasked, issued, valid, revoked, died, reg, pos)
-	return err
 }
 
 const entHistoryInsert = `
@@ -672,120 +494,4 @@ func (b *entBatch) writeThrough(ctx context.Context, tx pgx.Tx) (map[string]stri
 		SELECT * FROM unnest($1::text[], $2::text[])
 		ON CONFLICT (program) DO UPDATE SET period = GREATEST(t.period, EXCLUDED.period)`, progs, periods)
 	return advanced, err
-}
-
-// Queries.
-
-// PersonRow is a person as caseworkers see them. The ID number appears
-// only masked.
-type PersonRow struct {
-	PersonID    domain.PersonID
-	IDHash      string
-	IDMasked    string
-	Name        string
-	Township    string
-	HouseholdID string
-	Household   domain.HouseholdStatus
-	BirthDate   domain.Date
-	Gender      domain.Gender
-	// The certificate, if one was ever issued (Category 0 if not). When
-	// CertificateRevoked, the fields describe the revoked certificate.
-	CertificateCategory     domain.DisabilityCategory
-	CertificateGrade        domain.DisabilityGrade
-	CertificateNumberMasked string
-	CertificateIssuedOn     domain.Date
-	CertificateValidUntil   domain.Date
-	CertificateRevoked      bool
-	DeceasedOn              domain.Date // zero while alive
-	RegisteredOn            domain.Date
-	UpdatedPosition         domain.Position
-}
-
-func personRowOf(p *entPerson) (PersonRow, error) {
-	r := PersonRow{
-		PersonID: domain.PersonID(p.id), IDHash: p.idHash, IDMasked: p.idMasked, Name: p.name, Township: p.township,
-		HouseholdID: p.householdID, Household: p.household, BirthDate: p.birth, Gender: domain.Gender(p.gender),
-		CertificateNumberMasked: p.certMasked, CertificateIssuedOn: p.certIssued, CertificateValidUntil: p.certValid,
-		CertificateRevoked: p.revoked, DeceasedOn: p.deceased, RegisteredOn: p.registered, UpdatedPosition: p.pos,
-	}
-	if p.hasCert {
-		c, err := domain.ParseCategory("certificate_category", p.certCategory)
-		if err != nil {
-			return r, err
-		}
-		r.CertificateCategory, r.CertificateGrade = c, domain.DisabilityGrade(p.certGrade)
-	}
-	return r, nil
-}
-
-func queryPersons(ctx context.Context, q Querier, sql string, args ...any) ([]PersonRow, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("entitlements: %w", err)
-	}
-	defer rows.Close()
-	var out []PersonRow
-	for rows.Next() {
-		p, err := scanEntPerson(rows)
-		if err != nil {
-			return nil, fmt.Errorf("entitlements: %w", err)
-		}
-		r, err := personRowOf(p)
-		if err != nil {
-			return nil, fmt.Errorf("entitlements: person %s: %w", p.id, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("entitlements: %w", err)
-	}
-	return out, nil
-}
-
-// PersonByHash returns the person whose keyed ID-number hash is idHash
-// (domain.LookupKey.Hash), or an error wrapping domain.ErrNotFound.
-func PersonByHash(ctx context.Context, q Querier, idHash string) (PersonRow, error) {
-	out, err := queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons WHERE id_hash = $1`, idHash)
-	if err != nil {
-		return PersonRow{}, err
-	}
-	if len(out) == 0 {
-		return PersonRow{}, fmt.Errorf("entitlements: %w", domain.ErrPersonNotFound)
-	}
-	return out[0], nil
-}
-
-// PersonByID returns the person personID, or an error wrapping
-// domain.ErrNotFound.
-func PersonByID(ctx context.Context, q Querier, personID domain.PersonID) (PersonRow, error) {
-	out, err := queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons WHERE person_id = $1`, string(personID))
-	if err != nil {
-		return PersonRow{}, err
-	}
-	if len(out) == 0 {
-		return PersonRow{}, fmt.Errorf("entitlements: %w", domain.ErrPersonNotFound)
-	}
-	return out[0], nil
-}
-
-// Search limits.
-const (
-	DefaultSearchLimit = 50
-	MaxSearchLimit     = 500
-)
-
-// SearchPersons returns persons whose name contains name (all if empty)
-// in township (any if empty), ordered by township, name and person ID.
-// limit ≤ 0 means DefaultSearchLimit; it is capped at MaxSearchLimit. The
-// (township, name) index serves the township filter and the order; the
-// name test scans the township's rows, a few thousand at most.
-func SearchPersons(ctx context.Context, q Querier, name, township string, limit, offset int) ([]PersonRow, error) {
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
-	limit = min(limit, MaxSearchLimit)
-	offset = max(offset, 0)
-	return queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons
-		WHERE ($1 = '' OR strpos(name, $1) > 0) AND ($2 = '' OR township = $2)
-		ORDER BY township, name, person_id LIMIT $3 OFFSET $4`, name, township, limit, offset)
 }
