@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -50,7 +49,7 @@ func TestAwardsProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *entGiven)
-		then  []entCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "a one-off grant and an in-kind issue are a row each; in-kind is valued at quantity × unit value",
@@ -60,7 +59,7 @@ func TestAwardsProjection(t *testing.T) {
 				g.inKind(entA, "i-1", "轮椅", 3, "350.50", "2024-06-01")
 				g.oneOff(entA, domain.ProgramDeviceSubsidy, "g-2", "2023-12-31", "1200.00")
 			},
-			then: []entCheck{{sql: awdSQLAwards, want: []string{
+			then: []prtest.Check{{SQL: awdSQLAwards, Want: []string{
 				a + " | condolence | one_off | g-1 | 2024-02-09 | 500.00 | NULL | NULL | NULL | NULL",
 				a + " | device_in_kind | in_kind | i-1 | 2024-06-01 | 1051.50 | 轮椅 | 3 | 350.50 | NULL",
 				a + " | device_subsidy | one_off | g-2 | 2023-12-31 | 1200.00 | NULL | NULL | NULL | NULL",
@@ -75,19 +74,19 @@ func TestAwardsProjection(t *testing.T) {
 				g.register(entB, "李四", "星子镇")
 				g.on(entB, domain.PersonDied{DateOfDeath: entD("2024-08-15")})
 			},
-			then: []entCheck{
-				{sql: awdSQLHouseholds, want: []string{
+			then: []prtest.Check{
+				{SQL: awdSQLHouseholds, Want: []string{
 					a + " | NULL | ",
 					a + " | 2024-05-01 | urban_needy",
 					a + " | 2024-03-01 | lifted_from_poverty",
 					b + " | NULL | ",
 				}},
 				// The class in force on a date, as the annual summary asks it.
-				{sql: `SELECT d::date, (SELECT class FROM awards_households h WHERE h.person_id = $1
+				{SQL: `SELECT d::date, (SELECT class FROM awards_households h WHERE h.person_id = $1
 						AND (h.effective_on IS NULL OR h.effective_on <= d::date)
 						ORDER BY h.effective_on DESC NULLS LAST, h.position_commit DESC, h.position_prepare DESC LIMIT 1)
 					FROM unnest('{2024-01-01,2024-03-01,2024-04-30,2024-05-01,2024-12-31}'::date[]) AS d ORDER BY d`,
-					args: []any{a}, want: []string{
+					Args: []any{a}, Want: []string{
 						"2024-01-01 | ", "2024-03-01 | lifted_from_poverty", "2024-04-30 | lifted_from_poverty",
 						"2024-05-01 | urban_needy", "2024-12-31 | urban_needy",
 					}},
@@ -103,7 +102,7 @@ func TestAwardsProjection(t *testing.T) {
 				g.grantWith(entA, entJob, "2024-07-01", "450.00", domain.GrantAttributes{Post: domain.PostPublicWelfare})
 				g.grantWith(entA, domain.ProgramFuelAllowance, "2024-03-01", "300.00", domain.GrantAttributes{VehiclePlate: "赣G12345"})
 			},
-			then: []entCheck{{sql: awdSQLGrants, want: []string{
+			then: []prtest.Check{{SQL: awdSQLGrants, Want: []string{
 				a + " | public_welfare_job | 2024-02-01 | library_manager | NULL",
 				a + " | public_welfare_job | 2024-07-01 | public_welfare | NULL",
 				a + " | fuel_allowance | 2024-03-01 | NULL | 赣G12345",
@@ -117,7 +116,7 @@ func TestAwardsProjection(t *testing.T) {
 				g.budget(entLiving, 2024, "1200.00")
 				g.budget(entLiving, 2023, "0.00")
 			},
-			then: []entCheck{{sql: awdSQLBudgets, want: []string{
+			then: []prtest.Check{{SQL: awdSQLBudgets, Want: []string{
 				"care_subsidy | 2025 | 500.00",
 				"living_subsidy | 2023 | 0.00",
 				"living_subsidy | 2024 | 1200.00",
@@ -132,9 +131,9 @@ func TestAwardsProjection(t *testing.T) {
 				ref := g.pay(entA, entLiving, "2024-02", "100.00")
 				g.fail(ref)
 			},
-			then: []entCheck{
-				{sql: `SELECT (SELECT count(*) FROM awards) + (SELECT count(*) FROM awards_grants)
-					+ (SELECT count(*) FROM awards_households) + (SELECT count(*) FROM awards_budgets)`, want: []string{"0"}},
+			then: []prtest.Check{
+				{SQL: `SELECT (SELECT count(*) FROM awards) + (SELECT count(*) FROM awards_grants)
+					+ (SELECT count(*) FROM awards_households) + (SELECT count(*) FROM awards_budgets)`, Want: []string{"0"}},
 			},
 		},
 	}
@@ -144,12 +143,7 @@ func TestAwardsProjection(t *testing.T) {
 			t.Parallel()
 			g := newEntGiven()
 			tc.given(g)
-			pool := entProject(t, p, g.log.Envelopes)
-			for _, c := range tc.then {
-				if got := prtest.Rows(t, pool, c.sql, c.args...); !slices.Equal(got, c.want) {
-					t.Errorf("%s\n got:\n%s want:\n%s", c.sql, entLines(got), entLines(c.want))
-				}
-			}
+			prtest.Expect(t, p, g.log.Envelopes, tc.then...)
 		})
 	}
 }
@@ -170,13 +164,12 @@ func TestAwardsGrantsJoinEntitlementHistory(t *testing.T) {
 	}
 	prtest.Apply(t, db.Pool, projections.AwardsProjection{}, g.log.Envelopes)
 	prtest.Apply(t, db.Pool, ent, g.log.Envelopes)
-	got := prtest.Rows(t, db.Pool, `SELECT h.change, h.effective_date, coalesce(g.attributes->>'post', '-')
+	prtest.CheckRows(t, db.Pool, prtest.Check{
+		SQL: `SELECT h.change, h.effective_date, coalesce(g.attributes->>'post', '-')
 		FROM entitlement_history h LEFT JOIN awards_grants g USING (position_commit, position_prepare)
-		ORDER BY h.position_commit`)
-	want := []string{"granted | 2024-02-01 | library_manager", "terminated | 2024-04-30 | -", "granted | 2024-07-01 | public_welfare"}
-	if !slices.Equal(got, want) {
-		t.Errorf("got:\n%s want:\n%s", entLines(got), entLines(want))
-	}
+		ORDER BY h.position_commit`,
+		Want: []string{"granted | 2024-02-01 | library_manager", "terminated | 2024-04-30 | -", "granted | 2024-07-01 | public_welfare"},
+	})
 }
 
 func TestAwardsRefusesImpossibleLogs(t *testing.T) {
@@ -261,18 +254,11 @@ func TestAwardsBatchSplitInvariance(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			envs := awardsLog(seed, 12, 300)
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			split := prtest.Setup(t, p)
 			r := rand.New(rand.NewPCG(seed, 2))
-			prtest.ApplyBatches(t, split.Pool, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(40)))
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(40)))
 			for _, table := range p.Tables() {
-				a, b := prtest.Dump(t, one.Pool, table), prtest.Dump(t, split.Pool, table)
-				if len(a) == 0 {
+				if len(prtest.Dump(t, one, table)) == 0 {
 					t.Errorf("%s is empty: the generator should fill every table", table)
-				}
-				if !slices.Equal(a, b) {
-					t.Fatalf("%s differs (%d events)\none batch:\n%s\nsplit:\n%s", table, len(envs), entLines(a), entLines(b))
 				}
 			}
 		})

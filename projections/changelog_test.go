@@ -24,17 +24,17 @@ func TestChangelogProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *entGiven)
-		then  []entCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "registration is no change but names the person in later rows",
 			given: func(g *entGiven) {
 				g.register(entA, "张三", "蛟塘镇")
 			},
-			then: []entCheck{
-				{sql: clSQL},
-				{sql: `SELECT person_id, township, name, id_masked FROM changelog_persons`,
-					want: []string{clRow(entA, "蛟塘镇 | 张三 | 360427********0011")}},
+			then: []prtest.Check{
+				{SQL: clSQL},
+				{SQL: `SELECT person_id, township, name, id_masked FROM changelog_persons`,
+					Want: []string{clRow(entA, "蛟塘镇 | 张三 | 360427********0011")}},
 			},
 		},
 		{
@@ -46,17 +46,17 @@ func TestChangelogProjection(t *testing.T) {
 					PreviousGrade: 3, NumberMasked: "360427********001142", EffectiveDate: entD("2024-01-04"), ValidUntil: entD("2030-02-28")})
 				g.on(entA, domain.CertificateRevoked{NumberMasked: "360427********001142", ReasonCode: domain.RevocationFraudulent, EffectiveDate: entD("2024-01-05")})
 			},
-			then: []entCheck{
-				{sql: clSQL, want: []string{
+			then: []prtest.Check{
+				{SQL: clSQL, Want: []string{
 					clRow(entA, "蛟塘镇 | 张三 | certificate_issued | NULL | 2024-01-02 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | certificate_regraded | NULL | 2024-01-04 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | certificate_revoked | NULL | 2024-01-05 | 2024-01-05"),
 				}},
-				{sql: `SELECT details->>'category', details->>'grade', details->>'valid_until' FROM changelog WHERE kind = 'certificate_issued'`,
-					want: []string{"physical | 3 | 2028-12-31"}},
-				{sql: `SELECT details->>'grade_from', details->>'grade_to', details->>'number_masked' FROM changelog WHERE kind = 'certificate_regraded'`,
-					want: []string{"3 | 2 | 360427********001142"}},
-				{sql: `SELECT details->>'reason_code' FROM changelog WHERE kind = 'certificate_revoked'`, want: []string{"fraudulent"}},
+				{SQL: `SELECT details->>'category', details->>'grade', details->>'valid_until' FROM changelog WHERE kind = 'certificate_issued'`,
+					Want: []string{"physical | 3 | 2028-12-31"}},
+				{SQL: `SELECT details->>'grade_from', details->>'grade_to', details->>'number_masked' FROM changelog WHERE kind = 'certificate_regraded'`,
+					Want: []string{"3 | 2 | 360427********001142"}},
+				{SQL: `SELECT details->>'reason_code' FROM changelog WHERE kind = 'certificate_revoked'`, Want: []string{"fraudulent"}},
 			},
 		},
 		{
@@ -67,15 +67,15 @@ func TestChangelogProjection(t *testing.T) {
 				g.on(entA, domain.PersonMoved{FromTownship: "蛟塘镇", ToTownship: "星子镇", EffectiveDate: entD("2024-02-01")})
 				g.suspend(entA, entLiving, "2024-02-01")
 			},
-			then: []entCheck{
-				{sql: clSQL, want: []string{
+			then: []prtest.Check{
+				{SQL: clSQL, Want: []string{
 					clRow(entA, "蛟塘镇 | 张三 | entitlement_granted | living_subsidy | 2024-01-01 | 2024-01-05"),
 					clRow(entA, "星子镇 | 张三 | person_moved | NULL | 2024-02-01 | 2024-01-05"),
 					clRow(entA, "星子镇 | 张三 | entitlement_suspended | living_subsidy | 2024-02-01 | 2024-01-05"),
 				}},
-				{sql: `SELECT details->>'township_from', details->>'township_to' FROM changelog WHERE kind = 'person_moved'`,
-					want: []string{"蛟塘镇 | 星子镇"}},
-				{sql: `SELECT township FROM changelog_persons`, want: []string{"星子镇"}},
+				{SQL: `SELECT details->>'township_from', details->>'township_to' FROM changelog WHERE kind = 'person_moved'`,
+					Want: []string{"蛟塘镇 | 星子镇"}},
+				{SQL: `SELECT township FROM changelog_persons`, Want: []string{"星子镇"}},
 			},
 		},
 		{
@@ -87,15 +87,15 @@ func TestChangelogProjection(t *testing.T) {
 				g.terminate(entA, entCare, "2024-03-12", domain.TerminationDeath)
 				g.on(entA, domain.DeathRetracted{DateOfDeath: entD("2024-03-12")})
 			},
-			then: []entCheck{
-				{sql: clSQL, want: []string{
+			then: []prtest.Check{
+				{SQL: clSQL, Want: []string{
 					clRow(entA, "蛟塘镇 | 张三 | entitlement_granted | care_subsidy | 2024-01-01 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | person_died | NULL | 2024-03-12 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | entitlement_terminated | care_subsidy | 2024-03-12 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | death_retracted | NULL | NULL | 2024-01-05"),
 				}},
-				{sql: `SELECT details->>'reason_code' FROM changelog WHERE kind = 'entitlement_terminated'`, want: []string{"death"}},
-				{sql: `SELECT details->>'date_of_death' FROM changelog WHERE kind = 'death_retracted'`, want: []string{"2024-03-12"}},
+				{SQL: `SELECT details->>'reason_code' FROM changelog WHERE kind = 'entitlement_terminated'`, Want: []string{"death"}},
+				{SQL: `SELECT details->>'date_of_death' FROM changelog WHERE kind = 'death_retracted'`, Want: []string{"2024-03-12"}},
 			},
 		},
 		{
@@ -108,8 +108,8 @@ func TestChangelogProjection(t *testing.T) {
 				g.pay(entA, entJob, "2024-03", "500.00")
 				g.on(entA, domain.OneOffGranted{GrantID: "g1", Program: domain.ProgramCondolence, Amount: domain.MustMoney("300.00"), EffectiveDate: entD("2024-02-09")})
 			},
-			then: []entCheck{
-				{sql: `SELECT kind, program, details->>'amount', details->>'reason_code' FROM changelog ORDER BY position_commit`, want: []string{
+			then: []prtest.Check{
+				{SQL: `SELECT kind, program, details->>'amount', details->>'reason_code' FROM changelog ORDER BY position_commit`, Want: []string{
 					"entitlement_granted | public_welfare_job | 500.00 | NULL",
 					"entitlement_suspended | public_welfare_job | NULL | unreachable",
 				}},
@@ -122,9 +122,9 @@ func TestChangelogProjection(t *testing.T) {
 				g.on(entA, domain.HouseholdStatusChanged{Household: domain.HouseholdStatus{Class: domain.HouseholdUrbanNeedy, Tekun: true},
 					PreviousHousehold: domain.HouseholdStatus{Dibao: true}, EffectiveDate: entD("2024-02-01")})
 			},
-			then: []entCheck{
-				{sql: `SELECT kind, effective_date, details->'from'->>'dibao', details->'to'->>'class', details->'to'->>'tekun' FROM changelog`,
-					want: []string{"household_changed | 2024-02-01 | true | urban_needy | true"}},
+			then: []prtest.Check{
+				{SQL: `SELECT kind, effective_date, details->'from'->>'dibao', details->'to'->>'class', details->'to'->>'tekun' FROM changelog`,
+					Want: []string{"household_changed | 2024-02-01 | true | urban_needy | true"}},
 			},
 		},
 		{
@@ -136,8 +136,8 @@ func TestChangelogProjection(t *testing.T) {
 				g.log.SetClock(time.Date(2024, 3, 19, 15, 59, 0, 0, time.UTC)) // 23:59 on the 19th
 				g.suspend(entA, entCare, "2024-03-02")
 			},
-			then: []entCheck{
-				{sql: `SELECT kind, recorded_at, recorded_on FROM changelog ORDER BY position_commit`, want: []string{
+			then: []prtest.Check{
+				{SQL: `SELECT kind, recorded_at, recorded_on FROM changelog ORDER BY position_commit`, Want: []string{
 					"entitlement_granted | 2024-03-19T16:30:00Z | 2024-03-20",
 					"entitlement_suspended | 2024-03-19T15:59:00Z | 2024-03-19",
 				}},
@@ -149,11 +149,11 @@ func TestChangelogProjection(t *testing.T) {
 				g.grant(entB, entCare, "2024-03-01", "")
 				g.on(entB, domain.PersonMoved{FromTownship: "蛟塘镇", ToTownship: "白鹿镇", EffectiveDate: entD("2024-03-05")})
 			},
-			then: []entCheck{
-				{sql: `SELECT township, name, kind FROM changelog ORDER BY position_commit`, want: []string{
+			then: []prtest.Check{
+				{SQL: `SELECT township, name, kind FROM changelog ORDER BY position_commit`, Want: []string{
 					" |  | entitlement_granted", "白鹿镇 |  | person_moved",
 				}},
-				{sql: `SELECT count(*) FROM changelog_persons`, want: []string{"0"}},
+				{SQL: `SELECT count(*) FROM changelog_persons`, Want: []string{"0"}},
 			},
 		},
 	}
@@ -162,12 +162,7 @@ func TestChangelogProjection(t *testing.T) {
 			t.Parallel()
 			g := newEntGiven()
 			tt.given(g)
-			pool := entProject(t, projections.ChangelogProjection{}, g.log.Envelopes)
-			for _, c := range tt.then {
-				if got := prtest.Rows(t, pool, c.sql, c.args...); !slices.Equal(got, c.want) {
-					t.Errorf("%s\n got:\n%s want:\n%s", c.sql, entLines(got), entLines(c.want))
-				}
-			}
+			prtest.Expect(t, projections.ChangelogProjection{}, g.log.Envelopes, tt.then...)
 		})
 	}
 }
@@ -263,18 +258,9 @@ func TestChangelogBatchSplitInvariance(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			envs := newEntSim(seed).run(18)
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			split := prtest.Setup(t, p)
 			r := rand.New(rand.NewPCG(seed, 2))
-			prtest.ApplyBatches(t, split.Pool, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(40)))
-			for _, table := range p.Tables() {
-				a, b := prtest.Dump(t, one.Pool, table), prtest.Dump(t, split.Pool, table)
-				if !slices.Equal(a, b) {
-					t.Fatalf("%s differs (%d events)\none batch:\n%s\nsplit:\n%s", table, len(envs), entLines(a), entLines(b))
-				}
-			}
-			if n := prtest.Rows(t, one.Pool, `SELECT count(DISTINCT kind) >= 7 FROM changelog`); n[0] != "true" {
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(40)))
+			if n := prtest.Rows(t, one, `SELECT count(DISTINCT kind) >= 7 FROM changelog`); n[0] != "true" {
 				t.Errorf("fewer than 7 kinds of change; the generator should exercise more")
 			}
 		})

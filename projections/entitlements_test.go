@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/projections/prtest"
@@ -133,38 +131,6 @@ func (g *entGiven) writeOff(id domain.PersonID, program domain.ProgramCode, clai
 		Amount: domain.MustMoney(amount), Reason: "hardship", WrittenOffOn: entD("2024-12-01")})
 }
 
-// project applies envs to p twice — in one batch and one event per batch —
-// checks both give the same tables, and returns the first pool.
-func entProject(t *testing.T, p projections.Projection, envs []domain.Envelope) *pgxpool.Pool {
-	t.Helper()
-	one := prtest.Setup(t, p)
-	prtest.Apply(t, one.Pool, p, envs)
-	each := prtest.Setup(t, p)
-	prtest.ApplyBatches(t, each.Pool, p, envs, []int{1})
-	for _, table := range p.Tables() {
-		a, b := prtest.Dump(t, one.Pool, table), prtest.Dump(t, each.Pool, table)
-		if !slices.Equal(a, b) {
-			t.Fatalf("%s: one batch and one event per batch differ\none batch:\n%s\nper event:\n%s", table, entLines(a), entLines(b))
-		}
-	}
-	return one.Pool
-}
-
-func entLines(rows []string) string {
-	out := ""
-	for _, r := range rows {
-		out += "  " + r + "\n"
-	}
-	return out
-}
-
-// entCheck is a query and the rows it must return.
-type entCheck struct {
-	sql  string
-	args []any
-	want []string
-}
-
 const (
 	entSQLEntitlement = `SELECT program, status, coalesce(amount::text, 'catalog'), effective_from, effective_to, suspended_from,
 		reason_code, last_period_paid, paid_total::text, arrears_owed::text, overpayment_owed::text
@@ -177,8 +143,9 @@ const (
 		FROM persons WHERE person_id = $1`
 )
 
-func entRowsOf(sql string, id domain.PersonID, want ...string) entCheck {
-	return entCheck{sql: sql, args: []any{string(id)}, want: want}
+// entRowsOf is the check that sql, given a person, returns want.
+func entRowsOf(sql string, id domain.PersonID, want ...string) prtest.Check {
+	return prtest.Check{SQL: sql, Args: []any{string(id)}, Want: want}
 }
 
 func TestEntitlementsProjection(t *testing.T) {
@@ -186,14 +153,14 @@ func TestEntitlementsProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *entGiven)
-		then  []entCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "registration fills persons",
 			given: func(g *entGiven) {
 				g.register(entA, "张三", "蛟塘镇")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPerson, entA, "张三 | 蛟塘镇 |  | true | false | NULL | NULL | NULL | NULL | false | NULL"),
 				entRowsOf(`SELECT id_hash, id_masked, household_id, birth_date, gender, registered_on FROM persons WHERE person_id = $1`, entA,
 					"hash-"+string(entA)+" | 360427********0011 | "+string(entA)+" | 1990-01-01 | male | 2023-12-01"),
@@ -209,7 +176,7 @@ func TestEntitlementsProjection(t *testing.T) {
 					PreviousGrade: 3, NumberMasked: "360427********001142", EffectiveDate: entD("2024-03-01"), ValidUntil: entD("2030-02-28")})
 				g.on(entB, domain.CertificateIssued{Category: domain.CategoryVisual, Grade: 1}) // never registered: ignored
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPerson, entA, "张三 | 蛟塘镇 |  | true | false | physical | 2 | 360427********001142 | 2030-02-28 | false | NULL"),
 				entRowsOf(`SELECT certificate_issued_on FROM persons WHERE person_id = $1`, entA, "2024-01-10"),
 				entRowsOf(entSQLPerson, entB),
@@ -227,7 +194,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.on(entB, domain.PersonDied{DateOfDeath: entD("2024-05-01")})
 				g.on(entB, domain.DeathRetracted{DateOfDeath: entD("2024-05-01")})
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPerson, entA, "张三 | 星子镇 | monitored_hardship | false | true | NULL | NULL | NULL | NULL | false | 2024-04-02"),
 				entRowsOf(entSQLPerson, entB, "李四 | 温泉镇 |  | true | false | NULL | NULL | NULL | NULL | false | NULL"),
 			},
@@ -243,7 +210,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.suspend(entA, entJob, "2024-03-01")
 				g.terminate(entA, entCare, "2024-06-30", domain.TerminationNoLongerEligible)
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"care_subsidy | terminated | catalog | 2024-01-01 | 2024-06-30 | NULL | no_longer_eligible | NULL | 0.00 | 0.00 | 0.00",
 					"public_welfare_job | suspended | 500.00 | 2024-02-01 | NULL | 2024-03-01 | unreachable | NULL | 0.00 | 0.00 | 0.00"),
@@ -266,7 +233,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.terminate(entA, entCare, "2024-03-12", domain.TerminationDeath)
 				g.terminate(entA, entLiving, "2024-03-12", domain.TerminationDeath)
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(`SELECT deceased_on FROM persons WHERE person_id = $1`, entA, "2024-03-12"),
 				entRowsOf(`SELECT program, status, effective_to, reason_code FROM entitlements WHERE person_id = $1 ORDER BY program`, entA,
 					"care_subsidy | terminated | 2024-03-12 | death", "living_subsidy | terminated | 2024-03-12 | death"),
@@ -282,7 +249,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.on(entA, domain.CertificateRevoked{NumberMasked: "360427********001142", ReasonCode: domain.RevocationFraudulent, EffectiveDate: entD("2024-02-20")})
 				g.terminate(entA, entCare, "2024-02-20", domain.TerminationCertificateRevoked)
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPerson, entA, "张三 | 蛟塘镇 |  | true | false | physical | 2 | 360427********001142 | 2028-05-30 | true | NULL"),
 				entRowsOf(`SELECT status, effective_to, reason_code FROM entitlements WHERE person_id = $1`, entA,
 					"terminated | 2024-02-20 | certificate_revoked"),
@@ -299,7 +266,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.terminate(entA, entLiving, "2024-02-29", domain.TerminationNoLongerEligible)
 				g.pay(entB, entLiving, "2024-05", "100.00") // the program's payroll moves on
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"living_subsidy | terminated | catalog | 2024-01-01 | 2024-02-29 | NULL | no_longer_eligible | 2024-04 | 400.00 | 0.00 | 0.00"),
 			},
@@ -319,7 +286,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.writeOff(entA, entLiving, "C1", "40.00")
 				g.recover(entA, entLiving, "C2", "25.50")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(`SELECT paid_total::text, arrears_owed::text, overpayment_owed::text FROM entitlements WHERE person_id = $1`, entA,
 					"400.00 | 0.00 | 74.50"),
 				entRowsOf(`SELECT claimed::text, recovered::text, written_off::text FROM entitlement_overpayments WHERE person_id = $1`, entA,
@@ -338,12 +305,12 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.grant(entA, entLiving, "2024-01-01", "")
 				g.pay(entA, entLiving, "2024-03", "100.00") // added to March's payroll
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"living_subsidy | active | catalog | 2024-01-01 | NULL | NULL | NULL | 2024-03 | 100.00 | 200.00 | 0.00"),
 				entRowsOf(entSQLEntitlement, entB,
 					"living_subsidy | active | catalog | 2024-01-01 | NULL | NULL | NULL | 2024-03 | 300.00 | 0.00 | 0.00"),
-				{sql: `SELECT * FROM program_paid_through`, want: []string{"living_subsidy | 2024-03"}},
+				{SQL: `SELECT * FROM program_paid_through`, Want: []string{"living_subsidy | 2024-03"}},
 			},
 		},
 		{
@@ -355,7 +322,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.payKind(entA, entLiving, "2024-01", "100.00", domain.PaymentArrears)
 				g.payKind(entA, entLiving, "2024-02", "100.00", domain.PaymentArrears)
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(`SELECT last_period_paid, paid_total::text, arrears_owed::text FROM entitlements WHERE person_id = $1`, entA,
 					"2024-02 | 200.00 | 100.00"),
 			},
@@ -368,7 +335,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.pay(entA, entCare, "2024-12", "100.00")
 				g.pay(entA, entCare, "2025-01", "100.00")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(`SELECT last_period_paid, paid_total::text, arrears_owed::text FROM entitlements WHERE person_id = $1`, entA,
 					"2025-01 | 200.00 | 10.00"),
 			},
@@ -383,7 +350,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.reverse(g.pay(entA, entLiving, "2024-03", "100.00"))
 				g.settle(g.payKind(entA, entLiving, "2024-03", "100.00", domain.PaymentReissue))
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPaid, entA, "living_subsidy | 2024-01 | 100.00 | 1", "living_subsidy | 2024-02 | 0.00 | 0", "living_subsidy | 2024-03 | 100.00 | 1"),
 				entRowsOf(`SELECT last_period_paid, paid_total::text, arrears_owed::text FROM entitlements WHERE person_id = $1`, entA,
 					"2024-03 | 200.00 | 100.00"),
@@ -398,7 +365,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.terminate(entA, entLiving, "2024-03-31", domain.TerminationErrorCorrection)
 				g.pay(entB, entLiving, "2024-06", "100.00")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"living_subsidy | terminated | catalog | 2024-01-01 | 2024-03-31 | NULL | error_correction | NULL | 0.00 | 300.00 | 0.00"),
 			},
@@ -414,7 +381,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.pay(entA, entJob, "2024-05", "600.00")
 				g.pay(entB, entJob, "2024-06", "500.00")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"public_welfare_job | active | 600.00 | 2024-05-01 | NULL | NULL | NULL | 2024-05 | 1100.00 | 1100.00 | 0.00"),
 				entRowsOf(`SELECT change, effective_date, amount::text FROM entitlement_history WHERE person_id = $1 ORDER BY position_commit`, entA,
@@ -433,7 +400,7 @@ func TestEntitlementsProjection(t *testing.T) {
 				g.terminate(entA, entCare, "2024-01-15", domain.TerminationDeath) // backdated before the new grant
 				g.pay(entB, entCare, "2024-08", "100.00")
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLEntitlement, entA,
 					"care_subsidy | terminated | catalog | 2024-06-01 | 2024-01-15 | NULL | death | NULL | 0.00 | 300.00 | 0.00"),
 				entRowsOf(`SELECT arrears_owed::text FROM entitlements WHERE person_id = $1`, entB, "600.00"),
@@ -444,7 +411,7 @@ func TestEntitlementsProjection(t *testing.T) {
 			given: func(g *entGiven) {
 				g.payKind(entA, domain.ProgramDeviceSubsidy, "2024-04", "1200.00", domain.PaymentOneOff)
 			},
-			then: []entCheck{
+			then: []prtest.Check{
 				entRowsOf(entSQLPaid, entA, "device_subsidy | 2024-04 | 1200.00 | 1"),
 				entRowsOf(entSQLEntitlement, entA),
 			},
@@ -455,12 +422,7 @@ func TestEntitlementsProjection(t *testing.T) {
 			t.Parallel()
 			g := newEntGiven()
 			tt.given(g)
-			pool := entProject(t, projections.EntitlementsProjection{}, g.log.Envelopes)
-			for _, c := range tt.then {
-				if got := prtest.Rows(t, pool, c.sql, c.args...); !slices.Equal(got, c.want) {
-					t.Errorf("%s\n got:\n%s want:\n%s", c.sql, entLines(got), entLines(c.want))
-				}
-			}
+			prtest.Expect(t, projections.EntitlementsProjection{}, g.log.Envelopes, tt.then...)
 		})
 	}
 }
@@ -808,19 +770,10 @@ func TestEntitlementsBatchSplitInvariance(t *testing.T) {
 			if len(envs) < 200 {
 				t.Fatalf("only %d events", len(envs))
 			}
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			split := prtest.Setup(t, p)
 			r := rand.New(rand.NewPCG(seed, 1))
-			prtest.ApplyBatches(t, split.Pool, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(60)))
-			for _, table := range p.Tables() {
-				a, b := prtest.Dump(t, one.Pool, table), prtest.Dump(t, split.Pool, table)
-				if !slices.Equal(a, b) {
-					t.Fatalf("%s differs (%d events)\none batch:\n%s\nsplit:\n%s", table, len(envs), entLines(a), entLines(b))
-				}
-			}
-			t.Logf("%d events; entitlements (rows, with arrears, with overpayments, terminated): %v", len(envs), prtest.Rows(t, one.Pool, `SELECT count(*), count(*) FILTER (WHERE arrears_owed > 0), count(*) FILTER (WHERE overpayment_owed <> 0), count(*) FILTER (WHERE status = 'terminated') FROM entitlements`))
-			if n := prtest.Rows(t, one.Pool, `SELECT count(*) FROM entitlements WHERE arrears_owed > 0`); n[0] == "0" && seed == 0 {
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(r, len(envs), 1+r.IntN(60)))
+			t.Logf("%d events; entitlements (rows, with arrears, with overpayments, terminated): %v", len(envs), prtest.Rows(t, one, `SELECT count(*), count(*) FILTER (WHERE arrears_owed > 0), count(*) FILTER (WHERE overpayment_owed <> 0), count(*) FILTER (WHERE status = 'terminated') FROM entitlements`))
+			if n := prtest.Rows(t, one, `SELECT count(*) FROM entitlements WHERE arrears_owed > 0`); n[0] == "0" && seed == 0 {
 				t.Errorf("seed 0 produced no arrears; the generator should exercise them")
 			}
 		})

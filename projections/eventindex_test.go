@@ -28,7 +28,7 @@ func TestEventIndexProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *payGiven)
-		then  []payCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "every event is indexed with who, when and its hashes, whatever its type",
@@ -37,7 +37,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.budget(payLiving, 2024, "1000.00")
 				g.log.AddBy(p1, "clerk.wang", "clerk", domain.PersonDied{DateOfDeath: domain.MustDate("2024-02-28")})
 			},
-			then: []payCheck{spendCheck(eviSQLIndex,
+			then: []prtest.Check{spendCheck(eviSQLIndex,
 				"1001 | 1001 | payments-living_subsidy.0 | 0 | payroll.PaymentIssued.v1 | finance.test | finance | cmd-1 | 2024-01-02T09:00:00Z | 2024-03-15 |  | 64 | true",
 				"1002 | 1002 | program-living_subsidy | 0 | program.BudgetAllocated.v1 | finance.test | finance | cmd-2 | 2024-01-02T09:01:00Z | NULL |  | 64 | true",
 				"1003 | 1003 | "+p1+" | 0 | beneficiary.PersonDied.v1 | clerk.wang | clerk | cmd-3 | 2024-01-02T09:02:00Z | 2024-02-28 |  | 64 | true",
@@ -50,7 +50,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.log.AddMeta(p1, domain.CommandMeta{Reason: "recorded for the wrong person; see letter 2024-17"},
 					domain.DeathRetracted{DateOfDeath: domain.MustDate("2024-02-28")})
 			},
-			then: []payCheck{spendCheck(`SELECT revision, type, effective_date, reason FROM event_index ORDER BY revision`,
+			then: []prtest.Check{spendCheck(`SELECT revision, type, effective_date, reason FROM event_index ORDER BY revision`,
 				"0 | beneficiary.PersonDied.v1 | 2024-02-28 | ",
 				"1 | beneficiary.DeathRetracted.v1 | NULL | recorded for the wrong person; see letter 2024-17",
 			)},
@@ -62,7 +62,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.issue(payP2, payCare, "2024-03", "2024-03-15", "星子镇", "110.00")
 				g.settle(a, "2024-03-16")
 			},
-			then: []payCheck{spendCheck(`SELECT stream, revision, type FROM event_index ORDER BY stream, revision`,
+			then: []prtest.Check{spendCheck(`SELECT stream, revision, type FROM event_index ORDER BY stream, revision`,
 				"payments-care_subsidy.0 | 0 | payroll.PaymentIssued.v1",
 				"payments-living_subsidy.0 | 0 | payroll.PaymentIssued.v1",
 				"payments-living_subsidy.0 | 1 | payroll.PaymentSettled.v1",
@@ -77,7 +77,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.settle(b, "2024-03-16")
 				g.reverse(b, "2024-02-29", "backdated correction")
 			},
-			then: []payCheck{spendCheck(`SELECT type, effective_date, recorded_at FROM event_index ORDER BY position_commit`,
+			then: []prtest.Check{spendCheck(`SELECT type, effective_date, recorded_at FROM event_index ORDER BY position_commit`,
 				"payroll.PaymentIssued.v1 | 2024-03-15 | 2024-01-02T09:00:00Z",
 				"payroll.PaymentIssued.v1 | 2024-03-15 | 2024-01-02T09:01:00Z",
 				"payroll.PaymentFailed.v1 | 2024-03-18 | 2024-01-02T09:02:00Z",
@@ -92,7 +92,7 @@ func TestEventIndexProjection(t *testing.T) {
 				g.log.Add(payP2.Stream(), domain.PersonDied{DateOfDeath: domain.MustDate("2024-05-01")})
 				g.budget(payCare, 2025, "2.00")
 			},
-			then: []payCheck{spendCheck(`SELECT position_commit, stream, revision, command_id FROM event_index ORDER BY position_commit, position_prepare`,
+			then: []prtest.Check{spendCheck(`SELECT position_commit, stream, revision, command_id FROM event_index ORDER BY position_commit, position_prepare`,
 				"1001 | program-care_subsidy | 0 | cmd-1",
 				"1002 | "+payP2.Stream()+" | 0 | cmd-2",
 				"1003 | program-care_subsidy | 1 | cmd-3",
@@ -103,7 +103,7 @@ func TestEventIndexProjection(t *testing.T) {
 			given: func(g *payGiven) {
 				g.issue(payP1, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
 			},
-			then: []payCheck{spendCheck(`SELECT indexname, indexdef LIKE 'CREATE UNIQUE INDEX%' FROM pg_indexes
+			then: []prtest.Check{spendCheck(`SELECT indexname, indexdef LIKE 'CREATE UNIQUE INDEX%' FROM pg_indexes
 				WHERE tablename = 'event_index' AND schemaname = current_schema() ORDER BY 1`,
 				"event_index_pkey | true", "event_index_stream | true",
 			)},
@@ -114,10 +114,7 @@ func TestEventIndexProjection(t *testing.T) {
 			t.Parallel()
 			g := newPayGiven()
 			tt.given(g)
-			pool := payProject(t, projections.EventIndexProjection{}, g.log.Envelopes)
-			for _, c := range tt.then {
-				c.run(t, pool)
-			}
+			prtest.Expect(t, projections.EventIndexProjection{}, g.log.Envelopes, tt.then...)
 		})
 	}
 }
@@ -163,7 +160,7 @@ func TestEventIndexQueries(t *testing.T) {
 	g.issue(payP2, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
 	g.log.AddMeta(stream, domain.CommandMeta{Actor: "approver.zhao", Role: "approver", Reason: "wrong person"},
 		domain.DeathRetracted{DateOfDeath: domain.MustDate("2024-02-28")})
-	pool := payProject(t, projections.EventIndexProjection{}, g.log.Envelopes)
+	pool := prtest.Expect(t, projections.EventIndexProjection{}, g.log.Envelopes)
 	ctx := context.Background()
 
 	got, err := projections.EventsOfStream(ctx, pool, stream)
@@ -206,11 +203,7 @@ func TestEventIndexProperties(t *testing.T) {
 			t.Parallel()
 			g := newPayGen(seed, 3, 4, 12)
 			envs := g.run(350, payPropertyWeights)
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			many := prtest.Setup(t, p)
-			prtest.ApplyBatches(t, many.Pool, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 13)), 200, 40))
-			paySameTables(t, p, one.Pool, many.Pool, "one batch", "random batches")
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 13)), 200, 40))
 
 			var want []string
 			types := map[string]int{}
@@ -224,12 +217,12 @@ func TestEventIndexProperties(t *testing.T) {
 					e.Meta.RecordedAt.UTC().Format(time.RFC3339), eff, e.Meta.Hash, e.Meta.PrevHash))
 				types[e.Type]++
 			}
-			payCheck{sql: `SELECT position_commit, position_prepare, event_id::text, stream, revision, type, actor, role,
-				recorded_at, effective_date, hash, prev_hash FROM event_index ORDER BY position_commit, position_prepare`, want: want}.run(t, one.Pool)
+			prtest.CheckRows(t, one, prtest.Check{SQL: `SELECT position_commit, position_prepare, event_id::text, stream, revision, type, actor, role,
+				recorded_at, effective_date, hash, prev_hash FROM event_index ORDER BY position_commit, position_prepare`, Want: want})
 			if len(types) < 6 {
 				t.Errorf("the generator produced only %d event types: %v", len(types), types)
 			}
-			if n, err := projections.EventCount(context.Background(), one.Pool); err != nil || n != int64(len(envs)) {
+			if n, err := projections.EventCount(context.Background(), one); err != nil || n != int64(len(envs)) {
 				t.Errorf("EventCount = %d, %v; want %d", n, err, len(envs))
 			}
 		})

@@ -99,50 +99,6 @@ func (g *payGiven) budget(program domain.ProgramCode, year int, amount string) {
 	g.log.AddBy(domain.ProgramStream(program), "finance.test", "finance", domain.BudgetAllocated{Program: program, FiscalYear: year, Amount: domain.MustMoney(amount)})
 }
 
-// payProject projects envs twice — in one batch, and one event per batch —
-// checks that every table comes out the same, and returns the first.
-func payProject(t *testing.T, p projections.Projection, envs []domain.Envelope) *pgxpool.Pool {
-	t.Helper()
-	one := prtest.Setup(t, p)
-	prtest.Apply(t, one.Pool, p, envs)
-	each := prtest.Setup(t, p)
-	prtest.ApplyBatches(t, each.Pool, p, envs, []int{1})
-	paySameTables(t, p, one.Pool, each.Pool, "one batch", "one event per batch")
-	return one.Pool
-}
-
-func paySameTables(t *testing.T, p projections.Projection, a, b projections.Querier, aName, bName string) {
-	t.Helper()
-	for _, table := range p.Tables() {
-		x, y := prtest.Dump(t, a, table), prtest.Dump(t, b, table)
-		if !slices.Equal(x, y) {
-			t.Fatalf("%s: %s and %s differ\n%s:\n%s\n%s:\n%s", table, aName, bName, aName, payLines(x), bName, payLines(y))
-		}
-	}
-}
-
-func payLines(rows []string) string {
-	var b strings.Builder
-	for _, r := range rows {
-		b.WriteString("  " + r + "\n")
-	}
-	return b.String()
-}
-
-// payCheck is a query and the rows it must return.
-type payCheck struct {
-	sql  string
-	args []any
-	want []string
-}
-
-func (c payCheck) run(t *testing.T, q projections.Querier) {
-	t.Helper()
-	if got := prtest.Rows(t, q, c.sql, c.args...); !slices.Equal(got, c.want) {
-		t.Errorf("%s\ngot:\n%s\nwant:\n%s", strings.TrimSpace(c.sql), payLines(got), payLines(c.want))
-	}
-}
-
 const paySQLRegister = `SELECT reference, batch_id, person_id, program, period, kind, amount::text, township, paid_on,
 	status, status_on, bank_reference, reason, issued_commit, issued_prepare, updated_commit, updated_prepare
 	FROM payments ORDER BY reference`
@@ -157,14 +113,14 @@ func TestPaymentsProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *payGiven)
-		then  []payCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "an issued payment is a row with status issued",
 			given: func(g *payGiven) {
 				g.issue(payP1, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
 			},
-			then: []payCheck{{sql: paySQLRegister, want: []string{
+			then: []prtest.Check{{SQL: paySQLRegister, Want: []string{
 				"PAY-0001 | living_subsidy-2024-03 | " + p1 + " | living_subsidy | 2024-03-01 | regular | 110.00 | 星子镇 | 2024-03-15 | issued | 2024-03-15 |  |  | 1001 | 1001 | 1001 | 1001",
 			}}},
 		},
@@ -173,7 +129,7 @@ func TestPaymentsProjection(t *testing.T) {
 			given: func(g *payGiven) {
 				g.issue(payP1, payLiving, "2024-01", "2024-03-15", "星子镇", "10.00")
 			},
-			then: []payCheck{{sql: `SELECT reference, period, kind, paid_on FROM payments`, want: []string{
+			then: []prtest.Check{{SQL: `SELECT reference, period, kind, paid_on FROM payments`, Want: []string{
 				"PAY-0001 | 2024-01-01 | arrears | 2024-03-15",
 			}}},
 		},
@@ -183,7 +139,7 @@ func TestPaymentsProjection(t *testing.T) {
 				ref := g.issue(payP1, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
 				g.settle(ref, "2024-03-16")
 			},
-			then: []payCheck{{sql: paySQLStatus, want: []string{
+			then: []prtest.Check{{SQL: paySQLStatus, Want: []string{
 				"PAY-0001 | regular | 2024-03-15 | settled | 2024-03-16 | BK-PAY-0001 |  | 1002",
 			}}},
 		},
@@ -194,7 +150,7 @@ func TestPaymentsProjection(t *testing.T) {
 				g.settle(ref, "2024-03-16")
 				g.reverse(ref, "2024-04-20", "paid after death")
 			},
-			then: []payCheck{{sql: paySQLStatus, want: []string{
+			then: []prtest.Check{{SQL: paySQLStatus, Want: []string{
 				"PAY-0001 | regular | 2024-03-15 | reversed | 2024-04-20 | BK-PAY-0001 | paid after death | 1003",
 			}}},
 		},
@@ -206,7 +162,7 @@ func TestPaymentsProjection(t *testing.T) {
 				re := g.reissue(ref, "2024-04-10")
 				g.settle(re, "2024-04-11")
 			},
-			then: []payCheck{{sql: paySQLRegister, want: []string{
+			then: []prtest.Check{{SQL: paySQLRegister, Want: []string{
 				"PAY-0001 | living_subsidy-2024-03 | " + p1 + " | living_subsidy | 2024-03-01 | regular | 110.00 | 星子镇 | 2024-03-15 | failed | 2024-03-18 |  | account closed | 1001 | 1001 | 1002 | 1002",
 				"PAY-0002 | living_subsidy-2024-04 | " + p1 + " | living_subsidy | 2024-03-01 | reissue | 110.00 | 星子镇 | 2024-04-10 | settled | 2024-04-11 | BK-PAY-0002 |  | 1003 | 1003 | 1004 | 1004",
 			}}},
@@ -221,7 +177,7 @@ func TestPaymentsProjection(t *testing.T) {
 				g.settle(b, "2024-03-16")
 				g.reverse(b, "2024-05-02", "duplicate")
 			},
-			then: []payCheck{{sql: paySQLStatus, want: []string{
+			then: []prtest.Check{{SQL: paySQLStatus, Want: []string{
 				"PAY-0001 | regular | 2024-03-15 | settled | 2024-03-20 | BK-PAY-0001 |  | 1004",
 				"PAY-0002 | regular | 2024-03-15 | reversed | 2024-05-02 | BK-PAY-0002 | duplicate | 1006",
 			}}},
@@ -235,18 +191,18 @@ func TestPaymentsProjection(t *testing.T) {
 					References: []string{"PAY-0009"}, ClaimedOn: domain.MustDate("2024-02-01"),
 				})
 			},
-			then: []payCheck{{sql: paySQLRegister}},
+			then: []prtest.Check{{SQL: paySQLRegister}},
 		},
 		{
 			name: "the register indexes payments by batch and by person, program and period",
 			given: func(g *payGiven) {
 				g.issue(payP2, payCare, "2024-02", "2024-02-10", "白鹿镇", "110.00")
 			},
-			then: []payCheck{{
-				sql:  `SELECT indexname, indexdef LIKE '%(batch_id)', indexdef LIKE '%(person_id, program, period)' FROM pg_indexes WHERE tablename = 'payments' AND schemaname = current_schema() ORDER BY 1`,
-				want: []string{"payments_batch | true | false", "payments_person | false | true", "payments_pkey | false | false"},
+			then: []prtest.Check{{
+				SQL:  `SELECT indexname, indexdef LIKE '%(batch_id)', indexdef LIKE '%(person_id, program, period)' FROM pg_indexes WHERE tablename = 'payments' AND schemaname = current_schema() ORDER BY 1`,
+				Want: []string{"payments_batch | true | false", "payments_person | false | true", "payments_pkey | false | false"},
 			}, {
-				sql: `SELECT person_id, program FROM payments`, want: []string{p2 + " | care_subsidy"},
+				SQL: `SELECT person_id, program FROM payments`, Want: []string{p2 + " | care_subsidy"},
 			}},
 		},
 	}
@@ -255,10 +211,7 @@ func TestPaymentsProjection(t *testing.T) {
 			t.Parallel()
 			g := newPayGiven()
 			tt.given(g)
-			pool := payProject(t, projections.PaymentsProjection{}, g.log.Envelopes)
-			for _, c := range tt.then {
-				c.run(t, pool)
-			}
+			prtest.Expect(t, projections.PaymentsProjection{}, g.log.Envelopes, tt.then...)
 		})
 	}
 }
@@ -330,7 +283,7 @@ func TestPaymentsQueries(t *testing.T) {
 	g.issue(payP1, payLiving, "2024-01", "2024-03-20", "星子镇", "20.00")
 	g.settle(a, "2024-03-16")
 	g.reverse(a, "2024-04-01", "paid twice")
-	pool := payProject(t, projections.PaymentsProjection{}, g.log.Envelopes)
+	pool := prtest.Expect(t, projections.PaymentsProjection{}, g.log.Envelopes)
 	ctx := context.Background()
 
 	refs := func(rows []projections.PaymentRow) []string {
@@ -392,11 +345,7 @@ func TestPaymentsProperties(t *testing.T) {
 			t.Parallel()
 			g := newPayGen(seed, 3, 4, 12)
 			envs := g.run(350, payPropertyWeights)
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			many := prtest.Setup(t, p)
-			prtest.ApplyBatches(t, many.Pool, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 7)), 200, 40))
-			paySameTables(t, p, one.Pool, many.Pool, "one batch", "random batches")
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 7)), 200, 40))
 
 			var want []string
 			byStatus := map[string]int64{}
@@ -406,14 +355,14 @@ func TestPaymentsProperties(t *testing.T) {
 					string(x.line.Kind), x.line.Amount.String(), x.line.Township, x.line.PaidOn.String(), x.status, x.statusOn.String(), x.bankRef, x.reason}, " | "))
 				byStatus[x.status] += x.line.Amount.Fen()
 			}
-			payCheck{sql: `SELECT reference, person_id, program, period, kind, amount::text, township, paid_on, status, status_on, bank_reference, reason
-				FROM payments ORDER BY reference`, want: want}.run(t, one.Pool)
+			prtest.CheckRows(t, one, prtest.Check{SQL: `SELECT reference, person_id, program, period, kind, amount::text, township, paid_on, status, status_on, bank_reference, reason
+				FROM payments ORDER BY reference`, Want: want})
 
 			var sums []string
 			for _, s := range slices.Sorted(maps.Keys(byStatus)) {
 				sums = append(sums, s+" | "+payFen(byStatus[s]))
 			}
-			payCheck{sql: `SELECT status, sum(amount)::text FROM payments GROUP BY status ORDER BY status`, want: sums}.run(t, one.Pool)
+			prtest.CheckRows(t, one, prtest.Check{SQL: `SELECT status, sum(amount)::text FROM payments GROUP BY status ORDER BY status`, Want: sums})
 		})
 	}
 }

@@ -25,7 +25,8 @@ const (
 		FROM budgets ORDER BY program, fiscal_year`
 )
 
-func spendCheck(sql string, want ...string) payCheck { return payCheck{sql: sql, want: want} }
+// spendCheck is the check that sql returns want.
+func spendCheck(sql string, want ...string) prtest.Check { return prtest.Check{SQL: sql, Want: want} }
 
 func TestSpendingProjection(t *testing.T) {
 	t.Parallel()
@@ -33,7 +34,7 @@ func TestSpendingProjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		given func(g *payGiven)
-		then  []payCheck
+		then  []prtest.Check
 	}{
 		{
 			name: "a payment counts in the month it was paid, not the period it is for",
@@ -42,7 +43,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.issue(payP1, payLiving, "2024-03", "2024-03-15", "星子镇", "110.00")
 				g.issue(payP2, payLiving, "2024-03", "2024-03-31", "星子镇", "110.00")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-03-01 | 星子镇 | 320.00 | 3 | 2"),
 				spendCheck(spendSQLPersons,
 					"living_subsidy | 2024-03-01 | 星子镇 | "+p1+" | 2",
@@ -58,7 +59,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.fail(ref, "2024-02-14", "account closed")
 				g.reissue(ref, "2024-03-05")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending,
 					"living_subsidy | 2024-02-01 | 星子镇 | 110.00 | 1 | 1",
 					"living_subsidy | 2024-03-01 | 星子镇 | 110.00 | 1 | 1"),
@@ -78,7 +79,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.settle(b, "2024-01-21")
 				g.reverse(a, "2024-04-02", "paid after death")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "care_subsidy | 2024-01-01 | 白鹿镇 | 100.00 | 1 | 1"),
 				spendCheck(spendSQLBudgets, "care_subsidy | 2024 | 0.00 | 100.00 | -100.00"),
 			},
@@ -90,7 +91,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.issue(payP1, payLiving, "2024-04", "2024-05-10", "温泉镇", "110.00")
 				g.fail(a, "2024-05-12", "wrong account")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-05-01 | 温泉镇 | 110.00 | 1 | 1"),
 				spendCheck(spendSQLPersons, "living_subsidy | 2024-05-01 | 温泉镇 | "+p1+" | 1"),
 			},
@@ -101,7 +102,7 @@ func TestSpendingProjection(t *testing.T) {
 				a := g.issue(payP1, payLiving, "2024-05", "2024-05-10", "温泉镇", "110.00")
 				g.fail(a, "2024-05-12", "wrong account")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-05-01 | 温泉镇 | 0.00 | 0 | 0"),
 				spendCheck(spendSQLBudgets, "living_subsidy | 2024 | 0.00 | 0.00 | 0.00"),
 			},
@@ -113,7 +114,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.issue(payP1, payLiving, "2024-07", "2024-07-10", "白鹿镇", "110.00")
 				g.issue(payP1, payCare, "2024-07", "2024-07-10", "白鹿镇", "110.00")
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLSpending,
 					"care_subsidy | 2024-07-01 | 白鹿镇 | 110.00 | 1 | 1",
 					"living_subsidy | 2024-06-01 | 星子镇 | 110.00 | 1 | 1",
@@ -131,7 +132,7 @@ func TestSpendingProjection(t *testing.T) {
 				g.issue(payP1, payLiving, "2024-12", "2024-12-31", "星子镇", "110.00")
 				g.issue(payP2, payLiving, "2024-12", "2025-01-02", "星子镇", "110.00") // December's, paid in January
 			},
-			then: []payCheck{
+			then: []prtest.Check{
 				spendCheck(spendSQLBudgets,
 					"care_subsidy | 2025 | 700.50 | 0.00 | 700.50",
 					"living_subsidy | 2024 | 8000.00 | 410.00 | 7590.00",
@@ -145,7 +146,7 @@ func TestSpendingProjection(t *testing.T) {
 					ClaimID: "CLM-1", PersonID: payP2, Program: payLiving, Amount: domain.MustMoney("50.00"), RecoveredOn: domain.MustDate("2024-02-01"),
 				})
 			},
-			then: []payCheck{spendCheck(spendSQLSpending), spendCheck(spendSQLPersons), spendCheck(spendSQLBudgets)},
+			then: []prtest.Check{spendCheck(spendSQLSpending), spendCheck(spendSQLPersons), spendCheck(spendSQLBudgets)},
 		},
 	}
 	for _, tt := range tests {
@@ -153,10 +154,7 @@ func TestSpendingProjection(t *testing.T) {
 			t.Parallel()
 			g := newPayGiven()
 			tt.given(g)
-			pool := payProject(t, projections.SpendingProjection{}, g.log.Envelopes)
-			for _, c := range tt.then {
-				c.run(t, pool)
-			}
+			prtest.Expect(t, projections.SpendingProjection{}, g.log.Envelopes, tt.then...)
 		})
 	}
 }
@@ -190,7 +188,7 @@ func TestSpendingQueries(t *testing.T) {
 	g.fail(ref, "2024-03-12", "account closed")
 	g.issue(payP3, payLiving, "2025-01", "2025-01-10", "白鹿镇", "110.00")
 	g.budget(payLiving, 2024, "2000.00")
-	pool := payProject(t, projections.SpendingProjection{}, g.log.Envelopes)
+	pool := prtest.Expect(t, projections.SpendingProjection{}, g.log.Envelopes)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -229,7 +227,7 @@ func TestSpendingQueries(t *testing.T) {
 			t.Fatalf("Spending(2024, %s): %v", tt.groupBy, err)
 		}
 		if got := spendRows(rows); !slices.Equal(got, tt.want) {
-			t.Errorf("Spending(2024, %s) =\n%s\nwant\n%s", tt.groupBy, payLines(got), payLines(tt.want))
+			t.Errorf("Spending(2024, %s) =\n%s\nwant\n%s", tt.groupBy, prtest.Lines(got), prtest.Lines(tt.want))
 		}
 	}
 	rows, err := projections.Spending(ctx, pool, 2025, "program")
@@ -274,12 +272,8 @@ func TestSpendingProperties(t *testing.T) {
 			t.Parallel()
 			g := newPayGen(seed, 3, 4, 12)
 			envs := g.run(350, payPropertyWeights)
-			one := prtest.Setup(t, p)
-			prtest.Apply(t, one.Pool, p, envs)
-			many := prtest.Setup(t, p)
-			prtest.ApplyBatches(t, many.Pool, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 11)), 200, 40))
-			paySameTables(t, p, one.Pool, many.Pool, "one batch", "random batches")
-			spendCheckModel(t, g, one.Pool)
+			one := prtest.Project(t, p, envs, prtest.RandomSizes(rand.New(rand.NewPCG(seed, 11)), 200, 40))
+			spendCheckModel(t, g, one)
 		})
 	}
 }
@@ -352,15 +346,15 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		wantSpending = append(wantSpending, fmt.Sprintf("%s | %s | %s | %s | %d | %d", k.program, k.month, k.town, payFen(a.fen), a.payments, persons))
 	}
 	// C collation: byte order, as cmpStrings sorts.
-	payCheck{sql: spendSQLSpending, want: wantSpending}.run(t, q)
-	payCheck{sql: spendSQLPersons, want: wantPersons}.run(t, q)
+	prtest.CheckRows(t, q, prtest.Check{SQL: spendSQLSpending, Want: wantSpending})
+	prtest.CheckRows(t, q, prtest.Check{SQL: spendSQLPersons, Want: wantPersons})
 
 	// Σ amount_paid per program == Σ issued − Σ failed − Σ reversed, from the events.
 	var wantTotals []string
 	for _, prog := range slices.Sorted(maps.Keys(g.issuedSum)) {
 		wantTotals = append(wantTotals, fmt.Sprintf("%s | %s", prog, payFen(g.issuedSum[prog]-g.failedSum[prog]-g.reversedSum[prog])))
 	}
-	payCheck{sql: `SELECT program, sum(amount_paid)::text FROM spending GROUP BY program ORDER BY program`, want: wantTotals}.run(t, q)
+	prtest.CheckRows(t, q, prtest.Check{SQL: `SELECT program, sum(amount_paid)::text FROM spending GROUP BY program ORDER BY program`, Want: wantTotals})
 
 	for k := range g.budgets {
 		spent[bkey{k.program, k.year}] += 0
@@ -373,7 +367,7 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		rem := alloc.Decimal().Sub(decimal.New(spent[k], -2))
 		wantBudgets = append(wantBudgets, fmt.Sprintf("%s | %d | %s | %s | %s", k.program, k.year, alloc, payFen(spent[k]), rem.StringFixed(2)))
 	}
-	payCheck{sql: spendSQLBudgets, want: wantBudgets}.run(t, q)
+	prtest.CheckRows(t, q, prtest.Check{SQL: spendSQLBudgets, Want: wantBudgets})
 
 	// The report queries, for every year and grouping, against the same
 	// recomputation: persons are distinct over the group, not summed.

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -22,16 +20,8 @@ type commandResult struct {
 	Revision uint64 `json:"revision"`
 }
 
-var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
-
-// commandUser escapes ":" in a user name so that a command ID
-// "api:USER:KEY" names one user and key: "a:b" with key "c" must not be "a"
-// with key "b:c". Names without ":" or "%" are unchanged.
-var commandUser = strings.NewReplacer("%", "%25", ":", "%3A")
-
-// command runs one beneficiary command with idempotency: the body is read
-// and hashed; a repeated key with the same body returns the first
-// response and appends nothing, a repeated key with another body is a 409.
+// command runs one beneficiary command under its Idempotency-Key
+// (idempotent, in idempotency.go) and answers with its commandResult.
 // build decodes the body (strictly) into the command for the user.
 func (s *server) command(w http.ResponseWriter, r *http.Request, status int, build func(body []byte, u User) (domain.PersonID, domain.Command, string, error)) {
 	s.idempotent(w, r, status, func(body []byte, u User, meta domain.CommandMeta) (any, string, error) {
@@ -50,65 +40,6 @@ func (s *server) command(w http.ResponseWriter, r *http.Request, status int, bui
 		}
 		return commandResult{PersonID: pid, Position: res.Position.String(), Revision: res.NextExpected}, loc, nil
 	})
-}
-
-// decodeBody decodes a command body strictly into v.
-func decodeBody(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return domain.Invalid("body", "holds more than one JSON value")
-	}
-	return nil
-}
-
-// personParam parses the {id} path parameter.
-func personParam(r *http.Request) (domain.PersonID, error) {
-	return domain.ParsePersonID("id", chi.URLParam(r, "id"))
-}
-
-// parser collects the first field error while parsing a request's fields.
-type parser struct{ err error }
-
-func (p *parser) date(field, s string) domain.Date {
-	if p.err != nil {
-		return domain.Date{}
-	}
-	if s == "" {
-		p.err = domain.Invalid(field, "is required (YYYY-MM-DD)")
-		return domain.Date{}
-	}
-	d, err := domain.ParseDate(field, s)
-	p.err = err
-	return d
-}
-
-func (p *parser) optDate(field, s string) domain.Date {
-	if s == "" {
-		return domain.Date{}
-	}
-	return p.date(field, s)
-}
-
-func (p *parser) money(field, s string) domain.Money {
-	if p.err != nil || s == "" {
-		return domain.Money{}
-	}
-	m, err := domain.ParseMoney(field, s)
-	p.err = err
-	return m
-}
-
-func (p *parser) program(field, s string) domain.ProgramCode {
-	if p.err != nil {
-		return ""
-	}
-	c, err := domain.ParseProgramCode(field, s)
-	p.err = err
-	return c
 }
 
 type reasonField struct {

@@ -56,6 +56,13 @@ func (e *idempotencyError) Error() string { return e.detail }
 
 var errKeyReused = &idempotencyError{"idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key for a new change"}
 
+var errMissingKey = domain.Invalid("Idempotency-Key", "header is required on commands: a unique value per intended change, reused only to retry it")
+
+// commandUser escapes ":" in a user name so that a command ID
+// "api:USER:KEY" names one user and key: "a:b" with key "c" must not be "a"
+// with key "b:c". Names without ":" or "%" are unchanged.
+var commandUser = strings.NewReplacer("%", "%25", ":", "%3A")
+
 // idempotent runs a command under an Idempotency-Key: the body is read and
 // hashed; a repeated key with the same body returns the first definitive
 // response and runs nothing, a repeated key with another body is a 409.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -130,81 +129,4 @@ func fieldCode(field string) string {
 		return "input"
 	}
 	return strings.ToLower(strings.NewReplacer(".", "_", "-", "_", "[", "_", "]", "").Replace(field))
-}
-
-// maxBody bounds request bodies.
-const maxBody = 1 << 20
-
-// decodeJSON reads a JSON request body into v, strictly: one object, no
-// unknown fields, right types. Errors are *domain.FieldError naming the
-// field, or errBodyTooLarge.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if err := checkContentType(r); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errBodyTooLarge
-		}
-		return domain.Invalid("body", "holds more than one JSON value")
-	}
-	return nil
-}
-
-// checkContentType accepts a JSON body or one sent without a content type.
-func checkContentType(r *http.Request) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return domain.Invalid("content_type", "must be application/json, not %q", ct)
-	}
-	return nil
-}
-
-func jsonError(err error) error {
-	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var fe *domain.FieldError
-	switch {
-	case errors.As(err, &mbe):
-		return errBodyTooLarge
-	case errors.Is(err, io.EOF):
-		return domain.Invalid("body", "is empty; expected a JSON object")
-	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-		return domain.Invalid("body", "is not valid JSON")
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "body"
-		}
-		return domain.Invalid(field, "must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
-	case errors.As(err, &fe):
-		return err
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return domain.Invalid(name, "is not a known field")
-	default:
-		return domain.Invalid("body", "cannot be read: %v", err)
-	}
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "string"
-	case "int", "int64", "int32", "uint64":
-		return "integer"
-	case "bool":
-		return "boolean"
-	case "slice":
-		return "array"
-	case "struct", "map":
-		return "object"
-	}
-	return k
 }

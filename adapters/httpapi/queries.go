@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -157,18 +156,6 @@ func (s *server) lookupPerson(w http.ResponseWriter, r *http.Request) {
 		}
 		return personOf(p), nil
 	})
-}
-
-func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
-	raw := r.URL.Query().Get(name)
-	if raw == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < lo || n > hi {
-		return 0, domain.Invalid(name, "%q is not a whole number from %d to %d", raw, lo, hi)
-	}
-	return n, nil
 }
 
 func (s *server) searchPersons(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 // Package prtest helps test projections against a real PostgreSQL: build
-// envelopes, apply them in batches like the runner does, and dump tables
-// as sorted text rows to compare.
+// envelopes, apply them in batches like the runner does, dump tables as
+// sorted text rows to compare, and check the rows a list of events leaves
+// (Expect).
 package prtest
 
 import (
