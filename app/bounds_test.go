@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 )
 
 // sizeStore records the largest event and the largest append that pass
@@ -44,13 +43,7 @@ func (s *sizeStore) Append(ctx context.Context, stream string, expected domain.E
 // test` runs it without the race detector (the smaller payroll tests cover
 // the same code under it).
 func TestPayrollMonthStaysWithinTheBounds(t *testing.T) {
-	n := 100_000
-	if v := os.Getenv("LEDGER_TEST_PAYROLL_PERSONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("LEDGER_TEST_PAYROLL_PERSONS=%q", v)
-		}
-	}
+	n := benchenv.Size(t, "LEDGER_TEST_PAYROLL_PERSONS", 100_000)
 	period := per("2025-03")
 	persons := make(fixedReads, n)
 	for k := range persons {

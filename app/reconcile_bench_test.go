@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime/pprof"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 )
 
 // fixedReads are read models that hold a fixed list of persons, caught up
@@ -39,13 +36,7 @@ func (fixedReads) BankAccounts(context.Context, []domain.PersonID) (map[domain.P
 // shard. With LEDGER_TEST_CPUPROFILE=DIR, the timed part's CPU profile
 // is written there.
 func BenchmarkReconcileBatch(b *testing.B) {
-	n := 2000
-	if v := os.Getenv("LEDGER_BENCH_LINES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("LEDGER_BENCH_LINES=%q is not a positive number", v)
-		}
-	}
+	n := benchenv.Size(b, "LEDGER_BENCH_LINES", 2000)
 	ctx := context.Background()
 	period, _ := domain.ParsePeriod("period", "2025-03")
 	persons := make(fixedReads, n)
@@ -80,23 +71,14 @@ func BenchmarkReconcileBatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if dir := os.Getenv("LEDGER_TEST_CPUPROFILE"); dir != "" {
-			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("reconcile-%d.pprof", i)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Fatal(err)
-			}
-		}
+		stopProfile := benchenv.CPUProfile(b, fmt.Sprintf("reconcile-%d", i))
 		b.StartTimer()
 		start := time.Now()
 		applied, err := pay.Reconcile(ctx, domain.CommandMeta{CommandID: "r", Actor: "fin.wu", Role: "finance", Now: now},
 			app.ReconcileRequest{BatchID: id, Name: "return.csv", Raw: raw, On: domain.DateOf(now)})
 		elapsed := time.Since(start)
 		b.StopTimer()
-		pprof.StopCPUProfile()
+		stopProfile()
 		if err != nil {
 			b.Fatal(err)
 		}

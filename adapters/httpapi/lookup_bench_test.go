@@ -7,9 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,20 +16,9 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 	"github.com/lushan-dpf/ledger/projections"
 )
-
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q is not a positive number", name, v)
-	}
-	return n
-}
 
 // BenchmarkEntitlementLookup measures a caseworker's look-up of a person's
 // entitlements over HTTP (GET /v1/persons/{id}/entitlements, with a bearer
@@ -42,9 +29,9 @@ func envInt(b *testing.B, name string, def int) int {
 // alternate floor and API, LEDGER_BENCH_SECONDS each (default 1), and the
 // medians of LEDGER_BENCH_RUNS rounds (default 1) are reported.
 func BenchmarkEntitlementLookup(b *testing.B) {
-	persons := envInt(b, "LEDGER_BENCH_PERSONS", 1000)
-	secs := envInt(b, "LEDGER_BENCH_SECONDS", 1)
-	runs := envInt(b, "LEDGER_BENCH_RUNS", 1)
+	persons := benchenv.Size(b, "LEDGER_BENCH_PERSONS", 1000)
+	secs := benchenv.Size(b, "LEDGER_BENCH_SECONDS", 1)
+	runs := benchenv.Size(b, "LEDGER_BENCH_RUNS", 1)
 	const clients = 32
 	ctx := context.Background()
 	db := pgtest.NewSchema(b)
@@ -147,17 +134,8 @@ func BenchmarkEntitlementLookup(b *testing.B) {
 	for range b.N {
 	}
 	for name, v := range m {
-		b.ReportMetric(median(v), name)
+		b.ReportMetric(benchenv.Median(v), name)
 	}
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ioDiscard(resp *http.Response) (int64, error) {

@@ -22,44 +22,13 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 )
 
 // The append benchmarks of `make bench`, each beside its physical floor
 // measured in the same run: single-event commands against pgbench, bulk
 // appends against COPY. Sizes come from the environment so that `make
 // test` runs them once, tiny.
-
-func benchEnv(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q is not a positive number", name, v)
-	}
-	return n
-}
-
-func benchMedian(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// percentile returns the p-th percentile (0 < p <= 100) of v.
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
 
 var benchKey = domain.LookupKey("bench-lookup-key-0123456789abcdef0123")
 
@@ -122,8 +91,8 @@ func benchPerson(b *testing.B, i, events int) (domain.PersonID, []domain.EventDa
 // report commands/s and the p99 latency in ms, medians of
 // LEDGER_BENCH_RUNS rounds (default 1) that alternate which goes first.
 func BenchmarkAppend(b *testing.B) {
-	secs := benchEnv(b, "LEDGER_BENCH_SECONDS", 1)
-	runs := benchEnv(b, "LEDGER_BENCH_RUNS", 1)
+	secs := benchenv.Size(b, "LEDGER_BENCH_SECONDS", 1)
+	runs := benchenv.Size(b, "LEDGER_BENCH_RUNS", 1)
 	pgbench := findPgbench(b)
 	const writers, perWriter = 8, 250
 	ctx := context.Background()
@@ -176,7 +145,7 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		wg.Wait()
 		all := slices.Concat(lat...)
-		return float64(len(all)) / time.Since(start).Seconds(), percentile(all, 99)
+		return float64(len(all)) / time.Since(start).Seconds(), benchenv.Percentile(all, 99)
 	}
 	floor := func(round int) (tps, p99 float64) {
 		return runPgbench(b, pgbench, pgtest.URL(b), script, secs, round)
@@ -202,8 +171,8 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
 			}
-			b.ReportMetric(benchMedian(m[key+"_cps"]), "commands/s")
-			b.ReportMetric(benchMedian(m[key+"_p99"]), "p99_ms")
+			b.ReportMetric(benchenv.Median(m[key+"_cps"]), "commands/s")
+			b.ReportMetric(benchenv.Median(m[key+"_p99"]), "p99_ms")
 		})
 	}
 }
@@ -282,7 +251,7 @@ func runPgbench(b *testing.B, pgbench, url, script string, secs, round int) (tps
 	if len(lat) == 0 {
 		b.Fatalf("pgbench wrote no per-transaction log in %s:\n%s", logDir, out)
 	}
-	return tps, percentile(lat, 99)
+	return tps, benchenv.Percentile(lat, 99)
 }
 
 // BenchmarkBulkAppend measures AppendMany: LEDGER_BENCH_EVENTS events
@@ -295,8 +264,8 @@ func runPgbench(b *testing.B, pgbench, url, script string, secs, round int) (tps
 // checkpoint; both report events/s, the medians of LEDGER_BENCH_RUNS
 // rounds (default 1) that alternate which goes first.
 func BenchmarkBulkAppend(b *testing.B) {
-	n := benchEnv(b, "LEDGER_BENCH_EVENTS", 2000)
-	runs := benchEnv(b, "LEDGER_BENCH_RUNS", 1)
+	n := benchenv.Size(b, "LEDGER_BENCH_EVENTS", 2000)
+	runs := benchenv.Size(b, "LEDGER_BENCH_RUNS", 1)
 	const perStream, perCall = 24, 1000
 	ctx := context.Background()
 	var appends []domain.StreamAppend
@@ -377,7 +346,7 @@ func BenchmarkBulkAppend(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
 			}
-			b.ReportMetric(benchMedian(rates[name]), "events/s")
+			b.ReportMetric(benchenv.Median(rates[name]), "events/s")
 		})
 	}
 }

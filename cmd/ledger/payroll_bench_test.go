@@ -24,6 +24,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 )
 
 // BenchmarkPayrollRun times a month's payroll for LEDGER_BENCH_PERSONS
@@ -66,13 +67,7 @@ import (
 // iterations), and the largest event's data in KiB (bounded by the
 // chunking, whatever n).
 func BenchmarkPayrollRun(b *testing.B) {
-	n := 2000
-	if v := os.Getenv("LEDGER_BENCH_PERSONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("LEDGER_BENCH_PERSONS=%q is not a positive number", v)
-		}
-	}
+	n := benchenv.Size(b, "LEDGER_BENCH_PERSONS", 2000)
 	store := os.Getenv("LEDGER_BENCH_STORE")
 	if store != "" && store != "postgres" && store != "esdb" {
 		b.Fatalf("LEDGER_BENCH_STORE=%q is neither postgres nor esdb", store)
