@@ -71,6 +71,22 @@ func newLedger(t *testing.T, store string, wrap func(domain.EventStore) domain.E
 		pay: app.NewPayroll(seen, projections.ReadModels{Q: db.Pool, Store: s, Wait: time.Minute}, nil), now: time.Date(2025, 3, 25, 2, 0, 0, 0, time.UTC)}
 }
 
+// readModelsReport logs, for a test that found the read models short,
+// what the log holds and what each projection says it applied.
+func (l *ledger) readModelsReport() {
+	l.t.Helper()
+	head, err := l.store.Head(l.ctx)
+	all, _ := l.store.ReadAll(l.ctx, domain.Start, 1_000_000, domain.Filter{})
+	l.t.Logf("head %v (%v), %d events in the log", head, err, len(all))
+	cps, err := projections.Checkpoints(l.ctx, l.db.Pool)
+	for _, c := range cps {
+		l.t.Logf("checkpoint %s at %v: %d applied, %s (%v)", c.Name, c.Position, c.EventsApplied, c.Status, err)
+	}
+	var persons, history int
+	_ = l.db.Pool.QueryRow(l.ctx, `SELECT (SELECT count(*) FROM persons), (SELECT count(*) FROM entitlement_history)`).Scan(&persons, &history)
+	l.t.Logf("%d persons, %d entitlement_history rows", persons, history)
+}
+
 func (l *ledger) meta(actor string) domain.CommandMeta {
 	l.n++
 	return domain.CommandMeta{CommandID: fmt.Sprintf("test-%d", l.n), Actor: actor, Role: "finance", Now: l.now}
@@ -448,7 +464,12 @@ func TestApprovalCrashedMidwayResumes(t *testing.T) {
 					t.Parallel()
 					l, cs := newCrashingLedger(t, store)
 					l.persons(40, "2025-03-01")
-					id := l.draft("2025-03", "fin.wu").Batch.BatchID
+					d := l.draft("2025-03", "fin.wu")
+					if d.Batch.Lines.Count != 40 {
+						l.readModelsReport()
+						t.Fatalf("the draft has %d lines for 40 persons granted before it", d.Batch.Lines.Count)
+					}
+					id := d.Batch.BatchID
 					cs.arm(k, after)
 					meta := l.meta("fin.li")
 					_, err := l.pay.Approve(l.ctx, meta, id)
@@ -471,7 +492,7 @@ func TestApprovalCrashedMidwayResumes(t *testing.T) {
 					}
 					b, _ := l.pay.Batch(l.ctx, id)
 					if b.State != domain.BatchStateApproved || b.Issued.Issued.Count != 40 || b.Approved.ApprovedBy != "fin.li" {
-						t.Fatalf("batch %s, %+v", b.State, b.Issued)
+						t.Fatalf("batch %s, drafted %+v, issued %+v", b.State, b.Drafted.Lines, b.Issued)
 					}
 					for k, n := range l.paid() {
 						if n != 1 {
