@@ -230,13 +230,17 @@ func (r *Runner) applyShadow(ctx context.Context, tx pgx.Tx, p Projection, shado
 	return nil
 }
 
-// readPage reads and decodes up to RebuildBatch events after pos, decoding
-// on every core.
+// readPage reads and decodes up to RebuildBatch events after pos.
 func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.Envelope, error) {
 	recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
 	if err != nil {
 		return nil, err
 	}
+	return r.decodePage(recs)
+}
+
+// decodePage decodes a page of events on every core.
+func (r *Runner) decodePage(recs []domain.RecordedEvent) ([]domain.Envelope, error) {
 	envs := make([]domain.Envelope, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/500, 1))
 	errs := make([]error, workers)
@@ -263,24 +267,47 @@ type page struct {
 	err  error
 }
 
-// prefetch reads pages of decoded events after pos ahead of the applier,
-// until a short page, a page reaching until (when set), an error, or ctx
-// ends; it closes the channel.
+type rawPage struct {
+	recs []domain.RecordedEvent
+	err  error
+}
+
+// prefetch reads pages of events after pos ahead of the applier, until a
+// short page, a page reaching until (when set), an error, or ctx ends,
+// and decodes them; it closes the channel. Reading and decoding overlap:
+// the database reads the next page while the previous one is decoded.
 func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position) <-chan page {
-	out := make(chan page, 1)
+	raw := make(chan rawPage, 1)
 	go func() {
-		defer close(out)
+		defer close(raw)
 		for {
-			envs, err := r.readPage(ctx, pos)
+			recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
 			select {
-			case out <- page{envs: envs, err: err}:
+			case raw <- rawPage{recs: recs, err: err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(envs) < r.RebuildBatch || (until != nil && !envs[len(envs)-1].Position.Less(*until)) {
+			if err != nil || len(recs) < r.RebuildBatch || (until != nil && !recs[len(recs)-1].Position.Less(*until)) {
 				return
 			}
-			pos = envs[len(envs)-1].Position
+			pos = recs[len(recs)-1].Position
+		}
+	}()
+	out := make(chan page, 1)
+	go func() {
+		defer close(out)
+		for rp := range raw {
+			pg := page{err: rp.err}
+			if rp.err == nil {
+				pg.envs, pg.err = r.decodePage(rp.recs)
+			}
+			select {
+			case out <- pg:
+			case <-ctx.Done():
+				for range raw { // let the reader finish
+				}
+				return
+			}
 		}
 	}()
 	return out
