@@ -37,7 +37,8 @@ var paymentsSchema string
 // batch are inserted once, in their final state, with one INSERT ...
 // SELECT FROM unnest(...) (or COPY, when there are thousands); payments
 // issued earlier are updated with one UPDATE ... FROM unnest(...). Both
-// statements go in one round trip.
+// statements go in one round trip. A rebuild folds tens of thousands of
+// payments at a time the same way (paymentsLoader) and COPYs them.
 type PaymentsProjection struct{}
 
 var _ Projection = PaymentsProjection{}

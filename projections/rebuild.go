@@ -155,17 +155,40 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	return nil
 }
 
-// fillShadow catches a shadow schema up from the start of the log, one
-// transaction per page while the next page is read and decoded: to the end
-// of the log, or with until set, up to and including the event at until.
+// fillShadow catches a shadow schema up from the start of the log: to the
+// end of the log, or with until set, up to and including the event at
+// until. A read model with a bulk loader folds the pages in memory and
+// writes them in a few large flushes; any other applies each page in a
+// transaction of its own. The next page is read and decoded meanwhile.
 // It returns the position and recorded-at of the last event applied and
 // how many were applied, logging progress as msg.
 func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, until *domain.Position, msg string) (domain.Position, int64, time.Time, error) {
 	var pos domain.Position
 	var total int64
 	var lastAt time.Time
+	var loader bulkLoader
+	if b, ok := p.(bulkLoading); ok {
+		loader = b.bulkLoader(r.bulk)
+	}
+	flush := func() error {
+		started := time.Now()
+		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
+				return err
+			}
+			if err := loader.flush(ctx, tx); err != nil {
+				return fmt.Errorf("events up to %s: %w", pos, err)
+			}
+			return nil
+		})
+		if err == nil {
+			r.Log.Info("rebuild wrote what it folded", slog.String("projection", p.Name()), slog.Int64("events", total),
+				slog.String("position", pos.String()), slog.Duration("took", time.Since(started)))
+		}
+		return err
+	}
 	pctx, stopPrefetch := context.WithCancel(ctx)
-	pages := r.prefetch(pctx, domain.Start, until)
+	pages := r.prefetch(pctx, domain.Start, until, loader == nil)
 	defer func() {
 		stopPrefetch()
 		for range pages { // let the reader finish
@@ -188,19 +211,37 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if len(envs) == 0 {
 			break
 		}
-		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, envs) })
+		var err error
+		switch {
+		case loader == nil:
+			err = pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, envs) })
+		default:
+			if err = loader.fold(envs); err != nil {
+				err = fmt.Errorf("events %s..%s: %w", envs[0].Position, envs[len(envs)-1].Position, err)
+			}
+		}
 		if err != nil {
 			return pos, total, lastAt, err
 		}
 		last := envs[len(envs)-1]
 		pos, lastAt = last.Position, last.Meta.RecordedAt
 		total += int64(len(envs))
+		if loader != nil && loader.full() {
+			if err := flush(); err != nil {
+				return pos, total, lastAt, err
+			}
+		}
 		if total%(int64(r.RebuildBatch)*20) < int64(len(envs)) {
 			r.Log.Info(msg, slog.String("projection", p.Name()), slog.Int64("events", total),
 				slog.String("position", pos.String()))
 		}
 		if !more {
 			break
+		}
+	}
+	if loader != nil {
+		if err := flush(); err != nil {
+			return pos, total, lastAt, err
 		}
 	}
 	return pos, total, lastAt, nil
@@ -236,11 +277,13 @@ func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.En
 	if err != nil {
 		return nil, err
 	}
-	return r.decodePage(recs)
+	return r.decodePage(recs, true, nil)
 }
 
-// decodePage decodes a page of events on every core.
-func (r *Runner) decodePage(recs []domain.RecordedEvent) ([]domain.Envelope, error) {
+// decodePage decodes a page of events on every core. Without meta, only
+// the metadata of the page's last event and of the event at until (when
+// set) is decoded, for their recorded-at; the others' Meta is zero.
+func (r *Runner) decodePage(recs []domain.RecordedEvent, meta bool, until *domain.Position) ([]domain.Envelope, error) {
 	envs := make([]domain.Envelope, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/500, 1))
 	errs := make([]error, workers)
@@ -251,7 +294,12 @@ func (r *Runner) decodePage(recs []domain.RecordedEvent) ([]domain.Envelope, err
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
 				var err error
-				if envs[i], err = r.Registry.DecodeEnvelope(recs[i]); err != nil {
+				if meta || i == len(recs)-1 || (until != nil && recs[i].Position == *until) {
+					envs[i], err = r.Registry.DecodeEnvelope(recs[i])
+				} else {
+					envs[i], err = r.decodeData(recs[i])
+				}
+				if err != nil {
 					errs[w] = fmt.Errorf("at %s: %w", recs[i].Position, err)
 					return
 				}
@@ -260,6 +308,18 @@ func (r *Runner) decodePage(recs []domain.RecordedEvent) ([]domain.Envelope, err
 	}
 	wg.Wait()
 	return envs, errors.Join(errs...)
+}
+
+// decodeData decodes a stored event without its metadata.
+func (r *Runner) decodeData(rec domain.RecordedEvent) (domain.Envelope, error) {
+	e, err := r.Registry.Decode(rec.Type, rec.Data)
+	if err != nil {
+		return domain.Envelope{}, fmt.Errorf("%s@%d: %w", rec.Stream, rec.Revision, err)
+	}
+	return domain.Envelope{
+		ID: rec.ID, Stream: rec.Stream, Revision: rec.Revision, Position: rec.Position,
+		Type: e.EventType(), Event: e,
+	}, nil
 }
 
 type page struct {
@@ -274,9 +334,10 @@ type rawPage struct {
 
 // prefetch reads pages of events after pos ahead of the applier, until a
 // short page, a page reaching until (when set), an error, or ctx ends,
-// and decodes them; it closes the channel. Reading and decoding overlap:
-// the database reads the next page while the previous one is decoded.
-func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position) <-chan page {
+// and decodes them (meta is decodePage's); it closes the channel. Reading
+// and decoding overlap: the database reads the next page while the
+// previous one is decoded.
+func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position, meta bool) <-chan page {
 	raw := make(chan rawPage, 1)
 	go func() {
 		defer close(raw)
@@ -299,7 +360,7 @@ func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domai
 		for rp := range raw {
 			pg := page{err: rp.err}
 			if rp.err == nil {
-				pg.envs, pg.err = r.decodePage(rp.recs)
+				pg.envs, pg.err = r.decodePage(rp.recs, meta, until)
 			}
 			select {
 			case out <- pg:

@@ -33,8 +33,11 @@ var spendingSchema string
 //
 // Apply aggregates the whole batch in memory and writes every touched key
 // once per batch, with multi-row statements over unnest arrays (the
-// person counts of thousands of new keys by COPY). Amounts are summed
-// exactly, as integer fen.
+// person counts of thousands of new keys by COPY). A rebuild aggregates
+// the whole log the same way (spendingLoader) and writes each key once,
+// at its end: the totals by (program, month, township) and budget, and by
+// COPY the person counts that keep distinct persons exact. Amounts are
+// summed exactly, as integer fen.
 type SpendingProjection struct{}
 
 var _ Projection = SpendingProjection{}
@@ -65,10 +68,11 @@ type budgetKey struct {
 }
 
 // spendingFold is the net change a run of events makes to the spending
-// tables, such as one batch of the runner (Apply). Spending keys and
-// persons are numbered in order of first appearance and their strings
-// held once; each key holds the net counts of its persons by number, in a
-// map without pointers, which the garbage collector does not scan.
+// tables: one batch of the runner (Apply), or every page of a rebuild up
+// to a flush (spendingLoader). Spending keys and persons are numbered in
+// order of first appearance and their strings held once; each key holds
+// the net counts of its persons by number, in a map without pointers,
+// which the garbage collector does not scan.
 type spendingFold struct {
 	keyNo    map[spendKey]uint32
 	keys     []spendKey
