@@ -50,10 +50,13 @@ func (l bulkLimits) withDefaults() bulkLimits {
 }
 
 // bulkLoader is one rebuild's (or verification's) loader: it folds the
-// pages of the log from its start, in order, and writes what it has
-// folded when flushed. Its first flush writes into the empty tables that
-// the rebuild has just created; later ones merge with what earlier ones
-// wrote.
+// pages of the log from its start, in order, and hands what it holds over
+// as a write when full and at the end. The rebuild runs the writes in the
+// order taken, each in a transaction of its own, while the loader folds
+// the next pages: the database writes one window while the next is read,
+// decoded and folded, and a loader holds at most two windows. The first
+// write goes into the empty tables the rebuild has just created; later
+// ones merge with what earlier ones wrote.
 //
 // The envelopes it folds carry no metadata (Meta is zero): decoding it
 // would cost a rebuild about as much as decoding the events, and the
@@ -62,12 +65,16 @@ type bulkLoader interface {
 	// fold folds a page of events into memory.
 	fold(batch []domain.Envelope) error
 	// full reports whether the loader holds as much as it should before
-	// it is flushed.
+	// it hands it over.
 	full() bool
-	// flush writes what the loader holds within tx (whose search_path
-	// selects the shadow schema) and lets it go.
-	flush(ctx context.Context, tx pgx.Tx) error
+	// take hands over what the loader holds, as a write into tx (whose
+	// search_path selects the shadow schema), and starts afresh; last
+	// says that no write will follow.
+	take(last bool) bulkWrite
 }
+
+// bulkWrite writes what a loader folded.
+type bulkWrite func(ctx context.Context, tx pgx.Tx) error
 
 func (SpendingProjection) bulkLoader(limits bulkLimits) bulkLoader {
 	limits = limits.withDefaults()
@@ -77,53 +84,66 @@ func (SpendingProjection) bulkLoader(limits bulkLimits) bulkLoader {
 // spendingLoader folds a rebuild of spending in memory: the totals of
 // every (program, month, township) key and (program, year) budget, and
 // every person key's net count, which is what keeps distinct persons
-// exact. A flush writes each spending key and budget once, and COPYs the
+// exact. A write writes each spending key and budget once, and COPYs the
 // person counts into spending_persons in its index order — the rows the
 // incremental path reads to count persons who cross zero.
 type spendingLoader struct {
-	f       spendingFold
-	limit   int  // person keys
-	written bool // a flush has written: later ones merge with it
+	f     spendingFold
+	limit int  // person keys
+	taken bool // a write was handed over: later ones merge with it
 }
 
 func (l *spendingLoader) fold(batch []domain.Envelope) error { return l.f.fold(batch) }
 
 func (l *spendingLoader) full() bool { return l.f.personKeys() >= l.limit }
 
-func (l *spendingLoader) flush(ctx context.Context, tx pgx.Tx) error {
-	if err := l.f.write(ctx, tx, !l.written); err != nil {
-		return fmt.Errorf("spending: %w", err)
+func (l *spendingLoader) take(bool) bulkWrite {
+	f, fresh := l.f, !l.taken
+	l.f, l.taken = spendingFold{copyMin: f.copyMin}, true
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if err := f.write(ctx, tx, fresh); err != nil {
+			return fmt.Errorf("spending: %w", err)
+		}
+		return nil
 	}
-	l.f, l.written = spendingFold{copyMin: l.f.copyMin}, true
-	return nil
 }
 
 func (PaymentsProjection) bulkLoader(limits bulkLimits) bulkLoader {
 	limits = limits.withDefaults()
-	return &paymentsLoader{b: paymentsBatch{copyMin: limits.copyMin}, limit: limits.paymentRows}
+	return &paymentsLoader{copyMin: limits.copyMin, limit: limits.paymentRows}
 }
 
 // paymentsLoader folds a rebuild of the payments register in memory, up
-// to a limit of payments: each flush COPYs the payments issued since the
+// to a limit of payments: each write COPYs the payments issued since the
 // last one, in their state at the end of it, and updates the status of
-// those issued before.
+// those issued before. The first write leaves the register's indexes but
+// the primary key to the last one, which builds them over all the rows
+// at once.
 type paymentsLoader struct {
-	b       paymentsBatch
-	limit   int  // payments
-	written bool // a flush has written: later ones merge with it
+	b              paymentsBatch
+	copyMin, limit int
+	taken          bool      // a write was handed over: later ones merge with it
+	later          *[]string // the indexes the first write left to the last
 }
 
 func (l *paymentsLoader) fold(batch []domain.Envelope) error { return l.b.add(batch) }
 
 func (l *paymentsLoader) full() bool { return len(l.b.folds) >= l.limit }
 
-func (l *paymentsLoader) flush(ctx context.Context, tx pgx.Tx) error {
-	if err := l.b.write(ctx, tx, !l.written); err != nil {
-		return fmt.Errorf("payments: %w", err)
+func (l *paymentsLoader) take(last bool) bulkWrite {
+	if l.later == nil {
+		l.later = new([]string)
 	}
-	// Keep the memory for the next flush's payments.
-	clear(l.b.index)
-	clear(l.b.folds)
-	l.b.folds, l.b.nNew, l.written = l.b.folds[:0], 0, true
-	return nil
+	b, fresh, later := l.b, !l.taken, l.later
+	b.copyMin, b.later = l.copyMin, later
+	l.b, l.taken = paymentsBatch{}, true
+	return func(ctx context.Context, tx pgx.Tx) error {
+		if err := b.write(ctx, tx, fresh); err != nil {
+			return fmt.Errorf("payments: %w", err)
+		}
+		if last {
+			return createIndexes(ctx, tx, "payments", *later)
+		}
+		return nil
+	}
 }

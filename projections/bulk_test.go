@@ -2,8 +2,10 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -53,6 +55,7 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 		spendingKeys, paymentRows, min int
 	}{
 		{"one flush, inserts", 0, 0, 0},
+		{"one flush, COPY", 0, 0, 1},
 		{"a flush every few pages, COPY", 50, 40, 1},
 		{"a flush every page, COPY or insert", 1, 1, 8},
 	}
@@ -113,5 +116,41 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRebuildStopsAtAFailedWrite: a write that fails — here the payments
+// register's, on a settlement of a payment never issued, in a window
+// after the first and before the last — ends the rebuild with its error,
+// and leaves the live tables as they were and no shadow schema behind.
+func TestRebuildStopsAtAFailedWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newPayGen(9, 2, 3, 20)
+	issues := slices.Clone(g.payroll(600, true))
+	l := issues[0].Event.(*domain.PaymentIssued).PaymentLine
+	l.Reference = "never-issued"
+	bad := g.log.Add("payroll-x", domain.PaymentSettled{PaymentLine: l, BankReference: "B", SettledOn: l.PaidOn})
+	b := setup(t)
+	appendEnvelopes(t, b, 0, issues[:200])
+	projs := []projections.Projection{projections.PaymentsProjection{}}
+	if err := newRunner(b, projs...).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := prtest.Dump(t, b.db.Pool, "payments")
+	appendEnvelopes(t, b, 200, append([]domain.Envelope{bad}, issues[200:]...))
+	r := newRunner(b, projs...)
+	r.RebuildBatch = 50
+	projections.SetBulkLimits(r, 0, 100, 1)
+	err := r.Rebuild(ctx, projs[0])
+	if !errors.Is(err, domain.ErrNotFound) || !strings.Contains(err.Error(), "never-issued") {
+		t.Fatalf("rebuild ended with %v, want the settlement of a payment never issued", err)
+	}
+	if got := prtest.Dump(t, b.db.Pool, "payments"); !slices.Equal(got, before) {
+		t.Errorf("the live payments changed:\n%s\nwant\n%s", payLines(got), payLines(before))
+	}
+	var shadows int
+	if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'rb_payments_' || $1)`, schemaHash(b)).Scan(&shadows); err != nil || shadows != 0 {
+		t.Errorf("%d shadow schemas left (%v)", shadows, err)
 	}
 }

@@ -15,41 +15,73 @@ import (
 // it drops the table's indexes first and builds them again afterwards,
 // with the constraints they back, under the same names: building an index
 // over a million rows at once costs about half as much as inserting them
-// into it one by one.
-func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, next copyRow, fresh bool) error {
-	var rebuild []string
+// into it one by one. With later set, it builds only the indexes that
+// back constraints (the primary key) and appends the others' definitions
+// to *later, for the caller to build when it has written everything
+// (createIndexes).
+func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, next copyRow, fresh bool, later *[]string) error {
+	var constraints, others []string
 	if fresh {
-		rows, err := tx.Query(ctx, `
-SELECT CASE WHEN c.conname IS NULL THEN 'DROP INDEX ' || i.indexrelid::regclass::text
+		var err error
+		if constraints, others, err = dropIndexes(ctx, tx, table); err != nil {
+			return err
+		}
+	}
+	if _, err := copyBinary(ctx, tx, table, columns, next); err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	if later != nil {
+		*later = append(*later, others...)
+		others = nil
+	}
+	return createIndexes(ctx, tx, table, append(constraints, others...))
+}
+
+// dropIndexes drops the indexes of table and returns the statements that
+// create them again: those of the indexes that back constraints (adding
+// the constraint), and the others.
+func dropIndexes(ctx context.Context, tx pgx.Tx, table string) (constraints, others []string, err error) {
+	rows, err := tx.Query(ctx, `
+SELECT c.conname IS NOT NULL,
+       CASE WHEN c.conname IS NULL THEN 'DROP INDEX ' || i.indexrelid::regclass::text
             ELSE 'ALTER TABLE ' || i.indrelid::regclass::text || ' DROP CONSTRAINT ' || quote_ident(c.conname) END,
        CASE WHEN c.conname IS NULL THEN pg_get_indexdef(i.indexrelid)
             ELSE 'ALTER TABLE ' || i.indrelid::regclass::text || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) END
 FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
 WHERE i.indrelid = $1::regclass
 ORDER BY c.conname IS NULL, i.indexrelid`, pgx.Identifier{table}.Sanitize())
-		if err != nil {
-			return err
+	if err != nil {
+		return nil, nil, err
+	}
+	type index struct {
+		constraint   bool
+		drop, create string
+	}
+	indexes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (index, error) {
+		var ix index
+		return ix, row.Scan(&ix.constraint, &ix.drop, &ix.create)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("the indexes of %s: %w", table, err)
+	}
+	for _, ix := range indexes {
+		if _, err := tx.Exec(ctx, ix.drop); err != nil {
+			return nil, nil, fmt.Errorf("drop an index of %s: %w", table, err)
 		}
-		indexes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
-			var ix [2]string // drop, create
-			return ix, row.Scan(&ix[0], &ix[1])
-		})
-		if err != nil {
-			return fmt.Errorf("the indexes of %s: %w", table, err)
-		}
-		for _, ix := range indexes {
-			if _, err := tx.Exec(ctx, ix[0]); err != nil {
-				return fmt.Errorf("drop an index of %s: %w", table, err)
-			}
-			rebuild = append(rebuild, ix[1])
+		if ix.constraint {
+			constraints = append(constraints, ix.create)
+		} else {
+			others = append(others, ix.create)
 		}
 	}
-	if _, err := copyBinary(ctx, tx, table, columns, next); err != nil {
-		return fmt.Errorf("copy into %s: %w", table, err)
-	}
-	for _, sql := range rebuild {
+	return constraints, others, nil
+}
+
+// createIndexes runs the statements dropIndexes returned.
+func createIndexes(ctx context.Context, tx pgx.Tx, table string, statements []string) error {
+	for _, sql := range statements {
 		if _, err := tx.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("rebuild an index of %s: %w", table, err)
+			return fmt.Errorf("build an index of %s: %w", table, err)
 		}
 	}
 	return nil

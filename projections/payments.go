@@ -77,6 +77,10 @@ type paymentsBatch struct {
 	folds   []paymentFold
 	nNew    int
 	copyMin int // new payments from which they are COPYed (0: the default)
+	// later, when set, takes the definitions of the indexes a COPY into
+	// the fresh table leaves to be built later: all but the primary key,
+	// which later writes need (copyRows).
+	later *[]string
 }
 
 func (PaymentsProjection) Interest() Interest { return paymentsRoutes.interest() }
@@ -314,7 +318,7 @@ func (b *paymentsBatch) copyNew(ctx context.Context, tx pgx.Tx, fresh bool) erro
 		buf = copyText(buf, f.reason)
 		return copyInt8(copyInt8(copyInt8(copyInt8(buf, c1), p1), c2), p2), true, nil
 	}
-	return copyRows(ctx, tx, "payments", paymentsColumns, next, fresh)
+	return copyRows(ctx, tx, "payments", paymentsColumns, next, fresh, b.later)
 }
 
 func (b *paymentsBatch) queueInsert(q *pgx.Batch) error {

@@ -158,36 +158,22 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 // fillShadow catches a shadow schema up from the start of the log: to the
 // end of the log, or with until set, up to and including the event at
 // until. A read model with a bulk loader folds the pages in memory and
-// writes them in a few large flushes; any other applies each page in a
-// transaction of its own. The next page is read and decoded meanwhile.
-// It returns the position and recorded-at of the last event applied and
-// how many were applied, logging progress as msg.
+// its writes run in the background (bulkWriter); any other applies each
+// page in a transaction of its own. The next page is read and decoded
+// meanwhile. It returns the position and recorded-at of the last event
+// applied and how many were applied, logging progress as msg.
 func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, until *domain.Position, msg string) (domain.Position, int64, time.Time, error) {
 	var pos domain.Position
 	var total int64
 	var lastAt time.Time
+	pctx, stopPrefetch := context.WithCancel(ctx)
 	var loader bulkLoader
+	var writer *bulkWriter
 	if b, ok := p.(bulkLoading); ok {
 		loader = b.bulkLoader(r.bulk)
+		writer = r.startBulkWriter(ctx, p, shadow, stopPrefetch)
+		defer writer.wait() // on an early return; a second wait is a no-op
 	}
-	flush := func() error {
-		started := time.Now()
-		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+ident(shadow)); err != nil {
-				return err
-			}
-			if err := loader.flush(ctx, tx); err != nil {
-				return fmt.Errorf("events up to %s: %w", pos, err)
-			}
-			return nil
-		})
-		if err == nil {
-			r.Log.Info("rebuild wrote what it folded", slog.String("projection", p.Name()), slog.Int64("events", total),
-				slog.String("position", pos.String()), slog.Duration("took", time.Since(started)))
-		}
-		return err
-	}
-	pctx, stopPrefetch := context.WithCancel(ctx)
 	pages := r.prefetch(pctx, domain.Start, until, loader == nil)
 	defer func() {
 		stopPrefetch()
@@ -196,6 +182,9 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 	}()
 	for pg := range pages {
 		if pg.err != nil {
+			if writer != nil && writer.wait() != nil {
+				return pos, total, lastAt, writer.wait() // what stopped the reading
+			}
 			return pos, total, lastAt, pg.err
 		}
 		envs := pg.envs
@@ -226,10 +215,8 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		last := envs[len(envs)-1]
 		pos, lastAt = last.Position, last.Meta.RecordedAt
 		total += int64(len(envs))
-		if loader != nil && loader.full() {
-			if err := flush(); err != nil {
-				return pos, total, lastAt, err
-			}
+		if loader != nil && more && loader.full() {
+			writer.send(loader.take(false), pos, total)
 		}
 		if total%(int64(r.RebuildBatch)*20) < int64(len(envs)) {
 			r.Log.Info(msg, slog.String("projection", p.Name()), slog.Int64("events", total),
@@ -240,11 +227,77 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		}
 	}
 	if loader != nil {
-		if err := flush(); err != nil {
+		// A write that failed stopped the prefetch, which ended the loop:
+		// its error is the one to report.
+		writer.send(loader.take(true), pos, total)
+		if err := writer.wait(); err != nil {
 			return pos, total, lastAt, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return pos, total, lastAt, err
+	}
 	return pos, total, lastAt, nil
+}
+
+// bulkWriter runs a bulk loader's writes in the background, one after
+// another in the order sent, each in a transaction of its own with
+// search_path at the shadow schema. After a failed write it runs no more
+// and calls stop (which ends the rebuild's reading).
+type bulkWriter struct {
+	r      *Runner
+	ctx    context.Context
+	p      Projection
+	shadow string
+	writes chan func() error
+	result chan error
+	err    error
+	waited bool
+}
+
+func (r *Runner) startBulkWriter(ctx context.Context, p Projection, shadow string, stop func()) *bulkWriter {
+	w := &bulkWriter{r: r, ctx: ctx, p: p, shadow: shadow, writes: make(chan func() error), result: make(chan error, 1)}
+	go func() {
+		var err error
+		for write := range w.writes {
+			if err == nil {
+				if err = write(); err != nil {
+					stop()
+				}
+			}
+		}
+		w.result <- err
+	}()
+	return w
+}
+
+// send hands write over, as the write of the events up to pos (total of
+// them), waiting while the previous write runs.
+func (w *bulkWriter) send(write bulkWrite, pos domain.Position, total int64) {
+	w.writes <- func() error {
+		started := time.Now()
+		err := pgx.BeginFunc(w.ctx, w.r.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(w.ctx, `SET LOCAL search_path TO `+ident(w.shadow)); err != nil {
+				return err
+			}
+			return write(w.ctx, tx)
+		})
+		if err != nil {
+			return fmt.Errorf("events up to %s: %w", pos, err)
+		}
+		w.r.Log.Info("rebuild wrote what it folded", slog.String("projection", w.p.Name()), slog.Int64("events", total),
+			slog.String("position", pos.String()), slog.Duration("took", time.Since(started)))
+		return nil
+	}
+}
+
+// wait lets the writes sent finish and returns the first error.
+func (w *bulkWriter) wait() error {
+	if !w.waited {
+		close(w.writes)
+		w.err, w.waited = <-w.result, true
+	}
+	return w.err
 }
 
 // rebuildPage reads up to RebuildBatch events after pos and applies them

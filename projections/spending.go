@@ -464,7 +464,7 @@ func (f *spendingFold) copyPersons(ctx context.Context, tx pgx.Tx, r personRows,
 		b = copyText(b, f.persons[uint32(id)])
 		return copyInt4(b, r.n[i]), true, nil
 	}
-	return copyRows(ctx, tx, "spending_persons", []string{"program", "month", "township", "person_id", "n"}, next, fresh)
+	return copyRows(ctx, tx, "spending_persons", []string{"program", "month", "township", "person_id", "n"}, next, fresh, nil)
 }
 
 func budgetArgs(m map[budgetKey]int64) []any {
