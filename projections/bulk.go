@@ -10,29 +10,30 @@ import (
 )
 
 // bulkLoading is implemented by the read models whose rebuild folds many
-// pages of events in memory and writes them in a few large flushes,
-// rather than applying page by page: spending writes each key once and
-// COPYs its person counts, the payments register COPYs its rows. The
-// incremental path (Apply) and the loader fold events alike and must give
-// the same tables (TestRebuildEqualsIncrementalApply).
+// pages of events in memory and writes them in a few large writes, rather
+// than applying page by page: spending writes each key once and COPYs its
+// person counts, the payments register COPYs its rows. The incremental
+// path (Apply) and the loader fold events alike and must give the same
+// tables (TestRebuildEqualsIncrementalApply).
 type bulkLoading interface {
 	Projection
 	bulkLoader(limits bulkLimits) bulkLoader
 }
 
-// bulkLimits bound a rebuild's loaders. Zero fields take the defaults;
-// tests set small ones, to flush often and COPY small batches.
+// bulkLimits bound a rebuild's loaders, which hold up to two windows: the
+// one being written and the one being folded. Zero fields take the
+// defaults; tests set small ones, to write often and COPY small batches.
 type bulkLimits struct {
-	// spendingKeys: the person keys (program, month, township, person) a
-	// spending loader holds before it flushes; each costs about 22 bytes
-	// while folded (a million from a million payments to 83,333 persons:
+	// spendingKeys: the person keys (program, month, township, person) in
+	// a spending window (default 2 Mi); each costs about 22 bytes while
+	// folded (a million from a million payments to 83,333 persons:
 	// 21.6 MB) and 12 more while it is written.
 	spendingKeys int
-	// paymentRows: the payments a payments loader holds before it
-	// flushes, each about 450 bytes.
+	// paymentRows: the payments in a payments window (default 64 Ki),
+	// each about 450 bytes.
 	paymentRows int
 	// copyMin: the new rows from which a write COPYs them rather than
-	// inserting them from arrays in its pipeline.
+	// inserting them from arrays in its pipeline (default 2,000).
 	copyMin int
 }
 

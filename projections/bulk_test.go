@@ -35,8 +35,8 @@ func appendEnvelopes(t *testing.T, b bundle, before int, envs []domain.Envelope)
 // TestRebuildEqualsIncrementalApply: a rebuild folds the log in memory
 // and writes each key once (spending) or COPYs its rows (payments); the
 // runner applies the same events in small batches. Both must give the
-// same tables — whether the rebuild flushes once at the end or many
-// times (merging with what earlier flushes wrote), and whether its writes
+// same tables — whether the rebuild writes once at the end or many
+// times (merging with what earlier writes wrote), and whether its writes
 // COPY or insert — and Verify, which compares the live tables with a
 // rebuild, must find nothing.
 func TestRebuildEqualsIncrementalApply(t *testing.T) {
@@ -54,10 +54,10 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 		name                           string
 		spendingKeys, paymentRows, min int
 	}{
-		{"one flush, inserts", 0, 0, 0},
-		{"one flush, COPY", 0, 0, 1},
-		{"a flush every few pages, COPY", 50, 40, 1},
-		{"a flush every page, COPY or insert", 1, 1, 8},
+		{"one write, inserts", 0, 0, 0},
+		{"one write, COPY", 0, 0, 1},
+		{"a write every few pages, COPY", 50, 40, 1},
+		{"a write every page, COPY or insert", 1, 1, 8},
 	}
 	projs := []projections.Projection{projections.SpendingProjection{}, projections.PaymentsProjection{}}
 	for name, log := range logs {

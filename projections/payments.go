@@ -248,7 +248,7 @@ WHERE p.reference = u.reference`
 // write writes the batch: the payments issued in it by an insert, or by
 // COPY when there are many, and the status changes of payments issued
 // earlier by an update, both in one round trip unless COPYing. fresh says
-// the table is known to be empty (a rebuild's first flush).
+// the table is known to be empty (a rebuild's first write).
 func (b *paymentsBatch) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
 	if len(b.folds) == 0 {
 		return nil

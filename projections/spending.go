@@ -69,7 +69,7 @@ type budgetKey struct {
 
 // spendingFold is the net change a run of events makes to the spending
 // tables: one batch of the runner (Apply), or every page of a rebuild up
-// to a flush (spendingLoader). Spending keys and persons are numbered in
+// to a write (spendingLoader). Spending keys and persons are numbered in
 // order of first appearance and their strings held once; each key holds
 // the net counts of its persons by number, in a map without pointers,
 // which the garbage collector does not scan.
