@@ -453,7 +453,7 @@ func payBenchCopy(b *testing.B, ddl, table string) {
 	envs := payBenchEvents(b.N, true)
 	rows := make([][]any, 0, len(envs))
 	for i, e := range envs {
-		l := e.Event.(domain.PaymentIssued).PaymentLine
+		l := e.Event.(*domain.PaymentIssued).PaymentLine
 		rows = append(rows, []any{
 			l.Reference, l.BatchID, string(l.PersonID), string(l.Program), l.Period.First().Time(), string(l.Kind),
 			pgtype.Numeric{Int: big.NewInt(l.Amount.Fen()), Exp: -2, Valid: true}, l.Township, l.PaidOn.Time(),
