@@ -22,6 +22,10 @@ import (
 //     decodes with encoding/json instead — anything else: an escape in a
 //     string, an unknown key, a null string, a number, invalid UTF-8. So a stored
 //     event always decodes as encoding/json decodes it.
+//
+// The events of one payment (PaymentIssued, PaymentSettled, PaymentFailed,
+// PaymentReversed) are read the same way, not written: a rebuild of the
+// payment read models reads them by the million.
 
 // jsonAppender writes itself as json.Marshal does: the events below and
 // their lines.
@@ -409,13 +413,24 @@ func decodeField[T any](d *decoder, v *T, f *field[T]) bool {
 		}
 		*f.date(v) = lv.date
 	}
-	d.last[f.name] = lv
+	if d.last != nil {
+		d.last[f.name] = lv
+	}
 	return true
 }
 
 // decodeTop reads a whole event: one object and nothing after it.
 func decodeTop[T any](data []byte, v *T, fields []field[T]) bool {
-	d := newDecoder(data)
+	return decodeWhole(newDecoder(data), v, fields)
+}
+
+// decodeSingle is decodeTop for the event of one payment, which has no
+// lines to share values: without the memory of last values.
+func decodeSingle[T any](data []byte, v *T, fields []field[T]) bool {
+	return decodeWhole(&decoder{b: data}, v, fields)
+}
+
+func decodeWhole[T any](d *decoder, v *T, fields []field[T]) bool {
 	if !decodeObject(d, v, fields) {
 		return false
 	}
@@ -455,6 +470,9 @@ var (
 	paymentFailedFields = append(paymentLineFields(func(v *PaymentFailed) *PaymentLine { return &v.PaymentLine }),
 		strField("reason", func(v *PaymentFailed) *string { return &v.Reason }),
 		dateField("failed_on", func(v *PaymentFailed) *Date { return &v.FailedOn }))
+	paymentReversedFields = append(paymentLineFields(func(v *PaymentReversed) *PaymentLine { return &v.PaymentLine }),
+		strField("reason", func(v *PaymentReversed) *string { return &v.Reason }),
+		dateField("reversed_on", func(v *PaymentReversed) *Date { return &v.ReversedOn }))
 )
 
 // The fields of the events.
@@ -511,6 +529,21 @@ func (e *PaymentsSettledLate) decodeJSON(data []byte) bool {
 func (e PaymentsFailed) appendJSON(b []byte) []byte { return appendObject(b, &e, paymentsFailedFields) }
 func (e *PaymentsFailed) decodeJSON(data []byte) bool {
 	return decodeTop(data, e, paymentsFailedFields)
+}
+
+// The events of one payment are only read directly (encoding/json took
+// about 4 µs each, as long as reading them from the database).
+func (e *PaymentIssued) decodeJSON(data []byte) bool {
+	return decodeSingle(data, e, paymentIssuedFields)
+}
+func (e *PaymentSettled) decodeJSON(data []byte) bool {
+	return decodeSingle(data, e, paymentSettledFields)
+}
+func (e *PaymentFailed) decodeJSON(data []byte) bool {
+	return decodeSingle(data, e, paymentFailedFields)
+}
+func (e *PaymentReversed) decodeJSON(data []byte) bool {
+	return decodeSingle(data, e, paymentReversedFields)
 }
 
 func (e LinesReserved) sizeHint() int       { return linesHint(e.Lines) }

@@ -54,7 +54,8 @@ func (g lineGen) paymentLine() PaymentLine {
 		Kind: PaymentKind(g.str()), Amount: g.money(), Township: g.str(), PaidOn: g.date()}
 }
 
-// events returns one event of each type with a direct codec, with n lines.
+// events returns one event of each type with a direct codec, with n lines,
+// and one of each single-payment event.
 func (g lineGen) events(n int) []Event {
 	var (
 		reserved = LinesReserved{BatchID: g.str(), Program: ProgramCode(g.str()), Period: g.period(), PaidOn: g.date()}
@@ -75,7 +76,11 @@ func (g lineGen) events(n int) []Event {
 		late.Payments = append(late.Payments, PaymentSettled{PaymentLine: g.paymentLine(), BankReference: g.str(), SettledOn: g.date()})
 		failed.Payments = append(failed.Payments, PaymentFailed{PaymentLine: g.paymentLine(), Reason: g.str(), FailedOn: g.date()})
 	}
-	return []Event{reserved, issued, settled, late, failed}
+	return []Event{reserved, issued, settled, late, failed,
+		PaymentIssued{g.paymentLine()},
+		PaymentSettled{PaymentLine: g.paymentLine(), BankReference: g.str(), SettledOn: g.date()},
+		PaymentFailed{PaymentLine: g.paymentLine(), Reason: g.str(), FailedOn: g.date()},
+		PaymentReversed{PaymentLine: g.paymentLine(), Reason: g.str(), ReversedOn: g.date()}}
 }
 
 // decodeBoth decodes data as encoding/json does and with the direct
@@ -234,7 +239,8 @@ func FuzzLineCodec(f *testing.F) {
 	}
 	f.Add([]byte(`{"batch_id":"b","payments":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, ev := range []Event{LinesReserved{}, PaymentsIssued{}, PaymentsSettled{}, PaymentsSettledLate{}, PaymentsFailed{}} {
+		for _, ev := range []Event{LinesReserved{}, PaymentsIssued{}, PaymentsSettled{}, PaymentsSettledLate{}, PaymentsFailed{},
+			PaymentIssued{}, PaymentSettled{}, PaymentFailed{}, PaymentReversed{}} {
 			want, got, wantErr, ok := decodeBoth(t, ev, data)
 			if ok && (wantErr != nil || !reflect.DeepEqual(got, want)) {
 				t.Fatalf("%s: read %+v, encoding/json %+v (%v) from %q", ev.EventType(), got, want, wantErr, data)

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -34,8 +35,10 @@ var paymentsSchema string
 //
 // Apply folds the batch per reference in memory: payments issued in the
 // batch are inserted once, in their final state, with one INSERT ...
-// SELECT FROM unnest(...); payments issued earlier are updated with one
-// UPDATE ... FROM unnest(...). Both statements go in one round trip.
+// SELECT FROM unnest(...) (or COPY, when there are thousands); payments
+// issued earlier are updated with one UPDATE ... FROM unnest(...). Both
+// statements go in one round trip. A rebuild folds tens of thousands of
+// payments at a time the same way (paymentsLoader) and COPYs them.
 type PaymentsProjection struct{}
 
 var _ Projection = PaymentsProjection{}
@@ -70,9 +73,14 @@ type paymentFold struct {
 }
 
 type paymentsBatch struct {
-	index map[string]int // reference → folds
-	folds []paymentFold
-	nNew  int
+	index   map[string]int // reference → folds
+	folds   []paymentFold
+	nNew    int
+	copyMin int // new payments from which they are COPYed (0: the default)
+	// later, when set, takes the definitions of the indexes a COPY into
+	// the fresh table leaves to be built later: all but the primary key,
+	// which later writes need (copyRows).
+	later *[]string
 }
 
 func (PaymentsProjection) Interest() Interest { return paymentsRoutes.interest() }
@@ -135,16 +143,21 @@ func (b *paymentsBatch) settle(env *domain.Envelope, payments []domain.PaymentSe
 
 func (PaymentsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
 	b := paymentsBatch{}
+	if err := b.add(batch); err != nil {
+		return err
+	}
+	if err := b.write(ctx, tx, false); err != nil {
+		return fmt.Errorf("payments: %w", err)
+	}
+	return nil
+}
+
+// add folds events into the batch.
+func (b *paymentsBatch) add(batch []domain.Envelope) error {
 	for i := range batch {
-		if err := paymentsRoutes.apply(&b, &batch[i]); err != nil {
+		if err := paymentsRoutes.apply(b, &batch[i]); err != nil {
 			return fmt.Errorf("payments: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
-	}
-	if len(b.folds) == 0 {
-		return nil
-	}
-	if err := b.write(ctx, tx); err != nil {
-		return fmt.Errorf("payments: %w", err)
 	}
 	return nil
 }
@@ -232,10 +245,20 @@ FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigi
     AS u(reference, status, status_on, reason, bank_reference, updated_commit, updated_prepare)
 WHERE p.reference = u.reference`
 
-// write sends the insert and the update in one round trip.
-func (b *paymentsBatch) write(ctx context.Context, tx pgx.Tx) error {
+// write writes the batch: the payments issued in it by an insert, or by
+// COPY when there are many, and the status changes of payments issued
+// earlier by an update, both in one round trip unless COPYing. fresh says
+// the table is known to be empty (a rebuild's first write).
+func (b *paymentsBatch) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
+	if len(b.folds) == 0 {
+		return nil
+	}
 	var q pgx.Batch
-	if err := b.queueInsert(&q); err != nil {
+	if b.nNew >= cmp.Or(b.copyMin, bulkLimits{}.withDefaults().copyMin) {
+		if err := b.copyNew(ctx, tx, fresh); err != nil {
+			return err
+		}
+	} else if err := b.queueInsert(&q); err != nil {
 		return err
 	}
 	var updated int64
@@ -243,13 +266,59 @@ func (b *paymentsBatch) write(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.SendBatch(ctx, &q).Close(); err != nil {
-		return err
+	if q.Len() > 0 {
+		if err := tx.SendBatch(ctx, &q).Close(); err != nil {
+			return err
+		}
 	}
 	if int(updated) != len(refs) {
 		return b.unknown(ctx, tx, refs)
 	}
 	return nil
+}
+
+// paymentsColumns are the payments register's columns, as COPY sends them.
+var paymentsColumns = []string{"reference", "batch_id", "person_id", "program", "period", "kind", "amount", "township", "paid_on",
+	"status", "status_on", "bank_reference", "reason", "issued_commit", "issued_prepare", "updated_commit", "updated_prepare"}
+
+// copyNew COPYs the payments issued in the batch, each in its final state.
+func (b *paymentsBatch) copyNew(ctx context.Context, tx pgx.Tx, fresh bool) error {
+	i := -1
+	next := func(buf []byte) ([]byte, bool, error) {
+		for i++; i < len(b.folds) && !b.folds[i].isNew; i++ {
+		}
+		if i == len(b.folds) {
+			return buf, false, nil
+		}
+		f := &b.folds[i]
+		c1, p1, err := positionInts(f.issued)
+		if err != nil {
+			return buf, false, err
+		}
+		c2, p2, err := positionInts(f.updated)
+		if err != nil {
+			return buf, false, err
+		}
+		l := &f.line
+		buf = copyTuple(buf, len(paymentsColumns))
+		buf = copyText(buf, l.Reference)
+		buf = copyText(buf, l.BatchID)
+		buf = copyText(buf, string(l.PersonID))
+		buf = copyText(buf, string(l.Program))
+		buf = copyDate(buf, l.Period.First().Time())
+		buf = copyText(buf, string(l.Kind))
+		if buf, err = copyFen(buf, l.Amount.Fen()); err != nil {
+			return buf, false, err
+		}
+		buf = copyText(buf, l.Township)
+		buf = copyDate(buf, l.PaidOn.Time())
+		buf = copyText(buf, string(f.status))
+		buf = copyDate(buf, f.statusOn.Time())
+		buf = copyText(buf, f.bankRef)
+		buf = copyText(buf, f.reason)
+		return copyInt8(copyInt8(copyInt8(copyInt8(buf, c1), p1), c2), p2), true, nil
+	}
+	return copyRows(ctx, tx, "payments", paymentsColumns, next, fresh, b.later)
 }
 
 func (b *paymentsBatch) queueInsert(q *pgx.Batch) error {
@@ -281,7 +350,7 @@ func (b *paymentsBatch) queueInsert(q *pgx.Batch) error {
 		kind, town = append(kind, string(l.Kind)), append(town, l.Township)
 		status, bank, reason = append(status, string(f.status)), append(bank, f.bankRef), append(reason, f.reason)
 		period, paid, on = append(period, l.Period.First().Time()), append(paid, l.PaidOn.Time()), append(on, f.statusOn.Time())
-		fen, ic, ip, uc, up = append(fen, moneyFen(l.Amount)), append(ic, c1), append(ip, p1), append(uc, c2), append(up, p2)
+		fen, ic, ip, uc, up = append(fen, l.Amount.Fen()), append(ic, c1), append(ip, p1), append(uc, c2), append(up, p2)
 	}
 	q.Queue(paymentsInsert, ref, batch, person, prog, period, kind, fen, town, paid, status, on, bank, reason, ic, ip, uc, up)
 	return nil

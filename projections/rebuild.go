@@ -155,17 +155,26 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	return nil
 }
 
-// fillShadow catches a shadow schema up from the start of the log, one
-// transaction per page while the next page is read and decoded: to the end
-// of the log, or with until set, up to and including the event at until.
-// It returns the position and recorded-at of the last event applied and
-// how many were applied, logging progress as msg.
+// fillShadow catches a shadow schema up from the start of the log: to the
+// end of the log, or with until set, up to and including the event at
+// until. A read model with a bulk loader folds the pages in memory and
+// its writes run in the background (bulkWriter); any other applies each
+// page in a transaction of its own. The next page is read and decoded
+// meanwhile. It returns the position and recorded-at of the last event
+// applied and how many were applied, logging progress as msg.
 func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, until *domain.Position, msg string) (domain.Position, int64, time.Time, error) {
 	var pos domain.Position
 	var total int64
 	var lastAt time.Time
 	pctx, stopPrefetch := context.WithCancel(ctx)
-	pages := r.prefetch(pctx, domain.Start, until)
+	var loader bulkLoader
+	var writer *bulkWriter
+	if b, ok := p.(bulkLoading); ok {
+		loader = b.bulkLoader(r.bulk)
+		writer = r.startBulkWriter(ctx, p, shadow, stopPrefetch)
+		defer writer.wait() // on an early return; a second wait is a no-op
+	}
+	pages := r.prefetch(pctx, domain.Start, until, loader == nil)
 	defer func() {
 		stopPrefetch()
 		for range pages { // let the reader finish
@@ -173,6 +182,9 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 	}()
 	for pg := range pages {
 		if pg.err != nil {
+			if writer != nil && writer.wait() != nil {
+				return pos, total, lastAt, writer.wait() // what stopped the reading
+			}
 			return pos, total, lastAt, pg.err
 		}
 		envs := pg.envs
@@ -188,13 +200,24 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if len(envs) == 0 {
 			break
 		}
-		err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, envs) })
+		var err error
+		switch {
+		case loader == nil:
+			err = pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.applyShadow(ctx, tx, p, shadow, envs) })
+		default:
+			if err = loader.fold(envs); err != nil {
+				err = fmt.Errorf("events %s..%s: %w", envs[0].Position, envs[len(envs)-1].Position, err)
+			}
+		}
 		if err != nil {
 			return pos, total, lastAt, err
 		}
 		last := envs[len(envs)-1]
 		pos, lastAt = last.Position, last.Meta.RecordedAt
 		total += int64(len(envs))
+		if loader != nil && more && loader.full() {
+			writer.send(loader.take(false), pos, total)
+		}
 		if total%(int64(r.RebuildBatch)*20) < int64(len(envs)) {
 			r.Log.Info(msg, slog.String("projection", p.Name()), slog.Int64("events", total),
 				slog.String("position", pos.String()))
@@ -203,7 +226,78 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 			break
 		}
 	}
+	if loader != nil {
+		// A write that failed stopped the prefetch, which ended the loop:
+		// its error is the one to report.
+		writer.send(loader.take(true), pos, total)
+		if err := writer.wait(); err != nil {
+			return pos, total, lastAt, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return pos, total, lastAt, err
+	}
 	return pos, total, lastAt, nil
+}
+
+// bulkWriter runs a bulk loader's writes in the background, one after
+// another in the order sent, each in a transaction of its own with
+// search_path at the shadow schema. After a failed write it runs no more
+// and calls stop (which ends the rebuild's reading).
+type bulkWriter struct {
+	r      *Runner
+	ctx    context.Context
+	p      Projection
+	shadow string
+	writes chan func() error
+	result chan error
+	err    error
+	waited bool
+}
+
+func (r *Runner) startBulkWriter(ctx context.Context, p Projection, shadow string, stop func()) *bulkWriter {
+	w := &bulkWriter{r: r, ctx: ctx, p: p, shadow: shadow, writes: make(chan func() error), result: make(chan error, 1)}
+	go func() {
+		var err error
+		for write := range w.writes {
+			if err == nil {
+				if err = write(); err != nil {
+					stop()
+				}
+			}
+		}
+		w.result <- err
+	}()
+	return w
+}
+
+// send hands write over, as the write of the events up to pos (total of
+// them), waiting while the previous write runs.
+func (w *bulkWriter) send(write bulkWrite, pos domain.Position, total int64) {
+	w.writes <- func() error {
+		started := time.Now()
+		err := pgx.BeginFunc(w.ctx, w.r.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(w.ctx, `SET LOCAL search_path TO `+ident(w.shadow)); err != nil {
+				return err
+			}
+			return write(w.ctx, tx)
+		})
+		if err != nil {
+			return fmt.Errorf("events up to %s: %w", pos, err)
+		}
+		w.r.Log.Info("rebuild wrote what it folded", slog.String("projection", w.p.Name()), slog.Int64("events", total),
+			slog.String("position", pos.String()), slog.Duration("took", time.Since(started)))
+		return nil
+	}
+}
+
+// wait lets the writes sent finish and returns the first error.
+func (w *bulkWriter) wait() error {
+	if !w.waited {
+		close(w.writes)
+		w.err, w.waited = <-w.result, true
+	}
+	return w.err
 }
 
 // rebuildPage reads up to RebuildBatch events after pos and applies them
@@ -230,13 +324,19 @@ func (r *Runner) applyShadow(ctx context.Context, tx pgx.Tx, p Projection, shado
 	return nil
 }
 
-// readPage reads and decodes up to RebuildBatch events after pos, decoding
-// on every core.
+// readPage reads and decodes up to RebuildBatch events after pos.
 func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.Envelope, error) {
 	recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
 	if err != nil {
 		return nil, err
 	}
+	return r.decodePage(recs, true, nil)
+}
+
+// decodePage decodes a page of events on every core. Without meta, only
+// the metadata of the page's last event and of the event at until (when
+// set) is decoded, for their recorded-at; the others' Meta is zero.
+func (r *Runner) decodePage(recs []domain.RecordedEvent, meta bool, until *domain.Position) ([]domain.Envelope, error) {
 	envs := make([]domain.Envelope, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/500, 1))
 	errs := make([]error, workers)
@@ -247,7 +347,12 @@ func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.En
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
 				var err error
-				if envs[i], err = r.Registry.DecodeEnvelope(recs[i]); err != nil {
+				if meta || i == len(recs)-1 || (until != nil && recs[i].Position == *until) {
+					envs[i], err = r.Registry.DecodeEnvelope(recs[i])
+				} else {
+					envs[i], err = r.decodeData(recs[i])
+				}
+				if err != nil {
 					errs[w] = fmt.Errorf("at %s: %w", recs[i].Position, err)
 					return
 				}
@@ -258,29 +363,65 @@ func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.En
 	return envs, errors.Join(errs...)
 }
 
+// decodeData decodes a stored event without its metadata.
+func (r *Runner) decodeData(rec domain.RecordedEvent) (domain.Envelope, error) {
+	e, err := r.Registry.Decode(rec.Type, rec.Data)
+	if err != nil {
+		return domain.Envelope{}, fmt.Errorf("%s@%d: %w", rec.Stream, rec.Revision, err)
+	}
+	return domain.Envelope{
+		ID: rec.ID, Stream: rec.Stream, Revision: rec.Revision, Position: rec.Position,
+		Type: e.EventType(), Event: e,
+	}, nil
+}
+
 type page struct {
 	envs []domain.Envelope
 	err  error
 }
 
-// prefetch reads pages of decoded events after pos ahead of the applier,
-// until a short page, a page reaching until (when set), an error, or ctx
-// ends; it closes the channel.
-func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position) <-chan page {
-	out := make(chan page, 1)
+type rawPage struct {
+	recs []domain.RecordedEvent
+	err  error
+}
+
+// prefetch reads pages of events after pos ahead of the applier, until a
+// short page, a page reaching until (when set), an error, or ctx ends,
+// and decodes them (meta is decodePage's); it closes the channel. Reading
+// and decoding overlap: the database reads the next page while the
+// previous one is decoded.
+func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position, meta bool) <-chan page {
+	raw := make(chan rawPage, 1)
 	go func() {
-		defer close(out)
+		defer close(raw)
 		for {
-			envs, err := r.readPage(ctx, pos)
+			recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
 			select {
-			case out <- page{envs: envs, err: err}:
+			case raw <- rawPage{recs: recs, err: err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(envs) < r.RebuildBatch || (until != nil && !envs[len(envs)-1].Position.Less(*until)) {
+			if err != nil || len(recs) < r.RebuildBatch || (until != nil && !recs[len(recs)-1].Position.Less(*until)) {
 				return
 			}
-			pos = envs[len(envs)-1].Position
+			pos = recs[len(recs)-1].Position
+		}
+	}()
+	out := make(chan page, 1)
+	go func() {
+		defer close(out)
+		for rp := range raw {
+			pg := page{err: rp.err}
+			if rp.err == nil {
+				pg.envs, pg.err = r.decodePage(rp.recs, meta, until)
+			}
+			select {
+			case out <- pg:
+			case <-ctx.Done():
+				for range raw { // let the reader finish
+				}
+				return
+			}
 		}
 	}()
 	return out

@@ -55,7 +55,8 @@ type Runner struct {
 	// Stats, when set, receives progress for /metrics.
 	Stats *Stats
 
-	trouble trouble // the transient failures since the last progress
+	trouble trouble    // the transient failures since the last progress
+	bulk    bulkLimits // of rebuilds' loaders; tests set them (export_test.go)
 }
 
 // trouble is a run of transient failures without progress in between.

@@ -1,0 +1,156 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/projections/prtest"
+)
+
+// appendEnvelopes appends the events of envs to the store after the
+// first `before` ones, one append each and in order, and waits until the
+// log shows them all.
+func appendEnvelopes(t *testing.T, b bundle, before int, envs []domain.Envelope) {
+	t.Helper()
+	ctx := context.Background()
+	for i, env := range envs {
+		meta := domain.CommandMeta{CommandID: fmt.Sprintf("cmd-%d", before+i), Actor: "fin", Role: "finance", Now: env.Meta.RecordedAt}
+		data, err := domain.Seal(meta, "", []domain.Event{env.Event})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Append(ctx, env.Stream, domain.AnyRevision(), data...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readLog(t, b, before+len(envs))
+}
+
+// TestRebuildEqualsIncrementalApply: a rebuild folds the log in memory
+// and writes each key once (spending) or COPYs its rows (payments); the
+// runner applies the same events in small batches. Both must give the
+// same tables — whether the rebuild writes once at the end or many
+// times (merging with what earlier writes wrote), and whether its writes
+// COPY or insert — and Verify, which compares the live tables with a
+// rebuild, must find nothing.
+func TestRebuildEqualsIncrementalApply(t *testing.T) {
+	t.Parallel()
+	// Each log is generated up to n events (and then further).
+	logs := map[string]struct {
+		g   *payGen
+		gen func(g *payGen, n int) []domain.Envelope
+		n   int
+	}{
+		"random events":   {newPayGen(7, 3, 4, 12), func(g *payGen, n int) []domain.Envelope { return g.run(n, payPropertyWeights) }, 500},
+		"monthly payroll": {newPayGen(8, 2, 3, 40), func(g *payGen, n int) []domain.Envelope { return g.payroll(n, false) }, 700},
+	}
+	limits := []struct {
+		name                           string
+		spendingKeys, paymentRows, min int
+	}{
+		{"one write, inserts", 0, 0, 0},
+		{"one write, COPY", 0, 0, 1},
+		{"a write every few pages, COPY", 50, 40, 1},
+		{"a write every page, COPY or insert", 1, 1, 8},
+	}
+	projs := []projections.Projection{projections.SpendingProjection{}, projections.PaymentsProjection{}}
+	for name, log := range logs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			g := log.g
+			envs := log.gen(g, log.n)
+			b := setup(t)
+			appendEnvelopes(t, b, 0, envs)
+			live := newRunner(b, projs...) // batches of 7 events
+			if err := live.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			applied := map[string][]string{}
+			for _, p := range projs {
+				for _, table := range p.Tables() {
+					applied[table] = prtest.Dump(t, b.db.Pool, table)
+				}
+			}
+			spendCheckModel(t, g, b.db.Pool)
+			for _, l := range limits {
+				r := newRunner(b, projs...)
+				r.RebuildBatch = 23
+				projections.SetBulkLimits(r, l.spendingKeys, l.paymentRows, l.min)
+				for name, v := range verifyAll(t, r, projs, 5) {
+					if v.ProblemCount() != 0 || v.Events != int64(len(envs)) {
+						t.Errorf("%s: verify %s after %d events: %+v", l.name, name, len(envs), v)
+					}
+				}
+				for _, p := range projs {
+					if err := r.Rebuild(ctx, p); err != nil {
+						t.Fatalf("%s: %v", l.name, err)
+					}
+					for _, table := range p.Tables() {
+						if got := prtest.Dump(t, b.db.Pool, table); !slices.Equal(got, applied[table]) {
+							t.Errorf("%s: %s rebuilt differs from %s applied in batches\nrebuilt:\n%s\napplied:\n%s",
+								l.name, table, table, payLines(got), payLines(applied[table]))
+						}
+					}
+				}
+				spendCheckModel(t, g, b.db.Pool)
+			}
+			// The live path goes on from the rebuilt tables: more events,
+			// applied in batches, give the tables a rebuild of all gives.
+			envs = slices.Clone(envs)
+			more := log.gen(g, len(envs)+150)[len(envs):]
+			appendEnvelopes(t, b, len(envs), more)
+			if err := live.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			spendCheckModel(t, g, b.db.Pool)
+			for name, v := range verifyAll(t, newRunner(b, projs...), projs, 5) {
+				if v.ProblemCount() != 0 {
+					t.Errorf("after more events applied to the rebuilt tables: verify %s: %+v", name, v)
+				}
+			}
+		})
+	}
+}
+
+// TestRebuildStopsAtAFailedWrite: a write that fails — here the payments
+// register's, on a settlement of a payment never issued, in a window
+// after the first and before the last — ends the rebuild with its error,
+// and leaves the live tables as they were and no shadow schema behind.
+func TestRebuildStopsAtAFailedWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newPayGen(9, 2, 3, 20)
+	issues := slices.Clone(g.payroll(600, true))
+	l := issues[0].Event.(*domain.PaymentIssued).PaymentLine
+	l.Reference = "never-issued"
+	bad := g.log.Add("payroll-x", domain.PaymentSettled{PaymentLine: l, BankReference: "B", SettledOn: l.PaidOn})
+	b := setup(t)
+	appendEnvelopes(t, b, 0, issues[:200])
+	projs := []projections.Projection{projections.PaymentsProjection{}}
+	if err := newRunner(b, projs...).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := prtest.Dump(t, b.db.Pool, "payments")
+	appendEnvelopes(t, b, 200, append([]domain.Envelope{bad}, issues[200:]...))
+	r := newRunner(b, projs...)
+	r.RebuildBatch = 50
+	projections.SetBulkLimits(r, 0, 100, 1)
+	err := r.Rebuild(ctx, projs[0])
+	if !errors.Is(err, domain.ErrNotFound) || !strings.Contains(err.Error(), "never-issued") {
+		t.Fatalf("rebuild ended with %v, want the settlement of a payment never issued", err)
+	}
+	if got := prtest.Dump(t, b.db.Pool, "payments"); !slices.Equal(got, before) {
+		t.Errorf("the live payments changed:\n%s\nwant\n%s", payLines(got), payLines(before))
+	}
+	var shadows int
+	if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'rb_payments_' || $1)`, schemaHash(b)).Scan(&shadows); err != nil || shadows != 0 {
+		t.Errorf("%d shadow schemas left (%v)", shadows, err)
+	}
+}

@@ -1,0 +1,9 @@
+package projections
+
+// SetBulkLimits sets the limits of r's rebuild loaders (bulkLimits): the
+// person keys of a spending rebuild's windows and the payments of a
+// payments rebuild's, and the new rows from which a write COPYs them.
+// Zero takes the default.
+func SetBulkLimits(r *Runner, spendingKeys, paymentRows, copyMin int) {
+	r.bulk = bulkLimits{spendingKeys: spendingKeys, paymentRows: paymentRows, copyMin: copyMin}
+}
