@@ -95,7 +95,7 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 					for _, table := range p.Tables() {
 						if got := prtest.Dump(t, b.db.Pool, table); !slices.Equal(got, applied[table]) {
 							t.Errorf("%s: %s rebuilt differs from %s applied in batches\nrebuilt:\n%s\napplied:\n%s",
-								l.name, table, table, payLines(got), payLines(applied[table]))
+								l.name, table, table, prtest.Lines(got), prtest.Lines(applied[table]))
 						}
 					}
 				}
@@ -147,7 +147,7 @@ func TestRebuildStopsAtAFailedWrite(t *testing.T) {
 		t.Fatalf("rebuild ended with %v, want the settlement of a payment never issued", err)
 	}
 	if got := prtest.Dump(t, b.db.Pool, "payments"); !slices.Equal(got, before) {
-		t.Errorf("the live payments changed:\n%s\nwant\n%s", payLines(got), payLines(before))
+		t.Errorf("the live payments changed:\n%s\nwant\n%s", prtest.Lines(got), prtest.Lines(before))
 	}
 	var shadows int
 	if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'rb_payments_' || $1)`, schemaHash(b)).Scan(&shadows); err != nil || shadows != 0 {
