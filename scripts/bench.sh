@@ -269,19 +269,24 @@ work ran on it.
   "distinct persons" exact (one `spending_persons` row per person, month
   and township: a million here), the primary key built afterwards; the
   payments register COPYs windows of 65,536 payments in the background and
-  builds its secondary indexes once. Measured that day, 1,000,000 events,
-  medians of 3, in the same quiet hour: spending from 0.38× to 1.19× COPY,
-  payments from 0.37× to 0.85×. What keeps spending under 2× is reading the
-  log. A CPU profile of a 1,000,000-event spending rebuild (4.5 s; 4.5 s of
-  Go CPU, 2.6 s of PostgreSQL's) has the Go side 32 % scanning the events'
-  rows (every column, the metadata too, which the rebuild does not
-  decode), 31 % decoding their data (the direct codec, ~1.4 µs an event),
-  12 % folding them and ~20 % collecting garbage; reading the log without
-  decoding it runs at about 2.5–3× COPY. The final write (1.3 s: sorting,
-  COPY of the million `spending_persons` rows, building their key) cannot
-  overlap the reading, since a count is final only at the end of the log.
-  2× would take a cheaper read of the log (such as a store read of the
-  events' data alone), not a cheaper write.
+  builds its secondary indexes once. Measured that day (1,000,000 events,
+  medians of 3 rounds), before and after in the same quiet quarter hour:
+  spending from 0.38× to 1.19× COPY, payments from 0.37× to 0.85×; in
+  later runs, as other work came and went, spending 0.80–1.09× and
+  payments 0.52–0.76×. The rebuilds suffer more from a busy machine than
+  COPY does: they read about 700 MB of event rows (data and metadata, 550
+  bytes an event, and the rest of the row) through the socket in pages of
+  10,000, a round trip each, where COPY sends about 210 MB in one stream. What keeps spending under 2× is reading the log. A CPU profile of a 1,000,000-event spending rebuild (4.0 s of Go
+  CPU, 2.2–2.7 s of PostgreSQL's; 4.5 s of wall time when the machine is
+  quiet) has the Go side 35 % scanning the events' rows (every column, the
+  metadata too, which the rebuild does not decode), 35 % decoding their
+  data (the direct codec, ~1.4 µs an event), 14 % folding them and ~7 %
+  collecting garbage; reading the log without decoding it runs at about
+  2.5–3× COPY. The final write (1.3 s: sorting, COPY of the million
+  `spending_persons` rows, building their key) cannot overlap the reading,
+  since a count is final only at the end of the log. 2× would take a
+  cheaper read of the log (such as a store read of the events' data
+  alone), not a cheaper write.
 - **Look-up p99 (target < 10 ms).** Client, server and PostgreSQL share two
   cores with 32 requests in flight; the floor's own p99 is about 10 ms
   (9.8–10.5 ms in runs on 2026-11-29), and the API's comes on top of it.
