@@ -19,7 +19,7 @@ type Notices struct{ x runtime }
 
 // NewNotices returns the change-notice use cases over a store.
 func NewNotices(store domain.EventStore) *Notices {
-	return &Notices{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1}}
+	return &Notices{x: newRuntime(store, domain.NewLedgerRegistry())}
 }
 
 // notices is a department's notice stream folded, with every event by ID,

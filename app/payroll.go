@@ -65,8 +65,9 @@ type reporter struct {
 // NewPayroll returns the payroll use cases over a store and the read
 // models. sealer may be nil where no payment file is written.
 func NewPayroll(store domain.EventStore, read ReadModels, sealer Sealer) *Payroll {
-	return &Payroll{x: runtime{store: store, reg: domain.NewLedgerRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes,
-		workers: goruntime.GOMAXPROCS(0)}, read: read, sealer: sealer, reporter: &reporter{}}
+	x := newRuntime(store, domain.NewLedgerRegistry())
+	x.workers = goruntime.GOMAXPROCS(0)
+	return &Payroll{x: x, read: read, sealer: sealer, reporter: &reporter{}}
 }
 
 // WithWorkers returns p working on at most n payment shards at once

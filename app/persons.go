@@ -30,8 +30,7 @@ const PersonCache = 10_000
 // NewPersons returns the person use cases over a store, with a cache of
 // PersonCache folded streams.
 func NewPersons(store domain.EventStore) *Persons {
-	return &Persons{x: runtime{store: store, reg: domain.NewBeneficiaryRegistry(), policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1},
-		states: newFoldCache(PersonCache)}
+	return &Persons{x: newRuntime(store, domain.NewBeneficiaryRegistry()), states: newFoldCache(PersonCache)}
 }
 
 // WithPolicy returns p retrying lost races as pol says.

@@ -232,6 +232,12 @@ type runtime struct {
 	workers int // payment shards worked on at once
 }
 
+// newRuntime is a use case's runtime with the defaults: the one retry
+// policy, chunks of domain.MaxChunkBytes, one worker.
+func newRuntime(store domain.EventStore, reg *domain.Registry) runtime {
+	return runtime{store: store, reg: reg, policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1}
+}
+
 // eachShard runs fn for every payment shard, x.workers of them at once.
 // The first error cancels the others' context and is returned.
 func (x *runtime) eachShard(ctx context.Context, fn func(ctx context.Context, i int) error) error {
