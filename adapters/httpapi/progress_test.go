@@ -49,7 +49,7 @@ func TestBatchProgressOverHTTP(t *testing.T) {
 			// Another process approves with small chunks and dies after
 			// its control event and three of its payment appends.
 			stopping := &stoppingStore{EventStore: l.Store, n: 5}
-			pay := app.NewPayroll(stopping, projections.ReadModels{Q: l.DB.Pool, Store: l.Store, Wait: time.Minute}, nil).WithChunkBytes(1 << 10)
+			pay := app.NewPayroll(stopping, projections.ReadModels{Q: l.DB.Pool, Store: l.Store, Wait: time.Minute}, nil).WithChunkBytes(1 << 10).WithWorkers(1) // no append of another shard in flight when it stops
 			meta := domain.CommandMeta{CommandID: "test:approve", Actor: "finance2", Role: "finance", Now: time.Now()}
 			if _, err := pay.Approve(context.Background(), meta, batch); !errors.Is(err, errStopped) {
 				t.Fatalf("approve: %v, want it stopped", err)
