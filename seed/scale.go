@@ -402,7 +402,7 @@ func PlanScale(o ScaleOptions) (*ScalePlan, error) {
 				inShard[domain.PaymentShard(p.Persons[i].ID)]++
 			}
 			for _, c := range inShard {
-				chunks := (c + scaleLines - 1) / scaleLines
+				chunks := (c + int64(scaleLines) - 1) / int64(scaleLines)
 				for _, t := range []string{domain.TypeLinesReserved, domain.TypePaymentsIssued, domain.TypePaymentsSettled} {
 					p.EventsByType[t] += chunks * months
 				}
@@ -613,8 +613,9 @@ func scalePipeline[T any](ctx context.Context, n, workers int, gen func(k int) (
 
 // scaleLines is how many lines a chunk event of the scenario carries:
 // its lines' JSON stays well under domain.MaxChunkBytes (the scenario's
-// townships are short), and the plan can count the chunks ahead.
-const scaleLines = 400
+// townships are short), and the plan can count the chunks ahead. A
+// variable only so that tests can make shards take several chunks a batch.
+var scaleLines = 400
 
 // scaleChain is where a stream of the scenario stands: its revision and
 // the head of its hash chain.
@@ -622,6 +623,16 @@ type scaleChain struct {
 	exists   bool
 	revision uint64
 	lastHash string
+}
+
+// next is the revision the chain's next event lands at: what names a
+// step of a shard, whose steps repeat (a batch reserves and issues its
+// lines in chunks of scaleLines).
+func (c *scaleChain) next() uint64 {
+	if !c.exists {
+		return 0
+	}
+	return c.revision + 1
 }
 
 // seal seals events onto the chain and advances it.
@@ -767,7 +778,7 @@ func (p *ScalePlan) batch(l *scaleLedger, per domain.Period, n int) ([]scaleRoun
 		lines = append(lines, reserved...)
 		c := &l.shards[k]
 		add := func(meta domain.CommandMeta, step string, ev domain.Event) error {
-			data, err := c.seal(meta, fmt.Sprintf("%s/%x@%d", step, k, c.revision), ev)
+			data, err := c.seal(meta, fmt.Sprintf("%s/%x@%d", step, k, c.next()), ev)
 			if err != nil {
 				return err
 			}
