@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -390,33 +391,116 @@ func decodeField[T any](d *decoder, v *T, f *field[T]) bool {
 		}
 		return true
 	}
-	lv := lastValue{kind: f.kind, raw: string(raw)}
+	lv := lastValue{kind: f.kind}
 	switch f.kind {
 	case kString:
-		lv.str = lv.raw
+		lv.str = string(raw)
+		lv.raw = lv.str
 		*f.str(v) = lv.str
 	case kMoney:
-		m, err := ParseMoney("amount", lv.raw)
-		if err != nil {
-			return false
+		fen, ok := fastFen(raw)
+		if !ok {
+			m, err := ParseMoney("amount", string(raw))
+			if err != nil {
+				return false
+			}
+			fen = m.fen
 		}
-		lv.money = m
-		*f.money(v) = m
+		lv.money = Money{fen}
+		*f.money(v) = lv.money
 	case kPeriod:
-		if err := lv.period.UnmarshalText(raw); err != nil {
-			return false
+		p, ok := fastPeriod(raw)
+		if !ok {
+			if err := p.UnmarshalText(raw); err != nil {
+				return false
+			}
 		}
-		*f.period(v) = lv.period
+		lv.period = p
+		*f.period(v) = p
 	case kDate:
-		if err := lv.date.UnmarshalText(raw); err != nil {
-			return false
+		dt, ok := fastDate(raw)
+		if !ok {
+			if err := dt.UnmarshalText(raw); err != nil {
+				return false
+			}
 		}
-		*f.date(v) = lv.date
+		lv.date = dt
+		*f.date(v) = dt
 	}
-	if d.last != nil {
+	if d.last != nil { // the text only where it is remembered
+		if lv.raw == "" {
+			lv.raw = string(raw)
+		}
 		d.last[f.name] = lv
 	}
 	return true
+}
+
+// fastFen reads an amount as Money's JSON writes it ("110.00": digits
+// without a leading zero, a point, two digits) without ParseMoney's
+// checks, which only other forms need; false for any other form.
+func fastFen(b []byte) (int64, bool) {
+	n := len(b)
+	if n < 4 || n > maxMoneyIntDigits+3 || b[n-3] != '.' || (b[0] == '0' && n > 4) {
+		return 0, false
+	}
+	var fen int64
+	for i, c := range b {
+		if i == n-3 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		fen = fen*10 + int64(c-'0')
+	}
+	return fen, true
+}
+
+// digits reads b as a decimal number of ASCII digits; false otherwise.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(b) > 0
+}
+
+// fastPeriod reads "YYYY-MM" as Period's JSON writes it; false for any
+// other form or a month NewPeriod refuses.
+func fastPeriod(b []byte) (Period, bool) {
+	if len(b) != 7 || b[4] != '-' {
+		return Period{}, false
+	}
+	y, ok1 := digits(b[:4])
+	m, ok2 := digits(b[5:])
+	if !ok1 || !ok2 {
+		return Period{}, false
+	}
+	p, err := NewPeriod(y, time.Month(m))
+	return p, err == nil
+}
+
+// fastDate reads "YYYY-MM-DD" as Date's JSON writes it; false for any
+// other form or a day the month does not have.
+func fastDate(b []byte) (Date, bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return Date{}, false
+	}
+	y, ok1 := digits(b[:4])
+	m, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || day < 1 {
+		return Date{}, false
+	}
+	dt := NewDate(y, time.Month(m), day)
+	if dt.Day() != day { // 2024-02-30 would roll over
+		return Date{}, false
+	}
+	return dt, true
 }
 
 // decodeTop reads a whole event: one object and nothing after it.

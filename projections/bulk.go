@@ -24,11 +24,11 @@ type bulkLoading interface {
 // one being written and the one being folded. Zero fields take the
 // defaults; tests set small ones, to write often and COPY small batches.
 type bulkLimits struct {
-	// spendingKeys: the person keys (program, month, township, person) in
-	// a spending window (default 2 Mi); each costs about 22 bytes while
-	// folded (a million from a million payments to 83,333 persons:
-	// 21.6 MB) and 12 more while it is written.
-	spendingKeys int
+	// spendingMarks: the payments (each a mark of its person key:
+	// program, month, township, person) in a spending window (default
+	// 4 Mi); each costs 8 bytes while folded and about 12 more, per
+	// person key, while it is written.
+	spendingMarks int
 	// paymentRows: the payments in a payments window (default 64 Ki),
 	// each about 450 bytes.
 	paymentRows int
@@ -38,8 +38,8 @@ type bulkLimits struct {
 }
 
 func (l bulkLimits) withDefaults() bulkLimits {
-	if l.spendingKeys <= 0 {
-		l.spendingKeys = 2 << 20
+	if l.spendingMarks <= 0 {
+		l.spendingMarks = 4 << 20
 	}
 	if l.paymentRows <= 0 {
 		l.paymentRows = 64 << 10
@@ -79,7 +79,7 @@ type bulkWrite func(ctx context.Context, tx pgx.Tx) error
 
 func (SpendingProjection) bulkLoader(limits bulkLimits) bulkLoader {
 	limits = limits.withDefaults()
-	return &spendingLoader{f: spendingFold{copyMin: limits.copyMin}, limit: limits.spendingKeys}
+	return &spendingLoader{f: spendingFold{copyMin: limits.copyMin}, limit: limits.spendingMarks}
 }
 
 // spendingLoader folds a rebuild of spending in memory: the totals of
@@ -90,13 +90,13 @@ func (SpendingProjection) bulkLoader(limits bulkLimits) bulkLoader {
 // incremental path reads to count persons who cross zero.
 type spendingLoader struct {
 	f     spendingFold
-	limit int  // person keys
+	limit int  // marks
 	taken bool // a write was handed over: later ones merge with it
 }
 
 func (l *spendingLoader) fold(batch []domain.Envelope) error { return l.f.fold(batch) }
 
-func (l *spendingLoader) full() bool { return l.f.personKeys() >= l.limit }
+func (l *spendingLoader) full() bool { return l.f.personMarks() >= l.limit }
 
 func (l *spendingLoader) take(bool) bulkWrite {
 	f, fresh := l.f, !l.taken

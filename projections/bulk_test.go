@@ -52,7 +52,7 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 	}
 	limits := []struct {
 		name                           string
-		spendingKeys, paymentRows, min int
+		spendingMarks, paymentRows, min int
 	}{
 		{"one write, inserts", 0, 0, 0},
 		{"one write, COPY", 0, 0, 1},
@@ -82,7 +82,7 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 			for _, l := range limits {
 				r := newRunner(b, projs...)
 				r.RebuildBatch = 23
-				projections.SetBulkLimits(r, l.spendingKeys, l.paymentRows, l.min)
+				projections.SetBulkLimits(r, l.spendingMarks, l.paymentRows, l.min)
 				for name, v := range verifyAll(t, r, projs, 5) {
 					if v.ProblemCount() != 0 || v.Events != int64(len(envs)) {
 						t.Errorf("%s: verify %s after %d events: %+v", l.name, name, len(envs), v)
@@ -153,4 +153,46 @@ func TestRebuildStopsAtAFailedWrite(t *testing.T) {
 	if err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'rb_payments_' || $1)`, schemaHash(b)).Scan(&shadows); err != nil || shadows != 0 {
 		t.Errorf("%d shadow schemas left (%v)", shadows, err)
 	}
+}
+
+// logOnly hides every method of the store but those of domain.EventStore
+// (so it is not a domain.DataReader): the rebuild reads it with ReadAll.
+type logOnly struct{ domain.EventStore }
+
+// TestRebuildReadsTheLogWithOrWithoutMetadata: a bulk rebuild reads the
+// PostgreSQL store without the events' metadata (domain.DataReader) and
+// any other store with ReadAll; both give the same tables, count every
+// event, and record the recorded-at of the last one, which only its
+// metadata holds.
+func TestRebuildReadsTheLogWithOrWithoutMetadata(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	if _, ok := domain.EventStore(b.store).(domain.DataReader); !ok {
+		t.Fatal("the PostgreSQL store is not a domain.DataReader")
+	}
+	g := newPayGen(9, 2, 3, 12)
+	envs := g.payroll(300, false)
+	appendEnvelopes(t, b, 0, envs)
+	lastAt := envs[len(envs)-1].Meta.RecordedAt
+	var dumps [2][]string
+	for i, store := range []domain.EventStore{b.store, logOnly{b.store}} {
+		r := newRunner(b)
+		r.Store, r.RebuildBatch = store, 23
+		if err := r.Rebuild(ctx, projections.SpendingProjection{}); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := projections.LoadCheckpoint(ctx, b.db.Pool, projections.SpendingProjection{}.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.EventsApplied != int64(len(envs)) || !c.LastEventAt.Equal(lastAt) {
+			t.Errorf("store %d: checkpoint after %d events, the last recorded at %s: %+v", i, len(envs), lastAt, c)
+		}
+		dumps[i] = prtest.Dump(t, b.db.Pool, "spending")
+	}
+	if len(dumps[0]) == 0 || !slices.Equal(dumps[0], dumps[1]) {
+		t.Errorf("spending rebuilt without metadata:\n%s\nwith it:\n%s", prtest.Lines(dumps[0]), prtest.Lines(dumps[1]))
+	}
+	spendCheckModel(t, g, b.db.Pool)
 }

@@ -4,6 +4,6 @@ package projections
 // person keys of a spending rebuild's windows and the payments of a
 // payments rebuild's, and the new rows from which a write COPYs them.
 // Zero takes the default.
-func SetBulkLimits(r *Runner, spendingKeys, paymentRows, copyMin int) {
-	r.bulk = bulkLimits{spendingKeys: spendingKeys, paymentRows: paymentRows, copyMin: copyMin}
+func SetBulkLimits(r *Runner, spendingMarks, paymentRows, copyMin int) {
+	r.bulk = bulkLimits{spendingMarks: spendingMarks, paymentRows: paymentRows, copyMin: copyMin}
 }

@@ -166,6 +166,7 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 	var pos domain.Position
 	var total int64
 	var lastAt time.Time
+	var last domain.Envelope
 	pctx, stopPrefetch := context.WithCancel(ctx)
 	var loader bulkLoader
 	var writer *bulkWriter
@@ -212,7 +213,7 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if err != nil {
 			return pos, total, lastAt, err
 		}
-		last := envs[len(envs)-1]
+		last = envs[len(envs)-1]
 		pos, lastAt = last.Position, last.Meta.RecordedAt
 		total += int64(len(envs))
 		if loader != nil && more && loader.full() {
@@ -233,11 +234,34 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if err := writer.wait(); err != nil {
 			return pos, total, lastAt, err
 		}
+		if total > 0 { // its pages came without metadata
+			var err error
+			if lastAt, err = r.recordedAt(ctx, last); err != nil {
+				return pos, total, lastAt, err
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return pos, total, lastAt, err
 	}
 	return pos, total, lastAt, nil
+}
+
+// recordedAt reads the metadata of an event read without it, for its
+// recorded-at.
+func (r *Runner) recordedAt(ctx context.Context, env domain.Envelope) (time.Time, error) {
+	recs, err := r.Store.ReadStream(ctx, env.Stream, domain.Forwards, env.Revision, 1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(recs) != 1 || recs[0].Revision != env.Revision {
+		return time.Time{}, fmt.Errorf("%s@%d: not found again", env.Stream, env.Revision)
+	}
+	md, err := domain.DecodeMetadata(recs[0].Metadata)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s@%d: %w", env.Stream, env.Revision, err)
+	}
+	return md.RecordedAt, nil
 }
 
 // bulkWriter runs a bulk loader's writes in the background, one after
@@ -330,13 +354,12 @@ func (r *Runner) readPage(ctx context.Context, pos domain.Position) ([]domain.En
 	if err != nil {
 		return nil, err
 	}
-	return r.decodePage(recs, true, nil)
+	return r.decodePage(recs, true)
 }
 
-// decodePage decodes a page of events on every core. Without meta, only
-// the metadata of the page's last event and of the event at until (when
-// set) is decoded, for their recorded-at; the others' Meta is zero.
-func (r *Runner) decodePage(recs []domain.RecordedEvent, meta bool, until *domain.Position) ([]domain.Envelope, error) {
+// decodePage decodes a page of events on every core; without meta, their
+// data alone (Meta is zero).
+func (r *Runner) decodePage(recs []domain.RecordedEvent, meta bool) ([]domain.Envelope, error) {
 	envs := make([]domain.Envelope, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/500, 1))
 	errs := make([]error, workers)
@@ -347,7 +370,7 @@ func (r *Runner) decodePage(recs []domain.RecordedEvent, meta bool, until *domai
 			defer wg.Done()
 			for i := w; i < len(recs); i += workers {
 				var err error
-				if meta || i == len(recs)-1 || (until != nil && recs[i].Position == *until) {
+				if meta {
 					envs[i], err = r.Registry.DecodeEnvelope(recs[i])
 				} else {
 					envs[i], err = r.decodeData(recs[i])
@@ -387,7 +410,8 @@ type rawPage struct {
 
 // prefetch reads pages of events after pos ahead of the applier, until a
 // short page, a page reaching until (when set), an error, or ctx ends,
-// and decodes them (meta is decodePage's); it closes the channel. Reading
+// and decodes them (meta is decodePage's; without it, a store that is a
+// domain.DataReader is read without metadata); it closes the channel. Reading
 // and decoding overlap: the database reads the next page while the
 // previous one is decoded.
 func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domain.Position, meta bool) <-chan page {
@@ -395,7 +419,13 @@ func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domai
 	go func() {
 		defer close(raw)
 		for {
-			recs, err := r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
+			var recs []domain.RecordedEvent
+			var err error
+			if dr, ok := r.Store.(domain.DataReader); ok && !meta {
+				recs, err = dr.ReadAllData(ctx, pos, r.RebuildBatch)
+			} else {
+				recs, err = r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
+			}
 			select {
 			case raw <- rawPage{recs: recs, err: err}:
 			case <-ctx.Done():
@@ -413,7 +443,7 @@ func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domai
 		for rp := range raw {
 			pg := page{err: rp.err}
 			if rp.err == nil {
-				pg.envs, pg.err = r.decodePage(rp.recs, meta, until)
+				pg.envs, pg.err = r.decodePage(rp.recs, meta)
 			}
 			select {
 			case out <- pg:

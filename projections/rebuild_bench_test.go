@@ -16,6 +16,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -69,11 +70,13 @@ func BenchmarkRebuild(b *testing.B) {
 		rates["copy_floor"] = append(rates["copy_floor"], copyFloor(b, db, n))
 		for _, p := range []projections.Projection{projections.SpendingProjection{}, projections.PaymentsProjection{}} {
 			checkpoint()
+			stopProfile := benchenv.CPUProfile(b, fmt.Sprintf("rebuild-%s-%d", p.Name(), len(rates[p.Name()])))
 			start := time.Now()
 			if err := r.Rebuild(context.Background(), p); err != nil {
 				b.Fatal(err)
 			}
 			rates[p.Name()] = append(rates[p.Name()], float64(n)/time.Since(start).Seconds())
+			stopProfile()
 		}
 	}
 	for _, name := range names {
@@ -120,7 +123,7 @@ func benchLines(n int) []domain.PaymentLine {
 // the store's append path, 1,000 events per append. It keeps no line: a
 // million lines held through the rounds would cost the rebuilds' garbage
 // collector a scan of them at every cycle, which no real rebuild pays.
-func seedPayments(b *testing.B, store *pgstore.Store, n int) {
+func seedPayments(b testing.TB, store *pgstore.Store, n int) {
 	b.Helper()
 	ctx := context.Background()
 	lines := benchLines(n)

@@ -24,10 +24,12 @@ package pgstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -542,6 +544,71 @@ func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, fi
 		return nil, err
 	}
 	return collectEvents(rows)
+}
+
+// ReadAllData implements domain.DataReader: readAll without the columns a
+// rebuild does not decode, scanned from the connection's buffer.
+func (s *Store) ReadAllData(ctx context.Context, from domain.Position, limit int) ([]domain.RecordedEvent, error) {
+	if limit <= 0 {
+		limit = s.batch
+	}
+	evs, err := s.readAllData(ctx, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read $all: %w", pg.Classify(ctx, err))
+	}
+	return evs, nil
+}
+
+func (s *Store) readAllData(ctx context.Context, from domain.Position, limit int) ([]domain.RecordedEvent, error) {
+	h, err := s.horizon(ctx) // as readAll
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT stream, revision, position, tx_id::text, type, data::text FROM events
+		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint) AND tx_id < $4::text::xid8
+		ORDER BY events.tx_id, events.position LIMIT $3`,
+		strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit, h.xid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]domain.RecordedEvent, 0, limit)
+	fds := rows.FieldDescriptions()
+	if len(fds) != 6 {
+		return nil, fmt.Errorf("read $all: %d columns, want 6", len(fds))
+	}
+	var stream, typ string // consecutive events share them: one string each
+	for rows.Next() {
+		v := rows.RawValues() // text columns are their bytes in either format
+		rev, err1 := int8Value(fds[1], v[1])
+		pos, err2 := int8Value(fds[2], v[2])
+		commit, err3 := strconv.ParseUint(string(v[3]), 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("read $all: %w", err)
+		}
+		if string(v[0]) != stream {
+			stream = string(v[0])
+		}
+		if string(v[4]) != typ {
+			typ = string(v[4])
+		}
+		out = append(out, domain.RecordedEvent{
+			Stream: stream, Revision: rev, Position: domain.Position{Commit: commit, Prepare: pos},
+			Type: typ, Data: slices.Clone(v[5]),
+		})
+	}
+	return out, rows.Err()
+}
+
+// int8Value reads a bigint column's raw value in the format it came in.
+func int8Value(fd pgconn.FieldDescription, raw []byte) (uint64, error) {
+	if fd.Format == pgx.BinaryFormatCode {
+		if len(raw) != 8 {
+			return 0, fmt.Errorf("%s: %d bytes, not a bigint", fd.Name, len(raw))
+		}
+		return binary.BigEndian.Uint64(raw), nil
+	}
+	return strconv.ParseUint(string(raw), 10, 64)
 }
 
 // heldBack reports whether committed events after from are being held

@@ -12,6 +12,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -69,6 +70,12 @@ func Run(t *testing.T, h Harness) {
 		{"BulkIdempotentRetry", testBulkIdempotentRetry},
 		{"BulkGlobalOrderAndSubscription", testBulkSubscribe},
 		{"BulkRejectsBadInput", testBulkBadInput},
+	}
+	if _, ok := h.New(t).(domain.DataReader); ok {
+		cases = append(cases, struct {
+			name string
+			fn   func(t *testing.T, h Harness)
+		}{"ReadAllDataReadsWhatReadAllReads", testReadAllData})
 	}
 	if h.HoldAppend != nil {
 		cases = append(cases, struct {
@@ -497,6 +504,46 @@ func testGlobalOrder(t *testing.T, h Harness) {
 	}
 	if none := readAllOf(t, s, all[5].Position, n.filter()); len(none) != 0 {
 		t.Errorf("after the last event: %d events, want 0", len(none))
+	}
+}
+
+// testReadAllData: a store that is a domain.DataReader reads the same
+// events in the same order with ReadAllData as with ReadAll, with their
+// stream, revision, position, type and data, and nothing else.
+func testReadAllData(t *testing.T, h Harness) {
+	s, n := h.New(t), newNS()
+	dr := s.(domain.DataReader) // Run adds the test for such stores only
+	first := mustAppend(t, s, n.stream("a"), domain.NoStream(), events(0, 1)...)
+	mustAppend(t, s, n.stream("b"), domain.NoStream(), events(1, 2)...)
+	mustAppend(t, s, n.stream("a"), domain.Exact(0), events(3, 2)...)
+	want := readAllN(t, s, first.Position, n.filter(), 4)
+	ours := func(evs []domain.RecordedEvent) []domain.RecordedEvent {
+		return slices.DeleteFunc(evs, func(e domain.RecordedEvent) bool { return !n.filter().Matches(e.Stream, e.Type) })
+	}
+	var got []domain.RecordedEvent
+	for pos := first.Position; len(ours(slices.Clone(got))) < len(want); {
+		page, err := dr.ReadAllData(ctxFor(t), pos, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		got, pos = append(got, page...), page[len(page)-1].Position
+	}
+	got = ours(got)
+	if len(got) != len(want) {
+		t.Fatalf("ReadAllData read %d of our events, ReadAll %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Stream != w.Stream || g.Revision != w.Revision || g.Position != w.Position || g.Type != w.Type || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("event %d: ReadAllData %s@%d %s %s %s, ReadAll %s@%d %s %s %s", i,
+				g.Stream, g.Revision, g.Position, g.Type, g.Data, w.Stream, w.Revision, w.Position, w.Type, w.Data)
+		}
+		if g.ID != uuid.Nil || g.Metadata != nil || !g.RecordedAt.IsZero() {
+			t.Errorf("event %d: ReadAllData filled what it leaves out: %v %q %s", i, g.ID, g.Metadata, g.RecordedAt)
+		}
 	}
 }
 
