@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lushan-dpf/ledger/domain"
@@ -51,7 +52,7 @@ func TestRebuildEqualsIncrementalApply(t *testing.T) {
 		"monthly payroll": {newPayGen(8, 2, 3, 40), func(g *payGen, n int) []domain.Envelope { return g.payroll(n, false) }, 700},
 	}
 	limits := []struct {
-		name                           string
+		name                            string
 		spendingMarks, paymentRows, min int
 	}{
 		{"one write, inserts", 0, 0, 0},
@@ -195,4 +196,66 @@ func TestRebuildReadsTheLogWithOrWithoutMetadata(t *testing.T) {
 		t.Errorf("spending rebuilt without metadata:\n%s\nwith it:\n%s", prtest.Lines(dumps[0]), prtest.Lines(dumps[1]))
 	}
 	spendCheckModel(t, g, b.db.Pool)
+}
+
+// pageLog records the pages a rebuild reads through ReadAll.
+type pageLog struct {
+	domain.EventStore
+	mu     sync.Mutex
+	limits []int
+	bytes  []int
+	events int
+}
+
+func (s *pageLog) ReadAll(ctx context.Context, from domain.Position, limit int, f domain.Filter) ([]domain.RecordedEvent, error) {
+	recs, err := s.EventStore.ReadAll(ctx, from, limit, f)
+	size := 0
+	for _, r := range recs {
+		size += len(r.Data) + len(r.Metadata)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits, s.bytes, s.events = append(s.limits, limit), append(s.bytes, size), s.events+len(recs)
+	return recs, err
+}
+
+// TestRebuildPagesAreBoundedInBytes: a rebuild asks for as many events as
+// fit in RebuildPageBytes at the size of the events it has read, so large
+// events (the payroll's chunks) make short pages; every event is still
+// read once, and the tables are those of a rebuild in whole pages.
+func TestRebuildPagesAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	g := newPayGen(11, 2, 3, 12)
+	envs := g.payroll(120, false)
+	appendEnvelopes(t, b, 0, envs)
+	var dumps [2][]string
+	var pages *pageLog
+	for i, pageBytes := range []int{0, 4000} {
+		pages = &pageLog{EventStore: b.store}
+		r := newRunner(b)
+		r.Store, r.RebuildBatch, r.RebuildPageBytes = pages, 1000, pageBytes
+		if err := r.Rebuild(ctx, projections.PaymentsProjection{}); err != nil {
+			t.Fatal(err)
+		}
+		dumps[i] = prtest.Dump(t, b.db.Pool, "payments")
+	}
+	if len(dumps[0]) == 0 || !slices.Equal(dumps[0], dumps[1]) {
+		t.Errorf("payments rebuilt in pages of 4,000 bytes:\n%s\nin whole pages:\n%s", prtest.Lines(dumps[1]), prtest.Lines(dumps[0]))
+	}
+	// The first page learns the size (100 events at most), the others
+	// hold about 4,000 bytes: some events more than that at most. (The
+	// swap's read of what came meanwhile finds nothing.)
+	if pages.events != len(envs) || len(pages.limits) < 5 || pages.limits[0] != 100 {
+		t.Fatalf("read %d events of %d in pages asking for %v", pages.events, len(envs), pages.limits)
+	}
+	for i, size := range pages.bytes[1:] {
+		if size == 0 && i+2 == len(pages.bytes) {
+			continue
+		}
+		if size > 6000 || pages.limits[i+1] >= 100 {
+			t.Errorf("page %d asked for %d events and holds %d bytes, over the bound of 4,000", i+1, pages.limits[i+1], size)
+		}
+	}
 }

@@ -167,6 +167,7 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 	var total int64
 	var lastAt time.Time
 	var last domain.Envelope
+	logged := time.Now() // progress is logged every 5 seconds
 	pctx, stopPrefetch := context.WithCancel(ctx)
 	var loader bulkLoader
 	var writer *bulkWriter
@@ -189,7 +190,7 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 			return pos, total, lastAt, pg.err
 		}
 		envs := pg.envs
-		more := len(envs) == r.RebuildBatch
+		more := len(envs) == pg.limit
 		if until != nil {
 			n := len(envs)
 			for n > 0 && until.Less(envs[n-1].Position) {
@@ -219,7 +220,8 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if loader != nil && more && loader.full() {
 			writer.send(loader.take(false), pos, total)
 		}
-		if total%(int64(r.RebuildBatch)*20) < int64(len(envs)) {
+		if time.Since(logged) >= 5*time.Second {
+			logged = time.Now()
 			r.Log.Info(msg, slog.String("projection", p.Name()), slog.Int64("events", total),
 				slog.String("position", pos.String()))
 		}
@@ -399,13 +401,28 @@ func (r *Runner) decodeData(rec domain.RecordedEvent) (domain.Envelope, error) {
 }
 
 type page struct {
-	envs []domain.Envelope
-	err  error
+	envs  []domain.Envelope
+	limit int // the events asked for: a page with fewer ends the log
+	err   error
 }
 
 type rawPage struct {
-	recs []domain.RecordedEvent
-	err  error
+	recs  []domain.RecordedEvent
+	limit int
+	err   error
+}
+
+// nextLimit is the events the page after recs asks for: as many as fit
+// in RebuildPageBytes at their mean size, RebuildBatch at most.
+func (r *Runner) nextLimit(recs []domain.RecordedEvent) int {
+	size := 0
+	for i := range recs {
+		size += len(recs[i].Data) + len(recs[i].Metadata)
+	}
+	if len(recs) == 0 || size == 0 {
+		return r.RebuildBatch
+	}
+	return max(1, min(r.RebuildBatch, int(int64(r.RebuildPageBytes)*int64(len(recs))/int64(size))))
 }
 
 // prefetch reads pages of events after pos ahead of the applier, until a
@@ -418,30 +435,31 @@ func (r *Runner) prefetch(ctx context.Context, pos domain.Position, until *domai
 	raw := make(chan rawPage, 1)
 	go func() {
 		defer close(raw)
+		limit := min(r.RebuildBatch, 100) // a first page to learn the events' size from
 		for {
 			var recs []domain.RecordedEvent
 			var err error
 			if dr, ok := r.Store.(domain.DataReader); ok && !meta {
-				recs, err = dr.ReadAllData(ctx, pos, r.RebuildBatch)
+				recs, err = dr.ReadAllData(ctx, pos, limit)
 			} else {
-				recs, err = r.Store.ReadAll(ctx, pos, r.RebuildBatch, domain.Filter{})
+				recs, err = r.Store.ReadAll(ctx, pos, limit, domain.Filter{})
 			}
 			select {
-			case raw <- rawPage{recs: recs, err: err}:
+			case raw <- rawPage{recs: recs, limit: limit, err: err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(recs) < r.RebuildBatch || (until != nil && !recs[len(recs)-1].Position.Less(*until)) {
+			if err != nil || len(recs) < limit || (until != nil && !recs[len(recs)-1].Position.Less(*until)) {
 				return
 			}
-			pos = recs[len(recs)-1].Position
+			pos, limit = recs[len(recs)-1].Position, r.nextLimit(recs)
 		}
 	}()
 	out := make(chan page, 1)
 	go func() {
 		defer close(out)
 		for rp := range raw {
-			pg := page{err: rp.err}
+			pg := page{limit: rp.limit, err: rp.err}
 			if rp.err == nil {
 				pg.envs, pg.err = r.decodePage(rp.recs, meta)
 			}

@@ -48,8 +48,16 @@ type Runner struct {
 	// an event and never counts toward Retries. Defaults 100ms and 10s.
 	RetryMin time.Duration
 	RetryMax time.Duration
-	// RebuildBatch is the batch size of rebuilds (default 5000).
+	// RebuildBatch is the batch size of rebuilds (default 5000): the most
+	// events a page of a rebuild holds.
 	RebuildBatch int
+	// RebuildPageBytes bounds the events' bytes (data and metadata) in a
+	// page of a rebuild (default 16 MiB): after a first page of at most
+	// 100 events, each page asks for as many events as fit at the mean
+	// size of the page before it. A page of 10,000 payments is about
+	// 6 MB; 10,000 of the payroll's chunk events of 400 lines each would
+	// be 800 MB, and several times that decoded.
+	RebuildPageBytes int
 	// ID names this runner instance in checkpoints and logs (default host/pid).
 	ID string
 	// Stats, when set, receives progress for /metrics.
@@ -86,6 +94,9 @@ func (r *Runner) defaults() {
 	}
 	if r.RebuildBatch <= 0 {
 		r.RebuildBatch = 5000
+	}
+	if r.RebuildPageBytes <= 0 {
+		r.RebuildPageBytes = 16 << 20
 	}
 	if r.Log == nil {
 		r.Log = slog.Default()
