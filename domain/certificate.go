@@ -129,13 +129,14 @@ type CertificateNumber struct {
 
 // ParseCertificateNumber parses a 20-character certificate number, checking
 // the embedded resident identity number as ParseResidentID does, the category
-// digit (1 to 7) and the grade digit (1 to 4). A lower-case x is accepted as
-// the ID's check character. field names the input in every error; errors
-// never contain the number.
+// digit (1 to 7) and the grade digit (1 to 4). It is read as typed, like
+// an ID number (NormalizeResidentID: full-width digits, spaces, a
+// lower-case x). field names the input in every error; errors never
+// contain the number.
 func ParseCertificateNumber(field, s string) (CertificateNumber, error) {
-	r := []rune(s)
+	r := []rune(NormalizeResidentID(s))
 	if len(r) != 20 {
-		return CertificateNumber{}, Invalid(field, "has %d characters; expected 20 (an 18-character ID number, the category digit and the grade digit)", len(r))
+		return CertificateNumber{}, Invalid(field, "has %d characters (spaces not counted); a certificate number has 20: the 18-character ID number, the category digit and the grade digit", len(r))
 	}
 	id, err := ParseResidentID(field, string(r[:18]))
 	if err != nil {

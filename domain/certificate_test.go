@@ -188,11 +188,26 @@ func TestParseCertificateNumberValid(t *testing.T) {
 	}
 }
 
+// TestParseCertificateNumberAsTyped: a certificate number is read as
+// typed, like an ID number: full-width digits, spaces, a lower-case x.
+func TestParseCertificateNumberAsTyped(t *testing.T) {
+	for _, in := range []string{"11010519491231002X41", "11010519491231002x４１", " 110105 19491231 002X 4 1 ", "１１０１０５１９４９１２３１００２Ｘ４１"} {
+		n, err := domain.ParseCertificateNumber("certificate_number", in)
+		if err != nil {
+			t.Errorf("ParseCertificateNumber(%q): %v", in, err)
+			continue
+		}
+		if n.Number() != "11010519491231002X41" {
+			t.Errorf("ParseCertificateNumber(%q) = %q", in, n.Number())
+		}
+	}
+}
+
 func TestParseCertificateNumberInvalid(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"empty", "", "has 0 characters; expected 20"},
+		{"empty", "", "has 0 characters (spaces not counted); a certificate number has 20"},
 		{"bare ID number", "11010519491231002X", "has 18 characters"},
 		{"21 characters", "11010519491231002X411", "has 21 characters"},
 		{"legacy ID number", "11010549123100241", "has 17 characters"},
@@ -203,7 +218,7 @@ func TestParseCertificateNumberInvalid(t *testing.T) {
 		{"category 0", "11010519491231002X01", `character 19 (disability category) is "0"; expected 1 to 7`},
 		{"category 8", "11010519491231002X81", "character 19 (disability category)"},
 		{"category letter", "11010519491231002XA1", "character 19 (disability category)"},
-		{"fullwidth category", "11010519491231002X４1", "character 19 (disability category)"},
+		{"letter category", "11010519491231002XA1", "character 19 (disability category)"},
 		{"grade 0", "11010519491231002X40", `character 20 (disability grade) is "0"; expected 1 to 4`},
 		{"grade 5", "11010519491231002X45", "character 20 (disability grade)"},
 		{"grade X", "11010519491231002X4X", "character 20 (disability grade)"},

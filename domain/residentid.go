@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -88,16 +89,18 @@ func ridAllDigits(s string) bool {
 
 // ParseResidentID parses an 18-character resident identity number, or a
 // 15-digit first-generation one (area code, YYMMDD meaning 19YY, sequence
-// code, no check character), which it converts to the 18-character form. A
-// lower-case check character x is accepted and stored as X. The input must
-// not contain spaces. The birth date must lie between 1900-01-01 and
+// code, no check character), which it converts to the 18-character form,
+// after NormalizeResidentID: full-width digits, spaces and a lower-case x
+// are read as people type them, and the number is stored plain. The birth
+// date must lie between 1900-01-01 and
 // 2100-01-01; checking that it is not in the future is up to the caller.
 //
 // field names the input in the error. Errors never contain the number.
 func ParseResidentID(field, s string) (ResidentID, error) {
+	s = NormalizeResidentID(s)
 	n := utf8.RuneCountInString(s)
 	if n != 18 && n != 15 {
-		return ResidentID{}, Invalid(field, "has %d characters; expected 18 (or 15 for a first-generation number)", n)
+		return ResidentID{}, Invalid(field, "has %d characters (spaces not counted); an ID number has 18 (a first-generation one 15): check for a missing or extra digit", n)
 	}
 	pos := 0
 	for _, r := range s {
@@ -106,9 +109,9 @@ func ParseResidentID(field, s string) (ResidentID, error) {
 		case '0' <= r && r <= '9':
 		case n == 18 && pos == 18 && (r == 'X' || r == 'x'):
 		case n == 18 && pos == 18:
-			return ResidentID{}, Invalid(field, "character 18 is %q; expected a digit or X", string(r))
+			return ResidentID{}, Invalid(field, "character 18 is %q; the last character of an ID number is a digit or X", string(r))
 		default:
-			return ResidentID{}, Invalid(field, "character %d is %q; expected a digit", pos, string(r))
+			return ResidentID{}, Invalid(field, "character %d is %q; an ID number holds only digits (and X as its 18th character)", pos, string(r))
 		}
 	}
 	// s is ASCII from here on.
@@ -141,10 +144,45 @@ func ParseResidentID(field, s string) (ResidentID, error) {
 			got = 'X'
 		}
 		if got != want {
-			return ResidentID{}, Invalid(field, "check character is %q, expected %q", string(got), string(want))
+			return ResidentID{}, Invalid(field, "check character is %q, expected %q: the 18th character does not match the first 17, so a digit was probably mistyped or two swapped", string(got), string(want))
 		}
 	}
 	return ResidentID{number: first17 + string(want), legacy: legacy}, nil
+}
+
+// NormalizeResidentID brings an ID number as people type or paste it to
+// its plain form before it is checked: full-width digits and X (as
+// Chinese input methods type them: "３６０４…") become ASCII, a
+// lower-case x becomes X, and spaces of any width around and inside the
+// number ("360429 19900101 1236") and invisible formatting characters
+// (zero-width spaces, byte-order marks from copied text) are dropped.
+// Anything else — letters, dashes, other punctuation — is left for
+// ParseResidentID to name.
+func NormalizeResidentID(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '0' || c > '9' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case '０' <= r && r <= '９':
+			b.WriteByte(byte('0' + r - '０'))
+		case r == 'x' || r == 'Ｘ' || r == 'ｘ':
+			b.WriteByte('X')
+		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // NewResidentID builds the valid 18-character number for area, birth and

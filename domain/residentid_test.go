@@ -87,17 +87,18 @@ func TestParseResidentIDInvalid(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"empty", "", "has 0 characters; expected 18"},
+		{"empty", "", "has 0 characters (spaces not counted); an ID number has 18"},
+		{"only spaces", " \u3000 ", "has 0 characters"},
 		{"17 characters", valid[:17], "has 17 characters"},
 		{"19 characters", valid + "1", "has 19 characters"},
 		{"16 characters", valid[:16], "has 16 characters"},
-		{"padded", " " + valid, "has 19 characters"},
+		{"a digit replaced by a space", "110105 9491231002X", "has 17 characters (spaces not counted)"},
 		{"letter", "1101A519491231002X", `character 5 is "A"`},
-		{"x inside", "11010519491231x02X", `character 15 is "x"`},
-		{"space inside", "110105 9491231002X", "character 7"},
-		{"fullwidth digit", "１10105194912310021", "character 1"},
-		{"bad check letter", "11010519491231002Y", `character 18 is "Y"; expected a digit or X`},
-		{"X in 15 digits", "11010549123100X", `character 15 is "X"; expected a digit`},
+		{"x inside", "11010519491231x02X", `character 15 is "X"; an ID number holds only digits`},
+		{"full-width digit, wrong check", "１10105194912310021", `check character is "1", expected "X": the 18th character does not match`},
+		{"bad check letter", "11010519491231002Y", `character 18 is "Y"; the last character of an ID number is a digit or X`},
+		{"X in 15 digits", "11010549123100X", `character 15 is "X"; an ID number holds only digits`},
+		{"letter O for zero", "11O10519491231002X", `character 3 is "O"`},
 		{"dash", "1101051949-231002X", `character 11 is "-"`},
 		{"province 91", ridTestWithCheck("91010519491231002"), `area code starts with "91"`},
 		{"province 00", ridTestWithCheck("00010519491231002"), `area code starts with "00"`},
@@ -141,6 +142,37 @@ func TestParseResidentIDInvalid(t *testing.T) {
 	}
 }
 
+// TestParseResidentIDAsTyped: numbers as caseworkers type or paste them —
+// full-width digits from a Chinese input method, spaces around and
+// inside, a lower-case or full-width x, invisible characters from copied
+// text — are read as the plain number.
+func TestParseResidentIDAsTyped(t *testing.T) {
+	for _, in := range []string{
+		"11010519491231002X",
+		" 11010519491231002X ",
+		"\t11010519491231002x\n",
+		"110105 19491231 002X",
+		"110105\u300019491231\u3000002X",
+		"１１０１０５１９４９１２３１００２Ｘ",
+		"１１０１０５１９４９１２３１００２ｘ",
+		"110105 1949 1231 002 x",
+		"\ufeff11010519491231002X\u200b",
+		"\u00a011010519491231002X",
+	} {
+		id, err := domain.ParseResidentID("id_number", in)
+		if err != nil {
+			t.Errorf("ParseResidentID(%q): %v", in, err)
+			continue
+		}
+		if id.Number() != "11010519491231002X" {
+			t.Errorf("ParseResidentID(%q) = %q, want 11010519491231002X", in, id.Number())
+		}
+	}
+	if got := domain.NormalizeResidentID("３６０４ 29-x"); got != "360429-X" {
+		t.Errorf("NormalizeResidentID kept or dropped the wrong characters: %q", got)
+	}
+}
+
 func TestParseResidentIDProvinces(t *testing.T) {
 	known := map[int]bool{
 		11: true, 12: true, 13: true, 14: true, 15: true,
@@ -170,7 +202,7 @@ func TestParseResidentIDProvinces(t *testing.T) {
 
 func TestParseResidentIDMessage(t *testing.T) {
 	_, err := domain.ParseResidentID("id_number", "110105194912310023")
-	want := `id_number: check character is "3", expected "X"`
+	want := `id_number: check character is "3", expected "X": the 18th character does not match the first 17, so a digit was probably mistyped or two swapped`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}

@@ -130,10 +130,10 @@ func TestBadInput(t *testing.T) {
 			body: reg(map[string]any{"id_number": badCheck}), status: 400, code: "invalid_id_number", field: "id_number"},
 		{name: "register: 15-character ID with letters", method: "POST", path: "/v1/persons", as: "clerk", key: k(),
 			body: reg(map[string]any{"id_number": "360429700315AB1"}), status: 400, code: "invalid_id_number", field: "id_number",
-			detail: `id_number: character 13 is "A"; expected a digit`},
+			detail: `id_number: character 13 is "A"; an ID number holds only digits (and X as its 18th character)`},
 		{name: "register: 17-character ID", method: "POST", path: "/v1/persons", as: "clerk", key: k(),
 			body: reg(map[string]any{"id_number": idUnknown[:17]}), status: 400, code: "invalid_id_number", field: "id_number",
-			detail: "id_number: has 17 characters; expected 18 (or 15 for a first-generation number)"},
+			detail: "id_number: has 17 characters (spaces not counted); an ID number has 18 (a first-generation one 15): check for a missing or extra digit"},
 		{name: "register: ID born after today", method: "POST", path: "/v1/persons", as: "clerk", key: k(),
 			body: reg(map[string]any{"id_number": future}), status: 400, code: "invalid_id_number", field: "id_number",
 			detail: "id_number: holds a birth date after today"},
@@ -470,5 +470,38 @@ func TestBadInput(t *testing.T) {
 	r := mustDo(t, l, http.StatusOK, "GET", "/v1/persons/"+p1+"/history", "auditor", "", nil)
 	if n := len(r.JSON(t)["events"].([]any)); n != 3 {
 		t.Errorf("p1 has %d events, want 3: %s", n, r.Body)
+	}
+}
+
+// TestIDNumbersAsTyped: an ID number typed with full-width digits and
+// spaces registers the person under the plain number: a look-up by the
+// plain number (or its certificate number typed the same way) finds them,
+// and registering the plain number again is refused as a duplicate.
+func TestIDNumbersAsTyped(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	plain := idNumber(t, "1966-06-06", 31)
+	var typed strings.Builder
+	for i, r := range plain {
+		if i == 6 || i == 14 {
+			typed.WriteRune('\u3000') // the full-width space of a Chinese input method
+		}
+		typed.WriteRune(r - '0' + '０')
+	}
+	reg := mustDo(t, l, http.StatusCreated, "POST", "/v1/persons", "clerk", uniqueKey(), registration(" "+typed.String()+" ", "周桂英", true)).JSON(t)
+	pid := reg["person_id"].(string)
+	found := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/lookup?after="+reg["position"].(string), "clerk", "", map[string]any{"id_number": plain}).JSON(t)
+	if found["person_id"] != pid || found["id_number"] != plain[:6]+"********"+plain[14:] {
+		t.Errorf("look-up by the plain number found %v, want person %s with the number masked", found, pid)
+	}
+	cert := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/certificate", "clerk", uniqueKey(), map[string]any{
+		"certificate_number": typed.String() + " ４２", "issued_on": "2020-05-01", "valid_until": "2030-04-30"}).JSON(t)
+	byCert := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/lookup?after="+cert["position"].(string), "clerk", "", map[string]any{"certificate_number": plain + "42"}).JSON(t)
+	if byCert["person_id"] != pid {
+		t.Errorf("look-up by the certificate number found %v, want %s", byCert["person_id"], pid)
+	}
+	again := l.Do("POST", "/v1/persons", "clerk", uniqueKey(), registration(plain, "周桂英", true))
+	if again.Status != http.StatusConflict {
+		t.Errorf("the plain number registered again: %d %s, want 409", again.Status, again.Body)
 	}
 }
