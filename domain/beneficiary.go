@@ -36,9 +36,25 @@ func PersonIDFromHash(idHash string) PersonID {
 // ParsePersonID parses a person ID: 20 lowercase hex characters.
 func ParsePersonID(field, s string) (PersonID, error) {
 	if len(s) != personIDLen || !isLowerHex(s) {
+		if _, err := ParseResidentID(field, s); err == nil {
+			// Never repeat an ID number (someone put one in a URL).
+			return "", Invalid(field, "is an ID number, not a person ID (%d lowercase hex characters): find the person by ID number with POST /v1/persons/lookup, which keeps the number out of URLs and logs", personIDLen)
+		}
+		if digits := len(s) - len(strings.Map(dropDigit, s)); digits >= 10 {
+			// Likely a mistyped ID number: do not repeat it either.
+			return "", Invalid(field, "is not a person ID (%d lowercase hex characters)", personIDLen)
+		}
 		return "", Invalid(field, "%s is not a person ID (%d lowercase hex characters)", quoteTrunc(s), personIDLen)
 	}
 	return PersonID(s), nil
+}
+
+// dropDigit drops ASCII digits in strings.Map.
+func dropDigit(r rune) rune {
+	if '0' <= r && r <= '9' {
+		return -1
+	}
+	return r
 }
 
 // PersonIDFromStream returns the person ID of a beneficiary stream name.

@@ -52,11 +52,19 @@ func UserFrom(ctx context.Context) (User, bool) {
 	return u, ok
 }
 
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 9110, section 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
 // requireRoles authenticates the bearer token and admits the listed roles.
 func requireRoles(auth Authenticator, allowed []Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
 			problem(w, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer TOKEN (`ledger user add NAME --role ROLE` issues one)")
 			return

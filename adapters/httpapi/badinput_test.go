@@ -505,3 +505,51 @@ func TestIDNumbersAsTyped(t *testing.T) {
 		t.Errorf("the plain number registered again: %d %s, want 409", again.Status, again.Body)
 	}
 }
+
+// TestHTTPDetails: a 405 says which methods the path allows; the Bearer
+// scheme is case-insensitive; a query parameter that is not UTF-8 is a
+// 400 naming it; and an ID number put in a URL is repeated neither in the
+// answer nor in the request log.
+func TestHTTPDetails(t *testing.T) {
+	t.Parallel()
+	l := start(t, "postgres")
+	pid := registerWith(t, l, idNumber(t, "1977-07-07", 32), "吴芳", false)
+
+	r := l.Do("DELETE", "/v1/persons/"+pid, "clerk", "", nil)
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET" {
+		t.Errorf("DELETE on a person: %d, Allow %q; want 405 with Allow: GET", r.Status, r.Header.Get("Allow"))
+	}
+	r = l.Do("PUT", "/v1/persons", "clerk", "", nil)
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, POST" {
+		t.Errorf("PUT on /v1/persons: %d, Allow %q; want 405 with Allow: GET, POST", r.Status, r.Header.Get("Allow"))
+	}
+
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer"} {
+		req, _ := http.NewRequest("GET", l.URL+"/v1/persons/"+pid, nil)
+		req.Header.Set("Authorization", scheme+" "+l.Tokens["clerk"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			t.Errorf("Authorization: %s TOKEN was refused", scheme)
+		}
+	}
+
+	r = l.Do("GET", "/v1/persons?name=%ff", "clerk", "", nil)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"name"`) {
+		t.Errorf("name=%%ff: %d %s; want 400 naming the field", r.Status, r.Body)
+	}
+
+	idNum := idNumber(t, "1981-08-08", 33)
+	for _, path := range []string{"/v1/persons/" + idNum, "/v1/persons/" + idNum + "/entitlements", "/v1/persons/" + idNum + "41", "/v1/nothing/" + idNum} {
+		r = l.Do("GET", path, "clerk", "", nil)
+		if r.Status < 400 || strings.Contains(string(r.Body), idNum[6:14]) {
+			t.Errorf("GET %s: %d %s; want an error that does not repeat the number", path, r.Status, r.Body)
+		}
+	}
+	if logs := l.Logs.String(); strings.Contains(logs, idNum[6:14]) || !strings.Contains(logs, idNum[:6]+"********"+idNum[14:]) {
+		t.Errorf("the request log repeats the ID number or does not show it masked:\n%s", logs)
+	}
+}

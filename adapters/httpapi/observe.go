@@ -56,7 +56,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		ww.Header().Set("X-Request-ID", reqID)
 		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), logKey{}, st)))
 		attrs := []any{
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", ww.Status()),
+			slog.String("method", r.Method), slog.String("path", redactPath(r.URL.Path)), slog.Int("status", ww.Status()),
 			slog.Duration("took", time.Since(start)), slog.Int("bytes", ww.BytesWritten()),
 		}
 		if st.user.Name != "" {

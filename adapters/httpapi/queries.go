@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
@@ -162,6 +163,13 @@ func (s *server) searchPersons(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name, township := strings.TrimSpace(q.Get("name")), strings.TrimSpace(q.Get("township"))
 	limit, err := intParam(r, "limit", 50, 1, 500)
+	switch {
+	case err != nil:
+	case !utf8.ValidString(name):
+		err = domain.Invalid("name", "is not valid UTF-8 text (percent-encode the name's UTF-8 bytes)")
+	case !utf8.ValidString(township):
+		err = domain.Invalid("township", "is not valid UTF-8 text (percent-encode the township's UTF-8 bytes)")
+	}
 	if err == nil && name == "" && township == "" {
 		err = domain.Invalid("name", "give name and/or township to search by")
 	}

@@ -12,8 +12,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -100,7 +102,17 @@ func NewServer(d Deps) http.Handler {
 	r.Use(middleware.Recoverer)
 	r.Use(middleware.Timeout(30 * time.Second))
 	r.NotFound(handleNotFound)
-	r.MethodNotAllowed(handleMethodNotAllowed)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// The methods the path has, as the Allow header of a 405 must say.
+		var allowed []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		handleMethodNotAllowed(w, req)
+	})
 	for _, rt := range s.routes() {
 		h := http.Handler(rt.handler)
 		if rt.roles != nil {
@@ -211,9 +223,36 @@ func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 func handleNotFound(w http.ResponseWriter, r *http.Request) {
-	problem(w, http.StatusNotFound, "not_found", "no such resource: "+r.URL.Path)
+	problem(w, http.StatusNotFound, "not_found", "no such resource: "+redactPath(r.URL.Path))
 }
 
 func handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	problem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+	problem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+redactPath(r.URL.Path))
+}
+
+// redactPath masks every segment of path that is an ID or certificate
+// number (someone put one in a URL, such as /v1/persons/<ID number>), so
+// that neither answers nor the request log repeat it.
+func redactPath(path string) string {
+	if !strings.ContainsAny(path, "0123456789") {
+		return path
+	}
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		digits := 0
+		for _, r := range seg {
+			if unicode.IsDigit(r) {
+				digits++
+			}
+		}
+		if digits < 15 { // not even a first-generation number
+			continue
+		}
+		if id, err := domain.ParseResidentID("", seg); err == nil {
+			segs[i] = id.Masked()
+		} else if n, err := domain.ParseCertificateNumber("", seg); err == nil {
+			segs[i] = n.Masked()
+		}
+	}
+	return strings.Join(segs, "/")
 }
