@@ -59,10 +59,12 @@ func (l bulkLimits) withDefaults() bulkLimits {
 // write goes into the empty tables the rebuild has just created; later
 // ones merge with what earlier ones wrote.
 //
-// The envelopes it folds carry no metadata (Meta is zero): decoding it
-// would cost a rebuild about as much as decoding the events, and the
-// loaders read none. Their handlers must not read it.
+// The envelopes it folds carry no metadata (Meta is zero) unless it says
+// it needs it: decoding metadata would cost a rebuild about as much as
+// decoding the events, and spending and the payments register read none.
 type bulkLoader interface {
+	// meta reports whether the loader reads the events' metadata.
+	meta() bool
 	// fold folds a page of events into memory.
 	fold(batch []domain.Envelope) error
 	// full reports whether the loader holds as much as it should before
@@ -96,6 +98,8 @@ type spendingLoader struct {
 
 func (l *spendingLoader) fold(batch []domain.Envelope) error { return l.f.fold(batch) }
 
+func (l *spendingLoader) meta() bool { return false }
+
 func (l *spendingLoader) full() bool { return l.f.personMarks() >= l.limit }
 
 func (l *spendingLoader) take(bool) bulkWrite {
@@ -128,6 +132,8 @@ type paymentsLoader struct {
 }
 
 func (l *paymentsLoader) fold(batch []domain.Envelope) error { return l.b.add(batch) }
+
+func (l *paymentsLoader) meta() bool { return false }
 
 func (l *paymentsLoader) full() bool { return len(l.b.folds) >= l.limit }
 

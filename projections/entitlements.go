@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,7 +127,20 @@ type entBatch struct {
 }
 
 func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {
-	b := entBatch{
+	b, err := foldEntBatch(ctx, tx, batch)
+	if err != nil {
+		return fmt.Errorf("entitlements: %w", err)
+	}
+	if err := b.write(ctx, tx); err != nil {
+		return fmt.Errorf("entitlements: %w", err)
+	}
+	return nil
+}
+
+// foldEntBatch folds batch into a new entBatch, reading the persons it
+// needs from tx.
+func foldEntBatch(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) (*entBatch, error) {
+	b := &entBatch{
 		entRegister: entRegister{persons: map[string]*entPerson{}, dirtyPersons: map[string]bool{}},
 		paid:        map[entPeriodKey]*entPaidDelta{},
 		over:        map[entKey]*entOverDelta{},
@@ -134,17 +148,80 @@ func (EntitlementsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []doma
 		touched:     map[entKey]domain.Position{},
 	}
 	if err := b.loadPersons(ctx, tx, batch); err != nil {
-		return fmt.Errorf("entitlements: %w", err)
+		return nil, err
 	}
 	for i := range batch {
 		if err := b.add(&batch[i]); err != nil {
-			return fmt.Errorf("entitlements: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
+			return nil, fmt.Errorf("%s@%d: %w", batch[i].Stream, batch[i].Revision, err)
 		}
 	}
-	if err := b.write(ctx, tx); err != nil {
-		return fmt.Errorf("entitlements: %w", err)
-	}
+	return b, nil
+}
+
+func (EntitlementsProjection) bulkLoader(bulkLimits) bulkLoader {
+	return &entLoader{touched: map[entKey]domain.Position{}}
+}
+
+// entLoader rebuilds the entitlements read model page by page as Apply
+// does, writing each page's base tables (persons, history, paid months,
+// overpayments, paid-through months), but derives the entitlements rows
+// once, at the end, for every key the log touched. Apply derives again
+// the keys each batch touches and every key of a program whose
+// paid-through month advances: over a province's log (24 million
+// payments, each month of each program advancing once) a rebuild so did
+// it a person's keys dozens of times, each time reading back every month
+// paid, and slowed to under a hundred chunk events a second.
+type entLoader struct {
+	pages [][]domain.Envelope
+	// touched: every key the written pages touched, at the position of
+	// the last event that did. Only the writes use it, one after another.
+	touched map[entKey]domain.Position
+}
+
+func (l *entLoader) fold(batch []domain.Envelope) error {
+	l.pages = append(l.pages, batch)
 	return nil
+}
+
+func (l *entLoader) full() bool { return len(l.pages) > 0 }
+
+// meta: the history records who decided and when.
+func (l *entLoader) meta() bool { return true }
+
+// entRecomputeKeys is how many keys one derivation of the final pass
+// reads back at once: few enough that PostgreSQL looks each up by index.
+const entRecomputeKeys = 5000
+
+func (l *entLoader) take(last bool) bulkWrite {
+	pages := l.pages
+	l.pages = nil
+	return func(ctx context.Context, tx pgx.Tx) error {
+		for _, page := range pages {
+			b, err := foldEntBatch(ctx, tx, page)
+			if err == nil {
+				_, err = b.writeBase(ctx, tx)
+			}
+			if err != nil {
+				return fmt.Errorf("entitlements: events %s..%s: %w", page[0].Position, page[len(page)-1].Position, err)
+			}
+			for k, pos := range b.touched {
+				if was, ok := l.touched[k]; !ok || was.Less(pos) {
+					l.touched[entKey{strings.Clone(k.person), strings.Clone(k.program)}] = pos
+				}
+			}
+		}
+		if !last {
+			return nil
+		}
+		keys := slices.SortedFunc(maps.Keys(l.touched), entKeyCmp)
+		b := &entBatch{touched: l.touched}
+		for chunk := range slices.Chunk(keys, entRecomputeKeys) {
+			if err := b.recompute(ctx, tx, chunk); err != nil {
+				return fmt.Errorf("entitlements: recompute: %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // entPersonOf returns the person a beneficiary event is about: the one it
@@ -342,21 +419,9 @@ func (b *entBatch) payment(env *domain.Envelope, l *domain.PaymentLine, sign int
 // write stores the batch: base tables first, then the entitlements rows
 // whose inputs changed.
 func (b *entBatch) write(ctx context.Context, tx pgx.Tx) error {
-	if err := b.writePersons(ctx, tx); err != nil {
-		return fmt.Errorf("persons: %w", err)
-	}
-	if err := b.writeHistory(ctx, tx); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	if err := b.writePaid(ctx, tx); err != nil {
-		return fmt.Errorf("paid: %w", err)
-	}
-	if err := b.writeOverpayments(ctx, tx); err != nil {
-		return fmt.Errorf("overpayments: %w", err)
-	}
-	advanced, err := b.writeThrough(ctx, tx)
+	advanced, err := b.writeBase(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("paid through: %w", err)
+		return err
 	}
 	keys, err := b.recomputeKeys(ctx, tx, advanced)
 	if err != nil {
@@ -366,6 +431,29 @@ func (b *entBatch) write(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("recompute entitlements: %w", err)
 	}
 	return nil
+}
+
+// writeBase stores the batch's base tables (persons, history, paid
+// months, overpayments, paid-through months) and returns the programs
+// whose paid-through month advanced, with the month before.
+func (b *entBatch) writeBase(ctx context.Context, tx pgx.Tx) (map[string]string, error) {
+	if err := b.writePersons(ctx, tx); err != nil {
+		return nil, fmt.Errorf("persons: %w", err)
+	}
+	if err := b.writeHistory(ctx, tx); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if err := b.writePaid(ctx, tx); err != nil {
+		return nil, fmt.Errorf("paid: %w", err)
+	}
+	if err := b.writeOverpayments(ctx, tx); err != nil {
+		return nil, fmt.Errorf("overpayments: %w", err)
+	}
+	advanced, err := b.writeThrough(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("paid through: %w", err)
+	}
+	return advanced, nil
 }
 
 const entHistoryInsert = `

@@ -176,7 +176,8 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		writer = r.startBulkWriter(ctx, p, shadow, stopPrefetch)
 		defer writer.wait() // on an early return; a second wait is a no-op
 	}
-	pages := r.prefetch(pctx, domain.Start, until, loader == nil)
+	meta := loader == nil || loader.meta()
+	pages := r.prefetch(pctx, domain.Start, until, meta)
 	defer func() {
 		stopPrefetch()
 		for range pages { // let the reader finish
@@ -236,7 +237,7 @@ func (r *Runner) fillShadow(ctx context.Context, p Projection, shadow string, un
 		if err := writer.wait(); err != nil {
 			return pos, total, lastAt, err
 		}
-		if total > 0 { // its pages came without metadata
+		if total > 0 && !meta { // its pages came without metadata
 			var err error
 			if lastAt, err = r.recordedAt(ctx, last); err != nil {
 				return pos, total, lastAt, err
