@@ -312,7 +312,7 @@ func (w *bulkWriter) send(write bulkWrite, pos domain.Position, total int64) {
 		if err != nil {
 			return fmt.Errorf("events up to %s: %w", pos, err)
 		}
-		w.r.Log.Info("rebuild wrote what it folded", slog.String("projection", w.p.Name()), slog.Int64("events", total),
+		w.r.Log.Debug("rebuild wrote what it folded", slog.String("projection", w.p.Name()), slog.Int64("events", total),
 			slog.String("position", pos.String()), slog.Duration("took", time.Since(started)))
 		return nil
 	}
