@@ -314,7 +314,13 @@ work ran on it.
   (both sides) 49 % of the Go CPU, the HTTP server 40 % (JSON encoding
   9 %, socket writes ~13 %). With client and server on the cores the
   floor has to itself, half its rate is at the edge: 0.52× and 0.41× in
-  two runs on 2026-11-29.
+  two runs on 2026-11-29, 0.32× on 2026-12-04 with the same code. Since
+  2026-12-04 the benchmark's client reads each answer through io.Discard;
+  it used to make a 32 KB buffer per request, garbage charged to the
+  API's side. A ratio is only as good as the share of the two cores each
+  side gets: the floor's goroutines and PostgreSQL have them to
+  themselves, the API round shares them with the HTTP client and the
+  kernel's loopback TCP on both ends.
 - **Rebuilds vs COPY (targets: spending ≥ 2×, payments ≥ 0.5×).** Since
   2026-12-04 both rebuild through bulk loaders (docs/architecture.md,
   "Performance choices"): spending folds the log in memory and writes each
