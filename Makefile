@@ -49,7 +49,7 @@ test: vet lint ## vet, lint (the import rules of .golangci.yml), every test with
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: bench
-bench: ## run the benchmarks beside their floors and Emmett (npm ci in scripts/emmett) in about 20 minutes, then rebuild every read model of a province (seeded into ledger_bench_province on the first run), and write docs/benchmarks.md
+bench: ## run the benchmarks beside their floors and Emmett (npm ci in scripts/emmett) in about 20 minutes, then rebuild every read model of a province (seeded into ledger_bench_province_1000000 on the first run), and write docs/benchmarks.md
 	@url=$$(scripts/dev-postgres.sh url ledger_bench) && \
 	DATABASE_URL="$$url" GO=$(GO) scripts/bench.sh
 
