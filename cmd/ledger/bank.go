@@ -20,7 +20,7 @@ import (
 //
 //	ledger payroll export BATCH --user NAME [--format csv|xlsx] [--encoding utf-8|gb18030] [--out FILE]
 func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
-	id, err := batchArg("export", args)
+	id, err := batchArg(e, "export", args)
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,11 @@ func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
 //
 //	ledger reconcile BATCH --file RETURN --user NAME [--on DATE] [--report FILE.csv]
 func cmdReconcile(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, "usage: ledger reconcile BATCH --file RETURN_FILE --user NAME [--on DATE] [--report FILE] [--key KEY]")
+		fmt.Fprintln(e.stdout, "  applies a bank's return file (CSV or XLSX; UTF-8 or GB18030) to the batch: settles, fails and reports every line (docs/payroll.md)")
+		return nil
+	}
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		return usageError{"reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.k3fq7a --file return.csv --user NAME"}
 	}

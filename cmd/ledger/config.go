@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,8 +58,9 @@ const maxDBConns = 1000
 
 // bind registers the flags shared by commands that use the database.
 func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
-	fs.StringVar(&c.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "PostgreSQL URL (env DATABASE_URL)")
-	fs.StringVar(&c.EventStore, "eventstore", envOr(e, "LEDGER_EVENTSTORE", "postgres"), `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
+	c.DatabaseURL, c.EventStore = e.getenv("DATABASE_URL"), envOr(e, "LEDGER_EVENTSTORE", "postgres")
+	fs.Var(secretURL{&c.DatabaseURL}, "database-url", "PostgreSQL URL (env DATABASE_URL)")
+	fs.Var(secretURL{&c.EventStore}, "eventstore", `event store: "postgres" or an esdb:// URL (env LEDGER_EVENTSTORE)`)
 	fs.StringVar(&c.EventStoreNamespace, "eventstore-namespace", e.getenv("LEDGER_EVENTSTORE_NAMESPACE"),
 		"EventStoreDB only: keep this ledger's streams apart from others on a shared server, e.g. a test run or a training copy (env LEDGER_EVENTSTORE_NAMESPACE)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(e, "LEDGER_LOG_FORMAT", "text"), `log format: "text" or "json" (env LEDGER_LOG_FORMAT)`)
@@ -78,6 +80,25 @@ func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 	if withAddr {
 		fs.StringVar(&c.Addr, "addr", envOr(e, "LEDGER_ADDR", "127.0.0.1:8080"), "HTTP listen address (env LEDGER_ADDR)")
 	}
+}
+
+// secretURL is a flag holding a URL that may carry a password: its
+// default, which -h shows, has the password replaced by "xxxxx".
+type secretURL struct{ p *string }
+
+func (v secretURL) String() string {
+	if v.p == nil {
+		return ""
+	}
+	if u, err := url.Parse(*v.p); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return *v.p
+}
+
+func (v secretURL) Set(s string) error {
+	*v.p = s
+	return nil
 }
 
 func envOr(e *env, key, def string) string {

@@ -33,9 +33,14 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// exitCode is 0 for help asked for (-h, --help), 2 for a usage error and
+// 1 for anything else.
 func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
@@ -74,11 +79,15 @@ type env struct {
 // arguments, environment and streams, so tests can call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		if len(args) == 0 {
 			return usageError{"no command given"}
 		}
+		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(stdout, "ledger", version)
 		return nil
 	}
 	for _, c := range commands() {
@@ -88,6 +97,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	usage(stderr)
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// subcommands answers a command made of subcommands when it is given none
+// (a usage error listing them) or asked for help (the list, on stdout).
+// It reports whether it answered.
+func subcommands(e *env, args []string, list string) (bool, error) {
+	switch {
+	case len(args) == 0:
+		return true, usageError{list}
+	case isHelp(args[0]):
+		fmt.Fprintln(e.stdout, list)
+		return true, nil
+	}
+	return false, nil
 }
 
 func usage(w io.Writer) {

@@ -152,3 +152,47 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestHelpEverywhere: --version prints the version; every command and
+// group of subcommands answers -h/--help with its usage and exit status 0,
+// not with "unknown subcommand" or a demand for its arguments.
+func TestHelpEverywhere(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, getenvFrom(nil), &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "ledger ") {
+		t.Errorf("--version: %v, printed %q", err, out.String())
+	}
+	for _, args := range [][]string{
+		{"--help"}, {"payroll", "--help"}, {"payroll", "-h"}, {"report", "--help"}, {"user", "--help"}, {"user", "add", "--help"},
+		{"reconcile", "--help"}, {"payroll", "run", "--help"}, {"payroll", "approve", "-h"}, {"project", "rebuild", "-h"},
+		{"history", "--help"}, {"verify", "-h"}, {"seed", "--help"}, {"serve", "-h"}, {"payroll", "export", "--help"},
+		{"payroll", "recover", "-h"}, {"project", "retry", "--help"}, {"payroll", "report", "-h"},
+	} {
+		out.Reset()
+		errOut.Reset()
+		err := run(context.Background(), args, getenvFrom(nil), &out, &errOut)
+		if code := exitCode(err); err != nil && code != 0 {
+			t.Errorf("%v: exit %d (%v), want 0", args, code, err)
+		}
+		if help := out.String() + errOut.String(); !strings.Contains(help, "usage") && !strings.Contains(help, "Usage") {
+			t.Errorf("%v printed no usage:\n%s", args, help)
+		}
+	}
+	if err := run(context.Background(), []string{"payroll"}, getenvFrom(nil), &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("payroll without a subcommand: exit %d (%v), want 2", exitCode(err), err)
+	}
+}
+
+// TestHelpHidesPasswords: -h shows the URLs from the environment as flag
+// defaults with their passwords replaced.
+func TestHelpHidesPasswords(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := getenvFrom(map[string]string{
+		"DATABASE_URL":      "postgres://ledger:s3cret-pg@db.example:5432/ledger",
+		"LEDGER_EVENTSTORE": "esdb://admin:s3cret-esdb@es.example:2113?tls=false",
+	})
+	err := run(context.Background(), []string{"migrate", "-h"}, env, &out, &errOut)
+	help := out.String() + errOut.String()
+	if exitCode(err) != 0 || strings.Contains(help, "s3cret") || !strings.Contains(help, "ledger:xxxxx@db.example") {
+		t.Errorf("migrate -h (exit %d) shows the passwords or not the redacted URL:\n%s", exitCode(err), help)
+	}
+}

@@ -19,8 +19,8 @@ import (
 
 // cmdPayroll is the finance officers' month (docs/payroll.md).
 func cmdPayroll(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"usage: ledger payroll run|approve|reject|resume|export|report|claims|months|recover|write-off … (see ledger payroll run -h)"}
+	if done, err := subcommands(e, args, "usage: ledger payroll run|approve|reject|resume|export|report|claims|months|recover|write-off … (see ledger payroll run -h)"); done {
+		return err
 	}
 	switch args[0] {
 	case "run":
@@ -138,8 +138,13 @@ func printClaims(w io.Writer, claims []domain.OverpaymentClaimed) {
 	}
 }
 
-// batchArg takes the batch ID that leads a subcommand's arguments.
-func batchArg(verb string, args []string) (string, error) {
+// batchArg takes the batch ID that leads a subcommand's arguments; asked
+// for help instead, it says how to call the subcommand (flag.ErrHelp).
+func batchArg(e *env, verb string, args []string) (string, error) {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(e.stdout, "usage: ledger payroll %s BATCH [flags]  (ledger payroll %s BATCH -h lists the flags)\n", verb, verb)
+		return "", flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		return "", usageError{fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.k3fq7a --user NAME", verb, verb)}
 	}
@@ -150,7 +155,7 @@ func batchArg(verb string, args []string) (string, error) {
 }
 
 func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) error {
-	id, err := batchArg(verb, args)
+	id, err := batchArg(e, verb, args)
 	if err != nil {
 		return err
 	}
@@ -213,7 +218,7 @@ func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) e
 // cmdPayrollReport prints a batch's report: totals, then every line, as
 // CSV with --csv.
 func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
-	id, err := batchArg("report", args)
+	id, err := batchArg(e, "report", args)
 	if err != nil {
 		return err
 	}
@@ -346,6 +351,10 @@ func cmdPayrollMonths(ctx context.Context, e *env, args []string) error {
 // claim: ledger payroll recover|write-off CLAIM --amount X --user U [--reason R].
 func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []string) error {
 	verb := map[bool]string{false: "recover", true: "write-off"}[writeOff]
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(e.stdout, "usage: ledger payroll %s CLAIM --amount X --user NAME [--reason R]  (ledger payroll %s CLAIM -h lists the flags)\n", verb, verb)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		return usageError{fmt.Sprintf("payroll %s: name the claim, e.g. ledger payroll %s ovp-… --amount 110.00 --user NAME", verb, verb)}
 	}

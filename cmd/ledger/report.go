@@ -10,8 +10,8 @@ import (
 //	ledger report changes --from DATE --to DATE [--township T] [--department D] --format csv|xlsx --user NAME
 //	ledger report annual --year YYYY [--format table|csv|json|xlsx]
 func cmdReport(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"usage: ledger report changes|annual … (see ledger report changes -h)"}
+	if done, err := subcommands(e, args, "usage: ledger report changes|annual … (see ledger report changes -h)"); done {
+		return err
 	}
 	switch args[0] {
 	case "changes":

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"text/tabwriter"
+	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
@@ -11,10 +13,27 @@ import (
 // cmdUser manages API users: `ledger user add NAME --role ROLE` prints the
 // new user's bearer token once; only its hash is stored.
 func cmdUser(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		return usageError{"usage: ledger user add NAME --role clerk|approver|finance|auditor|admin"}
+	const list = `usage: ledger user add NAME --role clerk|approver|finance|auditor|admin   add a user; print their token once
+       ledger user list                  every user, role, created, disabled (never tokens)
+       ledger user disable|enable NAME   stop or restore a user's token (the API notices within 30 s)
+       ledger user rotate NAME           a new token for the user, printed once; the old one stops`
+	if done, err := subcommands(e, args, list); done {
+		return err
+	}
+	switch args[0] {
+	case "add":
+	case "list":
+		return cmdUserList(ctx, e, args[1:])
+	case "disable", "enable", "rotate":
+		return cmdUserChange(ctx, e, args[0], args[1:], list)
+	default:
+		return usageError{list}
 	}
 	args = args[1:]
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, list)
+		return nil
+	}
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		return usageError{"user add: name the user: ledger user add NAME --role ROLE"}
 	}
@@ -40,5 +59,72 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s\n", token)
 	fmt.Fprintf(e.stderr, "created %s (%s); the token above is shown only now: keep it safe\n", name, *role)
+	return nil
+}
+
+func cmdUserList(ctx context.Context, e *env, args []string) error {
+	var cfg config
+	fs := newFlagSet("user list", e)
+	cfg.bind(fs, e, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	users, err := postgres.Users{Pool: d.pool}.List(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tROLE\tCREATED\tDISABLED")
+	for _, u := range users {
+		disabled := "-"
+		if !u.DisabledAt.IsZero() {
+			disabled = u.DisabledAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.UTC().Format(time.RFC3339), disabled)
+	}
+	return w.Flush()
+}
+
+// cmdUserChange disables, enables or rotates the token of a user.
+func cmdUserChange(ctx context.Context, e *env, verb string, args []string, list string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(e.stdout, list)
+		return nil
+	}
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return usageError{fmt.Sprintf("user %s: name the user: ledger user %s NAME", verb, verb)}
+	}
+	name := args[0]
+	var cfg config
+	fs := newFlagSet("user "+verb, e)
+	cfg.bind(fs, e, false)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	users := postgres.Users{Pool: d.pool}
+	switch verb {
+	case "rotate":
+		token, err := users.Rotate(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, token)
+		fmt.Fprintf(e.stderr, "new token for %s; the old one no longer works (a running API may accept it for up to 30 s); the token above is shown only now\n", name)
+	default:
+		if err := users.SetDisabled(ctx, name, verb == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%sd %s (a running API notices within 30 s)\n", verb, name)
+	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 )
 
@@ -46,5 +48,58 @@ func TestUserAddPrintsATokenOnceAndStoresItsHash(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"user", "add", "wang.fang", "--role", "clerk"}, env, &out, &errOut); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("adding an existing user: %v", err)
+	}
+}
+
+// TestUserListDisableEnableRotate: staff accounts are managed without
+// SQL: list shows every user without their token, disable stops a token,
+// enable restores it, rotate issues a new one and ends the old.
+func TestUserListDisableEnableRotate(t *testing.T) {
+	db := pgtest.NewSchema(t)
+	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	ctx := context.Background()
+	users := postgres.Users{Pool: db.Pool}
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, args, env, &out, &errOut)
+		return out.String(), err
+	}
+	works := func(token string) bool {
+		_, _, err := users.Lookup(ctx, token)
+		return err == nil
+	}
+	token, err := cli("user", "add", "li.na", "--role", "finance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token = strings.TrimSpace(token)
+	if _, err := cli("user", "add", "zhao.lei", "--role", "auditor"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := cli("user", "list")
+	if err != nil || !strings.Contains(list, "li.na") || !strings.Contains(list, "finance") || !strings.Contains(list, "zhao.lei") || strings.Contains(list, "ldg_") {
+		t.Fatalf("user list (%v):\n%s", err, list)
+	}
+	if _, err := cli("user", "disable", "li.na"); err != nil || works(token) {
+		t.Fatalf("after disable (%v) the token works: %v", err, works(token))
+	}
+	if list, _ := cli("user", "list"); !strings.Contains(list, "li.na") || strings.Count(list, "\n") != 3 || !regexp.MustCompile(`li\.na\s+finance\s+\S+\s+\d{4}-`).MatchString(list) {
+		t.Errorf("user list does not show li.na disabled:\n%s", list)
+	}
+	if _, err := cli("user", "enable", "li.na"); err != nil || !works(token) {
+		t.Fatalf("after enable (%v) the token does not work", err)
+	}
+	fresh, err := cli("user", "rotate", "li.na")
+	fresh = strings.TrimSpace(fresh)
+	if err != nil || fresh == token || !strings.HasPrefix(fresh, "ldg_") || works(token) || !works(fresh) {
+		t.Fatalf("rotate (%v): new %q; old works %v, new works %v", err, fresh, works(token), works(fresh))
+	}
+	for _, args := range [][]string{{"user", "disable", "nobody"}, {"user", "rotate", "nobody"}} {
+		if _, err := cli(args...); err == nil || !strings.Contains(err.Error(), `"nobody"`) {
+			t.Errorf("%v: %v, want an error naming the user", args, err)
+		}
+	}
+	if _, err := cli("user", "disable"); exitCode(err) != 2 {
+		t.Errorf("user disable without a name: %v, want a usage error", err)
 	}
 }
