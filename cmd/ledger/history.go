@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,9 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	asOfFlag := fs.String("as-of", "", "judge the replayed entitlements on this business date YYYY-MM-DD (default the date of --known-at)")
 	format := fs.String("format", "table", "table or json")
 	parseFlags := func(args []string) error {
+		if slices.ContainsFunc(args, func(a string) bool { return isHelp(a) && a != "help" }) {
+			fs.SetOutput(e.stdout)
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return err

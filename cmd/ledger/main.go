@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -148,10 +149,26 @@ func cmdVersion(_ context.Context, e *env, args []string) error {
 func newFlagSet(name string, e *env) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	helpOut.Store(fs, e.stdout)
 	return fs
 }
 
+// helpOut is where each flag set prints the help asked for with -h: the
+// command's stdout (mistakes in flags go to stderr).
+var helpOut sync.Map // *flag.FlagSet → io.Writer
+
 func parse(fs *flag.FlagSet, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) && a != "help" {
+			if w, ok := helpOut.Load(fs); ok {
+				fs.SetOutput(w.(io.Writer))
+			}
+			break
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -173,8 +173,8 @@ func TestHelpEverywhere(t *testing.T) {
 		if code := exitCode(err); err != nil && code != 0 {
 			t.Errorf("%v: exit %d (%v), want 0", args, code, err)
 		}
-		if help := out.String() + errOut.String(); !strings.Contains(help, "usage") && !strings.Contains(help, "Usage") {
-			t.Errorf("%v printed no usage:\n%s", args, help)
+		if help := out.String(); !strings.Contains(help, "usage") && !strings.Contains(help, "Usage") {
+			t.Errorf("%v printed no usage on stdout:\n%s\nstderr:\n%s", args, help, errOut.String())
 		}
 	}
 	if err := run(context.Background(), []string{"payroll"}, getenvFrom(nil), &out, &errOut); exitCode(err) != 2 {

@@ -20,7 +20,7 @@ import (
 func cmdSeed(ctx context.Context, e *env, args []string) error {
 	scenario, rest, err := scenarioArg(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(e.stderr, seedUsage)
+		fmt.Fprintln(e.stdout, seedUsage)
 	}
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +17,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	const list = `usage: ledger user add NAME --role clerk|approver|finance|auditor|admin   add a user; print their token once
        ledger user list                  every user, role, created, disabled (never tokens)
        ledger user disable|enable NAME   stop or restore a user's token (the API notices within 30 s)
-       ledger user rotate NAME           a new token for the user, printed once; the old one stops`
+       ledger user rotate NAME           a new token for the user, printed once; the old one stops (also: rotate-token)`
 	if done, err := subcommands(e, args, list); done {
 		return err
 	}
@@ -24,8 +25,8 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	case "add":
 	case "list":
 		return cmdUserList(ctx, e, args[1:])
-	case "disable", "enable", "rotate":
-		return cmdUserChange(ctx, e, args[0], args[1:], list)
+	case "disable", "enable", "rotate", "rotate-token":
+		return cmdUserChange(ctx, e, strings.TrimSuffix(args[0], "-token"), args[1:], list)
 	default:
 		return usageError{list}
 	}
