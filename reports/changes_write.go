@@ -5,11 +5,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/xuri/excelize/v2"
 
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/sheet"
 )
 
 // ChangesFormat is the file format of a change notice.
@@ -97,7 +97,7 @@ func changesCSV(title, header []string, rows [][]string) ([]byte, error) {
 	for _, r := range append([][]string{title, header}, rows...) {
 		safe := make([]string, len(r))
 		for i, v := range r {
-			safe[i] = changesFormulaSafe(v)
+			safe[i] = sheet.SafeCell(v) // names and townships are typed by people
 		}
 		if err := cw.Write(safe); err != nil {
 			return nil, fmt.Errorf("write change notice csv: %w", err)
@@ -108,15 +108,6 @@ func changesCSV(title, header []string, rows [][]string) ([]byte, error) {
 		return nil, fmt.Errorf("write change notice csv: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// changesFormulaSafe keeps a spreadsheet from evaluating a cell (OWASP's
-// advice on CSV injection): names and townships are typed by people.
-func changesFormulaSafe(v string) string {
-	if v != "" && strings.ContainsAny(v[:1], "=+-@\t\r") {
-		return "'" + v
-	}
-	return v
 }
 
 // ChangesSheet is the name of the notice's one XLSX sheet.

@@ -14,6 +14,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/bankfile"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/sheet"
 )
 
 // cmdPayrollExport writes an approved batch's bank payment file:
@@ -193,7 +194,8 @@ func reconciliationCSV(w io.Writer, rec bankfile.Reconciliation) error {
 		if r.LineNo > 0 {
 			line = fmt.Sprint(r.LineNo)
 		}
-		_ = cw.Write([]string{r.Category.Name, line, r.Reference, r.Amount.String(), r.Detail})
+		// The reference and detail come from the bank's file.
+		_ = cw.Write([]string{r.Category.Name, line, sheet.SafeCell(r.Reference), r.Amount.String(), sheet.SafeCell(r.Detail)})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/sheet"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -246,7 +247,7 @@ func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
 		cw := csv.NewWriter(e.stdout)
 		_ = cw.Write([]string{"reference", "person_id", "kind", "period", "amount", "township", "status"})
 		for _, l := range r.Lines {
-			_ = cw.Write([]string{l.Reference, string(l.PersonID), string(l.Kind), l.Period.String(), l.Amount.String(), l.Township, l.Status})
+			_ = cw.Write([]string{l.Reference, string(l.PersonID), string(l.Kind), l.Period.String(), l.Amount.String(), sheet.SafeCell(l.Township), l.Status})
 		}
 		for _, t := range totals {
 			_ = cw.Write([]string{"total:" + t.name, "", "", "", t.ct.Total.String(), fmt.Sprint(t.ct.Count), ""})
