@@ -301,7 +301,7 @@ func (f *fixture) draftBatch(drafter string) string {
 
 // approvedWithAccounts drafts and approves a batch, and records a bank
 // account for everyone it pays, so that its payment file can be written.
-func (f *fixture) approvedWithAccounts(l *ledger) {
+func (f *fixture) approvedWithAccounts(l *ledger) (recorded []string) {
 	l.t.Helper()
 	l.addUser("finance2", "finance")
 	f.draftBatch("finance")
@@ -314,6 +314,7 @@ func (f *fixture) approvedWithAccounts(l *ledger) {
 			continue
 		}
 		seen[pid] = true
+		recorded = append(recorded, pid)
 		acct := map[string]any{"account_name": "受益人", "bank": "中国农业银行", "account_number": newAccountNumber()}
 		key := newKey()
 		r := l.Do("POST", "/v1/persons/"+pid+"/bank-account", "admin", key, acct)
@@ -333,6 +334,7 @@ func (f *fixture) approvedWithAccounts(l *ledger) {
 			l.t.Fatalf("bank account of %s: %d %s", pid, r.Status, r.Body)
 		}
 	}
+	return recorded
 }
 
 // claimFor pays the person a batch, records their death before it and
@@ -536,10 +538,13 @@ var routeRequests = map[string]routeRequest{
 	},
 	"GET /v1/payroll/batches/{batch}/exports/{sha256}": {
 		prepare: func(l *ledger, f *fixture) {
-			f.approvedWithAccounts(l)
+			recorded := f.approvedWithAccounts(l)
 			r := l.Do("POST", "/v1/payroll/batches/"+f.batch+"/exports", "finance", newKey(), map[string]any{"format": "xlsx"})
 			if r.Status != http.StatusCreated {
-				l.t.Fatalf("export: %d %s", r.Status, r.Body)
+				// Seen once in CI under load (a person of the batch without
+				// an account): what the fixture saw, to tell why.
+				lines := l.Do("GET", "/v1/payroll/batches/"+f.batch, "finance", "", nil)
+				l.t.Fatalf("export: %d %s\naccounts recorded for %v\nthe batch now: %s", r.Status, r.Body, recorded, lines.Body)
 			}
 			f.export = r.JSON(l.t)["file_sha256"].(string)
 		},
