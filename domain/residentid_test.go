@@ -435,8 +435,14 @@ func FuzzParseResidentID(f *testing.F) {
 		if n != ridTestWithCheck(n[:17]) {
 			t.Fatalf("Number() = %q has a wrong check character", n)
 		}
-		if id.Legacy() != (len(s) == 15) {
-			t.Fatalf("Legacy() = %t for %d-character input", id.Legacy(), len(s))
+		// Read as typed: the input normalised (spaces dropped, full-width
+		// digits made ASCII) is what has 15 or 18 characters.
+		plain := domain.NormalizeResidentID(s)
+		if domain.NormalizeResidentID(plain) != plain {
+			t.Fatalf("NormalizeResidentID(%q) = %q is not normalised", s, plain)
+		}
+		if id.Legacy() != (len(plain) == 15) {
+			t.Fatalf("Legacy() = %t for %q, %d characters as typed", id.Legacy(), plain, len(plain))
 		}
 		again, err := domain.ParseResidentID("id_number", n)
 		if err != nil {
