@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,25 +36,13 @@ func cmdHistory(ctx context.Context, e *env, args []string) error {
 	knownFlag := fs.String("known-at", "", "replay only the events recorded by this time: RFC 3339, or a date meaning the end of that day in Asia/Shanghai (default now, when --as-of is given)")
 	asOfFlag := fs.String("as-of", "", "judge the replayed entitlements on this business date YYYY-MM-DD (default the date of --known-at)")
 	format := fs.String("format", "table", "table or json")
-	parseFlags := func(args []string) error {
-		if slices.ContainsFunc(args, func(a string) bool { return isHelp(a) && a != "help" }) {
-			fs.SetOutput(e.stdout)
-		}
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err.Error()}
-		}
-		return nil
-	}
-	if err := parseFlags(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	rest := fs.Args()
 	if pidArg == "" && len(rest) > 0 { // flags first, then the person (and maybe more flags)
 		pidArg = rest[0]
-		if err := parseFlags(rest[1:]); err != nil {
+		if err := parseFlags(fs, rest[1:]); err != nil {
 			return err
 		}
 		rest = fs.Args()

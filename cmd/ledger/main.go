@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 )
 
@@ -148,23 +147,28 @@ func cmdVersion(_ context.Context, e *env, args []string) error {
 
 func newFlagSet(name string, e *env) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	helpOut.Store(fs, e.stdout)
+	fs.SetOutput(flagOutput{Writer: e.stderr, help: e.stdout})
 	return fs
 }
 
-// helpOut is where each flag set prints the help asked for with -h: the
-// command's stdout (mistakes in flags go to stderr).
-var helpOut sync.Map // *flag.FlagSet → io.Writer
+// flagOutput is a flag set's output: mistakes in flags go to stderr, the
+// help asked for with -h to the command's stdout.
+type flagOutput struct {
+	io.Writer
+	help io.Writer
+}
 
-func parse(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args into fs, leaving what follows the flags in
+// fs.Args(): -h prints the flags' help on stdout (flag.ErrHelp), a
+// mistake is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
 		if isHelp(a) && a != "help" {
-			if w, ok := helpOut.Load(fs); ok {
-				fs.SetOutput(w.(io.Writer))
+			if o, ok := fs.Output().(flagOutput); ok {
+				fs.SetOutput(o.help)
 			}
 			break
 		}
@@ -174,6 +178,15 @@ func parse(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// parse is parseFlags for a command that takes no arguments after its
+// flags.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
