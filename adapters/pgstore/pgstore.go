@@ -524,13 +524,23 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, limit int, fi
 const eventColumns = `event_id, stream, revision, position, tx_id::text AS tx_text, type, data::text AS data_text, metadata::text AS metadata_text, recorded_at`
 
 func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, filter domain.Filter) ([]domain.RecordedEvent, error) {
-	// (tx_id, position) > from, below the horizon, which must be computed
-	// by an earlier statement than this one: see horizon.go.
+	rows, err := s.queryAll(ctx, eventColumns, from, limit, filter)
+	if err != nil {
+		return nil, err
+	}
+	return collectEvents(rows)
+}
+
+// queryAll selects columns of up to limit events of $all after from that
+// pass filter, in log order: (tx_id, position) > from, below the read
+// horizon, which must be computed by an earlier statement than this one
+// (see horizon.go). ReadAll and ReadAllData differ only in the columns.
+func (s *Store) queryAll(ctx context.Context, columns string, from domain.Position, limit int, filter domain.Filter) (pgx.Rows, error) {
 	h, err := s.horizon(ctx)
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + eventColumns + ` FROM events
+	q := `SELECT ` + columns + ` FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint)
 		  AND tx_id < $4::text::xid8`
 	args := []any{strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit, h.xid}
@@ -538,12 +548,8 @@ func (s *Store) readAll(ctx context.Context, from domain.Position, limit int, fi
 		q += ` AND stream ^@ ANY($5::text[])`
 		args = append(args, filter.StreamPrefixes)
 	}
-	q += ` ORDER BY events.tx_id, events.position LIMIT $3` // qualified: the output column tx_text must not be the sort key
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collectEvents(rows)
+	q += ` ORDER BY events.tx_id, events.position LIMIT $3` // qualified: an output column must not be the sort key
+	return s.pool.Query(ctx, q, args...)
 }
 
 // ReadAllData implements domain.DataReader: readAll without the columns a
@@ -560,14 +566,7 @@ func (s *Store) ReadAllData(ctx context.Context, from domain.Position, limit int
 }
 
 func (s *Store) readAllData(ctx context.Context, from domain.Position, limit int) ([]domain.RecordedEvent, error) {
-	h, err := s.horizon(ctx) // as readAll
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT stream, revision, position, tx_id::text, type, data::text FROM events
-		WHERE (tx_id, position) > ($1::text::xid8, $2::bigint) AND tx_id < $4::text::xid8
-		ORDER BY events.tx_id, events.position LIMIT $3`,
-		strconv.FormatUint(from.Commit, 10), int64(from.Prepare), limit, h.xid)
+	rows, err := s.queryAll(ctx, `stream, revision, position, tx_id::text, type, data::text`, from, limit, domain.Filter{})
 	if err != nil {
 		return nil, err
 	}
