@@ -21,10 +21,6 @@ import (
 //
 //	ledger payroll export BATCH --user NAME [--format csv|xlsx] [--encoding utf-8|gb18030] [--out FILE]
 func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
-	id, err := batchArg(e, "export", args)
-	if err != nil {
-		return err
-	}
 	var cfg config
 	fs := newFlagSet("payroll export", e)
 	cfg.bind(fs, e, false)
@@ -33,7 +29,8 @@ func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
 	encFlag := fs.String("encoding", "", "utf-8 or gb18030, for CSV (default gb18030: most Chinese banks' batch systems want GB18030/GBK); XLSX is always UTF-8")
 	out := fs.String("out", "", "file to write (default: BATCH.csv or BATCH.xlsx)")
 	key := commandKey(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	id, err := batchArg(fs, "export", args)
+	if err != nil {
 		return err
 	}
 	format, err := bankfile.ParseFormat(*formatFlag)
@@ -84,18 +81,6 @@ func cmdPayrollExport(ctx context.Context, e *env, args []string) error {
 //
 //	ledger reconcile BATCH --file RETURN --user NAME [--on DATE] [--report FILE.csv]
 func cmdReconcile(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(e.stdout, "usage: ledger reconcile BATCH --file RETURN_FILE --user NAME [--on DATE] [--report FILE] [--key KEY]")
-		fmt.Fprintln(e.stdout, "  applies a bank's return file (CSV or XLSX; UTF-8 or GB18030) to the batch: settles, fails and reports every line (docs/payroll.md)")
-		return nil
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.k3fq7a --file return.csv --user NAME"}
-	}
-	id := args[0]
-	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
-		return usageError{err.Error()}
-	}
 	var cfg config
 	fs := newFlagSet("reconcile", e)
 	cfg.bind(fs, e, false)
@@ -104,8 +89,12 @@ func cmdReconcile(ctx context.Context, e *env, args []string) error {
 	onFlag := fs.String("on", "", "settlement date (default: today)")
 	report := fs.String("report", "", "also write the reconciliation report as CSV to this file")
 	key := commandKey(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	id, err := parseWithArg(fs, args, "reconcile: name the batch, e.g. ledger reconcile living_subsidy.2025-01.k3fq7a --file return.csv --user NAME")
+	if err != nil {
 		return err
+	}
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
+		return usageError{err.Error()}
 	}
 	if *file == "" || *user == "" {
 		return usageError{"reconcile: --file and --user are required"}

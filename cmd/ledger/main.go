@@ -182,6 +182,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseWithArg parses a command that takes one argument (a batch, a
+// claim, a user, a projection) with flags before or after it; missing is
+// the usage error when the argument is not given. -h anywhere prints the
+// command's flags (flag.ErrHelp).
+func parseWithArg(fs *flag.FlagSet, args []string, missing string) (string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 || fs.Arg(0) == "" {
+		return "", usageError{missing}
+	}
+	arg, rest := fs.Arg(0), fs.Args()[1:]
+	if err := parse(fs, rest); err != nil {
+		return "", err
+	}
+	return arg, nil
+}
+
 // parse is parseFlags for a command that takes no arguments after its
 // flags.
 func parse(fs *flag.FlagSet, args []string) error {

@@ -139,34 +139,28 @@ func printClaims(w io.Writer, claims []domain.OverpaymentClaimed) {
 	}
 }
 
-// batchArg takes the batch ID that leads a subcommand's arguments; asked
-// for help instead, it says how to call the subcommand (flag.ErrHelp).
-func batchArg(e *env, verb string, args []string) (string, error) {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintf(e.stdout, "usage: ledger payroll %s BATCH [flags]  (ledger payroll %s BATCH -h lists the flags)\n", verb, verb)
-		return "", flag.ErrHelp
+// batchArg parses a payroll subcommand's flags and the batch ID they
+// surround.
+func batchArg(fs *flag.FlagSet, verb string, args []string) (string, error) {
+	id, err := parseWithArg(fs, args, fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.k3fq7a --user NAME", verb, verb))
+	if err != nil {
+		return "", err
 	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return "", usageError{fmt.Sprintf("payroll %s: name the batch, e.g. ledger payroll %s living_subsidy.2025-01.k3fq7a --user NAME", verb, verb)}
-	}
-	if _, _, err := domain.ParseBatchID("batch", args[0]); err != nil {
+	if _, _, err := domain.ParseBatchID("batch", id); err != nil {
 		return "", usageError{err.Error()}
 	}
-	return args[0], nil
+	return id, nil
 }
 
 func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) error {
-	id, err := batchArg(e, verb, args)
-	if err != nil {
-		return err
-	}
 	var cfg config
 	fs := newFlagSet("payroll "+verb, e)
 	cfg.bind(fs, e, false)
 	user := fs.String("user", "", "the finance user deciding (to approve: not the one who drafted the batch) (required)")
 	reason := fs.String("reason", "", "why the batch is rejected (reject only; required there)")
 	key := commandKey(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	id, err := batchArg(fs, verb, args)
+	if err != nil {
 		return err
 	}
 	if *user == "" {
@@ -219,15 +213,12 @@ func cmdPayrollDecide(ctx context.Context, e *env, verb string, args []string) e
 // cmdPayrollReport prints a batch's report: totals, then every line, as
 // CSV with --csv.
 func cmdPayrollReport(ctx context.Context, e *env, args []string) error {
-	id, err := batchArg(e, "report", args)
-	if err != nil {
-		return err
-	}
 	var cfg config
 	fs := newFlagSet("payroll report", e)
 	cfg.bind(fs, e, false)
 	asCSV := fs.Bool("csv", false, "print every line as CSV")
-	if err := parse(fs, args[1:]); err != nil {
+	id, err := batchArg(fs, "report", args)
+	if err != nil {
 		return err
 	}
 	d, err := open(ctx, e, cfg)
@@ -352,14 +343,6 @@ func cmdPayrollMonths(ctx context.Context, e *env, args []string) error {
 // claim: ledger payroll recover|write-off CLAIM --amount X --user U [--reason R].
 func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []string) error {
 	verb := map[bool]string{false: "recover", true: "write-off"}[writeOff]
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintf(e.stdout, "usage: ledger payroll %s CLAIM --amount X --user NAME [--reason R]  (ledger payroll %s CLAIM -h lists the flags)\n", verb, verb)
-		return flag.ErrHelp
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{fmt.Sprintf("payroll %s: name the claim, e.g. ledger payroll %s ovp-… --amount 110.00 --user NAME", verb, verb)}
-	}
-	claimID := args[0]
 	var cfg config
 	fs := newFlagSet("payroll "+verb, e)
 	cfg.bind(fs, e, false)
@@ -367,7 +350,8 @@ func cmdPayrollSettleClaim(ctx context.Context, e *env, writeOff bool, args []st
 	user := fs.String("user", "", "the finance user recording it (required)")
 	reason := fs.String("reason", "", "why (required for a write-off)")
 	key := commandKey(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	claimID, err := parseWithArg(fs, args, fmt.Sprintf("payroll %s: name the claim, e.g. ledger payroll %s ovp-… --amount 110.00 --user NAME", verb, verb))
+	if err != nil {
 		return err
 	}
 	amount, err := domain.ParseMoney("amount", *amountFlag)

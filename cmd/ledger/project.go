@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"slices"
 	"text/tabwriter"
@@ -203,15 +202,8 @@ func cmdProjectRetry(ctx context.Context, e *env, args []string) error {
 	var cfg config
 	fs := newFlagSet("project retry", e)
 	cfg.bind(fs, e, false)
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(e.stdout, "usage: ledger project retry NAME: resume a parked projection, one of", fmt.Sprint(projectionNames()))
-		return flag.ErrHelp
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"project retry: name the projection to retry: one of " + fmt.Sprint(projectionNames())}
-	}
-	name := args[0]
-	if err := parse(fs, args[1:]); err != nil {
+	name, err := parseWithArg(fs, args, "project retry: name the projection to retry: one of "+fmt.Sprint(projectionNames()))
+	if err != nil {
 		return err
 	}
 	if !slices.Contains(projectionNames(), name) {

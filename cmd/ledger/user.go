@@ -26,24 +26,17 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	case "list":
 		return cmdUserList(ctx, e, args[1:])
 	case "disable", "enable", "rotate", "rotate-token":
-		return cmdUserChange(ctx, e, strings.TrimSuffix(args[0], "-token"), args[1:], list)
+		return cmdUserChange(ctx, e, strings.TrimSuffix(args[0], "-token"), args[1:])
 	default:
 		return usageError{list}
 	}
 	args = args[1:]
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(e.stdout, list)
-		return nil
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{"user add: name the user: ledger user add NAME --role ROLE"}
-	}
-	name := args[0]
 	var cfg config
 	fs := newFlagSet("user add", e)
 	cfg.bind(fs, e, false)
 	role := fs.String("role", "", "the user's role: clerk, approver, finance, auditor or admin")
-	if err := parse(fs, args[1:]); err != nil {
+	name, err := parseWithArg(fs, args, "user add: name the user: ledger user add NAME --role ROLE")
+	if err != nil {
 		return err
 	}
 	if _, ok := httpapi.ParseRole(*role); !ok {
@@ -92,19 +85,12 @@ func cmdUserList(ctx context.Context, e *env, args []string) error {
 }
 
 // cmdUserChange disables, enables or rotates the token of a user.
-func cmdUserChange(ctx context.Context, e *env, verb string, args []string, list string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(e.stdout, list)
-		return nil
-	}
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return usageError{fmt.Sprintf("user %s: name the user: ledger user %s NAME", verb, verb)}
-	}
-	name := args[0]
+func cmdUserChange(ctx context.Context, e *env, verb string, args []string) error {
 	var cfg config
 	fs := newFlagSet("user "+verb, e)
 	cfg.bind(fs, e, false)
-	if err := parse(fs, args[1:]); err != nil {
+	name, err := parseWithArg(fs, args, fmt.Sprintf("user %s: name the user: ledger user %s NAME", verb, verb))
+	if err != nil {
 		return err
 	}
 	d, err := open(ctx, e, cfg)

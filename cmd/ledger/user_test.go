@@ -73,7 +73,7 @@ func TestUserListDisableEnableRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	token = strings.TrimSpace(token)
-	if _, err := cli("user", "add", "zhao.lei", "--role", "auditor"); err != nil {
+	if _, err := cli("user", "add", "--role", "auditor", "zhao.lei"); err != nil { // flags before the name work too
 		t.Fatal(err)
 	}
 	list, err := cli("user", "list")
