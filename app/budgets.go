@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 
-	"github.com/google/uuid"
-
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -17,17 +15,8 @@ func NewBudgets(store domain.EventStore) *Budgets {
 	return &Budgets{x: newRuntime(store, domain.NewLedgerRegistry())}
 }
 
-type budgets struct {
-	domain.Budgets
-	byID map[uuid.UUID]domain.Envelope
-}
-
-func (b *Budgets) stream(p domain.ProgramCode) *stream[budgets] {
-	return newStream(domain.ProgramStream(p), budgets{Budgets: domain.Budgets{}, byID: map[uuid.UUID]domain.Envelope{}},
-		func(s *budgets, env domain.Envelope) {
-			s.Budgets = domain.EvolveBudgets(s.Budgets, env.Event)
-			s.byID[env.ID] = env
-		})
+func (b *Budgets) stream(p domain.ProgramCode) *stream[recorded[domain.Budgets]] {
+	return newRecordedStream(domain.ProgramStream(p), domain.Budgets{}, domain.EvolveBudgets)
 }
 
 // Allocate records c. A command ID that ran already returns what it
@@ -39,14 +28,13 @@ func (b *Budgets) Allocate(ctx context.Context, meta domain.CommandMeta, c domai
 	if err := c.Validate(); err != nil {
 		return domain.AppendResult{}, false, err
 	}
-	first := domain.EventID(meta.CommandID, 0)
 	var earlier *domain.Envelope
-	res, _, err = decide(ctx, &b.x, b.stream(c.Program), meta, once(""), func(st budgets) ([]domain.Event, error) {
-		if env, ok := st.byID[first]; ok {
+	res, _, err = decide(ctx, &b.x, b.stream(c.Program), meta, once(""), func(st recorded[domain.Budgets]) ([]domain.Event, error) {
+		if env, ok := st.ranBefore(meta); ok {
 			earlier = &env
 			return nil, nil
 		}
-		return domain.DecideBudget(st.Budgets, c)
+		return domain.DecideBudget(st.folded, c)
 	})
 	if err != nil {
 		return domain.AppendResult{}, false, err
@@ -61,5 +49,5 @@ func (b *Budgets) Allocate(ctx context.Context, meta domain.CommandMeta, c domai
 func (b *Budgets) Of(ctx context.Context, p domain.ProgramCode) (domain.Budgets, error) {
 	s := b.stream(p)
 	err := s.catchUp(ctx, b.x.store, b.x.reg)
-	return s.state.Budgets, err
+	return s.state.folded, err
 }

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -22,25 +20,17 @@ func NewNotices(store domain.EventStore) *Notices {
 	return &Notices{x: newRuntime(store, domain.NewLedgerRegistry())}
 }
 
-// notices is a department's notice stream folded, with every event by ID,
+// stream is a department's notice stream folded, with every event by ID,
 // so that a command run again finds what it recorded.
-type notices struct {
-	domain.NoticeState
-	byID map[uuid.UUID]domain.Envelope
-}
-
-func (n *Notices) stream(d domain.Department) *stream[notices] {
-	return newStream(domain.NoticeStream(d), notices{byID: map[uuid.UUID]domain.Envelope{}}, func(s *notices, env domain.Envelope) {
-		s.NoticeState = domain.EvolveNotices(s.NoticeState, env.Event)
-		s.byID[env.ID] = env
-	})
+func (n *Notices) stream(d domain.Department) *stream[recorded[domain.NoticeState]] {
+	return newRecordedStream(domain.NoticeStream(d), domain.NoticeState{}, domain.EvolveNotices)
 }
 
 // State returns the folded notice stream of a department.
 func (n *Notices) State(ctx context.Context, d domain.Department) (domain.NoticeState, error) {
 	s := n.stream(d)
 	err := s.catchUp(ctx, n.x.store, n.x.reg)
-	return s.state.NoticeState, err
+	return s.state.folded, err
 }
 
 // Issue records a change notice. produce makes the file for the settled
@@ -53,16 +43,15 @@ func (n *Notices) Issue(ctx context.Context, meta domain.CommandMeta, c domain.I
 	if err := meta.Validate(); err != nil {
 		return domain.AppendResult{}, domain.ChangeNoticeIssued{}, false, err
 	}
-	first := domain.EventID(meta.CommandID, 0)
 	today := domain.NoticeDay(meta.Now)
 	s := n.stream(c.Department)
 	var earlier *domain.Envelope
-	res, events, err := decide(ctx, &n.x, s, meta, once(""), func(st notices) ([]domain.Event, error) {
-		if env, ok := st.byID[first]; ok {
+	res, events, err := decide(ctx, &n.x, s, meta, once(""), func(st recorded[domain.NoticeState]) ([]domain.Event, error) {
+		if env, ok := st.ranBefore(meta); ok {
 			earlier = &env // this command ran already
 			return nil, nil
 		}
-		plan, err := domain.PlanChangeNotice(st.NoticeState, c, today)
+		plan, err := domain.PlanChangeNotice(st.folded, c, today)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +59,7 @@ func (n *Notices) Issue(ctx context.Context, meta domain.CommandMeta, c domain.I
 		if err != nil {
 			return nil, err
 		}
-		return domain.DecideChangeNotice(st.NoticeState, c, plan, file, today)
+		return domain.DecideChangeNotice(st.folded, c, plan, file, today)
 	})
 	switch {
 	case err != nil:

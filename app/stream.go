@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/google/uuid"
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -62,6 +63,30 @@ type stream[S any] struct {
 
 func newStream[S any](name string, init S, evolve func(*S, domain.Envelope)) *stream[S] {
 	return &stream[S]{name: name, state: init, evolve: evolve}
+}
+
+// recorded is a stream's folded state with every event of it by ID, so
+// that a command run again finds what it recorded: the ID of a command's
+// first event derives from its command ID (domain.EventID).
+type recorded[S any] struct {
+	folded S
+	byID   map[uuid.UUID]domain.Envelope
+}
+
+// newRecordedStream is newStream for a state folded by evolve that keeps
+// its events by ID.
+func newRecordedStream[S any](name string, init S, evolve func(S, domain.Event) S) *stream[recorded[S]] {
+	return newStream(name, recorded[S]{folded: init, byID: map[uuid.UUID]domain.Envelope{}}, func(s *recorded[S], env domain.Envelope) {
+		s.folded = evolve(s.folded, env.Event)
+		s.byID[env.ID] = env
+	})
+}
+
+// ranBefore returns the first event the command of meta recorded, if it
+// ran already.
+func (r recorded[S]) ranBefore(meta domain.CommandMeta) (domain.Envelope, bool) {
+	env, ok := r.byID[domain.EventID(meta.CommandID, 0)]
+	return env, ok
 }
 
 // catchUp folds the events appended since the stream was last read.
