@@ -63,6 +63,11 @@ func (p *Payroll) Overpaid(ctx context.Context, programs ...domain.ProgramCode) 
 // streams: every decision about their entitlement to the program, in
 // recording order.
 func (p *Payroll) personsFromStreams(ctx context.Context, program domain.ProgramCode, ids []domain.PersonID) ([]domain.PayrollPerson, error) {
+	return payrollPersonsFromStreams(ctx, &p.x, program, ids)
+}
+
+// payrollPersonsFromStreams is personsFromStreams for any use case.
+func payrollPersonsFromStreams(ctx context.Context, x *runtime, program domain.ProgramCode, ids []domain.PersonID) ([]domain.PayrollPerson, error) {
 	out := make([]domain.PayrollPerson, 0, len(ids))
 	for _, id := range ids {
 		s := newStream(id.Stream(), domain.PayrollPerson{PersonID: id}, func(pp *domain.PayrollPerson, env domain.Envelope) {
@@ -70,7 +75,7 @@ func (p *Payroll) personsFromStreams(ctx context.Context, program domain.Program
 				pp.Changes = append(pp.Changes, c)
 			}
 		})
-		if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		if err := s.catchUp(ctx, x.store, x.reg); err != nil {
 			return nil, err
 		}
 		out = append(out, s.state)

@@ -118,7 +118,7 @@ type ledger struct {
 type shard struct {
 	domain.PaymentsShard
 	claims  map[string][]domain.OverpaymentClaimed // by command ID
-	settled map[string]domain.Position             // a claim's recovery or write-off, by command ID
+	settled map[string]domain.Position             // a claim's recovery, write-off or cancellation, by command ID
 }
 
 func newShard(lines int) shard {
@@ -130,7 +130,7 @@ func evolveShard(s *shard, env domain.Envelope) {
 	switch e := env.Event.(type) {
 	case *domain.OverpaymentClaimed:
 		s.claims[env.Meta.CommandID] = append(s.claims[env.Meta.CommandID], *e)
-	case *domain.OverpaymentRecovered, *domain.OverpaymentWrittenOff:
+	case *domain.OverpaymentRecovered, *domain.OverpaymentWrittenOff, *domain.OverpaymentCancelled:
 		s.settled[env.Meta.CommandID] = env.Position
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 
@@ -17,6 +18,9 @@ import (
 // person's own stream.
 type Persons struct {
 	x runtime
+	// payments reads and appends to the payment shards: a death retracted
+	// cancels the overpayment claims it produced (cancelClaims).
+	payments runtime
 	// states caches folded streams (nil: none). A cached fold is only a
 	// starting point: a command still reads the stream from the revision
 	// after it, so it decides on the stream as it stands — the cache only
@@ -30,13 +34,14 @@ const PersonCache = 10_000
 // NewPersons returns the person use cases over a store, with a cache of
 // PersonCache folded streams.
 func NewPersons(store domain.EventStore) *Persons {
-	return &Persons{x: newRuntime(store, domain.NewBeneficiaryRegistry()), states: newFoldCache(PersonCache)}
+	return &Persons{x: newRuntime(store, domain.NewBeneficiaryRegistry()), payments: newRuntime(store, domain.NewLedgerRegistry()),
+		states: newFoldCache(PersonCache)}
 }
 
 // WithPolicy returns p retrying lost races as pol says.
 func (p *Persons) WithPolicy(pol Policy) *Persons {
 	q := *p
-	q.x.policy = pol
+	q.x.policy, q.payments.policy = pol, pol
 	return &q
 }
 
@@ -70,6 +75,13 @@ func evolvePerson(p *person, env domain.Envelope) {
 // events landed. A command ID that already ran returns the original
 // result and appends nothing, even if the command would now be refused
 // (e.g. RegisterPerson for a person it registered).
+//
+// A death retracted (domain.RetractDeath) reinstates what the death ended;
+// Execute then cancels, in each payment shard of the person's programs,
+// what the claims the death produced still ask (cancelClaims), and returns
+// the position of the last cancellation. Run again after a crash between
+// the two, the command finds the retraction done and finishes the
+// cancellations.
 func (p *Persons) Execute(ctx context.Context, id domain.PersonID, meta domain.CommandMeta, cmd domain.Command) (domain.AppendResult, error) {
 	if err := meta.Validate(); err != nil {
 		return domain.AppendResult{}, err
@@ -86,9 +98,22 @@ func (p *Persons) Execute(ctx context.Context, id domain.PersonID, meta domain.C
 	})
 	p.states.put(s)
 	if replayed != nil {
-		return *replayed, nil
+		res, err = *replayed, nil
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	switch cmd.(type) {
+	case domain.RetractDeath, *domain.RetractDeath:
+		at, err := p.cancelClaims(ctx, meta, id, s.state.Beneficiary)
+		if err != nil {
+			return res, fmt.Errorf("death retracted; cancelling the claims it produced: %w (run the same command again to finish)", err)
+		}
+		if res.Position.Less(at) {
+			res.Position = at
+		}
+	}
+	return res, nil
 }
 
 // Loaded is a person's stream folded, with its events.

@@ -100,8 +100,8 @@ func TestPayrollSimulation(t *testing.T) {
 								seed, step, err, strings.Join(w.log, "\n  "), st.name, seed, seed)
 						}
 					}
-					t.Logf("seed %d: %d steps, %d batches, %d lines issued, %d failed, %d settled late, %d claims, %d crashes injected",
-						seed, *simSteps, w.stats.batches, w.stats.issued, w.stats.failed, w.stats.late, w.stats.claims, w.stats.crashes)
+					t.Logf("seed %d: %d steps, %d batches, %d lines issued, %d failed, %d settled late, %d claims (%d cancelled in part or whole), %d crashes injected",
+						seed, *simSteps, w.stats.batches, w.stats.issued, w.stats.failed, w.stats.late, w.stats.claims, w.stats.cancelled, w.stats.crashes)
 				})
 			}
 		})
@@ -145,7 +145,10 @@ type world struct {
 	// files are the return files sent for each batch, to send again.
 	files map[string][][]byte
 	log   []string
-	stats struct{ batches, issued, failed, late, claims, crashes int }
+	stats struct{ batches, issued, failed, late, claims, cancelled, crashes int }
+	// retracted are the persons whose death was retracted since the last
+	// check: their claims must follow what they are owed now.
+	retracted []domain.PersonID
 }
 
 type modelLine struct {
@@ -289,6 +292,7 @@ func (w *world) step() {
 			}
 		} else if w.fact(pid, domain.RetractDeath{}) {
 			w.logf("death of %s retracted", pid[:6])
+			w.retracted = append(w.retracted, pid)
 		}
 	default:
 		w.project()
@@ -442,7 +446,7 @@ func (w *world) settleClaimOp() (op simOp) {
 	var open []string
 	state := w.readLog()
 	for id, c := range state.claims {
-		if c.amount.Cmp(c.recovered.Add(c.writtenOff)) > 0 {
+		if !c.remaining().IsZero() {
 			open = append(open, id)
 		}
 	}
@@ -454,7 +458,7 @@ func (w *world) settleClaimOp() (op simOp) {
 	}
 	id := pick(w.r, open)
 	c := state.claims[id]
-	left, _ := c.amount.Sub(c.recovered.Add(c.writtenOff))
+	left := c.remaining()
 	amount, _ := domain.MoneyFromFen(1 + w.r.Int64N(left.Fen()+1)) // sometimes one fen too many
 	writeOff := w.r.IntN(3) == 0
 	op.name = fmt.Sprintf("settle claim %s: %s (write-off %v)", id, amount, writeOff)
@@ -552,6 +556,7 @@ func (w *world) owed() map[mkey]domain.Money {
 			seq      int
 			from, to domain.Date
 			ended    bool
+			ends     []domain.Date // terminations not withdrawn
 			amount   domain.Money
 			pauses   []pause
 		}
@@ -570,8 +575,16 @@ func (w *world) owed() map[mkey]domain.Money {
 				cycles[e.Program] = append(cycles[e.Program], &cycle{seq: seq, from: e.EffectiveFrom, amount: e.Amount})
 			case *domain.EntitlementTerminated:
 				prog = e.Program
-				if c = last(); c != nil && (!c.ended || e.EffectiveTo.Before(c.to)) {
-					c.ended, c.to = true, e.EffectiveTo
+				if c = last(); c != nil {
+					c.ends = append(c.ends, e.EffectiveTo)
+				}
+			case *domain.EntitlementReinstated:
+				// A death retracted: the termination it made is withdrawn.
+				prog = e.Program
+				if c = last(); c != nil {
+					if k := slices.IndexFunc(c.ends, e.EndedOn.Equal); k >= 0 {
+						c.ends = slices.Delete(c.ends, k, k+1)
+					}
 				}
 			case *domain.EntitlementSuspended:
 				prog = e.Program
@@ -586,6 +599,14 @@ func (w *world) owed() map[mkey]domain.Money {
 			}
 		}
 		for program, cs := range cycles {
+			for _, c := range cs { // the earliest termination standing ends the grant
+				c.ended = len(c.ends) > 0
+				for _, to := range c.ends {
+					if c.to.IsZero() || to.Before(c.to) {
+						c.to = to
+					}
+				}
+			}
 			slices.SortStableFunc(cs, func(a, b *cycle) int { return a.from.Compare(b.from) })
 			for m, _ := domain.NewPeriod(2024, time.October); m.Compare(domain.MustDate("2025-08-01").Period()) <= 0; m = m.Next() {
 				for _, c := range cs {
@@ -641,8 +662,13 @@ type logState struct {
 }
 
 type claimState struct {
-	key                           mkey
-	amount, recovered, writtenOff domain.Money
+	key                                      mkey
+	amount, recovered, writtenOff, cancelled domain.Money
+}
+
+// remaining is what the claim still asks.
+func (c *claimState) remaining() domain.Money {
+	return c.amount.Less(c.recovered, c.writtenOff, c.cancelled)
 }
 
 func (w *world) readLog() logState {
@@ -751,6 +777,16 @@ func (w *world) readLog() logState {
 				} else {
 					s.faults = append(s.faults, "write-off of an unknown claim "+e.ClaimID)
 				}
+			case *domain.OverpaymentCancelled:
+				if c := s.claims[e.ClaimID]; c != nil {
+					if e.Amount.Cmp(c.remaining()) > 0 {
+						s.faults = append(s.faults, fmt.Sprintf("claim %s cancelled by %s while it asked %s", e.ClaimID, e.Amount, c.remaining()))
+					}
+					c.cancelled = c.cancelled.Add(e.Amount)
+					s.byKey[c.key] = s.byKey[c.key].Less(e.Amount)
+				} else {
+					s.faults = append(s.faults, "cancellation of an unknown claim "+e.ClaimID)
+				}
 			}
 		}
 	}
@@ -800,9 +836,32 @@ func (w *world) check() error {
 			return fmt.Errorf("%s paid %s, claimed back %s, but owed at most %s: %v", k, g, s.byKey[k], w.ceil[k], refs)
 		}
 	}
+	// A death retracted leaves no claim asking for more than its month is
+	// overpaid now: what a claim still asks beyond it is cancelled (money
+	// recovered or written off stays as it was).
+	for _, pid := range w.retracted {
+		remaining := map[mkey]domain.Money{}
+		for _, c := range s.claims {
+			if c.key.pid == pid {
+				remaining[c.key] = remaining[c.key].Add(c.remaining())
+			}
+		}
+		for k, left := range remaining {
+			over := s.gross[k].Less(owed[k])
+			if !left.IsZero() && s.byKey[k].Cmp(over) > 0 {
+				return fmt.Errorf("death of %s retracted, but %s is claimed back %s (%s still asked) while overpaid %s (paid %s, owed %s)",
+					pid[:6], k, s.byKey[k], left, over, s.gross[k], owed[k])
+			}
+		}
+	}
+	w.retracted = nil
+	w.stats.cancelled = 0
 	for id, c := range s.claims {
-		if c.recovered.Add(c.writtenOff).Cmp(c.amount) > 0 {
-			return fmt.Errorf("claim %s of %s was recovered %s and written off %s", id, c.amount, c.recovered, c.writtenOff)
+		if !c.cancelled.IsZero() {
+			w.stats.cancelled++
+		}
+		if c.recovered.Add(c.writtenOff).Add(c.cancelled).Cmp(c.amount) > 0 {
+			return fmt.Errorf("claim %s of %s was recovered %s, written off %s and cancelled %s", id, c.amount, c.recovered, c.writtenOff, c.cancelled)
 		}
 	}
 	w.lines = s.lines
@@ -932,7 +991,7 @@ func (w *world) checkReadModels(s logState, owed map[mkey]domain.Money) error {
 		if want[k] == nil {
 			want[k] = &over{}
 		}
-		want[k].claimed = want[k].claimed.Add(c.amount)
+		want[k].claimed = want[k].claimed.Add(c.amount.Less(c.cancelled))
 		want[k].recovered = want[k].recovered.Add(c.recovered)
 		want[k].writtenOff = want[k].writtenOff.Add(c.writtenOff)
 	}

@@ -161,6 +161,15 @@ type Entitlement struct {
 	SuspendedFrom Date   // set while suspended
 	ReasonCode    string // of the suspension or termination
 	Attributes    GrantAttributes
+	// beforeEnd is, once terminated, the entitlement as it stood before:
+	// what a reinstatement restores.
+	beforeEnd *Entitlement
+}
+
+// Reinstatable reports whether a termination that can be withdrawn ended
+// the entitlement: a reinstatement would restore it as it stood before.
+func (e Entitlement) Reinstatable() bool {
+	return e.Status == EntitlementStatusTerminated && e.beforeEnd != nil
 }
 
 // Open reports whether the entitlement is active or suspended.

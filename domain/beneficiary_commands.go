@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -401,7 +402,11 @@ func (c RecordDeath) decide(s Beneficiary) ([]Event, error) {
 }
 
 // RetractDeath withdraws a death recorded in error. It is the only command
-// accepted after a death. Entitlements the death ended stay ended.
+// accepted after a death. Every entitlement the death ended is reinstated
+// as it stood before (EntitlementReinstated): nothing else can have ended
+// it since, for no other command is accepted after a death. Overpayment
+// claims the death produced are cancelled by the payroll
+// (app.Persons.Execute runs that after the retraction).
 type RetractDeath struct{}
 
 func (RetractDeath) CommandName() string { return "RetractDeath" }
@@ -412,7 +417,14 @@ func (RetractDeath) decide(s Beneficiary) ([]Event, error) {
 	if !s.Deceased {
 		return nil, &ConflictError{Reason: "the person is not recorded as deceased"}
 	}
-	return []Event{DeathRetracted{DateOfDeath: s.DateOfDeath}}, nil
+	out := []Event{DeathRetracted{DateOfDeath: s.DateOfDeath}}
+	for _, code := range slices.Sorted(maps.Keys(s.Entitlements)) {
+		en := s.Entitlements[code]
+		if en.Reinstatable() && en.ReasonCode == string(TerminationDeath) && en.EffectiveTo.Equal(s.DateOfDeath) {
+			out = append(out, EntitlementReinstated{Program: code, EndedOn: en.EffectiveTo, ReasonCode: TerminationDeath})
+		}
+	}
+	return out, nil
 }
 
 // MovePerson records a move to another township.

@@ -25,6 +25,7 @@ const (
 	TypeEntitlementSuspended   = "beneficiary.EntitlementSuspended.v1"
 	TypeEntitlementResumed     = "beneficiary.EntitlementResumed.v1"
 	TypeEntitlementTerminated  = "beneficiary.EntitlementTerminated.v1"
+	TypeEntitlementReinstated  = "beneficiary.EntitlementReinstated.v1"
 	TypeOneOffGranted          = "beneficiary.OneOffGranted.v1"
 	TypeInKindIssued           = "beneficiary.InKindIssued.v1"
 
@@ -49,6 +50,7 @@ func NewBeneficiaryRegistry() *Registry {
 		func() Event { return new(EntitlementSuspended) },
 		func() Event { return new(EntitlementResumed) },
 		func() Event { return new(EntitlementTerminated) },
+		func() Event { return new(EntitlementReinstated) },
 		func() Event { return new(OneOffGranted) },
 		func() Event { return new(InKindIssued) },
 	)
@@ -234,8 +236,10 @@ func (e PersonDied) EffectiveOn() Date { return e.DateOfDeath }
 
 func (e PersonDied) apply(s *Beneficiary) { s.Deceased, s.DateOfDeath = true, e.DateOfDeath }
 
-// DeathRetracted: a death was recorded in error. Entitlements the death
-// terminated stay terminated; they are granted again by new decisions.
+// DeathRetracted: a death was recorded in error. What the death ended is
+// restored by EntitlementReinstated events in the same append (a
+// DeathRetracted recorded before they existed restored nothing, and
+// still does not).
 type DeathRetracted struct {
 	DateOfDeath Date `json:"date_of_death"` // the retracted date
 }
@@ -323,9 +327,33 @@ func (EntitlementTerminated) EventType() string   { return TypeEntitlementTermin
 func (e EntitlementTerminated) EffectiveOn() Date { return e.EffectiveTo }
 
 func (e EntitlementTerminated) apply(s *Beneficiary) {
+	old := s.Entitlements[e.Program]
 	s.updateEntitlement(e.Program, func(en *Entitlement) {
 		en.Status, en.EffectiveTo, en.SuspendedFrom, en.ReasonCode = EntitlementStatusTerminated, e.EffectiveTo, Date{}, string(e.ReasonCode)
+		en.beforeEnd = old
 	})
+}
+
+// EntitlementReinstated: a termination is withdrawn — the decision that
+// ended the entitlement was recorded in error (today: a death retracted).
+// The entitlement stands as it did before the termination (active, or
+// suspended as it was), as if it had never ended; the months after EndedOn
+// are owed again. It is a correction, not a decision effective on a date:
+// it holds whatever date the entitlement is looked at.
+type EntitlementReinstated struct {
+	Program ProgramCode `json:"program"`
+	// EndedOn is the last day in force of the termination withdrawn.
+	EndedOn Date `json:"ended_on"`
+	// ReasonCode is that termination's reason.
+	ReasonCode TerminationReason `json:"reason_code"`
+}
+
+func (EntitlementReinstated) EventType() string { return TypeEntitlementReinstated }
+
+func (e EntitlementReinstated) apply(s *Beneficiary) {
+	if en := s.Entitlements[e.Program]; en != nil && en.Status == EntitlementStatusTerminated && en.beforeEnd != nil && en.EffectiveTo.Equal(e.EndedOn) {
+		s.setEntitlement(en.beforeEnd)
+	}
 }
 
 // OneOffGranted: a one-off grant of a one_off program. GrantID is unique

@@ -284,6 +284,22 @@ func TestDecidePersonChanges(t *testing.T) {
 		{name: "invalid input after death is still invalid", given: dead, when: MovePerson{}, wantErr: ErrInvalid, wantField: "township"},
 		{name: "retract death", given: dead, when: RetractDeath{}, want: []Event{DeathRetracted{DateOfDeath: d("2024-05-03")}}},
 		{name: "retract death of living person", given: adult(), when: RetractDeath{}, wantErr: ErrConflict},
+		{name: "retract death reinstates what the death ended, and nothing else",
+			given: adult(
+				granted(ProgramLivingSubsidy, "2022-01-01"), granted(ProgramCareSubsidy, "2022-01-01"),
+				EntitlementGranted{Program: ProgramPublicWelfareJob, EffectiveFrom: d("2023-01-01"), Amount: m("800.00"), Attributes: GrantAttributes{Post: PostPublicWelfare}},
+				EntitlementSuspended{Program: ProgramCareSubsidy, EffectiveDate: d("2024-01-01"), ReasonCode: SuspensionUnderReview},
+				EntitlementTerminated{Program: ProgramPublicWelfareJob, EffectiveTo: d("2023-12-31"), ReasonCode: TerminationVoluntary},
+				PersonDied{DateOfDeath: d("2024-05-03")},
+				EntitlementTerminated{Program: ProgramCareSubsidy, EffectiveTo: d("2024-05-03"), ReasonCode: TerminationDeath},
+				EntitlementTerminated{Program: ProgramLivingSubsidy, EffectiveTo: d("2024-05-03"), ReasonCode: TerminationDeath},
+			),
+			when: RetractDeath{},
+			want: []Event{
+				DeathRetracted{DateOfDeath: d("2024-05-03")},
+				EntitlementReinstated{Program: ProgramCareSubsidy, EndedOn: d("2024-05-03"), ReasonCode: TerminationDeath},
+				EntitlementReinstated{Program: ProgramLivingSubsidy, EndedOn: d("2024-05-03"), ReasonCode: TerminationDeath},
+			}},
 		{name: "grant again after retraction", given: append(slices.Clone(dead),
 			EntitlementTerminated{Program: ProgramLivingSubsidy, EffectiveTo: d("2024-05-03"), ReasonCode: TerminationDeath}, DeathRetracted{DateOfDeath: d("2024-05-03")}),
 			when: granted(ProgramLivingSubsidy, "2024-05-04").command(), want: []Event{granted(ProgramLivingSubsidy, "2024-05-04")}},
@@ -708,6 +724,7 @@ func goldenEvents() []Event {
 		EntitlementSuspended{Program: ProgramLivingSubsidy, EffectiveDate: d("2024-02-01"), ReasonCode: SuspensionDocumentsMissing},
 		EntitlementResumed{Program: ProgramLivingSubsidy, EffectiveDate: d("2024-04-01")},
 		EntitlementTerminated{Program: ProgramFuelAllowance, EffectiveTo: d("2024-10-31"), ReasonCode: TerminationVehicleScrapped},
+		EntitlementReinstated{Program: ProgramLivingSubsidy, EndedOn: d("2024-05-03"), ReasonCode: TerminationDeath},
 		OneOffGranted{GrantID: "hm-2024-007", Program: ProgramHomeModification, Amount: m("2977.22"), EffectiveDate: d("2024-06-01")},
 		InKindIssued{IssueID: "wc-0153", Program: ProgramDeviceInKind, Item: "轮椅", Quantity: 2, UnitValue: m("680.00"), EffectiveDate: d("2024-09-10")},
 		GrantProposed{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, EffectiveFrom: d("2025-01-01"), ProposedBy: "clerk.zhou"},
@@ -760,7 +777,7 @@ func TestGoldenEvents(t *testing.T) {
 			}
 			// EffectiveOn is the event's business date field.
 			eff, isEff := ev.(Effective)
-			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeGrantApproved: true, TypeGrantRejected: true, TypeBankAccountRecorded: true}
+			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeEntitlementReinstated: true, TypeGrantApproved: true, TypeGrantRejected: true, TypeBankAccountRecorded: true}
 			if isEff != !noBusinessDate[typ] {
 				t.Fatalf("%s Effective = %v", typ, isEff)
 			}
@@ -810,5 +827,48 @@ func TestSealBeneficiaryEvents(t *testing.T) {
 		if e, ok := ev.(Effective); ok && !md.EffectiveDate.Equal(e.EffectiveOn()) {
 			t.Errorf("%s effective date %s; want %s", ed.Type, md.EffectiveDate, e.EffectiveOn())
 		}
+	}
+}
+
+// Given a death that ended an active and a suspended entitlement, when the
+// death is retracted, then both stand as they did before it — the
+// suspension with its date and reason — and an entitlement ended before
+// the death stays ended.
+func TestRetractDeathRestoresEntitlementsAsTheyStood(t *testing.T) {
+	given := adult(
+		granted(ProgramLivingSubsidy, "2022-01-01"), granted(ProgramCareSubsidy, "2022-01-01"),
+		EntitlementGranted{Program: ProgramPublicWelfareJob, EffectiveFrom: d("2023-01-01"), Amount: m("800.00"), Attributes: GrantAttributes{Post: PostPublicWelfare}},
+		EntitlementSuspended{Program: ProgramCareSubsidy, EffectiveDate: d("2024-01-01"), ReasonCode: SuspensionUnderReview},
+		EntitlementTerminated{Program: ProgramPublicWelfareJob, EffectiveTo: d("2023-12-31"), ReasonCode: TerminationVoluntary},
+	)
+	before := fold(given)
+	died, err := Decide(before, RecordDeath{DateOfDeath: d("2024-05-03")}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := fold(append(slices.Clone(given), died...))
+	retracted, err := Decide(dead, RetractDeath{}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := fold(slices.Concat(given, died, retracted))
+	if after.Deceased {
+		t.Error("still deceased after the retraction")
+	}
+	for _, code := range []ProgramCode{ProgramLivingSubsidy, ProgramCareSubsidy, ProgramPublicWelfareJob} {
+		got, want := *after.Entitlements[code], *before.Entitlements[code]
+		got.beforeEnd, want.beforeEnd = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s after the retraction: %+v; before the death: %+v", code, got, want)
+		}
+	}
+	if en := after.Entitlements[ProgramCareSubsidy]; en.Status != EntitlementStatusSuspended || !en.SuspendedFrom.Equal(d("2024-01-01")) {
+		t.Errorf("care subsidy: %+v, want suspended from 2024-01-01 as before", en)
+	}
+	// Reinstated once, the entitlement is no longer ended: a second
+	// reinstatement of the same termination changes nothing.
+	again := fold(slices.Concat(given, died, retracted, retracted[1:]))
+	if !reflect.DeepEqual(again.Entitlements[ProgramLivingSubsidy], after.Entitlements[ProgramLivingSubsidy]) {
+		t.Errorf("reinstated twice: %+v", again.Entitlements[ProgramLivingSubsidy])
 	}
 }

@@ -13,6 +13,10 @@ const (
 	ChangeSuspended  = "suspended"
 	ChangeResumed    = "resumed"
 	ChangeTerminated = "terminated"
+	// ChangeReinstated withdraws the termination whose effective_to is
+	// its EffectiveDate, whatever the date looked at (a correction: the
+	// termination was recorded in error).
+	ChangeReinstated = "reinstated"
 	// ChangeOneOff is a one-off grant (OneOffGranted): owed once, in the
 	// month of its effective date. It is a payroll change only
 	// (PayrollChangeOf), not an entitlement's.
@@ -22,12 +26,13 @@ const (
 // EntitlementChange is one decision about a person's entitlement to one
 // program, as MonthsOwed reads it.
 type EntitlementChange struct {
-	// Kind is ChangeGranted, ChangeSuspended, ChangeResumed or
-	// ChangeTerminated.
+	// Kind is ChangeGranted, ChangeSuspended, ChangeResumed,
+	// ChangeTerminated or ChangeReinstated.
 	Kind string
 	// EffectiveDate is the grant's effective_from, the first day of a
-	// suspension, the day payments resume, or a termination's
-	// effective_to (the last day in force).
+	// suspension, the day payments resume, a termination's effective_to
+	// (the last day in force), or the effective_to of the termination a
+	// reinstatement withdraws.
 	EffectiveDate Date
 	// Amount is, for a grant, the amount per period; zero means the
 	// catalog rate. Ignored for the other kinds.
@@ -46,6 +51,8 @@ func EntitlementChangeOf(e Event) (program ProgramCode, c EntitlementChange, ok 
 		return e.Program, EntitlementChange{Kind: ChangeResumed, EffectiveDate: e.EffectiveDate}, true
 	case *EntitlementTerminated:
 		return e.Program, EntitlementChange{Kind: ChangeTerminated, EffectiveDate: e.EffectiveTo}, true
+	case *EntitlementReinstated:
+		return e.Program, EntitlementChange{Kind: ChangeReinstated, EffectiveDate: e.EndedOn}, true
 	}
 	return "", EntitlementChange{}, false
 }
@@ -201,6 +208,7 @@ type grantCycle struct {
 	amount     Money
 	terminated bool
 	to         Date                // the earliest effective_to, if terminated
+	ends       []Date              // the effective_to of every termination not withdrawn
 	pauses     []EntitlementChange // suspensions and resumptions, by effective date
 }
 
@@ -221,8 +229,12 @@ func grantCycles(changes []EntitlementChange) []grantCycle {
 		case ChangeSuspended, ChangeResumed:
 			c.pauses = append(c.pauses, ch)
 		case ChangeTerminated:
-			if !c.terminated || ch.EffectiveDate.Before(c.to) {
-				c.terminated, c.to = true, ch.EffectiveDate
+			c.ends = append(c.ends, ch.EffectiveDate)
+			c.terminated, c.to = true, earliest(c.ends)
+		case ChangeReinstated:
+			if k := slices.IndexFunc(c.ends, ch.EffectiveDate.Equal); k >= 0 {
+				c.ends = slices.Delete(c.ends, k, k+1)
+				c.terminated, c.to = len(c.ends) > 0, earliest(c.ends)
 			}
 		}
 	}
@@ -238,6 +250,17 @@ func grantCycles(changes []EntitlementChange) []grantCycle {
 		return a.seq - b.seq
 	})
 	return cycles
+}
+
+// earliest returns the earliest of dates (zero if none).
+func earliest(dates []Date) Date {
+	var out Date
+	for _, d := range dates {
+		if out.IsZero() || d.Before(out) {
+			out = d
+		}
+	}
+	return out
 }
 
 // owes reports whether month p is owed under c.

@@ -24,6 +24,7 @@ func change(kind, on string) domain.EntitlementChange {
 func suspended(on string) domain.EntitlementChange  { return change(domain.ChangeSuspended, on) }
 func resumed(on string) domain.EntitlementChange    { return change(domain.ChangeResumed, on) }
 func terminated(on string) domain.EntitlementChange { return change(domain.ChangeTerminated, on) }
+func reinstated(on string) domain.EntitlementChange { return change(domain.ChangeReinstated, on) }
 
 func period(s string) domain.Period {
 	p, err := domain.ParsePeriod("period", s)
@@ -75,6 +76,21 @@ func TestMonthsOwed(t *testing.T) {
 			name: "termination mid-month owes that month and no later one", program: living,
 			given: []domain.EntitlementChange{granted("2024-01-01", ""), terminated("2024-03-10")}, from: "2024-01", through: "2024-06",
 			want: []string{"2024-01=100.00", "2024-02=100.00", "2024-03=100.00"},
+		},
+		{
+			name: "a reinstatement withdraws the termination: every month is owed again", program: living,
+			given: []domain.EntitlementChange{granted("2024-01-01", ""), terminated("2024-02-29"), reinstated("2024-02-29")}, from: "2024-01", through: "2024-04",
+			want: []string{"2024-01=100.00", "2024-02=100.00", "2024-03=100.00", "2024-04=100.00"},
+		},
+		{
+			name: "a reinstatement withdraws only the termination it names", program: living,
+			given: []domain.EntitlementChange{granted("2024-01-01", ""), terminated("2024-02-29"), terminated("2024-03-31"), reinstated("2024-02-29")}, from: "2024-01", through: "2024-06",
+			want: []string{"2024-01=100.00", "2024-02=100.00", "2024-03=100.00"},
+		},
+		{
+			name: "a reinstatement keeps the suspension it did not end", program: living,
+			given: []domain.EntitlementChange{granted("2024-01-01", ""), suspended("2024-02-10"), terminated("2024-03-31"), reinstated("2024-03-31")}, from: "2024-01", through: "2024-05",
+			want: []string{"2024-01=100.00", "2024-02=100.00"},
 		},
 		{
 			name: "termination on the last day of a month ends with that month", program: living,

@@ -187,6 +187,7 @@ func NewLedgerRegistry() *Registry {
 		func() Event { return new(OverpaymentClaimed) },
 		func() Event { return new(OverpaymentRecovered) },
 		func() Event { return new(OverpaymentWrittenOff) },
+		func() Event { return new(OverpaymentCancelled) },
 		func() Event { return new(BudgetAllocated) },
 		func() Event { return new(PaymentsSettled) },
 		func() Event { return new(PaymentsFailed) },

@@ -823,12 +823,12 @@ func (a *MonthAccount) Gross() Money {
 // Claim is an overpayment claim as its shard tells it.
 type Claim struct {
 	OverpaymentClaimed
-	Recovered, WrittenOff Money
+	Recovered, WrittenOff, Cancelled Money
 }
 
 // Remaining is what the claim still asks.
 func (c Claim) Remaining() Money {
-	return c.Amount.Less(c.Recovered, c.WrittenOff)
+	return c.Amount.Less(c.Recovered, c.WrittenOff, c.Cancelled)
 }
 
 // PaymentsShard is one payments shard folded.
@@ -1026,6 +1026,8 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 			a := s.month(PersonPeriod{c.PersonID, c.Period})
 			a.Recovered = a.Recovered.Add(e.Amount)
 		}
+	case *OverpaymentCancelled:
+		s.cancel(e)
 	case *OverpaymentWrittenOff:
 		if c := s.Claims[e.ClaimID]; c != nil {
 			c.WrittenOff = c.WrittenOff.Add(e.Amount)
@@ -1239,14 +1241,7 @@ func DecideClaimsOf(s PaymentsShard, program ProgramCode, persons []PayrollPerso
 }
 
 func decideClaims(s PaymentsShard, program ProgramCode, persons []PayrollPerson, on Date, only bool) []OverpaymentClaimed {
-	byPerson := map[PersonID]PayrollPerson{}
-	for _, p := range persons {
-		byPerson[p.PersonID] = p
-	}
-	keys := slices.Collect(maps.Keys(s.Months))
-	slices.SortFunc(keys, func(a, b PersonPeriod) int {
-		return cmp.Or(cmp.Compare(a.Person, b.Person), a.Period.Compare(b.Period))
-	})
+	keys, byPerson := monthsOf(s, persons)
 	owed := map[PersonID]map[Period]Money{}
 	var out []OverpaymentClaimed
 	for _, k := range keys {

@@ -41,7 +41,7 @@ func EndOfDay(d Date) time.Time {
 // entitlement to one program: the entitlement events of the stream (or the
 // entitlement_history read model) in recording order.
 type EntitlementDecision struct {
-	Kind          string // ChangeGranted, ChangeSuspended, ChangeResumed or ChangeTerminated
+	Kind          string // ChangeGranted, ChangeSuspended, ChangeResumed, ChangeTerminated or ChangeReinstated
 	EffectiveDate Date   // see EntitlementChange.EffectiveDate
 	Amount        Money  // a grant's own amount per period; zero: the catalog rate
 	ReasonCode    string // of a suspension or termination
@@ -72,6 +72,7 @@ type EntitlementOn struct {
 func EntitlementStateOn(program ProgramCode, decisions []EntitlementDecision, on Date) (st EntitlementOn, ok bool) {
 	st.Program = program
 	var lastPause Date
+	var ends []EntitlementDecision // the grant's terminations not withdrawn
 	for _, d := range decisions {
 		switch d.Kind {
 		case ChangeGranted:
@@ -80,7 +81,7 @@ func EntitlementStateOn(program ProgramCode, decisions []EntitlementDecision, on
 			}
 			st = EntitlementOn{Program: program, Status: EntitlementStatusActive, EffectiveFrom: d.EffectiveDate,
 				Amount: d.Amount, Attributes: d.Attributes}
-			ok, lastPause = true, Date{}
+			ok, lastPause, ends = true, Date{}, nil
 		case ChangeSuspended, ChangeResumed:
 			if !ok || d.EffectiveDate.After(on) || d.EffectiveDate.Before(lastPause) {
 				continue
@@ -92,16 +93,25 @@ func EntitlementStateOn(program ProgramCode, decisions []EntitlementDecision, on
 				st.SuspendedFrom, st.ReasonCode = Date{}, ""
 			}
 		case ChangeTerminated:
-			if ok && (st.EffectiveTo.IsZero() || d.EffectiveDate.Before(st.EffectiveTo)) {
-				st.EffectiveTo = d.EffectiveDate
-				if d.EffectiveDate.Before(on) {
-					st.ReasonCode = d.ReasonCode
-				}
+			if ok {
+				ends = append(ends, d)
+			}
+		case ChangeReinstated:
+			if k := slices.IndexFunc(ends, func(e EntitlementDecision) bool { return e.EffectiveDate.Equal(d.EffectiveDate) }); k >= 0 {
+				ends = slices.Delete(ends, k, k+1)
 			}
 		}
 	}
 	if !ok {
 		return EntitlementOn{}, false
+	}
+	for _, d := range ends { // the earliest last day in force counts
+		if st.EffectiveTo.IsZero() || d.EffectiveDate.Before(st.EffectiveTo) {
+			st.EffectiveTo = d.EffectiveDate
+			if d.EffectiveDate.Before(on) {
+				st.ReasonCode = d.ReasonCode
+			}
+		}
 	}
 	switch {
 	case !st.EffectiveTo.IsZero() && st.EffectiveTo.Before(on):
@@ -133,6 +143,8 @@ func entitlementDecisionOf(e Event) (ProgramCode, EntitlementDecision, bool) {
 		return e.Program, EntitlementDecision{Kind: ChangeResumed, EffectiveDate: e.EffectiveDate}, true
 	case *EntitlementTerminated:
 		return e.Program, EntitlementDecision{Kind: ChangeTerminated, EffectiveDate: e.EffectiveTo, ReasonCode: string(e.ReasonCode)}, true
+	case *EntitlementReinstated:
+		return e.Program, EntitlementDecision{Kind: ChangeReinstated, EffectiveDate: e.EndedOn, ReasonCode: string(e.ReasonCode)}, true
 	}
 	return "", EntitlementDecision{}, false
 }
@@ -361,6 +373,8 @@ func summarize(e Event) string {
 		return fmt.Sprintf("%s resumed from %s", e.Program, e.EffectiveDate)
 	case *EntitlementTerminated:
 		return fmt.Sprintf("%s terminated: last day in force %s (%s)", e.Program, e.EffectiveTo, e.ReasonCode)
+	case *EntitlementReinstated:
+		return fmt.Sprintf("%s reinstated: the termination on %s (%s) withdrawn as recorded in error", e.Program, e.EndedOn, e.ReasonCode)
 	case *OneOffGranted:
 		return fmt.Sprintf("one-off %s of %s on %s (grant %s)%s", e.Program, e.Amount, e.EffectiveDate, e.GrantID, attributesText(e.Attributes))
 	case *InKindIssued:

@@ -125,7 +125,9 @@ func TestReplayBeforeAndAfterBackdatedTermination(t *testing.T) {
 
 // A death recorded late ends every entitlement from the day after the date
 // of death; before it was recorded the ledger said otherwise. A retraction
-// restores the person but not the entitlements the death ended.
+// restores the person and the entitlements the death ended, as they stood
+// (one active, one suspended) — known after the retraction, at every
+// as-of date; known before it, they stay ended.
 func TestReplayLateDeathAndRetraction(t *testing.T) {
 	envs := recorded(nil, "2024-01-05 10:00",
 		registered(adultID, dibao), certIssued(adultID, CategoryPhysical, 1),
@@ -144,7 +146,12 @@ func TestReplayLateDeathAndRetraction(t *testing.T) {
 		"living_subsidy terminated from=2024-01-01 to=2024-02-29 suspended=2024-03-01 reason=death rate=100.00/catalog",
 	}
 	sameLines(t, "known 2024-08-31", replayText(t, envs, knownAt("2024-08-31"), "2024-03-15"), ended)
-	sameLines(t, "known now", replayText(t, envs, time.Time{}, "2024-03-15"), ended)
+	restored := []string{
+		"care_subsidy active from=2024-01-01 to= suspended= reason= rate=100.00/catalog",
+		"living_subsidy suspended from=2024-01-01 to= suspended=2024-03-01 reason=documents_missing rate=100.00/catalog",
+	}
+	sameLines(t, "known now", replayText(t, envs, time.Time{}, "2024-03-15"), restored)
+	sameLines(t, "known now, as of 2024-12-31", replayText(t, envs, time.Time{}, "2024-12-31"), restored)
 
 	r, _ := Replay(envs, knownAt("2024-08-31"), d("2024-03-15"))
 	if !r.Facts.Deceased || !r.Facts.DateOfDeath.Equal(d("2024-02-29")) {

@@ -156,7 +156,7 @@ var awardsRoutes = newRoutes([]string{"beneficiary", "program"},
 	// The annual summary's other facts are in the entitlements read model.
 	domain.TypeCertificateIssued, domain.TypeCertificateRegraded, domain.TypeCertificateRevoked,
 	domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
-	domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated,
+	domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated, domain.TypeEntitlementReinstated,
 	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
 )
 

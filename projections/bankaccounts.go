@@ -55,7 +55,7 @@ var bankAccountsRoutes = newRoutes([]string{"beneficiary"},
 	// the entitlements read model's.
 	domain.TypePersonRegistered, domain.TypeCertificateIssued, domain.TypeCertificateRegraded, domain.TypeCertificateRevoked,
 	domain.TypeHouseholdStatusChanged, domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
-	domain.TypeEntitlementGranted, domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated,
+	domain.TypeEntitlementGranted, domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated, domain.TypeEntitlementReinstated,
 	domain.TypeOneOffGranted, domain.TypeInKindIssued, domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
 )
 

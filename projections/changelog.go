@@ -29,6 +29,7 @@ const (
 	ChangeEntitlementGranted    = "entitlement_granted"
 	ChangeEntitlementSuspended  = "entitlement_suspended"
 	ChangeEntitlementTerminated = "entitlement_terminated"
+	ChangeEntitlementReinstated = "entitlement_reinstated"
 	ChangeHouseholdChanged      = "household_changed"
 )
 
@@ -47,7 +48,7 @@ type ChangelogProjection struct{}
 var _ Projection = ChangelogProjection{}
 
 func (ChangelogProjection) Name() string     { return "changelog" }
-func (ChangelogProjection) Version() int     { return 1 }
+func (ChangelogProjection) Version() int     { return 2 }
 func (ChangelogProjection) Schema() string   { return changelogSchema }
 func (ChangelogProjection) Tables() []string { return []string{"changelog_persons", "changelog"} }
 
@@ -253,6 +254,12 @@ var changelogRoutes = newRoutes([]string{"beneficiary"},
 	on(func(b *clBatch, env *domain.Envelope, e *domain.EntitlementTerminated) error {
 		return b.change(env, clChange{kind: ChangeEntitlementTerminated, program: string(e.Program), effective: e.EffectiveTo, details: map[string]any{
 			"reason_code": string(e.ReasonCode), "effective_to": e.EffectiveTo.String(),
+		}})
+	}),
+	on(func(b *clBatch, env *domain.Envelope, e *domain.EntitlementReinstated) error {
+		// In force again from the first day the termination had taken.
+		return b.change(env, clChange{kind: ChangeEntitlementReinstated, program: string(e.Program), effective: e.EndedOn.AddDays(1), details: map[string]any{
+			"reason_code": string(e.ReasonCode), "ended_on": e.EndedOn.String(),
 		}})
 	}),
 ).ignoring(

@@ -79,13 +79,14 @@ func TestChangelogProjection(t *testing.T) {
 			},
 		},
 		{
-			name: "death with its terminations, and its retraction",
+			name: "death with its terminations, and its retraction with the reinstatement",
 			given: func(g *entGiven) {
 				g.register(entA, "张三", "蛟塘镇")
 				g.grant(entA, entCare, "2024-01-01", "")
 				g.on(entA, domain.PersonDied{DateOfDeath: entD("2024-03-12")})
 				g.terminate(entA, entCare, "2024-03-12", domain.TerminationDeath)
 				g.on(entA, domain.DeathRetracted{DateOfDeath: entD("2024-03-12")})
+				g.on(entA, domain.EntitlementReinstated{Program: entCare, EndedOn: entD("2024-03-12"), ReasonCode: domain.TerminationDeath})
 			},
 			then: []prtest.Check{
 				{SQL: clSQL, Want: []string{
@@ -93,7 +94,9 @@ func TestChangelogProjection(t *testing.T) {
 					clRow(entA, "蛟塘镇 | 张三 | person_died | NULL | 2024-03-12 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | entitlement_terminated | care_subsidy | 2024-03-12 | 2024-01-05"),
 					clRow(entA, "蛟塘镇 | 张三 | death_retracted | NULL | NULL | 2024-01-05"),
+					clRow(entA, "蛟塘镇 | 张三 | entitlement_reinstated | care_subsidy | 2024-03-13 | 2024-01-05"),
 				}},
+				{SQL: `SELECT details->>'ended_on', details->>'reason_code' FROM changelog WHERE kind = 'entitlement_reinstated'`, Want: []string{"2024-03-12 | death"}},
 				{SQL: `SELECT details->>'reason_code' FROM changelog WHERE kind = 'entitlement_terminated'`, Want: []string{"death"}},
 				{SQL: `SELECT details->>'date_of_death' FROM changelog WHERE kind = 'death_retracted'`, Want: []string{"2024-03-12"}},
 			},

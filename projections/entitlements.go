@@ -44,7 +44,8 @@ var entitlementsSchema string
 //     another; money paid for a month that was not owed (a termination
 //     recorded late) is not arrears but an overpayment, which only an
 //     OverpaymentClaimed puts on the books;
-//   - overpayment_owed is claimed − recovered − written off;
+//   - overpayment_owed is claimed (less what was cancelled) − recovered −
+//     written off;
 //   - updated_position is the position of the last event of that person and
 //     program (entitlement decision, payment or overpayment event).
 //
@@ -77,7 +78,7 @@ type EntitlementsProjection struct{}
 var _ Projection = EntitlementsProjection{}
 
 func (EntitlementsProjection) Name() string   { return "entitlements" }
-func (EntitlementsProjection) Version() int   { return 1 }
+func (EntitlementsProjection) Version() int   { return 2 }
 func (EntitlementsProjection) Schema() string { return entitlementsSchema }
 func (EntitlementsProjection) Tables() []string {
 	return []string{"persons", "entitlement_history", "entitlement_paid", "entitlement_overpayments", "program_paid_through", "entitlements"}
@@ -283,6 +284,9 @@ var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
 	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementTerminated) error {
 		return b.decision(env, string(e.ReasonCode))
 	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.EntitlementReinstated) error {
+		return b.decision(env, string(e.ReasonCode))
+	}),
 	on(func(b *entBatch, env *domain.Envelope, e *domain.PaymentIssued) error {
 		return b.payment(env, &e.PaymentLine, 1)
 	}),
@@ -319,6 +323,12 @@ var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
 	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentClaimed) error {
 		d := b.overpayment(env, e.PersonID, e.Program)
 		d.claimed = d.claimed.Add(e.Amount.Decimal())
+		return nil
+	}),
+	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentCancelled) error {
+		// Withdrawn: no longer claimed.
+		d := b.overpayment(env, e.PersonID, e.Program)
+		d.claimed = d.claimed.Sub(e.Amount.Decimal())
 		return nil
 	}),
 	on(func(b *entBatch, env *domain.Envelope, e *domain.OverpaymentRecovered) error {

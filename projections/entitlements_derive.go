@@ -246,6 +246,7 @@ func deriveEntitlement(k entKey, s *entState, through domain.Period, pos domain.
 	r.key = k
 	var changes []domain.EntitlementChange
 	var first domain.Date
+	var beforeEnd entRow // the row as it stood before its latest termination
 	for _, h := range s.history {
 		if h.change != domain.ChangeGranted && !ok {
 			continue // as the aggregate: nothing to change before a grant
@@ -263,7 +264,14 @@ func deriveEntitlement(k entKey, s *entState, through domain.Period, pos domain.
 		case domain.ChangeResumed:
 			r.status, r.suspended, r.reason = string(domain.EntitlementStatusActive), domain.Date{}, ""
 		case domain.ChangeTerminated:
+			beforeEnd = r
 			r.status, r.to, r.suspended, r.reason = string(domain.EntitlementStatusTerminated), h.effective, domain.Date{}, h.reasonCode
+		case domain.ChangeReinstated:
+			// As the aggregate: the termination withdrawn is the latest,
+			// and the entitlement stands as it did before it.
+			if r.status == string(domain.EntitlementStatusTerminated) && r.to.Equal(h.effective) {
+				r.status, r.to, r.suspended, r.reason = beforeEnd.status, beforeEnd.to, beforeEnd.suspended, beforeEnd.reason
+			}
 		}
 		if pos.IsStart() || pos.Less(h.pos) {
 			pos = h.pos

@@ -241,6 +241,29 @@ func TestEntitlementsProjection(t *testing.T) {
 			},
 		},
 		{
+			name: "a death retracted: what it ended stands as before, suspended or active, and history keeps both steps",
+			given: func(g *entGiven) {
+				g.register(entA, "张三", "蛟塘镇")
+				g.grant(entA, entLiving, "2024-01-01", "")
+				g.grant(entA, entCare, "2024-01-01", "")
+				g.suspend(entA, entCare, "2024-02-15")
+				g.on(entA, domain.PersonDied{DateOfDeath: entD("2024-03-12")})
+				g.terminate(entA, entCare, "2024-03-12", domain.TerminationDeath)
+				g.terminate(entA, entLiving, "2024-03-12", domain.TerminationDeath)
+				g.on(entA, domain.DeathRetracted{DateOfDeath: entD("2024-03-12")})
+				g.on(entA, domain.EntitlementReinstated{Program: entCare, EndedOn: entD("2024-03-12"), ReasonCode: domain.TerminationDeath})
+				g.on(entA, domain.EntitlementReinstated{Program: entLiving, EndedOn: entD("2024-03-12"), ReasonCode: domain.TerminationDeath})
+			},
+			then: []prtest.Check{
+				entRowsOf(`SELECT deceased_on FROM persons WHERE person_id = $1`, entA, "NULL"),
+				entRowsOf(`SELECT program, status, effective_to, suspended_from, reason_code FROM entitlements WHERE person_id = $1 ORDER BY program`, entA,
+					"care_subsidy | suspended | NULL | 2024-02-15 | unreachable", "living_subsidy | active | NULL | NULL | NULL"),
+				entRowsOf(`SELECT program, change, effective_date, reason_code FROM entitlement_history WHERE person_id = $1 AND change IN ('terminated', 'reinstated') ORDER BY position_commit, program`, entA,
+					"care_subsidy | terminated | 2024-03-12 | death", "living_subsidy | terminated | 2024-03-12 | death",
+					"care_subsidy | reinstated | 2024-03-12 | death", "living_subsidy | reinstated | 2024-03-12 | death"),
+			},
+		},
+		{
 			name: "a revoked certificate ends the entitlements that need one",
 			given: func(g *entGiven) {
 				g.register(entA, "张三", "蛟塘镇")
@@ -556,6 +579,8 @@ type simPerson struct {
 	id      domain.PersonID
 	town    string
 	dead    bool
+	died    domain.Date
+	ended   map[domain.ProgramCode]simEnt // what the death ended, as it stood before
 	ents    map[domain.ProgramCode]*simEnt
 	claimed int
 	grade   domain.DisabilityGrade
@@ -607,8 +632,16 @@ func (s *entSim) run(months int) []domain.Envelope {
 func (s *entSim) decide(p *simPerson, m domain.Period) {
 	if p.dead {
 		if s.r.IntN(8) == 0 {
+			// As RetractDeath decides: every entitlement the death ended
+			// is reinstated as it stood.
 			p.dead = false
-			s.g.on(p.id, domain.DeathRetracted{DateOfDeath: m.First()})
+			s.g.on(p.id, domain.DeathRetracted{DateOfDeath: p.died})
+			for _, prog := range simPrograms {
+				if before, ok := p.ended[prog]; ok {
+					s.g.on(p.id, domain.EntitlementReinstated{Program: prog, EndedOn: p.died, ReasonCode: domain.TerminationDeath})
+					*p.ents[prog] = before
+				}
+			}
 		}
 		return
 	}
@@ -630,8 +663,10 @@ func (s *entSim) decide(p *simPerson, m domain.Period) {
 		// death, possibly backdated a few months: terminates everything open
 		died := s.day(m).AddDays(-s.r.IntN(90))
 		s.g.on(p.id, domain.PersonDied{DateOfDeath: died})
+		p.died, p.ended = died, map[domain.ProgramCode]simEnt{}
 		for _, prog := range simPrograms {
 			if e := p.ents[prog]; e != nil && !e.terminated {
+				p.ended[prog] = *e
 				s.g.terminate(p.id, prog, died.String(), domain.TerminationDeath)
 				e.terminated, e.to, e.status = true, died, "terminated"
 			}
@@ -775,6 +810,9 @@ func TestEntitlementsBatchSplitInvariance(t *testing.T) {
 			t.Logf("%d events; entitlements (rows, with arrears, with overpayments, terminated): %v", len(envs), prtest.Rows(t, one, `SELECT count(*), count(*) FILTER (WHERE arrears_owed > 0), count(*) FILTER (WHERE overpayment_owed <> 0), count(*) FILTER (WHERE status = 'terminated') FROM entitlements`))
 			if n := prtest.Rows(t, one, `SELECT count(*) FROM entitlements WHERE arrears_owed > 0`); n[0] == "0" && seed == 0 {
 				t.Errorf("seed 0 produced no arrears; the generator should exercise them")
+			}
+			if n := prtest.Rows(t, one, `SELECT count(*) FROM entitlement_history WHERE change = 'reinstated'`); n[0] == "0" && seed == 0 {
+				t.Errorf("seed 0 reinstated nothing; the generator should retract deaths that ended entitlements")
 			}
 		})
 	}

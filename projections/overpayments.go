@@ -24,7 +24,7 @@ type OverpaymentsProjection struct{}
 var _ Projection = OverpaymentsProjection{}
 
 func (OverpaymentsProjection) Name() string     { return "overpayments" }
-func (OverpaymentsProjection) Version() int     { return 1 }
+func (OverpaymentsProjection) Version() int     { return 2 }
 func (OverpaymentsProjection) Schema() string   { return overpaymentsSchema }
 func (OverpaymentsProjection) Tables() []string { return []string{"overpayment_claims"} }
 
@@ -49,6 +49,9 @@ var overpaymentsRoutes = newRoutes([]string{"payroll"},
 	}),
 	on(func(w overpaymentsTx, _ *domain.Envelope, e *domain.OverpaymentWrittenOff) error {
 		return adjustClaim(w.ctx, w.tx, e.ClaimID, "written_off", e.Amount)
+	}),
+	on(func(w overpaymentsTx, _ *domain.Envelope, e *domain.OverpaymentCancelled) error {
+		return adjustClaim(w.ctx, w.tx, e.ClaimID, "cancelled", e.Amount)
 	}),
 ).ignoring(
 	// Payments and batches are the payments and spending read models'.
@@ -101,7 +104,7 @@ func ProgramMonths(ctx context.Context, q Querier, program domain.ProgramCode, y
 			WHERE program = $1 AND month >= $2 AND month < $2::date + interval '1 year' GROUP BY month),
 		outstanding AS (SELECT date_trunc('month', paid_on)::date AS month, sum(amount) AS amount, count(*)::int AS n FROM payments
 			WHERE program = $1 AND status = 'issued' AND paid_on >= $2 AND paid_on < $2::date + interval '1 year' GROUP BY 1),
-		claims AS (SELECT period AS month, sum(amount) AS claimed, sum(recovered) AS recovered, sum(written_off) AS written_off
+		claims AS (SELECT period AS month, sum(amount - cancelled) AS claimed, sum(recovered) AS recovered, sum(written_off) AS written_off
 			FROM overpayment_claims WHERE program = $1 AND period >= $2 AND period < $2::date + interval '1 year' GROUP BY period)
 		SELECT to_char(m.month, 'YYYY-MM'), coalesce(p.paid, 0)::text, coalesce(p.payments, 0),
 			coalesce(o.amount, 0)::text, coalesce(o.n, 0),
@@ -155,12 +158,12 @@ func decimalFromText(s string) (string, error) {
 }
 
 // Claim returns one claim and what it still asks (amount − recovered −
-// written off), or an error wrapping domain.ErrNotFound.
+// written off − cancelled), or an error wrapping domain.ErrNotFound.
 func Claim(ctx context.Context, q Querier, claimID string) (domain.OverpaymentClaimed, domain.Money, error) {
 	var c domain.OverpaymentClaimed
 	var person, program, amount, remaining string
 	var period, claimedOn time.Time
-	err := q.QueryRow(ctx, `SELECT person_id, program, period, amount::text, refs, claimed_on, (amount - recovered - written_off)::text
+	err := q.QueryRow(ctx, `SELECT person_id, program, period, amount::text, refs, claimed_on, (amount - recovered - written_off - cancelled)::text
 		FROM overpayment_claims WHERE claim_id = $1`, claimID).Scan(&person, &program, &period, &amount, &c.References, &claimedOn, &remaining)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, domain.Money{}, fmt.Errorf("claim %s: %w", claimID, domain.ErrNotFound)

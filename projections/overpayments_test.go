@@ -43,6 +43,9 @@ func TestProgramMonths(t *testing.T) {
 		Amount: domain.MustMoney("110.00"), References: []string{"r4"}, ClaimedOn: domain.MustDate("2025-04-25")})
 	log.Add("payroll-test", domain.OverpaymentRecovered{ClaimID: "c3", PersonID: a, Program: domain.ProgramLivingSubsidy, Amount: domain.MustMoney("60.00"), RecoveredOn: domain.MustDate("2025-05-10")})
 	log.Add("payroll-test", domain.OverpaymentWrittenOff{ClaimID: "c3", PersonID: a, Program: domain.ProgramLivingSubsidy, Amount: domain.MustMoney("50.00"), Reason: "hardship", WrittenOffOn: domain.MustDate("2025-06-01")})
+	// April's claim is withdrawn in part: the month turned out owed.
+	log.Add("payroll-test", domain.OverpaymentCancelled{ClaimID: "c4", PersonID: a, Program: domain.ProgramLivingSubsidy, Period: apr,
+		Amount: domain.MustMoney("80.00"), Reason: "death retracted", CancelledOn: domain.MustDate("2025-06-02")})
 	for _, p := range projs {
 		prtest.ApplyBatches(t, db.Pool, p, log.Envelopes, []int{3})
 	}
@@ -62,11 +65,14 @@ func TestProgramMonths(t *testing.T) {
 		"2025-01 paid 110.00/1 outstanding 0.00/0 overpaid 0.00 recovered 0.00 written off 0.00",
 		"2025-02 paid 110.00/1 outstanding 0.00/0 overpaid 0.00 recovered 0.00 written off 0.00",
 		"2025-03 paid 110.00/1 outstanding 0.00/0 overpaid 110.00 recovered 60.00 written off 50.00",
-		"2025-04 paid 110.00/1 outstanding 110.00/1 overpaid 110.00 recovered 0.00 written off 0.00",
+		"2025-04 paid 110.00/1 outstanding 110.00/1 overpaid 30.00 recovered 0.00 written off 0.00",
 		"2025-05 paid 0.00/0 outstanding 0.00/0 overpaid 0.00 recovered 0.00 written off 0.00",
 	} {
 		if got(i) != want {
 			t.Errorf("month %d:\n got %s\nwant %s", i+1, got(i), want)
 		}
+	}
+	if _, remaining, err := projections.Claim(context.Background(), db.Pool, "c4"); err != nil || !remaining.Equal(domain.MustMoney("30.00")) {
+		t.Errorf("claim c4 asks %s (%v), want 30.00: 110.00 claimed, 80.00 cancelled", remaining, err)
 	}
 }

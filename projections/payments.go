@@ -128,7 +128,7 @@ var paymentsRoutes = newRoutes([]string{"payroll"},
 	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
 	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
 	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
-	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff,
+	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff, domain.TypeOverpaymentCancelled,
 )
 
 // settle marks payments settled, in time or late alike.

@@ -145,7 +145,7 @@ var spendingRoutes = newRoutes([]string{"payroll", "program"},
 	domain.TypeBatchOpened, domain.TypeBatchDrafted, domain.TypeBatchApproved, domain.TypeBatchIssued,
 	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
 	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
-	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff,
+	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff, domain.TypeOverpaymentCancelled,
 )
 
 func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {

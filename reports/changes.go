@@ -64,8 +64,8 @@ type ChangesPolicy struct {
 	Department domain.Department
 	Label      string   // e.g. 民政(civil_affairs)
 	Kinds      []string // projections.Change… codes
-	// Programs limits entitlement changes (granted, suspended, terminated)
-	// to these programs; nil: every program.
+	// Programs limits entitlement changes (granted, suspended, terminated,
+	// reinstated) to these programs; nil: every program.
 	Programs []domain.ProgramCode
 	Columns  []string
 	// FullIDs: the recipient matches people by ID number against its own
@@ -75,8 +75,9 @@ type ChangesPolicy struct {
 }
 
 var (
-	changesEntitlementKinds = []string{projections.ChangeEntitlementGranted, projections.ChangeEntitlementSuspended, projections.ChangeEntitlementTerminated}
-	changesDeathKinds       = []string{projections.ChangePersonDied, projections.ChangeDeathRetracted}
+	changesEntitlementKinds = []string{projections.ChangeEntitlementGranted, projections.ChangeEntitlementSuspended, projections.ChangeEntitlementTerminated,
+		projections.ChangeEntitlementReinstated}
+	changesDeathKinds = []string{projections.ChangePersonDied, projections.ChangeDeathRetracted}
 )
 
 // ChangesPolicyFor returns the policy of a department (DepartmentNone: the
@@ -124,7 +125,8 @@ func ChangesPolicyFor(d domain.Department) ChangesPolicy {
 	return ChangesPolicy{Department: domain.DepartmentNone, Label: "乡镇(townships)",
 		Kinds: []string{projections.ChangeCertificateIssued, projections.ChangeCertificateRegraded, projections.ChangeCertificateRevoked,
 			projections.ChangePersonDied, projections.ChangeDeathRetracted, projections.ChangePersonMoved, projections.ChangeHouseholdChanged,
-			projections.ChangeEntitlementGranted, projections.ChangeEntitlementSuspended, projections.ChangeEntitlementTerminated},
+			projections.ChangeEntitlementGranted, projections.ChangeEntitlementSuspended, projections.ChangeEntitlementTerminated,
+			projections.ChangeEntitlementReinstated},
 		Columns: []string{ChangesColTownship, ChangesColName, ChangesColIDNumber, ChangesColChange, ChangesColProgram, ChangesColEffective,
 			ChangesColDetails, ChangesColRecorded},
 	}
@@ -239,6 +241,7 @@ var changesKindLabels = map[string]string{
 	projections.ChangeEntitlementGranted:    "享受待遇(entitlement_granted)",
 	projections.ChangeEntitlementSuspended:  "暂停待遇(entitlement_suspended)",
 	projections.ChangeEntitlementTerminated: "停止待遇(entitlement_terminated)",
+	projections.ChangeEntitlementReinstated: "恢复待遇(entitlement_reinstated)",
 }
 
 var changesCategoryNames = map[string]string{
@@ -277,6 +280,7 @@ type changesDetails struct {
 	To           domain.HouseholdStatus `json:"to"`
 	Effective    string                 `json:"effective_from"`
 	EffectiveTo  string                 `json:"effective_to"`
+	EndedOn      string                 `json:"ended_on"`
 	Amount       string                 `json:"amount"`
 	Attributes   domain.GrantAttributes `json:"attributes"`
 }
@@ -385,6 +389,8 @@ func (l ChangesLine) cells() (map[string]string, error) {
 		details = append(details, "原因 "+d.ReasonCode)
 	case projections.ChangeEntitlementTerminated:
 		details = append(details, "至 "+d.EffectiveTo+" 止", "原因 "+d.ReasonCode)
+	case projections.ChangeEntitlementReinstated:
+		details = append(details, "撤销至 "+d.EndedOn+" 止的停止待遇", "原因 "+d.ReasonCode+" 系误登记")
 	}
 	c[ChangesColDetails] = strings.Join(details, "，")
 	return c, nil

@@ -23,7 +23,7 @@ CREATE TABLE changelog (
     id_masked        TEXT        NOT NULL,
     kind             TEXT        NOT NULL CHECK (kind IN ('certificate_issued', 'certificate_regraded',
                          'certificate_revoked', 'person_died', 'death_retracted', 'person_moved',
-                         'entitlement_granted', 'entitlement_suspended', 'entitlement_terminated',
+                         'entitlement_granted', 'entitlement_suspended', 'entitlement_terminated', 'entitlement_reinstated',
                          'household_changed')),
     program          TEXT,
     effective_date   DATE,                   -- NULL for a death retraction

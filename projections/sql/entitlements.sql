@@ -1,4 +1,4 @@
--- Projection "entitlements" (version 1): the per-person views caseworkers
+-- Projection "entitlements" (version 2): the per-person views caseworkers
 -- query. Runs with search_path set to the target schema; names are
 -- unqualified. Positions are "commit/prepare" text where only shown, and
 -- two BIGINT columns where they order rows.
@@ -36,7 +36,7 @@ CREATE TABLE entitlement_history (
     position_prepare BIGINT        NOT NULL,
     person_id        TEXT          NOT NULL,
     program          TEXT          NOT NULL,
-    change           TEXT          NOT NULL CHECK (change IN ('granted', 'suspended', 'resumed', 'terminated')),
+    change           TEXT          NOT NULL CHECK (change IN ('granted', 'suspended', 'resumed', 'terminated', 'reinstated')),
     effective_date   DATE          NOT NULL,                 -- effective_from, effective_on or effective_to
     recorded_at      TIMESTAMPTZ   NOT NULL,
     actor            TEXT          NOT NULL,
