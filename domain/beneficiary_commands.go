@@ -173,9 +173,6 @@ func (c RegisterPerson) validate(now time.Time) error {
 	if err := checkText("name", c.Name, 50); err != nil {
 		return err
 	}
-	if err := checkText("township", c.Township, 50); err != nil {
-		return err
-	}
 	if err := c.Household.Validate("household"); err != nil {
 		return err
 	}
@@ -190,7 +187,8 @@ func (c RegisterPerson) validate(now time.Time) error {
 	if c.RegisteredOn.Before(c.IDNumber.BirthDate()) {
 		return Invalid("registered_on", "%s is before the person's birth date", c.RegisteredOn)
 	}
-	return nil
+	_, err := CheckTownship("township", c.Township, c.RegisteredOn)
+	return err
 }
 
 func (c RegisterPerson) decide(s Beneficiary) ([]Event, error) {
@@ -427,7 +425,8 @@ func (RetractDeath) decide(s Beneficiary) ([]Event, error) {
 	return out, nil
 }
 
-// MovePerson records a move to another township.
+// MovePerson records a move to another township of the register, in force
+// on the day of the move, from the day of registration on.
 type MovePerson struct {
 	ToTownship  string
 	EffectiveOn Date
@@ -439,7 +438,11 @@ func (c MovePerson) validate(now time.Time) error {
 	if err := checkText("township", c.ToTownship, 50); err != nil {
 		return err
 	}
-	return checkDate("effective_on", c.EffectiveOn, now)
+	if err := checkDate("effective_on", c.EffectiveOn, now); err != nil {
+		return err
+	}
+	_, err := CheckTownship("township", c.ToTownship, c.EffectiveOn)
+	return err
 }
 
 func (c MovePerson) decide(s Beneficiary) ([]Event, error) {
@@ -448,6 +451,9 @@ func (c MovePerson) decide(s Beneficiary) ([]Event, error) {
 	}
 	if c.ToTownship == s.Township {
 		return nil, &ConflictError{Reason: fmt.Sprintf("the person already lives in %s", s.Township)}
+	}
+	if c.EffectiveOn.Before(s.RegisteredOn) {
+		return nil, Invalid("effective_on", "%s is before the person was registered (%s): record where they lived then by registering them there", c.EffectiveOn, s.RegisteredOn)
 	}
 	return []Event{PersonMoved{FromTownship: s.Township, ToTownship: c.ToTownship, EffectiveDate: c.EffectiveOn}}, nil
 }

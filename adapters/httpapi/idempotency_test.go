@@ -227,14 +227,14 @@ func TestIdempotencyUserAndKeyDoNotRunTogether(t *testing.T) {
 		map[string]any{"township": "白鹿镇", "effective_on": "2024-06-01"})
 	n := eventCount(t, l)
 	second := mustDo(t, l, http.StatusOK, "POST", "/v1/persons/"+pid+"/move", "clerk:dup", "1",
-		map[string]any{"township": "黄龙乡", "effective_on": "2024-07-01"})
+		map[string]any{"township": "华林镇", "effective_on": "2024-07-01"})
 	if bytes.Equal(first.Body, second.Body) || eventCount(t, l) != n+1 {
 		t.Fatalf("clerk:dup's move was taken for clerk's: %s (appended %d)", second.Body, eventCount(t, l)-n)
 	}
 	r := mustDo(t, l, http.StatusOK, "GET", "/v1/persons/"+pid+"/history", "auditor", "", nil)
 	events := r.JSON(t)["events"].([]any)
 	last := events[len(events)-1].(map[string]any)
-	if last["actor"] != "clerk:dup" || last["summary"] != "moved from 白鹿镇 to 黄龙乡 on 2024-07-01" {
+	if last["actor"] != "clerk:dup" || last["summary"] != "moved from 白鹿镇 to 华林镇 on 2024-07-01" {
 		t.Errorf("last event: %v", last)
 	}
 }
