@@ -221,6 +221,12 @@ type Beneficiary struct {
 	InKind       []InKindIssue
 	Proposals    map[string]*Proposal // grants proposed, by proposal ID
 	BankAccount  *BankAccount         // where cash benefits are paid; nil if none recorded
+
+	// facts is every change of the certificate and the household status,
+	// with the day it took effect (see On); registeredHousehold is the
+	// household status at registration.
+	facts               []factChange
+	registeredHousehold HouseholdStatus
 }
 
 // openEntitlements returns the active and suspended entitlements, ordered

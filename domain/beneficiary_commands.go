@@ -309,10 +309,35 @@ func (c RegradeCertificate) decide(s Beneficiary) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Event{CertificateRegraded{
+	regraded := CertificateRegraded{
 		Category: cat, Grade: c.Grade, PreviousCategory: cur.Category, PreviousGrade: cur.Grade,
 		NumberMasked: n.Masked(), EffectiveDate: c.EffectiveOn, ValidUntil: valid,
-	}}, nil
+	}
+	return endingWhatNoLongerHolds(s, regraded, c.EffectiveOn, TerminationNoLongerEligible), nil
+}
+
+// endingWhatNoLongerHolds returns change followed by a termination of every
+// open entitlement whose program's rules held on the day the change takes
+// effect and no longer hold with it — a downgrade ends the care subsidy, a
+// household leaving dibao (低保) ends the living subsidy. The entitlement's
+// last day in force is the day before the change; MonthsOwed then owes
+// the month of the change unless the change took effect on its first day
+// (a month is owed when the entitlement was in force on any day of it).
+// A rule the change does not touch (an age limit passed, a certificate
+// expired) is not judged here.
+func endingWhatNoLongerHolds(s Beneficiary, change beneficiaryEvent, on Date, reason TerminationReason) []Event {
+	out := []Event{change}
+	after := Evolve(s, change)
+	for _, en := range s.openEntitlements() {
+		p, ok := LookupProgram(en.Program)
+		if !ok {
+			continue
+		}
+		if p.CheckEligible(&s, on, en.Attributes) == nil && p.CheckEligible(&after, on, en.Attributes) != nil {
+			out = append(out, EntitlementTerminated{Program: en.Program, EffectiveTo: on.AddDays(-1), ReasonCode: reason})
+		}
+	}
+	return out
 }
 
 // RevokeCertificate withdraws the current certificate. Every open
@@ -373,7 +398,8 @@ func (c ChangeHouseholdStatus) decide(s Beneficiary) ([]Event, error) {
 	if c.Status == s.Household {
 		return nil, &ConflictError{Reason: "the household status is unchanged"}
 	}
-	return []Event{HouseholdStatusChanged{Household: c.Status, PreviousHousehold: s.Household, EffectiveDate: c.EffectiveOn}}, nil
+	changed := HouseholdStatusChanged{Household: c.Status, PreviousHousehold: s.Household, EffectiveDate: c.EffectiveOn}
+	return endingWhatNoLongerHolds(s, changed, c.EffectiveOn, TerminationHouseholdStatusChanged), nil
 }
 
 // RecordDeath records the person's death. Every open entitlement ends on the

@@ -151,6 +151,7 @@ func (e PersonRegistered) apply(s *Beneficiary) {
 	s.HouseholdID = e.HouseholdID
 	s.Household = e.Household
 	s.RegisteredOn = e.RegisteredOn
+	s.registeredHousehold = e.Household
 }
 
 // CertificateIssued: a disability certificate was issued (or renewed). The
@@ -171,6 +172,7 @@ func (e CertificateIssued) EffectiveOn() Date { return e.IssuedOn }
 func (e CertificateIssued) apply(s *Beneficiary) {
 	n, _ := NewCertificateNumber(s.IDNumber, e.Category, e.Grade)
 	s.Certificate = &Certificate{Number: n, Category: e.Category, Grade: e.Grade, IssuedOn: e.IssuedOn, ValidUntil: e.ValidUntil}
+	s.recordFact(factChange{on: e.IssuedOn, cert: s.Certificate})
 }
 
 // CertificateRegraded: the certificate's grade (and possibly category and
@@ -196,6 +198,7 @@ func (e CertificateRegraded) apply(s *Beneficiary) {
 	c.Number, _ = NewCertificateNumber(s.IDNumber, e.Category, e.Grade)
 	c.Category, c.Grade, c.ValidUntil = e.Category, e.Grade, e.ValidUntil
 	s.Certificate = &c
+	s.recordFact(factChange{on: e.EffectiveDate, cert: s.Certificate})
 }
 
 // CertificateRevoked: the certificate was withdrawn. Entitlements of
@@ -210,7 +213,10 @@ type CertificateRevoked struct {
 func (CertificateRevoked) EventType() string   { return TypeCertificateRevoked }
 func (e CertificateRevoked) EffectiveOn() Date { return e.EffectiveDate }
 
-func (e CertificateRevoked) apply(s *Beneficiary) { s.Certificate = nil }
+func (e CertificateRevoked) apply(s *Beneficiary) {
+	s.Certificate = nil
+	s.recordFact(factChange{on: e.EffectiveDate})
+}
 
 // HouseholdStatusChanged: the person's household class or support status
 // changed.
@@ -223,7 +229,11 @@ type HouseholdStatusChanged struct {
 func (HouseholdStatusChanged) EventType() string   { return TypeHouseholdStatusChanged }
 func (e HouseholdStatusChanged) EffectiveOn() Date { return e.EffectiveDate }
 
-func (e HouseholdStatusChanged) apply(s *Beneficiary) { s.Household = e.Household }
+func (e HouseholdStatusChanged) apply(s *Beneficiary) {
+	s.Household = e.Household
+	hh := e.Household
+	s.recordFact(factChange{on: e.EffectiveDate, hh: &hh})
+}
 
 // PersonDied: the person died. Every open entitlement ends on the date of
 // death (EntitlementTerminated events in the same append).

@@ -185,15 +185,16 @@ func (p Program) RulesOn(d Date) RuleSet {
 // CheckEligible checks b against the program's rules in force on on, with
 // the grant's attributes. It returns the first rule not met as a *RuleError
 // whose message names the program, the requirement and the date, e.g.
-// "care_subsidy requires grade 1 or 2 on 2024-03-01". It looks at b's
-// current certificate and household status: the aggregate keeps no history
-// of them, so a backdated grant is checked against today's facts (and the
-// certificate's validity on on).
+// "care_subsidy requires grade 1 or 2 on 2024-03-01". It judges b's
+// certificate and household status as they stood on on (Beneficiary.On),
+// so a backdated grant is checked against the facts of its own start
+// date, not today's.
 func (p Program) CheckEligible(b *Beneficiary, on Date, attrs GrantAttributes) error {
 	if b == nil || !b.Registered {
 		return Violation(RuleRegistrationRequired, "%s requires a registered person on %s", p.Code, on)
 	}
-	in := eligibility{program: p.Code, b: b, on: on, attrs: attrs}
+	then := b.On(on)
+	in := eligibility{program: p.Code, b: &then, on: on, attrs: attrs}
 	for _, c := range p.RulesOn(on).checks {
 		if err := c.fn(in); err != nil {
 			return err

@@ -283,8 +283,10 @@ func (b *builder) terminate(t *timeline, p *person, c *mcase, from domain.Date, 
 		if p.change.kind == changeWorkInjury {
 			reason = reasonWorkInjury
 		}
-		t.clerkDoes(at, reason, domain.ChangeHouseholdStatus{Status: p.change.apply(p.status), EffectiveOn: d})
-		at = at.Add(2 * time.Minute)
+		// The change ends the entitlement itself (the domain terminates
+		// what no longer holds, its last day the day before the change).
+		t.clerkDoes(at, reason, domain.ChangeHouseholdStatus{Status: p.change.apply(p.status), EffectiveOn: d.AddDays(1)})
+		return
 	}
 	reason := map[domain.TerminationReason]string{
 		domain.TerminationHouseholdStatusChanged: reasonDibaoOff, domain.TerminationNoLongerEligible: reasonWorkInjury,
