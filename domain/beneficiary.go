@@ -283,10 +283,13 @@ const (
 	SuspensionUnreachable      SuspensionReason = "unreachable"
 	SuspensionDocumentsMissing SuspensionReason = "documents_missing"
 	SuspensionOther            SuspensionReason = "other"
+	// SuspensionCertificateExpired is set by ReviewEligibility only: the
+	// certificate the program needs expired; a renewal resumes it.
+	SuspensionCertificateExpired SuspensionReason = "certificate_expired"
 )
 
 var suspensionReasons = []SuspensionReason{
-	SuspensionUnderReview, SuspensionUnreachable, SuspensionDocumentsMissing, SuspensionOther,
+	SuspensionUnderReview, SuspensionUnreachable, SuspensionDocumentsMissing, SuspensionOther, SuspensionCertificateExpired,
 }
 
 // RevocationReason says why a certificate was revoked.

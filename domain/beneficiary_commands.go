@@ -250,10 +250,113 @@ func (c IssueCertificate) decide(s Beneficiary) ([]Event, error) {
 	if cur := s.Certificate; cur != nil && cur.Number == c.Number && cur.IssuedOn.Equal(c.IssuedOn) && cur.ValidUntil.Equal(c.ValidUntil) {
 		return nil, &ConflictError{Reason: fmt.Sprintf("certificate %s issued on %s is already recorded", c.Number.Masked(), c.IssuedOn)}
 	}
-	return []Event{CertificateIssued{
+	issued := CertificateIssued{
 		Category: cert.Category, Grade: cert.Grade, NumberMasked: c.Number.Masked(),
 		IssuedOn: c.IssuedOn, ValidUntil: c.ValidUntil,
-	}}, nil
+	}
+	return append([]Event{issued}, resumingOnRenewal(s, issued)...), nil
+}
+
+// resumingOnRenewal resumes every entitlement an expired certificate
+// suspended (ReviewEligibility) that the new certificate qualifies for on
+// its issue date: from the day the suspension began where the program
+// pays the gap (RenewalArrears), else from the issue date. One the new
+// certificate does not qualify for (renewed at a lower grade) stays
+// suspended for a caseworker to decide.
+func resumingOnRenewal(s Beneficiary, issued CertificateIssued) []Event {
+	after := Evolve(s, issued)
+	var out []Event
+	for _, en := range s.openEntitlements() {
+		if en.Status != EntitlementStatusSuspended || en.ReasonCode != string(SuspensionCertificateExpired) {
+			continue
+		}
+		p, ok := LookupProgram(en.Program)
+		if !ok || p.CheckEligible(&after, maxDate(issued.IssuedOn, en.SuspendedFrom), en.Attributes) != nil {
+			continue
+		}
+		from := maxDate(issued.IssuedOn, en.SuspendedFrom)
+		if p.RenewalArrears {
+			from = en.SuspendedFrom
+		}
+		out = append(out, EntitlementResumed{Program: en.Program, EffectiveDate: from})
+	}
+	return out
+}
+
+func maxDate(a, b Date) Date {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// ReviewEligibility applies the rules that a date alone breaks, on day On,
+// to every open entitlement: a certificate that expired suspends the
+// entitlements that need it from the day after its last valid day (reason
+// certificate_expired; a renewal resumes them); an age limit passed ends
+// the entitlement with the day before the birthday that passed it (a child
+// turning 16 leaves child rehabilitation). Nothing is recorded for a day
+// after On. Run again on the same day, it decides nothing: a conflict.
+type ReviewEligibility struct {
+	On Date
+}
+
+func (ReviewEligibility) CommandName() string { return "ReviewEligibility" }
+
+func (c ReviewEligibility) validate(now time.Time) error {
+	return checkDate("on", c.On, now)
+}
+
+func (c ReviewEligibility) decide(s Beneficiary) ([]Event, error) {
+	var out []Event
+	for _, en := range s.openEntitlements() {
+		if ev := reviewOne(s, en, c.On); ev != nil {
+			out = append(out, ev)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &ConflictError{Reason: fmt.Sprintf("nothing to review on %s: every open entitlement still rests on its facts", c.On)}
+	}
+	return out, nil
+}
+
+// reviewOne finds the first day up to on on which en's rules stopped
+// holding for a reason of dates alone — the day after the certificate's
+// last valid day, or a birthday — and returns what that day decides.
+func reviewOne(s Beneficiary, en *Entitlement, on Date) Event {
+	p, ok := LookupProgram(en.Program)
+	if !ok {
+		return nil
+	}
+	holds := func(d Date) bool { return p.CheckEligible(&s, d, en.Attributes) == nil }
+	type candidate struct {
+		day     Date
+		expired bool
+	}
+	var days []candidate
+	if cert := s.Certificate; cert != nil && en.Status == EntitlementStatusActive && cert.ValidUntil.Before(on) {
+		days = append(days, candidate{cert.ValidUntil.AddDays(1), true})
+	}
+	if !s.BirthDate.IsZero() {
+		for age := max(s.BirthDate.AgeOn(en.EffectiveFrom), 0) + 1; ; age++ {
+			b := NewDate(s.BirthDate.Year()+age, s.BirthDate.Month(), s.BirthDate.Day())
+			if b.After(on) {
+				break
+			}
+			days = append(days, candidate{day: b})
+		}
+	}
+	slices.SortStableFunc(days, func(a, b candidate) int { return a.day.Compare(b.day) })
+	for _, c := range days {
+		if c.day.Before(en.EffectiveFrom) || c.day.After(on) || holds(c.day) || !holds(c.day.AddDays(-1)) {
+			continue
+		}
+		if c.expired {
+			return EntitlementSuspended{Program: en.Program, EffectiveDate: c.day, ReasonCode: SuspensionCertificateExpired}
+		}
+		return EntitlementTerminated{Program: en.Program, EffectiveTo: c.day.AddDays(-1), ReasonCode: TerminationNoLongerEligible}
+	}
+	return nil
 }
 
 // RegradeCertificate records a reassessment of the current certificate: a
@@ -569,6 +672,9 @@ func (c SuspendEntitlement) validate(now time.Time) error {
 	}
 	if _, err := ParseSuspensionReason("reason_code", string(c.ReasonCode)); err != nil {
 		return err
+	}
+	if c.ReasonCode == SuspensionCertificateExpired {
+		return Invalid("reason_code", "certificate_expired is recorded by the eligibility review (ReviewEligibility), from the day after the certificate's last valid day")
 	}
 	return checkDate("effective_on", c.EffectiveOn, now)
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // Eligibility follows the facts as they stood on each day that matters:
 // a grant is judged on the certificate and household of its start date,
@@ -74,4 +77,61 @@ func TestFactsOnTheDay(t *testing.T) {
 	if s.Certificate.Grade != 2 || !s.Household.Dibao {
 		t.Errorf("as it stands: %+v, %+v", s.Certificate, s.Household)
 	}
+}
+
+// Given entitlements resting on a certificate valid until 2025-01-03, when
+// the eligibility is reviewed after that day, then they are suspended from
+// 2025-01-04; when the certificate is renewed, then the two subsidies
+// resume from the day they were suspended (the gap paid as arrears) and a
+// public welfare post from the renewal's issue date.
+func TestCertificateExpirySuspendsAndRenewalResumes(t *testing.T) {
+	expiring := CertificateIssued{Category: CategoryPhysical, Grade: 1, NumberMasked: certNumber(adultID, CategoryPhysical, 1).Masked(),
+		IssuedOn: d("2020-01-04"), ValidUntil: d("2025-01-03")}
+	given := []Event{registered(adultID, dibao), expiring,
+		granted(ProgramLivingSubsidy, "2022-01-01"), granted(ProgramCareSubsidy, "2022-01-01"),
+		EntitlementGranted{Program: ProgramPublicWelfareJob, EffectiveFrom: d("2023-01-01"), Amount: m("800.00"), Attributes: GrantAttributes{Post: PostPublicWelfare}}}
+	suspended := []Event{
+		EntitlementSuspended{Program: ProgramCareSubsidy, EffectiveDate: d("2025-01-04"), ReasonCode: SuspensionCertificateExpired},
+		EntitlementSuspended{Program: ProgramLivingSubsidy, EffectiveDate: d("2025-01-04"), ReasonCode: SuspensionCertificateExpired},
+		EntitlementSuspended{Program: ProgramPublicWelfareJob, EffectiveDate: d("2025-01-04"), ReasonCode: SuspensionCertificateExpired},
+	}
+	renewal := IssueCertificate{Number: certNumber(adultID, CategoryPhysical, 1), IssuedOn: d("2025-03-05"), ValidUntil: d("2035-03-04")}
+	runDecideCases(t, []decideCase{
+		{name: "nothing expired yet on the last valid day", given: given, when: ReviewEligibility{On: d("2025-01-03")}, wantErr: ErrConflict},
+		{name: "expiry suspends what needs the certificate from the day after", given: given, when: ReviewEligibility{On: d("2025-02-10")}, want: suspended},
+		{name: "reviewed again, nothing more", given: append(slices.Clone(given), suspended...), when: ReviewEligibility{On: d("2025-02-11")}, wantErr: ErrConflict},
+		{name: "renewal resumes: the subsidies with arrears, the post from the issue date",
+			given: append(slices.Clone(given), suspended...), when: renewal,
+			want: []Event{
+				CertificateIssued{Category: CategoryPhysical, Grade: 1, NumberMasked: certNumber(adultID, CategoryPhysical, 1).Masked(), IssuedOn: d("2025-03-05"), ValidUntil: d("2035-03-04")},
+				EntitlementResumed{Program: ProgramCareSubsidy, EffectiveDate: d("2025-01-04")},
+				EntitlementResumed{Program: ProgramLivingSubsidy, EffectiveDate: d("2025-01-04")},
+				EntitlementResumed{Program: ProgramPublicWelfareJob, EffectiveDate: d("2025-03-05")},
+			}},
+		{name: "a renewal at grade 3 leaves the care subsidy suspended for a caseworker",
+			given: append(slices.Clone(given), suspended...),
+			when:  IssueCertificate{Number: certNumber(adultID, CategoryPhysical, 3), IssuedOn: d("2025-03-05"), ValidUntil: d("2035-03-04")},
+			want: []Event{
+				CertificateIssued{Category: CategoryPhysical, Grade: 3, NumberMasked: certNumber(adultID, CategoryPhysical, 3).Masked(), IssuedOn: d("2025-03-05"), ValidUntil: d("2035-03-04")},
+				EntitlementResumed{Program: ProgramLivingSubsidy, EffectiveDate: d("2025-01-04")},
+				EntitlementResumed{Program: ProgramPublicWelfareJob, EffectiveDate: d("2025-03-05")},
+			}},
+		{name: "a renewal before expiry resumes nothing", given: given, when: renewal,
+			want: []Event{CertificateIssued{Category: CategoryPhysical, Grade: 1, NumberMasked: certNumber(adultID, CategoryPhysical, 1).Masked(), IssuedOn: d("2025-03-05"), ValidUntil: d("2035-03-04")}}},
+	})
+}
+
+// Given a child of 15 with the child rehabilitation living allowance, when
+// the eligibility is reviewed after the 16th birthday, then the allowance
+// ends with the day before it.
+func TestChildTurning16EndsChildRehabilitation(t *testing.T) {
+	teen := mustResidentID("2009-07-01", 23)
+	given := []Event{registered(teen, noneHH),
+		OneOffGranted{GrantID: "t1", Program: ProgramChildRehabTraining, Amount: m("1000.00"), EffectiveDate: d("2025-01-15")},
+		EntitlementGranted{Program: ProgramChildRehabLiving, EffectiveFrom: d("2025-02-01"), Amount: m("200.00")}}
+	runDecideCases(t, []decideCase{
+		{name: "before the birthday nothing ends", given: given, when: ReviewEligibility{On: d("2025-06-30")}, wantErr: ErrConflict},
+		{name: "after the 16th birthday the allowance ends the day before it", given: given, when: ReviewEligibility{On: d("2025-08-01")},
+			want: []Event{EntitlementTerminated{Program: ProgramChildRehabLiving, EffectiveTo: d("2025-06-30"), ReasonCode: TerminationNoLongerEligible}}},
+	})
 }

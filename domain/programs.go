@@ -143,6 +143,12 @@ type Program struct {
 	// OncePerPerson: a person receives at most one grant of the program in
 	// a lifetime.
 	OncePerPerson bool
+	// RenewalArrears: when an expired certificate is renewed, the
+	// entitlement it suspended resumes from the day the suspension began,
+	// so the months between are paid as arrears (the two subsidies, 两项补贴:
+	// the person stayed disabled, only the paper lapsed); otherwise it
+	// resumes from the new certificate's issue date.
+	RenewalArrears bool
 
 	rates []Rate    // sorted by From
 	rules []RuleSet // sorted by From
@@ -242,13 +248,13 @@ var childRehabExtension = NewDate(2025, time.January, 1)
 var catalog = []Program{
 	{
 		Code: ProgramLivingSubsidy, Name: "困难残疾人生活补贴", NameEN: "Living subsidy for disabled persons in hardship", Tag: "ls",
-		Shape: ShapeMonthly, RequiresCertificate: true,
+		Shape: ShapeMonthly, RequiresCertificate: true, RenewalArrears: true,
 		rates: []Rate{{Amount: MustMoney("100.00")}, {From: jiangxiRaise, Amount: MustMoney("110.00")}},
 		rules: always(validCertificate(), onDibao(), notOnTekun()),
 	},
 	{
 		Code: ProgramCareSubsidy, Name: "重度残疾人护理补贴", NameEN: "Care subsidy for severely disabled persons", Tag: "cs",
-		Shape: ShapeMonthly, RequiresCertificate: true,
+		Shape: ShapeMonthly, RequiresCertificate: true, RenewalArrears: true,
 		rates: []Rate{{Amount: MustMoney("100.00")}, {From: jiangxiRaise, Amount: MustMoney("110.00")}},
 		rules: always(validCertificate(), severeGrade(), noWorkInjuryNursing()),
 	},

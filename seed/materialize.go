@@ -78,6 +78,7 @@ const (
 	reasonVoluntary  = "本人申请停发"
 	reasonSuspend    = "年审材料未提交，暂停发放"
 	reasonResume     = "材料补齐，恢复发放"
+	reasonRenew      = "残疾证到期换领"
 	reasonRegrade    = "重新评定残疾等级"
 	reasonVehicle    = "车辆报废/停驶，停发燃油补贴"
 	reasonTraining   = "离开康复机构"
@@ -262,10 +263,43 @@ func (b *builder) materialize(p *person) {
 		d := monthDate(m, b.between(1, 31))
 		t.clerkDoes(officeTime(r, b.recordBy(d.AddDays(b.between(1, 15)), m)), reasonDeath, domain.RecordDeath{DateOfDeath: d})
 	}
+	b.renew(t, p)
 	slices.SortStableFunc(p.actions, func(x, y action) int { return x.at.Compare(y.at) })
 	for k := range p.actions {
 		p.actions[k].id = fmt.Sprintf("%s/s%d/%s/%d", Lushan2024, b.seed, p.pid, k)
 	}
+}
+
+// Certificates lapsing in the first weeks after the year are renewed
+// before the year ends: the federation calls holders in about six weeks
+// ahead (ledger eligibility expiring lists them), so no benefit of a
+// person still in the county rests on a lapsed certificate at the end of
+// 2024, and the renewals show in the demo.
+var (
+	renewFrom = domain.MustDate("2025-01-01")
+	renewTo   = domain.MustDate("2025-02-10")
+)
+
+// renew renews p's certificate six weeks before it lapses, when it lapses
+// from renewFrom to renewTo and p is still a holder in the county then.
+// It draws nothing from the random source, so that every other choice of
+// the plan stays as it was.
+func (b *builder) renew(t *timeline, p *person) {
+	c := p.cert
+	if c == nil || p.death > 0 || p.movedAway > 0 || p.revoked > 0 || p.has(tagRegradeJoin) ||
+		c.validUntil.Before(renewFrom) || c.validUntil.After(renewTo) {
+		return
+	}
+	n, err := domain.NewCertificateNumber(p.id, c.category, c.grade)
+	if err != nil {
+		panic(err)
+	}
+	on := recordDay(c.validUntil.AddDays(-42))
+	years := 10
+	if p.birth.AgeOn(on) < 8 {
+		years = 5
+	}
+	t.clerkDoes(clock(on, 9, 30), reasonRenew, domain.IssueCertificate{Number: n, IssuedOn: on, ValidUntil: addYears(on, years).AddDays(-1)})
 }
 
 // terminate ends case c (effective from from, approved at approved) in

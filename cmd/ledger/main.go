@@ -63,6 +63,7 @@ func commands() []command {
 		{"verify", "check every hash chain and the read models against a rebuild; print a digest", cmdVerify},
 		{"report", "write the monthly change notice or the annual summary", cmdReport},
 		{"budget", "allocate a program's budget for a year, or show its budgets", cmdBudget},
+		{"eligibility", "review what expired certificates and age limits end; list certificates expiring soon", cmdEligibility},
 		{"seed", "generate demo data (lushan-2024) or province-scale load (scale)", cmdSeed},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
 		{"version", "print the version", cmdVersion},

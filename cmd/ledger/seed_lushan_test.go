@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -240,6 +242,33 @@ func seedAndCheckLushan(t *testing.T, env func(string) string) {
 	}
 	if got.Households["none"] != f.Households[domain.HouseholdNone] {
 		t.Errorf("households none = %d, the plan says %d", got.Households["none"], f.Households[domain.HouseholdNone])
+	}
+
+	// At the end of the year the seed covers, no active entitlement rests
+	// on a certificate that has lapsed or is missing where its program
+	// needs one: the county renews certificates before they expire.
+	conn, err := pgx.Connect(ctx, env("DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var needy []string
+	for _, p := range domain.Catalog() {
+		if p.RequiresCertificate && (p.Shape == domain.ShapeMonthly || p.Shape == domain.ShapeAnnual) {
+			needy = append(needy, string(p.Code))
+		}
+	}
+	var lapsed int
+	var sample string
+	if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(min(e.program || ' of ' || e.person_id || ' valid until ' || coalesce(p.certificate_valid_until::text, 'none')), '')
+		FROM entitlements e JOIN persons p USING (person_id)
+		WHERE e.status = 'active' AND e.program = ANY($2)
+		  AND (p.certificate_valid_until IS NULL OR p.certificate_valid_until < $1 OR p.certificate_revoked)`,
+		domain.MustDate("2024-12-31").Time(), needy).Scan(&lapsed, &sample); err != nil {
+		t.Fatal(err)
+	}
+	if lapsed != 0 {
+		t.Errorf("%d active entitlements rest on a lapsed or missing certificate on 2024-12-31, e.g. %s", lapsed, sample)
 	}
 }
 
