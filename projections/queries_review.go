@@ -83,6 +83,12 @@ func ExpiringCertificates(ctx context.Context, q Querier, from, to domain.Date, 
 	return out, rows.Err()
 }
 
+// ExpiringCertificates is ExpiringCertificates on r's querier.
+func (r ReadModels) ExpiringCertificates(ctx context.Context, from, to domain.Date, township string) ([]ExpiringCertificate, error) {
+	certs, err := ExpiringCertificates(ctx, r.Q, from, to, township)
+	return certs, readErr(ctx, err)
+}
+
 // certificatePrograms lists the programs that need a certificate.
 func certificatePrograms() []string {
 	var out []string

@@ -42,6 +42,9 @@ type PersonQueries interface {
 	// (domain.LookupKey.Hash).
 	PersonByHash(ctx context.Context, idHash string) (projections.PersonRow, error)
 	PersonByID(ctx context.Context, id domain.PersonID) (projections.PersonRow, error)
+	// ExpiringCertificates lists the certificates lapsing from from to to,
+	// in one township or ("") all.
+	ExpiringCertificates(ctx context.Context, from, to domain.Date, township string) ([]projections.ExpiringCertificate, error)
 	// SearchPersons finds persons by part of their name and/or township.
 	SearchPersons(ctx context.Context, name, township string, limit, offset int) ([]projections.PersonRow, error)
 	// EntitlementsWithPaid lists a person's entitlements with what was

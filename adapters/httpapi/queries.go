@@ -555,3 +555,73 @@ func (s *server) getProjections(w http.ResponseWriter, r *http.Request) {
 		return s.Projections(ctx)
 	})
 }
+
+// townshipJSON is a township of the register.
+type townshipJSON struct {
+	Code string       `json:"code"`
+	Name string       `json:"name"`
+	From *domain.Date `json:"from,omitempty"` // absent: since before the ledger's records
+	To   *domain.Date `json:"to,omitempty"`   // absent: in force
+}
+
+// getTownships lists the township register: the townships in force today,
+// or every one ever (all=true), by code.
+func (s *server) getTownships(w http.ResponseWriter, r *http.Request) {
+	all := r.URL.Query().Get("all")
+	if all != "" && all != "true" && all != "false" {
+		writeError(w, r, domain.Invalid("all", "%q is not true or false", all))
+		return
+	}
+	today := domain.BusinessDate(s.Now())
+	list := domain.TownshipsOn(today)
+	if all == "true" {
+		list = domain.Townships()
+	}
+	out := make([]townshipJSON, 0, len(list))
+	for _, t := range list {
+		j := townshipJSON{Code: t.Code, Name: t.Name}
+		if !t.From.IsZero() {
+			j.From = &t.From
+		}
+		if !t.To.IsZero() {
+			j.To = &t.To
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"townships": out, "on": today})
+}
+
+// getExpiringCertificates lists the certificates lapsing in the next
+// within days (default 60) from today, in one township or all: whom
+// caseworkers call in for renewal.
+func (s *server) getExpiringCertificates(w http.ResponseWriter, r *http.Request) {
+	within, err := intParam(r, "within", 60, 0, 366)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	from := domain.BusinessDate(s.Now())
+	township := r.URL.Query().Get("township")
+	if township != "" {
+		if _, err := domain.CheckTownship("township", township, from); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	to := from.AddDays(within)
+	s.query(w, r, func(ctx context.Context) (any, error) {
+		certs, err := s.ReadModels.ExpiringCertificates(ctx, from, to, township)
+		if err != nil {
+			return nil, err
+		}
+		if certs == nil {
+			certs = []projections.ExpiringCertificate{}
+		}
+		for i := range certs {
+			if certs[i].Programs == nil {
+				certs[i].Programs = []string{}
+			}
+		}
+		return map[string]any{"from": from, "to": to, "certificates": certs}, nil
+	})
+}

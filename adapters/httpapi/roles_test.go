@@ -422,7 +422,9 @@ var routeRequests = map[string]routeRequest{
 	"GET /v1/persons/{id}/entitlements": {query: func(*fixture) url.Values {
 		return url.Values{"as_of": {"2025-03-01"}}
 	}},
-	"GET /v1/programs": {query: func(*fixture) url.Values { return url.Values{"year": {"2024"}} }},
+	"GET /v1/programs":              {query: func(*fixture) url.Values { return url.Values{"year": {"2024"}} }},
+	"GET /v1/townships":             {query: func(*fixture) url.Values { return url.Values{"all": {"true"}} }},
+	"GET /v1/certificates/expiring": {query: func(*fixture) url.Values { return url.Values{"within": {"366"}, "township": {"星子镇"}} }},
 	"GET /v1/spending": {query: func(*fixture) url.Values {
 		return url.Values{"year": {"2024"}, "group_by": {"program"}}
 	}},

@@ -36,6 +36,8 @@ func (s *server) routes() []route {
 		{"GET", "/v1/persons/{id}/payments", money, s.getPayments},
 		{"GET", "/v1/persons/{id}/history", auditors, s.getHistory},
 		{"GET", "/v1/programs", staff, s.getPrograms},
+		{"GET", "/v1/townships", staff, s.getTownships},
+		{"GET", "/v1/certificates/expiring", staff, s.getExpiringCertificates},
 		{"GET", "/v1/spending", money, s.getSpending},
 		{"GET", "/v1/reports/annual", money, s.getAnnualSummary},
 		{"GET", "/v1/projections", staff, s.getProjections},
