@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,12 @@ func caseworker(t *testing.T, l *ledger) {
 	logs := l.Logs.String()
 	if !strings.Contains(logs, "path=/v1/persons/lookup") || !strings.Contains(logs, "user=approver role=approver") {
 		t.Errorf("request log lacks the look-up or the acting user:\n%s", logs)
+	}
+	// Lines of one endpoint group by its route, with the duration in
+	// milliseconds.
+	if !strings.Contains(logs, "route=/v1/persons/{id}/history path=/v1/persons/"+pid+"/history") ||
+		!regexp.MustCompile(`route=/v1/persons/\{id\}/entitlements path=/v1/persons/[0-9a-f]{20}/entitlements status=200 duration_ms=[0-9.]+ bytes=`).MatchString(logs) {
+		t.Errorf("request log lacks the route pattern or the duration in milliseconds:\n%s", logs)
 	}
 	if strings.Contains(logs, idNum) || strings.Contains(logs, idNum[:17]) || strings.Contains(logs, cert) {
 		t.Errorf("a resident ID number appears in the server log")

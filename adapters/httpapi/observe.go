@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
 
@@ -43,10 +44,12 @@ func setLogUser(ctx context.Context, u User) {
 	}
 }
 
-// logRequests logs one line per request: method, path (never the query
-// string, which could hold personal data), status, duration, request ID,
-// user and role, and for a request that failed on the ledger's side (a
-// 5xx) the error, at level warn.
+// logRequests logs one line per request: method, route (the pattern,
+// e.g. /v1/persons/{id}, so that lines of one endpoint group together),
+// path (ID and certificate numbers masked; never the query string, which
+// could hold personal data), status, duration in milliseconds, bytes,
+// request ID, user and role, and for a request that failed on the
+// ledger's side (a 5xx) the error, at level warn.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -55,9 +58,13 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		ww.Header().Set("X-Request-ID", reqID)
 		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), logKey{}, st)))
+		route := "" // no route matched: a 404 or 405
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			route = rc.RoutePattern()
+		}
 		attrs := []any{
-			slog.String("method", r.Method), slog.String("path", redactPath(r.URL.Path)), slog.Int("status", ww.Status()),
-			slog.Duration("took", time.Since(start)), slog.Int("bytes", ww.BytesWritten()),
+			slog.String("method", r.Method), slog.String("route", route), slog.String("path", redactPath(r.URL.Path)), slog.Int("status", ww.Status()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.Int("bytes", ww.BytesWritten()),
 		}
 		if st.user.Name != "" {
 			attrs = append(attrs, slog.String("user", st.user.Name), slog.String("role", string(st.user.Role)))
