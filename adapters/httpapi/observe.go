@@ -1,14 +1,21 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
-	"sort"
-	"sync"
+	"slices"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -77,79 +84,56 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// requestMetrics counts requests and their latency by route and status.
+// requestMetrics counts requests and their latency by method, route
+// (the pattern, not the path) and status, in the registry /metrics serves.
 type requestMetrics struct {
-	mu      sync.Mutex
-	count   map[[2]string]int64
-	seconds map[string]*histogram
+	count   *prometheus.CounterVec
+	seconds *prometheus.HistogramVec
 }
 
-var buckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+// requestBuckets run past the longest request a client waits for (a
+// command waits up to 30 s for a duplicate in flight or the read models).
+var requestBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
-type histogram struct {
-	counts []int64 // per bucket, cumulative when written
-	sum    float64
-	n      int64
+func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
+	m := &requestMetrics{
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_http_requests_total",
+			Help: "HTTP requests by method, route and status."}, []string{"method", "route", "status"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ledger_http_request_duration_seconds",
+			Help: "HTTP request latency by method and route.", Buckets: requestBuckets}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.count, m.seconds)
+	return m
 }
 
-func newRequestMetrics() *requestMetrics {
-	return &requestMetrics{count: map[[2]string]int64{}, seconds: map[string]*histogram{}}
-}
-
-func (m *requestMetrics) instrument(route string, next http.Handler) http.Handler {
+func (m *requestMetrics) instrument(method, route string, next http.Handler) http.Handler {
+	seconds := m.seconds.WithLabelValues(method, route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		secs := time.Since(start).Seconds()
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.count[[2]string{route, fmt.Sprint(ww.Status())}]++
-		h := m.seconds[route]
-		if h == nil {
-			h = &histogram{counts: make([]int64, len(buckets))}
-			m.seconds[route] = h
-		}
-		for i, b := range buckets {
-			if secs <= b {
-				h.counts[i]++
-				break
-			}
-		}
-		h.sum += secs
-		h.n++
+		seconds.Observe(time.Since(start).Seconds())
+		m.count.WithLabelValues(method, route, strconv.Itoa(ww.Status())).Inc()
 	})
 }
 
-func (m *requestMetrics) write(w io.Writer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintln(w, "# HELP ledger_http_requests_total HTTP requests by route and status.")
-	fmt.Fprintln(w, "# TYPE ledger_http_requests_total counter")
-	keys := make([][2]string, 0, len(m.count))
-	for k := range m.count {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
-	for _, k := range keys {
-		fmt.Fprintf(w, "ledger_http_requests_total{route=%q,status=%q} %d\n", k[0], k[1], m.count[k])
-	}
-	fmt.Fprintln(w, "# HELP ledger_http_request_duration_seconds HTTP request latency by route.")
-	fmt.Fprintln(w, "# TYPE ledger_http_request_duration_seconds histogram")
-	routes := make([]string, 0, len(m.seconds))
-	for r := range m.seconds {
-		routes = append(routes, r)
-	}
-	sort.Strings(routes)
-	for _, r := range routes {
-		h := m.seconds[r]
-		var cum int64
-		for i, b := range buckets {
-			cum += h.counts[i]
-			fmt.Fprintf(w, "ledger_http_request_duration_seconds_bucket{route=%q,le=\"%g\"} %d\n", r, b, cum)
+// textGatherer gathers the metrics write writes in the Prometheus text
+// format (the projection runner's and the read models' state), so that
+// they are served with the registry's, in whichever format the scraper
+// asks for.
+func textGatherer(write func(io.Writer)) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		var b bytes.Buffer
+		write(&b)
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(&b)
+		if err != nil {
+			return nil, fmt.Errorf("process metrics: %w", err)
 		}
-		fmt.Fprintf(w, "ledger_http_request_duration_seconds_bucket{route=%q,le=\"+Inf\"} %d\n", r, h.n)
-		fmt.Fprintf(w, "ledger_http_request_duration_seconds_sum{route=%q} %g\n", r, h.sum)
-		fmt.Fprintf(w, "ledger_http_request_duration_seconds_count{route=%q} %d\n", r, h.n)
-	}
+		out := make([]*dto.MetricFamily, 0, len(families))
+		for _, name := range slices.Sorted(maps.Keys(families)) {
+			out = append(out, families[name])
+		}
+		return out, nil
+	})
 }

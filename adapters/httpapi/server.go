@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/app"
@@ -46,6 +48,10 @@ type Deps struct {
 	// Metrics writes process metrics (projection progress) in the
 	// Prometheus text format; request metrics are added by the server.
 	Metrics func(w io.Writer)
+	// Registry holds the process's collectors (Go runtime, process, build,
+	// connection pools); the server adds its request metrics to it and
+	// serves it, with Metrics, at /metrics. Default: a new registry.
+	Registry *prometheus.Registry
 	// Projections reports the read models' state (checkpoint, lag, parked).
 	Projections func(ctx context.Context) ([]projections.Status, error)
 	// Auth resolves bearer tokens; default: Users, each valid token
@@ -64,6 +70,8 @@ type server struct {
 	idem    IdempotencyStore
 	flights flights
 	metrics *requestMetrics
+	// metricsHandler serves the registry and the process metrics.
+	metricsHandler http.Handler
 }
 
 // api is the handler NewServer returns.
@@ -86,7 +94,16 @@ func NewServer(d Deps) http.Handler {
 	if d.Auth == nil && d.Users != nil {
 		d.Auth = newCachedUsers(d.Users)
 	}
-	s := &server{Deps: d, metrics: newRequestMetrics()}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &server{Deps: d, metrics: newRequestMetrics(d.Registry)}
+	gather := prometheus.Gatherers{d.Registry}
+	if d.Metrics != nil {
+		gather = append(gather, textGatherer(d.Metrics))
+	}
+	s.metricsHandler = promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError})
 	if d.Store != nil {
 		s.handler = app.NewPersons(d.Store)
 		var sealer app.Sealer
@@ -118,7 +135,7 @@ func NewServer(d Deps) http.Handler {
 		if rt.roles != nil {
 			h = requireRoles(s.Auth, rt.roles, h)
 		}
-		r.Method(rt.method, rt.pattern, s.metrics.instrument(rt.method+" "+rt.pattern, h))
+		r.Method(rt.method, rt.pattern, s.metrics.instrument(rt.method, rt.pattern, h))
 	}
 	return &api{Handler: r, s: s}
 }
@@ -215,11 +232,7 @@ func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	s.metrics.write(w)
-	if s.Metrics != nil {
-		s.Metrics(w)
-	}
+	s.metricsHandler.ServeHTTP(w, r)
 }
 
 func handleNotFound(w http.ResponseWriter, r *http.Request) {

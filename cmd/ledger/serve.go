@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/projections"
@@ -118,6 +120,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			Users:       postgres.Users{Pool: d.pool},
 			Database:    d.pool,
 			Metrics:     func(w io.Writer) { writeMetrics(ctx, w, d) },
+			Registry:    processRegistry(map[string]*pgxpool.Pool{"requests": d.pool, "projections": d.projPool}),
 			Projections: func(ctx context.Context) ([]projections.Status, error) {
 				return d.statuses(ctx)
 			},

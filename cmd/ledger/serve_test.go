@@ -138,6 +138,16 @@ func TestServeShowsEventsHeldBehindAnAppendInFlight(t *testing.T) {
 	if v := m["ledger_event_store_append_in_flight_seconds"]; v <= 0 {
 		t.Errorf("ledger_event_store_append_in_flight_seconds = %v, want the held append's age", v)
 	}
+	// Standard metrics beside the ledger's own: the Go runtime, the
+	// process, each connection pool, and requests by method, route and
+	// status.
+	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", `ledger_db_pool_max_connections{pool="requests"}`,
+		`ledger_db_pool_max_connections{pool="projections"}`, `ledger_http_requests_total{method="GET",route="/readyz",status="200"}`,
+		`ledger_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="60"}`} {
+		if v, ok := m[key]; !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want a positive sample", key, v, ok)
+		}
+	}
 
 	if err := tx.Commit(context.Background()); err != nil {
 		t.Fatal(err)
