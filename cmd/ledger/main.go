@@ -66,6 +66,7 @@ func commands() []command {
 		{"eligibility", "review what expired certificates and age limits end; list certificates expiring soon", cmdEligibility},
 		{"seed", "generate demo data (lushan-2024) or province-scale load (scale)", cmdSeed},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
+		{"health", "ask a running serve whether it is ready (the container's healthcheck)", cmdHealth},
 		{"version", "print the version", cmdVersion},
 	}
 }

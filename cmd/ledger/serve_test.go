@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,16 @@ func TestServeShowsEventsHeldBehindAnAppendInFlight(t *testing.T) {
 	}
 	if v := m["ledger_event_store_append_in_flight_seconds"]; v <= 0 {
 		t.Errorf("ledger_event_store_append_in_flight_seconds = %v, want the held append's age", v)
+	}
+	// The container's healthcheck: ledger health asks /readyz.
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"health", "--url", "http://" + addr + "/readyz"}, getenvFrom(nil), &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "200 OK") {
+		t.Errorf("ledger health: %v %q %q", err, out.String(), errOut.String())
+	}
+	if err := run(context.Background(), []string{"health", "--url", "http://" + addr + "/nowhere"}, getenvFrom(nil), &out, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "404") {
+		t.Errorf("ledger health of a 404: %v, want an error naming the status", err)
 	}
 	// Standard metrics beside the ledger's own: the Go runtime, the
 	// process, each connection pool, and requests by method, route and
