@@ -85,7 +85,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 }
 
 // requestMetrics counts requests and their latency by method, route
-// (the pattern, not the path) and status, in the registry /metrics serves.
+// (the pattern, not the path) and status code, in the registry /metrics
+// serves.
 type requestMetrics struct {
 	count   *prometheus.CounterVec
 	seconds *prometheus.HistogramVec
@@ -98,7 +99,7 @@ var requestBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 	m := &requestMetrics{
 		count: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_http_requests_total",
-			Help: "HTTP requests by method, route and status."}, []string{"method", "route", "status"}),
+			Help: "HTTP requests by method, route and status code."}, []string{"method", "route", "code"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ledger_http_request_duration_seconds",
 			Help: "HTTP request latency by method and route.", Buckets: requestBuckets}, []string{"method", "route"}),
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"runtime"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -8,14 +10,19 @@ import (
 
 // processRegistry is what `ledger serve` exposes at /metrics besides the
 // HTTP and projection metrics: the Go runtime (goroutines, heap, GC), the
-// process (CPU, resident memory, open files), the build (Go and module
-// versions) and each PostgreSQL connection pool.
+// process (CPU, resident memory, open files), the build (the ledger's
+// version, Go's, the modules') and each PostgreSQL connection pool.
 func processRegistry(pools map[string]*pgxpool.Pool) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_build_info",
+		Help:        "The ledger's build: 1, with its version and Go's as labels.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+	build.Set(1)
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
+		build,
 		poolCollector(pools),
 	)
 	return reg

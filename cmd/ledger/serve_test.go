@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/projections"
@@ -153,11 +157,27 @@ func TestServeShowsEventsHeldBehindAnAppendInFlight(t *testing.T) {
 	// process, each connection pool, and requests by method, route and
 	// status.
 	for _, key := range []string{"go_goroutines", "process_resident_memory_bytes", `ledger_db_pool_max_connections{pool="requests"}`,
-		`ledger_db_pool_max_connections{pool="projections"}`, `ledger_http_requests_total{method="GET",route="/readyz",status="200"}`,
+		`ledger_db_pool_max_connections{pool="projections"}`, `ledger_http_requests_total{code="200",method="GET",route="/readyz"}`,
 		`ledger_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="60"}`} {
 		if v, ok := m[key]; !ok || v <= 0 {
 			t.Errorf("%s = %v (present %v), want a positive sample", key, v, ok)
 		}
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), func(k string) bool {
+		return strings.HasPrefix(k, "ledger_build_info{") && strings.Contains(k, `version="`)
+	}) {
+		t.Errorf("no ledger_build_info with a version label")
+	}
+	// The exposition is what promtool check metrics accepts (the same
+	// linter, promlint).
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := promlint.New(resp.Body).Lint()
+	resp.Body.Close()
+	if err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %+v", err, problems)
 	}
 
 	if err := tx.Commit(context.Background()); err != nil {
