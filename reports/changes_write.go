@@ -32,6 +32,17 @@ func ParseChangesFormat(field, s string) (ChangesFormat, error) {
 	return "", domain.Invalid(field, "%q is neither csv nor xlsx", s)
 }
 
+// DefaultChangesFormat is the format of a notice when none is asked for:
+// XLSX, with every cell text, for a recipient that gets full ID numbers
+// (a spreadsheet opening a CSV turns an 18-digit number into
+// 3.60427195111083e+17 and loses its last digits), else CSV.
+func DefaultChangesFormat(d domain.Department) ChangesFormat {
+	if ChangesPolicyFor(d).FullIDs {
+		return ChangesXLSX
+	}
+	return ChangesCSV
+}
+
 // ContentType is the file's media type.
 func (f ChangesFormat) ContentType() string {
 	if f == ChangesXLSX {

@@ -75,9 +75,11 @@ func (s *server) issueChangeNotice(w http.ResponseWriter, r *http.Request) {
 		if cr.Department, err = domain.ParseDepartment("department", req.Department); err != nil {
 			return nil, "", err
 		}
-		format, err := reports.ParseChangesFormat("format", req.Format)
-		if err != nil {
-			return nil, "", err
+		format := reports.DefaultChangesFormat(cr.Department)
+		if req.Format != "" {
+			if format, err = reports.ParseChangesFormat("format", req.Format); err != nil {
+				return nil, "", err
+			}
 		}
 		cr.Format = string(format)
 		meta.Reason = req.Reason

@@ -16,7 +16,7 @@ import (
 // cmdReportChanges writes the monthly change notice and records it:
 //
 //	ledger report changes [--from DATE] --to DATE [--township T] [--department D]
-//	    --format csv|xlsx [--out FILE] [--reissue] --user NAME
+//	    [--format csv|xlsx] [--out FILE] [--reissue] --user NAME
 //
 // The file goes to --out, or for CSV to stdout; a summary (notice, window,
 // rows, SHA-256) goes to stderr. Without --from the notice starts the day
@@ -29,7 +29,7 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 	toFlag := fs.String("to", "", "last recording date, YYYY-MM-DD; must be over (before today, China Standard Time)")
 	township := fs.String("township", "", "only this township (default: every township)")
 	deptFlag := fs.String("department", "", "civil_affairs, medical_insurance, agriculture or human_resources (default: the townships' own notice)")
-	formatFlag := fs.String("format", "", "csv or xlsx")
+	formatFlag := fs.String("format", "", "csv or xlsx (default: xlsx for a department that gets full ID numbers, which spreadsheets keep as text only there; else csv)")
 	out := fs.String("out", "", "file to write (default for csv: stdout; required for xlsx)")
 	reissue := fs.Bool("reissue", false, "send again a window earlier notices covered (a lost file)")
 	user := fs.String("user", "", "the caseworker issuing the notice")
@@ -52,12 +52,17 @@ func cmdReportChanges(ctx context.Context, e *env, args []string) error {
 	if req.Department, err = domain.ParseDepartment("department", *deptFlag); err != nil {
 		return usageError{err.Error()}
 	}
-	format, err := reports.ParseChangesFormat("format", *formatFlag)
-	if err != nil {
-		return usageError{err.Error()}
+	format := reports.DefaultChangesFormat(req.Department)
+	if *formatFlag != "" {
+		if format, err = reports.ParseChangesFormat("format", *formatFlag); err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	req.Format = string(format)
 	if format == reports.ChangesXLSX && *out == "" {
+		if *formatFlag == "" {
+			return usageError{"out: a notice with full ID numbers is an xlsx file by default (spreadsheets would turn the numbers of a CSV into 3.60427195111083e+17): give --out FILE"}
+		}
 		return usageError{"out: an xlsx notice is written to a file (--out FILE)"}
 	}
 	if *user == "" {
