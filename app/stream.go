@@ -14,12 +14,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/google/uuid"
+
 	"github.com/lushan-dpf/ledger/domain"
 )
 
@@ -90,32 +92,77 @@ func (r recorded[S]) ranBefore(meta domain.CommandMeta) (domain.Envelope, bool) 
 }
 
 // catchUp folds the events appended since the stream was last read.
+// A stream of more than a page is read and decoded a page ahead of the
+// fold, so that the store's reading, the decoding and the folding of a
+// long stream run at once; the pages are folded in order, and an error
+// stops the fold where it occurred, after the events before it.
 func (s *stream[S]) catchUp(ctx context.Context, store domain.EventStore, reg *domain.Registry) error {
 	from := uint64(0)
 	if s.exists {
 		from = s.revision + 1
 	}
-	for {
-		recs, err := store.ReadStream(ctx, s.name, domain.Forwards, from, readPage)
-		if errors.Is(err, domain.ErrStreamNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", s.name, err)
-		}
-		for _, rec := range recs {
-			env, err := reg.DecodeEnvelope(rec)
-			if err != nil {
-				return err
-			}
-			s.evolve(&s.state, env)
-			s.exists, s.revision, s.lastHash = true, rec.Revision, env.Meta.Hash
-		}
-		if len(recs) < readPage {
-			return nil
-		}
-		from = s.revision + 1
+	first := readDecoded(ctx, store, reg, s.name, from)
+	if err := s.foldPage(first); err != nil || !first.more {
+		return err
 	}
+	pages := make(chan decodedPage, 1)
+	next := s.revision + 1
+	go func() {
+		defer close(pages)
+		for from := next; ; {
+			p := readDecoded(ctx, store, reg, s.name, from)
+			pages <- p
+			if p.err != nil || !p.more {
+				return
+			}
+			from = p.envs[len(p.envs)-1].Revision + 1
+		}
+	}()
+	var err error
+	for p := range pages {
+		if err == nil {
+			err = s.foldPage(p)
+		}
+	}
+	return err
+}
+
+// decodedPage is a page of a stream read and decoded: its events up to
+// the first that failed to read or decode, and that failure; more when
+// the stream may hold events after it.
+type decodedPage struct {
+	envs []domain.Envelope
+	err  error
+	more bool
+}
+
+func readDecoded(ctx context.Context, store domain.EventStore, reg *domain.Registry, name string, from uint64) decodedPage {
+	recs, err := store.ReadStream(ctx, name, domain.Forwards, from, readPage)
+	if errors.Is(err, domain.ErrStreamNotFound) {
+		return decodedPage{}
+	}
+	if err != nil {
+		return decodedPage{err: fmt.Errorf("read %s: %w", name, err)}
+	}
+	p := decodedPage{envs: make([]domain.Envelope, 0, len(recs)), more: len(recs) == readPage}
+	for _, rec := range recs {
+		env, err := reg.DecodeEnvelope(rec)
+		if err != nil {
+			p.err, p.more = err, false
+			break
+		}
+		p.envs = append(p.envs, env)
+	}
+	return p
+}
+
+// foldPage folds a page's events and returns its error.
+func (s *stream[S]) foldPage(p decodedPage) error {
+	for _, env := range p.envs {
+		s.evolve(&s.state, env)
+		s.exists, s.revision, s.lastHash = true, env.Revision, env.Meta.Hash
+	}
+	return p.err
 }
 
 // readPage is how many events a stream read fetches at a time: with a
@@ -192,6 +239,14 @@ func decide[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.Co
 // a lost connection), it resumes by running again: plan then yields only
 // what is left. It returns where its last append landed (Start: it
 // appended nothing).
+//
+// Each event is sealed as if appended alone, with the step name of the
+// revision it follows (atRevision), so its ID and hash do not depend on
+// how the events are grouped into appends. While one append is in
+// flight, the events before it are folded and the next append is sealed
+// for the revision the stream will stand at once it lands: the store and
+// the command work at once instead of taking turns. A sealed append that
+// is not sent (the one before it lost a race or failed) is dropped.
 func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.CommandMeta, prefix string,
 	plan func(S) ([]domain.Event, error), done func(domain.Event)) (domain.Position, error) {
 	var last domain.Position
@@ -204,9 +259,37 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 		if err != nil || len(events) == 0 {
 			return last, err
 		}
+		z := &sealer{meta: meta, step: atRevision(prefix), events: events, limit: x.appendLimit(),
+			at: chainEnd{exists: s.exists, revision: s.revision, hash: s.lastHash}}
+		next, err := z.pack()
+		if err != nil {
+			return last, err
+		}
 		lost := false
-		for _, ev := range events {
-			res, err := s.append(ctx, x, meta, atRevision(prefix)(s.revision, s.exists), []domain.Event{ev})
+		var landed *sealedAppend // appended, not yet folded
+		for next != nil {
+			cur := next
+			next = nil
+			var wg sync.WaitGroup
+			var sealErr error
+			wg.Add(1)
+			go func(folding *sealedAppend) {
+				defer wg.Done()
+				if folding != nil {
+					s.fold(folding)
+				}
+				next, sealErr = z.pack()
+			}(landed)
+			res, err := x.store.Append(ctx, s.name, domain.ExpectNext(cur.from.exists, cur.from.revision), cur.data...)
+			wg.Wait()
+			if landed != nil {
+				for _, ev := range landed.events {
+					if done != nil {
+						done(ev)
+					}
+				}
+				landed = nil
+			}
 			if errors.Is(err, domain.ErrConcurrency) && conflicts < x.policy.Conflicts {
 				conflicts++
 				if err := x.policy.wait(ctx, conflicts); err != nil {
@@ -218,9 +301,31 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 			if err != nil {
 				return last, fmt.Errorf("append %s: %w", s.name, err)
 			}
-			last = res.Position
-			if done != nil {
-				done(ev)
+			cur.res, last = res, res.Position
+			if sealErr != nil || res.NextExpected != cur.to.revision {
+				// The next append was sealed for where the stream would
+				// stand, not where it stands (or not sealed at all): plan
+				// again from here.
+				s.fold(cur)
+				for _, ev := range cur.events {
+					if done != nil {
+						done(ev)
+					}
+				}
+				if sealErr != nil {
+					return last, sealErr
+				}
+				lost = true
+				break
+			}
+			landed = cur
+		}
+		if landed != nil {
+			s.fold(landed)
+			for _, ev := range landed.events {
+				if done != nil {
+					done(ev)
+				}
 			}
 		}
 		if !lost {
@@ -229,6 +334,99 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 			// the shard, would find nothing).
 			return last, nil
 		}
+	}
+}
+
+// chainEnd is where a stream stands: whether it exists, its last
+// revision and the hash of its last event.
+type chainEnd struct {
+	exists   bool
+	revision uint64
+	hash     string
+}
+
+// sealedAppend is one append of process: its events, sealed to follow the
+// stream at from and, once landed at res, leaving it at to.
+type sealedAppend struct {
+	events   []domain.Event
+	data     []domain.EventData
+	meta     []domain.Metadata // each event's, as data holds it
+	from, to chainEnd
+	size     int // bytes of data and metadata
+	res      domain.AppendResult
+}
+
+// sealer seals the events of a process one at a time, each at the
+// revision the one before it leaves, and groups them into appends of at
+// most limit bytes (an event larger than limit goes alone).
+type sealer struct {
+	meta    domain.CommandMeta
+	step    func(rev uint64, exists bool) string
+	events  []domain.Event
+	limit   int
+	at      chainEnd      // where the events sealed so far leave the stream
+	pending *sealedAppend // one event sealed that did not fit the last append
+}
+
+// pack returns the next append, or nil when every event is sealed.
+func (z *sealer) pack() (*sealedAppend, error) {
+	var out *sealedAppend
+	for {
+		if z.pending == nil {
+			if len(z.events) == 0 {
+				return out, nil
+			}
+			one, err := z.seal(z.events[0])
+			if err != nil {
+				return nil, err
+			}
+			z.events, z.pending = z.events[1:], one
+		}
+		one := z.pending
+		if out == nil {
+			out = one
+		} else {
+			if out.size+one.size > z.limit {
+				return out, nil
+			}
+			out.events = append(out.events, one.events...)
+			out.data = append(out.data, one.data...)
+			out.meta = append(out.meta, one.meta...)
+			out.to, out.size = one.to, out.size+one.size
+		}
+		z.pending = nil
+	}
+}
+
+// seal seals one event to follow the events sealed before it.
+func (z *sealer) seal(ev domain.Event) (*sealedAppend, error) {
+	data, err := domain.SealStep(z.meta, z.step(z.at.revision, z.at.exists), z.at.hash, []domain.Event{ev})
+	if err != nil {
+		return nil, err
+	}
+	md, err := domain.DecodeMetadata(data[0].Metadata)
+	if err != nil {
+		return nil, err
+	}
+	to := chainEnd{exists: true, revision: z.at.revision + 1, hash: md.Hash}
+	if !z.at.exists {
+		to.revision = 0
+	}
+	a := &sealedAppend{events: []domain.Event{ev}, data: data, meta: []domain.Metadata{md}, from: z.at, to: to,
+		size: len(data[0].Data) + len(data[0].Metadata)}
+	z.at = to
+	return a, nil
+}
+
+// fold folds an append that landed into the stream's state, with its
+// metadata as stored and its events as decided (see append).
+func (s *stream[S]) fold(a *sealedAppend) {
+	first := a.res.NextExpected + 1 - uint64(len(a.data))
+	for i, d := range a.data {
+		env := domain.Envelope{ID: d.ID, Stream: s.name, Revision: first + uint64(i), Position: a.res.Position, Type: d.Type,
+			Event: domain.AsDecoded(a.events[i]), Meta: a.meta[i]}
+		s.evolve(&s.state, env)
+		s.exists, s.revision, s.lastHash = true, env.Revision, env.Meta.Hash
 	}
 }
 
@@ -253,14 +451,26 @@ type runtime struct {
 	store   domain.EventStore
 	reg     *domain.Registry
 	policy  Policy
-	chunk   int // bytes of lines per event of a long step
-	workers int // payment shards worked on at once
+	chunk   int  // bytes of lines per event of a long step
+	pack    bool // a long step's events share appends up to domain.MaxAppendBytes
+	workers int  // payment shards worked on at once
 }
 
 // newRuntime is a use case's runtime with the defaults: the one retry
 // policy, chunks of domain.MaxChunkBytes, one worker.
 func newRuntime(store domain.EventStore, reg *domain.Registry) runtime {
-	return runtime{store: store, reg: reg, policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1}
+	return runtime{store: store, reg: reg, policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1, pack: true}
+}
+
+// appendLimit is how many bytes of events one append of a long step may
+// carry: domain.MaxAppendBytes, or one event each when the events are
+// written smaller than the default (WithChunkBytes: a store that takes
+// smaller appends).
+func (x *runtime) appendLimit() int {
+	if x.pack && x.chunk >= domain.MaxChunkBytes {
+		return domain.MaxAppendBytes
+	}
+	return 0
 }
 
 // eachShard runs fn for every payment shard, x.workers of them at once.

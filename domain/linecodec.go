@@ -87,6 +87,7 @@ const (
 // them (embedded structs flattened in place).
 type field[T any] struct {
 	name      string
+	slot      int // where the decoder remembers the field's last value (memo)
 	kind      fieldKind
 	omitEmpty bool // a string field tagged omitempty
 	str       func(*T) *string
@@ -99,16 +100,32 @@ type field[T any] struct {
 }
 
 func strField[T any](name string, f func(*T) *string) field[T] {
-	return field[T]{name: name, kind: kString, str: f}
+	return field[T]{name: name, slot: memo(name), kind: kString, str: f}
+}
+func omitEmptyField[T any](name string, f func(*T) *string) field[T] {
+	return field[T]{name: name, slot: memo(name), kind: kString, omitEmpty: true, str: f}
 }
 func moneyField[T any](name string, f func(*T) *Money) field[T] {
-	return field[T]{name: name, kind: kMoney, money: f}
+	return field[T]{name: name, slot: memo(name), kind: kMoney, money: f}
 }
 func periodField[T any](name string, f func(*T) *Period) field[T] {
-	return field[T]{name: name, kind: kPeriod, period: f}
+	return field[T]{name: name, slot: memo(name), kind: kPeriod, period: f}
 }
 func dateField[T any](name string, f func(*T) *Date) field[T] {
-	return field[T]{name: name, kind: kDate, date: f}
+	return field[T]{name: name, slot: memo(name), kind: kDate, date: f}
+}
+
+// memoSlots numbers the names of the fields the decoder remembers the
+// last value of: fields of the same name share one, whatever their
+// struct, as they share a name in the decoder's memory.
+var memoSlots = map[string]int{}
+
+func memo(name string) int {
+	if k, ok := memoSlots[name]; ok {
+		return k
+	}
+	memoSlots[name] = len(memoSlots)
+	return len(memoSlots) - 1
 }
 
 // linesField is the array field of an event whose elements are L.
@@ -252,10 +269,11 @@ func appendDate(b []byte, d Date) []byte {
 type decoder struct {
 	b []byte
 	i int
-	// last remembers each field's last value by its text, so that the
-	// values lines share (batch, township, kind, period, dates) are
-	// parsed and allocated once per event, not once per line.
-	last map[string]lastValue
+	// last remembers each field's last value by its text (by the field's
+	// slot), so that the values lines share (batch, township, kind,
+	// period, dates) are parsed and allocated once per event, not once
+	// per line.
+	last []lastValue
 }
 
 type lastValue struct {
@@ -267,7 +285,7 @@ type lastValue struct {
 	date   Date
 }
 
-func newDecoder(b []byte) *decoder { return &decoder{b: b, last: map[string]lastValue{}} }
+func newDecoder(b []byte) *decoder { return &decoder{b: b, last: make([]lastValue, len(memoSlots))} }
 
 func (d *decoder) ws() {
 	for d.i < len(d.b) {
@@ -378,7 +396,11 @@ func decodeField[T any](d *decoder, v *T, f *field[T]) bool {
 	if !ok {
 		return false
 	}
-	if lv := d.last[f.name]; lv.kind == f.kind && lv.raw == string(raw) && lv.raw != "" {
+	var lv lastValue
+	if d.last != nil {
+		lv = d.last[f.slot]
+	}
+	if lv.kind == f.kind && lv.raw == string(raw) && lv.raw != "" {
 		switch f.kind { // the same text as this field's last value: reuse it
 		case kString:
 			*f.str(v) = lv.str
@@ -391,7 +413,7 @@ func decodeField[T any](d *decoder, v *T, f *field[T]) bool {
 		}
 		return true
 	}
-	lv := lastValue{kind: f.kind}
+	lv = lastValue{kind: f.kind}
 	switch f.kind {
 	case kString:
 		lv.str = string(raw)
@@ -431,7 +453,7 @@ func decodeField[T any](d *decoder, v *T, f *field[T]) bool {
 		if lv.raw == "" {
 			lv.raw = string(raw)
 		}
-		d.last[f.name] = lv
+		d.last[f.slot] = lv
 	}
 	return true
 }
@@ -575,7 +597,7 @@ var (
 	}
 	paymentsSettledFields = []field[PaymentsSettled]{
 		strField("batch_id", func(v *PaymentsSettled) *string { return &v.BatchID }),
-		{name: "file_sha256", kind: kString, omitEmpty: true, str: func(v *PaymentsSettled) *string { return &v.FileSHA256 }},
+		omitEmptyField("file_sha256", func(v *PaymentsSettled) *string { return &v.FileSHA256 }),
 		linesField("payments", func(v *PaymentsSettled) *[]PaymentSettled { return &v.Payments }, paymentSettledFields),
 	}
 	paymentsSettledLateFields = []field[PaymentsSettledLate]{
@@ -585,7 +607,7 @@ var (
 	}
 	paymentsFailedFields = []field[PaymentsFailed]{
 		strField("batch_id", func(v *PaymentsFailed) *string { return &v.BatchID }),
-		{name: "file_sha256", kind: kString, omitEmpty: true, str: func(v *PaymentsFailed) *string { return &v.FileSHA256 }},
+		omitEmptyField("file_sha256", func(v *PaymentsFailed) *string { return &v.FileSHA256 }),
 		linesField("payments", func(v *PaymentsFailed) *[]PaymentFailed { return &v.Payments }, paymentFailedFields),
 	}
 )

@@ -907,16 +907,18 @@ func (s *PaymentsShard) line(p PaymentLine) *ShardLine {
 	return l
 }
 
-func (s *PaymentsShard) issue(p PaymentLine) {
+// issue issues a reserved line and returns its month, whose Paid list the
+// caller adds the payment to; nil when the line was not reserved.
+func (s *PaymentsShard) issue(p PaymentLine) *MonthAccount {
 	l := s.line(p)
 	if l.Status != LineReserved {
-		return
+		return nil
 	}
 	l.Status = LineIssued
 	a := l.account
 	a.Issued = a.Issued.Add(p.Amount)
 	a.Open, a.LastFailed = p.Reference, false
-	a.Paid = append(a.Paid, p.Reference)
+	return a
 }
 
 func (s *PaymentsShard) settle(ref, file string) {
@@ -961,14 +963,32 @@ func (s *PaymentsShard) fail(p PaymentLine, file string) {
 func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 	switch e := e.(type) {
 	case *LinesReserved:
-		for _, pl := range e.Lines {
+		// A chunk holds thousands of lines, most of them a new month's:
+		// their lines and months are allocated together, not one by one.
+		lines := make([]ShardLine, len(e.Lines))
+		var months []MonthAccount
+		refs := s.Batches[e.BatchID]
+		for i, pl := range e.Lines {
 			if _, dup := s.Lines[pl.Reference]; dup {
 				continue
 			}
-			a := s.month(PersonPeriod{pl.PersonID, pl.Period})
-			s.Lines[pl.Reference] = &ShardLine{PayrollLine: pl, BatchID: e.BatchID, PaidOn: e.PaidOn, Status: LineReserved, account: a}
-			s.Batches[e.BatchID] = append(s.Batches[e.BatchID], pl.Reference)
+			k := PersonPeriod{pl.PersonID, pl.Period}
+			a := s.Months[k]
+			if a == nil {
+				if len(months) == 0 {
+					months = make([]MonthAccount, len(e.Lines)-i)
+				}
+				a, months = &months[0], months[1:]
+				s.Months[k] = a
+			}
+			l := &lines[i]
+			*l = ShardLine{PayrollLine: pl, BatchID: e.BatchID, PaidOn: e.PaidOn, Status: LineReserved, account: a}
+			s.Lines[pl.Reference] = l
+			refs = append(refs, pl.Reference)
 			a.Open = pl.Reference
+		}
+		if refs != nil {
+			s.Batches[e.BatchID] = refs
 		}
 	case *LinesReleased:
 		for _, ref := range e.References {
@@ -985,11 +1005,22 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 			s.Closed[e.BatchID] = true
 		}
 	case *PaymentsIssued:
-		for _, p := range e.Payments {
-			s.issue(p.PaymentLine)
+		// Most months are paid once: their lists of payments share one
+		// array, each holding one reference (a second payment of a month
+		// copies its list out).
+		paid := make([]string, len(e.Payments))
+		for i := range e.Payments {
+			if a := s.issue(e.Payments[i].PaymentLine); a != nil && a.Paid == nil {
+				paid[i] = e.Payments[i].Reference
+				a.Paid = paid[i : i+1 : i+1]
+			} else if a != nil {
+				a.Paid = append(a.Paid, e.Payments[i].Reference)
+			}
 		}
 	case *PaymentIssued:
-		s.issue(e.PaymentLine)
+		if a := s.issue(e.PaymentLine); a != nil {
+			a.Paid = append(a.Paid, e.Reference)
+		}
 	case *PaymentsSettled:
 		for _, p := range e.Payments {
 			s.settle(p.Reference, e.FileSHA256)
