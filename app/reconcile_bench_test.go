@@ -3,7 +3,10 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -28,6 +31,14 @@ func (fixedReads) BankAccounts(context.Context, []domain.PersonID) (map[domain.P
 	return nil, nil
 }
 
+// spreadPID is the k-th person ID of a benchmark, spread over the 16
+// payment shards as real person IDs are (the first 20 hex characters of a
+// keyed SHA-256): the first 20 hex characters of the MD5 of k.
+func spreadPID(k int) domain.PersonID {
+	sum := md5.Sum([]byte(strconv.Itoa(k)))
+	return domain.PersonID(hex.EncodeToString(sum[:])[:20])
+}
+
 // BenchmarkReconcileBatch is a whole reconciliation on the embedded store:
 // an approved batch of LEDGER_BENCH_LINES payments (default 2,000; `make
 // bench` uses 100,000) and a GB18030 return file settling every one of them
@@ -41,7 +52,7 @@ func BenchmarkReconcileBatch(b *testing.B) {
 	period, _ := domain.ParsePeriod("period", "2025-03")
 	persons := make(fixedReads, n)
 	for k := range persons {
-		persons[k] = domain.PayrollPerson{PersonID: domain.PersonID(fmt.Sprintf("%020x", k*7919)), Township: "星子镇",
+		persons[k] = domain.PayrollPerson{PersonID: spreadPID(k), Township: "星子镇",
 			Changes: []domain.EntitlementChange{{Kind: domain.ChangeGranted, EffectiveDate: period.First()}}}
 	}
 	now := time.Date(2025, 3, 18, 0, 0, 0, 0, time.UTC)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -221,6 +223,18 @@ func scanLog(b *testing.B, s domain.EventStore) (largest, issued, imports int) {
 	return largest, issued, imports
 }
 
+// benchPID is the person ID of the i-th person of the benchmark: the first
+// 20 hex characters of the MD5 of i, as PostgreSQL's md5(i::text) writes
+// them (the setup's SQL), so that the persons spread over the 16 payment
+// shards as real person IDs do — those are the first 20 hex characters of
+// a keyed SHA-256 (domain.PersonIDFromHash). IDs written as padded
+// counters (%020x) all begin with "0" and put every line of the month in
+// one shard, which no county's payroll looks like.
+func benchPID(i int) domain.PersonID {
+	sum := md5.Sum([]byte(strconv.Itoa(i)))
+	return domain.PersonID(hex.EncodeToString(sum[:])[:20])
+}
+
 // seedPayrollReadModels writes n persons with a living-subsidy grant
 // effective 2025-03-01 at 110.00 a month (the program's standard rate) and
 // a bank account each into the read models.
@@ -232,14 +246,14 @@ func seedPayrollReadModels(b *testing.B, db *pgtest.Schema, n int) {
 			dibao, tekun, work_injury_nursing, birth_date, gender, certificate_category, certificate_grade,
 			certificate_number_masked, certificate_issued_on, certificate_valid_until, certificate_revoked,
 			deceased_on, registered_on, updated_position)
-		SELECT lpad(to_hex(i), 20, '0'), 'h' || i, '360429********' || lpad((i % 10000)::text, 4, '0'),
-			'居民' || i, (ARRAY['蛟塘镇','星子镇','白鹿镇','温泉镇'])[1 + i % 4], lpad(to_hex(i), 20, '0'), '',
+		SELECT substr(md5(i::text), 1, 20), 'h' || i, '360429********' || lpad((i % 10000)::text, 4, '0'),
+			'居民' || i, (ARRAY['蛟塘镇','星子镇','白鹿镇','温泉镇'])[1 + i % 4], substr(md5(i::text), 1, 20), '',
 			false, false, false, DATE '1960-01-01' + (i % 20000), 'female', 'physical', 2,
 			'360429**********4221', DATE '2020-01-01', DATE '2030-01-01', false, NULL, DATE '2024-12-01', '1/1'
 		FROM generate_series(1, $1::int) i`, `
 		INSERT INTO entitlement_history (position_commit, position_prepare, person_id, program, change,
 			effective_date, recorded_at, actor, role, reason_code, reason, amount)
-		SELECT i, 0, lpad(to_hex(i), 20, '0'), 'living_subsidy', 'granted', DATE '2025-03-01',
+		SELECT i, 0, substr(md5(i::text), 1, 20), 'living_subsidy', 'granted', DATE '2025-03-01',
 			TIMESTAMPTZ '2025-02-20 09:00:00+08', 'clerk', 'clerk', NULL, '', NULL
 		FROM generate_series(1, $1::int) i`,
 	} {
@@ -255,7 +269,7 @@ func seedPayrollReadModels(b *testing.B, db *pgtest.Schema, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rows[i] = []any{fmt.Sprintf("%020x", i+1), fmt.Sprintf("居民%d", i+1), "中国工商银行",
+		rows[i] = []any{string(benchPID(i + 1)), fmt.Sprintf("居民%d", i+1), "中国工商银行",
 			"6222 **** **** " + number[len(number)-4:], sealed, int64(i + 1), int64(0)}
 	}
 	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"bank_accounts"},
@@ -282,7 +296,7 @@ func writeReturnFiles(b *testing.B, dir, batch string, n, per int) []string {
 			if i%100 == 0 {
 				status, reason = "退回", "账户已冻结"
 			}
-			fmt.Fprintf(&csv, "%s,110.00,%s,%s,B%09d\r\n", domain.LineReference(batch, domain.PersonID(fmt.Sprintf("%020x", i)), march), status, reason, i)
+			fmt.Fprintf(&csv, "%s,110.00,%s,%s,B%09d\r\n", domain.LineReference(batch, benchPID(i), march), status, reason, i)
 		}
 		raw, err := simplifiedchinese.GB18030.NewEncoder().Bytes(csv.Bytes())
 		if err != nil {
