@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,7 @@ func start(t *testing.T, storeKind string) *ledger {
 	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { noPersonalNumbers(t, l.Logs.String()) })
 	l.URL = srv.URL
 	for _, role := range httpapi.Roles {
 		tok, err := postgres.Users{Pool: db.Pool}.Add(context.Background(), string(role), string(role))
@@ -287,4 +289,23 @@ func testVault(t *testing.T) *vault.Vault {
 type rawBody struct {
 	ContentType string
 	Data        []byte
+}
+
+// longNumber is a run of 15 to 19 digits standing alone, as ID numbers
+// (18, a first-generation one 15, the last character possibly X) and bank
+// account numbers (16 to 19) are; the digits inside hex hashes and person
+// IDs do not stand alone, and a longer run (an all-digit SHA-256 or
+// person ID of a test) is neither.
+var longNumber = regexp.MustCompile(`(^|[^0-9A-Za-z])([0-9]{15,19}|[0-9]{17}[Xx])([^0-9A-Za-z]|$)`)
+
+// noPersonalNumbers fails the test if the server's log holds anything
+// that looks like a full ID or bank account number: every log line of
+// every test that runs the server is checked.
+func noPersonalNumbers(t *testing.T, logs string) {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		if m := longNumber.FindStringSubmatch(line); m != nil {
+			t.Errorf("the server logged what looks like an ID or account number (%d digits): %s", len(m[2]), line)
+		}
+	}
 }
