@@ -40,7 +40,7 @@ run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/dem
 WHOLE_FLOWS := ^(TestSeedLushan2024ShowsThePublishedFigures|TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$
 SIMULATION := ^TestPayrollSimulation$$
 
-test: vet lint ## vet, lint (the import rules of .golangci.yml), every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
+test: vet lint lint-openapi ## vet, lint (the import rules of .golangci.yml), the OpenAPI document with Redocly, every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '$(WHOLE_FLOWS)|$(SIMULATION)' ./... && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m -run '$(SIMULATION)' -v ./app && \
@@ -74,6 +74,11 @@ fuzz: ## fuzz ID-number, money, payroll line event and bank return file parsing 
 .PHONY: lint
 lint: vet ## go vet and golangci-lint (incl. the import-direction rules in .golangci.yml)
 	$(GO) run $(GOLANGCI) run ./...
+
+.PHONY: lint-openapi
+lint-openapi: ## lint adapters/httpapi/openapi.json with Redocly CLI (pinned in scripts/openapi-lint, installed by npm ci; needs Node.js and the npm registry)
+	@cd scripts/openapi-lint && { test -x node_modules/.bin/redocly || npm ci --no-audit --no-fund --silent; } && \
+	./node_modules/.bin/redocly lint --config redocly.yaml ../../adapters/httpapi/openapi.json
 
 .PHONY: build
 build: ## build bin/ledger
