@@ -164,11 +164,7 @@ func (b *builder) materialize(p *person) {
 		}
 		p.regOn = minDate(first, day).AddDays(-b.between(0, 12))
 		if p.cert != nil {
-			years := 10
-			if p.birth.AgeOn(p.regOn) < 8 {
-				years = 5
-			}
-			p.cert.issuedOn, p.cert.validUntil = p.regOn, addYears(p.regOn, years).AddDays(-1)
+			p.cert.issuedOn, p.cert.validUntil = p.regOn, p.certValidUntil(p.regOn)
 		}
 		register(officeTime(r, day), reasonCert)
 	}
@@ -295,11 +291,7 @@ func (b *builder) renew(t *timeline, p *person) {
 		panic(err)
 	}
 	on := recordDay(c.validUntil.AddDays(-42))
-	years := 10
-	if p.birth.AgeOn(on) < 8 {
-		years = 5
-	}
-	t.clerkDoes(clock(on, 9, 30), reasonRenew, domain.IssueCertificate{Number: n, IssuedOn: on, ValidUntil: addYears(on, years).AddDays(-1)})
+	t.clerkDoes(clock(on, 9, 30), reasonRenew, domain.IssueCertificate{Number: n, IssuedOn: on, ValidUntil: p.certValidUntil(on)})
 }
 
 // terminate ends case c (effective from from, approved at approved) in

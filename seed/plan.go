@@ -339,11 +339,18 @@ func (b *builder) issueCert(p *person, c domain.DisabilityCategory, g domain.Dis
 		from = earliest
 	}
 	issued := randomDate(b.r, from, to)
+	p.cert = &certPlan{category: c, grade: g, issuedOn: issued, validUntil: p.certValidUntil(issued)}
+}
+
+// certValidUntil is the last valid day of a certificate p is issued on
+// issued: ten years, five for a child under 8 (reassessed sooner while the
+// child grows).
+func (p *person) certValidUntil(issued domain.Date) domain.Date {
 	years := 10
 	if p.birth.AgeOn(issued) < 8 {
-		years = 5 // reassessed sooner while the child grows
+		years = 5
 	}
-	p.cert = &certPlan{category: c, grade: g, issuedOn: issued, validUntil: addYears(issued, years).AddDays(-1)}
+	return addYears(issued, years).AddDays(-1)
 }
 
 // migratedCert gives a person registered before 2024 a certificate issued

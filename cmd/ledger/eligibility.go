@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
@@ -66,12 +64,11 @@ func cmdEligibilityReview(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	k := *key
-	if k == "" {
-		k = uuid.NewString()
-	}
-	meta := domain.CommandMeta{CommandID: "cli:" + commandUser(*user) + ":review:" + on.String() + ":" + k, Actor: *user, Role: "clerk", Now: time.Now(),
-		Reason: "eligibility review on " + on.String()}
+	// The day is part of the command ID: the same key on another day is
+	// another review.
+	meta := cliMeta(*user, "clerk", *key)
+	meta.CommandID += ":review:" + on.String()
+	meta.Reason = "eligibility review on " + on.String()
 	last := time.Time{}
 	res, err := app.NewPersons(d.store).ReviewEligibility(ctx, meta, d.readModels(), on, func(done, total int) {
 		if time.Since(last) >= time.Second {

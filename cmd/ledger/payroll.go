@@ -51,11 +51,15 @@ func commandKey(fs *flag.FlagSet) *string {
 
 // payrollMeta is the envelope of a finance user's command from the command
 // line (an operator's tool: --user names the acting user).
-func payrollMeta(user, key string) domain.CommandMeta {
+func payrollMeta(user, key string) domain.CommandMeta { return cliMeta(user, "finance", key) }
+
+// cliMeta is the envelope of a command a user of role runs from the
+// command line: command ID cli:USER:KEY, KEY a new one when key is "".
+func cliMeta(user, role, key string) domain.CommandMeta {
 	if key == "" {
 		key = uuid.NewString()
 	}
-	return domain.CommandMeta{CommandID: "cli:" + commandUser(user) + ":" + key, Actor: user, Role: "finance", Now: time.Now()}
+	return domain.CommandMeta{CommandID: "cli:" + commandUser(user) + ":" + key, Actor: user, Role: role, Now: time.Now()}
 }
 
 // commandUser escapes ":" so that "cli:USER:KEY" names one user and key.
