@@ -55,6 +55,7 @@ func NewBeneficiaryRegistry() *Registry {
 		func() Event { return new(InKindIssued) },
 	)
 	r.Add(proposalEventProtos()...)
+	r.Add(changeEventProtos()...)
 	r.Add(func() Event { return new(BankAccountRecorded) })
 	r.Upcast(TypePersonRegisteredV1, TypePersonRegistered, upcastPersonRegisteredV1)
 	return r

@@ -731,6 +731,11 @@ func goldenEvents() []Event {
 		GrantApproved{ProposalID: "pr-2025-0042", Program: ProgramCareSubsidy, ApprovedBy: "approver.chen"},
 		GrantRejected{ProposalID: "pr-2025-0043", Program: ProgramLivingSubsidy, RejectedBy: "approver.chen", Reason: "household not on 低保"},
 		BankAccountRecorded{AccountName: "张三", Bank: "中国农业银行庐山支行", AccountMasked: "6228************1234", AccountSealed: "v1:c2VhbGVk"},
+		ChangeProposed{ProposalID: "roster-9f2c4e1a0b7d3c55", ProposedBy: "clerk.zhou", Change: ProposedChange{
+			Source: RosterCivilAffairs, ImportID: "9f2c4e1a0b7d3c55", Differences: []DifferenceKind{DiffDibaoWithoutLivingSubsidy},
+			Household: &HouseholdStatus{Dibao: true}, EffectiveOn: d("2024-07-01"), Grant: ProgramLivingSubsidy}},
+		ChangeApproved{ProposalID: "roster-9f2c4e1a0b7d3c55", ApprovedBy: "approver.chen"},
+		ChangeRejected{ProposalID: "roster-1c0d5e2f3a4b5c6d", RejectedBy: "approver.chen", Reason: "低保 ended in error; civil affairs corrects its list"},
 	}
 }
 
@@ -777,7 +782,8 @@ func TestGoldenEvents(t *testing.T) {
 			}
 			// EffectiveOn is the event's business date field.
 			eff, isEff := ev.(Effective)
-			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeEntitlementReinstated: true, TypeGrantApproved: true, TypeGrantRejected: true, TypeBankAccountRecorded: true}
+			noBusinessDate := map[string]bool{TypeDeathRetracted: true, TypeEntitlementReinstated: true, TypeGrantApproved: true, TypeGrantRejected: true, TypeBankAccountRecorded: true,
+				TypeChangeProposed: true, TypeChangeApproved: true, TypeChangeRejected: true}
 			if isEff != !noBusinessDate[typ] {
 				t.Fatalf("%s Effective = %v", typ, isEff)
 			}

@@ -196,5 +196,6 @@ func NewLedgerRegistry() *Registry {
 	)
 	r.Add(payrollEventProtos()...)
 	r.Add(noticeEventProtos()...)
+	r.Add(rosterEventProtos()...)
 	return r
 }

@@ -37,6 +37,10 @@ type Proposal struct {
 	Attributes    GrantAttributes
 	ProposedBy    string
 	Status        string
+	Change        *ProposedChange // set for a change a roster cross-check proposed; Program is then its grant, if any
+	Seq           int             // order among the person's proposals, from 1
+	DecidedBy     string          // once approved or rejected
+	Reason        string          // of a rejection
 }
 
 // ProposeGrant proposes a grant of a monthly or annual program. It is
@@ -87,7 +91,7 @@ func (c ProposeGrant) decide(s Beneficiary) ([]Event, error) {
 		return nil, &ConflictError{Reason: fmt.Sprintf("proposal %s already exists", c.ProposalID)}
 	}
 	for _, p := range s.Proposals {
-		if p.Status == ProposalPending && p.Program == c.Program {
+		if p.Status == ProposalPending && p.Change == nil && p.Program == c.Program {
 			return nil, &ConflictError{Reason: fmt.Sprintf("proposal %s for %s is already waiting for approval", p.ID, c.Program)}
 		}
 	}
@@ -111,6 +115,14 @@ func pendingProposal(s Beneficiary, id string) (*Proposal, error) {
 	return p, nil
 }
 
+func pendingGrant(s Beneficiary, id string) (*Proposal, error) {
+	p, err := pendingProposal(s, id)
+	if err == nil && p.Change != nil {
+		return nil, &ConflictError{Reason: fmt.Sprintf("proposal %s is a change from a roster: approve or reject it as a change", id)}
+	}
+	return p, err
+}
+
 func (c ApproveGrant) validate(time.Time) error {
 	if err := checkToken("proposal_id", c.ProposalID, 64); err != nil {
 		return err
@@ -119,7 +131,7 @@ func (c ApproveGrant) validate(time.Time) error {
 }
 
 func (c ApproveGrant) decide(s Beneficiary) ([]Event, error) {
-	p, err := pendingProposal(s, c.ProposalID)
+	p, err := pendingGrant(s, c.ProposalID)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +156,7 @@ func (c RejectGrant) validate(time.Time) error {
 }
 
 func (c RejectGrant) decide(s Beneficiary) ([]Event, error) {
-	p, err := pendingProposal(s, c.ProposalID)
+	p, err := pendingGrant(s, c.ProposalID)
 	if err != nil {
 		return nil, err
 	}
@@ -188,20 +200,27 @@ func (e GrantProposed) apply(s *Beneficiary) {
 		Attributes: e.Attributes, ProposedBy: e.ProposedBy, Status: ProposalPending})
 }
 
-func (e GrantApproved) apply(s *Beneficiary) { s.setProposalStatus(e.ProposalID, ProposalApproved) }
-func (e GrantRejected) apply(s *Beneficiary) { s.setProposalStatus(e.ProposalID, ProposalRejected) }
+func (e GrantApproved) apply(s *Beneficiary) {
+	s.setProposalStatus(e.ProposalID, ProposalApproved, e.ApprovedBy, "")
+}
+func (e GrantRejected) apply(s *Beneficiary) {
+	s.setProposalStatus(e.ProposalID, ProposalRejected, e.RejectedBy, e.Reason)
+}
 
 func (s *Beneficiary) setProposal(p *Proposal) {
+	if p.Seq == 0 {
+		p.Seq = len(s.Proposals) + 1
+	}
 	m := make(map[string]*Proposal, len(s.Proposals)+1)
 	maps.Copy(m, s.Proposals)
 	m[p.ID] = p
 	s.Proposals = m
 }
 
-func (s *Beneficiary) setProposalStatus(id, status string) {
+func (s *Beneficiary) setProposalStatus(id, status, by, reason string) {
 	if old := s.Proposals[id]; old != nil {
 		p := *old
-		p.Status = status
+		p.Status, p.DecidedBy, p.Reason = status, by, reason
 		s.setProposal(&p)
 	}
 }

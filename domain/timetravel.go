@@ -389,6 +389,13 @@ func summarize(e Event) string {
 		return fmt.Sprintf("proposal %s for %s rejected by %s: %s", e.ProposalID, e.Program, e.RejectedBy, e.Reason)
 	case *BankAccountRecorded:
 		return fmt.Sprintf("bank account recorded: %s %s", e.Bank, e.AccountMasked)
+	case *ChangeProposed:
+		return fmt.Sprintf("change %s proposed by %s from the %s roster (%s), awaiting approval: %s",
+			e.ProposalID, e.ProposedBy, e.Change.Source, joinCodes(e.Change.Differences), e.Change.describe())
+	case *ChangeApproved:
+		return fmt.Sprintf("change %s approved by %s", e.ProposalID, e.ApprovedBy)
+	case *ChangeRejected:
+		return fmt.Sprintf("change %s rejected by %s: %s", e.ProposalID, e.RejectedBy, e.Reason)
 	}
 	// "beneficiary.SomethingNew.v1" → "SomethingNew (beneficiary.SomethingNew.v1)"
 	typ := e.EventType()

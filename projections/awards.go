@@ -157,7 +157,8 @@ var awardsRoutes = newRoutes([]string{"beneficiary", "program"},
 	domain.TypeCertificateIssued, domain.TypeCertificateRegraded, domain.TypeCertificateRevoked,
 	domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
 	domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated, domain.TypeEntitlementReinstated,
-	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
+	domain.TypeChangeProposed, domain.TypeChangeApproved, domain.TypeChangeRejected, domain.TypeBankAccountRecorded,
 )
 
 func (AwardsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {

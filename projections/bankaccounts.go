@@ -57,6 +57,7 @@ var bankAccountsRoutes = newRoutes([]string{"beneficiary"},
 	domain.TypeHouseholdStatusChanged, domain.TypePersonDied, domain.TypeDeathRetracted, domain.TypePersonMoved,
 	domain.TypeEntitlementGranted, domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated, domain.TypeEntitlementReinstated,
 	domain.TypeOneOffGranted, domain.TypeInKindIssued, domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
+	domain.TypeChangeProposed, domain.TypeChangeApproved, domain.TypeChangeRejected,
 )
 
 // Apply keeps the last account recorded per person in the batch, then

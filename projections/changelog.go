@@ -266,7 +266,8 @@ var changelogRoutes = newRoutes([]string{"beneficiary"},
 	// The notice leaves out resumptions, one-off and in-kind grants,
 	// proposals and bank accounts.
 	domain.TypeEntitlementResumed, domain.TypeOneOffGranted, domain.TypeInKindIssued,
-	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
+	domain.TypeChangeProposed, domain.TypeChangeApproved, domain.TypeChangeRejected, domain.TypeBankAccountRecorded,
 )
 
 // ChangeRow is one line of the monthly change notice.

@@ -346,7 +346,8 @@ var entRoutes = newRoutes([]string{"beneficiary", "payroll"},
 	// "awards"); proposals change nothing until approved, when the grant
 	// itself is recorded; accounts are the bank accounts read model's.
 	domain.TypeOneOffGranted, domain.TypeInKindIssued,
-	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected, domain.TypeBankAccountRecorded,
+	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
+	domain.TypeChangeProposed, domain.TypeChangeApproved, domain.TypeChangeRejected, domain.TypeBankAccountRecorded,
 	// A settlement confirms what its issue already counted.
 	domain.TypePaymentSettled, domain.TypePaymentsSettled,
 	// A batch's control events, its reserved and released lines and the
