@@ -191,3 +191,14 @@ func (c *foldCache) put(s *stream[person]) {
 	s.state.shared = true // the caller's copy and the kept one share commands
 	c.m[s.name] = *s
 }
+
+// State returns a person's stream folded (the zero state when it does not
+// exist), going on from the cached fold when there is one.
+func (p *Persons) State(ctx context.Context, id domain.PersonID) (domain.Beneficiary, error) {
+	s := p.states.get(id.Stream())
+	if err := s.catchUp(ctx, p.x.store, p.x.reg); err != nil {
+		return domain.Beneficiary{}, err
+	}
+	p.states.put(s)
+	return s.state.Beneficiary, nil
+}

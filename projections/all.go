@@ -11,5 +11,6 @@ func All() []Projection {
 		BankAccountsProjection{},
 		OverpaymentsProjection{},
 		AwardsProjection{},
+		RostersProjection{},
 	}
 }

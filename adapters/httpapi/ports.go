@@ -26,6 +26,7 @@ type ReadModels interface {
 	Freshness
 	PersonQueries
 	FinanceQueries
+	RosterQueries
 }
 
 // Freshness says how far the read models have got.

@@ -89,7 +89,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			}
 			lines = append(lines, p.String())
 		}
-		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: "invalid_return_file", Field: "file",
+		code := "invalid_return_file"
+		if errors.As(err, new(rosterFileError)) {
+			code = "invalid_roster_file"
+		}
+		writeProblem(w, Problem{Status: http.StatusBadRequest, Code: code, Field: "file",
 			Detail: "nothing was applied; fix these lines and send the file again: " + strings.Join(lines, "; ")})
 	case errors.As(err, &tl):
 		problem(w, http.StatusRequestEntityTooLarge, "body_too_large", tl.Error())

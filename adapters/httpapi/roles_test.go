@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -91,6 +92,8 @@ func TestRoles(t *testing.T) {
 var sensitiveRoutes = map[string][]httpapi.Role{
 	"GET /v1/persons/{id}/history":                     {httpapi.RoleAuditor, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/grants/{proposal}/approve":  {httpapi.RoleApprover, httpapi.RoleAdmin},
+	"POST /v1/persons/{id}/changes/{proposal}/approve": {httpapi.RoleApprover, httpapi.RoleAdmin},
+	"POST /v1/rosters/{source}/imports":                {httpapi.RoleClerk, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/grants/{proposal}/reject":   {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/death/retract":              {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"GET /v1/persons/{id}/payments":                    {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
@@ -217,6 +220,7 @@ type fixture struct {
 	batch    string // a payroll batch of period
 	export   string // the SHA-256 of the batch's payment file, once exported
 	claim    string // an overpayment claim of the person, once recorded
+	imported string // a civil-affairs roster import, once made (importRoster)
 }
 
 var personSeq, keySeq atomic.Int64
@@ -265,6 +269,44 @@ func newFixture(l *ledger) *fixture {
 	return f
 }
 
+// rosterBody is a civil-affairs roster naming only a person the ledger
+// does not know, so that every person on 低保 is missing from it: each
+// roster is new (the unknown person is), and its import proposes, for the
+// fixture's person, leaving 低保 (which ends the living subsidy).
+func rosterBody(t *testing.T) rawBody {
+	return rawBody{ContentType: "text/csv", Data: []byte("姓名,身份证号,乡镇,类别\r\n王五," + newIDNumber(t) + ",星子镇,低保\r\n")}
+}
+
+// importRoster imports a civil-affairs roster as a clerk and makes the
+// change it proposes for the fixture's person the fixture's proposal.
+func (f *fixture) importRoster(l *ledger) {
+	l.t.Helper()
+	l.caughtUp(f.after) // the cross-check reads the read models
+	r := l.Do("POST", "/v1/rosters/civil_affairs/imports?as_of=2025-01-01", "clerk", newKey(), rosterBody(l.t))
+	if r.Status != http.StatusOK {
+		l.t.Fatalf("import a roster: %d %s", r.Status, r.Body)
+	}
+	var res struct {
+		Import struct {
+			ImportID string `json:"import_id"`
+		} `json:"import"`
+		Differences []domain.RosterDifference `json:"differences"`
+		Position    string                    `json:"position"`
+	}
+	if err := json.Unmarshal(r.Body, &res); err != nil {
+		l.t.Fatal(err)
+	}
+	f.imported, f.after = res.Import.ImportID, res.Position
+	for _, d := range res.Differences {
+		if string(d.Person) == f.pid {
+			f.proposal = d.ProposalID
+		}
+	}
+	if f.proposal != "roster-"+f.imported {
+		l.t.Fatalf("the roster proposed no change for the fixture's person: %s", r.Body)
+	}
+}
+
 // must runs a command that has to succeed and returns the person ID.
 func (f *fixture) must(as, method, path string, body any) string {
 	f.l.t.Helper()
@@ -280,7 +322,8 @@ func (f *fixture) must(as, method, path string, body any) string {
 // path fills a route pattern's parameters.
 func (f *fixture) path(pattern string) string {
 	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy", "{batch}", f.batch,
-		"{sha256}", f.export, "{claim}", f.claim).Replace(pattern)
+		"{sha256}", f.export, "{claim}", f.claim,
+		"{source}", "civil_affairs", "{import}", f.imported).Replace(pattern)
 }
 
 // draftBatch drafts a living_subsidy batch for a period of its own (after
@@ -462,7 +505,30 @@ var routeRequests = map[string]routeRequest{
 			"attributes": map[string]any{"vehicle_plate": "赣G12345"}}
 	}},
 	"POST /v1/persons/{id}/grants/{proposal}/approve": {}, // the body is optional
-	"POST /v1/persons/{id}/grants/{proposal}/reject":  {body: fixedBody(map[string]any{"reason": "not severely disabled"})},
+	"POST /v1/persons/{id}/changes/{proposal}/approve": {
+		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
+		// the body is optional
+	},
+	"POST /v1/persons/{id}/changes/{proposal}/reject": {
+		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
+		body:    fixedBody(map[string]any{"reason": "civil affairs listed the household again on 2025-01-03"}),
+	},
+	"POST /v1/rosters/{source}/imports": {
+		prepare: func(l *ledger, f *fixture) { l.caughtUp(f.after) },
+		query: func(*fixture) url.Values {
+			return url.Values{"as_of": {"2025-01-01"}, "file_name": {"低保名册2025-01.csv"}}
+		},
+		body: func(f *fixture) any { return rosterBody(f.l.t) },
+	},
+	"GET /v1/rosters/imports": {
+		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
+		query:   func(*fixture) url.Values { return url.Values{"source": {"civil_affairs"}} },
+	},
+	"GET /v1/rosters/imports/{import}/differences": {
+		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
+		query:   func(*fixture) url.Values { return url.Values{"township": {"星子镇"}} },
+	},
+	"POST /v1/persons/{id}/grants/{proposal}/reject": {body: fixedBody(map[string]any{"reason": "not severely disabled"})},
 	"POST /v1/persons/{id}/entitlements/{program}/suspend": {body: fixedBody(map[string]any{
 		"effective_on": "2024-09-01", "reason_code": "under_review"})},
 	"POST /v1/persons/{id}/entitlements/{program}/resume": {

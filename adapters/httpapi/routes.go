@@ -41,6 +41,8 @@ func (s *server) routes() []route {
 		{"GET", "/v1/spending", money, s.getSpending},
 		{"GET", "/v1/reports/annual", money, s.getAnnualSummary},
 		{"GET", "/v1/projections", staff, s.getProjections},
+		{"GET", "/v1/rosters/imports", staff, s.getRosterImports},
+		{"GET", "/v1/rosters/imports/{import}/differences", staff, s.getRosterDifferences},
 
 		// Commands: each takes an Idempotency-Key and returns the position
 		// its events were appended at.
@@ -55,6 +57,9 @@ func (s *server) routes() []route {
 		{"POST", "/v1/persons/{id}/grants", caseworkers, s.proposeGrant},
 		{"POST", "/v1/persons/{id}/grants/{proposal}/approve", approvers, s.approveGrant},
 		{"POST", "/v1/persons/{id}/grants/{proposal}/reject", approvers, s.rejectGrant},
+		{"POST", "/v1/persons/{id}/changes/{proposal}/approve", approvers, s.approveChange},
+		{"POST", "/v1/persons/{id}/changes/{proposal}/reject", approvers, s.rejectChange},
+		{"POST", "/v1/rosters/{source}/imports", caseworkers, s.importRoster},
 		{"POST", "/v1/persons/{id}/entitlements/{program}/suspend", caseworkers, s.suspendEntitlement},
 		{"POST", "/v1/persons/{id}/entitlements/{program}/resume", caseworkers, s.resumeEntitlement},
 		{"POST", "/v1/persons/{id}/entitlements/{program}/terminate", caseworkers, s.terminateEntitlement},

@@ -67,6 +67,7 @@ type server struct {
 	Deps
 	handler *app.Persons
 	pay     *app.Payroll
+	rosters *app.Rosters
 	idem    IdempotencyStore
 	flights flights
 	metrics *requestMetrics
@@ -111,6 +112,7 @@ func NewServer(d Deps) http.Handler {
 			sealer = d.Vault
 		}
 		s.pay = app.NewPayroll(d.Store, d.ReadModels, sealer)
+		s.rosters = app.NewRosters(d.Store, s.handler, d.LookupKey)
 	}
 	s.idem = d.Idempotency
 	r := chi.NewRouter()

@@ -64,6 +64,7 @@ func commands() []command {
 		{"report", "write the monthly change notice or the annual summary", cmdReport},
 		{"budget", "allocate a program's budget for a year, or show its budgets", cmdBudget},
 		{"eligibility", "review what expired certificates and age limits end; list certificates expiring soon", cmdEligibility},
+		{"roster", "cross-check other departments' rosters (低保, 特困, 脱贫户/监测户, work-injury nursing, deaths) and decide the changes they propose", cmdRoster},
 		{"seed", "generate demo data (lushan-2024) or province-scale load (scale)", cmdSeed},
 		{"user", "add an API user and print its token (user add NAME --role ROLE)", cmdUser},
 		{"health", "ask a running serve whether it is ready (the container's healthcheck)", cmdHealth},
