@@ -98,6 +98,20 @@ func (pl *Plan) check() error {
 				}
 			}
 		}
+		if c := p.change; c != nil && c.kind == changeClass {
+			// Learned from the roster of the month's last day, imported
+			// before the next month's payroll (executor.importRosters).
+			evs, err := domain.Decide(s, domain.ChangeHouseholdStatus{Status: c.apply(p.status), EffectiveOn: monthDate(c.month, 31)},
+				draftTime(c.month+1))
+			if err != nil {
+				return fmt.Errorf("seed plan: person %d (%s) class change from the roster: %w", p.idx, p.pid, err)
+			}
+			for _, e := range evs {
+				e = domain.AsDecoded(e)
+				s = domain.Evolve(s, e)
+				f.tally(p.pid, e)
+			}
+		}
 		if s.Registered && !s.Deceased && !s.RegisteredOn.After(yearLast) {
 			f.Households[s.Household.Class]++
 		}

@@ -28,6 +28,7 @@ const Lushan2024 = "lushan-2024"
 // Plan is a scenario decided in full from its seed.
 type Plan struct {
 	seed    uint64
+	key     domain.LookupKey
 	persons []*person
 	budgets []budget
 	want    *Figures

@@ -203,9 +203,8 @@ func (b *builder) materialize(p *person) {
 		}
 		switch {
 		case p.has(tagDibaoJoin) && c.program == domain.ProgramLivingSubsidy:
-			p.change.month = c.start
-			t.clerkDoes(at, reasonDibaoOn, domain.ChangeHouseholdStatus{Status: p.change.apply(p.status),
-				EffectiveOn: from.AddDays(-b.between(3, 20))})
+			p.change.month, p.change.on = c.start, from.AddDays(-b.between(3, 20))
+			t.clerkDoes(at, reasonDibaoOn, domain.ChangeHouseholdStatus{Status: p.change.apply(p.status), EffectiveOn: p.change.on})
 			at = at.Add(2 * time.Minute)
 		case p.has(tagRegradeJoin) && c.program == domain.ProgramCareSubsidy:
 			t.clerkDoes(at, reasonRegrade, domain.RegradeCertificate{Grade: 2, EffectiveOn: from.AddDays(-b.between(3, 20))})
@@ -232,9 +231,11 @@ func (b *builder) materialize(p *person) {
 		}
 	}
 	if p.change != nil && p.change.kind == changeClass {
-		d := monthDate(p.change.month, b.between(1, 28))
-		t.clerkDoes(officeTime(r, recordDay(d.AddDays(b.between(0, 5)))), reasonClass,
-			domain.ChangeHouseholdStatus{Status: p.change.apply(p.status), EffectiveOn: d})
+		// The federation learns of a class change from the department's
+		// roster of the month's last day (executor.rosters); an approver
+		// records it from that day.
+		p.change.on = monthDate(p.change.month, b.between(1, 28))
+		_ = b.between(0, 5) // was the recording lag: the draws that follow stay as they were
 	}
 	if p.moveTo != "" {
 		d := randomDate(r, domain.MustDate("2024-03-01"), domain.MustDate("2024-11-30"))
@@ -257,6 +258,7 @@ func (b *builder) materialize(p *person) {
 	}
 	if m := p.death; m > 0 {
 		d := monthDate(m, b.between(1, 31))
+		p.deathOn = d
 		t.clerkDoes(officeTime(r, b.recordBy(d.AddDays(b.between(1, 15)), m)), reasonDeath, domain.RecordDeath{DateOfDeath: d})
 	}
 	b.renew(t, p)
@@ -304,7 +306,7 @@ func (b *builder) terminate(t *timeline, p *person, c *mcase, from domain.Date, 
 	at := later(officeTime(b.r, b.recordBy(d.AddDays(b.between(0, 10)), c.end)), approved)
 	if ch := p.change; ch != nil && (ch.kind == changeDibaoOff && c.reason == domain.TerminationHouseholdStatusChanged ||
 		ch.kind == changeWorkInjury && c.program == domain.ProgramCareSubsidy && c.reason == domain.TerminationNoLongerEligible) {
-		p.change.month = c.end
+		p.change.month, p.change.on = c.end, d.AddDays(1)
 		reason := reasonDibaoOff
 		if p.change.kind == changeWorkInjury {
 			reason = reasonWorkInjury

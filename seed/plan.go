@@ -89,6 +89,7 @@ type person struct {
 	regOn     domain.Date // registered_on; for migrated persons before 2024
 
 	death     int // month of death in 2024 (0: alive at the end of the year)
+	deathOn   domain.Date
 	movedAway int // month the person moves out of the county
 	revoked   int // month the certificate is revoked
 	change    *statusChange
@@ -138,6 +139,7 @@ const (
 type statusChange struct {
 	kind  changeKind
 	month int
+	on    domain.Date           // the day it takes effect
 	class domain.HouseholdClass // changeClass only
 }
 
@@ -459,7 +461,7 @@ func newPlan(seed uint64, key domain.LookupKey) (*Plan, error) {
 			return nil, err
 		}
 	}
-	pl := &Plan{seed: seed, persons: b.persons}
+	pl := &Plan{seed: seed, key: key, persons: b.persons}
 	for _, p := range b.persons {
 		b.materialize(p)
 	}

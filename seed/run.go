@@ -27,6 +27,7 @@ type Sealer interface {
 // payroll use cases read, and a wait for a position.
 type ReadModels interface {
 	app.ReadModels
+	app.RosterReads // the persons a roster's department decides
 	// WaitFor returns once every read model has applied the log up to and
 	// including pos.
 	WaitFor(ctx context.Context, pos domain.Position) error
@@ -37,8 +38,12 @@ type Ports struct {
 	Store      domain.EventStore
 	ReadModels ReadModels
 	Accounts   Sealer
-	// Files, when set, receives every bank payment and return file.
+	// Files, when set, receives every bank payment and return file and
+	// every department's roster.
 	Files func(name string, data []byte) error
+	// ReadRoster parses a department's roster file (adapters/roster.Read);
+	// nil: the demo imports no rosters.
+	ReadRoster func(data []byte, name string, source domain.RosterSource, asOf domain.Date) (domain.Roster, error)
 }
 
 // Options tune a run.
@@ -113,6 +118,13 @@ func (x *executor) run(ctx context.Context) error {
 		if err := x.step(ctx, month+" before payroll", draftTime(m)); err != nil {
 			return err
 		}
+		if m > 1 {
+			// Last month's rosters: by now every change of last month
+			// the townships reported is recorded (recordBy).
+			if err := x.importRosters(ctx, m-1, draftTime(m).Add(-time.Hour)); err != nil {
+				return err
+			}
+		}
 		if err := x.runPayroll(ctx, m); err != nil {
 			return err
 		}
@@ -126,6 +138,9 @@ func (x *executor) run(ctx context.Context) error {
 		if err := x.step(ctx, month+" end", until); err != nil {
 			return err
 		}
+	}
+	if err := x.importRosters(ctx, 12, clock(domain.MustDate("2025-01-06"), 9, 0)); err != nil {
+		return err
 	}
 	if err := x.ports.ReadModels.WaitFor(ctx, x.position()); err != nil {
 		return err

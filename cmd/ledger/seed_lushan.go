@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/roster"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/seed"
@@ -110,7 +112,10 @@ func seedLushan(ctx context.Context, e *env, args []string) error {
 	}()
 	defer func() { stopRunner(); wg.Wait() }()
 
-	ports := seed.Ports{Store: store, ReadModels: rm, Accounts: d.cfg.vault()}
+	ports := seed.Ports{Store: store, ReadModels: rm, Accounts: d.cfg.vault(),
+		ReadRoster: func(data []byte, name string, src domain.RosterSource, asOf domain.Date) (domain.Roster, error) {
+			return roster.Read(bytes.NewReader(data), name, src, asOf)
+		}}
 	if *files != "" {
 		dir := *files
 		ports.Files = func(name string, data []byte) error {

@@ -270,6 +270,26 @@ func seedAndCheckLushan(t *testing.T, env func(string) string) {
 	if lapsed != 0 {
 		t.Errorf("%d active entitlements rest on a lapsed or missing certificate on 2024-12-31, e.g. %s", lapsed, sample)
 	}
+
+	// The household classes came from the departments' rosters: every
+	// month of 2024 was cross-checked from each source, and each of the
+	// year's 34 class changes is a roster's proposal an approver made,
+	// recorded from the roster's day; no clerk typed one in.
+	var months, approved, typed int
+	if err := conn.QueryRow(ctx, `SELECT count(DISTINCT as_of) FROM roster_imports WHERE source IN ('civil_affairs', 'rural_affairs')`).Scan(&months); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM roster_proposals WHERE status = 'approved'`).Scan(&approved); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM changelog c WHERE c.kind = 'household_changed'
+		AND c.details->'to'->>'class' IS DISTINCT FROM c.details->'from'->>'class'
+		AND NOT EXISTS (SELECT 1 FROM roster_proposals p WHERE p.person_id = c.person_id AND p.status = 'approved')`).Scan(&typed); err != nil {
+		t.Fatal(err)
+	}
+	if months != 12 || approved != 34 || typed != 0 {
+		t.Errorf("rosters of %d months, %d roster changes approved, %d class changes not from a roster; want 12, 34, 0", months, approved, typed)
+	}
 }
 
 func deref(s *string) string {
