@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"io"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/seed"
 )
@@ -130,23 +133,23 @@ func eachEvent(tb testing.TB, s domain.EventStore, fn func(domain.RecordedEvent)
 	}
 }
 
-// seedAndCheckLushan seeds the demo county into the empty ledger env
+// seedAndCheckLushan seeds the demo county into the empty ledger getenv
 // names and checks the annual report against the published figures and
 // the plan.
-func seedAndCheckLushan(t *testing.T, env func(string) string) {
+func seedAndCheckLushan(t *testing.T, getenv func(string) string) {
 	ctx := context.Background()
 	// The seed decodes a few million JSON objects; under -race, collecting
 	// garbage less often saves a good part of its time.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var out, errOut syncBuffer
 	start := time.Now()
-	if err := run(ctx, []string{"seed", "--scenario", "lushan-2024", "--seed", "1"}, env, &out, &errOut); err != nil {
+	if err := run(ctx, []string{"seed", "--scenario", "lushan-2024", "--seed", "1"}, getenv, &out, &errOut); err != nil {
 		t.Fatalf("seed: %v\n%s\n%s", err, out.String(), progress(errOut.String()))
 	}
 	t.Logf("seeded in %s:\n%s%s", time.Since(start).Round(time.Second), progress(errOut.String()), out.String())
 
 	var rep, repErr bytes.Buffer
-	if err := run(ctx, []string{"report", "annual", "--year", "2024", "--format", "json"}, env, &rep, &repErr); err != nil {
+	if err := run(ctx, []string{"report", "annual", "--year", "2024", "--format", "json"}, getenv, &rep, &repErr); err != nil {
 		t.Fatalf("report annual: %v\n%s", err, repErr.String())
 	}
 	var got annualJSON
@@ -247,7 +250,7 @@ func seedAndCheckLushan(t *testing.T, env func(string) string) {
 	// At the end of the year the seed covers, no active entitlement rests
 	// on a certificate that has lapsed or is missing where its program
 	// needs one: the county renews certificates before they expire.
-	conn, err := pgx.Connect(ctx, env("DATABASE_URL"))
+	conn, err := pgx.Connect(ctx, getenv("DATABASE_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +272,49 @@ func seedAndCheckLushan(t *testing.T, env func(string) string) {
 	}
 	if lapsed != 0 {
 		t.Errorf("%d active entitlements rest on a lapsed or missing certificate on 2024-12-31, e.g. %s", lapsed, sample)
+	}
+
+	// Nor on any other fact that no longer holds: every active
+	// entitlement of a monthly or annual program passes its program's
+	// rules (category, grade, validity, age, household) on the facts of
+	// 2024-12-31, judged by the domain on the person's folded stream.
+	var cfg config
+	e := &env{getenv: getenv, stdout: io.Discard, stderr: io.Discard}
+	cfg.bind(flag.NewFlagSet("check", flag.ContinueOnError), e, false)
+	d, err := open(ctx, e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := conn.Query(ctx, `SELECT DISTINCT person_id FROM entitlements WHERE status = 'active' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := pgx.CollectRows(rows, pgx.RowTo[domain.PersonID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	persons, broken := app.NewPersons(d.store), 0
+	yearEnd := domain.MustDate("2024-12-31")
+	for _, id := range active {
+		st, err := persons.State(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for code, en := range st.Entitlements {
+			p, _ := domain.LookupProgram(code)
+			if en.Status != domain.EntitlementStatusActive || en.EffectiveFrom.After(yearEnd) || (p.Shape != domain.ShapeMonthly && p.Shape != domain.ShapeAnnual) {
+				continue
+			}
+			if err := p.CheckEligible(&st, yearEnd, en.Attributes); err != nil {
+				if broken++; broken <= 3 {
+					t.Errorf("%s of %s is active on %s but: %v", code, id, yearEnd, err)
+				}
+			}
+		}
+	}
+	if len(active) < 3000 || broken > 0 {
+		t.Errorf("%d persons with active entitlements, %d entitlements resting on a fact that no longer holds", len(active), broken)
 	}
 
 	// The household classes came from the departments' rosters: every
