@@ -118,16 +118,19 @@ type RosterDifferenceRow struct {
 
 // RosterDifferences returns the differences an import found, in township
 // (all when ""), by township, kind and roster line: the list a township's
-// clerk works through. An import not (yet) in the read model has none.
-func RosterDifferences(ctx context.Context, q Querier, importID, township string) ([]RosterDifferenceRow, error) {
+// clerk works through. With review, only those no proposal answers — a
+// person unknown to the ledger, a change that could not be proposed (the
+// note says why): the items a caseworker must look into. An import not
+// (yet) in the read model has none.
+func RosterDifferences(ctx context.Context, q Querier, importID, township string, review bool) ([]RosterDifferenceRow, error) {
 	rows, err := q.Query(ctx, `
 		SELECT d.person_id, d.id_masked, d.name, d.township, d.kind, d.line, d.effective_on, d.proposal_id, d.note,
 		       coalesce(p.status, ''), coalesce(p.proposed_by, ''), coalesce(p.decided_by, '')
 		FROM roster_imports i
 		JOIN roster_differences d ON d.import_id = i.import_id AND d.attempt = i.attempt
 		LEFT JOIN roster_proposals p ON p.person_id = d.person_id AND p.proposal_id = d.proposal_id AND d.proposal_id <> ''
-		WHERE i.import_id = $1 AND ($2 = '' OR d.township = $2)
-		ORDER BY d.township, d.kind, d.line, d.person_id, d.part, d.seq`, importID, township)
+		WHERE i.import_id = $1 AND ($2 = '' OR d.township = $2) AND (NOT $3 OR d.proposal_id = '')
+		ORDER BY d.township, d.kind, d.line, d.person_id, d.part, d.seq`, importID, township, review)
 	if err != nil {
 		return nil, fmt.Errorf("roster differences: %w", err)
 	}
@@ -151,7 +154,7 @@ func RosterDifferences(ctx context.Context, q Querier, importID, township string
 }
 
 // RosterDifferences is RosterDifferences on r's querier.
-func (r ReadModels) RosterDifferences(ctx context.Context, importID, township string) ([]RosterDifferenceRow, error) {
-	out, err := RosterDifferences(ctx, r.Q, importID, township)
+func (r ReadModels) RosterDifferences(ctx context.Context, importID, township string, review bool) ([]RosterDifferenceRow, error) {
+	out, err := RosterDifferences(ctx, r.Q, importID, township, review)
 	return out, readErr(ctx, err)
 }

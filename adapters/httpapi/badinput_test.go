@@ -428,6 +428,8 @@ func TestBadInput(t *testing.T) {
 			status: 400, code: "invalid_source", field: "source"},
 		{name: "roster differences: malformed import ID", method: "GET", path: "/v1/rosters/imports/latest/differences", as: "clerk",
 			status: 400, code: "invalid_import", field: "import"},
+		{name: "roster differences: review=yes", method: "GET", path: "/v1/rosters/imports/0123456789abcdef/differences?review=yes", as: "clerk",
+			status: 400, code: "invalid_review", field: "review"},
 		{name: "roster differences: unknown township", method: "GET", path: "/v1/rosters/imports/0123456789abcdef/differences?township=%E7%81%AB%E6%98%9F%E9%95%87",
 			as: "clerk", status: 400, code: "invalid_township", field: "township"},
 		{name: "change approve: no such proposal", method: "POST", path: "/v1/persons/" + p1 + "/changes/roster-0123456789abcdef/approve", as: "approver", key: k(),

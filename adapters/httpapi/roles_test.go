@@ -526,7 +526,7 @@ var routeRequests = map[string]routeRequest{
 	},
 	"GET /v1/rosters/imports/{import}/differences": {
 		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
-		query:   func(*fixture) url.Values { return url.Values{"township": {"星子镇"}} },
+		query:   func(*fixture) url.Values { return url.Values{"township": {"星子镇"}, "review": {"false"}} },
 	},
 	"POST /v1/persons/{id}/grants/{proposal}/reject": {body: fixedBody(map[string]any{"reason": "not severely disabled"})},
 	"POST /v1/persons/{id}/entitlements/{program}/suspend": {body: fixedBody(map[string]any{

@@ -19,7 +19,7 @@ import (
 type RosterQueries interface {
 	app.RosterReads
 	RosterImports(ctx context.Context, source domain.RosterSource) ([]projections.RosterImportRow, error)
-	RosterDifferences(ctx context.Context, importID, township string) ([]projections.RosterDifferenceRow, error)
+	RosterDifferences(ctx context.Context, importID, township string, review bool) ([]projections.RosterDifferenceRow, error)
 }
 
 // importRoster cross-checks the roster file in the body (CSV in UTF-8 or
@@ -95,7 +95,7 @@ func (s *server) getRosterImports(w http.ResponseWriter, r *http.Request) {
 }
 
 // getRosterDifferences lists what an import found, per township:
-// GET /v1/rosters/imports/{import}/differences?township=T.
+// GET /v1/rosters/imports/{import}/differences?township=T&review=true.
 func (s *server) getRosterDifferences(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "import")
 	if _, err := domain.ParseRosterImportID("import", id); err != nil {
@@ -109,11 +109,20 @@ func (s *server) getRosterDifferences(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	review := false
+	switch v := r.URL.Query().Get("review"); v {
+	case "", "false":
+	case "true":
+		review = true
+	default:
+		writeError(w, r, domain.Invalid("review", "%q is not true or false", v))
+		return
+	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
 		if err := s.ReadModels.CaughtUp(ctx); err != nil {
 			return nil, err
 		}
-		rows, err := s.ReadModels.RosterDifferences(ctx, id, township)
+		rows, err := s.ReadModels.RosterDifferences(ctx, id, township, review)
 		if rows == nil {
 			rows = []projections.RosterDifferenceRow{}
 		}

@@ -27,7 +27,7 @@ func cmdRoster(ctx context.Context, e *env, args []string) error {
 	const list = `usage: ledger roster import --source civil_affairs|rural_affairs|human_resources|deaths --file F --user NAME [--as-of YYYY-MM-DD]
                               cross-check a department's roster (CSV in UTF-8 or GB18030, or XLSX) and propose the changes it calls for
        ledger roster imports [--source S]                       the imports made, latest first
-       ledger roster differences --import ID [--township T]     what an import found, per township, and where each proposal stands
+       ledger roster differences --import ID [--township T] [--review]   what an import found, per township, and where each proposal stands
        ledger roster approve --person ID --proposal ID --user NAME              make a proposed change (another user than the importer)
        ledger roster reject --person ID --proposal ID --user NAME --reason TEXT  turn a proposed change down`
 	if done, err := subcommands(e, args, list); done {
@@ -181,6 +181,7 @@ func cmdRosterDifferences(ctx context.Context, e *env, args []string) error {
 	cfg.bind(fs, e, false)
 	importID := fs.String("import", "", "the import's ID, as `ledger roster imports` lists it (required)")
 	township := fs.String("township", "", "one township only (default: every township)")
+	review := fs.Bool("review", false, "only the differences a caseworker must look into: no change could be proposed for them")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func cmdRosterDifferences(ctx context.Context, e *env, args []string) error {
 	if err := rm.CaughtUp(ctx); err != nil {
 		return err
 	}
-	diffs, err := rm.RosterDifferences(ctx, *importID, *township)
+	diffs, err := rm.RosterDifferences(ctx, *importID, *township, *review)
 	if err != nil {
 		return err
 	}

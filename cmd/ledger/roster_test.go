@@ -108,6 +108,12 @@ func TestRosterCrossCheck(t *testing.T) {
 				t.Errorf("differences printed:\n%s", diffs)
 			}
 
+			// What no proposal answers is a caseworker's to look into.
+			review := l.must("roster", "differences", "--import", civilID, "--review")
+			if !strings.HasPrefix(review, "1 differences") || !strings.Contains(review, "unknown_person") || !strings.Contains(review, "孙丽") {
+				t.Errorf("differences to review:\n%s", review)
+			}
+
 			// Maker-checker: the importer may not approve.
 			proposal := "roster-" + civilID
 			if _, _, err := l.run("roster", "approve", "--person", string(offDibao.PID), "--proposal", proposal, "--user", "clerk.li"); err == nil ||
