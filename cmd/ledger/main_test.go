@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,46 @@ func TestHelpHidesPasswords(t *testing.T) {
 	help := out.String() + errOut.String()
 	if exitCode(err) != 0 || strings.Contains(help, "s3cret") || !strings.Contains(help, "ledger:xxxxx@db.example") {
 		t.Errorf("migrate -h (exit %d) shows the passwords or not the redacted URL:\n%s", exitCode(err), help)
+	}
+}
+
+// TestHelpForEveryCommand: every command of the binary, and every
+// subcommand its usage names ("ledger CMD SUB …"), answers -h and --help
+// with usage on stdout and exit status 0 — found from the command table
+// and the usage texts, so a command added later is covered too.
+func TestHelpForEveryCommand(t *testing.T) {
+	sub := regexp.MustCompile(`ledger ([a-z-]+) ([a-z][a-z|-]*)`)
+	help := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, getenvFrom(nil), &out, &errOut)
+		if code := exitCode(err); err != nil && code != 0 {
+			t.Errorf("%v: exit %d (%v), want 0", args, code, err)
+		}
+		if h := out.String(); !strings.Contains(strings.ToLower(h), "usage") {
+			t.Errorf("%v printed no usage on stdout:\n%s\nstderr:\n%s", args, h, errOut.String())
+		}
+		return out.String()
+	}
+	subs := 0
+	for _, c := range commands() {
+		for _, flag := range []string{"-h", "--help"} {
+			text := help(c.name, flag)
+			seen := map[string]bool{}
+			for _, m := range sub.FindAllStringSubmatch(text, -1) {
+				for _, name := range strings.Split(m[2], "|") {
+					if m[1] != c.name || seen[name] || name == "" {
+						continue
+					}
+					seen[name] = true
+					help(c.name, name, flag)
+					subs++
+				}
+			}
+		}
+	}
+	t.Logf("%d subcommand helps", subs)
+	if subs < 2*29 {
+		t.Errorf("found %d subcommand helps (two each) in the usage texts; the payroll, project, report, user, budget, eligibility and roster groups have 29 subcommands", subs)
 	}
 }

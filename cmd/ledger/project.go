@@ -31,6 +31,15 @@ func cmdProject(ctx context.Context, e *env, args []string) error {
 	}
 	var cfg config
 	fs := newFlagSet("project", e)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: ledger project [--once] [--batch N] [--max-wait D]   run the projections (until stopped, or until caught up)
+       ledger project status [--json]          checkpoint, head and lag of every read model, parked events
+       ledger project rebuild [NAME|all]        rebuild into a shadow schema, then swap
+       ledger project retry NAME                resume a projection stopped at a parked event
+flags of ledger project:
+`)
+		fs.PrintDefaults()
+	}
 	cfg.bind(fs, e, false)
 	once := fs.Bool("once", false, "run until the projections have caught up, then exit")
 	batch := fs.Int("batch", 500, "events per batch")
