@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -408,6 +409,11 @@ func TestAnnualSummary(t *testing.T) {
 		case reports.AnnualTable:
 			name = "annual_2024.txt"
 		case reports.AnnualXLSX:
+			// Summing the programs' paid column gives the total paid: no
+			// subtotal among them counts money twice.
+			if sum := annualColumnSum(t, out, reports.AnnualSheet, "发放金额(Paid)"); sum != s.TotalPaid.Fen() {
+				t.Errorf("the programs' paid column sums to %d fen; total paid is %s", sum, s.TotalPaid)
+			}
 			out, name = annualReadBack(t, out), "annual_2024.xlsx.txt"
 		}
 		annualGolden(t, name, out)
@@ -440,10 +446,10 @@ func TestAnnualSummary(t *testing.T) {
 	}
 }
 
-// annualReadBack opens an XLSX with excelize and renders its one sheet as
-// text: a line per row, cells separated by " | ", each cell but the empty
-// ones prefixed with its kind (s: string, n: number) and shown as
-// formatted.
+// annualReadBack opens an XLSX with excelize and renders its sheets as
+// text: a "## sheet" line, then a line per row, cells separated by " | ",
+// each cell but the empty ones prefixed with its kind (s: string, n:
+// number) and shown as formatted.
 func annualReadBack(t *testing.T, data []byte) []byte {
 	t.Helper()
 	x, err := excelize.OpenReader(bytes.NewReader(data))
@@ -451,37 +457,75 @@ func annualReadBack(t *testing.T, data []byte) []byte {
 		t.Fatalf("the XLSX does not open: %v", err)
 	}
 	defer x.Close()
-	if got := x.GetSheetList(); len(got) != 1 || got[0] != reports.AnnualSheet {
-		t.Fatalf("sheets %q, want [%s]", got, reports.AnnualSheet)
+	if got := x.GetSheetList(); len(got) != 2 || got[0] != reports.AnnualSheet || got[1] != reports.AnnualTotalsSheet {
+		t.Fatalf("sheets %q, want [%s %s]", got, reports.AnnualSheet, reports.AnnualTotalsSheet)
 	}
-	rows, err := x.GetRows(reports.AnnualSheet)
+	var out bytes.Buffer
+	for _, sheet := range x.GetSheetList() {
+		out.WriteString("## " + sheet + "\n")
+		rows, err := x.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, row := range rows {
+			cells := make([]string, len(row))
+			for c, v := range row {
+				ref, _ := excelize.CoordinatesToCellName(c+1, r+1)
+				typ, err := x.GetCellType(sheet, ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kind := "n"
+				switch typ {
+				case excelize.CellTypeInlineString, excelize.CellTypeSharedString:
+					kind = "s"
+				case excelize.CellTypeUnset, excelize.CellTypeNumber:
+				default:
+					t.Errorf("cell %s has type %v", ref, typ)
+				}
+				if v != "" {
+					cells[c] = kind + ":" + v
+				}
+			}
+			out.WriteString(strings.Join(cells, " | ") + "\n")
+		}
+	}
+	return out.Bytes()
+}
+
+// annualColumnSum adds up, in fen, the number cells of the column headed
+// header on the sheet.
+func annualColumnSum(t *testing.T, data []byte, sheet, header string) int64 {
+	t.Helper()
+	x, err := excelize.OpenReader(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	for r, row := range rows {
-		cells := make([]string, len(row))
-		for c, v := range row {
-			ref, _ := excelize.CoordinatesToCellName(c+1, r+1)
-			typ, err := x.GetCellType(reports.AnnualSheet, ref)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kind := "n"
-			switch typ {
-			case excelize.CellTypeInlineString, excelize.CellTypeSharedString:
-				kind = "s"
-			case excelize.CellTypeUnset, excelize.CellTypeNumber:
-			default:
-				t.Errorf("cell %s has type %v", ref, typ)
-			}
-			if v != "" {
-				cells[c] = kind + ":" + v
-			}
-		}
-		out.WriteString(strings.Join(cells, " | ") + "\n")
+	defer x.Close()
+	rows, err := x.GetRows(sheet, excelize.Options{RawCellValue: true})
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("sheet %s: %v", sheet, err)
 	}
-	return out.Bytes()
+	col := slices.Index(rows[0], header)
+	if col < 0 {
+		t.Fatalf("sheet %s has no column %q", sheet, header)
+	}
+	var fen int64
+	for _, r := range rows[1:] {
+		if col < len(r) && r[col] != "" {
+			fen += domain.MustMoney(strconv.FormatFloat(mustFloat(t, r[col]), 'f', 2, 64)).Fen()
+		}
+	}
+	return fen
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func annualGolden(t *testing.T, name string, got []byte) {

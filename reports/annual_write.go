@@ -76,9 +76,13 @@ func AnnualFilename(year int, f AnnualFormat) string {
 //     ("households": persons), and the total paid ("total"). Cells that do
 //     not apply are empty; so are budget and remaining without a budget.
 //     Amounts have two decimals, without separators.
-//   - xlsx: one sheet, 年度汇总, with the CSV's rows; counts and amounts are
-//     number cells (amounts in the format "0.00"), so they can be summed.
-//     Every amount below 10^13 yuan is stored exactly.
+//   - xlsx: the CSV's rows on two sheets with the CSV's header: 年度汇总
+//     the programs, one line each, so that summing a column (paid, budget,
+//     in-kind value …) gives the year's total; 合计与户类别 the living and
+//     care subsidies together, the household classes and the total paid,
+//     which would count money twice among the programs. Counts and
+//     amounts are number cells (amounts in the format "0.00"). Every
+//     amount below 10^13 yuan is stored exactly.
 func AnnualWrite(w io.Writer, s AnnualSummary, f AnnualFormat) error {
 	var (
 		out []byte
@@ -248,8 +252,12 @@ func annualCSV(s AnnualSummary) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// AnnualSheet is the name of the summary's one XLSX sheet.
-const AnnualSheet = "年度汇总"
+// The sheets of the summary's XLSX: the programs, and what adds them up
+// or counts households.
+const (
+	AnnualSheet       = "年度汇总"
+	AnnualTotalsSheet = "合计与户类别"
+)
 
 func annualXLSX(s AnnualSummary) (_ []byte, err error) {
 	x := excelize.NewFile()
@@ -261,6 +269,9 @@ func annualXLSX(s AnnualSummary) (_ []byte, err error) {
 	if err := x.SetSheetName("Sheet1", AnnualSheet); err != nil {
 		return nil, fmt.Errorf("name sheet: %w", err)
 	}
+	if _, err := x.NewSheet(AnnualTotalsSheet); err != nil {
+		return nil, fmt.Errorf("add sheet: %w", err)
+	}
 	bold, err := x.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	if err != nil {
 		return nil, fmt.Errorf("style: %w", err)
@@ -269,57 +280,21 @@ func annualXLSX(s AnnualSummary) (_ []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("style: %w", err)
 	}
-	sw, err := x.NewStreamWriter(AnnualSheet)
-	if err != nil {
-		return nil, fmt.Errorf("sheet writer: %w", err)
-	}
-	for i := range annualColumns {
-		width := 14.0
-		switch i {
-		case annualColYear, annualColSection:
-			width = 10
-		case annualColCode, annualColName:
-			width = 24
-		case annualColNameEN:
-			width = 44
-		}
-		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
-			return nil, fmt.Errorf("column width: %w", err)
+	var programs, totals [][]annualCell
+	for _, r := range annualRows(s) {
+		if r[annualColSection].text == "program" {
+			programs = append(programs, r)
+		} else {
+			totals = append(totals, r)
 		}
 	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return nil, fmt.Errorf("freeze header: %w", err)
-	}
-	header := make([]any, len(annualHeader))
-	for i, h := range annualHeader {
-		header[i] = excelize.Cell{StyleID: bold, Value: h}
-	}
-	if err := sw.SetRow("A1", header); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
-	}
-	for i, r := range annualRows(s) {
-		cells := make([]any, len(r))
-		for j, c := range r {
-			switch c.kind {
-			case 't':
-				cells[j] = c.text
-			case 'n':
-				cells[j] = c.n
-			case 'm':
-				f, err := strconv.ParseFloat(c.text, 64)
-				if err != nil {
-					return nil, fmt.Errorf("amount %q: %w", c.text, err)
-				}
-				cells[j] = excelize.Cell{StyleID: money, Value: f}
-			}
+	for _, sh := range []struct {
+		name string
+		rows [][]annualCell
+	}{{AnnualSheet, programs}, {AnnualTotalsSheet, totals}} {
+		if err := annualSheet(x, sh.name, sh.rows, bold, money); err != nil {
+			return nil, fmt.Errorf("sheet %s: %w", sh.name, err)
 		}
-		ref, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := sw.SetRow(ref, cells); err != nil {
-			return nil, fmt.Errorf("row %d: %w", i+2, err)
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return nil, fmt.Errorf("flush sheet: %w", err)
 	}
 	buf, err := x.WriteToBuffer()
 	if err != nil {
@@ -370,4 +345,58 @@ func annualTableText(s AnnualSummary) ([]byte, error) {
 	}
 	fmt.Fprintf(&buf, "\nTotal paid (合计): %s\n", s.TotalPaid)
 	return buf.Bytes(), nil
+}
+
+// annualSheet writes the header and rows to the sheet name of x.
+func annualSheet(x *excelize.File, name string, rows [][]annualCell, bold, money int) error {
+	sw, err := x.NewStreamWriter(name)
+	if err != nil {
+		return fmt.Errorf("sheet writer: %w", err)
+	}
+	for i := range annualColumns {
+		width := 14.0
+		switch i {
+		case annualColYear, annualColSection:
+			width = 10
+		case annualColCode, annualColName:
+			width = 24
+		case annualColNameEN:
+			width = 44
+		}
+		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
+			return fmt.Errorf("column width: %w", err)
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return fmt.Errorf("freeze header: %w", err)
+	}
+	header := make([]any, len(annualHeader))
+	for i, h := range annualHeader {
+		header[i] = excelize.Cell{StyleID: bold, Value: h}
+	}
+	if err := sw.SetRow("A1", header); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	for i, r := range rows {
+		cells := make([]any, len(r))
+		for j, c := range r {
+			switch c.kind {
+			case 't':
+				cells[j] = c.text
+			case 'n':
+				cells[j] = c.n
+			case 'm':
+				f, err := strconv.ParseFloat(c.text, 64)
+				if err != nil {
+					return fmt.Errorf("amount %q: %w", c.text, err)
+				}
+				cells[j] = excelize.Cell{StyleID: money, Value: f}
+			}
+		}
+		ref, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(ref, cells); err != nil {
+			return fmt.Errorf("row %d: %w", i+2, err)
+		}
+	}
+	return sw.Flush()
 }
