@@ -121,7 +121,8 @@ func Inspect(ev RecordedEvent) InspectedEvent {
 // belong in.
 var homeStreamTypes = map[string]bool{
 	TypePersonRegistered: true, TypePersonRegisteredV1: true,
-	TypeBatchOpened: true, TypeLinesReserved: true, TypeBudgetAllocated: true, TypeChangeNoticeIssued: true,
+	TypeBatchOpened: true, TypeLinesReserved: true, TypeBudgetAllocated: true, TypeBudgetProposed: true, TypeChangeNoticeIssued: true,
+	TypeRosterImported: true,
 }
 
 // homeRegistry decodes the events of homeStreamTypes.
@@ -150,6 +151,10 @@ func homeStream(ev RecordedEvent) (string, error) {
 		}
 	case *BudgetAllocated:
 		return ProgramStream(e.Program), nil
+	case *BudgetProposed:
+		return ProgramStream(e.Program), nil
+	case *RosterImported:
+		return RosterStream(e.Source), nil
 	case *ChangeNoticeIssued:
 		return NoticeStream(e.Department), nil
 	}

@@ -197,5 +197,6 @@ func NewLedgerRegistry() *Registry {
 	r.Add(payrollEventProtos()...)
 	r.Add(noticeEventProtos()...)
 	r.Add(rosterEventProtos()...)
+	r.Add(budgetEventProtos()...)
 	return r
 }

@@ -146,6 +146,8 @@ var spendingRoutes = newRoutes([]string{"payroll", "program"},
 	domain.TypeBatchRejected, domain.TypeBatchReleased, domain.TypeBatchExported,
 	domain.TypeLinesReserved, domain.TypeLinesReleased, domain.TypeReturnStarted, domain.TypeReturnImported,
 	domain.TypeOverpaymentClaimed, domain.TypeOverpaymentRecovered, domain.TypeOverpaymentWrittenOff, domain.TypeOverpaymentCancelled,
+	// A budget counts once allocated (BudgetAllocated follows an approval).
+	domain.TypeBudgetProposed, domain.TypeBudgetApproved, domain.TypeBudgetRejected,
 )
 
 func (SpendingProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.Envelope) error {

@@ -65,6 +65,7 @@ type executor struct {
 	opts    Options
 	handler *app.Persons
 	payroll *app.Payroll
+	budget  *app.Budgets
 	byPID   map[domain.PersonID]*person
 	next    []int // per person: the next action to run
 
@@ -93,7 +94,8 @@ func (pl *Plan) Run(ctx context.Context, ports Ports, opts Options) error {
 	x := &executor{
 		pl: pl, ports: ports, opts: opts,
 		handler: app.NewPersons(ports.Store), payroll: app.NewPayroll(ports.Store, ports.ReadModels, ports.Accounts),
-		byPID: map[domain.PersonID]*person{}, next: make([]int, len(pl.persons)),
+		budget: app.NewBudgets(ports.Store),
+		byPID:  map[domain.PersonID]*person{}, next: make([]int, len(pl.persons)),
 	}
 	for _, p := range pl.persons {
 		x.byPID[p.pid] = p
@@ -266,34 +268,6 @@ feed:
 	return ctx.Err()
 }
 
-// appendTo appends events to a stream other than a person's (budgets),
-// sealed into the stream's hash chain like every command's.
-func (x *executor) appendTo(ctx context.Context, stream string, meta domain.CommandMeta, events ...domain.Event) error {
-	recs, err := x.ports.Store.ReadStream(ctx, stream, domain.Backwards, domain.StreamEnd, 1)
-	exists := err == nil && len(recs) > 0
-	if err != nil && !errors.Is(err, domain.ErrStreamNotFound) {
-		return err
-	}
-	prevHash, rev := "", uint64(0)
-	if exists {
-		md, err := domain.DecodeMetadata(recs[0].Metadata)
-		if err != nil {
-			return err
-		}
-		prevHash, rev = md.Hash, recs[0].Revision
-	}
-	data, err := domain.Seal(meta, prevHash, events)
-	if err != nil {
-		return err
-	}
-	res, err := x.ports.Store.Append(ctx, stream, domain.ExpectNext(exists, rev), data...)
-	if err != nil {
-		return fmt.Errorf("append %s: %w", stream, err)
-	}
-	x.observe(res.Position)
-	return nil
-}
-
 // budgets allocates the budgets recorded before until and not yet
 // allocated.
 func (x *executor) budgets(ctx context.Context, until time.Time) error {
@@ -301,12 +275,19 @@ func (x *executor) budgets(ctx context.Context, until time.Time) error {
 		if b.at.IsZero() || !b.at.Before(until) {
 			continue
 		}
-		meta := domain.CommandMeta{CommandID: fmt.Sprintf("%s/s%d/budget/%s/%d", Lushan2024, x.pl.seed, b.program, i),
-			Actor: financeMaker, Role: roleFinance, Reason: b.reason, Now: b.at}
-		if err := x.appendTo(ctx, domain.ProgramStream(b.program), meta,
-			domain.BudgetAllocated{Program: b.program, FiscalYear: 2024, Amount: b.amount}); err != nil {
-			return err
+		// Proposed by one finance officer, allocated by the other.
+		id := fmt.Sprintf("%s/s%d/budget/%s/%d", Lushan2024, x.pl.seed, b.program, i)
+		meta := domain.CommandMeta{CommandID: id, Actor: financeMaker, Role: roleFinance, Reason: b.reason, Now: b.at}
+		budget := domain.AllocateBudget{Program: b.program, FiscalYear: 2024, Amount: b.amount}
+		if _, _, err := x.budget.Propose(ctx, meta, domain.ProposeBudget{AllocateBudget: budget, ProposedBy: financeMaker}); err != nil {
+			return fmt.Errorf("seed: budget of %s: %w", b.program, err)
 		}
+		meta = domain.CommandMeta{CommandID: id + "/approve", Actor: financeChecker, Role: roleFinance, Now: b.at.Add(30 * time.Minute)}
+		res, _, err := x.budget.Approve(ctx, meta, domain.ApproveBudget{Program: b.program, FiscalYear: 2024, ApprovedBy: financeChecker})
+		if err != nil {
+			return fmt.Errorf("seed: budget of %s: %w", b.program, err)
+		}
+		x.observe(res.Position)
 		x.pl.budgets[i].at = time.Time{} // done
 	}
 	return nil

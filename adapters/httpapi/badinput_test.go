@@ -99,6 +99,10 @@ func TestBadInput(t *testing.T) {
 	id4 := idNumber(t, "2005-06-01", 14)
 	p4 := registerWith(t, l, id4, "赵小龙", false)
 
+	// A budget of 2031 proposed by finance, waiting for another user.
+	mustDo(t, l, http.StatusOK, "POST", "/v1/budgets", "finance", uniqueKey(), map[string]any{
+		"program": "care_subsidy", "fiscal_year": 2031, "amount": "2400000.00"})
+
 	unknown := "0123456789abcdef0123" // well-formed, never registered
 	idUnknown := idNumber(t, "1980-01-01", 21)
 	badCheck := idUnknown[:17] + map[bool]string{true: "1", false: "0"}[idUnknown[17] == '0']
@@ -409,6 +413,26 @@ func TestBadInput(t *testing.T) {
 			body: `{"id_number": "` + id1 + `"} {}`, status: 400, code: "invalid_body", field: "body"},
 		{name: "lookup: body over 1 MiB", method: "POST", path: "/v1/persons/lookup", as: "clerk",
 			body: huge, status: 413, code: "body_too_large"},
+
+		// Budgets (maker-checker).
+		{name: "budget: no amount", method: "POST", path: "/v1/budgets", as: "finance", key: k(),
+			body: map[string]any{"program": "care_subsidy", "fiscal_year": 2032}, status: 400, code: "invalid_amount", field: "amount"},
+		{name: "budget: year 1999", method: "POST", path: "/v1/budgets", as: "finance", key: k(),
+			body: map[string]any{"program": "care_subsidy", "fiscal_year": 1999, "amount": "1.00"}, status: 400, code: "invalid_fiscal_year", field: "fiscal_year"},
+		{name: "budget: unknown program", method: "POST", path: "/v1/budgets", as: "finance", key: k(),
+			body: map[string]any{"program": "pension", "fiscal_year": 2032, "amount": "1.00"}, status: 400, code: "invalid_program", field: "program"},
+		{name: "budget: a second proposal while one waits", method: "POST", path: "/v1/budgets", as: "finance", key: k(),
+			body: map[string]any{"program": "care_subsidy", "fiscal_year": 2031, "amount": "2500000.00"}, status: 409, code: "conflict"},
+		{name: "budget: clerk may not propose", method: "POST", path: "/v1/budgets", as: "clerk", key: k(),
+			body: map[string]any{"program": "care_subsidy", "fiscal_year": 2032, "amount": "1.00"}, status: 403, code: "forbidden"},
+		{name: "budget approve: by the proposer", method: "POST", path: "/v1/budgets/care_subsidy/2031/approve", as: "finance", key: k(),
+			status: 422, code: "rule_violation", rule: "maker_checker"},
+		{name: "budget approve: nothing waiting", method: "POST", path: "/v1/budgets/care_subsidy/2030/approve", as: "admin", key: k(),
+			status: 404, code: "not_found"},
+		{name: "budget approve: year not a number", method: "POST", path: "/v1/budgets/care_subsidy/next/approve", as: "admin", key: k(),
+			status: 400, code: "invalid_year", field: "year"},
+		{name: "budget reject: no reason", method: "POST", path: "/v1/budgets/care_subsidy/2031/reject", as: "admin", key: k(),
+			body: map[string]any{}, status: 400, code: "invalid_reason", field: "reason"},
 
 		// Roster cross-checks.
 		{name: "roster: unknown source", method: "POST", path: "/v1/rosters/police/imports", as: "clerk", key: k(),

@@ -94,6 +94,7 @@ var sensitiveRoutes = map[string][]httpapi.Role{
 	"POST /v1/persons/{id}/grants/{proposal}/approve":  {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/changes/{proposal}/approve": {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"POST /v1/rosters/{source}/imports":                {httpapi.RoleClerk, httpapi.RoleAdmin},
+	"POST /v1/budgets/{program}/{year}/approve":        {httpapi.RoleFinance, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/grants/{proposal}/reject":   {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"POST /v1/persons/{id}/death/retract":              {httpapi.RoleApprover, httpapi.RoleAdmin},
 	"GET /v1/persons/{id}/payments":                    {httpapi.RoleFinance, httpapi.RoleAuditor, httpapi.RoleAdmin},
@@ -210,17 +211,18 @@ func (l *ledger) forTest(t *testing.T) *ledger {
 // month, and a care_subsidy proposal waiting for approval. The payroll
 // routes' preparations add a period to draft and a batch.
 type fixture struct {
-	l        *ledger
-	pid      string
-	idNum    string
-	name     string
-	proposal string // pending, proposed by admin
-	after    string // the position of the last write
-	period   string // a living_subsidy period no other batch of the ledger uses
-	batch    string // a payroll batch of period
-	export   string // the SHA-256 of the batch's payment file, once exported
-	claim    string // an overpayment claim of the person, once recorded
-	imported string // a civil-affairs roster import, once made (importRoster)
+	l          *ledger
+	pid        string
+	idNum      string
+	name       string
+	proposal   string // pending, proposed by admin
+	after      string // the position of the last write
+	period     string // a living_subsidy period no other batch of the ledger uses
+	batch      string // a payroll batch of period
+	export     string // the SHA-256 of the batch's payment file, once exported
+	claim      string // an overpayment claim of the person, once recorded
+	imported   string // a civil-affairs roster import, once made (importRoster)
+	budgetYear string // a year whose condolence budget waits (proposeBudget)
 }
 
 var personSeq, keySeq atomic.Int64
@@ -307,6 +309,23 @@ func (f *fixture) importRoster(l *ledger) {
 	}
 }
 
+// budgetYear hands out fiscal years, 2000 + n: each budget proposal of
+// the tests is for a year of its own, so none waits on another.
+var budgetYear atomic.Int64
+
+// proposeBudget proposes, as the finance user proposer, a living_subsidy
+// budget for a year of its own: the fixture's {program} and {year}.
+func (f *fixture) proposeBudget(l *ledger, proposer string) {
+	l.t.Helper()
+	l.addUser(proposer, "finance")
+	year := 2000 + budgetYear.Add(1)
+	f.budgetYear = fmt.Sprint(year)
+	r := l.Do("POST", "/v1/budgets", proposer, newKey(), map[string]any{"program": "living_subsidy", "fiscal_year": year, "amount": "100000.00"})
+	if r.Status != http.StatusOK {
+		l.t.Fatalf("propose a budget: %d %s", r.Status, r.Body)
+	}
+}
+
 // must runs a command that has to succeed and returns the person ID.
 func (f *fixture) must(as, method, path string, body any) string {
 	f.l.t.Helper()
@@ -323,7 +342,7 @@ func (f *fixture) must(as, method, path string, body any) string {
 func (f *fixture) path(pattern string) string {
 	return strings.NewReplacer("{id}", f.pid, "{proposal}", f.proposal, "{program}", "living_subsidy", "{batch}", f.batch,
 		"{sha256}", f.export, "{claim}", f.claim,
-		"{source}", "civil_affairs", "{import}", f.imported).Replace(pattern)
+		"{source}", "civil_affairs", "{import}", f.imported, "{year}", f.budgetYear).Replace(pattern)
 }
 
 // draftBatch drafts a living_subsidy batch for a period of its own (after
@@ -512,6 +531,16 @@ var routeRequests = map[string]routeRequest{
 	"POST /v1/persons/{id}/changes/{proposal}/reject": {
 		prepare: func(l *ledger, f *fixture) { f.importRoster(l) },
 		body:    fixedBody(map[string]any{"reason": "civil affairs listed the household again on 2025-01-03"}),
+	},
+	"POST /v1/budgets": {body: func(*fixture) any {
+		return map[string]any{"program": "condolence", "fiscal_year": 2000 + budgetYear.Add(1), "amount": "200000.00", "reason": "县财政〔2025〕12号"}
+	}},
+	"POST /v1/budgets/{program}/{year}/approve": {
+		prepare: func(l *ledger, f *fixture) { f.proposeBudget(l, "finance2") }, // finance approves: not the proposer
+	},
+	"POST /v1/budgets/{program}/{year}/reject": {
+		prepare: func(l *ledger, f *fixture) { f.proposeBudget(l, "finance2") },
+		body:    fixedBody(map[string]any{"reason": "待县财政批复"}),
 	},
 	"POST /v1/rosters/{source}/imports": {
 		prepare: func(l *ledger, f *fixture) { l.caughtUp(f.after) },

@@ -79,6 +79,9 @@ func (s *server) routes() []route {
 		{"POST", "/v1/payroll/claims", financeOnly, s.recordClaims},
 		{"POST", "/v1/payroll/claims/{claim}/recover", financeOnly, s.settleClaim(false)},
 		{"POST", "/v1/payroll/claims/{claim}/write-off", financeOnly, s.settleClaim(true)},
+		{"POST", "/v1/budgets", financeOnly, s.proposeBudget},
+		{"POST", "/v1/budgets/{program}/{year}/approve", financeOnly, s.decideBudget(true)},
+		{"POST", "/v1/budgets/{program}/{year}/reject", financeOnly, s.decideBudget(false)},
 		{"GET", "/v1/payroll/months", money, s.getProgramMonths},
 		{"GET", "/v1/payroll/never-twice", money, s.getNeverTwice},
 

@@ -68,6 +68,7 @@ type server struct {
 	handler *app.Persons
 	pay     *app.Payroll
 	rosters *app.Rosters
+	budgets *app.Budgets
 	idem    IdempotencyStore
 	flights flights
 	metrics *requestMetrics
@@ -113,6 +114,7 @@ func NewServer(d Deps) http.Handler {
 		}
 		s.pay = app.NewPayroll(d.Store, d.ReadModels, sealer)
 		s.rosters = app.NewRosters(d.Store, s.handler, d.LookupKey)
+		s.budgets = app.NewBudgets(d.Store)
 	}
 	s.idem = d.Idempotency
 	r := chi.NewRouter()
