@@ -6,16 +6,18 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	validationerrors "github.com/pb33f/libopenapi-validator/errors"
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/domain"
@@ -64,10 +66,11 @@ func TestOpenAPIDocument(t *testing.T) {
 		checkSecurity(t, name, rt, op)
 		checkParameters(t, name, op)
 		checkResponses(t, doc, name, rt, op)
-		if rb, ok := op.op["requestBody"]; ok {
-			doc.closedObjects(t, name+" requestBody", rb, map[string]bool{})
-		}
 	}
+	// Every object schema is closed, requests' and responses' alike: the
+	// server rejects unknown fields, and a field it adds to an answer must
+	// be documented (the validator then finds it undeclared).
+	doc.closedObjects(t, "openapi.json", doc.root, map[string]bool{})
 
 	// Every $ref resolves, and every component is used.
 	used := map[string]bool{}
@@ -281,11 +284,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			}
 			if build.body != nil {
 				b := build.body(f)
-				rb := doc.resolve(op.op["requestBody"])
-				schema := jsonObject(jsonObject(rb["content"])["application/json"])["schema"]
-				if errs := doc.validate(schema, jsonValue(t, b), "body"); len(errs) > 0 {
-					t.Errorf("the test's request does not match the documented request body:\n%s", strings.Join(errs, "\n"))
-				}
+				doc.checkRequestBody(t, op, b)
 				build.body = func(*fixture) any { return b }
 			} else if rb, ok := op.op["requestBody"]; ok && doc.resolve(rb)["required"] == true {
 				t.Errorf("the request body is required, but the test sends none")
@@ -364,34 +363,65 @@ func (op operation) checkProblem(t *testing.T, doc *openAPI, r response, status 
 	doc.checkResponse(t, op, r)
 }
 
-// checkResponse checks that a response's status is documented for the
-// operation and that its body matches the documented schema.
+// checkResponse checks, with the OpenAPI validator (libopenapi-validator;
+// every object schema is closed, so a field the server adds must be
+// documented), that a
+// response's status and content type are documented for the operation
+// and that its body matches the documented schema.
 func (doc *openAPI) checkResponse(t *testing.T, op operation, r response) {
 	t.Helper()
-	decl, ok := jsonObject(op.op["responses"])[fmt.Sprint(r.Status)]
-	if !ok {
-		t.Errorf("%s answered %d, which it does not document: %s", op.name, r.Status, r.Body)
-		return
+	req := op.request(nil, "")
+	res := &http.Response{StatusCode: r.Status, Header: r.Header, Body: io.NopCloser(bytes.NewReader(r.Body)), Request: req}
+	if ok, errs := doc.v.ValidateHttpResponse(req, res); !ok {
+		t.Errorf("%s answered %d, which does not match the document:\n%s\n%.600s", op.name, r.Status, validationErrors(errs), r.Body)
 	}
-	ct := r.Header.Get("Content-Type")
-	content := jsonObject(doc.resolve(decl)["content"])
-	media, ok := content[ct]
-	if !ok {
-		t.Errorf("%s %d: Content-Type %q, documented %v", op.name, r.Status, ct, slices.Collect(maps.Keys(content)))
-		return
+}
+
+// checkRequestBody checks that a body the test sends matches the
+// operation's documented request body.
+func (doc *openAPI) checkRequestBody(t *testing.T, op operation, body any) {
+	t.Helper()
+	data, ct := []byte(nil), "application/json"
+	if raw, ok := body.(rawBody); ok {
+		data, ct = raw.Data, raw.ContentType
+	} else if b, err := json.Marshal(body); err != nil {
+		t.Fatal(err)
+	} else {
+		data = b
 	}
-	if !strings.HasPrefix(ct, "application/") || !strings.Contains(ct, "json") {
-		return
+	if ok, errs := doc.v.GetRequestBodyValidator().ValidateRequestBody(op.request(data, ct)); !ok {
+		t.Errorf("the test's request does not match the documented request body:\n%s", validationErrors(errs))
 	}
-	if errs := doc.validate(jsonObject(media)["schema"], parseJSON(t, r.Body), "response"); len(errs) > 0 {
-		t.Errorf("%s %d: the body does not match the documented schema:\n%s\n%s", op.name, r.Status, strings.Join(errs, "\n"), r.Body)
+}
+
+// request is a request for the operation, its path parameters filled with
+// a placeholder: enough for the validator to find the operation.
+func (op operation) request(body []byte, contentType string) *http.Request {
+	method, pattern, _ := strings.Cut(op.name, " ")
+	path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(pattern, "p1")
+	req := httptest.NewRequest(method, "http://ledger.invalid"+path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
+	return req
+}
+
+func validationErrors(errs []*validationerrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "%s: %s", e.Message, e.Reason)
+		for _, f := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n  %s: %s", f.FieldPath, f.Reason)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // openAPI is the parsed document.
 type openAPI struct {
 	root map[string]any
-	re   map[string]*regexp.Regexp
+	v    validator.Validator // libopenapi-validator over the same document
 }
 
 // operation is one method of one path, with its parameters (the path's
@@ -412,7 +442,15 @@ func loadOpenAPI(t *testing.T) *openAPI {
 	if !ok {
 		t.Fatal("openapi.json is not a JSON object")
 	}
-	return &openAPI{root: root, re: map[string]*regexp.Regexp{}}
+	model, err := libopenapi.NewDocument(b)
+	if err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	v, errs := validator.NewValidator(model)
+	if len(errs) > 0 {
+		t.Fatalf("openapi.json: %v", errs)
+	}
+	return &openAPI{root: root, v: v}
 }
 
 func parseJSON(t *testing.T, b []byte) any {
@@ -510,8 +548,8 @@ func (doc *openAPI) enum(schema string) []string {
 	return doc.stringsAt("#/components/schemas/" + schema + "/enum")
 }
 
-// closedObjects reports object schemas reachable from v that accept
-// unknown properties: the server rejects them in requests.
+// closedObjects reports object schemas reachable from v that declare
+// properties and accept others too.
 func (doc *openAPI) closedObjects(t *testing.T, where string, v any, seen map[string]bool) {
 	t.Helper()
 	switch v := v.(type) {
@@ -553,149 +591,6 @@ func walkRefs(v any, fn func(string)) {
 			walkRefs(x, fn)
 		}
 	}
-}
-
-// validate checks a decoded JSON value against a schema, for the subset of
-// JSON Schema the document uses. Objects are strict: a property the schema
-// does not declare is an error unless additionalProperties allows it, so
-// that a field the server adds must be documented.
-func (doc *openAPI) validate(schema, v any, at string) []string {
-	s := jsonObject(schema)
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, at+": "+fmt.Sprintf(format, args...)) }
-	if ref, ok := s["$ref"].(string); ok {
-		target, ok := doc.resolvePointer(ref)
-		if !ok {
-			return []string{at + ": $ref " + ref + " does not resolve"}
-		}
-		errs = append(errs, doc.validate(target, v, at)...)
-	}
-	if one, ok := s["oneOf"]; ok {
-		n := 0
-		for _, sub := range jsonArray(one) {
-			if len(doc.validate(sub, v, at)) == 0 {
-				n++
-			}
-		}
-		if n != 1 {
-			fail("matches %d of the oneOf schemas, want 1", n)
-		}
-	}
-	if typ, ok := s["type"]; ok {
-		types := jsonArray(typ)
-		if tt, ok := typ.(string); ok {
-			types = []any{tt}
-		}
-		if !slices.ContainsFunc(types, func(tt any) bool { return hasType(v, fmt.Sprint(tt)) }) {
-			fail("%s is not of type %v", jsonShort(v), typ)
-			return errs
-		}
-	}
-	if enum, ok := s["enum"]; ok && !slices.ContainsFunc(jsonArray(enum), func(e any) bool { return reflect.DeepEqual(e, v) }) {
-		fail("%s is not one of %v", jsonShort(v), enum)
-	}
-	switch v := v.(type) {
-	case string:
-		if p, ok := s["pattern"].(string); ok {
-			re := doc.re[p]
-			if re == nil {
-				re = regexp.MustCompile(p)
-				doc.re[p] = re
-			}
-			if !re.MatchString(v) {
-				fail("%q does not match %s", v, p)
-			}
-		}
-		if n, ok := s["minLength"].(json.Number); ok && int64(utf8.RuneCountInString(v)) < mustInt(n) {
-			fail("%q is shorter than %s", v, n)
-		}
-		if n, ok := s["maxLength"].(json.Number); ok && int64(utf8.RuneCountInString(v)) > mustInt(n) {
-			fail("%q is longer than %s", v, n)
-		}
-		if s["format"] == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-				fail("%q is not a date-time", v)
-			}
-		}
-	case json.Number:
-		x, _ := new(big.Float).SetString(v.String())
-		if m, ok := s["minimum"].(json.Number); ok {
-			if lo, _ := new(big.Float).SetString(m.String()); x.Cmp(lo) < 0 {
-				fail("%s is less than %s", v, m)
-			}
-		}
-		if m, ok := s["maximum"].(json.Number); ok {
-			if hi, _ := new(big.Float).SetString(m.String()); x.Cmp(hi) > 0 {
-				fail("%s is more than %s", v, m)
-			}
-		}
-	case []any:
-		if items, ok := s["items"]; ok {
-			for i, x := range v {
-				errs = append(errs, doc.validate(items, x, fmt.Sprintf("%s[%d]", at, i))...)
-			}
-		}
-	case map[string]any:
-		for _, r := range jsonArray(s["required"]) {
-			if _, ok := v[r.(string)]; !ok {
-				fail("lacks required property %q", r)
-			}
-		}
-		props, declares := s["properties"]
-		for _, k := range slices.Sorted(maps.Keys(v)) {
-			if ps, ok := jsonObject(props)[k]; ok {
-				errs = append(errs, doc.validate(ps, v[k], at+"."+k)...)
-				continue
-			}
-			switch ap := s["additionalProperties"].(type) {
-			case bool:
-				if !ap {
-					fail("has property %q, which is not allowed", k)
-				}
-			case map[string]any:
-				errs = append(errs, doc.validate(ap, v[k], at+"."+k)...)
-			default:
-				if declares {
-					fail("has property %q, which the schema does not declare", k)
-				}
-			}
-		}
-	}
-	return errs
-}
-
-func hasType(v any, typ string) bool {
-	switch v := v.(type) {
-	case nil:
-		return typ == "null"
-	case bool:
-		return typ == "boolean"
-	case string:
-		return typ == "string"
-	case json.Number:
-		return typ == "number" || typ == "integer" && !strings.ContainsAny(v.String(), ".eE")
-	case []any:
-		return typ == "array"
-	case map[string]any:
-		return typ == "object"
-	}
-	return false
-}
-
-func mustInt(n json.Number) int64 {
-	i, err := n.Int64()
-	if err != nil {
-		panic(err)
-	}
-	return i
-}
-
-func jsonShort(v any) string {
-	b, _ := json.Marshal(v)
-	if len(b) > 80 {
-		return string(b[:80]) + "…"
-	}
-	return string(b)
 }
 
 func jsonObject(v any) map[string]any {
