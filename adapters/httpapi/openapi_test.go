@@ -467,16 +467,6 @@ func parseJSON(t *testing.T, b []byte) any {
 	return v
 }
 
-// jsonValue is v as decodeJSON would see it after a round trip.
-func jsonValue(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parseJSON(t, b)
-}
-
 var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 // operations returns the document's operations by "METHOD /path".
