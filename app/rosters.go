@@ -128,7 +128,7 @@ func (r *Rosters) Import(ctx context.Context, meta domain.CommandMeta, read Rost
 				res.Import.Unknown++
 			}
 		}
-		if fd.Change != nil && fd.Differences[0].ProposalID != "" {
+		if fd.Differences[0].ProposalID == "roster-"+importID { // proposed now, or by this import before a crash
 			res.Import.Proposed++
 		}
 		res.Differences = append(res.Differences, fd.Differences...)

@@ -219,7 +219,9 @@ func settleChange(s Beneficiary, change *ProposedChange, diffs []RosterDifferenc
 		for i := range diffs {
 			diffs[i].ProposalID = p.ID
 		}
-		note("change %s, proposed by %s, is still waiting for approval", p.ID, p.ProposedBy)
+		if p.Change.ImportID != change.ImportID { // else this import proposed it, before a crash
+			note("change %s, proposed by %s, is still waiting for approval", p.ID, p.ProposedBy)
+		}
 		return nil
 	}
 	_, err := change.events(s)

@@ -85,6 +85,12 @@ func TestCrossCheck(t *testing.T) {
 			!strings.Contains(got[0].Differences[0].Note, "still waiting") {
 			t.Fatalf("findings %+v", got)
 		}
+		// The import that proposed it, run again after a crash, finds its
+		// own proposal: no second one, and nothing to note.
+		again := CrossCheck(rosterOf(RosterCivilAffairs), offDibao.ImportID, map[PersonID]Beneficiary{pid(adultID): waiting})
+		if len(again) != 1 || again[0].Change != nil || again[0].Differences[0].ProposalID != "roster-old" || again[0].Differences[0].Note != "" {
+			t.Fatalf("findings of the same import again %+v", again)
+		}
 	})
 	t.Run("a change rejected once is listed, not proposed again, while the facts stay", func(t *testing.T) {
 		r := rosterOf(RosterCivilAffairs)

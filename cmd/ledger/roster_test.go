@@ -1,18 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // TestRosterCrossCheck: a clerk imports the departments' rosters of the
@@ -243,4 +246,81 @@ func TestRosterWithManyDifferencesOnEventStoreDB(t *testing.T) {
 	if diffs := l.must("roster", "differences", "--import", id, "--township", "星子镇"); !strings.HasPrefix(diffs, "1500 differences") {
 		t.Errorf("differences:\n%.300s", diffs)
 	}
+}
+
+// An import stopped midway — here, cancelled as soon as the first person's
+// proposal is appended — is finished by importing the same file again: no
+// person gets a second proposal, and the import records every proposal
+// once. On both stores.
+func TestRosterImportStoppedMidwayFinishesOnce(t *testing.T) {
+	for _, store := range []string{"pg", "esdb"} {
+		t.Run(store, func(t *testing.T) {
+			l := newCLILedger(t, store)
+			var lines strings.Builder
+			lines.WriteString("姓名,身份证号,类别\n")
+			var people []resident
+			for i := range 5 {
+				r := l.resident("1960-01-01", 40+i)
+				l.enrol(r, fmt.Sprintf("p%d", i), "周华", "白鹿镇", domain.CategoryPhysical, 3, livingSubsidyFrom("2024-01-01"))
+				people = append(people, r)
+			}
+			stranger := l.resident("1961-01-01", 99)
+			fmt.Fprintf(&lines, "孙丽,%s,低保\n", stranger.ID.Number()) // the five are no longer on 低保
+			l.projectInBackground()
+			f, err := readRosterFile(writeTemp(t, "dibao.csv", lines.String()), domain.RosterCivilAffairs, domain.MustDate("2025-01-01"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rosters := app.NewRosters(l.store, l.persons, l.key)
+			read := projections.ReadModels{Q: l.db.Pool, Store: l.store}
+			meta := domain.CommandMeta{CommandID: "import-1", Actor: "clerk.li", Role: "clerk", Now: time.Now()}
+			ctx, cancel := context.WithCancel(l.ctx)
+			_, err = rosters.Import(ctx, meta, read, f, func(done, total int) {
+				if done == 1 {
+					cancel() // the first proposal is in: stop here
+				}
+			})
+			cancel()
+			if err == nil {
+				t.Fatal("the cancelled import succeeded")
+			}
+			if imports, _ := rosters.Imports(l.ctx, domain.RosterCivilAffairs); len(imports) != 0 {
+				t.Fatalf("a stopped import recorded itself: %+v", imports)
+			}
+			res, err := rosters.Import(l.ctx, domain.CommandMeta{CommandID: "import-2", Actor: "clerk.li", Role: "clerk", Now: time.Now()}, read, f, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Replayed || res.Import.Proposed != 5 || res.Import.Differences[domain.DiffLivingSubsidyOffDibao] != 5 {
+				t.Errorf("the import run again: replayed %v, %d proposed, differences %v; want 5 proposals", res.Replayed, res.Import.Proposed, res.Import.Differences)
+			}
+			for _, r := range people {
+				loaded, err := l.persons.Load(l.ctx, r.PID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, e := range loaded.Events {
+					if _, ok := e.Event.(*domain.ChangeProposed); ok {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%s has %d change proposals; want 1", r.PID, n)
+				}
+			}
+			if again, err := rosters.Import(l.ctx, domain.CommandMeta{CommandID: "import-3", Actor: "clerk.li", Role: "clerk", Now: time.Now()}, read, f, nil); err != nil || !again.Replayed {
+				t.Errorf("the same file a third time: replayed %v, %v", again.Replayed, err)
+			}
+		})
+	}
+}
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
