@@ -1,6 +1,9 @@
 package domain
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // AllocateBudget sets a program's budget for a fiscal (calendar) year, in
 // its program stream (ProgramStream): the spending report compares what
@@ -75,22 +78,18 @@ type BudgetState struct {
 // EvolveBudgetState folds an event of a program stream into s.
 func EvolveBudgetState(s BudgetState, e Event) BudgetState {
 	s.Allocated = EvolveBudgets(s.Allocated, e)
-	pending := func() map[int]BudgetProposed {
-		m := make(map[int]BudgetProposed, len(s.Pending)+1)
-		for y, p := range s.Pending {
-			m[y] = p
-		}
-		return m
-	}
 	switch e := e.(type) {
 	case *BudgetProposed:
-		s.Pending = pending()
+		s.Pending = maps.Clone(s.Pending)
+		if s.Pending == nil {
+			s.Pending = map[int]BudgetProposed{}
+		}
 		s.Pending[e.FiscalYear] = *e
 	case *BudgetApproved:
-		s.Pending = pending()
+		s.Pending = maps.Clone(s.Pending)
 		delete(s.Pending, e.FiscalYear)
 	case *BudgetRejected:
-		s.Pending = pending()
+		s.Pending = maps.Clone(s.Pending)
 		delete(s.Pending, e.FiscalYear)
 	}
 	return s

@@ -179,11 +179,9 @@ func pendingChange(s Beneficiary, id string) (*Proposal, error) {
 	return p, nil
 }
 
-func (c ApproveChange) validate(time.Time) error {
-	if err := checkToken("proposal_id", c.ProposalID, 64); err != nil {
-		return err
-	}
-	return checkText("approved_by", c.ApprovedBy, 100)
+// A change's approval and rejection carry what a grant's do, checked alike.
+func (c ApproveChange) validate(now time.Time) error {
+	return ApproveGrant{ProposalID: c.ProposalID, ApprovedBy: c.ApprovedBy}.validate(now)
 }
 
 func (c ApproveChange) decide(s Beneficiary) ([]Event, error) {
@@ -201,14 +199,8 @@ func (c ApproveChange) decide(s Beneficiary) ([]Event, error) {
 	return append([]Event{ChangeApproved{ProposalID: p.ID, ApprovedBy: c.ApprovedBy}}, made...), nil
 }
 
-func (c RejectChange) validate(time.Time) error {
-	if err := checkToken("proposal_id", c.ProposalID, 64); err != nil {
-		return err
-	}
-	if err := checkText("rejected_by", c.RejectedBy, 100); err != nil {
-		return err
-	}
-	return checkText("reason", c.Reason, 500)
+func (c RejectChange) validate(now time.Time) error {
+	return RejectGrant{ProposalID: c.ProposalID, RejectedBy: c.RejectedBy, Reason: c.Reason}.validate(now)
 }
 
 func (c RejectChange) decide(s Beneficiary) ([]Event, error) {

@@ -567,14 +567,14 @@ type townshipJSON struct {
 // getTownships lists the township register: the townships in force today,
 // or every one ever (all=true), by code.
 func (s *server) getTownships(w http.ResponseWriter, r *http.Request) {
-	all := r.URL.Query().Get("all")
-	if all != "" && all != "true" && all != "false" {
-		writeError(w, r, domain.Invalid("all", "%q is not true or false", all))
+	all, err := boolParam(r, "all")
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	today := domain.BusinessDate(s.Now())
 	list := domain.TownshipsOn(today)
-	if all == "true" {
+	if all {
 		list = domain.Townships()
 	}
 	out := make([]townshipJSON, 0, len(list))

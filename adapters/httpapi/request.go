@@ -154,6 +154,19 @@ func (p *parser) program(field, s string) domain.ProgramCode {
 	return c
 }
 
+// boolParam reads an optional true/false query parameter (false when
+// absent).
+func boolParam(r *http.Request, name string) (bool, error) {
+	switch raw := r.URL.Query().Get(name); raw {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, domain.Invalid(name, "%q is not true or false", raw)
+	}
+}
+
 func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 	raw := r.URL.Query().Get(name)
 	if raw == "" {

@@ -109,13 +109,9 @@ func (s *server) getRosterDifferences(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	review := false
-	switch v := r.URL.Query().Get("review"); v {
-	case "", "false":
-	case "true":
-		review = true
-	default:
-		writeError(w, r, domain.Invalid("review", "%q is not true or false", v))
+	review, err := boolParam(r, "review")
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	s.query(w, r, func(ctx context.Context) (any, error) {
