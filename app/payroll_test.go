@@ -56,7 +56,7 @@ func newLedger(t *testing.T, store string, wrap func(domain.EventStore) domain.E
 		t.Cleanup(ps.Close)
 		s = ps
 	case "esdb":
-		s = esdbtest.NewLedger(t).Open(t, quietLog)
+		s = esdbtest.NewLedger(t).Open(t, quietLog, esdbtest.Keys(db.Pool))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := projections.Runner{Pool: db.Pool, Store: s, Projections: projections.All(), Log: quietLog, MaxWait: 5 * time.Millisecond}

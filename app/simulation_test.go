@@ -74,7 +74,7 @@ func TestPayrollSimulation(t *testing.T) {
 			return s
 		}},
 		{"esdb", max(*simHistories/3, 1), func(t *testing.T, db *pgtest.Schema) domain.EventStore {
-			return esdbtest.NewLedger(t).Open(t, quietLog)
+			return esdbtest.NewLedger(t).Open(t, quietLog, esdbtest.Keys(db.Pool))
 		}},
 	}
 	for _, st := range stores {

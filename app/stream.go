@@ -180,6 +180,10 @@ const readPage = 128
 // which the domain's encoding tests hold). step names the append among
 // the command's appends (see domain.SealStep).
 func (s *stream[S]) append(ctx context.Context, x *runtime, meta domain.CommandMeta, step string, events []domain.Event) (domain.AppendResult, error) {
+	events, err := x.sealPersonal(ctx, s.name, events)
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
 	data, err := domain.SealStep(meta, step, s.lastHash, events)
 	if err != nil {
 		return domain.AppendResult{}, err
@@ -257,6 +261,9 @@ func process[S any](ctx context.Context, x *runtime, s *stream[S], meta domain.C
 		}
 		events, err := plan(s.state)
 		if err != nil || len(events) == 0 {
+			return last, err
+		}
+		if events, err = x.sealPersonal(ctx, s.name, events); err != nil {
 			return last, err
 		}
 		z := &sealer{meta: meta, step: atRevision(prefix), events: events, limit: x.appendLimit(),
@@ -459,7 +466,16 @@ type runtime struct {
 // newRuntime is a use case's runtime with the defaults: the one retry
 // policy, chunks of domain.MaxChunkBytes, one worker.
 func newRuntime(store domain.EventStore, reg *domain.Registry) runtime {
+	reg.WithKeys(store.PersonalKeys())
 	return runtime{store: store, reg: reg, policy: DefaultPolicy, chunk: domain.MaxChunkBytes, workers: 1, pack: true}
+}
+
+// sealPersonal seals the personal data of events bound for stream with
+// the store's keys (domain.SealPersonal); the events keep their data in
+// clear for folding.
+func (x *runtime) sealPersonal(ctx context.Context, stream string, events []domain.Event) ([]domain.Event, error) {
+	person, _ := domain.PersonIDFromStream(stream)
+	return domain.SealPersonal(ctx, x.store.PersonalKeys(), person, events)
 }
 
 // appendLimit is how many bytes of events one append of a long step may

@@ -1,13 +1,14 @@
 package domain
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"testing"
 )
 
 // testRegistry decodes test events as the store's readers do.
-var testRegistry = NewLedgerRegistry()
+var testRegistry = NewLedgerRegistry().WithKeys(testKeys)
 
 // asRead seals events as one command appending them to stream after prev
 // (the stream's envelopes so far, nil for a new stream) and decodes them
@@ -18,6 +19,11 @@ func asRead(prev []Envelope, stream string, meta CommandMeta, events ...Event) [
 	prevHash, next := "", uint64(0)
 	if n := len(prev); n > 0 {
 		prevHash, next = prev[n-1].Meta.Hash, prev[n-1].Revision+1
+	}
+	person, _ := PersonIDFromStream(stream)
+	events, err := SealPersonal(context.Background(), testKeys, person, events)
+	if err != nil {
+		panic(fmt.Sprintf("seal %s: %v", meta.CommandID, err))
 	}
 	data, err := Seal(meta, prevHash, events)
 	if err != nil {
@@ -40,7 +46,7 @@ func asRead(prev []Envelope, stream string, meta CommandMeta, events ...Event) [
 // gets it.
 func decoded(e Event) Event {
 	meta := CommandMeta{CommandID: "decoded", Actor: "test", Role: "test", Now: testNow}
-	return asRead(nil, "test-1", meta, e)[0].Event
+	return asRead(nil, goldenPerson.Stream(), meta, e)[0].Event
 }
 
 // The registry decodes every event type to a pointer to its struct, and

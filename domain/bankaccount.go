@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -10,8 +11,13 @@ import (
 // number is sensitive: the domain only ever sees it sealed (encrypted by an
 // adapter with a key the domain never holds) and masked for display.
 
-// TypeBankAccountRecorded is the event of a person's (new) bank account.
-const TypeBankAccountRecorded = "beneficiary.BankAccountRecorded.v1"
+// TypeBankAccountRecorded is the event of a person's (new) bank account;
+// TypeBankAccountRecordedV1, before personal data was sealed, held the
+// holder's name and the masked number in clear (upcast to v2 on reading).
+const (
+	TypeBankAccountRecorded   = "beneficiary.BankAccountRecorded.v2"
+	TypeBankAccountRecordedV1 = "beneficiary.BankAccountRecorded.v1"
+)
 
 // BankAccountNumber is a validated bank account (card) number.
 type BankAccountNumber struct{ digits string }
@@ -89,15 +95,55 @@ func (c RecordBankAccount) decide(s Beneficiary) ([]Event, error) {
 }
 
 // BankAccountRecorded: the person is paid to this account from now on.
+// The holder's name and the number (masked, and sealed by the payroll's
+// vault) are stored sealed with the person's data key (Personal); the bank
+// is in clear.
 type BankAccountRecorded struct {
+	Bank     string `json:"bank"`
+	Personal Sealed `json:"personal,omitempty"` // accountPersonal, sealed
+	// LegacyClear is the personal data of a v1 event, in clear.
+	LegacyClear *accountPersonal `json:"legacy_clear,omitempty"`
+
+	// In clear, opened from Personal; never encoded. Empty when the
+	// person's key was erased (Erased) or the registry has no keys.
+	AccountName   string `json:"-"`
+	AccountMasked string `json:"-"`
+	AccountSealed string `json:"-"` // encrypted; see adapters/vault
+	Erased        bool   `json:"-"`
+}
+
+type accountPersonal struct {
 	AccountName   string `json:"account_name"`
-	Bank          string `json:"bank"`
 	AccountMasked string `json:"account_masked"`
-	AccountSealed string `json:"account_sealed"` // encrypted; see adapters/vault
+	AccountSealed string `json:"account_sealed"`
 }
 
 func (BankAccountRecorded) EventType() string { return TypeBankAccountRecorded }
 
+func (e BankAccountRecorded) sealPersonal(ctx context.Context, keys PersonalKeys, stream PersonID) (Event, error) {
+	var err error
+	e.Personal, err = sealJSON(ctx, keys, stream, accountPersonal{AccountName: e.AccountName, AccountMasked: e.AccountMasked, AccountSealed: e.AccountSealed})
+	e.LegacyClear = nil
+	return e, err
+}
+
+func (e BankAccountRecorded) checkSealed() error {
+	return checkSealedOne(TypeBankAccountRecorded, e.Personal, e.LegacyClear)
+}
+
+func (e *BankAccountRecorded) openPersonal(ctx context.Context, keys PersonalKeys) error {
+	a, erased, err := openOrLegacy(ctx, keys, e.Personal, e.LegacyClear)
+	if err != nil {
+		return err
+	}
+	e.AccountName, e.AccountMasked, e.AccountSealed, e.Erased = a.AccountName, a.AccountMasked, a.AccountSealed, erased
+	return nil
+}
+
 func (e BankAccountRecorded) apply(s *Beneficiary) {
+	if e.Erased {
+		s.BankAccount = nil
+		return
+	}
 	s.BankAccount = &BankAccount{AccountName: e.AccountName, Bank: e.Bank, AccountMasked: e.AccountMasked, AccountSealed: e.AccountSealed}
 }

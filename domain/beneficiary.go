@@ -221,6 +221,14 @@ type Beneficiary struct {
 	InKind       []InKindIssue
 	Proposals    map[string]*Proposal // grants proposed, by proposal ID
 	BankAccount  *BankAccount         // where cash benefits are paid; nil if none recorded
+	// Erased: the person's personal data was erased (PersonErased), or
+	// their key is gone; Name, IDNumber and BirthDate are then empty.
+	Erased   bool
+	ErasedOn Date
+
+	// lastActivity is the latest effective date of the stream's events,
+	// from which the retention period runs (ErasePerson).
+	lastActivity Date
 
 	// facts is every change of the certificate and the household status,
 	// with the day it took effect (see On); registeredHousehold is the
@@ -246,6 +254,9 @@ func (s Beneficiary) openEntitlements() []*Entitlement {
 func Evolve(s Beneficiary, e Event) Beneficiary {
 	if be, ok := e.(beneficiaryEvent); ok {
 		be.apply(&s)
+		if ef, ok := e.(Effective); ok && ef.EffectiveOn().After(s.lastActivity) {
+			s.lastActivity = ef.EffectiveOn()
+		}
 	}
 	return s
 }

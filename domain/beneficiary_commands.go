@@ -52,8 +52,11 @@ func Decide(s Beneficiary, cmd Command, now time.Time) ([]Event, error) {
 	if !s.Registered {
 		return nil, ErrPersonNotFound
 	}
+	if s.Erased {
+		return nil, Violation(RuleErased, "%s: the person's personal data was erased; nothing more can be recorded for them", cmd.CommandName())
+	}
 	switch cmd.(type) {
-	case RetractDeath, *RetractDeath:
+	case RetractDeath, *RetractDeath, ErasePerson, *ErasePerson:
 	default:
 		if s.Deceased {
 			return nil, Violation(RuleDeceased, "%s: the person died on %s; only RetractDeath is allowed", cmd.CommandName(), s.DateOfDeath)

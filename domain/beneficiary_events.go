@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,7 @@ import (
 // changed schema gets a new version and an upcaster in
 // NewBeneficiaryRegistry.
 const (
-	TypePersonRegistered       = "beneficiary.PersonRegistered.v2"
+	TypePersonRegistered       = "beneficiary.PersonRegistered.v3"
 	TypeCertificateIssued      = "beneficiary.CertificateIssued.v1"
 	TypeCertificateRegraded    = "beneficiary.CertificateRegraded.v1"
 	TypeCertificateRevoked     = "beneficiary.CertificateRevoked.v1"
@@ -29,13 +30,20 @@ const (
 	TypeOneOffGranted          = "beneficiary.OneOffGranted.v1"
 	TypeInKindIssued           = "beneficiary.InKindIssued.v1"
 
+	TypePersonErased = "beneficiary.PersonErased.v1"
+
 	// TypePersonRegisteredV1 is the schema before household grouping: it
 	// has no household_id. Stored v1 events are upcast to v2 on reading.
 	TypePersonRegisteredV1 = "beneficiary.PersonRegistered.v1"
+	// TypePersonRegisteredV2 is the schema before personal data was
+	// sealed: the ID number and name in clear. Stored v2 events are upcast
+	// to v3 on reading, their clear data moved to legacy_clear.
+	TypePersonRegisteredV2 = "beneficiary.PersonRegistered.v2"
 )
 
 // NewBeneficiaryRegistry returns a registry that decodes every beneficiary
-// event type, upcasting PersonRegistered.v1 to v2.
+// event type, upcasting PersonRegistered.v1 to v2 to v3 and
+// BankAccountRecorded.v1 to v2.
 func NewBeneficiaryRegistry() *Registry {
 	r := NewRegistry(
 		func() Event { return new(PersonRegistered) },
@@ -53,11 +61,14 @@ func NewBeneficiaryRegistry() *Registry {
 		func() Event { return new(EntitlementReinstated) },
 		func() Event { return new(OneOffGranted) },
 		func() Event { return new(InKindIssued) },
+		func() Event { return new(PersonErased) },
 	)
 	r.Add(proposalEventProtos()...)
 	r.Add(changeEventProtos()...)
 	r.Add(func() Event { return new(BankAccountRecorded) })
-	r.Upcast(TypePersonRegisteredV1, TypePersonRegistered, upcastPersonRegisteredV1)
+	r.Upcast(TypePersonRegisteredV1, TypePersonRegisteredV2, upcastPersonRegisteredV1)
+	r.Upcast(TypePersonRegisteredV2, TypePersonRegistered, legacyClear("id_number", "name"))
+	r.Upcast(TypeBankAccountRecordedV1, TypeBankAccountRecorded, legacyClear("account_name", "account_masked", "account_sealed"))
 	return r
 }
 
@@ -93,24 +104,93 @@ type beneficiaryEvent interface {
 
 // PersonRegistered: a person was entered into the ledger. It is the only
 // event holding the full resident ID number: the ledger is the system of
-// record for it. String, GoString and LogValue mask it; only JSON encoding
-// (for the store) carries it in clear.
+// record for it. The number and the name are stored sealed with the
+// person's data key (Personal); the registry opens them into the fields in
+// clear, which are never encoded. String, GoString and LogValue mask the
+// number.
 type PersonRegistered struct {
-	PersonID     PersonID        `json:"person_id"`
-	IDNumber     string          `json:"id_number"` // full 18 characters; never log
-	IDHash       string          `json:"id_hash"`   // LookupKey.Hash of the ID number
-	IDMasked     string          `json:"id_masked"`
-	Name         string          `json:"name"`
-	BirthDate    Date            `json:"birth_date"`
-	Gender       Gender          `json:"gender"`
+	PersonID PersonID `json:"person_id"`
+	IDHash   string   `json:"id_hash"` // LookupKey.Hash of the ID number
+	// Personal is the ID number and name (RegisteredIdentity), sealed.
+	Personal     Sealed          `json:"personal,omitempty"`
 	Township     string          `json:"township"`
 	HouseholdID  string          `json:"household_id"`
 	Household    HouseholdStatus `json:"household"`
 	RegisteredOn Date            `json:"registered_on"`
+	// LegacyClear is the ID number and name of an event written before
+	// personal data was sealed (v1, v2), as the upcaster moved them; it is
+	// only ever read.
+	LegacyClear *RegisteredIdentity `json:"legacy_clear,omitempty"`
+
+	// In clear, opened from Personal (or LegacyClear) when decoded, never
+	// encoded; IDMasked, BirthDate and Gender derive from the ID number.
+	// All are empty when the person's key was erased (Erased) or the
+	// registry has no keys.
+	IDNumber  string `json:"-"` // full 18 characters; never log
+	Name      string `json:"-"`
+	IDMasked  string `json:"-"`
+	BirthDate Date   `json:"-"`
+	Gender    Gender `json:"-"`
+	Erased    bool   `json:"-"`
+}
+
+// RegisteredIdentity is the personal data of a registration.
+type RegisteredIdentity struct {
+	IDNumber string `json:"id_number"`
+	Name     string `json:"name"`
 }
 
 func (PersonRegistered) EventType() string   { return TypePersonRegistered }
 func (e PersonRegistered) EffectiveOn() Date { return e.RegisteredOn }
+
+func (e PersonRegistered) sealPersonal(ctx context.Context, keys PersonalKeys, _ PersonID) (Event, error) {
+	var err error
+	e.Personal, err = sealJSON(ctx, keys, e.PersonID, RegisteredIdentity{IDNumber: e.IDNumber, Name: e.Name})
+	e.LegacyClear = nil
+	return e, err
+}
+
+func (e PersonRegistered) checkSealed() error {
+	return checkSealedOne(TypePersonRegistered, e.Personal, e.LegacyClear)
+}
+
+func (e *PersonRegistered) openPersonal(ctx context.Context, keys PersonalKeys) error {
+	id, erased, err := openOrLegacy(ctx, keys, e.Personal, e.LegacyClear)
+	if err != nil {
+		return err
+	}
+	e.IDNumber, e.Name, e.Erased = id.IDNumber, id.Name, erased
+	if n, err := ParseResidentID("id_number", id.IDNumber); err == nil {
+		e.IDMasked, e.BirthDate, e.Gender = n.Masked(), n.BirthDate(), n.Gender()
+	}
+	return nil
+}
+
+// legacyClear returns an upcaster that moves the named fields of an
+// event written before personal data was sealed into its legacy_clear
+// object, which the new version reads them from.
+func legacyClear(fields ...string) func([]byte) ([]byte, error) {
+	return func(data []byte) ([]byte, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, err
+		}
+		moveLegacyClear(m, fields)
+		return json.Marshal(m)
+	}
+}
+
+func moveLegacyClear(m map[string]json.RawMessage, fields []string) {
+	c := map[string]json.RawMessage{}
+	for _, f := range fields {
+		if v, ok := m[f]; ok {
+			c[f] = v
+			delete(m, f)
+		}
+	}
+	b, _ := json.Marshal(c) // raw messages that were valid JSON
+	m["legacy_clear"] = b
+}
 
 // masked returns e with the ID number masked.
 func (e PersonRegistered) masked() personRegisteredMasked {
@@ -153,6 +233,7 @@ func (e PersonRegistered) apply(s *Beneficiary) {
 	s.Household = e.Household
 	s.RegisteredOn = e.RegisteredOn
 	s.registeredHousehold = e.Household
+	s.Erased = s.Erased || e.Erased
 }
 
 // CertificateIssued: a disability certificate was issued (or renewed). The

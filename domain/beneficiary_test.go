@@ -736,16 +736,27 @@ func goldenEvents() []Event {
 			Household: &HouseholdStatus{Dibao: true}, EffectiveOn: d("2024-07-01"), Grant: ProgramLivingSubsidy}},
 		ChangeApproved{ProposalID: "roster-9f2c4e1a0b7d3c55", ApprovedBy: "approver.chen"},
 		ChangeRejected{ProposalID: "roster-1c0d5e2f3a4b5c6d", RejectedBy: "approver.chen", Reason: "低保 ended in error; civil affairs corrects its list"},
+		PersonErased{PersonID: goldenPerson, ErasedOn: d("2056-01-04"), LastActivity: d("2024-10-31")},
 	}
+}
+
+// goldenPerson is the person whose stream the golden events are sealed
+// for.
+var goldenPerson = registered(adultID, HouseholdStatus{}).PersonID
+
+// sealedGoldenEvents is goldenEvents with their personal data sealed, as
+// they are encoded.
+func sealedGoldenEvents(t testing.TB) []Event {
+	return SealForTest(t, testKeys, goldenPerson.Stream(), goldenEvents())
 }
 
 // TestGoldenEvents freezes the wire format: each event type's JSON must
 // match testdata/events/<type>.json (go test -run Golden -update rewrites
 // them) and decode back to an equal value.
 func TestGoldenEvents(t *testing.T) {
-	r := NewBeneficiaryRegistry()
+	r := NewBeneficiaryRegistry().WithKeys(testKeys)
 	seen := map[string]bool{}
-	for _, ev := range goldenEvents() {
+	for _, ev := range sealedGoldenEvents(t) {
 		typ := ev.EventType()
 		t.Run(typ, func(t *testing.T) {
 			if seen[typ] {
@@ -791,7 +802,7 @@ func TestGoldenEvents(t *testing.T) {
 				var fields map[string]any
 				_ = json.Unmarshal(got, &fields)
 				var dates []string
-				for _, k := range []string{"registered_on", "issued_on", "effective_on", "effective_from", "effective_to", "date_of_death"} {
+				for _, k := range []string{"registered_on", "issued_on", "effective_on", "effective_from", "effective_to", "date_of_death", "erased_on"} {
 					if v, ok := fields[k].(string); ok {
 						dates = append(dates, v)
 					}
@@ -813,7 +824,7 @@ func TestGoldenEvents(t *testing.T) {
 // effective date.
 func TestSealBeneficiaryEvents(t *testing.T) {
 	meta := CommandMeta{CommandID: "cmd-1", Actor: "clerk1", Role: "clerk", Now: testNow}
-	data, err := Seal(meta, "", goldenEvents())
+	data, err := Seal(meta, "", sealedGoldenEvents(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -823,9 +834,9 @@ func TestSealBeneficiaryEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := goldenEvents()[i]
-		wantVer := 1
-		if ed.Type == TypePersonRegistered {
-			wantVer = 2
+		wantVer := map[string]int{TypePersonRegistered: 3, TypeBankAccountRecorded: 2}[ed.Type]
+		if wantVer == 0 {
+			wantVer = 1
 		}
 		if md.SchemaVersion != wantVer {
 			t.Errorf("%s schema version %d; want %d", ed.Type, md.SchemaVersion, wantVer)

@@ -308,7 +308,7 @@ func TestChainCheckerBindsStreamsToTheirNames(t *testing.T) {
 	id := domain.PersonID("a1b2c3d4e5f60718293a")
 	reg := domain.PersonRegistered{PersonID: id, IDHash: string(id) + "0000", Name: "张三", Township: "星子镇",
 		BirthDate: domain.MustDate("1980-01-01"), RegisteredOn: domain.MustDate("2024-01-02")}
-	data, err := domain.Seal(meta("reg-1"), "", []domain.Event{reg})
+	data, err := domain.Seal(meta("reg-1"), "", domain.SealForTest(t, domain.NewTestKeys(), id.Stream(), []domain.Event{reg}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -255,7 +256,20 @@ func SchemaVersion(typ string) (int, error) {
 type Registry struct {
 	types     map[string]func() Event
 	upcasters map[string]upcaster // by the type name they read
+	// keys opens the personal data of the events decoded; nil leaves it
+	// sealed (their fields in clear empty).
+	keys PersonalKeys
 }
+
+// WithKeys has the registry open personal data with keys (see
+// PersonalKeys) and returns it. Call it before the registry is shared.
+func (r *Registry) WithKeys(keys PersonalKeys) *Registry {
+	r.keys = keys
+	return r
+}
+
+// Keys returns the keys the registry opens personal data with.
+func (r *Registry) Keys() PersonalKeys { return r.keys }
 
 type upcaster struct {
 	to string
@@ -316,6 +330,9 @@ func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 			if err := json.Unmarshal(data, ev); err != nil {
 				return nil, fmt.Errorf("decode %s: %w", typ, err)
 			}
+			if err := r.open(ev); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", typ, err)
+			}
 			return ev, nil
 		}
 		up, ok := r.upcasters[typ]
@@ -329,6 +346,18 @@ func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 		typ = up.to
 	}
 	return nil, Invalid("type", "unknown event type %q", typ)
+}
+
+// open opens the personal data of a decoded event; a person's erasure
+// makes the keys forget a key this process may still hold.
+func (r *Registry) open(ev Event) error {
+	if e, ok := ev.(*PersonErased); ok && r.keys != nil {
+		r.keys.Forget(e.PersonID)
+	}
+	if o, ok := ev.(personalOpener); ok {
+		return o.openPersonal(context.Background(), r.keys)
+	}
+	return nil
 }
 
 // DecodeEnvelope decodes a stored event with its metadata.

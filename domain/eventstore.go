@@ -245,6 +245,12 @@ type EventStore interface {
 	// after Head has applied everything committed before the call.
 	Head(ctx context.Context) (Position, error)
 
+	// PersonalKeys returns the keys that seal the personal data of the
+	// events appended to this store and open it when they are read (see
+	// PersonalKeys); nil for a store that keeps none, which cannot take
+	// an event with personal data.
+	PersonalKeys() PersonalKeys
+
 	// AppendMany is the bulk path (seeding, imports): it appends to many
 	// streams in one call and returns one result per StreamAppend, in the
 	// order given. A stream may appear once per call.

@@ -47,6 +47,11 @@ type fastDecoder interface {
 
 // encodeEvent is json.Marshal(ev), directly where ev has a codec.
 func encodeEvent(ev Event) ([]byte, error) {
+	if p, ok := ev.(personalEvent); ok {
+		if err := p.checkSealed(); err != nil {
+			return nil, err
+		}
+	}
 	if f, ok := ev.(fastEvent); ok {
 		return f.appendJSON(make([]byte, 0, sizeHint(ev))), nil
 	}

@@ -197,6 +197,7 @@ func NewLedgerRegistry() *Registry {
 	r.Add(payrollEventProtos()...)
 	r.Add(noticeEventProtos()...)
 	r.Add(rosterEventProtos()...)
+	r.Upcast(TypeRosterDifferencesFoundV1, TypeRosterDifferencesFound, upcastRosterDifferencesV1)
 	r.Add(budgetEventProtos()...)
 	return r
 }

@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 )
@@ -107,9 +109,12 @@ type Roster struct {
 
 // Event types of the roster streams.
 const (
-	TypeRosterDifferencesFound = "roster.RosterDifferencesFound.v1"
-	TypeRosterImported         = "roster.RosterImported.v1"
-	RosterStreamPrefix         = "rosters-"
+	TypeRosterDifferencesFound = "roster.RosterDifferencesFound.v2"
+	// TypeRosterDifferencesFoundV1 held names and masked ID numbers in
+	// clear; upcast to v2 on reading.
+	TypeRosterDifferencesFoundV1 = "roster.RosterDifferencesFound.v1"
+	TypeRosterImported           = "roster.RosterImported.v1"
+	RosterStreamPrefix           = "rosters-"
 )
 
 // RosterStream is the stream of a source's imports.
@@ -128,6 +133,9 @@ type RosterDifferencesFound struct {
 	Attempt     string             `json:"attempt"`
 	Part        int                `json:"part"` // from 0
 	Differences []RosterDifference `json:"differences"`
+	// sealed is each difference's personal data, sealed: set by
+	// SealPersonal, or read from the store until opened.
+	sealed []Sealed
 }
 
 // RosterImported: a department's roster was cross-checked with the ledger.
@@ -153,7 +161,126 @@ type RosterImported struct {
 }
 
 func (RosterDifferencesFound) EventType() string { return TypeRosterDifferencesFound }
-func (RosterImported) EventType() string         { return TypeRosterImported }
+
+// storedDifference is a RosterDifference as a RosterDifferencesFound
+// stores it: the name and masked ID number sealed with the key of the
+// person (or, for a person unknown to the ledger, of the subject).
+type storedDifference struct {
+	Person      PersonID       `json:"person_id,omitempty"`
+	Subject     PersonID       `json:"subject,omitempty"`
+	Personal    Sealed         `json:"personal,omitempty"`
+	LegacyClear *diffPersonal  `json:"legacy_clear,omitempty"`
+	Township    string         `json:"township"`
+	Kind        DifferenceKind `json:"kind"`
+	Line        int            `json:"line,omitempty"`
+	EffectiveOn Date           `json:"effective_on,omitzero"`
+	ProposalID  string         `json:"proposal_id,omitempty"`
+	Note        string         `json:"note,omitempty"`
+}
+
+type diffPersonal struct {
+	IDMasked string `json:"id_masked"`
+	Name     string `json:"name"`
+}
+
+type rosterDifferencesJSON struct {
+	ImportID    string             `json:"import_id"`
+	Attempt     string             `json:"attempt"`
+	Part        int                `json:"part"`
+	Differences []storedDifference `json:"differences"`
+}
+
+// MarshalJSON writes the differences as stored; their personal data must
+// have been sealed (SealPersonal).
+func (e RosterDifferencesFound) MarshalJSON() ([]byte, error) {
+	if err := e.checkSealed(); err != nil {
+		return nil, err
+	}
+	out := rosterDifferencesJSON{ImportID: e.ImportID, Attempt: e.Attempt, Part: e.Part, Differences: make([]storedDifference, len(e.Differences))}
+	for i, d := range e.Differences {
+		out.Differences[i] = storedDifference{Person: d.Person, Subject: d.Subject, Personal: e.sealed[i], Township: d.Township, Kind: d.Kind,
+			Line: d.Line, EffectiveOn: d.EffectiveOn, ProposalID: d.ProposalID, Note: d.Note}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads the differences as stored, their personal data
+// still sealed until the registry opens it.
+func (e *RosterDifferencesFound) UnmarshalJSON(b []byte) error {
+	var in rosterDifferencesJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*e = RosterDifferencesFound{ImportID: in.ImportID, Attempt: in.Attempt, Part: in.Part,
+		Differences: make([]RosterDifference, len(in.Differences)), sealed: make([]Sealed, len(in.Differences))}
+	for i, d := range in.Differences {
+		e.Differences[i] = RosterDifference{Person: d.Person, Subject: d.Subject, Township: d.Township, Kind: d.Kind,
+			Line: d.Line, EffectiveOn: d.EffectiveOn, ProposalID: d.ProposalID, Note: d.Note}
+		e.sealed[i] = d.Personal
+		if d.LegacyClear != nil {
+			e.Differences[i].IDMasked, e.Differences[i].Name = d.LegacyClear.IDMasked, d.LegacyClear.Name
+			e.sealed[i] = "" // read in clear; never sealed
+		}
+	}
+	return nil
+}
+
+func (e RosterDifferencesFound) sealPersonal(ctx context.Context, keys PersonalKeys, _ PersonID) (Event, error) {
+	e.sealed = make([]Sealed, len(e.Differences))
+	for i, d := range e.Differences {
+		var err error
+		if e.sealed[i], err = sealJSON(ctx, keys, d.keyOf(), diffPersonal{IDMasked: d.IDMasked, Name: d.Name}); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e RosterDifferencesFound) checkSealed() error {
+	if len(e.sealed) != len(e.Differences) || slices.Contains(e.sealed, "") {
+		return errNotSealed(TypeRosterDifferencesFound)
+	}
+	return nil
+}
+
+func (e *RosterDifferencesFound) openPersonal(ctx context.Context, keys PersonalKeys) error {
+	for i, s := range e.sealed {
+		if s == "" {
+			continue // read in clear (v1)
+		}
+		var p diffPersonal
+		erased, err := openJSON(ctx, keys, s, &p)
+		if err != nil {
+			return err
+		}
+		d := &e.Differences[i]
+		d.IDMasked, d.Name, d.Erased = p.IDMasked, p.Name, erased
+	}
+	return nil
+}
+
+// upcastRosterDifferencesV1 moves each difference's name and masked ID
+// number into its legacy_clear object.
+func upcastRosterDifferencesV1(data []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	var diffs []map[string]json.RawMessage
+	if err := json.Unmarshal(m["differences"], &diffs); err != nil {
+		return nil, err
+	}
+	for _, d := range diffs {
+		moveLegacyClear(d, []string{"id_masked", "name"})
+	}
+	b, err := json.Marshal(diffs)
+	if err != nil {
+		return nil, err
+	}
+	m["differences"] = b
+	return json.Marshal(m)
+}
+func (RosterImported) EventType() string { return TypeRosterImported }
 
 // RosterImportID is the ID of an import of a file: the first 16 hex
 // characters of its SHA-256.

@@ -48,6 +48,21 @@ type RosterDifference struct {
 	EffectiveOn Date           `json:"effective_on,omitzero"`
 	ProposalID  string         `json:"proposal_id,omitempty"` // the change proposed for it, if any
 	Note        string         `json:"note,omitempty"`        // why no change is proposed, or what else to know
+
+	// Subject is, for a person unknown to the ledger, the person ID they
+	// would have (PersonIDFromHash): their name and masked ID number are
+	// sealed with its key. Erased: the key of Person (or Subject) was
+	// erased, so IDMasked and Name are empty. Neither is shown.
+	Subject PersonID `json:"-"`
+	Erased  bool     `json:"-"`
+}
+
+// keyOf returns the person whose key seals d's personal data.
+func (d RosterDifference) keyOf() PersonID {
+	if d.Person != "" {
+		return d.Person
+	}
+	return d.Subject
 }
 
 // RosterFinding is what a cross-check found for one person: the
@@ -86,8 +101,8 @@ func CrossCheck(r Roster, importID string, persons map[PersonID]Beneficiary) []R
 	var out []RosterFinding
 	for _, id := range slices.Sorted(maps.Keys(persons)) {
 		s := persons[id]
-		if !s.Registered {
-			continue
+		if !s.Registered || s.Erased {
+			continue // an erased person's record takes nothing more
 		}
 		if f, ok := crossCheckPerson(r, importID, s, lines[id]); ok {
 			out = append(out, f)
@@ -95,7 +110,7 @@ func CrossCheck(r Roster, importID string, persons map[PersonID]Beneficiary) []R
 	}
 	for _, l := range unknown {
 		out = append(out, RosterFinding{Differences: []RosterDifference{{
-			IDMasked: l.ID.Masked(), Name: l.Name, Township: l.Township, Kind: DiffUnknownPerson, Line: l.Line,
+			IDMasked: l.ID.Masked(), Name: l.Name, Township: l.Township, Kind: DiffUnknownPerson, Line: l.Line, Subject: PersonIDFromHash(l.IDHash),
 			Note: fmt.Sprintf("on the %s roster as %s; not registered with the federation", r.Source, l.Category),
 		}}})
 	}

@@ -348,6 +348,8 @@ func summarize(e Event) string {
 		s := fmt.Sprintf("registered in %s from %s", e.Township, e.RegisteredOn)
 		if id, err := ParseResidentID("id_number", e.IDNumber); err == nil {
 			s += ", ID " + id.Masked()
+		} else if e.Erased {
+			s += ", ID and name erased"
 		}
 		return s + ", household " + householdText(e.Household)
 	case *CertificateIssued:
@@ -365,6 +367,8 @@ func summarize(e Event) string {
 		return fmt.Sprintf("death on %s retracted as recorded in error", e.DateOfDeath)
 	case *PersonMoved:
 		return fmt.Sprintf("moved from %s to %s on %s", e.FromTownship, e.ToTownship, e.EffectiveDate)
+	case *PersonErased:
+		return fmt.Sprintf("personal data erased on %s (kept %d years after the last activity on %s)", e.ErasedOn, RetentionYears, e.LastActivity)
 	case *EntitlementGranted:
 		return fmt.Sprintf("%s granted from %s %s%s", e.Program, e.EffectiveFrom, rateText(e.Program, e.Amount), attributesText(e.Attributes))
 	case *EntitlementSuspended:

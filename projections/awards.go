@@ -159,6 +159,8 @@ var awardsRoutes = newRoutes([]string{"beneficiary", "program"},
 	domain.TypeEntitlementSuspended, domain.TypeEntitlementResumed, domain.TypeEntitlementTerminated, domain.TypeEntitlementReinstated,
 	domain.TypeGrantProposed, domain.TypeGrantApproved, domain.TypeGrantRejected,
 	domain.TypeChangeProposed, domain.TypeChangeApproved, domain.TypeChangeRejected, domain.TypeBankAccountRecorded,
+	// Awards name no one: an erasure leaves them as they are.
+	domain.TypePersonErased,
 	// A budget counts once allocated (BudgetAllocated follows an approval).
 	domain.TypeBudgetProposed, domain.TypeBudgetApproved, domain.TypeBudgetRejected,
 )

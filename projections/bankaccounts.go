@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,6 +31,7 @@ func (BankAccountsProjection) Interest() Interest { return bankAccountsRoutes.in
 type bankAccountsBatch struct {
 	latest map[domain.PersonID]bankAccountRow
 	order  []domain.PersonID
+	erased []string // persons erased in the batch, after their last account
 }
 
 type bankAccountRow struct {
@@ -44,10 +46,21 @@ var bankAccountsRoutes = newRoutes([]string{"beneficiary"},
 		if !ok {
 			return fmt.Errorf("%s is not a person stream", env.Stream)
 		}
+		if e.Erased {
+			return nil // the person was erased: nothing of the account is left to keep
+		}
 		if _, seen := b.latest[pid]; !seen {
 			b.order = append(b.order, pid)
 		}
 		b.latest[pid] = bankAccountRow{e, env.Position}
+		return nil
+	}),
+	on(func(b *bankAccountsBatch, _ *domain.Envelope, e *domain.PersonErased) error {
+		if _, seen := b.latest[e.PersonID]; seen {
+			delete(b.latest, e.PersonID)
+			b.order = slices.DeleteFunc(b.order, func(p domain.PersonID) bool { return p == e.PersonID })
+		}
+		b.erased = append(b.erased, string(e.PersonID))
 		return nil
 	}),
 ).ignoring(
@@ -67,6 +80,11 @@ func (BankAccountsProjection) Apply(ctx context.Context, tx pgx.Tx, batch []doma
 	for i := range batch {
 		if err := bankAccountsRoutes.apply(&b, &batch[i]); err != nil {
 			return fmt.Errorf("bank_accounts: %s@%d: %w", batch[i].Stream, batch[i].Revision, err)
+		}
+	}
+	if len(b.erased) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM bank_accounts WHERE person_id = ANY($1)`, b.erased); err != nil {
+			return fmt.Errorf("bank_accounts: erase: %w", err)
 		}
 	}
 	if len(b.order) == 0 {

@@ -123,6 +123,22 @@ func (ChangelogProjection) Apply(ctx context.Context, tx pgx.Tx, batch []domain.
 			return fmt.Errorf("changelog: persons: %w", err)
 		}
 	}
+	if err := insertChanges(ctx, tx, changes); err != nil {
+		return err
+	}
+	if len(b.erased) > 0 {
+		// What was recorded before the erasure keeps its facts, not whom
+		// they were about: the name and masked numbers go.
+		if _, err := tx.Exec(ctx, `UPDATE changelog SET name = '', id_masked = '', details = details - 'number_masked'
+			WHERE person_id = ANY($1)`, b.erased); err != nil {
+			return fmt.Errorf("changelog: erase: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertChanges writes a batch's changes.
+func insertChanges(ctx context.Context, tx pgx.Tx, changes []clChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -170,7 +186,8 @@ type clBatch struct {
 	persons map[string]*clPerson
 	dirty   map[string]bool
 	changes []clChange
-	person  string // of the event being applied
+	erased  []string // persons whose personal data the batch erased
+	person  string   // of the event being applied
 }
 
 // change records c for the event's person, under their township and name
@@ -230,6 +247,14 @@ var changelogRoutes = newRoutes([]string{"beneficiary"},
 		}}
 		c.who.township = e.ToTownship // filed under the new township
 		return b.change(env, c)
+	}),
+	on(func(b *clBatch, _ *domain.Envelope, e *domain.PersonErased) error {
+		if p := b.persons[b.person]; p != nil {
+			p.name, p.idMasked = "", ""
+			b.dirty[b.person] = true
+		}
+		b.erased = append(b.erased, b.person)
+		return nil
 	}),
 	on(func(b *clBatch, env *domain.Envelope, e *domain.HouseholdStatusChanged) error {
 		return b.change(env, clChange{kind: ChangeHouseholdChanged, effective: e.EffectiveDate, details: map[string]any{

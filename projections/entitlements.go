@@ -78,7 +78,7 @@ type EntitlementsProjection struct{}
 var _ Projection = EntitlementsProjection{}
 
 func (EntitlementsProjection) Name() string   { return "entitlements" }
-func (EntitlementsProjection) Version() int   { return 2 }
+func (EntitlementsProjection) Version() int   { return 3 }
 func (EntitlementsProjection) Schema() string { return entitlementsSchema }
 func (EntitlementsProjection) Tables() []string {
 	return []string{"persons", "entitlement_history", "entitlement_paid", "entitlement_overpayments", "program_paid_through", "entitlements"}

@@ -29,9 +29,9 @@ func TestRunnerOnEventStoreDBMatchesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	es := esdbtest.NewLedger(t).Open(t, quiet)
-	ledgerLog(t, es, 12, 6, 9)
 	db := pgtest.NewSchema(t)
+	es := esdbtest.NewLedger(t).Open(t, quiet, esdbtest.Keys(db.Pool))
+	ledgerLog(t, es, 12, 6, 9)
 	r := &projections.Runner{Pool: db.Pool, Store: es, Projections: projections.All(), Log: quiet, BatchSize: 50, MaxWait: 10 * time.Millisecond}
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)

@@ -45,29 +45,31 @@ type entPerson struct {
 	deceased                                          domain.Date
 	registered                                        domain.Date
 	pos                                               domain.Position
+	erased                                            domain.Date
 }
 
 const entPersonColumns = `person_id, id_hash, id_masked, name, township, household_id, household_class,
 	dibao, tekun, work_injury_nursing, birth_date, gender, certificate_category, certificate_grade,
 	certificate_number_masked, certificate_issued_on, certificate_valid_until, certificate_revoked,
-	deceased_on, registered_on, updated_position`
+	deceased_on, registered_on, updated_position, erased_on`
 
 func scanEntPerson(row pgx.Row) (*entPerson, error) {
 	var (
-		p                               entPerson
-		class, pos                      string
-		birth, issued, valid, died, reg pgtype.Date
-		cat, masked                     pgtype.Text
-		grade                           pgtype.Int2
+		p                                       entPerson
+		class, pos                              string
+		birth, issued, valid, died, reg, erased pgtype.Date
+		cat, masked                             pgtype.Text
+		grade                                   pgtype.Int2
 	)
 	err := row.Scan(&p.id, &p.idHash, &p.idMasked, &p.name, &p.township, &p.householdID, &class,
 		&p.household.Dibao, &p.household.Tekun, &p.household.WorkInjuryNursing, &birth, &p.gender, &cat, &grade,
-		&masked, &issued, &valid, &p.revoked, &died, &reg, &pos)
+		&masked, &issued, &valid, &p.revoked, &died, &reg, &pos, &erased)
 	if err != nil {
 		return nil, err
 	}
 	p.household.Class = domain.HouseholdClass(class)
 	p.birth, p.certIssued, p.certValid, p.deceased, p.registered = entDateOf(birth), entDateOf(issued), entDateOf(valid), entDateOf(died), entDateOf(reg)
+	p.erased = entDateOf(erased)
 	p.hasCert, p.certCategory, p.certGrade, p.certMasked = cat.Valid, cat.String, grade.Int16, masked.String
 	if p.pos, err = domain.ParsePosition("updated_position", pos); err != nil {
 		return nil, err
@@ -140,6 +142,10 @@ var entPersonRoutes = newRoutes[*entPerson](nil,
 		p.township = e.ToTownship
 		return nil
 	}),
+	on(func(p *entPerson, _ *domain.Envelope, e *domain.PersonErased) error {
+		p.idMasked, p.name, p.birth, p.gender, p.certMasked, p.erased = "", "", domain.Date{}, "", "", e.ErasedOn
+		return nil
+	}),
 )
 
 // register adds the row of a person PersonRegistered registers.
@@ -180,7 +186,7 @@ const entPersonsUpsert = `
 INSERT INTO persons AS p (` + entPersonColumns + `)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 	$8::bool[], $9::bool[], $10::bool[], $11::date[], $12::text[], $13::text[], $14::smallint[],
-	$15::text[], $16::date[], $17::date[], $18::bool[], $19::date[], $20::date[], $21::text[])
+	$15::text[], $16::date[], $17::date[], $18::bool[], $19::date[], $20::date[], $21::text[], $22::date[])
 ON CONFLICT (person_id) DO UPDATE SET
 	id_hash = EXCLUDED.id_hash, id_masked = EXCLUDED.id_masked, name = EXCLUDED.name, township = EXCLUDED.township,
 	household_id = EXCLUDED.household_id, household_class = EXCLUDED.household_class, dibao = EXCLUDED.dibao,
@@ -189,7 +195,7 @@ ON CONFLICT (person_id) DO UPDATE SET
 	certificate_grade = EXCLUDED.certificate_grade, certificate_number_masked = EXCLUDED.certificate_number_masked,
 	certificate_issued_on = EXCLUDED.certificate_issued_on, certificate_valid_until = EXCLUDED.certificate_valid_until,
 	certificate_revoked = EXCLUDED.certificate_revoked, deceased_on = EXCLUDED.deceased_on,
-	registered_on = EXCLUDED.registered_on, updated_position = EXCLUDED.updated_position`
+	registered_on = EXCLUDED.registered_on, updated_position = EXCLUDED.updated_position, erased_on = EXCLUDED.erased_on`
 
 func (b *entRegister) writePersons(ctx context.Context, tx pgx.Tx) error {
 	if len(b.dirtyPersons) == 0 {
@@ -199,7 +205,7 @@ func (b *entRegister) writePersons(ctx context.Context, tx pgx.Tx) error {
 	var (
 		id, hash, masked, name, town, hh, class, gender, pos = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		dibao, tekun, win, revoked                           = make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n)
-		birth, issued, valid, died, reg                      = make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n)
+		birth, issued, valid, died, reg, erased              = make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n), make([]pgtype.Date, 0, n)
 		cat, certMasked                                      = make([]pgtype.Text, 0, n), make([]pgtype.Text, 0, n)
 		grade                                                = make([]pgtype.Int2, 0, n)
 	)
@@ -209,12 +215,12 @@ func (b *entRegister) writePersons(ctx context.Context, tx pgx.Tx) error {
 		hh, class, gender, pos = append(hh, p.householdID), append(class, string(p.household.Class)), append(gender, p.gender), append(pos, p.pos.String())
 		dibao, tekun, win, revoked = append(dibao, p.household.Dibao), append(tekun, p.household.Tekun), append(win, p.household.WorkInjuryNursing), append(revoked, p.revoked)
 		birth, issued, valid = append(birth, entDateArg(p.birth)), append(issued, entDateArg(p.certIssued)), append(valid, entDateArg(p.certValid))
-		died, reg = append(died, entDateArg(p.deceased)), append(reg, entDateArg(p.registered))
+		died, reg, erased = append(died, entDateArg(p.deceased)), append(reg, entDateArg(p.registered)), append(erased, entDateArg(p.erased))
 		cat = append(cat, pgtype.Text{String: p.certCategory, Valid: p.hasCert})
 		certMasked = append(certMasked, pgtype.Text{String: p.certMasked, Valid: p.hasCert})
 		grade = append(grade, pgtype.Int2{Int16: p.certGrade, Valid: p.hasCert})
 	}
 	_, err := tx.Exec(ctx, entPersonsUpsert, id, hash, masked, name, town, hh, class, dibao, tekun, win, birth, gender,
-		cat, grade, certMasked, issued, valid, revoked, died, reg, pos)
+		cat, grade, certMasked, issued, valid, revoked, died, reg, pos, erased)
 	return err
 }

@@ -30,6 +30,9 @@ type PersonRow struct {
 	DeceasedOn              domain.Date // zero while alive
 	RegisteredOn            domain.Date
 	UpdatedPosition         domain.Position
+	// ErasedOn: the person's personal data was erased (zero if not);
+	// IDMasked, Name, BirthDate and CertificateNumberMasked are empty.
+	ErasedOn domain.Date
 }
 
 func personRowOf(p *entPerson) (PersonRow, error) {
@@ -38,6 +41,7 @@ func personRowOf(p *entPerson) (PersonRow, error) {
 		HouseholdID: p.householdID, Household: p.household, BirthDate: p.birth, Gender: domain.Gender(p.gender),
 		CertificateNumberMasked: p.certMasked, CertificateIssuedOn: p.certIssued, CertificateValidUntil: p.certValid,
 		CertificateRevoked: p.revoked, DeceasedOn: p.deceased, RegisteredOn: p.registered, UpdatedPosition: p.pos,
+		ErasedOn: p.erased,
 	}
 	if p.hasCert {
 		c, err := domain.ParseCategory("certificate_category", p.certCategory)

@@ -72,6 +72,10 @@ var rostersRoutes = newRoutes([]string{"roster", "beneficiary"},
 			VALUES ($1, $2, 'pending', $3, '', '') ON CONFLICT DO NOTHING`, person, e.ProposalID, e.ProposedBy)
 		return nil
 	}),
+	on(func(b *rostersBatch, _ *domain.Envelope, e *domain.PersonErased) error {
+		b.q.Queue(`UPDATE roster_differences SET id_masked = '', name = '' WHERE person_id = $1`, string(e.PersonID))
+		return nil
+	}),
 	on(func(b *rostersBatch, env *domain.Envelope, e *domain.ChangeApproved) error {
 		return b.decided(env, e.ProposalID, domain.ProposalApproved, e.ApprovedBy, "")
 	}),

@@ -106,7 +106,7 @@ func (r *Runner) defaults() {
 		r.ID = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	if r.Registry == nil {
-		r.Registry = domain.NewLedgerRegistry()
+		r.Registry = domain.NewLedgerRegistry().WithKeys(r.Store.PersonalKeys())
 	}
 	if r.Stats == nil {
 		r.Stats = NewStats()

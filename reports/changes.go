@@ -205,7 +205,7 @@ func ReadChangesNotice(ctx context.Context, cl Changelog, store domain.EventStor
 // changesFullIDs reads the full ID number of every person in lines from
 // the PersonRegistered event that opens their stream.
 func changesFullIDs(ctx context.Context, store domain.EventStore, lines []ChangesLine) (map[domain.PersonID]string, error) {
-	reg := domain.NewLedgerRegistry()
+	reg := domain.NewLedgerRegistry().WithKeys(store.PersonalKeys())
 	out := map[domain.PersonID]string{}
 	for _, l := range lines {
 		if _, done := out[l.PersonID]; done || l.PersonID == "" {

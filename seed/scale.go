@@ -504,8 +504,9 @@ func scaleLastHash(evs []domain.EventData) (string, error) {
 	return md.Hash, err
 }
 
-// sealPerson decides and seals person i's commands into their stream.
-func (p *ScalePlan) sealPerson(i int) (domain.StreamAppend, error) {
+// sealPerson decides and seals person i's commands into their stream,
+// their personal data with keys.
+func (p *ScalePlan) sealPerson(ctx context.Context, keys domain.PersonalKeys, i int) (domain.StreamAppend, error) {
 	o := p.Options
 	l, err := o.life(i)
 	if err != nil {
@@ -518,6 +519,9 @@ func (p *ScalePlan) sealPerson(i int) (domain.StreamAppend, error) {
 		evs, err := domain.Decide(state, c.cmd, c.now)
 		if err != nil {
 			return domain.StreamAppend{}, fmt.Errorf("person %d (%s): %s: %w", i, l.person.ID, c.cmd.CommandName(), err)
+		}
+		if evs, err = domain.SealPersonal(ctx, keys, l.person.ID, evs); err != nil {
+			return domain.StreamAppend{}, err
 		}
 		data, err := domain.Seal(domain.CommandMeta{CommandID: fmt.Sprintf("scale-%d-%d-p%d-%d", o.Seed, o.FromYear, i, k), Actor: "clerk.scale", Role: "clerk", Now: c.now}, prev, evs)
 		if err != nil {
@@ -541,9 +545,13 @@ func (w *scaleWriter) persons(ctx context.Context) error {
 	chunks := (o.Persons + o.Batch - 1) / o.Batch
 	return scalePipeline(ctx, chunks, runtime.GOMAXPROCS(0), func(k int) ([]domain.StreamAppend, error) {
 		from, to := k*o.Batch, min((k+1)*o.Batch, o.Persons)
+		keys := w.store.PersonalKeys()
+		if err := prepareKeys(ctx, keys, o, from, to); err != nil {
+			return nil, err
+		}
 		out := make([]domain.StreamAppend, 0, to-from)
 		for i := from; i < to; i++ {
-			a, err := w.plan.sealPerson(i)
+			a, err := w.plan.sealPerson(ctx, keys, i)
 			if err != nil {
 				return nil, err
 			}
@@ -616,6 +624,27 @@ func scalePipeline[T any](ctx context.Context, n, workers int, gen func(k int) (
 // townships are short), and the plan can count the chunks ahead. A
 // variable only so that tests can make shards take several chunks a batch.
 var scaleLines = 400
+
+// prepareKeys has keys make the data keys of persons from to to in one
+// go, when they can (postgres.Keyring.Prepare): one round trip a chunk
+// instead of one a person.
+func prepareKeys(ctx context.Context, keys domain.PersonalKeys, o ScaleOptions, from, to int) error {
+	p, ok := keys.(interface {
+		Prepare(context.Context, []domain.PersonID) error
+	})
+	if !ok {
+		return nil
+	}
+	ids := make([]domain.PersonID, 0, to-from)
+	for i := from; i < to; i++ {
+		l, err := o.life(i)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, l.person.ID)
+	}
+	return p.Prepare(ctx, ids)
+}
 
 // scaleChain is where a stream of the scenario stands: its revision and
 // the head of its hash chain.

@@ -2,7 +2,6 @@ package seed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections/prtest"
 )
 
 var scaleTestKey = domain.LookupKey("scale-test-lookup-key-of-at-least-32-bytes")
@@ -61,23 +61,26 @@ func TestScalePersonsAreEligibleAndDistinct(t *testing.T) {
 	numbers := map[string]bool{}
 	grants, children := 0, 0
 	perProgram := map[domain.ProgramCode]int{}
+	keys := prtest.NewKeys()
+	reg := domain.NewLedgerRegistry().WithKeys(keys)
 	for i, p := range plan.Persons {
-		a, err := plan.sealPerson(i)
+		a, err := plan.sealPerson(context.Background(), keys, i)
 		if err != nil {
 			t.Fatalf("person %d: %v", i, err)
 		}
 		if a.Stream != p.ID.Stream() || !a.Expected.IsNoStream() {
 			t.Fatalf("person %d appends to %s expecting %s", i, a.Stream, a.Expected)
 		}
-		var reg domain.PersonRegistered
-		if err := json.Unmarshal(a.Events[0].Data, &reg); err != nil || a.Events[0].Type != domain.TypePersonRegistered {
+		ev, err := reg.Decode(a.Events[0].Type, a.Events[0].Data)
+		r, ok := ev.(*domain.PersonRegistered)
+		if err != nil || !ok {
 			t.Fatalf("person %d: first event %s: %v", i, a.Events[0].Type, err)
 		}
-		if ids[p.ID] || numbers[reg.IDNumber] {
+		if ids[p.ID] || numbers[r.IDNumber] {
 			t.Fatalf("person %d repeats a person ID or ID number", i)
 		}
-		ids[p.ID], numbers[reg.IDNumber] = true, true
-		if _, err := domain.ParseResidentID("id_number", reg.IDNumber); err != nil {
+		ids[p.ID], numbers[r.IDNumber] = true, true
+		if _, err := domain.ParseResidentID("id_number", r.IDNumber); err != nil {
 			t.Fatalf("person %d: %v", i, err)
 		}
 		grants += len(p.Grants)

@@ -56,10 +56,26 @@ type Store struct {
 	// namespace).
 	prefix string
 
+	// keys seal and open the personal data in the events: they are kept
+	// in PostgreSQL (postgres.Keyring), not on the EventStoreDB server.
+	keys domain.PersonalKeys
+
 	mu     sync.Mutex
 	client *esdb.Client
 	closed bool
 }
+
+// WithPersonalKeys sets the keys of the personal data in the events
+// (without them the store cannot take events with personal data).
+func WithPersonalKeys(k domain.PersonalKeys) Option {
+	return func(s *Store) error {
+		s.keys = k
+		return nil
+	}
+}
+
+// PersonalKeys implements domain.EventStore.
+func (s *Store) PersonalKeys() domain.PersonalKeys { return s.keys }
 
 // Option configures a Store.
 type Option func(*Store) error

@@ -56,7 +56,7 @@ func start(t *testing.T, storeKind string) *ledger {
 		t.Cleanup(s.Close)
 		store = s
 	case "esdb":
-		store = esdbtest.NewLedger(t).Open(t, quiet)
+		store = esdbtest.NewLedger(t).Open(t, quiet, esdbtest.Keys(db.Pool))
 	default:
 		t.Fatalf("unknown store %q", storeKind)
 	}

@@ -81,14 +81,15 @@ type personJSON struct {
 	PersonID     domain.PersonID `json:"person_id"`
 	IDNumber     string          `json:"id_number"` // masked: first 6 + last 4
 	Name         string          `json:"name"`
-	Gender       domain.Gender   `json:"gender"`
-	BirthDate    domain.Date     `json:"birth_date"`
+	Gender       domain.Gender   `json:"gender,omitempty"`     // absent once erased
+	BirthDate    *domain.Date    `json:"birth_date,omitempty"` // absent once erased
 	Township     string          `json:"township"`
 	HouseholdID  string          `json:"household_id"`
 	Household    householdJSON   `json:"household"`
 	Certificate  *certJSON       `json:"certificate,omitempty"`
 	DeceasedOn   *domain.Date    `json:"deceased_on,omitempty"`
 	RegisteredOn domain.Date     `json:"registered_on"`
+	ErasedOn     *domain.Date    `json:"erased_on,omitempty"`
 }
 
 type certJSON struct {
@@ -102,7 +103,7 @@ type certJSON struct {
 
 func personOf(p projections.PersonRow) personJSON {
 	out := personJSON{
-		PersonID: p.PersonID, IDNumber: p.IDMasked, Name: p.Name, Gender: p.Gender, BirthDate: p.BirthDate,
+		PersonID: p.PersonID, IDNumber: p.IDMasked, Name: p.Name, Gender: p.Gender,
 		Township: p.Township, HouseholdID: p.HouseholdID, RegisteredOn: p.RegisteredOn,
 		Household: householdJSON{Class: string(p.Household.Class), Dibao: p.Household.Dibao, Tekun: p.Household.Tekun, WorkInjuryNursing: p.Household.WorkInjuryNursing},
 	}
@@ -116,6 +117,17 @@ func personOf(p projections.PersonRow) personJSON {
 	if !p.DeceasedOn.IsZero() {
 		d := p.DeceasedOn
 		out.DeceasedOn = &d
+	}
+	if !p.BirthDate.IsZero() {
+		b := p.BirthDate
+		out.BirthDate = &b
+	}
+	if !p.ErasedOn.IsZero() {
+		e := p.ErasedOn
+		out.IDNumber, out.Name, out.Gender, out.BirthDate, out.ErasedOn = domain.ErasedText, domain.ErasedText, "", nil, &e
+		if out.Certificate != nil {
+			out.Certificate.Number = domain.ErasedText
+		}
 	}
 	return out
 }

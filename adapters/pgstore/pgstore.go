@@ -40,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/internal/pg"
 )
@@ -55,6 +56,7 @@ type Store struct {
 	poll    time.Duration
 	batch   int
 	log     *slog.Logger
+	keys    domain.PersonalKeys
 
 	appendTimeout time.Duration // base of the bound on an append transaction (appendBound)
 
@@ -87,6 +89,12 @@ func WithReadBatch(n int) Option { return func(s *Store) { s.batch = n } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithPersonalKeys sets the keys of the personal data in the events
+// (default: a postgres.Keyring on the store's pool sealed by
+// postgres.DevelopmentMasterKey, for tests and a laptop; cmd/ledger always
+// sets the keyring of the configured master key).
+func WithPersonalKeys(k domain.PersonalKeys) Option { return func(s *Store) { s.keys = k } }
 
 // WithAppendTimeout sets the base of the bound on the store's own append
 // transactions (default 5s; see appendBound). While an append is in
@@ -162,10 +170,20 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	if s.appendTimeout <= 0 {
 		s.appendTimeout = defaultAppendTimeout
 	}
+	if s.keys == nil {
+		k, err := postgres.NewKeyring(pool, postgres.DevelopmentMasterKey)
+		if err != nil {
+			panic(err) // the development key is valid
+		}
+		s.keys = k
+	}
 	s.stop = func() {}
 	s.notifierCtx, s.stopNotifier = context.WithCancel(context.Background())
 	return s
 }
+
+// PersonalKeys implements domain.EventStore.
+func (s *Store) PersonalKeys() domain.PersonalKeys { return s.keys }
 
 // Close stops the store's background listener. It does not close the pool.
 func (s *Store) Close() {

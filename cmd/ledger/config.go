@@ -41,6 +41,7 @@ type config struct {
 	Addr                string
 	LookupKey           string
 	AccountKey          string // hex AES-256 key sealing bank account numbers
+	MasterKey           string // hex AES-256 key sealing the persons' data keys
 	LogFormat           string // "text" or "json"
 	// DBMaxConns is the size of the PostgreSQL pool for requests (and for
 	// the work of commands other than serve), as given; validate parses it
@@ -77,6 +78,7 @@ func (c *config) bind(fs *flag.FlagSet, e *env, withAddr bool) {
 		"how long payroll commands wait for the read models to catch up with the event log before they refuse (env LEDGER_READ_MODELS_WAIT)")
 	c.LookupKey = e.getenv("LEDGER_LOOKUP_KEY")
 	c.AccountKey = e.getenv("LEDGER_ACCOUNT_KEY")
+	c.MasterKey = e.getenv("LEDGER_MASTER_KEY")
 	if withAddr {
 		fs.StringVar(&c.Addr, "addr", envOr(e, "LEDGER_ADDR", "127.0.0.1:8080"), "HTTP listen address (env LEDGER_ADDR)")
 	}
@@ -137,6 +139,11 @@ func (c *config) validate() error {
 			return usageError{"LEDGER_ACCOUNT_KEY: " + err.Error()}
 		}
 	}
+	if c.MasterKey != "" {
+		if _, err := vault.New(c.MasterKey); err != nil {
+			return usageError{"LEDGER_MASTER_KEY: " + err.Error()}
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return usageError{fmt.Sprintf("log-format: %q is neither \"text\" nor \"json\"", c.LogFormat)}
 	}
@@ -166,6 +173,7 @@ func (c *config) log(l *slog.Logger) {
 		slog.String("eventstore", postgres.MaskURL(c.EventStore)),
 		slog.String("lookup_key", key),
 		slog.Bool("account_key_set", c.AccountKey != ""),
+		slog.Bool("master_key_set", c.MasterKey != ""),
 		slog.Int("db_max_conns", c.maxConns),
 		slog.String("version", version),
 	}
@@ -179,6 +187,9 @@ func (c *config) log(l *slog.Logger) {
 	if c.AccountKey == "" {
 		l.Warn("LEDGER_ACCOUNT_KEY is not set: bank account numbers are sealed with the development key; a deployment must set its own and keep it")
 	}
+	if c.MasterKey == "" {
+		l.Warn("LEDGER_MASTER_KEY is not set: the persons' data keys are sealed with the development key; a deployment must set its own and keep it")
+	}
 }
 
 func (c *config) vault() *vault.Vault {
@@ -191,6 +202,20 @@ func (c *config) vault() *vault.Vault {
 		panic(err)
 	}
 	return v
+}
+
+// keyring returns the persons' data keys on pool, sealed by the master
+// key (the development one when LEDGER_MASTER_KEY is unset).
+func (c *config) keyring(pool *pgxpool.Pool) *postgres.Keyring {
+	k := c.MasterKey
+	if k == "" {
+		k = postgres.DevelopmentMasterKey
+	}
+	kr, err := postgres.NewKeyring(pool, k)
+	if err != nil { // validate() checked it
+		panic(err)
+	}
+	return kr
 }
 
 func (c *config) lookupKey() domain.LookupKey {
@@ -214,6 +239,9 @@ type deps struct {
 	log   *slog.Logger
 	pool  *pgxpool.Pool // requests, and the work of the other commands
 	store domain.EventStore
+	// keys are the persons' data keys, shared by every store of the
+	// process so that an erasure is seen by all of them at once.
+	keys *postgres.Keyring
 
 	// The projection runner's own pool and event store, when it runs
 	// beside the HTTP API (openProjectionPool); else it uses pool and store.
@@ -247,7 +275,7 @@ func (d *deps) openProjectionPool(ctx context.Context) error {
 	}
 	d.projPool, d.projStore = pool, d.store
 	if _, ok := d.store.(*pgstore.Store); ok {
-		opts := []pgstore.Option{pgstore.WithLogger(d.log)}
+		opts := []pgstore.Option{pgstore.WithLogger(d.log), pgstore.WithPersonalKeys(d.keys)}
 		if d.projPoll > 0 {
 			opts = append(opts, pgstore.WithPollInterval(d.projPoll))
 		}
@@ -307,7 +335,7 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deps{cfg: cfg, log: log, pool: pool, stats: projections.NewStats()}
+	d := &deps{cfg: cfg, log: log, pool: pool, stats: projections.NewStats(), keys: cfg.keyring(pool)}
 	applied, err := postgres.Migrate(ctx, pool)
 	if err != nil {
 		d.Close()
@@ -315,7 +343,7 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 	}
 	log.Info("schema is current", slog.Int("migrations_applied", len(applied)))
 	if cfg.usesESDB() {
-		es, err := esdbstore.Open(cfg.EventStore, log, esdbstore.WithNamespace(cfg.EventStoreNamespace))
+		es, err := esdbstore.Open(cfg.EventStore, log, esdbstore.WithNamespace(cfg.EventStoreNamespace), esdbstore.WithPersonalKeys(d.keys))
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -323,7 +351,7 @@ func open(ctx context.Context, e *env, cfg config) (*deps, error) {
 		d.store = es
 		log.Info("event store: EventStoreDB")
 	} else {
-		d.store = pgstore.New(pool, pgstore.WithLogger(log))
+		d.store = pgstore.New(pool, pgstore.WithLogger(log), pgstore.WithPersonalKeys(d.keys))
 		log.Info("event store: PostgreSQL (embedded)")
 	}
 	return d, nil

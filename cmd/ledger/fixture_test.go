@@ -43,7 +43,7 @@ func newCLILedger(t *testing.T, store string) *cliLedger {
 	case "esdb":
 		es := esdbtest.NewLedger(t)
 		es.Env(vars)
-		l.store = es.Open(t, nil)
+		l.store = es.Open(t, nil, esdbtest.Keys(db.Pool))
 	default:
 		t.Fatalf("no event store %q: pg or esdb", store)
 	}

@@ -60,6 +60,7 @@ func commands() []command {
 		{"payroll", "run, approve, reject or export a monthly payroll batch", cmdPayroll},
 		{"reconcile", "apply a bank return file to a batch (reconcile BATCH --file F --user U)", cmdReconcile},
 		{"history", "list a person's events; replay them as known at a time, as of a date", cmdHistory},
+		{"person", "erase a person's personal data once retention has ended (admin)", cmdPerson},
 		{"verify", "check every hash chain and the read models against a rebuild; print a digest", cmdVerify},
 		{"report", "write the monthly change notice or the annual summary", cmdReport},
 		{"budget", "allocate a program's budget for a year, or show its budgets", cmdBudget},
@@ -136,7 +137,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `ledger COMMAND -h` for a command's flags. Settings come from flags,")
 	fmt.Fprintln(w, "else from the environment: DATABASE_URL, LEDGER_EVENTSTORE, LEDGER_EVENTSTORE_NAMESPACE,")
-	fmt.Fprintln(w, "LEDGER_ADDR, LEDGER_LOOKUP_KEY, LEDGER_ACCOUNT_KEY, LEDGER_LOG_FORMAT, LEDGER_DB_MAX_CONNS.")
+	fmt.Fprintln(w, "LEDGER_ADDR, LEDGER_LOOKUP_KEY, LEDGER_ACCOUNT_KEY, LEDGER_MASTER_KEY, LEDGER_LOG_FORMAT, LEDGER_DB_MAX_CONNS.")
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) error {

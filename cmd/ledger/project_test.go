@@ -77,7 +77,7 @@ func TestProjectCommands(t *testing.T) {
 }
 
 // registration decides and seals the registration of person seq.
-func registration(t *testing.T, seq int) (domain.PersonID, []domain.EventData) {
+func registration(t *testing.T, keys domain.PersonalKeys, seq int) (domain.PersonID, []domain.EventData) {
 	t.Helper()
 	id, err := domain.NewResidentID("360429", domain.MustDate("1971-03-04"), seq)
 	if err != nil {
@@ -89,11 +89,15 @@ func registration(t *testing.T, seq int) (domain.PersonID, []domain.EventData) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pid := domain.PersonIDFromHash(hash)
+	if evs, err = domain.SealPersonal(context.Background(), keys, pid, evs); err != nil {
+		t.Fatal(err)
+	}
 	data, err := domain.Seal(domain.CommandMeta{CommandID: fmt.Sprintf("reg-held-%d", seq), Actor: "clerk", Role: "clerk", Now: now}, "", evs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return domain.PersonIDFromHash(hash), data
+	return pid, data
 }
 
 // holdRegistration appends a registration in a transaction it leaves open
@@ -113,11 +117,11 @@ func holdRegistration(t *testing.T, db *pgtest.Schema) (pgx.Tx, int) {
 	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	held, data := registration(t, 21)
+	held, data := registration(t, s.PersonalKeys(), 21)
 	if _, err := s.AppendInTx(ctx, tx, held.Stream(), domain.NoStream(), data...); err != nil {
 		t.Fatal(err)
 	}
-	later, data := registration(t, 22)
+	later, data := registration(t, s.PersonalKeys(), 22)
 	if _, err := s.Append(ctx, later.Stream(), domain.NoStream(), data...); err != nil {
 		t.Fatal(err)
 	}

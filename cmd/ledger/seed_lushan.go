@@ -90,7 +90,7 @@ func seedLushan(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer pool.Close()
-		s := pgstore.New(pool, pgstore.WithLogger(d.log))
+		s := pgstore.New(pool, pgstore.WithLogger(d.log), pgstore.WithPersonalKeys(d.cfg.keyring(pool)))
 		defer s.Close()
 		store = s
 	}

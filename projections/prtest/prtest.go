@@ -22,15 +22,18 @@ import (
 
 // Log builds a global log of envelopes for tests, exactly as production
 // writes and reads it: each Add seals the event into its stream's hash
-// chain with domain.Seal (the next revision, the stream's last hash,
+// chain with domain.SealPersonal and domain.Seal (the next revision, the stream's last hash,
 // metadata as the command path writes it) and decodes the sealed bytes
 // back with the ledger's registry, as the runner does with what it reads.
 // So a projection test cannot pass on a shape production never produces.
 type Log struct {
 	Envelopes []domain.Envelope
-	reg       *domain.Registry
-	heads     map[string]head
-	now       time.Time
+	// Keys seal and open the personal data of the events (erase a person
+	// with them to test what erasure leaves).
+	Keys  *Keys
+	reg   *domain.Registry
+	heads map[string]head
+	now   time.Time
 }
 
 // head is what the log remembers of a stream: its next revision and the
@@ -43,7 +46,8 @@ type head struct {
 // NewLog starts a log whose recorded-at clock starts at start and ticks a
 // minute per event.
 func NewLog(start time.Time) *Log {
-	return &Log{reg: domain.NewLedgerRegistry(), heads: map[string]head{}, now: start}
+	keys := NewKeys()
+	return &Log{Keys: keys, reg: domain.NewLedgerRegistry().WithKeys(keys), heads: map[string]head{}, now: start}
 }
 
 // SetClock makes the next event recorded at t; the clock ticks a minute
@@ -80,7 +84,12 @@ func (l *Log) AddMeta(stream string, meta domain.CommandMeta, ev domain.Event) d
 	}
 	l.now = meta.Now.Add(time.Minute)
 	h := l.heads[stream]
-	data, err := domain.Seal(meta, h.hash, []domain.Event{ev})
+	person, _ := domain.PersonIDFromStream(stream)
+	evs, err := domain.SealPersonal(context.Background(), l.Keys, person, []domain.Event{ev})
+	if err != nil {
+		panic(fmt.Sprintf("prtest: seal %s: %v", ev.EventType(), err))
+	}
+	data, err := domain.Seal(meta, h.hash, evs)
 	if err != nil {
 		panic(fmt.Sprintf("prtest: seal %s: %v", ev.EventType(), err))
 	}

@@ -1,10 +1,10 @@
--- Projection "entitlements" (version 2): the per-person views caseworkers
+-- Projection "entitlements" (version 3): the per-person views caseworkers
 -- query. Runs with search_path set to the target schema; names are
 -- unqualified. Positions are "commit/prepare" text where only shown, and
 -- two BIGINT columns where they order rows.
 
 -- One row per registered person: registration, certificate, household,
--- death and moves.
+-- death, moves and erasure.
 CREATE TABLE persons (
     person_id                 TEXT    PRIMARY KEY,
     id_hash                   TEXT    NOT NULL UNIQUE,
@@ -16,7 +16,7 @@ CREATE TABLE persons (
     dibao                     BOOLEAN NOT NULL,
     tekun                     BOOLEAN NOT NULL,
     work_injury_nursing       BOOLEAN NOT NULL,
-    birth_date                DATE    NOT NULL,
+    birth_date                DATE,                      -- NULL once erased
     gender                    TEXT    NOT NULL,
     certificate_category      TEXT,                      -- NULL until a certificate is issued
     certificate_grade         SMALLINT,
@@ -26,7 +26,9 @@ CREATE TABLE persons (
     certificate_revoked       BOOLEAN NOT NULL,          -- the fields above describe the revoked certificate
     deceased_on               DATE,
     registered_on             DATE    NOT NULL,
-    updated_position          TEXT    NOT NULL           -- of the last event that changed the row
+    updated_position          TEXT    NOT NULL,          -- of the last event that changed the row
+    erased_on                 DATE                       -- personal data erased: id_masked, name, birth_date and
+                                                         -- certificate_number_masked are empty
 );
 CREATE INDEX persons_township_name ON persons (township, name);
 

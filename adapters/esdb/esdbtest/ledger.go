@@ -7,7 +7,10 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	esdbstore "github.com/lushan-dpf/ledger/adapters/esdb"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 )
 
 // RealServerVar names the environment variable that points whole-flow
@@ -39,10 +42,12 @@ func NewLedger(t testing.TB, opts ...Option) Ledger {
 	return Ledger{Conn: s.ConnectionString(), Server: s}
 }
 
-// Open opens a store on the ledger, closed when the test ends.
-func (l Ledger) Open(t testing.TB, log *slog.Logger) *esdbstore.Store {
+// Open opens a store on the ledger, closed when the test ends, with opts
+// (a test that appends personal data gives esdbstore.WithPersonalKeys, as
+// production does, a postgres.Keyring on the test's database).
+func (l Ledger) Open(t testing.TB, log *slog.Logger, opts ...esdbstore.Option) *esdbstore.Store {
 	t.Helper()
-	s, err := esdbstore.Open(l.Conn, log, esdbstore.WithNamespace(l.Namespace))
+	s, err := esdbstore.Open(l.Conn, log, append([]esdbstore.Option{esdbstore.WithNamespace(l.Namespace)}, opts...)...)
 	if err != nil {
 		t.Fatalf("esdbtest: open %s: %v", l.Conn, err)
 	}
@@ -56,4 +61,14 @@ func (l Ledger) Env(vars map[string]string) {
 	if l.Namespace != "" {
 		vars["LEDGER_EVENTSTORE_NAMESPACE"] = l.Namespace
 	}
+}
+
+// Keys is the store option of a test's personal data keys: a
+// postgres.Keyring on the test's database, as production keeps them.
+func Keys(pool *pgxpool.Pool) esdbstore.Option {
+	k, err := postgres.NewKeyring(pool, postgres.DevelopmentMasterKey)
+	if err != nil {
+		panic(err) // the development key is valid
+	}
+	return esdbstore.WithPersonalKeys(k)
 }
