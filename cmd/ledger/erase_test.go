@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
 )
 
 // Erasure, end to end on both stores: a person registered, paid (the bank
@@ -174,10 +177,16 @@ func erasePerson(t *testing.T, l *cliLedger) {
 			t.Errorf("%q is still readable after the erasure", s)
 		}
 	}
-	// The notice issued before the erasure still proves itself by its hash.
+	// The notice issued before the erasure still proves itself by its hash;
+	// the archive no longer hands out a copy, which would need the erased
+	// data.
 	notices, err = app.NewNotices(l.store).State(ctx, domain.DepartmentCivilAffairs)
 	if err != nil || notices.Notices[0].FileSHA256 != hex.EncodeToString(sum[:]) {
-		t.Errorf("after the erasure the notice is recorded as %+v (%v)", notices.Notices, err)
+		t.Fatalf("after the erasure the notice is recorded as %+v (%v)", notices.Notices, err)
+	}
+	src := reports.NoticeSource{Changelog: projections.ReadModels{Q: l.db.Pool, Store: l.store, Wait: 10 * time.Second}, Store: l.store}
+	if _, err := app.NewNotices(l.store).Regenerate(ctx, src, notices.Notices[0]); !errors.Is(err, app.ErrChangesDiffer) {
+		t.Errorf("the archive produced the notice again after the erasure: %v", err)
 	}
 }
 
