@@ -27,7 +27,7 @@ help: ## list the targets
 .PHONY: run
 run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/demo.md), and serve on the embedded PostgreSQL store (LEDGER_ADDR, default 127.0.0.1:8080)
 	@url=$$(scripts/dev-postgres.sh url $(DEV_DB)) && \
-	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger seed --scenario lushan-2024 --if-empty && \
+	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger seed --scenario lushan-2024 --if-empty --demo-users && \
 	DATABASE_URL="$$url" $(GO) run -ldflags '$(LDFLAGS)' ./cmd/ledger serve
 
 .PHONY: test

@@ -285,7 +285,9 @@ type changesDetails struct {
 	Attributes   domain.GrantAttributes `json:"attributes"`
 }
 
-func changesDisability(category string, grade int) string {
+// DisabilityText names a disability category and grade in Chinese, e.g.
+// 肢体二级: what the notices and the web desk show.
+func DisabilityText(category string, grade int) string {
 	name := changesCategoryNames[category]
 	if name == "" {
 		name = category
@@ -296,7 +298,9 @@ func changesDisability(category string, grade int) string {
 	return name + []string{"", "一级", "二级", "三级", "四级"}[grade]
 }
 
-func changesHousehold(h domain.HouseholdStatus) string {
+// HouseholdText names a household's status in Chinese — its class and
+// the rosters it is on, e.g. 脱贫户、低保 — or 无.
+func HouseholdText(h domain.HouseholdStatus) string {
 	var parts []string
 	if n := changesHouseholdClassNames[string(h.Class)]; n != "" {
 		parts = append(parts, n)
@@ -352,11 +356,11 @@ func (l ChangesLine) cells() (map[string]string, error) {
 	var details []string
 	switch l.Kind {
 	case projections.ChangeCertificateIssued:
-		c[ChangesColDisabled] = changesDisability(d.Category, d.Grade)
+		c[ChangesColDisabled] = DisabilityText(d.Category, d.Grade)
 		details = append(details, c[ChangesColDisabled], "有效期至 "+d.ValidUntil, "证号 "+d.NumberMasked)
 	case projections.ChangeCertificateRegraded:
-		c[ChangesColDisabled] = changesDisability(d.CategoryTo, d.GradeTo)
-		details = append(details, changesDisability(d.CategoryFrom, d.GradeFrom)+" → "+c[ChangesColDisabled], "有效期至 "+d.ValidUntil)
+		c[ChangesColDisabled] = DisabilityText(d.CategoryTo, d.GradeTo)
+		details = append(details, DisabilityText(d.CategoryFrom, d.GradeFrom)+" → "+c[ChangesColDisabled], "有效期至 "+d.ValidUntil)
 	case projections.ChangeCertificateRevoked:
 		c[ChangesColDisabled] = "已注销"
 		details = append(details, "证号 "+d.NumberMasked, "原因 "+d.ReasonCode)
@@ -368,8 +372,8 @@ func (l ChangesLine) cells() (map[string]string, error) {
 		c[ChangesColMovedFrom] = d.TownshipFrom
 		details = append(details, d.TownshipFrom+" → "+d.TownshipTo)
 	case projections.ChangeHouseholdChanged:
-		c[ChangesColHousehold] = changesHousehold(d.To)
-		details = append(details, changesHousehold(d.From)+" → "+c[ChangesColHousehold])
+		c[ChangesColHousehold] = HouseholdText(d.To)
+		details = append(details, HouseholdText(d.From)+" → "+c[ChangesColHousehold])
 	case projections.ChangeEntitlementGranted:
 		details = append(details, "自 "+d.Effective+" 起")
 		if d.Amount != "" {

@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -106,14 +104,7 @@ func (u Users) Rotate(ctx context.Context, name string) (string, error) {
 
 // newToken returns a new random token and its SHA-256, which is all the
 // database keeps of it.
-func newToken() (string, [32]byte, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", [32]byte{}, err
-	}
-	token := "ldg_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	return token, sha256.Sum256([]byte(token)), nil
-}
+func newToken() (string, [32]byte, error) { return newSecret("ldg_") }
 
 // Lookup returns the name and role of the enabled user holding token, or
 // ErrUnknownToken; other errors are classified (pg.Classify). It is the

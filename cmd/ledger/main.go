@@ -18,7 +18,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := runWithInput(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -76,14 +76,21 @@ func commands() []command {
 // env is what every subcommand gets from the outside world.
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader // nil: nothing to read
 	stdout io.Writer
 	stderr io.Writer
 }
 
-// run is the whole program; main only supplies the process's context,
-// arguments, environment and streams, so tests can call it directly.
+// run is the whole program with nothing on standard input; main only
+// supplies the process's context, arguments, environment and streams
+// (runWithInput), so tests can call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runWithInput(ctx, args, getenv, nil, stdout, stderr)
+}
+
+// runWithInput is run reading standard input from stdin (a password).
+func runWithInput(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || isHelp(args[0]) {
 		usage(stdout)
 		if len(args) == 0 {

@@ -126,9 +126,20 @@ func TestServeHealthAndConfigLog(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz: %v %v", resp, err)
 	}
-	resp, err = http.Get("http://" + addr + "/nope")
+	// The API answers under /v1 (a problem document); every other path
+	// is the web desk's (a page in Chinese).
+	resp, err = http.Get("http://" + addr + "/v1/nope")
 	if err != nil || resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("/v1/nope: %v %v", resp, err)
+	}
+	resp, err = http.Get("http://" + addr + "/nope")
+	if err != nil || resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Errorf("/nope: %v %v", resp, err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noRedirect.Get("http://" + addr + "/")
+	if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=/" {
+		t.Errorf("/: %v %v; want the desk's sign-in", resp, err)
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {

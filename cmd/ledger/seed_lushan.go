@@ -29,7 +29,7 @@ import (
 // twelve payrolls of 2024 are run, approved, exported and reconciled, with
 // the projections running alongside, so that `ledger report annual --year
 // 2024` shows the federation's published figures. See docs/demo.md.
-func seedLushan(ctx context.Context, e *env, args []string) error {
+func seedLushan(ctx context.Context, e *env, args []string) (err error) {
 	var cfg config
 	fs := newFlagSet("seed --scenario lushan-2024", e)
 	cfg.bind(fs, e, false)
@@ -37,6 +37,7 @@ func seedLushan(ctx context.Context, e *env, args []string) error {
 	ifEmpty := fs.Bool("if-empty", false, "if the ledger already holds events, do nothing and succeed (what make run uses)")
 	workers := fs.Int("workers", 8, "how many persons' commands run at once (1 to 64)")
 	files := fs.String("files", "", "also write every bank payment and return file into this directory")
+	demoUsers := fs.Bool("demo-users", false, "also add a web desk user of each role with the demo password, and print them (what make run uses; never on a real ledger)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +58,13 @@ func seedLushan(ctx context.Context, e *env, args []string) error {
 	empty, err := ledgerEmpty(ctx, d)
 	if err != nil {
 		return err
+	}
+	if *demoUsers {
+		defer func() {
+			if err == nil {
+				err = addDemoUsers(ctx, e, d)
+			}
+		}()
 	}
 	if !empty {
 		if *ifEmpty {
@@ -199,4 +207,35 @@ func (m *seedReadModels) WaitFor(ctx context.Context, pos domain.Position) error
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// DemoPassword is the password of the demo users `make run` adds.
+const DemoPassword = "lushan-demo-2024"
+
+// addDemoUsers adds, where missing, one web desk user of each role with
+// the demo password, and prints them.
+func addDemoUsers(ctx context.Context, e *env, d *deps) error {
+	users := postgres.Users{Pool: d.pool}
+	existing, err := users.List(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, u := range existing {
+		have[u.Name] = true
+	}
+	fmt.Fprintf(e.stdout, "demo users of the web desk (password %s):\n", DemoPassword)
+	for _, role := range []string{"clerk", "approver", "finance", "auditor", "admin"} {
+		name := "demo." + role
+		if !have[name] {
+			if _, err := users.Add(ctx, name, role); err != nil {
+				return err
+			}
+			if err := users.SetPassword(ctx, name, DemoPassword); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(e.stdout, "  %-15s %s\n", name, role)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/esdb/esdbtest"
 	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
@@ -83,8 +84,19 @@ func TestSeedLushan2024ShowsThePublishedFigures(t *testing.T) {
 	if !errors.Is(err, domain.ErrConflict) || !strings.Contains(err.Error(), "already holds events") {
 		t.Errorf("seeding a second time: %v, want a conflict saying the ledger holds events", err)
 	}
-	if err := run(ctx, []string{"seed", "--if-empty", "--scenario=lushan-2024"}, env, &o2, &e2); err != nil {
+	var o3 syncBuffer
+	if err := run(ctx, []string{"seed", "--if-empty", "--scenario=lushan-2024", "--demo-users"}, env, &o3, &e2); err != nil {
 		t.Errorf("seed --if-empty on a seeded ledger: %v, want nothing done and success", err)
+	}
+	// make run's demo users: one of each role, who sign in to the desk
+	// with the demo password it prints.
+	if out := o3.String(); !strings.Contains(out, "password "+DemoPassword) || !strings.Contains(out, "demo.auditor") {
+		t.Errorf("demo users printed:\n%s", out)
+	}
+	for _, role := range []string{"clerk", "approver", "finance", "auditor", "admin"} {
+		if got, err := (postgres.Users{Pool: db.Pool}).Authenticate(ctx, "demo."+role, DemoPassword, time.Now()); err != nil || got != role {
+			t.Errorf("demo.%s signs in as %q: %v", role, got, err)
+		}
 	}
 	if after := headOf(t, s); after != before {
 		t.Errorf("refused seeds appended events: the log's head moved from %s to %s", before, after)

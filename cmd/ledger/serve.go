@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 
 	"github.com/lushan-dpf/ledger/adapters/httpapi"
 	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/postgres/desk"
+	"github.com/lushan-dpf/ledger/adapters/web"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -109,22 +112,30 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); runProjections(runCtx, d) }()
 	}
+	api := httpapi.NewServer(httpapi.Deps{
+		Log: d.log, Store: d.store, LookupKey: d.cfg.lookupKey(), Vault: d.cfg.vault(), Version: version,
+		// The request pool behind every port. The read models wait
+		// the default for a payroll draft, as before the ports
+		// (-read-models-wait is not applied to serve).
+		ReadModels:  projections.ReadModels{Q: d.pool, Store: d.store},
+		Idempotency: postgres.NewIdempotency(d.pool),
+		Users:       postgres.Users{Pool: d.pool},
+		Database:    d.pool,
+		Metrics:     func(w io.Writer) { writeMetrics(ctx, w, d) },
+		Registry:    processRegistry(map[string]*pgxpool.Pool{"requests": d.pool, "projections": d.projPool}),
+		Projections: func(ctx context.Context) ([]projections.Status, error) {
+			return d.statuses(ctx)
+		},
+	})
+	pages, err := web.New(web.Deps{
+		Accounts: desk.Accounts{Users: postgres.Users{Pool: d.pool}}, Persons: projections.ReadModels{Q: d.pool, Store: d.store},
+		LookupKey: d.cfg.lookupKey(), Log: d.log,
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler: httpapi.NewServer(httpapi.Deps{
-			Log: d.log, Store: d.store, LookupKey: d.cfg.lookupKey(), Vault: d.cfg.vault(), Version: version,
-			// The request pool behind every port. The read models wait
-			// the default for a payroll draft, as before the ports
-			// (-read-models-wait is not applied to serve).
-			ReadModels:  projections.ReadModels{Q: d.pool, Store: d.store},
-			Idempotency: postgres.NewIdempotency(d.pool),
-			Users:       postgres.Users{Pool: d.pool},
-			Database:    d.pool,
-			Metrics:     func(w io.Writer) { writeMetrics(ctx, w, d) },
-			Registry:    processRegistry(map[string]*pgxpool.Pool{"requests": d.pool, "projections": d.projPool}),
-			Projections: func(ctx context.Context) ([]projections.Status, error) {
-				return d.statuses(ctx)
-			},
-		}),
+		Handler:           withDesk(api, pages),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -150,4 +161,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// withDesk serves the API's paths (/v1/…, the probes, the metrics) with
+// api and every other path — the web desk's pages — with desk.
+func withDesk(api, desk http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1/"), p == "/v1", p == "/healthz", p == "/readyz", p == "/metrics":
+			api.ServeHTTP(w, r)
+		default:
+			desk.ServeHTTP(w, r)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
@@ -101,5 +102,49 @@ func TestUserListDisableEnableRotate(t *testing.T) {
 	}
 	if _, err := cli("user", "disable"); exitCode(err) != 2 {
 		t.Errorf("user disable without a name: %v, want a usage error", err)
+	}
+}
+
+// A web desk password comes from standard input, never a flag: set with
+// the user (--password-stdin) or later (ledger user password); it is
+// stored only as an argon2id hash, and a short one is refused.
+func TestUserPasswordFromStandardInput(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewSchema(t)
+	env := getenvFrom(map[string]string{"DATABASE_URL": db.URL})
+	in := func(args []string, stdin string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := runWithInput(ctx, args, env, strings.NewReader(stdin), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	if out, err := in([]string{"user", "add", "li.na", "--role", "clerk", "--password-stdin"}, "first password 1\n"); err != nil {
+		t.Fatalf("user add --password-stdin: %v\n%s", err, out)
+	}
+	users := postgres.Users{Pool: db.Pool}
+	if role, err := users.Authenticate(ctx, "li.na", "first password 1", time.Now()); err != nil || role != "clerk" {
+		t.Fatalf("sign in with the password given: %q, %v", role, err)
+	}
+	var stored string
+	if err := db.Pool.QueryRow(ctx, `SELECT password_hash FROM api_users WHERE name = 'li.na'`).Scan(&stored); err != nil ||
+		!strings.HasPrefix(stored, "$argon2id$") || strings.Contains(stored, "first password") {
+		t.Errorf("stored password %q (%v)", stored, err)
+	}
+	if out, err := in([]string{"user", "password", "li.na"}, "second password 2\r\n"); err != nil {
+		t.Fatalf("user password: %v\n%s", err, out)
+	}
+	if _, err := users.Authenticate(ctx, "li.na", "first password 1", time.Now()); err == nil {
+		t.Error("the old password still works")
+	}
+	if _, err := users.Authenticate(ctx, "li.na", "second password 2", time.Now()); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	if _, err := in([]string{"user", "password", "li.na"}, "short\n"); !isUsage(err) || !strings.Contains(err.Error(), "shorter than 12") {
+		t.Errorf("a short password: %v", err)
+	}
+	if _, err := in([]string{"user", "password", "li.na"}, ""); !isUsage(err) || !strings.Contains(err.Error(), "standard input") {
+		t.Errorf("no password: %v", err)
+	}
+	if _, err := in([]string{"user", "password", "nobody"}, "a long enough one\n"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("an unknown user: %v", err)
 	}
 }

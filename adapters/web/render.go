@@ -1,0 +1,160 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
+)
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Session Session
+	Data    any
+}
+
+var funcs = template.FuncMap{
+	"yuan":      yuan,
+	"month":     monthText,
+	"day":       dayText,
+	"program":   programName,
+	"status":    statusName,
+	"role":      roleName,
+	"gender":    genderName,
+	"household": reports.HouseholdText,
+	"seesMoney": seesMoney,
+	"erased":    func() string { return domain.ErasedText },
+	"disability": func(c domain.DisabilityCategory, g domain.DisabilityGrade) string {
+		return reports.DisabilityText(c.String(), int(g))
+	},
+	"positive": func(m domain.Money) bool { return m.Cmp(domain.Money{}) > 0 },
+	"prev":     func(n int) int { return n - 1 },
+	"next":     func(n int) int { return n + 1 },
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names := []string{"login", "home", "password", "persons", "person", "error"}
+	out := make(map[string]*template.Template, len(names))
+	for _, n := range names {
+		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		out[n] = t
+	}
+	return out, nil
+}
+
+// render writes a page with status.
+func (k *desk) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	var b strings.Builder
+	if err := k.pages[name].ExecuteTemplate(&b, "layout", page{Title: title, Session: sessionOf(r), Data: data}); err != nil {
+		k.Log.Error("render", "page", name, "err", err)
+		http.Error(w, "页面生成失败", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// fail renders an error page.
+func (k *desk) fail(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	k.render(w, r, status, "error", title, message)
+}
+
+// failErr renders what went wrong in plain words: the store or database
+// unavailable, not found, or an internal error (logged, not shown).
+func (k *desk) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		k.fail(w, r, http.StatusNotFound, "未找到", "没有找到这个人员。")
+	case errors.Is(err, domain.ErrUnavailable), errors.Is(err, projections.ErrNotProjected):
+		k.fail(w, r, http.StatusServiceUnavailable, "暂时无法使用", "数据库或事件存储暂时不可用，请稍后再试。")
+	default:
+		k.Log.Error("desk", "route", r.URL.Path, "err", err)
+		k.fail(w, r, http.StatusInternalServerError, "出错了", "系统内部出错，已记录。请稍后再试或联系管理员。")
+	}
+}
+
+// yuan writes money as ¥1,234.00.
+func yuan(m domain.Money) string {
+	s := m.String()
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	out := "¥" + b.String() + "." + frac
+	if neg {
+		return "-" + out
+	}
+	return out
+}
+
+// monthText writes a period as 2025年1月.
+func monthText(p domain.Period) string {
+	if p.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d年%d月", p.Year(), int(p.Month()))
+}
+
+// dayText writes a date as 2025年1月2日.
+func dayText(d domain.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	t := d.Time()
+	return fmt.Sprintf("%d年%d月%d日", t.Year(), int(t.Month()), t.Day())
+}
+
+func programName(code domain.ProgramCode) string {
+	if p, ok := domain.LookupProgram(code); ok {
+		return p.Name
+	}
+	return string(code)
+}
+
+var statusNames = map[string]string{
+	"active": "享受中", "suspended": "暂停", "terminated": "已停止",
+	"issued": "已发放", "settled": "银行已确认", "failed": "发放失败", "reversed": "已冲回", "reserved": "待发放",
+}
+
+func statusName(s any) string {
+	k := fmt.Sprint(s)
+	if n, ok := statusNames[k]; ok {
+		return n
+	}
+	return k
+}
+
+var roleNames = map[string]string{"clerk": "经办人员", "approver": "审批人员", "finance": "财务人员", "auditor": "审计人员", "admin": "管理员"}
+
+func roleName(r string) string {
+	if n, ok := roleNames[r]; ok {
+		return n
+	}
+	return r
+}
+
+func genderName(g domain.Gender) string {
+	switch g {
+	case domain.GenderMale:
+		return "男"
+	case domain.GenderFemale:
+		return "女"
+	}
+	return ""
+}

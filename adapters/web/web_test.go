@@ -1,0 +1,346 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/postgres/desk"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/web"
+	"github.com/lushan-dpf/ledger/app"
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
+)
+
+var lookupKey = domain.LookupKey("web-desk-test-lookup-key-0123456789")
+
+// deskFixture is a desk over a real ledger (PostgreSQL, the embedded
+// event store) with one person registered, certified and granted the
+// living subsidy, and users of each role with passwords.
+type deskFixture struct {
+	t      *testing.T
+	srv    *httptest.Server
+	id     domain.ResidentID
+	pid    domain.PersonID
+	logs   *syncBuffer
+	clock  *clock
+	users  postgres.Users
+	server http.Handler
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+func (c *clock) set(t time.Time)     { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+const password = "correct horse battery"
+
+func newDesk(t *testing.T) *deskFixture {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.NewSchema(t)
+	store := pgstore.New(db.Pool)
+	t.Cleanup(store.Close)
+	id, err := domain.NewResidentID("360429", domain.MustDate("1962-07-30"), 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := lookupKey.Hash(id)
+	pid := domain.PersonIDFromHash(hash)
+	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
+	persons := app.NewPersons(store)
+	now := time.Date(2025, 3, 3, 9, 0, 0, 0, domain.BusinessZone)
+	for i, c := range []domain.Command{
+		domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "钱芳", Township: "星子镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-02")},
+		domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
+		domain.ProposeGrant{ProposalID: "p-1", Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2024-02-01"), ProposedBy: "clerk.zhou"},
+		domain.ApproveGrant{ProposalID: "p-1", ApprovedBy: "approver.chen"},
+	} {
+		if _, err := persons.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint("c", i), Actor: "clerk.zhou", Role: "clerk", Now: now}, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (&projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: slog.New(slog.DiscardHandler)}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	users := postgres.Users{Pool: db.Pool}
+	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}} {
+		if _, err := users.Add(ctx, u.name, u.role); err != nil {
+			t.Fatal(err)
+		}
+		if err := users.SetPassword(ctx, u.name, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users}
+	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: projections.ReadModels{Q: db.Pool, Store: store},
+		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server = h
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// browser is a client that keeps cookies and does not follow redirects.
+type browser struct {
+	f *deskFixture
+	c *http.Client
+}
+
+func (f *deskFixture) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{f: f, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) get(path string) page {
+	b.f.t.Helper()
+	resp, err := b.c.Get(b.f.srv.URL + path)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	return read(b.f.t, resp)
+}
+
+func (b *browser) post(path string, form url.Values) page {
+	b.f.t.Helper()
+	resp, err := b.c.PostForm(b.f.srv.URL+path, form)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	return read(b.f.t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) page {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF field on the page:\n%s", p.body)
+	}
+	return m[1]
+}
+
+// signIn signs in as user and returns the home page.
+func (b *browser) signIn(user, pass string) page {
+	b.f.t.Helper()
+	login := b.get("/login")
+	return b.post("/login", url.Values{"csrf": {csrfOf(b.f.t, login)}, "user": {user}, "password": {pass}, "next": {"/"}})
+}
+
+// Signing in, the session cookie, CSRF on every form, sign-out and the
+// idle timeout.
+func TestSignInAndSessions(t *testing.T) {
+	f := newDesk(t)
+	b := f.browser()
+	if p := b.get("/"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/login?next=/" {
+		t.Fatalf("a page without a session: %d → %s", p.status, p.header.Get("Location"))
+	}
+	login := b.get("/login")
+	csp := login.header.Get("Content-Security-Policy")
+	if login.status != 200 || !strings.Contains(login.body, "用户名") || !strings.Contains(csp, "script-src 'self'") ||
+		strings.Contains(csp, "unsafe-inline") || login.header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("sign-in page %d, CSP %q:\n%s", login.status, csp, login.body)
+	}
+	if strings.Contains(login.body, "<script>") || strings.Contains(login.body, " style=") {
+		t.Error("the page has inline script or style")
+	}
+	// A sign-in without the form's token is refused.
+	if p := b.post("/login", url.Values{"user": {"clerk.zhou"}, "password": {password}}); p.status != http.StatusForbidden {
+		t.Errorf("sign-in without CSRF token: %d", p.status)
+	}
+	if p := b.signIn("clerk.zhou", "wrong password!"); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "用户名或密码不正确") {
+		t.Errorf("wrong password: %d\n%s", p.status, p.body)
+	}
+	if p := b.signIn("nobody", password); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "用户名或密码不正确") {
+		t.Errorf("unknown user: %d", p.status)
+	}
+	p := b.signIn("clerk.zhou", password)
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/" {
+		t.Fatalf("sign-in: %d → %q\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	cookie := p.header.Get("Set-Cookie")
+	for _, want := range []string{"ledger_session=s_", "HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(strings.Join(p.header.Values("Set-Cookie"), "\n"), want) {
+			t.Errorf("session cookie lacks %q: %s", want, cookie)
+		}
+	}
+	home := b.get("/")
+	if home.status != 200 || !strings.Contains(home.body, "工作台") || !strings.Contains(home.body, "clerk.zhou（经办人员）") ||
+		home.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("home: %d\n%s", home.status, home.body)
+	}
+	// Forms need the session's token; another site's form is refused.
+	if p := b.post("/logout", url.Values{"csrf": {"forged"}}); p.status != http.StatusForbidden {
+		t.Errorf("sign-out with a forged token: %d", p.status)
+	}
+	token := csrfOf(t, home)
+	req, _ := http.NewRequest("POST", f.srv.URL+"/persons/find", strings.NewReader(url.Values{"csrf": {token}, "number": {f.id.Number()}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site form: %v %v", resp.StatusCode, err)
+	}
+	// Idle for longer than the timeout: signed out.
+	f.clock.add(web.DefaultIdleTimeout + time.Minute)
+	if p := b.get("/"); p.status != http.StatusSeeOther {
+		t.Errorf("after the idle timeout: %d", p.status)
+	}
+	f.clock.set(time.Now())
+	b.signIn("clerk.zhou", password)
+	home = b.get("/")
+	if p := b.post("/logout", url.Values{"csrf": {csrfOf(t, home)}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", p.status)
+	}
+	if p := b.get("/"); p.status != http.StatusSeeOther {
+		t.Errorf("after sign-out: %d", p.status)
+	}
+}
+
+// After MaxFailedSignIns wrong passwords the user is locked out, even
+// with the right one, until the lock-out has passed.
+func TestSignInLockOut(t *testing.T) {
+	f := newDesk(t)
+	b := f.browser()
+	for range postgres.MaxFailedSignIns {
+		b.signIn("fin.wu", "not the password")
+	}
+	p := b.signIn("fin.wu", password)
+	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "登录失败次数过多") {
+		t.Fatalf("right password while locked out: %d\n%s", p.status, p.body)
+	}
+	f.clock.add(postgres.LockOut + time.Minute)
+	if p := b.signIn("fin.wu", password); p.status != http.StatusSeeOther {
+		t.Fatalf("after the lock-out: %d\n%s", p.status, p.body)
+	}
+}
+
+// A caseworker finds a person by ID number (posted, never in a URL) and by
+// name; the person's page shows the masked ID number only, the
+// certificate, the household and the subsidy in Chinese; payments are for
+// finance and auditors.
+func TestFindPersonAndPersonPage(t *testing.T) {
+	f := newDesk(t)
+	b := f.browser()
+	b.signIn("clerk.zhou", password)
+	search := b.get("/persons")
+	token := csrfOf(t, search)
+	p := b.post("/persons/find", url.Values{"csrf": {token}, "number": {f.id.Number()}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/persons/"+string(f.pid) {
+		t.Fatalf("find by ID number: %d → %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	cert, _ := domain.NewCertificateNumber(f.id, domain.CategoryPhysical, 2)
+	if p := b.post("/persons/find", url.Values{"csrf": {token}, "number": {cert.Number()}}); p.header.Get("Location") != "/persons/"+string(f.pid) {
+		t.Errorf("find by certificate number: %d → %s", p.status, p.header.Get("Location"))
+	}
+	if p := b.post("/persons/find", url.Values{"csrf": {token}, "number": {"12345"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "号码格式不正确") {
+		t.Errorf("a malformed number: %d", p.status)
+	}
+	list := b.get("/persons?name=" + url.QueryEscape("钱") + "&township=" + url.QueryEscape("星子镇"))
+	if list.status != 200 || !strings.Contains(list.body, "钱芳") || !strings.Contains(list.body, f.id.Masked()) {
+		t.Fatalf("search by name:\n%s", list.body)
+	}
+	person := b.get("/persons/" + string(f.pid))
+	for _, want := range []string{"钱芳", f.id.Masked(), "星子镇", "低保", "肢体二级", "2030年1月1日", "困难残疾人生活补贴", "享受中", "2024年2月1日"} {
+		if !strings.Contains(person.body, want) {
+			t.Errorf("the person's page lacks %q", want)
+		}
+	}
+	if strings.Contains(person.body, "发放记录") {
+		t.Error("a clerk sees the payments")
+	}
+	fin := f.browser()
+	fin.signIn("fin.wu", password)
+	if p := fin.get("/persons/" + string(f.pid)); !strings.Contains(p.body, "发放记录") {
+		t.Error("finance does not see the payments")
+	}
+	// Nowhere a full ID number: not on the pages, not in the logs.
+	for _, p := range []page{search, list, person} {
+		if strings.Contains(p.body, f.id.Number()) {
+			t.Errorf("a page shows the full ID number")
+		}
+	}
+	if strings.Contains(f.logs.String(), f.id.Number()) || !strings.Contains(f.logs.String(), "route=/persons/{id}") {
+		t.Errorf("the log holds the ID number, or not the route pattern:\n%s", f.logs.String())
+	}
+	if p := b.get("/persons/ffffffffffffffffffff"); p.status != http.StatusNotFound || !strings.Contains(p.body, "没有找到") {
+		t.Errorf("an unknown person: %d", p.status)
+	}
+}
+
+// A user changes their own password: the current one is checked, the new
+// one must be long enough, and every session ends.
+func TestChangePassword(t *testing.T) {
+	f := newDesk(t)
+	b := f.browser()
+	b.signIn("clerk.zhou", password)
+	form := b.get("/password")
+	token := csrfOf(t, form)
+	if p := b.post("/password", url.Values{"csrf": {token}, "current": {"wrong password!"}, "new": {"a new long password"}, "again": {"a new long password"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "当前密码不正确") {
+		t.Errorf("wrong current password: %d", p.status)
+	}
+	if p := b.post("/password", url.Values{"csrf": {token}, "current": {password}, "new": {"short"}, "again": {"short"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "至少需要 12 个字符") {
+		t.Errorf("a short new password: %d\n%s", p.status, p.body)
+	}
+	if p := b.post("/password", url.Values{"csrf": {token}, "current": {password}, "new": {"a new long password"}, "again": {"a new long password"}}); p.status != 200 || !strings.Contains(p.body, "密码已修改") {
+		t.Fatalf("change: %d\n%s", p.status, p.body)
+	}
+	if p := b.get("/"); p.status != http.StatusSeeOther {
+		t.Errorf("the session outlived the password change: %d", p.status)
+	}
+	if p := f.browser().signIn("clerk.zhou", password); p.status != http.StatusUnauthorized {
+		t.Errorf("the old password still works: %d", p.status)
+	}
+	if p := f.browser().signIn("clerk.zhou", "a new long password"); p.status != http.StatusSeeOther {
+		t.Errorf("the new password does not work: %d", p.status)
+	}
+}
