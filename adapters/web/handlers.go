@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -221,8 +222,11 @@ type personData struct {
 	Person       projections.PersonRow
 	Entitlements []projections.EntitlementRow
 	Payments     []projections.PaymentRow
-	Owed         domain.Money // overpayments still owed back, all programs
+	Pending      []domain.Proposal // grants waiting for approval
+	Programs     []domain.Program  // that a grant may be proposed for
+	Owed         domain.Money      // overpayments still owed back, all programs
 	Today        domain.Date
+	Err          string // why the last form was refused
 }
 
 func (k *desk) personPage(w http.ResponseWriter, r *http.Request) {
@@ -231,12 +235,18 @@ func (k *desk) personPage(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
 		return
 	}
+	k.showPerson(w, r, pid, http.StatusOK, "")
+}
+
+// showPerson renders a person's page with status and, after a refused
+// form, why.
+func (k *desk) showPerson(w http.ResponseWriter, r *http.Request, pid domain.PersonID, status int, refused string) {
 	p, err := k.Persons.PersonByID(r.Context(), pid)
 	if err != nil {
 		k.failErr(w, r, err)
 		return
 	}
-	d := personData{Person: p, Today: domain.BusinessDate(k.Now())}
+	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused}
 	if d.Entitlements, err = k.Persons.EntitlementsWithPaid(r.Context(), pid); err != nil {
 		k.failErr(w, r, err)
 		return
@@ -244,15 +254,34 @@ func (k *desk) personPage(w http.ResponseWriter, r *http.Request) {
 	for _, e := range d.Entitlements {
 		d.Owed = d.Owed.Add(e.OverpaymentOwed)
 	}
-	if seesMoney(sessionOf(r).Role) {
+	role := sessionOf(r).Role
+	if seesMoney(role) {
 		if d.Payments, err = k.Persons.PaymentsByPerson(r.Context(), pid); err != nil {
 			k.failErr(w, r, err)
 			return
+		}
+	}
+	if k.Commands != nil && (caseworker(role) || approver(role)) {
+		st, err := k.Commands.State(r.Context(), pid)
+		if err != nil {
+			k.failErr(w, r, err)
+			return
+		}
+		for _, pr := range st.Proposals {
+			if pr.Status == domain.ProposalPending && pr.Change == nil {
+				d.Pending = append(d.Pending, *pr)
+			}
+		}
+		slices.SortFunc(d.Pending, func(a, b domain.Proposal) int { return a.Seq - b.Seq })
+		for _, prog := range domain.Catalog() {
+			if prog.Shape == domain.ShapeMonthly || prog.Shape == domain.ShapeAnnual {
+				d.Programs = append(d.Programs, prog)
+			}
 		}
 	}
 	name := p.Name
 	if !p.ErasedOn.IsZero() {
 		name = domain.ErasedText
 	}
-	k.render(w, r, http.StatusOK, "person", name, d)
+	k.render(w, r, status, "person", name, d)
 }

@@ -33,13 +33,16 @@ var funcs = template.FuncMap{
 	"disability": func(c domain.DisabilityCategory, g domain.DisabilityGrade) string {
 		return reports.DisabilityText(c.String(), int(g))
 	},
-	"positive": func(m domain.Money) bool { return m.Cmp(domain.Money{}) > 0 },
-	"prev":     func(n int) int { return n - 1 },
-	"next":     func(n int) int { return n + 1 },
+	"positive":   func(m domain.Money) bool { return m.Cmp(domain.Money{}) > 0 },
+	"prev":       func(n int) int { return n - 1 },
+	"next":       func(n int) int { return n + 1 },
+	"formkey":    formKey,
+	"caseworker": caseworker,
+	"approver":   approver,
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"login", "home", "password", "persons", "person", "error"}
+	names := []string{"login", "home", "password", "persons", "person", "register", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")

@@ -89,6 +89,8 @@ type PersonQueries interface {
 type Deps struct {
 	Accounts  Accounts
 	Persons   PersonQueries
+	Commands  PersonCommands
+	Fresh     Freshness
 	LookupKey domain.LookupKey
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -148,8 +150,12 @@ func New(d Deps) (http.Handler, error) {
 		r.Get("/password", k.passwordPage)
 		r.Post("/password", k.changePassword)
 		r.Get("/persons", k.searchPersons)
+		r.Post("/persons", k.register)
+		r.Get("/persons/new", k.registerPage)
 		r.Post("/persons/find", k.findPerson)
 		r.Get("/persons/{id}", k.personPage)
+		r.Post("/persons/{id}/grants", k.proposeGrant)
+		r.Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")

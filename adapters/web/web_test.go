@@ -40,6 +40,7 @@ type deskFixture struct {
 	clock  *clock
 	users  postgres.Users
 	server http.Handler
+	store  domain.EventStore
 }
 
 type clock struct {
@@ -94,7 +95,7 @@ func newDesk(t *testing.T) *deskFixture {
 		t.Fatal(err)
 	}
 	users := postgres.Users{Pool: db.Pool}
-	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}} {
+	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}, {"approver.chen", "approver"}} {
 		if _, err := users.Add(ctx, u.name, u.role); err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +103,18 @@ func newDesk(t *testing.T) *deskFixture {
 			t.Fatal(err)
 		}
 	}
-	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users}
-	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: projections.ReadModels{Q: db.Pool, Store: store},
+	// The read models follow the log, as under ledger serve.
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: slog.New(slog.DiscardHandler),
+			MaxWait: 5 * time.Millisecond}).Run(runCtx)
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users, store: store}
+	rm := projections.ReadModels{Q: db.Pool, Store: store}
+	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: app.NewPersons(store), Fresh: rm,
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -343,4 +354,89 @@ func TestChangePassword(t *testing.T) {
 	if p := f.browser().signIn("clerk.zhou", "a new long password"); p.status != http.StatusSeeOther {
 		t.Errorf("the new password does not work: %d", p.status)
 	}
+}
+
+var formField = regexp.MustCompile(`name="form" value="([^"]+)"`)
+
+// A caseworker registers a person and proposes a grant; the form sent
+// twice registers once; a clerk cannot reach the approver's action; an
+// approver approves and the page shows the new state at once.
+func TestRegisterProposeApprove(t *testing.T) {
+	f := newDesk(t)
+	ctx := context.Background()
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	form := clerk.get("/persons/new")
+	if form.status != 200 || !strings.Contains(form.body, "身份证号") {
+		t.Fatalf("register form: %d", form.status)
+	}
+	id, _ := domain.NewResidentID("360429", domain.MustDate("1975-05-05"), 33)
+	pid := domain.PersonIDFromHash(lookupKey.Hash(id))
+	values := url.Values{"csrf": {csrfOf(t, form)}, "form": {formField.FindStringSubmatch(form.body)[1]}, "id_number": {id.Number()},
+		"name": {"孙丽"}, "township": {"白鹿镇"}, "registered_on": {"2025-03-01"}, "dibao": {"1"}}
+	for range 2 { // a double click
+		if p := clerk.post("/persons", values); p.status != http.StatusSeeOther || p.header.Get("Location") != "/persons/"+string(pid) {
+			t.Fatalf("register: %d → %s\n%s", p.status, p.header.Get("Location"), p.body)
+		}
+	}
+	if evs, err := f.store.ReadStream(ctx, pid.Stream(), domain.Forwards, 0, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("the form sent twice appended %d events (%v)", len(evs), err)
+	}
+	if p := clerk.get("/persons/" + string(pid)); !strings.Contains(p.body, "孙丽") || !strings.Contains(p.body, "白鹿镇") {
+		t.Errorf("the new person's page right after registering:\n%s", p.body)
+	}
+	bad := url.Values{"csrf": {csrfOf(t, form)}, "form": {formKeyFrom(t, clerk.get("/persons/new"))}, "id_number": {"360429197505053399"},
+		"name": {"x"}, "township": {"白鹿镇"}, "registered_on": {"2025-03-01"}}
+	if p := clerk.post("/persons", bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "身份证号有误") {
+		t.Errorf("a bad ID number: %d\n%s", p.status, p.body)
+	}
+
+	page := clerk.get("/persons/" + string(f.pid))
+	grant := url.Values{"csrf": {csrfOf(t, page)}, "form": {formKeyFrom(t, page)}, "program": {"care_subsidy"}, "effective_from": {"2025-03-01"}}
+	if p := clerk.post("/persons/"+string(f.pid)+"/grants", grant); p.status != http.StatusSeeOther {
+		t.Fatalf("propose: %d\n%s", p.status, p.body)
+	}
+	st, err := app.NewPersons(f.store).State(ctx, f.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proposal string
+	for id, p := range st.Proposals {
+		if p.Status == domain.ProposalPending && p.Program == domain.ProgramCareSubsidy {
+			proposal = id
+		}
+	}
+	if proposal == "" {
+		t.Fatalf("no pending proposal: %+v", st.Proposals)
+	}
+	approve := "/persons/" + string(f.pid) + "/grants/" + proposal + "/approve"
+	page = clerk.get("/persons/" + string(f.pid))
+	if !strings.Contains(page.body, "待审批的补贴申请") || strings.Contains(page.body, "/approve") {
+		t.Errorf("the clerk's view of the proposal offers the approver's action, or shows no proposal:\n%s", page.body)
+	}
+	if p := clerk.post(approve, url.Values{"csrf": {csrfOf(t, page)}, "form": {formKeyFrom(t, page)}}); p.status != http.StatusForbidden {
+		t.Errorf("a clerk approving: %d", p.status)
+	}
+	approver := f.browser()
+	approver.signIn("approver.chen", password)
+	page = approver.get("/persons/" + string(f.pid))
+	if !strings.Contains(page.body, "待审批的补贴申请") || !strings.Contains(page.body, "重度残疾人护理补贴") || !strings.Contains(page.body, "clerk.zhou") {
+		t.Fatalf("the approver's view of the proposal:\n%s", page.body)
+	}
+	if p := approver.post(approve, url.Values{"csrf": {csrfOf(t, page)}, "form": {formKeyFrom(t, page)}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d\n%s", p.status, p.body)
+	}
+	page = approver.get("/persons/" + string(f.pid))
+	if strings.Contains(page.body, "待审批的补贴申请") || strings.Count(page.body, "享受中") != 2 {
+		t.Errorf("after the approval the page does not show the care subsidy granted:\n%s", page.body)
+	}
+}
+
+func formKeyFrom(t *testing.T, p page) string {
+	t.Helper()
+	m := formField.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no form token on the page:\n%s", p.body)
+	}
+	return m[1]
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/desk"
 	"github.com/lushan-dpf/ledger/adapters/web"
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/projections"
 )
 
@@ -129,6 +130,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	})
 	pages, err := web.New(web.Deps{
 		Accounts: desk.Accounts{Users: postgres.Users{Pool: d.pool}}, Persons: projections.ReadModels{Q: d.pool, Store: d.store},
+		Commands: app.NewPersons(d.store), Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
 		LookupKey: d.cfg.lookupKey(), Log: d.log,
 	})
 	if err != nil {

@@ -1,0 +1,246 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lushan-dpf/ledger/domain"
+)
+
+// The caseworker's forms. Each form carries a token of its own (formKey),
+// made when the form is shown: the command's ID is the user's and that
+// token, so a form submitted twice — a double click, the back button —
+// runs its command once, and the second submission is answered as the
+// first was. After a command the desk waits for the read models to have
+// applied it before it shows the person's page (read your writes).
+
+// PersonCommands runs a person's commands (app.Persons implements it).
+type PersonCommands interface {
+	Execute(ctx context.Context, id domain.PersonID, meta domain.CommandMeta, cmd domain.Command) (domain.AppendResult, error)
+	State(ctx context.Context, id domain.PersonID) (domain.Beneficiary, error)
+}
+
+// Freshness says whether the read models have applied the log up to pos.
+type Freshness interface {
+	Reached(ctx context.Context, pos domain.Position) (bool, error)
+}
+
+// readYourWrites is how long a page waits for the read models to show a
+// command's events.
+const readYourWrites = 5 * time.Second
+
+// formKey returns a new form token.
+func formKey() string {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// caseworker and approver say who may do what, as the API's roles do.
+func caseworker(role string) bool { return role == "clerk" || role == "admin" }
+func approver(role string) bool   { return role == "approver" || role == "admin" }
+
+// meta is the envelope of a command a form submitted.
+func (k *desk) meta(r *http.Request, s Session) (domain.CommandMeta, error) {
+	key := r.PostFormValue("form")
+	if len(key) < 16 || len(key) > 64 {
+		return domain.CommandMeta{}, domain.Invalid("form", "the form has no token: show it again")
+	}
+	return domain.CommandMeta{CommandID: "web:" + s.User + ":" + key, Actor: s.User, Role: s.Role, Now: k.Now(),
+		Reason: strings.TrimSpace(r.PostFormValue("reason"))}, nil
+}
+
+// settle waits until the read models have applied pos, or the wait is
+// over (the page then shows what they have).
+func (k *desk) settle(ctx context.Context, pos domain.Position) {
+	if k.Fresh == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, readYourWrites)
+	defer cancel()
+	for {
+		if ok, err := k.Fresh.Reached(ctx, pos); ok || err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+type registerData struct {
+	Form                                        string
+	IDNumber, Name, Township, RegisteredOn, Err string
+	Dibao, Tekun                                bool
+}
+
+func (k *desk) registerPage(w http.ResponseWriter, r *http.Request) {
+	if !caseworker(sessionOf(r).Role) {
+		k.forbidden(w, r)
+		return
+	}
+	k.render(w, r, http.StatusOK, "register", "登记人员", registerData{Form: formKey(), RegisteredOn: domain.BusinessDate(k.Now()).String()})
+}
+
+func (k *desk) register(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !caseworker(s.Role) {
+		k.forbidden(w, r)
+		return
+	}
+	d := registerData{Form: r.PostFormValue("form"), IDNumber: strings.TrimSpace(r.PostFormValue("id_number")),
+		Name: strings.TrimSpace(r.PostFormValue("name")), Township: strings.TrimSpace(r.PostFormValue("township")),
+		RegisteredOn: strings.TrimSpace(r.PostFormValue("registered_on")),
+		Dibao: r.PostFormValue("dibao") != "", Tekun: r.PostFormValue("tekun") != ""}
+	id, err := domain.ParseResidentID("id_number", strings.ToUpper(d.IDNumber))
+	var on domain.Date
+	if err == nil {
+		on, err = domain.ParseDate("registered_on", d.RegisteredOn)
+	}
+	var meta domain.CommandMeta
+	if err == nil {
+		meta, err = k.meta(r, s)
+	}
+	var res domain.AppendResult
+	pid := domain.PersonIDFromHash(k.LookupKey.Hash(id))
+	if err == nil {
+		res, err = k.Commands.Execute(r.Context(), pid, meta, domain.RegisterPerson{IDNumber: id, IDHash: k.LookupKey.Hash(id),
+			Name: d.Name, Township: d.Township, Household: domain.HouseholdStatus{Dibao: d.Dibao, Tekun: d.Tekun}, RegisteredOn: on})
+	}
+	if err != nil {
+		if !refusal(err) {
+			k.failErr(w, r, err)
+			return
+		}
+		d.Err = plainError(err)
+		d.IDNumber = "" // not sent back: typed again
+		k.render(w, r, http.StatusUnprocessableEntity, "register", "登记人员", d)
+		return
+	}
+	k.settle(r.Context(), res.Position)
+	http.Redirect(w, r, "/persons/"+string(pid), http.StatusSeeOther)
+}
+
+// proposeGrant proposes a grant from the person's page.
+func (k *desk) proposeGrant(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !caseworker(s.Role) {
+		k.forbidden(w, r)
+		return
+	}
+	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
+	if err != nil {
+		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+		return
+	}
+	var c domain.ProposeGrant
+	c.Program, err = domain.ParseProgramCode("program", r.PostFormValue("program"))
+	if err == nil {
+		c.EffectiveFrom, err = domain.ParseDate("effective_from", strings.TrimSpace(r.PostFormValue("effective_from")))
+	}
+	if a := strings.TrimSpace(r.PostFormValue("amount")); err == nil && a != "" {
+		c.Amount, err = domain.ParseMoney("amount", a)
+	}
+	var meta domain.CommandMeta
+	if err == nil {
+		meta, err = k.meta(r, s)
+	}
+	if err == nil {
+		c.ProposalID, c.ProposedBy = "web-"+r.PostFormValue("form")[:16], s.User
+		var res domain.AppendResult
+		if res, err = k.Commands.Execute(r.Context(), pid, meta, c); err == nil {
+			k.settle(r.Context(), res.Position)
+		}
+	}
+	k.afterCommand(w, r, pid, err)
+}
+
+// decideGrant approves or rejects a proposal: approvers only, and never
+// the proposer (the domain refuses that).
+func (k *desk) decideGrant(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if !approver(s.Role) {
+		k.forbidden(w, r)
+		return
+	}
+	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
+	if err != nil {
+		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+		return
+	}
+	proposal := chi.URLParam(r, "proposal")
+	var cmd domain.Command
+	switch chi.URLParam(r, "decision") {
+	case "approve":
+		cmd = domain.ApproveGrant{ProposalID: proposal, ApprovedBy: s.User}
+	case "reject":
+		cmd = domain.RejectGrant{ProposalID: proposal, RejectedBy: s.User, Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	default:
+		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
+		return
+	}
+	meta, err := k.meta(r, s)
+	if err == nil {
+		var res domain.AppendResult
+		if res, err = k.Commands.Execute(r.Context(), pid, meta, cmd); err == nil {
+			k.settle(r.Context(), res.Position)
+		}
+	}
+	k.afterCommand(w, r, pid, err)
+}
+
+// afterCommand shows the person's page: after a refusal, with the reason.
+func (k *desk) afterCommand(w http.ResponseWriter, r *http.Request, pid domain.PersonID, err error) {
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/persons/"+string(pid), http.StatusSeeOther)
+	case refusal(err):
+		k.showPerson(w, r, pid, http.StatusUnprocessableEntity, plainError(err))
+	default:
+		k.failErr(w, r, err)
+	}
+}
+
+func (k *desk) forbidden(w http.ResponseWriter, r *http.Request) {
+	k.fail(w, r, http.StatusForbidden, "无权操作", "您的角色不能进行这项操作。")
+}
+
+// refusal reports an error the user can act on: bad input, a conflict, a
+// rule, a person not found.
+func refusal(err error) bool {
+	return errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrConflict) ||
+		errors.Is(err, domain.ErrRuleViolation) || errors.Is(err, domain.ErrNotFound)
+}
+
+var fieldNames = map[string]string{
+	"id_number": "身份证号", "name": "姓名", "township": "乡镇", "registered_on": "登记日期", "program": "补贴项目",
+	"effective_from": "起始日期", "amount": "金额", "proposal_id": "申请", "reason": "理由", "form": "表单",
+}
+
+// plainError says what was refused, naming the field in Chinese.
+func plainError(err error) string {
+	var fe *domain.FieldError
+	if errors.As(err, &fe) {
+		if n, ok := fieldNames[fe.Field]; ok {
+			return fmt.Sprintf("%s有误：%s", n, err.Error())
+		}
+	}
+	var re *domain.RuleError
+	if errors.As(err, &re) {
+		return "不符合规定：" + re.Message
+	}
+	if errors.Is(err, domain.ErrNotFound) {
+		return "没有找到：" + err.Error()
+	}
+	return "无法办理：" + err.Error()
+}
