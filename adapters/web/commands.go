@@ -101,7 +101,7 @@ func (k *desk) register(w http.ResponseWriter, r *http.Request) {
 	d := registerData{Form: r.PostFormValue("form"), IDNumber: strings.TrimSpace(r.PostFormValue("id_number")),
 		Name: strings.TrimSpace(r.PostFormValue("name")), Township: strings.TrimSpace(r.PostFormValue("township")),
 		RegisteredOn: strings.TrimSpace(r.PostFormValue("registered_on")),
-		Dibao: r.PostFormValue("dibao") != "", Tekun: r.PostFormValue("tekun") != ""}
+		Dibao:        r.PostFormValue("dibao") != "", Tekun: r.PostFormValue("tekun") != ""}
 	id, err := domain.ParseResidentID("id_number", strings.ToUpper(d.IDNumber))
 	var on domain.Date
 	if err == nil {
