@@ -40,13 +40,20 @@ run: ## migrate, load the lushan-2024 demo county into an empty ledger (docs/dem
 WHOLE_FLOWS := ^(TestSeedLushan2024ShowsThePublishedFigures|TestSeedLushan2024OnEventStoreDB|TestPayrollMonthStaysWithinTheBounds)$$
 SIMULATION := ^TestPayrollSimulation$$
 
-test: vet lint lint-openapi ## vet, lint (the import rules of .golangci.yml), the OpenAPI document with Redocly, every test with the race detector against a real PostgreSQL (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
+test: vet lint lint-openapi ## vet, lint (the import rules of .golangci.yml), the OpenAPI document with Redocly, every test with the race detector against a real PostgreSQL and the web desk's in headless Chromium (installed when missing: scripts/chromium.sh) (the demo county on both stores and a 100,000-person payroll month without it), every benchmark once at tiny size, short fuzzing
 	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
+	chromium=$$(scripts/chromium.sh) && export LEDGER_CHROMIUM="$$chromium" && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 20m -skip '$(WHOLE_FLOWS)|$(SIMULATION)' ./... && \
 	DATABASE_URL="$$url" $(GO) test -race -count=1 -timeout 15m -run '$(SIMULATION)' -v ./app && \
 	DATABASE_URL="$$url" $(GO) test -count=1 -timeout 10m -run '$(WHOLE_FLOWS)' ./cmd/ledger ./app && \
 	DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+.PHONY: screenshots
+screenshots: ## take the web desk's screenshots at 1366×768 in headless Chromium into docs/ui (the browser tests, scripts/chromium.sh installs Chromium)
+	@url=$$(scripts/dev-postgres.sh url $(TEST_DB)) && \
+	LEDGER_CHROMIUM=$$(scripts/chromium.sh) LEDGER_UI_SCREENSHOTS=$(CURDIR)/docs/ui DATABASE_URL="$$url" \
+	$(GO) test -count=1 -run '^TestBrowser' ./adapters/web
 
 .PHONY: bench
 bench: ## run the benchmarks beside their floors and Emmett (npm ci in scripts/emmett) in about 20 minutes, then rebuild every read model of a province (seeded into ledger_bench_province_1000000 on the first run), and write docs/benchmarks.md
