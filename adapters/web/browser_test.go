@@ -45,31 +45,9 @@ func screenshotDir(t *testing.T) string {
 // every page is screenshotted.
 func TestBrowserCaseworkerFindsAPerson(t *testing.T) {
 	f := newDesk(t)
-	dir := screenshotDir(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.WindowSize(1366, 768),
-		chromedp.NoSandbox, chromedp.Flag("lang", "zh-CN"))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, t) // quality 100: a PNG
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		})
-	}
-	text := func(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
-			*into, err = chromedp.Text(sel)(ctx, t)
-			return err
-		})
-	}
+	ctx, dir := browse(t)
+	shot := screenshot(dir)
+	text := textOf
 	var title, person string
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(f.srv.URL+"/"),
@@ -108,5 +86,82 @@ func TestBrowserCaseworkerFindsAPerson(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(dir, name+".png")); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", name, err)
 		}
+	}
+}
+
+// browse starts a headless Chromium at 1366×768 for the test, and returns
+// its context and where screenshots go.
+func browse(t *testing.T) (context.Context, string) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.WindowSize(1366, 768),
+		chromedp.NoSandbox, chromedp.Flag("lang", "zh-CN"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx, screenshotDir(t)
+}
+
+// screenshot saves the whole page as dir/NAME.png.
+func screenshot(dir string) func(name string) chromedp.Action[chromedp.Void] {
+	return func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, t) // quality 100: a PNG
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		})
+	}
+}
+
+// textOf reads the text of the element sel into into.
+func textOf(sel chromedp.CSS, into *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+		*into, err = chromedp.Text(sel)(ctx, t)
+		return err
+	})
+}
+
+// In the browser an auditor opens a person's history and moves the
+// known-at time back before the grant was approved: the replay shows no
+// subsidy, and the approval as recorded later; moved forward, the living
+// subsidy.
+func TestBrowserAuditorMovesKnownAt(t *testing.T) {
+	f := newDesk(t)
+	ctx, dir := browse(t)
+	shot := screenshot(dir)
+	var before, after string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "audit.sun"),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS("a.button")),
+		chromedp.Navigate(f.srv.URL+"/persons/"+string(f.pid)),
+		chromedp.Click(chromedp.CSS(`a[href$="/history"]`)),
+		chromedp.WaitVisible(chromedp.ID("known_at")),
+		chromedp.SetValue(chromedp.ID("known_at"), "2025-03-04T12:00"),
+		chromedp.SetValue(chromedp.ID("as_of"), "2025-03-04"),
+		chromedp.Submit(chromedp.ID("as_of")),
+		chromedp.WaitVisible(chromedp.ID("replay")),
+		textOf("#replay", &before),
+		shot("history"),
+		chromedp.SetValue(chromedp.ID("known_at"), "2025-03-06T12:00"),
+		chromedp.SetValue(chromedp.ID("as_of"), "2025-03-06"),
+		chromedp.Submit(chromedp.ID("as_of")),
+		chromedp.WaitVisible(chromedp.CSS("#replay table")),
+		textOf("#replay", &after),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(before, "当日没有补贴") || !strings.Contains(before, "之后又记录了 2 条") {
+		t.Errorf("known at 2025-03-04 12:00:\n%s", before)
+	}
+	if !strings.Contains(after, "困难残疾人生活补贴") || !strings.Contains(after, "享受中") {
+		t.Errorf("known at 2025-03-06 12:00:\n%s", after)
 	}
 }

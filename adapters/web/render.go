@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
@@ -39,10 +40,13 @@ var funcs = template.FuncMap{
 	"formkey":    formKey,
 	"caseworker": caseworker,
 	"approver":   approver,
+	"auditor":    auditor,
+	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
+	"short":      func(s string) string { return s[:min(12, len(s))] },
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"login", "home", "password", "persons", "person", "register", "error"}
+	names := []string{"login", "home", "password", "persons", "person", "register", "history", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")

@@ -90,6 +90,7 @@ type Deps struct {
 	Accounts  Accounts
 	Persons   PersonQueries
 	Commands  PersonCommands
+	Loader    PersonLoader
 	Fresh     Freshness
 	LookupKey domain.LookupKey
 	Log       *slog.Logger
@@ -154,6 +155,7 @@ func New(d Deps) (http.Handler, error) {
 		r.Get("/persons/new", k.registerPage)
 		r.Post("/persons/find", k.findPerson)
 		r.Get("/persons/{id}", k.personPage)
+		r.Get("/persons/{id}/history", k.historyPage)
 		r.Post("/persons/{id}/grants", k.proposeGrant)
 		r.Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 	})

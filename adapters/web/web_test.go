@@ -81,13 +81,18 @@ func newDesk(t *testing.T) *deskFixture {
 	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
 	persons := app.NewPersons(store)
 	now := time.Date(2025, 3, 3, 9, 0, 0, 0, domain.BusinessZone)
+	approvedAt := time.Date(2025, 3, 5, 10, 0, 0, 0, domain.BusinessZone)
 	for i, c := range []domain.Command{
 		domain.RegisterPerson{IDNumber: id, IDHash: hash, Name: "钱芳", Township: "星子镇", Household: domain.HouseholdStatus{Dibao: true}, RegisteredOn: domain.MustDate("2024-01-02")},
 		domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
 		domain.ProposeGrant{ProposalID: "p-1", Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2024-02-01"), ProposedBy: "clerk.zhou"},
 		domain.ApproveGrant{ProposalID: "p-1", ApprovedBy: "approver.chen"},
 	} {
-		if _, err := persons.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint("c", i), Actor: "clerk.zhou", Role: "clerk", Now: now}, c); err != nil {
+		at := now
+		if i == 3 { // approved two days later
+			at = approvedAt
+		}
+		if _, err := persons.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint("c", i), Actor: "clerk.zhou", Role: "clerk", Now: at}, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +100,7 @@ func newDesk(t *testing.T) *deskFixture {
 		t.Fatal(err)
 	}
 	users := postgres.Users{Pool: db.Pool}
-	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}, {"approver.chen", "approver"}} {
+	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}, {"approver.chen", "approver"}, {"audit.sun", "auditor"}} {
 		if _, err := users.Add(ctx, u.name, u.role); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +119,8 @@ func newDesk(t *testing.T) *deskFixture {
 	t.Cleanup(func() { stop(); <-done })
 	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users, store: store}
 	rm := projections.ReadModels{Q: db.Pool, Store: store}
-	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: app.NewPersons(store), Fresh: rm,
+	deskPersons := app.NewPersons(store)
+	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -439,4 +445,36 @@ func formKeyFrom(t *testing.T, p page) string {
 		t.Fatalf("no form token on the page:\n%s", p.body)
 	}
 	return m[1]
+}
+
+// An auditor replays a person as the ledger knew them: before the grant
+// was approved there was no subsidy, after it the living subsidy; a clerk
+// may not read histories.
+func TestAuditorHistory(t *testing.T) {
+	f := newDesk(t)
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	if p := clerk.get("/persons/" + string(f.pid) + "/history"); p.status != http.StatusForbidden {
+		t.Errorf("a clerk reading the history: %d", p.status)
+	}
+	a := f.browser()
+	a.signIn("audit.sun", password)
+	if p := a.get("/persons/" + string(f.pid)); !strings.Contains(p.body, "/history") {
+		t.Error("the auditor is not offered the history")
+	}
+	all := a.get("/persons/" + string(f.pid) + "/history")
+	if all.status != 200 || !strings.Contains(all.body, "全部记录") || strings.Count(all.body, "<tr>") < 5 || strings.Contains(all.body, f.id.Number()) {
+		t.Fatalf("the history: %d\n%s", all.status, all.body)
+	}
+	before := a.get("/persons/" + string(f.pid) + "/history?known_at=2025-03-04T12:00&as_of=2025-03-04")
+	if !strings.Contains(before.body, "当日没有补贴") || !strings.Contains(before.body, "之后又记录了 2 条") || !strings.Contains(before.body, "（之后记录）") {
+		t.Errorf("known at 2025-03-04: %d\n%s", before.status, before.body)
+	}
+	after := a.get("/persons/" + string(f.pid) + "/history?known_at=2025-03-06T12:00&as_of=2025-03-06")
+	if !strings.Contains(after.body, "困难残疾人生活补贴") || !strings.Contains(after.body, "之后又记录了 0 条") {
+		t.Errorf("known at 2025-03-06:\n%s", after.body)
+	}
+	if p := a.get("/persons/" + string(f.pid) + "/history?known_at=yesterday"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "格式不正确") {
+		t.Errorf("a bad known-at: %d", p.status)
+	}
 }

@@ -128,9 +128,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			return d.statuses(ctx)
 		},
 	})
+	persons := app.NewPersons(d.store)
 	pages, err := web.New(web.Deps{
 		Accounts: desk.Accounts{Users: postgres.Users{Pool: d.pool}}, Persons: projections.ReadModels{Q: d.pool, Store: d.store},
-		Commands: app.NewPersons(d.store), Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
+		Commands: persons, Loader: persons, Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
 		LookupKey: d.cfg.lookupKey(), Log: d.log,
 	})
 	if err != nil {
