@@ -2,13 +2,16 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -158,10 +161,115 @@ func TestBrowserAuditorMovesKnownAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(before, "当日没有补贴") || !strings.Contains(before, "之后又记录了 2 条") {
+	if !strings.Contains(before, "当日没有补贴") || !strings.Contains(before, "之后又记录了 3 条") {
 		t.Errorf("known at 2025-03-04 12:00:\n%s", before)
 	}
 	if !strings.Contains(after, "困难残疾人生活补贴") || !strings.Contains(after, "享受中") {
 		t.Errorf("known at 2025-03-06 12:00:\n%s", after)
 	}
 }
+
+// In the browser a finance officer drafts the month; another approves it
+// and downloads the bank file; the bank's return file, uploaded, is shown
+// classified.
+func TestBrowserFinanceMonth(t *testing.T) {
+	f := newDesk(t)
+	ctx, dir := browse(t)
+	shot := screenshot(dir)
+	signIn := func(user string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(f.srv.URL+"/login"),
+			chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), user),
+			chromedp.SendKeys(chromedp.ID("password"), password),
+			chromedp.Submit(chromedp.ID("password")),
+			chromedp.WaitVisible(chromedp.CSS("a.button")),
+		)
+	}
+	var drafted, approved, batchPath, classified string
+	downloads := t.TempDir()
+	err := chromedp.Do(ctx,
+		signIn("fin.wu"),
+		chromedp.Navigate(f.srv.URL+"/payroll"),
+		chromedp.WaitVisible(chromedp.ID("period")),
+		shot("payroll"),
+		chromedp.SetValue(chromedp.ID("program"), "living_subsidy"),
+		chromedp.SetValue(chromedp.ID("period"), "2025-03"),
+		chromedp.Submit(chromedp.ID("period")),
+		chromedp.WaitVisible(chromedp.ID("state")),
+		textOf("#state", &drafted),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			batchPath, err = chromedp.Evaluate[string]("location.pathname")(ctx, t)
+			return err
+		}),
+		shot("batch-drafted"),
+		chromedp.Click(chromedp.CSS(".who button")), // sign out
+		chromedp.WaitVisible(chromedp.ID("user")),
+		signIn("fin.li"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := chromedp.Events(ctx, cdpbrowser.DownloadProgress)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+batchPath),
+		chromedp.Click(chromedp.CSS(`form[action$="/approve"] button`)),
+		chromedp.WaitVisible(chromedp.ID("file")),
+		textOf("#state", &approved),
+		shot("batch-approved"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)})
+			return err
+		}),
+		chromedp.SetValue(chromedp.ID("format"), "csv"),
+		chromedp.SetValue(chromedp.ID("encoding"), "utf-8"),
+		chromedp.Click(chromedp.CSS(`form[action$="/export"] button`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file []byte
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			if file, err = os.ReadFile(filepath.Join(downloads, ev.GUID)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	var ret strings.Builder
+	ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+	n := 0
+	for _, line := range strings.Split(string(file), "\n") {
+		if fields := strings.Split(line, ","); len(fields) >= 4 && len(fields[0]) == 32 {
+			fmt.Fprintf(&ret, "%s,%s,成功,,B%d\r\n", fields[0], fields[3], n)
+			n++
+		}
+	}
+	retFile := filepath.Join(t.TempDir(), "return.csv")
+	if err := os.WriteFile(retFile, []byte(ret.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{retFile}),
+		chromedp.Click(chromedp.CSS(`form[action$="/returns"] button`)),
+		chromedp.WaitVisible(chromedp.ID("reconciliation")),
+		textOf("#reconciliation", &classified),
+		shot("reconciliation"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drafted != "待审批" || approved != "已批准发放" || n != 14 {
+		t.Errorf("drafted %q, approved %q, %d lines in the bank file", drafted, approved, n)
+	}
+	if !regexp.MustCompile(`(?m)^成功\s+14\s+¥1,430\.00$`).MatchString(classified) || !regexp.MustCompile(`(?m)^失败\s+0\s+¥0\.00$`).MatchString(classified) {
+		t.Errorf("the classification:\n%q", classified)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

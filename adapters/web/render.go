@@ -41,12 +41,13 @@ var funcs = template.FuncMap{
 	"caseworker": caseworker,
 	"approver":   approver,
 	"auditor":    auditor,
+	"finance":    finance,
 	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
 	"short":      func(s string) string { return s[:min(12, len(s))] },
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"login", "home", "password", "persons", "person", "register", "history", "error"}
+	names := []string{"login", "home", "password", "persons", "person", "register", "history", "payroll", "batch", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
@@ -137,6 +138,7 @@ func programName(code domain.ProgramCode) string {
 var statusNames = map[string]string{
 	"active": "享受中", "suspended": "暂停", "terminated": "已停止",
 	"issued": "已发放", "settled": "银行已确认", "failed": "发放失败", "reversed": "已冲回", "reserved": "待发放",
+	"drafting": "生成中", "drafted": "待审批", "issuing": "发放中", "approved": "已批准发放", "rejecting": "退回中", "rejected": "已退回",
 }
 
 func statusName(s any) string {

@@ -91,6 +91,7 @@ type Deps struct {
 	Persons   PersonQueries
 	Commands  PersonCommands
 	Loader    PersonLoader
+	Payroll   PayrollDesk
 	Fresh     Freshness
 	LookupKey domain.LookupKey
 	Log       *slog.Logger
@@ -156,6 +157,12 @@ func New(d Deps) (http.Handler, error) {
 		r.Post("/persons/find", k.findPerson)
 		r.Get("/persons/{id}", k.personPage)
 		r.Get("/persons/{id}/history", k.historyPage)
+		r.Get("/payroll", k.payrollPage)
+		r.Post("/payroll/batches", k.draftBatch)
+		r.Get("/payroll/batches/{batch}", k.batchPage)
+		r.Post("/payroll/batches/{batch}/approve", k.approveBatch)
+		r.Post("/payroll/batches/{batch}/export", k.exportBatch)
+		r.Post("/payroll/batches/{batch}/returns", k.reconcileBatch)
 		r.Post("/persons/{id}/grants", k.proposeGrant)
 		r.Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 	})
@@ -241,7 +248,11 @@ func (k *desk) requireSession(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBodyBytes)
+			limit := int64(maxFormBodyBytes)
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				limit = maxReturnFile + 1<<20 // a bank's return file
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if !sameToken(r.PostFormValue("csrf"), s.CSRF) || crossSite(r) {
 				k.fail(w, r, http.StatusForbidden, "请求被拒绝", "表单已过期或来自其他网站，请返回刷新页面后重试。")
 				return

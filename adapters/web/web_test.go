@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/desk"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/vault"
 	"github.com/lushan-dpf/ledger/adapters/web"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
@@ -80,6 +82,12 @@ func newDesk(t *testing.T) *deskFixture {
 	pid := domain.PersonIDFromHash(hash)
 	cert, _ := domain.NewCertificateNumber(id, domain.CategoryPhysical, 2)
 	persons := app.NewPersons(store)
+	v, err := vault.New("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := domain.ParseBankAccountNumber("account_number", "6228480012345678917")
+	sealedAcct, _ := v.Seal(acct.Digits())
 	now := time.Date(2025, 3, 3, 9, 0, 0, 0, domain.BusinessZone)
 	approvedAt := time.Date(2025, 3, 5, 10, 0, 0, 0, domain.BusinessZone)
 	for i, c := range []domain.Command{
@@ -87,9 +95,10 @@ func newDesk(t *testing.T) *deskFixture {
 		domain.IssueCertificate{Number: cert, IssuedOn: domain.MustDate("2020-01-01"), ValidUntil: domain.MustDate("2030-01-01")},
 		domain.ProposeGrant{ProposalID: "p-1", Program: domain.ProgramLivingSubsidy, EffectiveFrom: domain.MustDate("2024-02-01"), ProposedBy: "clerk.zhou"},
 		domain.ApproveGrant{ProposalID: "p-1", ApprovedBy: "approver.chen"},
+		domain.RecordBankAccount{Account: domain.BankAccount{AccountName: "钱芳", Bank: "农业银行", AccountMasked: acct.Masked(), AccountSealed: sealedAcct}},
 	} {
 		at := now
-		if i == 3 { // approved two days later
+		if i >= 3 { // approved two days later
 			at = approvedAt
 		}
 		if _, err := persons.Execute(ctx, pid, domain.CommandMeta{CommandID: fmt.Sprint("c", i), Actor: "clerk.zhou", Role: "clerk", Now: at}, c); err != nil {
@@ -100,7 +109,7 @@ func newDesk(t *testing.T) *deskFixture {
 		t.Fatal(err)
 	}
 	users := postgres.Users{Pool: db.Pool}
-	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}, {"approver.chen", "approver"}, {"audit.sun", "auditor"}} {
+	for _, u := range []struct{ name, role string }{{"clerk.zhou", "clerk"}, {"fin.wu", "finance"}, {"approver.chen", "approver"}, {"audit.sun", "auditor"}, {"fin.li", "finance"}} {
 		if _, err := users.Add(ctx, u.name, u.role); err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +130,7 @@ func newDesk(t *testing.T) *deskFixture {
 	rm := projections.ReadModels{Q: db.Pool, Store: store}
 	deskPersons := app.NewPersons(store)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
+		Payroll:   app.NewPayroll(store, rm, v),
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +477,7 @@ func TestAuditorHistory(t *testing.T) {
 		t.Fatalf("the history: %d\n%s", all.status, all.body)
 	}
 	before := a.get("/persons/" + string(f.pid) + "/history?known_at=2025-03-04T12:00&as_of=2025-03-04")
-	if !strings.Contains(before.body, "当日没有补贴") || !strings.Contains(before.body, "之后又记录了 2 条") || !strings.Contains(before.body, "（之后记录）") {
+	if !strings.Contains(before.body, "当日没有补贴") || !strings.Contains(before.body, "之后又记录了 3 条") || !strings.Contains(before.body, "（之后记录）") {
 		t.Errorf("known at 2025-03-04: %d\n%s", before.status, before.body)
 	}
 	after := a.get("/persons/" + string(f.pid) + "/history?known_at=2025-03-06T12:00&as_of=2025-03-06")
@@ -477,4 +487,113 @@ func TestAuditorHistory(t *testing.T) {
 	if p := a.get("/persons/" + string(f.pid) + "/history?known_at=yesterday"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "格式不正确") {
 		t.Errorf("a bad known-at: %d", p.status)
 	}
+}
+
+// A finance officer drafts the month, another approves it, the bank file
+// is downloaded, and the bank's return file uploaded is classified line by
+// line; a clerk may not open the payroll.
+func TestFinanceMonth(t *testing.T) {
+	f := newDesk(t)
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	if p := clerk.get("/payroll"); p.status != http.StatusForbidden {
+		t.Errorf("a clerk opening the payroll: %d", p.status)
+	}
+	wu := f.browser()
+	wu.signIn("fin.wu", password)
+	pay := wu.get("/payroll")
+	if pay.status != 200 || !strings.Contains(pay.body, "生成发放批次") {
+		t.Fatalf("the payroll page: %d\n%s", pay.status, pay.body)
+	}
+	p := wu.post("/payroll/batches", url.Values{"csrf": {csrfOf(t, pay)}, "form": {formKeyFrom(t, pay)}, "program": {"living_subsidy"}, "period": {"2025-03"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/payroll/batches/living_subsidy.2025-03.") {
+		t.Fatalf("draft: %d → %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	batchURL := p.header.Get("Location")
+	batch := wu.get(batchURL)
+	if !strings.Contains(batch.body, "待审批") || !strings.Contains(batch.body, "14 笔") {
+		t.Fatalf("the drafted batch:\n%s", batch.body)
+	}
+	if p := wu.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("the drafter approving: %d\n%s", p.status, p.body)
+	}
+	li := f.browser()
+	li.signIn("fin.li", password)
+	batch = li.get(batchURL)
+	if p := li.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d\n%s", p.status, p.body)
+	}
+	batch = wu.get(batchURL)
+	if !strings.Contains(batch.body, "已批准发放") || !strings.Contains(batch.body, "下载银行代发文件") {
+		t.Fatalf("the approved batch:\n%s", batch.body)
+	}
+	file := wu.post(batchURL+"/export", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}, "format": {"csv"}, "encoding": {"utf-8"}})
+	if file.status != 200 || !strings.Contains(file.header.Get("Content-Disposition"), "attachment") || !strings.Contains(file.body, "6228480012345678917") {
+		t.Fatalf("the bank file: %d %v\n%s", file.status, file.header, file.body)
+	}
+	var refs, amounts []string // reference, name, account, amount, memo
+	for _, line := range strings.Split(file.body, "\n") {
+		if fields := strings.Split(line, ","); len(fields) >= 4 && len(fields[0]) == domain.ReferenceLen {
+			refs, amounts = append(refs, fields[0]), append(amounts, fields[3])
+		}
+	}
+	if len(refs) != 14 {
+		t.Fatalf("%d references in the bank file:\n%s", len(refs), file.body)
+	}
+	var ret strings.Builder
+	ret.WriteString("参考号,金额,状态,失败原因,银行流水号\r\n")
+	for i, ref := range refs {
+		if i == 0 {
+			fmt.Fprintf(&ret, "%s,%s,失败,账户已冻结,\r\n", ref, amounts[i])
+		} else {
+			fmt.Fprintf(&ret, "%s,%s,成功,,B%d\r\n", ref, amounts[i], i)
+		}
+	}
+	classified := wu.upload(batchURL+"/returns", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}, "return.csv", ret.String())
+	if classified.status != 200 || !strings.Contains(classified.body, "回盘核对结果") || !strings.Contains(classified.body, "账户已冻结") {
+		t.Fatalf("the return file: %d\n%s", classified.status, classified.body)
+	}
+	failed, total := domain.MustMoney(amounts[0]), domain.Money{}
+	for _, a := range amounts {
+		total = total.Add(domain.MustMoney(a))
+	}
+	for _, want := range []string{"<td>成功</td><td class=\"num\">13</td><td class=\"num\">" + yuanText(total.Less(failed)) + "</td>",
+		"<td>失败</td><td class=\"num\">1</td><td class=\"num\">" + yuanText(failed) + "</td>"} {
+		if !strings.Contains(classified.body, want) {
+			t.Errorf("the classification lacks %s:\n%s", want, classified.body)
+		}
+	}
+}
+
+// upload posts a multipart form with a file.
+func (b *browser) upload(path string, form url.Values, name, content string) page {
+	b.f.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, vs := range form {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = io.WriteString(fw, content)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", b.f.srv.URL+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.f.t.Fatal(err)
+	}
+	return read(b.f.t, resp)
+}
+
+// yuanText is ¥ and the amount with thousands separators, as the desk
+// writes money.
+func yuanText(m domain.Money) string {
+	s := m.String()
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(whole) > 3 {
+		whole = whole[:len(whole)-3] + "," + whole[len(whole)-3:]
+	}
+	return "¥" + whole + "." + frac
 }
