@@ -52,10 +52,6 @@ func (k *desk) payrollPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (k *desk) showPayroll(w http.ResponseWriter, r *http.Request, status int, refused string) {
-	if !seesMoney(sessionOf(r).Role) {
-		k.forbidden(w, r)
-		return
-	}
 	d := payrollData{Form: formKey(), Err: refused, Period: domain.BusinessDate(k.Now()).Time().Format("2006-01")}
 	for _, code := range domain.PayablePrograms() {
 		p, _ := domain.LookupProgram(code)
@@ -73,10 +69,6 @@ func (k *desk) showPayroll(w http.ResponseWriter, r *http.Request, status int, r
 // draftBatch drafts a program's batch for a month.
 func (k *desk) draftBatch(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	if !finance(s.Role) {
-		k.forbidden(w, r)
-		return
-	}
 	program, err := domain.PayableProgram("program", domain.ProgramCode(r.PostFormValue("program")))
 	var period domain.Period
 	if err == nil {
@@ -112,10 +104,6 @@ func (k *desk) batchPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (k *desk) showBatch(w http.ResponseWriter, r *http.Request, id string, status int, d batchData) {
-	if !seesMoney(sessionOf(r).Role) {
-		k.forbidden(w, r)
-		return
-	}
 	b, err := k.Payroll.Batch(r.Context(), id)
 	if err != nil {
 		k.failErr(w, r, err)
@@ -128,10 +116,6 @@ func (k *desk) showBatch(w http.ResponseWriter, r *http.Request, id string, stat
 
 func (k *desk) approveBatch(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	if !finance(s.Role) {
-		k.forbidden(w, r)
-		return
-	}
 	id := chi.URLParam(r, "batch")
 	meta, err := k.meta(r, s)
 	if err == nil {
@@ -143,10 +127,6 @@ func (k *desk) approveBatch(w http.ResponseWriter, r *http.Request) {
 // exportBatch records the batch's bank payment file and sends it.
 func (k *desk) exportBatch(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	if !finance(s.Role) {
-		k.forbidden(w, r)
-		return
-	}
 	id := chi.URLParam(r, "batch")
 	meta, err := k.meta(r, s)
 	var res app.ExportResult
@@ -171,10 +151,6 @@ func (k *desk) exportBatch(w http.ResponseWriter, r *http.Request) {
 // classified.
 func (k *desk) reconcileBatch(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	if !finance(s.Role) {
-		k.forbidden(w, r)
-		return
-	}
 	id := chi.URLParam(r, "batch")
 	meta, err := k.meta(r, s)
 	var raw []byte

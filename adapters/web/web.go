@@ -151,20 +151,21 @@ func New(d Deps) (http.Handler, error) {
 		r.Post("/logout", k.logout)
 		r.Get("/password", k.passwordPage)
 		r.Post("/password", k.changePassword)
+		// Every page and action checks the role, as the API's routes do.
 		r.Get("/persons", k.searchPersons)
-		r.Post("/persons", k.register)
-		r.Get("/persons/new", k.registerPage)
 		r.Post("/persons/find", k.findPerson)
 		r.Get("/persons/{id}", k.personPage)
-		r.Get("/persons/{id}/history", k.historyPage)
-		r.Get("/payroll", k.payrollPage)
-		r.Post("/payroll/batches", k.draftBatch)
-		r.Get("/payroll/batches/{batch}", k.batchPage)
-		r.Post("/payroll/batches/{batch}/approve", k.approveBatch)
-		r.Post("/payroll/batches/{batch}/export", k.exportBatch)
-		r.Post("/payroll/batches/{batch}/returns", k.reconcileBatch)
-		r.Post("/persons/{id}/grants", k.proposeGrant)
-		r.Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
+		r.With(k.only(caseworker)).Get("/persons/new", k.registerPage)
+		r.With(k.only(caseworker)).Post("/persons", k.register)
+		r.With(k.only(caseworker)).Post("/persons/{id}/grants", k.proposeGrant)
+		r.With(k.only(approver)).Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
+		r.With(k.only(auditor)).Get("/persons/{id}/history", k.historyPage)
+		r.With(k.only(seesMoney)).Get("/payroll", k.payrollPage)
+		r.With(k.only(seesMoney)).Get("/payroll/batches/{batch}", k.batchPage)
+		r.With(k.only(finance)).Post("/payroll/batches", k.draftBatch)
+		r.With(k.only(finance)).Post("/payroll/batches/{batch}/approve", k.approveBatch)
+		r.With(k.only(finance)).Post("/payroll/batches/{batch}/export", k.exportBatch)
+		r.With(k.only(finance)).Post("/payroll/batches/{batch}/returns", k.reconcileBatch)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
@@ -260,6 +261,19 @@ func (k *desk) requireSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// only lets through the roles allowed (else 403).
+func (k *desk) only(allowed func(role string) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !allowed(sessionOf(r).Role) {
+				k.forbidden(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // crossSite reports a request a browser says came from another site.
