@@ -209,6 +209,8 @@ func refusal(err error) bool {
 var fieldNames = map[string]string{
 	"id_number": "身份证号", "name": "姓名", "township": "乡镇", "registered_on": "登记日期", "program": "补贴项目",
 	"effective_from": "起始日期", "amount": "金额", "proposal_id": "申请", "reason": "理由", "form": "表单",
+	"date_of_death": "死亡日期", "to_township": "迁入乡镇", "effective_on": "生效日期", "effective_to": "截止日期",
+	"reason_code": "原因", "period": "发放月份", "file": "回盘文件",
 }
 
 // plainError says what was refused, naming the field in Chinese.
@@ -227,4 +229,102 @@ func plainError(err error) string {
 		return "没有找到：" + err.Error()
 	}
 	return "无法办理：" + err.Error()
+}
+
+// The caseworker's other actions on a person, each a small form on the
+// person's page: record a death, a move, suspend, resume or terminate a
+// subsidy.
+
+var suspensionReasons = []codeName{
+	{string(domain.SuspensionUnderReview), "正在审核"}, {string(domain.SuspensionUnreachable), "联系不上本人"},
+	{string(domain.SuspensionDocumentsMissing), "材料不全"}, {string(domain.SuspensionOther), "其他"},
+}
+
+var terminationReasons = []codeName{
+	{string(domain.TerminationMovedAway), "迁出本县"}, {string(domain.TerminationNoLongerEligible), "不再符合条件"},
+	{string(domain.TerminationVehicleScrapped), "机动轮椅车报废"}, {string(domain.TerminationVehicleStopped), "机动轮椅车停用"},
+	{string(domain.TerminationHouseholdStatusChanged), "家庭情况变化"}, {string(domain.TerminationVoluntary), "本人申请"},
+	{string(domain.TerminationErrorCorrection), "更正错误"}, {string(domain.TerminationOther), "其他"},
+}
+
+// reasonName names a suspension or termination reason in Chinese.
+func reasonName(code string) string {
+	for _, l := range [][]codeName{suspensionReasons, terminationReasons, otherReasons} {
+		for _, c := range l {
+			if c.Code == code {
+				return c.Name
+			}
+		}
+	}
+	return code
+}
+
+// otherReasons are set by the ledger itself, not chosen on a form.
+var otherReasons = []codeName{
+	{string(domain.TerminationDeath), "死亡"}, {string(domain.TerminationCertificateRevoked), "残疾证注销"},
+	{string(domain.SuspensionCertificateExpired), "残疾证过期"},
+}
+
+// codeName is a code and its name in Chinese, for a select.
+type codeName struct{ Code, Name string }
+
+// personAction runs one of the caseworker's actions from its form.
+func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
+	if err != nil {
+		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+		return
+	}
+	var p parsed
+	form := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	var cmd domain.Command
+	switch chi.URLParam(r, "action") {
+	case "death":
+		cmd = domain.RecordDeath{DateOfDeath: p.date("date_of_death", form("date_of_death"))}
+	case "move":
+		cmd = domain.MovePerson{ToTownship: form("to_township"), EffectiveOn: p.date("effective_on", form("effective_on"))}
+	case "suspend":
+		cmd = domain.SuspendEntitlement{Program: p.program(form("program")), EffectiveOn: p.date("effective_on", form("effective_on")),
+			ReasonCode: domain.SuspensionReason(form("reason_code"))}
+	case "resume":
+		cmd = domain.ResumeEntitlement{Program: p.program(form("program")), EffectiveOn: p.date("effective_on", form("effective_on"))}
+	case "terminate":
+		cmd = domain.TerminateEntitlement{Program: p.program(form("program")), EffectiveTo: p.date("effective_to", form("effective_to")),
+			ReasonCode: domain.TerminationReason(form("reason_code"))}
+	default:
+		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
+		return
+	}
+	err = p.err
+	var meta domain.CommandMeta
+	if err == nil {
+		meta, err = k.meta(r, s)
+	}
+	if err == nil {
+		var res domain.AppendResult
+		if res, err = k.Commands.Execute(r.Context(), pid, meta, cmd); err == nil {
+			k.settle(r.Context(), res.Position)
+		}
+	}
+	k.afterCommand(w, r, pid, err)
+}
+
+// parsed collects the first error of a form's fields.
+type parsed struct{ err error }
+
+func (p *parsed) date(field, s string) domain.Date {
+	d, err := domain.ParseDate(field, s)
+	if p.err == nil {
+		p.err = err
+	}
+	return d
+}
+
+func (p *parsed) program(s string) domain.ProgramCode {
+	c, err := domain.ParseProgramCode("program", s)
+	if p.err == nil {
+		p.err = err
+	}
+	return c
 }

@@ -225,6 +225,8 @@ type personData struct {
 	Pending      []domain.Proposal // grants waiting for approval
 	Programs     []domain.Program  // that a grant may be proposed for
 	Owed         domain.Money      // overpayments still owed back, all programs
+	Suspension   []codeName        // reasons a subsidy is suspended for
+	Termination  []codeName        // reasons a subsidy is ended for
 	Today        domain.Date
 	Err          string // why the last form was refused
 }
@@ -246,7 +248,7 @@ func (k *desk) showPerson(w http.ResponseWriter, r *http.Request, pid domain.Per
 		k.failErr(w, r, err)
 		return
 	}
-	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused}
+	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused, Suspension: suspensionReasons, Termination: terminationReasons}
 	if d.Entitlements, err = k.Persons.EntitlementsWithPaid(r.Context(), pid); err != nil {
 		k.failErr(w, r, err)
 		return

@@ -42,6 +42,7 @@ var funcs = template.FuncMap{
 	"approver":   approver,
 	"auditor":    auditor,
 	"finance":    finance,
+	"reason":     reasonName,
 	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
 	"short":      func(s string) string { return s[:min(12, len(s))] },
 }

@@ -597,3 +597,48 @@ func yuanText(m domain.Money) string {
 	}
 	return "¥" + whole + "." + frac
 }
+
+// A caseworker suspends the subsidy, resumes it, moves the person and
+// records the death, from the person's page; each shows at once.
+func TestCaseworkerActions(t *testing.T) {
+	f := newDesk(t)
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	path := "/persons/" + string(f.pid)
+	act := func(action string, fields url.Values) page {
+		t.Helper()
+		p := clerk.get(path)
+		fields.Set("csrf", csrfOf(t, p))
+		fields.Set("form", formKeyFrom(t, p))
+		return clerk.post(path+"/actions/"+action, fields)
+	}
+	if p := act("suspend", url.Values{"program": {"living_subsidy"}, "effective_on": {"2025-04-01"}, "reason_code": {"under_review"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("suspend: %d\n%s", p.status, p.body)
+	}
+	if p := clerk.get(path); !strings.Contains(p.body, "暂停（正在审核）") {
+		t.Errorf("after the suspension:\n%s", p.body)
+	}
+	if p := act("resume", url.Values{"program": {"living_subsidy"}, "effective_on": {"2025-05-01"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("resume: %d\n%s", p.status, p.body)
+	}
+	if p := act("move", url.Values{"to_township": {"温泉镇"}, "effective_on": {"2025-05-02"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("move: %d\n%s", p.status, p.body)
+	}
+	if p := act("death", url.Values{"date_of_death": {"2025-06-10"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("death: %d\n%s", p.status, p.body)
+	}
+	p := clerk.get(path)
+	for _, want := range []string{"温泉镇", "2025年6月10日", "已停止（死亡）"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("after the move and the death the page lacks %q", want)
+		}
+	}
+	if p := act("death", url.Values{"date_of_death": {"2025-13-40"}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "死亡日期有误") {
+		t.Errorf("a bad date: %d", p.status)
+	}
+	auditor := f.browser()
+	auditor.signIn("audit.sun", password)
+	if p := auditor.post(path+"/actions/death", url.Values{"csrf": {csrfOf(t, auditor.get(path))}, "form": {"0123456789abcdef0123"}, "date_of_death": {"2025-06-10"}}); p.status != http.StatusForbidden {
+		t.Errorf("an auditor recording a death: %d", p.status)
+	}
+}
