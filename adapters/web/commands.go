@@ -210,7 +210,8 @@ var fieldNames = map[string]string{
 	"id_number": "身份证号", "name": "姓名", "township": "乡镇", "registered_on": "登记日期", "program": "补贴项目",
 	"effective_from": "起始日期", "amount": "金额", "proposal_id": "申请", "reason": "理由", "form": "表单",
 	"date_of_death": "死亡日期", "to_township": "迁入乡镇", "effective_on": "生效日期", "effective_to": "截止日期",
-	"reason_code": "原因", "period": "发放月份", "file": "回盘文件",
+	"reason_code": "原因", "period": "发放月份", "file": "回盘文件", "number": "残疾证号", "issued_on": "发证日期",
+	"valid_until": "有效期至", "category": "残疾类别", "grade": "残疾等级",
 }
 
 // plainError says what was refused, naming the field in Chinese.
@@ -249,7 +250,7 @@ var terminationReasons = []codeName{
 
 // reasonName names a suspension or termination reason in Chinese.
 func reasonName(code string) string {
-	for _, l := range [][]codeName{suspensionReasons, terminationReasons, otherReasons} {
+	for _, l := range [][]codeName{suspensionReasons, terminationReasons, revocationReasons, otherReasons} {
 		for _, c := range l {
 			if c.Code == code {
 				return c.Name
@@ -257,6 +258,16 @@ func reasonName(code string) string {
 		}
 	}
 	return code
+}
+
+var revocationReasons = []codeName{
+	{string(domain.RevocationReassessedNotDisabled), "重新评定不属于残疾"}, {string(domain.RevocationFraudulent), "骗取"},
+	{string(domain.RevocationErrorCorrection), "更正错误"}, {string(domain.RevocationOther), "其他"},
+}
+
+var categoryChoices = []codeName{
+	{"visual", "视力残疾"}, {"hearing", "听力残疾"}, {"speech", "言语残疾"}, {"physical", "肢体残疾"},
+	{"intellectual", "智力残疾"}, {"mental", "精神残疾"}, {"multiple", "多重残疾"},
 }
 
 // otherReasons are set by the ledger itself, not chosen on a form.
@@ -292,6 +303,14 @@ func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
 	case "terminate":
 		cmd = domain.TerminateEntitlement{Program: p.program(form("program")), EffectiveTo: p.date("effective_to", form("effective_to")),
 			ReasonCode: domain.TerminationReason(form("reason_code"))}
+	case "certificate":
+		cmd = domain.IssueCertificate{Number: p.certificate(strings.ToUpper(form("number"))), IssuedOn: p.date("issued_on", form("issued_on")),
+			ValidUntil: p.date("valid_until", form("valid_until"))}
+	case "regrade":
+		cmd = domain.RegradeCertificate{Category: p.category(form("category")), Grade: p.grade(form("grade")),
+			EffectiveOn: p.date("effective_on", form("effective_on")), ValidUntil: p.date("valid_until", form("valid_until"))}
+	case "revoke":
+		cmd = domain.RevokeCertificate{ReasonCode: domain.RevocationReason(form("reason_code")), EffectiveOn: p.date("effective_on", form("effective_on"))}
 	default:
 		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
 		return
@@ -319,6 +338,30 @@ func (p *parsed) date(field, s string) domain.Date {
 		p.err = err
 	}
 	return d
+}
+
+func (p *parsed) certificate(s string) domain.CertificateNumber {
+	n, err := domain.ParseCertificateNumber("number", s)
+	p.keep(err)
+	return n
+}
+
+func (p *parsed) category(s string) domain.DisabilityCategory {
+	c, err := domain.ParseCategory("category", s)
+	p.keep(err)
+	return c
+}
+
+func (p *parsed) grade(s string) domain.DisabilityGrade {
+	g, err := domain.ParseGrade("grade", s)
+	p.keep(err)
+	return g
+}
+
+func (p *parsed) keep(err error) {
+	if p.err == nil {
+		p.err = err
+	}
 }
 
 func (p *parsed) program(s string) domain.ProgramCode {

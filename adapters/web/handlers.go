@@ -227,6 +227,8 @@ type personData struct {
 	Owed         domain.Money      // overpayments still owed back, all programs
 	Suspension   []codeName        // reasons a subsidy is suspended for
 	Termination  []codeName        // reasons a subsidy is ended for
+	Revocation   []codeName        // reasons a certificate is revoked for
+	Categories   []codeName
 	Today        domain.Date
 	Err          string // why the last form was refused
 }
@@ -248,7 +250,8 @@ func (k *desk) showPerson(w http.ResponseWriter, r *http.Request, pid domain.Per
 		k.failErr(w, r, err)
 		return
 	}
-	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused, Suspension: suspensionReasons, Termination: terminationReasons}
+	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused, Suspension: suspensionReasons, Termination: terminationReasons,
+		Revocation: revocationReasons, Categories: categoryChoices}
 	if d.Entitlements, err = k.Persons.EntitlementsWithPaid(r.Context(), pid); err != nil {
 		k.failErr(w, r, err)
 		return

@@ -621,6 +621,15 @@ func TestCaseworkerActions(t *testing.T) {
 	if p := act("resume", url.Values{"program": {"living_subsidy"}, "effective_on": {"2025-05-01"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("resume: %d\n%s", p.status, p.body)
 	}
+	if p := act("regrade", url.Values{"category": {"physical"}, "grade": {"1"}, "effective_on": {"2025-05-01"}, "valid_until": {"2031-05-01"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("regrade: %d\n%s", p.status, p.body)
+	}
+	if p := clerk.get(path); !strings.Contains(p.body, "肢体一级") || !strings.Contains(p.body, "2031年5月1日") {
+		t.Errorf("after the regrade:\n%s", p.body)
+	}
+	if p := act("certificate", url.Values{"number": {"123"}, "issued_on": {"2025-05-01"}, "valid_until": {"2031-05-01"}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "残疾证号有误") {
+		t.Errorf("a bad certificate number: %d", p.status)
+	}
 	if p := act("move", url.Values{"to_township": {"温泉镇"}, "effective_on": {"2025-05-02"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("move: %d\n%s", p.status, p.body)
 	}
