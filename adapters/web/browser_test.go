@@ -273,3 +273,43 @@ func TestBrowserFinanceMonth(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// On a phone-sized screen (375×667) the pages fit the width: nothing
+// scrolls sideways but a wide table inside its own box.
+func TestBrowserPhoneWidth(t *testing.T) {
+	f := newDesk(t)
+	ctx, dir := browse(t)
+	shot := screenshot(dir)
+	var widths []int
+	width := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		w, err := chromedp.Evaluate[int]("document.documentElement.scrollWidth")(ctx, t)
+		widths = append(widths, w)
+		return err
+	})
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(375, 667),
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		width,
+		chromedp.SendKeys(chromedp.ID("user"), "fin.wu"),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS("a.button")),
+		width,
+		chromedp.Navigate(f.srv.URL+"/persons/"+string(f.pid)),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")),
+		width,
+		shot("person-phone"),
+		chromedp.Navigate(f.srv.URL+"/payroll"),
+		chromedp.WaitVisible(chromedp.ID("period")),
+		width,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range widths {
+		if w > 375 {
+			t.Errorf("page %d is %d px wide on a 375 px screen", i, w)
+		}
+	}
+}
