@@ -51,7 +51,9 @@ func approver(role string) bool   { return role == "approver" || role == "admin"
 // meta is the envelope of a command a form submitted.
 func (k *desk) meta(r *http.Request, s Session) (domain.CommandMeta, error) {
 	key := r.PostFormValue("form")
-	if len(key) < 16 || len(key) > 64 {
+	if len(key) < 16 || len(key) > 64 || strings.Trim(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		// Only formKey's alphabet: the command ID is "web:USER:KEY", and
+		// no key may make one user's command ID another's.
 		return domain.CommandMeta{}, domain.Invalid("form", "the form has no token: show it again")
 	}
 	return domain.CommandMeta{CommandID: "web:" + s.User + ":" + key, Actor: s.User, Role: s.Role, Now: k.Now(),
