@@ -213,7 +213,7 @@ var fieldNames = map[string]string{
 	"effective_from": "起始日期", "amount": "金额", "proposal_id": "申请", "reason": "理由", "form": "表单",
 	"date_of_death": "死亡日期", "to_township": "迁入乡镇", "effective_on": "生效日期", "effective_to": "截止日期",
 	"reason_code": "原因", "period": "发放月份", "file": "回盘文件", "number": "残疾证号", "issued_on": "发证日期",
-	"valid_until": "有效期至", "category": "残疾类别", "grade": "残疾等级",
+	"valid_until": "有效期至", "category": "残疾类别", "grade": "残疾等级", "household_class": "家庭类别",
 }
 
 // plainError says what was refused, naming the field in Chinese.
@@ -267,6 +267,12 @@ var revocationReasons = []codeName{
 	{string(domain.RevocationErrorCorrection), "更正错误"}, {string(domain.RevocationOther), "其他"},
 }
 
+var householdClasses = []codeName{
+	{"", "无"}, {string(domain.HouseholdLiftedFromPoverty), "脱贫户"}, {string(domain.HouseholdMonitoredMarginal), "监测户（边缘易致贫）"},
+	{string(domain.HouseholdMonitoredUnstable), "监测户（脱贫不稳定）"}, {string(domain.HouseholdMonitoredHardship), "监测户（突发严重困难）"},
+	{string(domain.HouseholdUrbanNeedy), "城镇困难群众"},
+}
+
 var categoryChoices = []codeName{
 	{"visual", "视力残疾"}, {"hearing", "听力残疾"}, {"speech", "言语残疾"}, {"physical", "肢体残疾"},
 	{"intellectual", "智力残疾"}, {"mental", "精神残疾"}, {"multiple", "多重残疾"},
@@ -289,6 +295,12 @@ func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
 		return
 	}
+	// A death retracted is an approver's correction; the rest are a
+	// caseworker's.
+	if action := chi.URLParam(r, "action"); (action == "retract-death" && !approver(s.Role)) || (action != "retract-death" && !caseworker(s.Role)) {
+		k.forbidden(w, r)
+		return
+	}
 	var p parsed
 	form := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
 	var cmd domain.Command
@@ -305,6 +317,13 @@ func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
 	case "terminate":
 		cmd = domain.TerminateEntitlement{Program: p.program(form("program")), EffectiveTo: p.date("effective_to", form("effective_to")),
 			ReasonCode: domain.TerminationReason(form("reason_code"))}
+	case "household":
+		class, err := domain.ParseHouseholdClass("household_class", form("household_class"))
+		p.keep(err)
+		cmd = domain.ChangeHouseholdStatus{Status: domain.HouseholdStatus{Class: class, Dibao: form("dibao") != "", Tekun: form("tekun") != "",
+			WorkInjuryNursing: form("work_injury_nursing") != ""}, EffectiveOn: p.date("effective_on", form("effective_on"))}
+	case "retract-death":
+		cmd = domain.RetractDeath{}
 	case "certificate":
 		cmd = domain.IssueCertificate{Number: p.certificate(strings.ToUpper(form("number"))), IssuedOn: p.date("issued_on", form("issued_on")),
 			ValidUntil: p.date("valid_until", form("valid_until"))}

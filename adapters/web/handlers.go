@@ -229,6 +229,7 @@ type personData struct {
 	Termination  []codeName        // reasons a subsidy is ended for
 	Revocation   []codeName        // reasons a certificate is revoked for
 	Categories   []codeName
+	Classes      []codeName // household classes
 	Today        domain.Date
 	Err          string // why the last form was refused
 }
@@ -251,7 +252,7 @@ func (k *desk) showPerson(w http.ResponseWriter, r *http.Request, pid domain.Per
 		return
 	}
 	d := personData{Person: p, Today: domain.BusinessDate(k.Now()), Err: refused, Suspension: suspensionReasons, Termination: terminationReasons,
-		Revocation: revocationReasons, Categories: categoryChoices}
+		Revocation: revocationReasons, Categories: categoryChoices, Classes: householdClasses}
 	if d.Entitlements, err = k.Persons.EntitlementsWithPaid(r.Context(), pid); err != nil {
 		k.failErr(w, r, err)
 		return

@@ -158,7 +158,7 @@ func New(d Deps) (http.Handler, error) {
 		r.With(k.only(caseworker)).Get("/persons/new", k.registerPage)
 		r.With(k.only(caseworker)).Post("/persons", k.register)
 		r.With(k.only(caseworker)).Post("/persons/{id}/grants", k.proposeGrant)
-		r.With(k.only(caseworker)).Post("/persons/{id}/actions/{action}", k.personAction)
+		r.With(k.only(func(role string) bool { return caseworker(role) || approver(role) })).Post("/persons/{id}/actions/{action}", k.personAction)
 		r.With(k.only(approver)).Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 		r.With(k.only(auditor)).Get("/persons/{id}/history", k.historyPage)
 		r.With(k.only(seesMoney)).Get("/payroll", k.payrollPage)

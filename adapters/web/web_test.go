@@ -645,6 +645,25 @@ func TestCaseworkerActions(t *testing.T) {
 	if p := act("death", url.Values{"date_of_death": {"2025-13-40"}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "死亡日期有误") {
 		t.Errorf("a bad date: %d", p.status)
 	}
+	// An approver takes the death back, as recorded in error; a clerk may not.
+	if p := act("retract-death", url.Values{"reason": {"recorded in error"}}); p.status != http.StatusForbidden {
+		t.Errorf("a clerk retracting a death: %d", p.status)
+	}
+	approver := f.browser()
+	approver.signIn("approver.chen", password)
+	ap := approver.get(path)
+	if p := approver.post(path+"/actions/retract-death", url.Values{"csrf": {csrfOf(t, ap)}, "form": {formKeyFrom(t, ap)}, "reason": {"recorded in error"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("retract the death: %d\n%s", p.status, p.body)
+	}
+	if p := approver.get(path); strings.Contains(p.body, "死亡日期") || !strings.Contains(p.body, "享受中") {
+		t.Errorf("after the retraction:\n%s", p.body)
+	}
+	if p := act("household", url.Values{"household_class": {"lifted_from_poverty"}, "dibao": {"1"}, "effective_on": {"2025-07-01"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("household: %d\n%s", p.status, p.body)
+	}
+	if p := clerk.get(path); !strings.Contains(p.body, "脱贫户、低保") {
+		t.Errorf("after the household change:\n%s", p.body)
+	}
 	auditor := f.browser()
 	auditor.signIn("audit.sun", password)
 	if p := auditor.post(path+"/actions/death", url.Values{"csrf": {csrfOf(t, auditor.get(path))}, "form": {"0123456789abcdef0123"}, "date_of_death": {"2025-06-10"}}); p.status != http.StatusForbidden {
