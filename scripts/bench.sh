@@ -12,6 +12,7 @@
 #   LEDGER_BENCH_BULK_EVENTS     events of the bulk appends vs COPY [500000]
 #   LEDGER_BENCH_PEER_EVENTS     events of the rebuild compared with Emmett's [50000]
 #   LEDGER_BENCH_LOOKUP_PERSONS  persons behind the look-ups [100000]
+#   LEDGER_BENCH_DESK_PERSONS    persons behind the web desk's pages [100000]
 #   LEDGER_BENCH_PAYROLL_PERSONS persons paid by the payroll run [1000000]
 #   LEDGER_BENCH_LINES           payments of the whole-reconciliation benchmark [100000]
 #   LEDGER_BENCH_PROVINCE_PERSONS persons of the province-scale log every read model is
@@ -43,6 +44,7 @@ EVENTS=${LEDGER_BENCH_EVENTS:-1000000}
 BULK_EVENTS=${LEDGER_BENCH_BULK_EVENTS:-500000}
 PEER_EVENTS=${LEDGER_BENCH_PEER_EVENTS:-50000}
 LOOKUP_PERSONS=${LEDGER_BENCH_LOOKUP_PERSONS:-100000}
+DESK_PERSONS=${LEDGER_BENCH_DESK_PERSONS:-100000}
 PAYROLL_PERSONS=${LEDGER_BENCH_PAYROLL_PERSONS:-1000000}
 LINES=${LEDGER_BENCH_LINES:-100000}
 PROVINCE_PERSONS=${LEDGER_BENCH_PROVINCE_PERSONS:-1000000}
@@ -150,6 +152,12 @@ if section lookup "entitlement look-ups over HTTP vs the bare pgx query, $LOOKUP
 	LEDGER_BENCH_PERSONS=$LOOKUP_PERSONS LEDGER_BENCH_SECONDS=$SECS LEDGER_BENCH_RUNS=$COUNT \
 		gobench lookup.txt -bench '^BenchmarkEntitlementLookup$' ./adapters/httpapi
 	done_section lookup
+fi
+
+# ---------------------------------------------------------------- web desk
+if section desk "the web desk's pages rendered on the server, $DESK_PERSONS persons, 100 requests a page"; then
+	LEDGER_BENCH_PERSONS=$DESK_PERSONS LEDGER_BENCH_REQUESTS=100 gobench desk.txt -bench '^BenchmarkDeskPages$' ./adapters/web
+	done_section desk
 fi
 
 # ---------------------------------------------------------------- bank files
@@ -461,6 +469,10 @@ Time per section: ${timings[*]:-none}.
 | entitlement look-ups over HTTP (requests/s) | $(num "$l_api") | bare pgx query: $(num "$l_floor") | $(r "$l_api" "$l_floor")× | ≥ 0.5× | $(met "$(r "$l_api" "$l_floor")" ">=" 0.5) |
 | entitlement look-ups: p50 | $(num "$l_api_p50" 2) ms | bare pgx query: $(num "$l_floor_p50" 2) ms | | | |
 | entitlement look-ups: p99 | $(num "$l_api_p99" 2) ms | bare pgx query: $(num "$l_floor_p99" 2) ms | | < 10 ms | $(met "$l_api_p99" "<" 10) |
+$(for page in home person history search payroll batch; do
+	p95=$(med desk.txt BenchmarkDeskPages "${page}_p95_ms")
+	echo "| web desk page \"$page\", $(num "$DESK_PERSONS") persons: p95 on the server | $(num "$p95" 2) ms | | | < 100 ms | $(met "$p95" "<" 100) |"
+done)
 | read and classify a 100,000-line return file | $(awk -v n="$c_file" 'BEGIN { if (n == "NaN") print "n/a"; else printf "%.2f s", n / 1e9 }') | decode + CSV only: $(awk -v n="$c_floor" 'BEGIN { if (n == "NaN") print "n/a"; else printf "%.2f s", n / 1e9 }') | $(r "$c_file" "$c_floor")× the floor's time | | |
 | whole reconciliation of a $(num "$LINES")-payment batch | $(num "$c_batch" 2) s | | | < 5 s | $(met "$c_batch" "<" 5) |
 | payroll for $(num "$PAYROLL_PERSONS") persons: \`ledger payroll run\` (read persons, claims, reserve the lines in 16 payment shards) | $(num "$(pay run_s)" 1) s, peak $(num "$(pay run_rss_MiB)") MiB | | | | |
@@ -543,6 +555,11 @@ MD
   entitlements and twelve paid months each), beside the same SQL query
   issued through pgx by 32 goroutines on the same pool. Client, server and
   PostgreSQL share the machine's cores.
+- **Web desk pages** (\`BenchmarkDeskPages\`, ./adapters/web): each page of the
+  desk asked for 100 times (random persons, batches, townships), signed in
+  as an admin, the handler called in the process (no network), over a
+  ledger of $(num "$DESK_PERSONS") persons seeded by the scale scenario with a year
+  of payroll; p95 of the server's time per page.
 - **Return files** (\`BenchmarkReconcile100k\`, ./adapters/bankfile): reading a
   generated 100,000-line GB18030 CSV return file and classifying every line
   against 100,000 issued payments, beside only decoding GB18030 and

@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lushan-dpf/ledger/adapters/pgstore"
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/adapters/postgres/desk"
+	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
+	"github.com/lushan-dpf/ledger/adapters/vault"
+	"github.com/lushan-dpf/ledger/adapters/web"
+	"github.com/lushan-dpf/ledger/app"
+	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/internal/benchenv"
+	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/seed"
+)
+
+// BenchmarkDeskPages measures how long the desk's pages take to render on
+// the server — the handler alone, no network — with LEDGER_BENCH_PERSONS
+// persons in the ledger (default 2,000; the target is p95 under
+// 100 ms with 100,000), seeded by the scale scenario (a year of payroll)
+// and projected. Each page is asked for LEDGER_BENCH_REQUESTS times
+// (default 50) for random persons, signed in as an admin (who sees every
+// part of every page); it reports each page's p50 and p95 in ms.
+func BenchmarkDeskPages(b *testing.B) {
+	n := benchenv.Size(b, "LEDGER_BENCH_PERSONS", 2000)
+	requests := benchenv.Size(b, "LEDGER_BENCH_REQUESTS", 50)
+	ctx := context.Background()
+	db := pgtest.NewSchema(b)
+	store := pgstore.New(db.Pool)
+	defer store.Close()
+	plan, err := seed.PlanScale(seed.ScaleOptions{Persons: n, Years: 1, FromYear: 2024, Seed: 1, Batch: 1000, PayrollBatch: 10_000, Key: lookupKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := plan.Write(ctx, store); err != nil {
+		b.Fatal(err)
+	}
+	if err := (&projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: slog.New(slog.DiscardHandler)}).RunOnce(ctx); err != nil {
+		b.Fatal(err)
+	}
+	users := postgres.Users{Pool: db.Pool}
+	if _, err := users.Add(ctx, "admin.bench", "admin"); err != nil {
+		b.Fatal(err)
+	}
+	if err := users.SetPassword(ctx, "admin.bench", password); err != nil {
+		b.Fatal(err)
+	}
+	v, _ := vault.New("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	rm := projections.ReadModels{Q: db.Pool, Store: store}
+	persons := app.NewPersons(store)
+	payroll := app.NewPayroll(store, rm, v)
+	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: persons, Loader: persons, Fresh: rm,
+		Payroll: payroll, LookupKey: lookupKey, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cookie := benchSignIn(b, h)
+	batches, err := payroll.Batches(ctx, domain.ProgramLivingSubsidy)
+	if err != nil || len(batches) == 0 {
+		b.Fatalf("no batch to show (%v)", err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	person := func() string { return string(plan.Persons[rng.IntN(len(plan.Persons))].ID) }
+	pages := []struct {
+		name string
+		path func() string
+	}{
+		{"home", func() string { return "/" }},
+		{"person", func() string { return "/persons/" + person() }},
+		{"history", func() string { return "/persons/" + person() + "/history?known_at=2024-07-01T12:00&as_of=2024-07-01" }},
+		{"search", func() string {
+			return "/persons?township=" + url.QueryEscape(plan.Persons[rng.IntN(len(plan.Persons))].Township) + "&name=" + url.QueryEscape("张")
+		}},
+		{"payroll", func() string { return "/payroll" }},
+		{"batch", func() string { return "/payroll/batches/" + batches[rng.IntN(len(batches))].Opened.BatchID }},
+	}
+	for b.Loop() {
+		for _, p := range pages {
+			var ms []float64
+			for range requests {
+				req := httptest.NewRequest("GET", p.path(), nil)
+				req.AddCookie(cookie)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(rec, req)
+				ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s %s: %d\n%s", p.name, req.URL, rec.Code, rec.Body.String())
+				}
+			}
+			b.ReportMetric(benchenv.Median(ms), p.name+"_p50_ms")
+			b.ReportMetric(benchenv.Percentile(ms, 95), p.name+"_p95_ms")
+		}
+	}
+}
+
+// benchSignIn signs the bench's admin in and returns the session cookie.
+func benchSignIn(b *testing.B, h http.Handler) *http.Cookie {
+	b.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	var login *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		login = c
+	}
+	m := csrfField.FindStringSubmatch(rec.Body.String())
+	if m == nil || login == nil {
+		b.Fatal("no sign-in form")
+	}
+	form := url.Values{"csrf": {m[1]}, "user": {"admin.bench"}, "password": {password}, "next": {"/"}}
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(login)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "ledger_session" && c.Value != "" {
+			return c
+		}
+	}
+	b.Fatalf("sign-in: %d\n%s", rec.Code, rec.Body.String())
+	return nil
+}
