@@ -47,6 +47,10 @@ func (r *Runner) Rebuild(ctx context.Context, p Projection) error {
 	if !ok {
 		return fmt.Errorf("rebuild %s: %w", p.Name(), ErrRebuildRunning)
 	}
+	// Unlock before the connection closes: closing only asks the server to
+	// end the session, which may still hold the lock when the next
+	// rebuild of the projection tries it.
+	defer unlock(lockConn, key)
 
 	var base string
 	if err := r.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&base); err != nil {

@@ -622,8 +622,14 @@ func (l *runnerLock) watch(ctx context.Context, cancel context.CancelCauseFunc) 
 }
 
 func (l *runnerLock) release() {
+	unlock(l.conn, l.key)
+	closeConn(l.conn) // ends the session: the lock goes with it in any case
+}
+
+// unlock releases a session's advisory lock at once, rather than when the
+// server gets round to ending the session after its connection closed.
+func unlock(conn *pgx.Conn, key int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, l.key)
-	closeConn(l.conn) // ends the session: the lock goes with it in any case
+	_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key)
 }
