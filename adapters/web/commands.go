@@ -127,41 +127,28 @@ func (k *desk) register(w http.ResponseWriter, r *http.Request) {
 
 // proposeGrant proposes a grant from the person's page.
 func (k *desk) proposeGrant(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
-	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
-	if err != nil {
-		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+	pid, ok := k.personParam(w, r)
+	if !ok {
 		return
 	}
-	var c domain.ProposeGrant
-	c.Program, err = domain.ParseProgramCode("program", r.PostFormValue("program"))
-	if err == nil {
-		c.EffectiveFrom, err = domain.ParseDate("effective_from", strings.TrimSpace(r.PostFormValue("effective_from")))
+	var p parsed
+	c := domain.ProposeGrant{Program: p.program(r.PostFormValue("program")),
+		EffectiveFrom: p.date("effective_from", strings.TrimSpace(r.PostFormValue("effective_from"))), ProposedBy: sessionOf(r).User}
+	if a := strings.TrimSpace(r.PostFormValue("amount")); a != "" {
+		c.Amount = p.money("amount", a)
 	}
-	if a := strings.TrimSpace(r.PostFormValue("amount")); err == nil && a != "" {
-		c.Amount, err = domain.ParseMoney("amount", a)
+	if key := r.PostFormValue("form"); len(key) >= 16 {
+		c.ProposalID = "web-" + key[:16] // k.meta refuses a shorter token
 	}
-	var meta domain.CommandMeta
-	if err == nil {
-		meta, err = k.meta(r, s)
-	}
-	if err == nil {
-		c.ProposalID, c.ProposedBy = "web-"+r.PostFormValue("form")[:16], s.User
-		var res domain.AppendResult
-		if res, err = k.Commands.Execute(r.Context(), pid, meta, c); err == nil {
-			k.settle(r.Context(), res.Position)
-		}
-	}
-	k.afterCommand(w, r, pid, err)
+	k.execute(w, r, pid, c, p.err)
 }
 
 // decideGrant approves or rejects a proposal: approvers only, and never
 // the proposer (the domain refuses that).
 func (k *desk) decideGrant(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
-	if err != nil {
-		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+	pid, ok := k.personParam(w, r)
+	if !ok {
 		return
 	}
 	proposal := chi.URLParam(r, "proposal")
@@ -175,7 +162,17 @@ func (k *desk) decideGrant(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
 		return
 	}
-	meta, err := k.meta(r, s)
+	k.execute(w, r, pid, cmd, nil)
+}
+
+// execute runs a form's command on the person's stream — unless parsing
+// the form failed (err) — waits for the read models to show it, and shows
+// the person's page (afterCommand).
+func (k *desk) execute(w http.ResponseWriter, r *http.Request, pid domain.PersonID, cmd domain.Command, err error) {
+	var meta domain.CommandMeta
+	if err == nil {
+		meta, err = k.meta(r, sessionOf(r))
+	}
 	if err == nil {
 		var res domain.AppendResult
 		if res, err = k.Commands.Execute(r.Context(), pid, meta, cmd); err == nil {
@@ -183,6 +180,17 @@ func (k *desk) decideGrant(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	k.afterCommand(w, r, pid, err)
+}
+
+// personParam parses the person ID of the path, answering 404 when it is
+// none.
+func (k *desk) personParam(w http.ResponseWriter, r *http.Request) (domain.PersonID, bool) {
+	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
+	if err != nil {
+		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+		return "", false
+	}
+	return pid, true
 }
 
 // afterCommand shows the person's page: after a refusal, with the reason.
@@ -290,9 +298,8 @@ type codeName struct{ Code, Name string }
 // personAction runs one of the caseworker's actions from its form.
 func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
-	if err != nil {
-		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+	pid, ok := k.personParam(w, r)
+	if !ok {
 		return
 	}
 	// A death retracted is an approver's correction; the rest are a
@@ -336,18 +343,7 @@ func (k *desk) personAction(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, http.StatusNotFound, "页面不存在", "没有这个页面。")
 		return
 	}
-	err = p.err
-	var meta domain.CommandMeta
-	if err == nil {
-		meta, err = k.meta(r, s)
-	}
-	if err == nil {
-		var res domain.AppendResult
-		if res, err = k.Commands.Execute(r.Context(), pid, meta, cmd); err == nil {
-			k.settle(r.Context(), res.Position)
-		}
-	}
-	k.afterCommand(w, r, pid, err)
+	k.execute(w, r, pid, cmd, p.err)
 }
 
 // parsed collects the first error of a form's fields.
@@ -355,10 +351,14 @@ type parsed struct{ err error }
 
 func (p *parsed) date(field, s string) domain.Date {
 	d, err := domain.ParseDate(field, s)
-	if p.err == nil {
-		p.err = err
-	}
+	p.keep(err)
 	return d
+}
+
+func (p *parsed) money(field, s string) domain.Money {
+	m, err := domain.ParseMoney(field, s)
+	p.keep(err)
+	return m
 }
 
 func (p *parsed) certificate(s string) domain.CertificateNumber {
@@ -387,8 +387,6 @@ func (p *parsed) keep(err error) {
 
 func (p *parsed) program(s string) domain.ProgramCode {
 	c, err := domain.ParseProgramCode("program", s)
-	if p.err == nil {
-		p.err = err
-	}
+	p.keep(err)
 	return c
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 )
@@ -235,9 +233,8 @@ type personData struct {
 }
 
 func (k *desk) personPage(w http.ResponseWriter, r *http.Request) {
-	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
-	if err != nil {
-		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+	pid, ok := k.personParam(w, r)
+	if !ok {
 		return
 	}
 	k.showPerson(w, r, pid, http.StatusOK, "")

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 )
@@ -46,15 +44,15 @@ type historyData struct {
 const knownAtLayout = "2006-01-02T15:04"
 
 func (k *desk) historyPage(w http.ResponseWriter, r *http.Request) {
-	pid, err := domain.ParsePersonID("id", chi.URLParam(r, "id"))
-	if err != nil {
-		k.fail(w, r, http.StatusNotFound, "未找到", "没有这个人员。")
+	pid, ok := k.personParam(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
 	d := historyData{Person: pid, KnownAt: strings.TrimSpace(q.Get("known_at")), AsOf: strings.TrimSpace(q.Get("as_of"))}
 	var knownAt time.Time
 	var asOf domain.Date
+	var err error
 	if d.KnownAt != "" {
 		if knownAt, err = time.ParseInLocation(knownAtLayout, d.KnownAt, domain.BusinessZone); err != nil {
 			if knownAt, err = domain.ParseKnownAt("known_at", d.KnownAt); err != nil {
