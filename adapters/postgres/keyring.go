@@ -217,37 +217,27 @@ func (k *Keyring) loadAll(ctx context.Context) error {
 }
 
 // create makes a key for the person, or reads the one another writer made
-// first.
+// first: Prepare for one person.
 func (k *Keyring) create(ctx context.Context, person domain.PersonID) (dataKey, error) {
-	var dk dataKey
-	if _, err := rand.Read(dk.key[:]); err != nil {
+	if err := k.Prepare(ctx, []domain.PersonID{person}); err != nil {
 		return dataKey{}, err
 	}
-	s, err := k.master.Seal(base64.RawStdEncoding.EncodeToString(dk.key[:]))
-	if err != nil {
-		return dataKey{}, err
+	k.mu.RLock()
+	dk, ok := k.keys[person]
+	k.mu.RUnlock()
+	if !ok {
+		return dataKey{}, fmt.Errorf("the data key of %s was stored but not read back", person)
 	}
-	// Two statements: a row another writer commits while the insert
-	// runs is seen by the select after it, not by the insert's snapshot.
-	if _, err := k.pool.Exec(ctx, `INSERT INTO person_keys (person_id, sealed_key) VALUES ($1, $2) ON CONFLICT (person_id) DO NOTHING`,
-		string(person), s); err != nil {
-		return dataKey{}, fmt.Errorf("store the data key of %s: %w", person, err)
-	}
-	var stored *string
-	if err := k.pool.QueryRow(ctx, `SELECT sealed_key FROM person_keys WHERE person_id = $1`, string(person)).Scan(&stored); err != nil {
-		return dataKey{}, fmt.Errorf("read the data key of %s: %w", person, err)
-	}
-	if dk, err = k.unseal(person, stored); err != nil {
-		return dataKey{}, err
-	}
-	k.remember(person, dk)
 	return dk, nil
 }
 
 // Prepare makes sure every person given has a key, creating the missing
-// ones in one statement: the bulk path of seeding, so that sealing a
+// ones in one statement — the bulk path of seeding, so that sealing a
 // hundred thousand registrations does not make a hundred thousand round
-// trips.
+// trips — and reads back the keys stored, another writer's where it
+// stored one first. The read is a statement of its own: a row another
+// writer commits while the insert runs is seen by it, not by the
+// insert's snapshot.
 func (k *Keyring) Prepare(ctx context.Context, persons []domain.PersonID) error {
 	var ids, sealed []string
 	k.mu.RLock()
