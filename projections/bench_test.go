@@ -410,7 +410,7 @@ func backendCPU(c *pgx.Conn) time.Duration {
 // reversals); "issues" the same runs with issues only, in random person
 // order; "rebuild_shape" issues only, shaped like BenchmarkRebuild's seed
 // (persons in order). Issues are the expensive events: each is a new
-// payments row and, for spending, a new spending_persons row.
+// payments row and, for spending, a new or rewritten spending_persons row.
 func BenchmarkSpendingApply(b *testing.B) {
 	b.Run("payroll", func(b *testing.B) { payBenchApply(b, projections.SpendingProjection{}, false) })
 	b.Run("issues", func(b *testing.B) { payBenchApply(b, projections.SpendingProjection{}, true) })

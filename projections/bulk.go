@@ -24,10 +24,10 @@ type bulkLoading interface {
 // one being written and the one being folded. Zero fields take the
 // defaults; tests set small ones, to write often and COPY small batches.
 type bulkLimits struct {
-	// spendingMarks: the payments (each a mark of its person key:
-	// program, month, township, person) in a spending window (default
-	// 4 Mi); each costs 8 bytes while folded and about 12 more, per
-	// person key, while it is written.
+	// spendingMarks: the payments (each a mark of its person row and
+	// month: program, year, township, person, month) in a spending
+	// window (default 4 Mi); each costs 8 bytes while folded and about 56
+	// more, per person row, while it is written.
 	spendingMarks int
 	// paymentRows: the payments in a payments window (default 64 Ki),
 	// each about 450 bytes.
@@ -86,7 +86,7 @@ func (SpendingProjection) bulkLoader(limits bulkLimits) bulkLoader {
 
 // spendingLoader folds a rebuild of spending in memory: the totals of
 // every (program, month, township) key and (program, year) budget, and
-// every person key's net count, which is what keeps distinct persons
+// every person row's net counts by month, which is what keeps distinct persons
 // exact. A write writes each spending key and budget once, and COPYs the
 // person counts into spending_persons in its index order — the rows the
 // incremental path reads to count persons who cross zero.

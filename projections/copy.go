@@ -211,3 +211,18 @@ func copyFen(b []byte, fen int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// copyInt4Array writes v as a one-dimensional INT[] without nulls, lower
+// bound 1: the header (dimensions, null flag, element type, length, lower
+// bound) and each element as an INT.
+func copyInt4Array(b []byte, v []int32) []byte {
+	const int4OID = 23
+	b = binary.BigEndian.AppendUint32(b, uint32(20+8*len(v)))
+	for _, h := range []uint32{1, 0, int4OID, uint32(len(v)), 1} {
+		b = binary.BigEndian.AppendUint32(b, h)
+	}
+	for _, x := range v {
+		b = copyInt4(b, x)
+	}
+	return b
+}

@@ -43,7 +43,7 @@ type SpendingProjection struct{}
 var _ Projection = SpendingProjection{}
 
 func (SpendingProjection) Name() string   { return "spending" }
-func (SpendingProjection) Version() int   { return 1 }
+func (SpendingProjection) Version() int   { return 2 }
 func (SpendingProjection) Schema() string { return spendingSchema }
 func (SpendingProjection) Tables() []string {
 	return []string{"spending", "spending_persons", "budgets"}
@@ -62,6 +62,16 @@ type spendAgg struct {
 	persons  int32 // filled in from spending_persons' transitions
 }
 
+// yearKey is a person row's key in spending_persons without its person: a
+// program's fiscal year in a township. keys holds the number of the
+// spending key of each month of it (January first), -1 for none yet.
+type yearKey struct {
+	program  string
+	township string
+	year     int32
+	keys     [12]int32
+}
+
 type budgetKey struct {
 	program string
 	year    int32
@@ -69,30 +79,34 @@ type budgetKey struct {
 
 // spendingFold is the net change a run of events makes to the spending
 // tables: one batch of the runner (Apply), or every page of a rebuild up
-// to a write (spendingLoader). Spending keys and persons are numbered in
-// order of first appearance and their strings held once. Every payment
-// counted or un-counted leaves a mark naming its person key by numbers,
-// in a slice without pointers, which the garbage collector does not scan;
-// the write sorts the marks, which brings each person key's together, and
-// their sum is the key's net count. Appending a mark costs a fraction of
-// counting in a map per key (a rebuild of a million payments spent a
-// quarter of its Go CPU in those maps).
+// to a write (spendingLoader). Spending keys, year keys and persons are
+// numbered in order of first appearance and their strings held once.
+// Every payment counted or un-counted leaves a mark naming its person row
+// and month by numbers, in a slice without pointers, which the garbage
+// collector does not scan; the write sorts the marks, which brings each
+// person row's together, and their sums are the row's net counts by
+// month. Appending a mark costs a fraction of counting in a map per key
+// (a rebuild of a million payments spent a quarter of its Go CPU in those
+// maps).
 type spendingFold struct {
 	keyNo    map[spendKey]uint32
 	keys     []spendKey
 	aggs     []spendAgg // by key number
-	marks    []uint64   // key number << 33 | person number << 1 | 1 if un-counted
+	keyYear  []uint32   // by key number: its year key's number
+	yearNo   map[yearKey]uint32
+	years    []yearKey
+	marks    []uint64 // year key << 37 | person << 5 | month (0–11) << 1 | 1 if un-counted
 	personNo map[string]uint32
 	persons  []string
 	alloc    map[budgetKey]int64 // fen; the last allocation wins
-	copyMin  int                 // new person keys from which they are COPYed (0: the default)
+	copyMin  int                 // new person rows from which they are COPYed (0: the default)
 }
 
-// maxSpendKeys bounds the spending keys of a fold, whose numbers take 31
-// bits of a mark: far more than programs × months × townships.
-const maxSpendKeys = 1 << 31
+// maxYearKeys bounds the year keys of a fold, whose numbers take 27 bits
+// of a mark: far more than programs × years × townships.
+const maxYearKeys = 1 << 27
 
-// personMarks counts the marks the fold holds: at least its person keys.
+// personMarks counts the marks the fold holds: at least its person rows.
 func (f *spendingFold) personMarks() int { return len(f.marks) }
 
 func (SpendingProjection) Interest() Interest { return spendingRoutes.interest() }
@@ -177,21 +191,16 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	}
 	if f.keyNo == nil {
 		f.keyNo = make(map[spendKey]uint32, 16)
+		f.yearNo = make(map[yearKey]uint32, 4)
 		f.personNo = make(map[string]uint32, 1024)
 	}
-	year := int32(l.PaidOn.Year())
-	k := spendKey{program: string(l.Program), township: l.Township, ym: year*12 + int32(l.PaidOn.Month()) - 1}
+	year, month := int32(l.PaidOn.Year()), int32(l.PaidOn.Month())-1
+	k := spendKey{program: string(l.Program), township: l.Township, ym: year*12 + month}
 	kn, ok := f.keyNo[k]
 	if !ok {
-		// Clones: the fold may outlive many pages of events, and must
-		// not keep their decoded strings alive.
-		k.program, k.township = strings.Clone(k.program), strings.Clone(k.township)
-		kn = uint32(len(f.keys))
-		f.keyNo[k] = kn
-		f.keys = append(f.keys, k)
-		f.aggs = append(f.aggs, spendAgg{})
-		if len(f.keys) > maxSpendKeys {
-			return fmt.Errorf("more than %d spending keys in one batch", maxSpendKeys)
+		var err error
+		if kn, err = f.newKey(k); err != nil {
+			return err
 		}
 	}
 	pn, ok := f.personNo[string(l.PersonID)]
@@ -205,12 +214,39 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	a := &f.aggs[kn]
 	a.fen += fen
 	a.payments += sign
-	mark := uint64(kn)<<33 | uint64(pn)<<1
+	mark := uint64(f.keyYear[kn])<<37 | uint64(pn)<<5 | uint64(month)<<1
 	if sign < 0 {
 		mark |= 1
 	}
 	f.marks = append(f.marks, mark)
 	return nil
+}
+
+// newKey numbers the spending key k, and its year key if new too.
+func (f *spendingFold) newKey(k spendKey) (uint32, error) {
+	// Clones: the fold may outlive many pages of events, and must not
+	// keep their decoded strings alive.
+	k.program, k.township = strings.Clone(k.program), strings.Clone(k.township)
+	kn := uint32(len(f.keys))
+	f.keyNo[k] = kn
+	f.keys = append(f.keys, k)
+	f.aggs = append(f.aggs, spendAgg{})
+	y := yearKey{program: k.program, township: k.township, year: k.ym / 12}
+	yn, ok := f.yearNo[y]
+	if !ok {
+		if len(f.years) == maxYearKeys {
+			return 0, fmt.Errorf("more than %d program years and townships in one batch", maxYearKeys)
+		}
+		yn = uint32(len(f.years))
+		f.yearNo[y] = yn
+		for m := range y.keys {
+			y.keys[m] = -1
+		}
+		f.years = append(f.years, y)
+	}
+	f.years[yn].keys[k.ym%12] = int32(kn)
+	f.keyYear = append(f.keyYear, yn)
+	return kn, nil
 }
 
 func (f *spendingFold) allocate(e *domain.BudgetAllocated) {
@@ -277,38 +313,40 @@ func (f *spendingFold) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
 	return tx.SendBatch(ctx, &q).Close()
 }
 
-// personsSelect reads the stored counts of the batch's person keys.
+// personsSelect reads the stored counts of the batch's person rows.
 const personsSelect = `
-SELECT sp.program, sp.month, sp.township, sp.person_id, sp.n
-FROM unnest($1::text[], $2::date[], $3::text[], $4::text[]) AS u(program, month, township, person_id)
-JOIN spending_persons sp USING (program, month, township, person_id)`
+SELECT sp.program, sp.fiscal_year, sp.township, sp.person_id, sp.n
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(program, fiscal_year, township, person_id)
+JOIN spending_persons sp USING (program, fiscal_year, township, person_id)`
 
 // personsInsert and personsUpdate write the batch's new counts: plain
-// inserts for keys not stored yet, updates for the others.
+// inserts for rows not stored yet, updates for the others. The counts
+// come as one flat array, twelve to a row, sliced by the row's ordinal.
 const personsInsert = `
-INSERT INTO spending_persons (program, month, township, person_id, n)
-SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::int[])`
+INSERT INTO spending_persons (program, fiscal_year, township, person_id, n)
+SELECT program, fiscal_year, township, person_id, ($5::int[])[i*12-11:i*12]
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, township, person_id, i)`
 
 const personsUpdate = `
-UPDATE spending_persons sp SET n = u.n
-FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::int[]) AS u(program, month, township, person_id, n)
-WHERE sp.program = u.program AND sp.month = u.month AND sp.township = u.township AND sp.person_id = u.person_id`
+UPDATE spending_persons sp SET n = ($5::int[])[u.i*12-11:u.i*12]
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, township, person_id, i)
+WHERE sp.program = u.program AND sp.fiscal_year = u.fiscal_year AND sp.township = u.township AND sp.person_id = u.person_id`
 
-// personRows are person keys of the fold (key number << 32 | person
-// number) in index order, with counts.
+// personRows are person rows of the fold (year key number << 32 | person
+// number) in index order, with their counts by month.
 type personRows struct {
 	ids []uint64
-	n   []int32
+	n   [][12]int32
 }
 
-func (r *personRows) add(id uint64, n int32) { r.ids, r.n = append(r.ids, id), append(r.n, n) }
+func (r *personRows) add(id uint64, n [12]int32) { r.ids, r.n = append(r.ids, id), append(r.n, n) }
 
-// writePersons works out the new count of every person key the fold
-// touches — its stored count (none when fresh) plus the fold's — adds the
-// persons who crossed zero (0 → positive: +1, positive → 0: −1) to the
-// spending deltas, and writes the new counts: new keys by COPY when there
-// are many, else by a plain insert queued on q; keys already stored by an
-// update queued on q.
+// writePersons works out the new counts of every person row the fold
+// touches — its stored counts (none when fresh) plus the fold's — adds
+// the persons who crossed zero in a month (0 → positive: +1, positive → 0:
+// −1) to that month's spending deltas, and writes the new counts: new
+// rows by COPY when there are many, else by a plain insert queued on q;
+// rows already stored by an update queued on q.
 //
 // Reading first and then inserting plainly beats one INSERT ... ON
 // CONFLICT ... RETURNING upsert: measured on a rebuild of issued payments,
@@ -317,38 +355,46 @@ func (r *personRows) add(id uint64, n int32) { r.ids, r.n = append(r.ids, id), a
 // insert. It is safe because one runner alone writes a schema's read
 // models (it holds the advisory lock), and a rebuild alone its shadow
 // tables; a concurrent writer would make the insert fail on the primary
-// key, never count twice. Keys go in index order, which keeps a payroll
+// key, never count twice. Rows go in index order, which keeps a payroll
 // run's B-tree accesses close together and a rebuild's COPY in the order
 // its index is built in.
 func (f *spendingFold) writePersons(ctx context.Context, tx pgx.Tx, q *pgx.Batch, fresh bool) error {
-	keys := f.sortedPersonKeys()
-	var stored map[uint64]int32
+	rows := f.sortedPersonRows()
+	var stored map[uint64][12]int32
 	if !fresh {
 		var err error
-		if stored, err = f.storedCounts(ctx, tx, keys.ids); err != nil {
+		if stored, err = f.storedCounts(ctx, tx, rows.ids); err != nil {
 			return err
 		}
 	}
-	ins := keys // in a fresh table every key is new
+	ins := rows // in a fresh table every row is new
 	var upd personRows
 	if !fresh {
 		ins = personRows{}
 	}
-	for i, id := range keys.ids {
+	for i, id := range rows.ids {
 		old, exists := stored[id]
-		now := old + keys.n[i]
-		switch {
-		case old <= 0 && now > 0:
-			f.aggs[id>>32].persons++
-		case old > 0 && now <= 0:
-			f.aggs[id>>32].persons--
+		delta := rows.n[i]
+		now := old
+		y := &f.years[id>>32]
+		for m, d := range delta {
+			if d == 0 {
+				continue
+			}
+			now[m] += d
+			switch {
+			case old[m] <= 0 && now[m] > 0:
+				f.aggs[y.keys[m]].persons++
+			case old[m] > 0 && now[m] <= 0:
+				f.aggs[y.keys[m]].persons--
+			}
 		}
 		switch {
 		case fresh:
 		case exists:
 			upd.add(id, now)
 		default:
-			ins.add(id, now) // also when now is 0: see the schema
+			ins.add(id, now) // also when every count is 0: see the schema
 		}
 	}
 	if len(ins.ids) >= cmp.Or(f.copyMin, bulkLimits{}.withDefaults().copyMin) {
@@ -356,36 +402,38 @@ func (f *spendingFold) writePersons(ctx context.Context, tx pgx.Tx, q *pgx.Batch
 			return err
 		}
 	} else if len(ins.ids) > 0 {
-		q.Queue(personsInsert, f.personArgs(ins)...)
+		q.Queue(personsInsert, f.personArgs(ins, true)...)
 	}
 	if len(upd.ids) > 0 {
-		q.Queue(personsUpdate, f.personArgs(upd)...)
+		q.Queue(personsUpdate, f.personArgs(upd, true)...)
 	}
 	return nil
 }
 
-// sortedPersonKeys returns the fold's person keys, with their net counts,
-// in the order of spending_persons' primary key: by spending key, then
-// person ID, in byte order (the key columns are COLLATE "C").
-// It renumbers the marks in place by rank and sorts them, so it runs once
-// per fold (its write).
-func (f *spendingFold) sortedPersonKeys() personRows {
-	keyOrder := sortedNumbers(len(f.keys), func(a, b uint32) int { return compareSpendKeys(f.keys[a], f.keys[b]) })
+// sortedPersonRows returns the fold's person rows, with their net counts
+// by month, in the order of spending_persons' primary key: by year key,
+// then person ID, in byte order (the key columns are COLLATE "C").
+// A month's count can be net zero in a row the fold touched: the
+// transitions skip it. It renumbers the marks in place by rank and sorts
+// them, so it runs once per fold (its write).
+func (f *spendingFold) sortedPersonRows() personRows {
+	yearOrder := sortedNumbers(len(f.years), func(a, b uint32) int { return compareYearKeys(&f.years[a], &f.years[b]) })
 	personOrder := sortedNumbers(len(f.persons), func(a, b uint32) int { return strings.Compare(f.persons[a], f.persons[b]) })
-	keyRank, personRank := ranks(keyOrder), ranks(personOrder)
-	ranked := f.marks // key rank << 33 | person rank << 1 | 1 if un-counted
+	yearRank, personRank := ranks(yearOrder), ranks(personOrder)
+	ranked := f.marks // year rank << 37 | person rank << 5 | month << 1 | 1 if un-counted
 	f.marks = nil
 	for i, m := range ranked {
-		ranked[i] = uint64(keyRank[m>>33])<<33 | uint64(personRank[uint32(m>>1)])<<1 | m&1
+		ranked[i] = uint64(yearRank[m>>37])<<37 | uint64(personRank[uint32(m>>5)])<<5 | m&0x1f
 	}
 	slices.Sort(ranked)
-	out := personRows{ids: make([]uint64, 0, len(ranked)/2+1), n: make([]int32, 0, len(ranked)/2+1)}
+	out := personRows{ids: make([]uint64, 0, len(ranked)/4+1), n: make([][12]int32, 0, len(ranked)/4+1)}
 	for i := 0; i < len(ranked); {
-		key, n := ranked[i]>>1, int32(0)
-		for ; i < len(ranked) && ranked[i]>>1 == key; i++ {
-			n += 1 - 2*int32(ranked[i]&1)
+		row := ranked[i] >> 5
+		var n [12]int32
+		for ; i < len(ranked) && ranked[i]>>5 == row; i++ {
+			n[ranked[i]>>1&0xf] += 1 - 2*int32(ranked[i]&1)
 		}
-		out.add(uint64(keyOrder[key>>32])<<32|uint64(personOrder[uint32(key)]), n)
+		out.add(uint64(yearOrder[row>>32])<<32|uint64(personOrder[uint32(row)]), n)
 	}
 	return out
 }
@@ -409,38 +457,39 @@ func ranks(order []uint32) []uint32 {
 	return rank
 }
 
-func compareSpendKeys(x, y spendKey) int {
+func compareYearKeys(x, y *yearKey) int {
 	if c := strings.Compare(x.program, y.program); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.ym, y.ym); c != 0 {
+	if c := cmp.Compare(x.year, y.year); c != 0 {
 		return c
 	}
 	return strings.Compare(x.township, y.township)
 }
 
-// storedCounts reads the stored count of each of the person keys ids.
-func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, ids []uint64) (map[uint64]int32, error) {
-	args := f.personArgs(personRows{ids: ids})
-	rows, err := tx.Query(ctx, personsSelect, args[:4]...)
+// storedCounts reads the stored counts of each of the person rows ids.
+func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, ids []uint64) (map[uint64][12]int32, error) {
+	args := f.personArgs(personRows{ids: ids}, false)
+	rows, err := tx.Query(ctx, personsSelect, args...)
 	if err != nil {
 		return nil, err
 	}
-	stored := make(map[uint64]int32)
+	stored := make(map[uint64][12]int32)
 	var (
-		k      spendKey
-		m      time.Time
+		y      yearKey
 		person string
-		c      int32
+		n      []int32
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&k.program, &m, &k.township, &person, &c}, func() error {
-		k.ym = int32(m.Year())*12 + int32(m.Month()) - 1
-		kn, ok1 := f.keyNo[k]
+	if _, err := pgx.ForEachRow(rows, []any{&y.program, &y.year, &y.township, &person, &n}, func() error {
+		yn, ok1 := f.yearNo[y]
 		pn, ok2 := f.personNo[person]
 		if !ok1 || !ok2 {
-			return fmt.Errorf("read back a key the batch does not hold: %s %s %s %s", k.program, m.Format(time.DateOnly), k.township, person)
+			return fmt.Errorf("read back a row the batch does not hold: %s %d %s %s", y.program, y.year, y.township, person)
 		}
-		stored[uint64(kn)<<32|uint64(pn)] = c
+		if len(n) != 12 {
+			return fmt.Errorf("%s %d %s %s: %d monthly counts, want 12", y.program, y.year, y.township, person, len(n))
+		}
+		stored[uint64(yn)<<32|uint64(pn)] = [12]int32(n)
 		return nil
 	}); err != nil {
 		return nil, err
@@ -448,19 +497,27 @@ func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, ids []uint64
 	return stored, nil
 }
 
-// personArgs are the unnest arrays of personsInsert or personsUpdate
-// (program, month, township, person, n) for r.
-func (f *spendingFold) personArgs(r personRows) []any {
+// personArgs are the arguments of personsInsert or personsUpdate
+// (program, fiscal_year, township, person and, with counts, the rows'
+// counts twelve by twelve) for r, or of personsSelect without counts.
+func (f *spendingFold) personArgs(r personRows, counts bool) []any {
 	n := len(r.ids)
-	prog, month, town, person := make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	prog, year, town, person := make([]string, n), make([]int32, n), make([]string, n), make([]string, n)
 	for i, id := range r.ids {
-		k := &f.keys[id>>32]
-		prog[i], month[i], town[i], person[i] = k.program, monthOf(k.ym), k.township, f.persons[uint32(id)]
+		y := &f.years[id>>32]
+		prog[i], year[i], town[i], person[i] = y.program, y.year, y.township, f.persons[uint32(id)]
 	}
-	return []any{prog, month, town, person, r.n}
+	if !counts {
+		return []any{prog, year, town, person}
+	}
+	flat := make([]int32, 0, 12*n)
+	for i := range r.n {
+		flat = append(flat, r.n[i][:]...)
+	}
+	return []any{prog, year, town, person, flat}
 }
 
-// copyPersons COPYs the new person keys r into spending_persons; fresh
+// copyPersons COPYs the new person rows r into spending_persons; fresh
 // says the table is empty.
 func (f *spendingFold) copyPersons(ctx context.Context, tx pgx.Tx, r personRows, fresh bool) error {
 	i := -1
@@ -469,15 +526,15 @@ func (f *spendingFold) copyPersons(ctx context.Context, tx pgx.Tx, r personRows,
 			return b, false, nil
 		}
 		id := r.ids[i]
-		k := &f.keys[id>>32]
+		y := &f.years[id>>32]
 		b = copyTuple(b, 5)
-		b = copyText(b, k.program)
-		b = copyDate(b, monthOf(k.ym))
-		b = copyText(b, k.township)
+		b = copyText(b, y.program)
+		b = copyInt4(b, y.year)
+		b = copyText(b, y.township)
 		b = copyText(b, f.persons[uint32(id)])
-		return copyInt4(b, r.n[i]), true, nil
+		return copyInt4Array(b, r.n[i][:]), true, nil
 	}
-	return copyRows(ctx, tx, "spending_persons", []string{"program", "month", "township", "person_id", "n"}, next, fresh, nil)
+	return copyRows(ctx, tx, "spending_persons", []string{"program", "fiscal_year", "township", "person_id", "n"}, next, fresh, nil)
 }
 
 func budgetArgs(m map[budgetKey]int64) []any {
@@ -508,18 +565,20 @@ type SpendingRow struct {
 	Persons int
 }
 
-// spendingQueries are the report queries by grouping. Amounts and payments
-// are sums of spending rows; persons are counted distinct from
-// spending_persons, because a person can be in several rows of one group
-// (several months of a year, or two townships after a move).
+// spendingQueries are the report queries by grouping, over the year $3
+// (months from $1 to $2). Amounts and payments are sums of spending rows;
+// persons are counted distinct from spending_persons, because a person
+// can be in several rows of one group (two townships after a move), and
+// one row counts a person in each month with a count above zero.
 var spendingQueries = map[string]string{
 	"month": `
 WITH s AS (
     SELECT program, month, sum(amount_paid) AS amount, sum(payments) AS payments
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, month
 ), p AS (
-    SELECT program, month, count(DISTINCT person_id) AS persons
-    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program, month
+    SELECT sp.program, make_date($3, u.m::int, 1) AS month, count(DISTINCT sp.person_id) AS persons
+    FROM spending_persons sp CROSS JOIN LATERAL unnest(sp.n) WITH ORDINALITY AS u(c, m)
+    WHERE sp.fiscal_year = $3 AND u.c > 0 GROUP BY sp.program, u.m
 )
 SELECT s.program, s.month, '', s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program, month)
@@ -530,7 +589,7 @@ WITH s AS (
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, township
 ), p AS (
     SELECT program, township, count(DISTINCT person_id) AS persons
-    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program, township
+    FROM spending_persons WHERE fiscal_year = $3 AND 0 < ANY (n) GROUP BY program, township
 )
 SELECT s.program, NULL::date, s.township, s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program, township)
@@ -541,7 +600,7 @@ WITH s AS (
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program
 ), p AS (
     SELECT program, count(DISTINCT person_id) AS persons
-    FROM spending_persons WHERE month >= $1 AND month < $2 AND n > 0 GROUP BY program
+    FROM spending_persons WHERE fiscal_year = $3 AND 0 < ANY (n) GROUP BY program
 )
 SELECT s.program, NULL::date, '', s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program)
@@ -557,7 +616,7 @@ func Spending(ctx context.Context, q Querier, year int, groupBy string) ([]Spend
 		return nil, domain.Invalid("group_by", "%q is not one of month, township, program", groupBy)
 	}
 	from := time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC)
-	rows, err := q.Query(ctx, sql, from, from.AddDate(1, 0, 0))
+	rows, err := q.Query(ctx, sql, from, from.AddDate(1, 0, 0), year)
 	if err != nil {
 		return nil, fmt.Errorf("spending: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -19,8 +20,8 @@ import (
 const (
 	spendSQLSpending = `SELECT program, month, township, amount_paid::text, payments, persons
 		FROM spending ORDER BY program, month, township`
-	spendSQLPersons = `SELECT program, month, township, person_id, n
-		FROM spending_persons ORDER BY program, month, township, person_id`
+	spendSQLPersons = `SELECT program, fiscal_year, township, person_id, array_to_string(n, ' ')
+		FROM spending_persons ORDER BY program, fiscal_year, township, person_id`
 	spendSQLBudgets = `SELECT program, fiscal_year, allocated::text, spent::text, remaining::text
 		FROM budgets ORDER BY program, fiscal_year`
 )
@@ -46,8 +47,8 @@ func TestSpendingProjection(t *testing.T) {
 			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-03-01 | 星子镇 | 320.00 | 3 | 2"),
 				spendCheck(spendSQLPersons,
-					"living_subsidy | 2024-03-01 | 星子镇 | "+p1+" | 2",
-					"living_subsidy | 2024-03-01 | 星子镇 | "+p2+" | 1"),
+					"living_subsidy | 2024 | 星子镇 | "+p1+" | "+monthCounts(3, 2),
+					"living_subsidy | 2024 | 星子镇 | "+p2+" | "+monthCounts(3, 1)),
 				spendCheck(spendSQLBudgets, "living_subsidy | 2024 | 0.00 | 320.00 | -320.00"),
 			},
 		},
@@ -64,9 +65,8 @@ func TestSpendingProjection(t *testing.T) {
 					"living_subsidy | 2024-02-01 | 星子镇 | 110.00 | 1 | 1",
 					"living_subsidy | 2024-03-01 | 星子镇 | 110.00 | 1 | 1"),
 				spendCheck(spendSQLPersons,
-					"living_subsidy | 2024-02-01 | 星子镇 | "+p1+" | 0",
-					"living_subsidy | 2024-02-01 | 星子镇 | "+p2+" | 1",
-					"living_subsidy | 2024-03-01 | 星子镇 | "+p1+" | 1"),
+					"living_subsidy | 2024 | 星子镇 | "+p1+" | "+monthCounts(2, 0, 3, 1),
+					"living_subsidy | 2024 | 星子镇 | "+p2+" | "+monthCounts(2, 1)),
 				spendCheck(spendSQLBudgets, "living_subsidy | 2024 | 0.00 | 220.00 | -220.00"),
 			},
 		},
@@ -93,7 +93,7 @@ func TestSpendingProjection(t *testing.T) {
 			},
 			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-05-01 | 温泉镇 | 110.00 | 1 | 1"),
-				spendCheck(spendSQLPersons, "living_subsidy | 2024-05-01 | 温泉镇 | "+p1+" | 1"),
+				spendCheck(spendSQLPersons, "living_subsidy | 2024 | 温泉镇 | "+p1+" | "+monthCounts(5, 1)),
 			},
 		},
 		{
@@ -104,6 +104,7 @@ func TestSpendingProjection(t *testing.T) {
 			},
 			then: []prtest.Check{
 				spendCheck(spendSQLSpending, "living_subsidy | 2024-05-01 | 温泉镇 | 0.00 | 0 | 0"),
+				spendCheck(spendSQLPersons, "living_subsidy | 2024 | 温泉镇 | "+string(payP1)+" | "+monthCounts()),
 				spendCheck(spendSQLBudgets, "living_subsidy | 2024 | 0.00 | 0.00 | 0.00"),
 			},
 		},
@@ -119,6 +120,10 @@ func TestSpendingProjection(t *testing.T) {
 					"care_subsidy | 2024-07-01 | 白鹿镇 | 110.00 | 1 | 1",
 					"living_subsidy | 2024-06-01 | 星子镇 | 110.00 | 1 | 1",
 					"living_subsidy | 2024-07-01 | 白鹿镇 | 110.00 | 1 | 1"),
+				spendCheck(spendSQLPersons,
+					"care_subsidy | 2024 | 白鹿镇 | "+p1+" | "+monthCounts(7, 1),
+					"living_subsidy | 2024 | 星子镇 | "+p1+" | "+monthCounts(6, 1),
+					"living_subsidy | 2024 | 白鹿镇 | "+p1+" | "+monthCounts(7, 1)),
 			},
 		},
 		{
@@ -293,6 +298,13 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		n        map[domain.PersonID]int
 	}
 	rows := map[key]*agg{}
+	type pkey struct { // a row of spending_persons
+		program domain.ProgramCode
+		year    int
+		town    string
+		person  domain.PersonID
+	}
+	personRows := map[pkey]*[12]int{}
 	type bkey struct {
 		program domain.ProgramCode
 		year    int
@@ -313,6 +325,10 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 			rows[k] = a
 		}
 		a.n[l.PersonID] += 0 // the person's row exists even if nothing counts
+		pk := pkey{l.Program, l.PaidOn.Year(), l.Township, l.PersonID}
+		if personRows[pk] == nil {
+			personRows[pk] = new([12]int)
+		}
 		b := bkey{l.Program, l.PaidOn.Year()}
 		spent[b] += 0
 		if !x.counted() {
@@ -321,6 +337,7 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		a.fen += l.Amount.Fen()
 		a.payments++
 		a.n[l.PersonID]++
+		personRows[pk][l.PaidOn.Month()-1]++
 		spent[b] += l.Amount.Fen()
 		for _, grp := range []string{"program", "month " + l.PaidOn.Period().String(), "township " + l.Township} {
 			gk := gkey{l.Program, l.PaidOn.Year(), grp}
@@ -341,9 +358,18 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 			if a.n[person] > 0 {
 				persons++
 			}
-			wantPersons = append(wantPersons, fmt.Sprintf("%s | %s | %s | %s | %d", k.program, k.month, k.town, person, a.n[person]))
 		}
 		wantSpending = append(wantSpending, fmt.Sprintf("%s | %s | %s | %s | %d | %d", k.program, k.month, k.town, payFen(a.fen), a.payments, persons))
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(personRows), func(a, b pkey) int {
+		return cmpStrings([]string{string(a.program), fmt.Sprint(a.year), a.town, string(a.person)},
+			[]string{string(b.program), fmt.Sprint(b.year), b.town, string(b.person)})
+	}) {
+		counts := make([]string, 12)
+		for m, c := range personRows[k] {
+			counts[m] = fmt.Sprint(c)
+		}
+		wantPersons = append(wantPersons, fmt.Sprintf("%s | %d | %s | %s | %s", k.program, k.year, k.town, k.person, strings.Join(counts, " ")))
 	}
 	// C collation: byte order, as cmpStrings sorts.
 	prtest.CheckRows(t, q, prtest.Check{SQL: spendSQLSpending, Want: wantSpending})
@@ -425,6 +451,16 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 			}
 		}
 	}
+}
+
+// monthCounts is a spending_persons row's counts as spendSQLPersons shows
+// them, from pairs of month (1–12) and count; other months are 0.
+func monthCounts(monthCount ...int) string {
+	counts := []string{"0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"}
+	for i := 0; i < len(monthCount); i += 2 {
+		counts[monthCount[i]-1] = fmt.Sprint(monthCount[i+1])
+	}
+	return strings.Join(counts, " ")
 }
 
 // cmpStrings compares string tuples bytewise, as COLLATE "C" orders them.

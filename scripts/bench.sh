@@ -341,8 +341,8 @@ work ran on it.
   2026-12-04 both rebuild through bulk loaders (docs/architecture.md,
   "Performance choices"): spending folds the log in memory and writes each
   key once at the end — its totals, and by COPY the person counts that keep
-  "distinct persons" exact (one `spending_persons` row per person, month
-  and township: a million here), the primary key built afterwards; the
+  "distinct persons" exact (then one `spending_persons` row per person,
+  month and township: a million here), the primary key built afterwards; the
   payments register COPYs windows of 65,536 payments in the background and
   builds its secondary indexes once. That took spending from 0.38× to
   0.8–1.2× COPY and payments from 0.37× to 0.5–0.85×. Reading the log was
@@ -364,9 +364,24 @@ work ran on it.
   0.95 s is the final write (sorting the marks 0.07 s, COPY of the million
   `spending_persons` rows 0.4 s, building their key 0.54 s), which cannot
   overlap the reading since a count is final only at the end of the log.
-  The ratio still moves with the floor, which the machine's other load
+  The ratio still moved with the floor, which the machine's other load
   moves more than it moves the rebuild: COPY ran 133,000–216,000 rows/s
-  in the runs of that evening, and spending 1.9–2.1× it.
+  in the runs of that evening, and spending 1.6–2.1× it. On 2026-12-06
+  `spending_persons` became one row per person, program, fiscal year and
+  township with the twelve months' counts in an array (version 2 of the
+  read model): the reports unnest the months, the runner's `Apply` reads
+  and rewrites the row of each person it touches, and a rebuild COPYs a
+  row per person and year rather than per payment — 333,333 rows for the
+  million here, where each person moves township every month (a county's
+  persons rarely move: their share is nearer a twelfth). Spending went
+  from 2.04× COPY (217,402 vs 106,429 events/s, the old schema, medians of
+  3 rounds) to 2.28× and 3.08× in the next two runs of 3 rounds. The
+  price is paid by the incremental path, which now rewrites a person's
+  row where it used to insert one: `BenchmarkSpendingApply` (100,000
+  events, medians of 3) from 116,149 to 101,796 events/s for a payroll's
+  mix and from 68,276 to 45,780 for issues alone in random person order
+  — still a county's month in seconds. A fill factor of 75 % (room for
+  HOT updates) did not change that beyond the noise and was left out.
 - **Look-up p99 (target < 10 ms).** Client, server and PostgreSQL share two
   cores with 32 requests in flight; the floor's own p99 is about 10 ms
   (9.8–10.5 ms in runs on 2026-11-29), and the API's comes on top of it.
@@ -540,7 +555,7 @@ MD
   12 months over events/12 persons and 4 townships, 1,000 events per
   stream) in its store: \`rebuildPostgreSQLProjections\` with a
   \`postgreSQLRawSQLProjection\` whose handler sends, per event, one
-  statement upserting the person's count in spending_persons, the
+  statement upserting the person's count of the month in spending_persons, the
   (program, month, township) totals in spending (persons + 1 when a
   person's count turns positive) and the year's budget row. Emmett calls a
   projection once per event, in a transaction per page of events, and

@@ -30,7 +30,7 @@
 // "spending" read model (the ledger's own DDL, projections/sql/spending.sql)
 // from the whole log with Emmett's rebuildPostgreSQLProjections and a
 // postgreSQLRawSQLProjection: per event, one SQL statement upserts the
-// person's count in spending_persons, the (program, month, township) totals
+// person's count of the month in spending_persons, the (program, month, township) totals
 // in spending (persons +1 when a person's count becomes positive) and the
 // year's budget row. Rate = EVENTS / seconds from start to the consumer
 // stopping at the end of the log; the tables are then checked.
@@ -203,12 +203,14 @@ async function rebuildBench() {
           applied++;
           const l = e.data, sign = e.type === 'payroll.PaymentIssued' ? 1 : -1;
           const month = l.paid_on.slice(0, 7) + '-01', year = Number(l.paid_on.slice(0, 4));
+          const m = Number(l.paid_on.slice(5, 7)); // the month's element of the person's counts
+          const counts = '{' + Array.from({ length: 12 }, (_, i) => (i === m - 1 ? sign : 0)).join(',') + '}';
           const amount = (sign < 0 ? '-' : '') + l.amount;
           return sql(`
             WITH p AS (
-              INSERT INTO spending_persons AS sp (program, month, township, person_id, n) VALUES (%L, %L, %L, %L, %s)
-              ON CONFLICT (program, month, township, person_id) DO UPDATE SET n = sp.n + EXCLUDED.n
-              RETURNING n
+              INSERT INTO spending_persons AS sp (program, fiscal_year, township, person_id, n) VALUES (%L, %s, %L, %L, %L::int[])
+              ON CONFLICT (program, fiscal_year, township, person_id) DO UPDATE SET n[%s] = sp.n[%s] + %s
+              RETURNING n[%s] AS n
             ), s AS (
               INSERT INTO spending AS s (program, month, township, amount_paid, payments, persons)
               SELECT %L, %L, %L, %L::numeric, %s,
@@ -218,7 +220,7 @@ async function rebuildBench() {
             )
             INSERT INTO budgets AS b (program, fiscal_year, allocated, spent) VALUES (%L, %s, 0, %L::numeric)
             ON CONFLICT (program, fiscal_year) DO UPDATE SET spent = b.spent + EXCLUDED.spent`,
-          l.program, month, l.township, l.person_id, sign,
+          l.program, year, l.township, l.person_id, counts, m, m, sign, m,
           l.program, month, l.township, amount, sign, sign, sign,
           l.program, year, amount);
         },
@@ -236,7 +238,7 @@ async function rebuildBench() {
       await consumer.close();
       const got = (await pool.execute.query(rawSql(
         `SELECT coalesce(sum(payments), 0)::int AS payments, coalesce(sum(amount_paid), 0)::text AS paid,
-                (SELECT count(*) FROM spending_persons WHERE n > 0)::int AS person_keys, coalesce(sum(persons), 0)::int AS persons FROM spending`))).rows[0];
+                (SELECT count(*) FROM spending_persons, unnest(n) AS c WHERE c > 0)::int AS person_keys, coalesce(sum(persons), 0)::int AS persons FROM spending`))).rows[0];
       const wantPaid = (events * 100).toFixed(2);
       if (applied !== events || got.payments !== events || got.paid !== wantPaid || got.persons !== got.person_keys || got.persons < persons) {
         throw new Error(`round ${round}: applied ${applied} events, spending holds ${JSON.stringify(got)}; want ${events} payments, ${wantPaid} paid, persons = person keys ≥ ${persons}`);
