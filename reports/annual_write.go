@@ -232,13 +232,18 @@ func annualRows(s AnnualSummary) [][]annualCell {
 	return append(out, r)
 }
 
-func annualCSV(s AnnualSummary) ([]byte, error) {
+func annualCSV(s AnnualSummary) ([]byte, error) { return tableCSV(annualHeader, annualRows(s)) }
+
+// tableCSV writes a header and rows as the reports' CSV: UTF-8 with a
+// byte-order mark (so Excel and WPS read the Chinese names), RFC 4180,
+// CRLF line ends.
+func tableCSV(header []string, rows [][]annualCell) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("\ufeff") // UTF-8 byte-order mark
 	cw := csv.NewWriter(&buf)
 	cw.UseCRLF = true
-	_ = cw.Write(annualHeader)
-	for _, r := range annualRows(s) {
+	_ = cw.Write(header)
+	for _, r := range rows {
 		rec := make([]string, len(r))
 		for i, c := range r {
 			rec[i] = c.String() // catalog names, codes and figures: nothing a person typed
@@ -259,18 +264,49 @@ const (
 	AnnualTotalsSheet = "合计与户类别"
 )
 
-func annualXLSX(s AnnualSummary) (_ []byte, err error) {
+func annualXLSX(s AnnualSummary) ([]byte, error) {
+	var programs, totals [][]annualCell
+	for _, r := range annualRows(s) {
+		if r[annualColSection].text == "program" {
+			programs = append(programs, r)
+		} else {
+			totals = append(totals, r)
+		}
+	}
+	widths := annualWidths()
+	return tableXLSX(
+		sheetSpec{AnnualSheet, annualHeader, widths, programs},
+		sheetSpec{AnnualTotalsSheet, annualHeader, widths, totals})
+}
+
+// sheetSpec is a sheet of a report's workbook: its name, header, the
+// columns' widths and its rows.
+type sheetSpec struct {
+	name   string
+	header []string
+	widths []float64
+	rows   [][]annualCell
+}
+
+// tableXLSX is a workbook of the sheets, in order: each a bold, frozen
+// header, then the rows — counts as number cells, amounts as number cells
+// in the format "0.00".
+func tableXLSX(sheets ...sheetSpec) (_ []byte, err error) {
 	x := excelize.NewFile()
 	defer func() {
 		if cerr := x.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close workbook: %w", cerr)
 		}
 	}()
-	if err := x.SetSheetName("Sheet1", AnnualSheet); err != nil {
-		return nil, fmt.Errorf("name sheet: %w", err)
-	}
-	if _, err := x.NewSheet(AnnualTotalsSheet); err != nil {
-		return nil, fmt.Errorf("add sheet: %w", err)
+	for i, sh := range sheets {
+		if i == 0 {
+			err = x.SetSheetName("Sheet1", sh.name)
+		} else {
+			_, err = x.NewSheet(sh.name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sheet %s: %w", sh.name, err)
+		}
 	}
 	bold, err := x.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	if err != nil {
@@ -280,19 +316,8 @@ func annualXLSX(s AnnualSummary) (_ []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("style: %w", err)
 	}
-	var programs, totals [][]annualCell
-	for _, r := range annualRows(s) {
-		if r[annualColSection].text == "program" {
-			programs = append(programs, r)
-		} else {
-			totals = append(totals, r)
-		}
-	}
-	for _, sh := range []struct {
-		name string
-		rows [][]annualCell
-	}{{AnnualSheet, programs}, {AnnualTotalsSheet, totals}} {
-		if err := annualSheet(x, sh.name, sh.rows, bold, money); err != nil {
+	for _, sh := range sheets {
+		if err := tableSheet(x, sh.name, sh.header, sh.widths, sh.rows, bold, money); err != nil {
 			return nil, fmt.Errorf("sheet %s: %w", sh.name, err)
 		}
 	}
@@ -347,22 +372,32 @@ func annualTableText(s AnnualSummary) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// annualSheet writes the header and rows to the sheet name of x.
-func annualSheet(x *excelize.File, name string, rows [][]annualCell, bold, money int) error {
+// annualWidths are the widths of annualHeader's columns.
+func annualWidths() []float64 {
+	widths := make([]float64, annualColumns)
+	for i := range widths {
+		widths[i] = 14
+		switch i {
+		case annualColYear, annualColSection:
+			widths[i] = 10
+		case annualColCode, annualColName:
+			widths[i] = 24
+		case annualColNameEN:
+			widths[i] = 44
+		}
+	}
+	return widths
+}
+
+// tableSheet writes a header (in bold, frozen) and rows to the sheet name
+// of x, with the columns' widths: counts as number cells, amounts as
+// number cells in the style money.
+func tableSheet(x *excelize.File, name string, header []string, widths []float64, rows [][]annualCell, bold, money int) error {
 	sw, err := x.NewStreamWriter(name)
 	if err != nil {
 		return fmt.Errorf("sheet writer: %w", err)
 	}
-	for i := range annualColumns {
-		width := 14.0
-		switch i {
-		case annualColYear, annualColSection:
-			width = 10
-		case annualColCode, annualColName:
-			width = 24
-		case annualColNameEN:
-			width = 44
-		}
+	for i, width := range widths {
 		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
 			return fmt.Errorf("column width: %w", err)
 		}
@@ -370,11 +405,11 @@ func annualSheet(x *excelize.File, name string, rows [][]annualCell, bold, money
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return fmt.Errorf("freeze header: %w", err)
 	}
-	header := make([]any, len(annualHeader))
-	for i, h := range annualHeader {
-		header[i] = excelize.Cell{StyleID: bold, Value: h}
+	head := make([]any, len(header))
+	for i, h := range header {
+		head[i] = excelize.Cell{StyleID: bold, Value: h}
 	}
-	if err := sw.SetRow("A1", header); err != nil {
+	if err := sw.SetRow("A1", head); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
 	for i, r := range rows {
