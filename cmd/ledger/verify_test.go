@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lushan-dpf/ledger/adapters/postgres"
 	"github.com/lushan-dpf/ledger/adapters/postgres/pgtest"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
@@ -148,6 +149,16 @@ func TestVerifyLedger(t *testing.T) {
 	if pos0 != lastPos {
 		t.Errorf("digest at %s, want at the last event, %s", pos0, lastPos)
 	}
+	// The run is recorded for the auditors' desk.
+	latest, err := postgres.VerifyRuns{Pool: db.Pool}.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest.Problems != 0 || latest.Chains == nil || latest.Chains.Events != nEvents || latest.Chains.Digest.Hex != digest0 ||
+		latest.Chains.Digest.Position.String() != lastPos || len(latest.ReadModels) != len(projections.All()) ||
+		latest.OverpaidMonths == nil || *latest.OverpaidMonths != 0 || latest.RanBy == "" || !json.Valid(latest.Report) {
+		t.Errorf("the recorded run: %+v", latest)
+	}
 	rep := decodeReport(t, must("verify", "--json"))
 	if rep.Problems != 0 || rep.Chains == nil || rep.Chains.Events != nEvents || len(rep.Chains.Broken) != 0 ||
 		rep.Digest == nil || rep.Digest.Hex != digest0 || len(rep.Projections) != len(projections.All()) {
@@ -171,6 +182,11 @@ func TestVerifyLedger(t *testing.T) {
 	out, _, err = run1("verify", "--chains-only", "--expect-digest", digestMid)
 	if err == nil || err.Error() != "verify: 1 problems found" || exitCode(err) != 1 || !strings.Contains(out, "DIGEST DIFFERS: expected "+digestMid) {
 		t.Errorf("--expect-digest with another digest: %v\n%s", err, out)
+	}
+	// A run that found problems is recorded too, without what it skipped.
+	if latest, err = (postgres.VerifyRuns{Pool: db.Pool}).Latest(ctx); err != nil || latest.Problems != 1 || latest.Chains == nil ||
+		len(latest.ReadModels) != 0 || latest.OverpaidMonths != nil {
+		t.Errorf("the run with --chains-only and a wrong digest, as recorded: %+v (%v)", latest, err)
 	}
 
 	// An event's data edited in the store: verify names the stream and
