@@ -60,7 +60,7 @@ func BenchmarkDeskPages(b *testing.B) {
 	persons := app.NewPersons(store)
 	payroll := app.NewPayroll(store, rm, v)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: persons, Loader: persons, Fresh: rm,
-		Payroll: payroll, LookupKey: lookupKey, Log: slog.New(slog.DiscardHandler)})
+		Payroll: payroll, Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool}, LookupKey: lookupKey, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

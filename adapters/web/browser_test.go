@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,10 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lushan-dpf/ledger/adapters/postgres"
+	"github.com/lushan-dpf/ledger/app"
+	"github.com/lushan-dpf/ledger/domain"
 )
 
 // chromium returns the browser the tests drive: LEDGER_CHROMIUM (which
@@ -161,6 +166,34 @@ func TestBrowserAuditorMovesKnownAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The latest run of ledger verify, recorded with the log's real digest.
+	recs, err := f.store.ReadAll(context.Background(), domain.Start, 10_000, domain.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := domain.NewChainChecker()
+	for _, r := range recs {
+		c.Add(r)
+	}
+	none := 0
+	if err := (postgres.VerifyRuns{Pool: f.users.Pool}).Record(context.Background(), app.VerifyRun{FinishedAt: time.Now(), RanBy: "ops.he",
+		Chains:         &app.VerifiedChains{Events: c.Events(), Streams: c.Streams(), Digest: c.Digest()},
+		ReadModels:     []app.VerifiedReadModel{{Name: "entitlements", Status: "running", Events: c.Events()}, {Name: "payments", Status: "running", Events: c.Events()}},
+		OverpaidMonths: &none, Report: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var digest string
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href="/audit"]`)),
+		chromedp.WaitVisible(chromedp.ID("digest")),
+		textOf("#digest", &digest),
+		shot("audit"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(digest, c.Digest().Hex) {
+		t.Errorf("the audit page's digest:\n%s\nwant %s", digest, c.Digest().Hex)
+	}
 	if !strings.Contains(before, "当日没有补贴") || !strings.Contains(before, "之后又记录了 3 条") {
 		t.Errorf("known at 2025-03-04 12:00:\n%s", before)
 	}
@@ -176,16 +209,7 @@ func TestBrowserFinanceMonth(t *testing.T) {
 	f := newDesk(t)
 	ctx, dir := browse(t)
 	shot := screenshot(dir)
-	signIn := func(user string) chromedp.Action[chromedp.Void] {
-		return chromedp.Steps(
-			chromedp.Navigate(f.srv.URL+"/login"),
-			chromedp.WaitVisible(chromedp.ID("user")),
-			chromedp.SendKeys(chromedp.ID("user"), user),
-			chromedp.SendKeys(chromedp.ID("password"), password),
-			chromedp.Submit(chromedp.ID("password")),
-			chromedp.WaitVisible(chromedp.CSS("a.button")),
-		)
-	}
+	signIn := func(user string) chromedp.Action[chromedp.Void] { return signInAs(f, user) }
 	var drafted, approved, batchPath, classified string
 	downloads := t.TempDir()
 	err := chromedp.Do(ctx,
@@ -260,6 +284,8 @@ func TestBrowserFinanceMonth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("reconciliation")),
 		textOf("#reconciliation", &classified),
 		shot("reconciliation"),
+		navigateUntil(f.srv.URL+"/spending?year=2025&group=month", ".chart svg"),
+		shot("spending"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +299,196 @@ func TestBrowserFinanceMonth(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// navigateUntil opens url until the page has an element matching sel
+// (the read models follow the log a moment later), for up to 20 seconds.
+func navigateUntil(url, sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, err := chromedp.Navigate(url)(ctx, t); err != nil {
+				return err
+			}
+			n, err := chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel))(ctx, t)
+			if err != nil || n > 0 {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s never showed %s", url, sel)
+			}
+		}
+	})
+}
+
+// signInAs signs user in through the sign-in page.
+func signInAs(f *deskFixture, user string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS("a.button")),
+	)
+}
+
+// In the browser a caseworker registers a person — the form sent three
+// times (twice more by script, as a double click and the back button
+// would) appends one event — and proposes a care subsidy for another;
+// the clerk's page offers no approval, and the approval's URL refuses the
+// clerk; a form stripped of its CSRF token is refused and appends
+// nothing; an approver sees the proposer and approves, and the page shows
+// the subsidy granted. No page shows a full ID number.
+func TestBrowserRegisterProposeApprove(t *testing.T) {
+	f := newDesk(t)
+	ctx, dir := browse(t)
+	shot := screenshot(dir)
+	id, _ := domain.NewResidentID("360429", domain.MustDate("1975-05-05"), 33)
+	pid := domain.PersonIDFromHash(lookupKey.Hash(id))
+	var pages []string // every page's HTML, checked for full ID numbers
+	keep := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		html, err := chromedp.Evaluate[string]("document.documentElement.outerHTML")(ctx, t)
+		pages = append(pages, html)
+		return err
+	})
+	events := func(p domain.PersonID) int {
+		evs, err := f.store.ReadStream(context.Background(), p.Stream(), domain.Forwards, 0, 1000)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	var resent, registered string
+	err := chromedp.Do(ctx,
+		signInAs(f, "clerk.zhou"),
+		keep,
+		chromedp.Navigate(f.srv.URL+"/persons/new"),
+		chromedp.WaitVisible(chromedp.ID("id_number")),
+		chromedp.SendKeys(chromedp.ID("id_number"), id.Number()),
+		chromedp.SendKeys(chromedp.ID("name"), "孙丽"),
+		chromedp.SendKeys(chromedp.ID("township"), "白鹿镇"),
+		chromedp.SetValue(chromedp.ID("registered_on"), "2025-03-01"),
+		chromedp.Click(chromedp.CSS(`input[name="dibao"]`)),
+		shot("register"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			resent, err = chromedp.Evaluate[string](`(async () => {
+				const body = new URLSearchParams(new FormData(document.querySelector('form[action="/persons"]')));
+				const kinds = [];
+				for (let i = 0; i < 2; i++) {
+					kinds.push((await fetch('/persons', {method: 'POST', body, redirect: 'manual'})).type);
+				}
+				return kinds.join(',');
+			})()`, chromedp.EvalAwaitPromise)(ctx, t)
+			return err
+		}),
+		chromedp.Submit(chromedp.ID("id_number")),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")),
+		textOf("main", &registered),
+		keep,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resent != "opaqueredirect,opaqueredirect" || !strings.Contains(registered, "孙丽") || !strings.Contains(registered, "白鹿镇") {
+		t.Errorf("the form sent by script: %q; the page after registering:\n%s", resent, registered)
+	}
+	if n := events(pid); n != 1 {
+		t.Errorf("the registration sent three times appended %d events", n)
+	}
+
+	before := events(f.pid)
+	var refused, approveForms string
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/persons/"+string(f.pid)),
+		chromedp.WaitVisible(chromedp.ID("effective_from")),
+		chromedp.SetValue(chromedp.ID("program"), "care_subsidy"),
+		chromedp.SetValue(chromedp.ID("effective_from"), "2025-03-01"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`document.querySelector('form[action$="/grants"] input[name="csrf"]').remove() || true`)(ctx, t)
+			return err
+		}),
+		chromedp.Submit(chromedp.ID("effective_from")),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+		textOf("h1", &refused),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused != "请求被拒绝" || events(f.pid) != before {
+		t.Errorf("a form without its CSRF token: %q, %d events appended", refused, events(f.pid)-before)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/persons/"+string(f.pid)),
+		chromedp.WaitVisible(chromedp.ID("effective_from")),
+		chromedp.SetValue(chromedp.ID("program"), "care_subsidy"),
+		chromedp.SetValue(chromedp.ID("effective_from"), "2025-03-01"),
+		shot("grant"),
+		chromedp.Submit(chromedp.ID("effective_from")),
+		chromedp.WaitVisible(chromedp.ID("pending")),
+		shot("grant-proposed"),
+		keep,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			n, err := chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/approve"]').length`)(ctx, t)
+			approveForms = fmt.Sprint(n)
+			return err
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := app.NewPersons(f.store).State(context.Background(), f.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proposal string
+	for id, p := range st.Proposals {
+		if p.Status == domain.ProposalPending && p.Program == domain.ProgramCareSubsidy {
+			proposal = id
+		}
+	}
+	if proposal == "" || approveForms != "0" {
+		t.Fatalf("pending proposal %q; the clerk's page has %s approval forms", proposal, approveForms)
+	}
+	approve := "/persons/" + string(f.pid) + "/grants/" + proposal + "/approve"
+	var status int
+	var after string
+	err = chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) (err error) {
+			status, err = chromedp.Evaluate[int](`fetch('`+approve+`', {method: 'POST', body: new URLSearchParams({
+				csrf: document.querySelector('input[name="csrf"]').value, form: 'clerk-approves'})}).then(r => r.status)`, chromedp.EvalAwaitPromise)(ctx, t)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(".who button")), // sign out
+		chromedp.WaitVisible(chromedp.ID("user")),
+		signInAs(f, "approver.chen"),
+		chromedp.Navigate(f.srv.URL+"/persons/"+string(f.pid)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/approve"] button`)),
+		shot("grant-approval"),
+		keep,
+		chromedp.Click(chromedp.CSS(`form[action$="/approve"] button`)),
+		chromedp.WaitNotPresent(chromedp.ID("pending")),
+		textOf("main", &after),
+		keep,
+		chromedp.Navigate(f.srv.URL+"/password"),
+		chromedp.WaitVisible(chromedp.ID("current")),
+		shot("password"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != 403 {
+		t.Errorf("the clerk posting the approval: %d, want 403", status)
+	}
+	if strings.Count(after, "享受中") != 2 || !strings.Contains(after, "重度残疾人护理补贴") {
+		t.Errorf("after the approval:\n%s", after)
+	}
+	for i, html := range pages {
+		for _, full := range []string{f.id.Number(), id.Number()} {
+			if strings.Contains(html, full) {
+				t.Errorf("page %d shows the full ID number %s", i, full)
+			}
+		}
+	}
+}
 
 // On a phone-sized screen (375×667) the pages fit the width: nothing
 // scrolls sideways but a wide table inside its own box.

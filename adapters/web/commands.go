@@ -222,6 +222,7 @@ var fieldNames = map[string]string{
 	"date_of_death": "死亡日期", "to_township": "迁入乡镇", "effective_on": "生效日期", "effective_to": "截止日期",
 	"reason_code": "原因", "period": "发放月份", "file": "回盘文件", "number": "残疾证号", "issued_on": "发证日期",
 	"valid_until": "有效期至", "category": "残疾类别", "grade": "残疾等级", "household_class": "家庭类别",
+	"year": "年度", "group": "分组", "format": "文件格式",
 }
 
 // plainError says what was refused, naming the field in Chinese.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
@@ -45,10 +47,15 @@ var funcs = template.FuncMap{
 	"reason":     reasonName,
 	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
 	"short":      func(s string) string { return s[:min(12, len(s))] },
+	"signedYuan": signedYuan,
+	// The spending charts' columns (spending.go lays out the rest).
+	"chartLabelEnd": func() int { return chartLabelW - 10 },
+	"chartBarX":     func() int { return chartLabelW },
+	"chartAmountX":  func(w, budget float64) int { return chartLabelW + int(max(w, budget)) + 8 },
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"login", "home", "password", "persons", "person", "register", "history", "payroll", "batch", "error"}
+	names := []string{"login", "home", "password", "persons", "person", "register", "history", "payroll", "batch", "spending", "audit", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
@@ -110,6 +117,18 @@ func yuan(m domain.Money) string {
 		return "-" + out
 	}
 	return out
+}
+
+// signedYuan writes a signed amount (a budget's remainder) as yuan does.
+func signedYuan(d decimal.Decimal) string {
+	m, err := domain.ParseMoney("amount", d.Abs().StringFixed(2))
+	if err != nil {
+		return d.StringFixed(2)
+	}
+	if d.IsNegative() {
+		return "-" + yuan(m)
+	}
+	return yuan(m)
 }
 
 // monthText writes a period as 2025年1月.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
 )
 
 //go:embed templates/*.html
@@ -87,15 +88,18 @@ type PersonQueries interface {
 
 // Deps is what the desk needs.
 type Deps struct {
-	Accounts  Accounts
-	Persons   PersonQueries
-	Commands  PersonCommands
-	Loader    PersonLoader
-	Payroll   PayrollDesk
-	Fresh     Freshness
-	LookupKey domain.LookupKey
-	Log       *slog.Logger
-	Now       func() time.Time
+	Accounts Accounts
+	Persons  PersonQueries
+	Commands PersonCommands
+	Loader   PersonLoader
+	Payroll  PayrollDesk
+	Spending reports.SpendingReadModels
+	// Verifications are the recorded runs of `ledger verify`.
+	Verifications VerifyRecords
+	Fresh         Freshness
+	LookupKey     domain.LookupKey
+	Log           *slog.Logger
+	Now           func() time.Time
 	// IdleTimeout ends a session not used for so long (default 30
 	// minutes).
 	IdleTimeout time.Duration
@@ -161,8 +165,11 @@ func New(d Deps) (http.Handler, error) {
 		r.With(k.only(func(role string) bool { return caseworker(role) || approver(role) })).Post("/persons/{id}/actions/{action}", k.personAction)
 		r.With(k.only(approver)).Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 		r.With(k.only(auditor)).Get("/persons/{id}/history", k.historyPage)
+		r.With(k.only(auditor)).Get("/audit", k.auditPage)
 		r.With(k.only(seesMoney)).Get("/payroll", k.payrollPage)
 		r.With(k.only(seesMoney)).Get("/payroll/batches/{batch}", k.batchPage)
+		r.With(k.only(seesMoney)).Get("/spending", k.spendingPage)
+		r.With(k.only(seesMoney)).Get("/spending/export", k.spendingExport)
 		r.With(k.only(finance)).Post("/payroll/batches", k.draftBatch)
 		r.With(k.only(finance)).Post("/payroll/batches/{batch}/approve", k.approveBatch)
 		r.With(k.only(finance)).Post("/payroll/batches/{batch}/export", k.exportBatch)

@@ -130,7 +130,7 @@ func newDesk(t *testing.T) *deskFixture {
 	rm := projections.ReadModels{Q: db.Pool, Store: store}
 	deskPersons := app.NewPersons(store)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
-		Payroll:   app.NewPayroll(store, rm, v),
+		Payroll: app.NewPayroll(store, rm, v), Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool},
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -563,6 +563,50 @@ func TestFinanceMonth(t *testing.T) {
 			t.Errorf("the classification lacks %s:\n%s", want, classified.body)
 		}
 	}
+
+	// The spending page counts March's payments, paid on the 20th, net of
+	// the failed one, for the one person paid; the CSV says the same.
+	paid := total.Less(failed)
+	want := "<td>2025年3月</td><td class=\"num\">" + yuanText(paid) + "</td><td class=\"num\">13</td><td class=\"num\">1</td>"
+	spend := eventually(t, func() page { return wu.get("/spending?year=2025&group=month") }, want)
+	if !strings.Contains(spend.body, "<svg") || !strings.Contains(spend.body, "2025年支出（按月份）") {
+		t.Errorf("the spending page has no chart:\n%s", spend.body)
+	}
+	csv := wu.get("/spending/export?year=2025&group=month&format=csv")
+	if csv.status != 200 || !strings.Contains(csv.header.Get("Content-Disposition"), `filename="spending-2025-month.csv"`) ||
+		!strings.Contains(csv.body, "2025,spending,living_subsidy,困难残疾人生活补贴,2025-03,,"+paid.String()+",13,1,,,\r\n") {
+		t.Errorf("the spending CSV: %d %v\n%s", csv.status, csv.header, csv.body)
+	}
+	xlsx := wu.get("/spending/export?year=2025&group=township&format=xlsx")
+	if xlsx.status != 200 || !strings.HasPrefix(xlsx.body, "PK") || !strings.Contains(xlsx.header.Get("Content-Disposition"), "spending-2025-township.xlsx") {
+		t.Errorf("the spending XLSX: %d %v", xlsx.status, xlsx.header)
+	}
+	for path, want := range map[string]string{
+		"/spending?year=20x5":                   "year",
+		"/spending?group=week":                  "group",
+		"/spending/export?year=2025&format=pdf": "format",
+	} {
+		if p := wu.get(path); p.status != http.StatusBadRequest || !strings.Contains(p.body, want) {
+			t.Errorf("%s: %d, want 400 naming %s\n%s", path, p.status, want, p.body)
+		}
+	}
+	if p := clerk.get("/spending"); p.status != http.StatusForbidden {
+		t.Errorf("a clerk opening the spending page: %d", p.status)
+	}
+}
+
+// eventually gets a page until it contains want (the read models follow
+// the log a moment later), for up to 20 seconds.
+func eventually(t *testing.T, get func() page, want string) page {
+	t.Helper()
+	var p page
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if p = get(); p.status == 200 && strings.Contains(p.body, want) {
+			return p
+		}
+	}
+	t.Fatalf("the page never showed %s: %d\n%s", want, p.status, p.body)
+	return p
 }
 
 // upload posts a multipart form with a file.
@@ -668,5 +712,53 @@ func TestCaseworkerActions(t *testing.T) {
 	auditor.signIn("audit.sun", password)
 	if p := auditor.post(path+"/actions/death", url.Values{"csrf": {csrfOf(t, auditor.get(path))}, "form": {"0123456789abcdef0123"}, "date_of_death": {"2025-06-10"}}); p.status != http.StatusForbidden {
 		t.Errorf("an auditor recording a death: %d", p.status)
+	}
+}
+
+// The auditor's page shows the latest run of ledger verify as recorded:
+// none yet, then a clean run with its digest, then one with problems. A
+// clerk may not open it.
+func TestAuditPage(t *testing.T) {
+	f := newDesk(t)
+	ctx := context.Background()
+	auditor := f.browser()
+	auditor.signIn("audit.sun", password)
+	if p := auditor.get("/audit"); p.status != 200 || !strings.Contains(p.body, "还没有核验记录") {
+		t.Fatalf("the audit page before any run: %d\n%s", p.status, p.body)
+	}
+	runs := postgres.VerifyRuns{Pool: f.users.Pool}
+	hex := strings.Repeat("ab", 32)
+	none := 0
+	clean := app.VerifyRun{FinishedAt: time.Date(2025, 3, 6, 1, 30, 0, 0, time.UTC), RanBy: "ops.he",
+		Chains:     &app.VerifiedChains{Events: 1234, Streams: 56, Digest: domain.Digest{Position: domain.Position{Commit: 9, Prepare: 3}, Events: 1234, Hex: hex}},
+		ReadModels: []app.VerifiedReadModel{{Name: "entitlements", Status: "running", Events: 1234}}, OverpaidMonths: &none, Report: []byte(`{"problems":0}`)}
+	if err := runs.Record(ctx, clean); err != nil {
+		t.Fatal(err)
+	}
+	p := auditor.get("/audit")
+	for _, want := range []string{"未发现问题", "2025年3月6日 09:30:00", "ops.he", hex, "1234 条，56 个事件流", "全部完好",
+		"<code>entitlements</code>", "与重建结果一致", "没有任何月份发放超过应发金额"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the audit page after a clean run lacks %q:\n%s", want, p.body)
+		}
+	}
+	overpaid := 2
+	bad := clean
+	bad.Problems, bad.OverpaidMonths = 5, &overpaid
+	bad.Chains = &app.VerifiedChains{Events: 1240, Streams: 56, Broken: 1, Digest: clean.Chains.Digest}
+	bad.ReadModels = []app.VerifiedReadModel{{Name: "entitlements", Status: "running", Events: 1240, Problems: 2}}
+	if err := runs.Record(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	p = auditor.get("/audit")
+	for _, want := range []string{"发现 5 个问题", "1 个事件流的哈希链断裂", "2 处不一致", "2 个月份发放超过应发金额"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the audit page after a run with problems lacks %q:\n%s", want, p.body)
+		}
+	}
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	if p := clerk.get("/audit"); p.status != http.StatusForbidden {
+		t.Errorf("a clerk opening the audit page: %d", p.status)
 	}
 }

@@ -132,7 +132,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	pages, err := web.New(web.Deps{
 		Accounts: desk.Accounts{Users: postgres.Users{Pool: d.pool}}, Persons: projections.ReadModels{Q: d.pool, Store: d.store},
 		Commands: persons, Loader: persons, Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
-		Payroll:   app.NewPayroll(d.store, projections.ReadModels{Q: d.pool, Store: d.store}, d.cfg.vault()),
+		Payroll:  app.NewPayroll(d.store, projections.ReadModels{Q: d.pool, Store: d.store}, d.cfg.vault()),
+		Spending: projections.ReadModels{Q: d.pool, Store: d.store}, Verifications: postgres.VerifyRuns{Pool: d.pool},
 		LookupKey: d.cfg.lookupKey(), Log: d.log,
 	})
 	if err != nil {
