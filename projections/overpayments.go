@@ -179,3 +179,63 @@ func Claim(ctx context.Context, q Querier, claimID string) (domain.OverpaymentCl
 	rem, err := parseSigned(remaining)
 	return c, rem, err
 }
+
+// ClaimRow is a claim with what was recovered, written off and cancelled
+// of it, and what it still asks; Name and Township are the person's, from
+// the register ("" when erased or not projected yet).
+type ClaimRow struct {
+	Claim                            domain.OverpaymentClaimed
+	Name, Township                   string
+	Recovered, WrittenOff, Cancelled domain.Money
+	Remaining                        domain.Money
+}
+
+// Claims lists the claims — only those still asking something when open
+// — newest month first, limit from offset, and how many there are in all.
+func Claims(ctx context.Context, q Querier, open bool, limit, offset int) ([]ClaimRow, int, error) {
+	var total int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM overpayment_claims
+		WHERE NOT $1 OR amount - recovered - written_off - cancelled > 0`, open).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("claims: %w", err)
+	}
+	rows, err := q.Query(ctx, `
+SELECT c.claim_id, c.person_id, c.program, c.period, c.amount::text, c.refs, c.claimed_on,
+    c.recovered::text, c.written_off::text, c.cancelled::text, (c.amount - c.recovered - c.written_off - c.cancelled)::text,
+    coalesce(p.name, ''), coalesce(p.township, '')
+FROM overpayment_claims c LEFT JOIN persons p USING (person_id)
+WHERE NOT $1 OR c.amount - c.recovered - c.written_off - c.cancelled > 0
+ORDER BY c.period DESC, c.claim_id
+LIMIT $2 OFFSET $3`, open, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("claims: %w", err)
+	}
+	defer rows.Close()
+	var out []ClaimRow
+	for rows.Next() {
+		var (
+			r                                                 ClaimRow
+			person, program                                   string
+			period, claimedOn                                 time.Time
+			amount, recovered, writtenOff, cancelled, remains string
+		)
+		if err := rows.Scan(&r.Claim.ClaimID, &person, &program, &period, &amount, &r.Claim.References, &claimedOn,
+			&recovered, &writtenOff, &cancelled, &remains, &r.Name, &r.Township); err != nil {
+			return nil, 0, fmt.Errorf("claims: %w", err)
+		}
+		r.Claim.PersonID, r.Claim.Program = domain.PersonID(person), domain.ProgramCode(program)
+		r.Claim.Period, r.Claim.ClaimedOn = domain.DateOf(period).Period(), domain.DateOf(claimedOn)
+		for _, m := range []struct {
+			into *domain.Money
+			text string
+		}{{&r.Claim.Amount, amount}, {&r.Recovered, recovered}, {&r.WrittenOff, writtenOff}, {&r.Cancelled, cancelled}, {&r.Remaining, remains}} {
+			if *m.into, err = parseSigned(m.text); err != nil {
+				return nil, 0, fmt.Errorf("claim %s: %w", r.Claim.ClaimID, err)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("claims: %w", err)
+	}
+	return out, total, nil
+}

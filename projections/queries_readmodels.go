@@ -165,6 +165,12 @@ func (r ReadModels) Spending(ctx context.Context, year int, groupBy string) ([]S
 	return rows, readErr(ctx, err)
 }
 
+// Claims is Claims on r's querier.
+func (r ReadModels) Claims(ctx context.Context, open bool, limit, offset int) ([]ClaimRow, int, error) {
+	rows, total, err := Claims(ctx, r.Q, open, limit, offset)
+	return rows, total, readErr(ctx, err)
+}
+
 // ProgramMonths is ProgramMonths on r's querier.
 func (r ReadModels) ProgramMonths(ctx context.Context, program domain.ProgramCode, year int) ([]ProgramMonth, error) {
 	months, err := ProgramMonths(ctx, r.Q, program, year)

@@ -21,6 +21,7 @@ import (
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/internal/benchenv"
 	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
 	"github.com/lushan-dpf/ledger/seed"
 )
 
@@ -60,7 +61,8 @@ func BenchmarkDeskPages(b *testing.B) {
 	persons := app.NewPersons(store)
 	payroll := app.NewPayroll(store, rm, v)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: persons, Loader: persons, Fresh: rm,
-		Payroll: payroll, Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool}, LookupKey: lookupKey, Log: slog.New(slog.DiscardHandler)})
+		Payroll: payroll, Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool},
+		Claims: rm, Notices: app.NewNotices(store), NoticeSource: reports.NoticeSource{Changelog: rm, Store: store}, LookupKey: lookupKey, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -166,6 +166,7 @@ func TestBrowserAuditorMovesKnownAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	issueNotice(t, f)
 	// The latest run of ledger verify, recorded with the log's real digest.
 	recs, err := f.store.ReadAll(context.Background(), domain.Start, 10_000, domain.Filter{})
 	if err != nil {
@@ -188,6 +189,9 @@ func TestBrowserAuditorMovesKnownAt(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("digest")),
 		textOf("#digest", &digest),
 		shot("audit"),
+		chromedp.Click(chromedp.CSS(`a[href="/notices"]`)),
+		chromedp.WaitVisible(chromedp.ID("notices")),
+		shot("notices"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +293,29 @@ func TestBrowserFinanceMonth(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A death recorded late; the next draft claims the months paid after it.
+	if _, err := app.NewPersons(f.store).Execute(context.Background(), f.pid, domain.CommandMeta{CommandID: "death", Actor: "clerk.zhou", Role: "clerk",
+		Now: time.Date(2025, 4, 2, 9, 0, 0, 0, domain.BusinessZone)}, domain.RecordDeath{DateOfDeath: domain.MustDate("2025-01-10")}); err != nil {
+		t.Fatal(err)
+	}
+	var claims string
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/payroll"),
+		chromedp.WaitVisible(chromedp.ID("period")),
+		chromedp.SetValue(chromedp.ID("period"), "2025-04"),
+		chromedp.Submit(chromedp.ID("period")),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+		navigateUntil(f.srv.URL+"/payroll/claims", "#claims"),
+		chromedp.Click(chromedp.CSS("#claims details summary")),
+		shot("claims"),
+		textOf("#claims", &claims),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(claims, "钱芳") || !strings.Contains(claims, "2025年3月") {
+		t.Errorf("the claims after a late death:\n%s", claims)
 	}
 	if drafted != "待审批" || approved != "已批准发放" || n != 14 {
 		t.Errorf("drafted %q, approved %q, %d lines in the bank file", drafted, approved, n)

@@ -25,6 +25,7 @@ type PayrollDesk interface {
 	Approve(ctx context.Context, meta domain.CommandMeta, batchID string) (app.ApproveResult, error)
 	Export(ctx context.Context, meta domain.CommandMeta, req app.ExportRequest) (app.ExportResult, error)
 	Reconcile(ctx context.Context, meta domain.CommandMeta, req app.ReconcileRequest) (app.ReconcileResult, error)
+	SettleClaim(ctx context.Context, meta domain.CommandMeta, req app.SettleClaimRequest) (app.SettleClaimResult, error)
 	Batches(ctx context.Context, program domain.ProgramCode) ([]domain.Batch, error)
 	Batch(ctx context.Context, batchID string) (domain.Batch, error)
 }

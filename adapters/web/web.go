@@ -27,6 +27,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
 	"github.com/lushan-dpf/ledger/reports"
@@ -96,10 +97,15 @@ type Deps struct {
 	Spending reports.SpendingReadModels
 	// Verifications are the recorded runs of `ledger verify`.
 	Verifications VerifyRecords
-	Fresh         Freshness
-	LookupKey     domain.LookupKey
-	Log           *slog.Logger
-	Now           func() time.Time
+	// Notices are the change notices issued, whose files NoticeSource
+	// produces again.
+	Notices      NoticeArchive
+	Claims       ClaimQueries
+	NoticeSource app.NoticeSource
+	Fresh        Freshness
+	LookupKey    domain.LookupKey
+	Log          *slog.Logger
+	Now          func() time.Time
 	// IdleTimeout ends a session not used for so long (default 30
 	// minutes).
 	IdleTimeout time.Duration
@@ -166,10 +172,14 @@ func New(d Deps) (http.Handler, error) {
 		r.With(k.only(approver)).Post("/persons/{id}/grants/{proposal}/{decision}", k.decideGrant)
 		r.With(k.only(auditor)).Get("/persons/{id}/history", k.historyPage)
 		r.With(k.only(auditor)).Get("/audit", k.auditPage)
+		r.With(k.only(readsNotices)).Get("/notices", k.noticesPage)
+		r.With(k.only(readsNotices)).Get("/notices/{department}/{notice}/file", k.noticeFile)
 		r.With(k.only(seesMoney)).Get("/payroll", k.payrollPage)
 		r.With(k.only(seesMoney)).Get("/payroll/batches/{batch}", k.batchPage)
 		r.With(k.only(seesMoney)).Get("/spending", k.spendingPage)
 		r.With(k.only(seesMoney)).Get("/spending/export", k.spendingExport)
+		r.With(k.only(seesMoney)).Get("/payroll/claims", k.claimsPage)
+		r.With(k.only(finance)).Post("/payroll/claims/{claim}/{action}", k.settleClaim)
 		r.With(k.only(finance)).Post("/payroll/batches", k.draftBatch)
 		r.With(k.only(finance)).Post("/payroll/batches/{batch}/approve", k.approveBatch)
 		r.With(k.only(finance)).Post("/payroll/batches/{batch}/export", k.exportBatch)

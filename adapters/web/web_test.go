@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
 	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
 )
 
 var lookupKey = domain.LookupKey("web-desk-test-lookup-key-0123456789")
@@ -131,6 +133,7 @@ func newDesk(t *testing.T) *deskFixture {
 	deskPersons := app.NewPersons(store)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
 		Payroll: app.NewPayroll(store, rm, v), Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool},
+		Claims: rm, Notices: app.NewNotices(store), NoticeSource: reports.NoticeSource{Changelog: rm, Store: store},
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -593,6 +596,58 @@ func TestFinanceMonth(t *testing.T) {
 	if p := clerk.get("/spending"); p.status != http.StatusForbidden {
 		t.Errorf("a clerk opening the spending page: %d", p.status)
 	}
+
+	// A death recorded late: the months paid after it are claimed back.
+	// Finance recovers part of a claim and writes the rest off, with a
+	// reason (refused without one, and beyond what the claim asks).
+	if _, err := app.NewPersons(f.store).Execute(context.Background(), f.pid, domain.CommandMeta{CommandID: "death", Actor: "clerk.zhou", Role: "clerk",
+		Now: time.Date(2025, 4, 2, 9, 0, 0, 0, domain.BusinessZone)}, domain.RecordDeath{DateOfDeath: domain.MustDate("2025-01-10")}); err != nil {
+		t.Fatal(err)
+	}
+	// The next month's draft records the claims first (as ledger payroll run does).
+	pay = wu.get("/payroll")
+	wu.post("/payroll/batches", url.Values{"csrf": {csrfOf(t, pay)}, "form": {formKeyFrom(t, pay)}, "program": {"living_subsidy"}, "period": {"2025-04"}})
+	claims := eventually(t, func() page { return wu.get("/payroll/claims") }, "2025年3月")
+	claimID := regexp.MustCompile(`action="/payroll/claims/([^/"]+)/recover"`).FindStringSubmatch(claims.body)
+	if claimID == nil || !strings.Contains(claims.body, "钱芳") {
+		t.Fatalf("the claims page after a late death:\n%s", claims.body)
+	}
+	base := "/payroll/claims/" + claimID[1]
+	form := func(p page, v url.Values) url.Values {
+		v.Set("csrf", csrfOf(t, p))
+		v.Set("form", formKeyFrom(t, p))
+		return v
+	}
+	if p := wu.post(base+"/recover", form(claims, url.Values{"amount": {"99999.00"}})); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "金额有误") {
+		t.Errorf("recovering more than the claim asks: %d\n%s", p.status, p.body)
+	}
+	if p := wu.post(base+"/write-off", form(claims, url.Values{"amount": {"10.00"}})); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "理由有误") {
+		t.Errorf("a write-off without a reason: %d\n%s", p.status, p.body)
+	}
+	recover := form(claims, url.Values{"amount": {"10.00"}})
+	for range 2 { // sent twice: recorded once
+		if p := wu.post(base+"/recover", recover); p.status != http.StatusSeeOther {
+			t.Fatalf("recover: %d\n%s", p.status, p.body)
+		}
+	}
+	claims = wu.get("/payroll/claims?done=recover")
+	if !strings.Contains(claims.body, "已登记追回") || !strings.Contains(claims.body, "<td class=\"num\">¥10.00</td>") {
+		t.Errorf("the claims page after recovering ¥10.00 (twice sent):\n%s", claims.body)
+	}
+	rest := regexp.MustCompile(`id="writeoff-` + regexp.QuoteMeta(claimID[1]) + `" name="amount"[^>]*value="([0-9.]+)"`).FindStringSubmatch(claims.body)
+	if rest == nil {
+		t.Fatalf("no write-off form for %s:\n%s", claimID[1], claims.body)
+	}
+	if p := wu.post(base+"/write-off", form(claims, url.Values{"amount": {rest[1]}, "reason": {"家属无力偿还"}})); p.status != http.StatusSeeOther {
+		t.Fatalf("write-off: %d\n%s", p.status, p.body)
+	}
+	all := wu.get("/payroll/claims?all=1")
+	if !strings.Contains(all.body, "已结清") {
+		t.Errorf("the settled claim among all claims:\n%s", all.body)
+	}
+	if p := clerk.get("/payroll/claims"); p.status != http.StatusForbidden {
+		t.Errorf("a clerk opening the claims: %d", p.status)
+	}
 }
 
 // eventually gets a page until it contains want (the read models follow
@@ -760,5 +815,57 @@ func TestAuditPage(t *testing.T) {
 	clerk.signIn("clerk.zhou", password)
 	if p := clerk.get("/audit"); p.status != http.StatusForbidden {
 		t.Errorf("a clerk opening the audit page: %d", p.status)
+	}
+}
+
+// The change-notice archive lists the notices issued and gives each file
+// again, the same bytes as recorded; finance may not open it.
+func TestNoticeArchive(t *testing.T) {
+	f := newDesk(t)
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	if p := clerk.get("/notices"); p.status != 200 || !strings.Contains(p.body, "还没有发出过变更通知") {
+		t.Fatalf("the archive before any notice: %d\n%s", p.status, p.body)
+	}
+	issued := issueNotice(t, f)
+	if issued.Notice.Rows == 0 {
+		t.Fatalf("the notice has no rows: %+v", issued.Notice)
+	}
+	p := clerk.get("/notices")
+	for _, want := range []string{issued.Notice.NoticeID, "民政局", "2025年3月1日至2025年3月9日", issued.Notice.FileSHA256[:12]} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the archive lacks %q:\n%s", want, p.body)
+		}
+	}
+	file := clerk.get("/notices/civil_affairs/" + issued.Notice.NoticeID + "/file")
+	if file.status != 200 || file.body != string(issued.File) || file.header.Get("X-Ledger-File-SHA256") != issued.Notice.FileSHA256 ||
+		!strings.Contains(file.header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("the notice's file: %d %v\n%s", file.status, file.header, file.body)
+	}
+	if p := clerk.get("/notices/civil_affairs/no-such-notice/file"); p.status != http.StatusNotFound {
+		t.Errorf("an unknown notice: %d", p.status)
+	}
+	fin := f.browser()
+	fin.signIn("fin.wu", password)
+	if p := fin.get("/notices"); p.status != http.StatusForbidden {
+		t.Errorf("finance opening the archive: %d", p.status)
+	}
+}
+
+// issueNotice issues the civil affairs' change notice of 1 to 9 March 2025
+// on the 10th, once the changelog has caught up with the fixture.
+func issueNotice(t *testing.T, f *deskFixture) app.ChangesIssued {
+	t.Helper()
+	src := reports.NoticeSource{Changelog: projections.ReadModels{Q: f.users.Pool, Store: f.store}, Store: f.store}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		issued, err := app.NewNotices(f.store).IssueChanges(context.Background(), src, domain.CommandMeta{CommandID: "n-1", Actor: "clerk.zhou", Role: "clerk",
+			Now: time.Date(2025, 3, 10, 9, 0, 0, 0, domain.BusinessZone)},
+			app.ChangesRequest{Department: domain.DepartmentCivilAffairs, From: domain.MustDate("2025-03-01"), To: domain.MustDate("2025-03-09"), Format: "csv"})
+		if err == nil {
+			return issued
+		}
+		if !errors.Is(err, domain.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/lushan-dpf/ledger/adapters/web"
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/projections"
+	"github.com/lushan-dpf/ledger/reports"
 )
 
 // writeMetrics writes the runner's progress and, from the database, each
@@ -134,6 +135,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		Commands: persons, Loader: persons, Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
 		Payroll:  app.NewPayroll(d.store, projections.ReadModels{Q: d.pool, Store: d.store}, d.cfg.vault()),
 		Spending: projections.ReadModels{Q: d.pool, Store: d.store}, Verifications: postgres.VerifyRuns{Pool: d.pool},
+		Claims: projections.ReadModels{Q: d.pool, Store: d.store}, Notices: app.NewNotices(d.store), NoticeSource: reports.NoticeSource{Changelog: projections.ReadModels{Q: d.pool, Store: d.store}, Store: d.store},
 		LookupKey: d.cfg.lookupKey(), Log: d.log,
 	})
 	if err != nil {
