@@ -288,6 +288,10 @@ func TestBrowserFinanceMonth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("reconciliation")),
 		textOf("#reconciliation", &classified),
 		shot("reconciliation"),
+		chromedp.Navigate(f.srv.URL+batchPath),
+		chromedp.Click(chromedp.ID("lines")),
+		chromedp.WaitVisible(chromedp.ID("batch-lines")),
+		shot("lines"),
 		navigateUntil(f.srv.URL+"/spending?year=2025&group=month", ".chart svg"),
 		shot("spending"),
 	)

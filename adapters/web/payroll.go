@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -28,6 +29,7 @@ type PayrollDesk interface {
 	SettleClaim(ctx context.Context, meta domain.CommandMeta, req app.SettleClaimRequest) (app.SettleClaimResult, error)
 	Batches(ctx context.Context, program domain.ProgramCode) ([]domain.Batch, error)
 	Batch(ctx context.Context, batchID string) (domain.Batch, error)
+	Report(ctx context.Context, batchID string) (domain.BatchReport, error)
 }
 
 // finance acts on payrolls; seesMoney may look at them.
@@ -188,4 +190,68 @@ func (k *desk) afterBatch(w http.ResponseWriter, r *http.Request, id string, err
 	default:
 		k.failErr(w, r, err)
 	}
+}
+
+// The lines of a batch, to review before approving and after the bank's
+// return: all of them, or only the exceptions — arrears and reissues (not
+// this month's regular payment), lines withheld at approval (no longer
+// owed), failed (reissued by the next batch), reversed or rejected — from
+// the batch's report (app.Payroll.Report), 50 a page.
+
+var kindNames = map[domain.PaymentKind]string{domain.PaymentRegular: "当月", domain.PaymentArrears: "补发", domain.PaymentReissue: "重发"}
+
+var lineStatusNames = map[string]string{
+	"drafted": "待批准", "withheld": "暂缓（已不应发）", "rejected": "随批次退回", "issued": "已发放，待回盘",
+	"settled": "银行已确认", "failed": "发放失败（下一批次重发）", "reversed": "已冲回",
+}
+
+// exceptional: a line a reviewer should look at.
+func exceptional(l domain.BatchReportLine) bool {
+	switch l.Status {
+	case "withheld", "rejected", "failed", "reversed":
+		return true
+	}
+	return l.Kind != domain.PaymentRegular
+}
+
+type linesData struct {
+	Report           domain.BatchReport
+	Lines            []lineRow
+	Exceptions       bool
+	Page, Pages, All int
+}
+
+type lineRow struct {
+	domain.BatchReportLine
+	Name, Kind, Status string
+}
+
+func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "batch")
+	rep, err := k.Payroll.Report(r.Context(), id)
+	if err != nil {
+		k.failErr(w, r, err)
+		return
+	}
+	d := linesData{Report: rep, Exceptions: r.URL.Query().Get("show") != "all", Page: 1}
+	lines := rep.Lines
+	if d.Exceptions {
+		lines = slices.DeleteFunc(slices.Clone(lines), func(l domain.BatchReportLine) bool { return !exceptional(l) })
+	}
+	d.All, d.Pages = len(lines), max((len(lines)+pageSize-1)/pageSize, 1)
+	if v := r.URL.Query().Get("page"); v != "" {
+		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 || d.Page > d.Pages {
+			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page between 1 and %d", v, d.Pages)))
+			return
+		}
+	}
+	for _, l := range lines[(d.Page-1)*pageSize : min(d.Page*pageSize, len(lines))] {
+		row := lineRow{BatchReportLine: l, Kind: kindNames[l.Kind], Status: lineStatusNames[l.Status]}
+		if p, err := k.Persons.PersonByID(r.Context(), l.PersonID); err == nil {
+			row.Name = p.Name
+		}
+		d.Lines = append(d.Lines, row)
+	}
+	p, _ := domain.LookupProgram(rep.Program)
+	k.render(w, r, http.StatusOK, "lines", p.Name+" · "+monthText(rep.Period)+" · 逐笔", d)
 }

@@ -55,7 +55,7 @@ var funcs = template.FuncMap{
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"login", "home", "password", "persons", "person", "register", "history", "payroll", "batch", "spending", "audit", "notices", "claims", "error"}
+	names := []string{"login", "home", "password", "persons", "person", "register", "history", "payroll", "batch", "spending", "audit", "notices", "claims", "lines", "error"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		t, err := template.New(n+".html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")

@@ -176,6 +176,7 @@ func New(d Deps) (http.Handler, error) {
 		r.With(k.only(readsNotices)).Get("/notices/{department}/{notice}/file", k.noticeFile)
 		r.With(k.only(seesMoney)).Get("/payroll", k.payrollPage)
 		r.With(k.only(seesMoney)).Get("/payroll/batches/{batch}", k.batchPage)
+		r.With(k.only(seesMoney)).Get("/payroll/batches/{batch}/lines", k.batchLines)
 		r.With(k.only(seesMoney)).Get("/spending", k.spendingPage)
 		r.With(k.only(seesMoney)).Get("/spending/export", k.spendingExport)
 		r.With(k.only(seesMoney)).Get("/payroll/claims", k.claimsPage)

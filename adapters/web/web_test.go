@@ -567,6 +567,19 @@ func TestFinanceMonth(t *testing.T) {
 		}
 	}
 
+	// The batch's lines: all 14, the failed one marked for reissue; the
+	// exceptions leave out regular lines that were paid.
+	all := wu.get(batchURL + "/lines?show=all")
+	failedRow := regexp.MustCompile(`<code>` + refs[0] + `</code>.*?</tr>`).FindString(strings.ReplaceAll(all.body, "\n", " "))
+	if all.status != 200 || !strings.Contains(all.body, "共 14 笔") || !strings.Contains(failedRow, "发放失败（下一批次重发）") {
+		t.Errorf("all the batch's lines: %d (failed row %q)\n%s", all.status, failedRow, all.body)
+	}
+	exc := wu.get(batchURL + "/lines")
+	if n := strings.Count(exc.body, "<tr><td><code>"); exc.status != 200 || !strings.Contains(exc.body, refs[0]) || n < 13 || n > 14 ||
+		strings.Count(exc.body, "<td>当月</td>") > 1 || !strings.Contains(exc.body, "<td>补发</td>") {
+		t.Errorf("the batch's exceptions (%d rows):\n%s", n, exc.body)
+	}
+
 	// The spending page counts March's payments, paid on the 20th, net of
 	// the failed one, for the one person paid; the CSV says the same.
 	paid := total.Less(failed)
@@ -641,8 +654,7 @@ func TestFinanceMonth(t *testing.T) {
 	if p := wu.post(base+"/write-off", form(claims, url.Values{"amount": {rest[1]}, "reason": {"家属无力偿还"}})); p.status != http.StatusSeeOther {
 		t.Fatalf("write-off: %d\n%s", p.status, p.body)
 	}
-	all := wu.get("/payroll/claims?all=1")
-	if !strings.Contains(all.body, "已结清") {
+	if all := wu.get("/payroll/claims?all=1"); !strings.Contains(all.body, "已结清") {
 		t.Errorf("the settled claim among all claims:\n%s", all.body)
 	}
 	if p := clerk.get("/payroll/claims"); p.status != http.StatusForbidden {
