@@ -80,6 +80,12 @@ func checkDate(field string, d Date, now time.Time) error {
 	return nil
 }
 
+// CheckText is the rule for free text a person types (a name, a
+// township): required, valid UTF-8 without control characters, no
+// leading or trailing spaces, at most max characters. Forms check as one
+// types with it; the commands check with it again.
+func CheckText(field, s string, max int) error { return checkText(field, s, max) }
+
 // checkText requires a non-empty, trimmed, printable string of at most max
 // characters. The error never repeats the value, which may be personal.
 func checkText(field, s string, max int) error {

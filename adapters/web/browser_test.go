@@ -388,13 +388,20 @@ func TestBrowserRegisterProposeApprove(t *testing.T) {
 		}
 		return len(evs)
 	}
-	var resent, registered string
+	var resent, registered, halfNumber string
 	err := chromedp.Do(ctx,
 		signInAs(f, "clerk.zhou"),
 		keep,
 		chromedp.Navigate(f.srv.URL+"/persons/new"),
 		chromedp.WaitVisible(chromedp.ID("id_number")),
-		chromedp.SendKeys(chromedp.ID("id_number"), id.Number()),
+		// Checked as one types: half a number is refused in plain words,
+		// the whole one is not.
+		chromedp.SendKeys(chromedp.ID("id_number"), id.Number()[:10]),
+		chromedp.WaitVisible(chromedp.CSS("#id_number-msg .error")),
+		textOf("#id_number-msg", &halfNumber),
+		shot("register-checking"),
+		chromedp.SendKeys(chromedp.ID("id_number"), id.Number()[10:]),
+		chromedp.WaitNotPresent(chromedp.CSS("#id_number-msg .error")),
 		chromedp.SendKeys(chromedp.ID("name"), "孙丽"),
 		chromedp.SendKeys(chromedp.ID("township"), "白鹿镇"),
 		chromedp.SetValue(chromedp.ID("registered_on"), "2025-03-01"),
@@ -424,6 +431,9 @@ func TestBrowserRegisterProposeApprove(t *testing.T) {
 	}
 	if n := events(pid); n != 1 {
 		t.Errorf("the registration sent three times appended %d events", n)
+	}
+	if !strings.Contains(halfNumber, "身份证号有误") {
+		t.Errorf("half an ID number typed: %q", halfNumber)
 	}
 
 	before := events(f.pid)

@@ -48,6 +48,8 @@ var funcs = template.FuncMap{
 	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
 	"short":      func(s string) string { return s[:min(12, len(s))] },
 	"signedYuan": signedYuan,
+	"check":      check,
+	"msg":        msg,
 	// The spending charts' columns (spending.go lays out the rest).
 	"chartLabelEnd": func() int { return chartLabelW - 10 },
 	"chartBarX":     func() int { return chartLabelW },

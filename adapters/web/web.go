@@ -161,6 +161,7 @@ func New(d Deps) (http.Handler, error) {
 		r.Post("/logout", k.logout)
 		r.Get("/password", k.passwordPage)
 		r.Post("/password", k.changePassword)
+		r.Post("/validate/{field}", k.validateField)
 		// Every page and action checks the role, as the API's routes do.
 		r.Get("/persons", k.searchPersons)
 		r.Post("/persons/find", k.findPerson)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -879,5 +881,55 @@ func issueNotice(t *testing.T, f *deskFixture) app.ChangesIssued {
 		if !errors.Is(err, domain.ErrUnavailable) || time.Now().After(deadline) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The fields' checks as one types: an error in plain words, nothing when
+// the value is fine or empty; only with the session's CSRF token.
+func TestValidateField(t *testing.T) {
+	f := newDesk(t)
+	clerk := f.browser()
+	clerk.signIn("clerk.zhou", password)
+	form := clerk.get("/persons/new")
+	if !strings.Contains(form.body, `hx-post="/validate/id_number"`) || !strings.Contains(form.body, `<script src="/static/vendor/htmx-2.0.11.min.js" defer></script>`) {
+		t.Fatalf("the register form is not checked as one types:\n%s", form.body)
+	}
+	csrf := csrfOf(t, form)
+	for _, c := range []struct{ field, value, want string }{
+		{"id_number", "3604291975", "身份证号有误"},
+		{"id_number", f.id.Number(), ""},
+		{"id_number", "", ""},
+		{"name", strings.Repeat("名", 51), "姓名有误"},
+		{"registered_on", "2025-02-30", "登记日期有误"},
+		{"amount", "12.345", "金额有误"},
+		{"amount", "12.34", ""},
+		{"period", "2025-13", "发放月份有误"},
+	} {
+		p := clerk.post("/validate/"+c.field, url.Values{"csrf": {csrf}, c.field: {c.value}})
+		if p.status != 200 || (c.want == "") != (p.body == "") || !strings.Contains(p.body, c.want) {
+			t.Errorf("%s = %q: %d %q, want %q", c.field, c.value, p.status, p.body, c.want)
+		}
+	}
+	if p := clerk.post("/validate/password", url.Values{"csrf": {csrf}}); p.status != http.StatusNotFound {
+		t.Errorf("an unknown field: %d", p.status)
+	}
+	if p := clerk.post("/validate/id_number", url.Values{"id_number": {"1"}}); p.status != http.StatusForbidden {
+		t.Errorf("without the CSRF token: %d", p.status)
+	}
+}
+
+// The vendored script is the one docs record, and the desk serves it.
+func TestVendoredAssets(t *testing.T) {
+	raw, err := os.ReadFile("static/vendor/htmx-2.0.11.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := fmt.Sprintf("%x", sha256.Sum256(raw)); sum != "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717" {
+		t.Errorf("static/vendor/htmx-2.0.11.min.js has SHA-256 %s, not the one static/vendor/README.md records", sum)
+	}
+	f := newDesk(t)
+	p := f.browser().get("/static/vendor/htmx-2.0.11.min.js")
+	if p.status != 200 || p.body != string(raw) || !strings.HasPrefix(p.header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("serving htmx: %d %v", p.status, p.header)
 	}
 }
