@@ -90,7 +90,7 @@ func (k *desk) historyPage(w http.ResponseWriter, r *http.Request) {
 		d.KnownAt, d.AsOf = knownAt.In(domain.BusinessZone).Format(knownAtLayout), asOf.String()
 	}
 	for _, env := range l.Events {
-		d.Events = append(d.Events, historyEvent{Env: env, Summary: domain.Summarize(env.Event), Reason: domain.MaskIDNumbers(env.Meta.Reason),
+		d.Events = append(d.Events, historyEvent{Env: env, Summary: summaryText(env.Event), Reason: domain.MaskIDNumbers(env.Meta.Reason),
 			Later: d.Replay != nil && env.Meta.RecordedAt.After(knownAt)})
 	}
 	d.LastHash = l.LastHash
