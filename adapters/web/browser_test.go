@@ -111,10 +111,21 @@ func browse(t *testing.T) (context.Context, string) {
 	return ctx, screenshotDir(t)
 }
 
-// screenshot saves the whole page as dir/NAME.png.
+// screenshot saves the whole page as dir/NAME.png, after checking that
+// every field of the page has a label.
 func screenshot(dir string) func(name string) chromedp.Action[chromedp.Void] {
 	return func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			unlabelled, err := chromedp.Evaluate[string](`Array.from(document.querySelectorAll('input, select, textarea'))
+				.filter(el => el.type !== 'hidden' && !el.closest('label') && !el.getAttribute('aria-label') &&
+					!(el.id && document.querySelector('label[for="' + el.id + '"]')))
+				.map(el => el.name || el.id || el.outerHTML).join(', ')`)(ctx, t)
+			if err != nil {
+				return err
+			}
+			if unlabelled != "" {
+				return fmt.Errorf("page %s: fields without a label: %s", name, unlabelled)
+			}
 			png, err := chromedp.FullScreenshot(100)(ctx, t) // quality 100: a PNG
 			if err != nil {
 				return err
