@@ -165,6 +165,12 @@ func (r ReadModels) Spending(ctx context.Context, year int, groupBy string) ([]S
 	return rows, readErr(ctx, err)
 }
 
+// BatchPayments is BatchPayments on r's querier.
+func (r ReadModels) BatchPayments(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]PaymentRow, int, []StatusTotal, error) {
+	rows, n, totals, err := BatchPayments(ctx, r.Q, batchID, exceptions, limit, offset)
+	return rows, n, totals, readErr(ctx, err)
+}
+
 // Claims is Claims on r's querier.
 func (r ReadModels) Claims(ctx context.Context, open bool, limit, offset int) ([]ClaimRow, int, error) {
 	rows, total, err := Claims(ctx, r.Q, open, limit, offset)

@@ -21,9 +21,11 @@ import (
 // `ledger payroll recover|write-off` and the API (app.Payroll.SettleClaim):
 // never more than the claim still asks.
 
-// ClaimQueries list the claims (projections.ReadModels implements it).
-type ClaimQueries interface {
+// FinanceQueries are the finance desk's read models (projections.ReadModels
+// implements them): overpayment claims, and an issued batch's payments.
+type FinanceQueries interface {
 	Claims(ctx context.Context, open bool, limit, offset int) ([]projections.ClaimRow, int, error)
+	BatchPayments(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]projections.PaymentRow, int, []projections.StatusTotal, error)
 }
 
 type claimsData struct {
@@ -47,7 +49,7 @@ func (k *desk) showClaims(w http.ResponseWriter, r *http.Request, status int, d 
 			return
 		}
 	}
-	rows, total, err := k.Claims.Claims(r.Context(), d.Open, pageSize, (d.Page-1)*pageSize)
+	rows, total, err := k.Finance.Claims(r.Context(), d.Open, pageSize, (d.Page-1)*pageSize)
 	if err != nil {
 		k.failErr(w, r, err)
 		return

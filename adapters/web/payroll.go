@@ -13,6 +13,7 @@ import (
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
+	"github.com/lushan-dpf/ledger/projections"
 )
 
 // The finance desk: the payroll month per program — draft a batch, have
@@ -215,9 +216,10 @@ func exceptional(l domain.BatchReportLine) bool {
 }
 
 type linesData struct {
-	Report           domain.BatchReport
-	Lines            []lineRow
+	Report           domain.BatchReport // its totals; Lines unset
+	Lines            []lineRow          // the page's
 	Exceptions       bool
+	Withheld         bool // lines were withheld at approval: they are not listed
 	Page, Pages, All int
 }
 
@@ -228,30 +230,94 @@ type lineRow struct {
 
 func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "batch")
-	rep, err := k.Payroll.Report(r.Context(), id)
+	d := linesData{Exceptions: r.URL.Query().Get("show") != "all", Page: 1}
+	if v := r.URL.Query().Get("page"); v != "" {
+		var err error
+		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 {
+			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page number", v)))
+			return
+		}
+	}
+	b, err := k.Payroll.Batch(r.Context(), id)
 	if err != nil {
 		k.failErr(w, r, err)
 		return
 	}
-	d := linesData{Report: rep, Exceptions: r.URL.Query().Get("show") != "all", Page: 1}
-	lines := rep.Lines
-	if d.Exceptions {
-		lines = slices.DeleteFunc(slices.Clone(lines), func(l domain.BatchReportLine) bool { return !exceptional(l) })
+	var lines []domain.BatchReportLine
+	if b.Issued != nil {
+		lines, err = k.issuedLines(r, b, &d)
+	} else {
+		lines, err = k.reservedLines(r, id, &d)
 	}
-	d.All, d.Pages = len(lines), max((len(lines)+pageSize-1)/pageSize, 1)
-	if v := r.URL.Query().Get("page"); v != "" {
-		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 || d.Page > d.Pages {
-			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page between 1 and %d", v, d.Pages)))
-			return
-		}
+	if err != nil {
+		k.failErr(w, r, err)
+		return
 	}
-	for _, l := range lines[(d.Page-1)*pageSize : min(d.Page*pageSize, len(lines))] {
+	d.Pages = max((d.All+pageSize-1)/pageSize, 1)
+	if d.Page > d.Pages {
+		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages)))
+		return
+	}
+	for _, l := range lines {
 		row := lineRow{BatchReportLine: l, Kind: kindNames[l.Kind], Status: lineStatusNames[l.Status]}
 		if p, err := k.Persons.PersonByID(r.Context(), l.PersonID); err == nil {
 			row.Name = p.Name
 		}
 		d.Lines = append(d.Lines, row)
 	}
-	p, _ := domain.LookupProgram(rep.Program)
-	k.render(w, r, http.StatusOK, "lines", p.Name+" · "+monthText(rep.Period)+" · 逐笔", d)
+	p, _ := domain.LookupProgram(b.Opened.Program)
+	k.render(w, r, http.StatusOK, "lines", p.Name+" · "+monthText(b.Opened.Period)+" · 逐笔", d)
+}
+
+// issuedLines reads a page of an issued batch's lines, and its totals,
+// from the payments register (indexed by batch): fast at any size. The
+// lines withheld at approval were never issued; the batch counts them.
+func (k *desk) issuedLines(r *http.Request, b domain.Batch, d *linesData) ([]domain.BatchReportLine, error) {
+	rows, matching, totals, err := k.Finance.BatchPayments(r.Context(), b.Opened.BatchID, d.Exceptions, pageSize, (d.Page-1)*pageSize)
+	if err != nil {
+		return nil, err
+	}
+	rep := domain.BatchReport{BatchID: b.Opened.BatchID, Program: b.Opened.Program, Period: b.Opened.Period, State: b.State,
+		Withheld: b.Issued.Withheld, Expected: b.Issued.Withheld}
+	for _, t := range totals {
+		rep.Expected = plus(rep.Expected, t.CountTotal)
+		switch t.Status {
+		case projections.PaymentStatusSettled:
+			rep.Settled = t.CountTotal
+		case projections.PaymentStatusFailed:
+			rep.Failed = t.CountTotal
+		case projections.PaymentStatusReversed:
+			rep.Reversed = t.CountTotal
+		case projections.PaymentStatusIssued:
+			rep.Outstanding = t.CountTotal
+		}
+	}
+	d.Report, d.All, d.Withheld = rep, matching, b.Issued.Withheld.Count > 0
+	lines := make([]domain.BatchReportLine, len(rows))
+	for i, p := range rows {
+		lines[i] = domain.BatchReportLine{Status: string(p.Status), PayrollLine: domain.PayrollLine{Reference: p.Reference, PersonID: p.PersonID,
+			Kind: p.Kind, Period: p.Period, Amount: p.Amount, Township: p.Township}}
+	}
+	return lines, nil
+}
+
+// reservedLines reads a batch not issued (drafted, or rejected) from its
+// report: its lines are still only in the payment shards.
+func (k *desk) reservedLines(r *http.Request, id string, d *linesData) ([]domain.BatchReportLine, error) {
+	rep, err := k.Payroll.Report(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	lines := rep.Lines
+	if d.Exceptions {
+		lines = slices.DeleteFunc(slices.Clone(lines), func(l domain.BatchReportLine) bool { return !exceptional(l) })
+	}
+	rep.Lines = nil
+	d.Report, d.All = rep, len(lines)
+	from := min((d.Page-1)*pageSize, len(lines))
+	return lines[from:min(from+pageSize, len(lines))], nil
+}
+
+func plus(a, b domain.CountTotal) domain.CountTotal {
+	return domain.CountTotal{Count: a.Count + b.Count, Total: a.Total.Add(b.Total)}
 }

@@ -100,7 +100,7 @@ type Deps struct {
 	// Notices are the change notices issued, whose files NoticeSource
 	// produces again.
 	Notices      NoticeArchive
-	Claims       ClaimQueries
+	Finance      FinanceQueries
 	NoticeSource app.NoticeSource
 	Fresh        Freshness
 	LookupKey    domain.LookupKey

@@ -135,7 +135,7 @@ func newDesk(t *testing.T) *deskFixture {
 	deskPersons := app.NewPersons(store)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
 		Payroll: app.NewPayroll(store, rm, v), Spending: rm, Verifications: postgres.VerifyRuns{Pool: db.Pool},
-		Claims: rm, Notices: app.NewNotices(store), NoticeSource: reports.NoticeSource{Changelog: rm, Store: store},
+		Finance: rm, Notices: app.NewNotices(store), NoticeSource: reports.NoticeSource{Changelog: rm, Store: store},
 		LookupKey: lookupKey, Log: slog.New(slog.NewTextHandler(f.logs, nil)), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -519,6 +519,9 @@ func TestFinanceMonth(t *testing.T) {
 	if !strings.Contains(batch.body, "待审批") || !strings.Contains(batch.body, "14 笔") {
 		t.Fatalf("the drafted batch:\n%s", batch.body)
 	}
+	if l := wu.get(batchURL + "/lines?show=all"); l.status != 200 || !strings.Contains(l.body, "共 14 笔") || strings.Count(l.body, "<td>待批准</td>") != 14 {
+		t.Errorf("the drafted batch's lines, from its report:\n%s", l.body)
+	}
 	if p := wu.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusUnprocessableEntity {
 		t.Errorf("the drafter approving: %d\n%s", p.status, p.body)
 	}
@@ -571,7 +574,7 @@ func TestFinanceMonth(t *testing.T) {
 
 	// The batch's lines: all 14, the failed one marked for reissue; the
 	// exceptions leave out regular lines that were paid.
-	all := wu.get(batchURL + "/lines?show=all")
+	all := eventually(t, func() page { return wu.get(batchURL + "/lines?show=all") }, "发放失败（下一批次重发）") // the register follows the log
 	failedRow := regexp.MustCompile(`<code>` + refs[0] + `</code>.*?</tr>`).FindString(strings.ReplaceAll(all.body, "\n", " "))
 	if all.status != 200 || !strings.Contains(all.body, "共 14 笔") || !strings.Contains(failedRow, "发放失败（下一批次重发）") {
 		t.Errorf("all the batch's lines: %d (failed row %q)\n%s", all.status, failedRow, all.body)

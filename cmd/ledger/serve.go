@@ -135,7 +135,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		Commands: persons, Loader: persons, Fresh: projections.ReadModels{Q: d.pool, Store: d.store},
 		Payroll:  app.NewPayroll(d.store, projections.ReadModels{Q: d.pool, Store: d.store}, d.cfg.vault()),
 		Spending: projections.ReadModels{Q: d.pool, Store: d.store}, Verifications: postgres.VerifyRuns{Pool: d.pool},
-		Claims: projections.ReadModels{Q: d.pool, Store: d.store}, Notices: app.NewNotices(d.store), NoticeSource: reports.NoticeSource{Changelog: projections.ReadModels{Q: d.pool, Store: d.store}, Store: d.store},
+		Finance: projections.ReadModels{Q: d.pool, Store: d.store}, Notices: app.NewNotices(d.store), NoticeSource: reports.NoticeSource{Changelog: projections.ReadModels{Q: d.pool, Store: d.store}, Store: d.store},
 		LookupKey: d.cfg.lookupKey(), Log: d.log,
 	})
 	if err != nil {
