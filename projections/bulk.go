@@ -25,7 +25,7 @@ type bulkLoading interface {
 // defaults; tests set small ones, to write often and COPY small batches.
 type bulkLimits struct {
 	// spendingMarks: the payments (each a mark of its person row and
-	// month: program, year, township, person, month) in a spending
+	// month: program, year, person, township, month) in a spending
 	// window (default 4 Mi); each costs 8 bytes while folded and about 56
 	// more, per person row, while it is written.
 	spendingMarks int

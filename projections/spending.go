@@ -35,18 +35,20 @@ var spendingSchema string
 // once per batch, with multi-row statements over unnest arrays (the
 // person counts of thousands of new keys by COPY). A rebuild aggregates
 // the whole log the same way (spendingLoader) and writes each key once,
-// at its end: the totals by (program, month, township) and budget, and by
-// COPY the person counts that keep distinct persons exact. Amounts are
+// at its end: the totals by (program, month, township) and budget, by
+// COPY the person counts that keep distinct persons exact, and the
+// distinct persons of the reports' groups (spending_groups), so that a
+// report reads a row per group rather than counting persons. Amounts are
 // summed exactly, as integer fen.
 type SpendingProjection struct{}
 
 var _ Projection = SpendingProjection{}
 
 func (SpendingProjection) Name() string   { return "spending" }
-func (SpendingProjection) Version() int   { return 2 }
+func (SpendingProjection) Version() int   { return 3 }
 func (SpendingProjection) Schema() string { return spendingSchema }
 func (SpendingProjection) Tables() []string {
-	return []string{"spending", "spending_persons", "budgets"}
+	return []string{"spending", "spending_persons", "spending_groups", "budgets"}
 }
 
 // spendKey is a row of spending. ym is year*12 + month-1 of PaidOn.
@@ -62,14 +64,21 @@ type spendAgg struct {
 	persons  int32 // filled in from spending_persons' transitions
 }
 
-// yearKey is a person row's key in spending_persons without its person: a
-// program's fiscal year in a township. keys holds the number of the
-// spending key of each month of it (January first), -1 for none yet.
-type yearKey struct {
-	program  string
-	township string
-	year     int32
-	keys     [12]int32
+// pyKey is a program's fiscal year.
+type pyKey struct {
+	program string
+	year    int32
+}
+
+// cellKey is a program's fiscal year in a township, by numbers.
+type cellKey struct{ py, town uint32 }
+
+// groupKey is a row of spending_groups by numbers: month 0 is the whole
+// year, town -1 every township.
+type groupKey struct {
+	py    uint32
+	month int8
+	town  int32
 }
 
 type budgetKey struct {
@@ -79,32 +88,42 @@ type budgetKey struct {
 
 // spendingFold is the net change a run of events makes to the spending
 // tables: one batch of the runner (Apply), or every page of a rebuild up
-// to a write (spendingLoader). Spending keys, year keys and persons are
-// numbered in order of first appearance and their strings held once.
-// Every payment counted or un-counted leaves a mark naming its person row
-// and month by numbers, in a slice without pointers, which the garbage
-// collector does not scan; the write sorts the marks, which brings each
-// person row's together, and their sums are the row's net counts by
-// month. Appending a mark costs a fraction of counting in a map per key
-// (a rebuild of a million payments spent a quarter of its Go CPU in those
+// to a write (spendingLoader). Spending keys, program years, townships
+// and persons are numbered in order of first appearance and their strings
+// held once. Every payment counted or un-counted leaves a mark naming its
+// program year, person, township and month by numbers, in a slice without
+// pointers, which the garbage collector does not scan; the write sorts the
+// marks, which brings each person's together (spending_persons' order),
+// and their sums are the person's net counts by township and month.
+// Appending a mark costs a fraction of counting in a map per key (a
+// rebuild of a million payments spent a quarter of its Go CPU in those
 // maps).
 type spendingFold struct {
 	keyNo    map[spendKey]uint32
 	keys     []spendKey
 	aggs     []spendAgg // by key number
-	keyYear  []uint32   // by key number: its year key's number
-	yearNo   map[yearKey]uint32
-	years    []yearKey
-	marks    []uint64 // year key << 37 | person << 5 | month (0–11) << 1 | 1 if un-counted
+	keyMark  []uint64   // by key number: its mark without person and sign
+	pyNo     map[pyKey]uint32
+	pys      []pyKey
+	townNo   map[string]uint32
+	towns    []string
+	cellNo   map[cellKey]uint32
+	cells    [][12]int32        // by cell number: the spending key of each month, -1 none
+	groups   map[groupKey]int32 // persons gained or lost; every group a payment touched
+	marks    []uint64           // program year << 48 | person << 17 | township << 5 | month (0–11) << 1 | 1 if un-counted
 	personNo map[string]uint32
 	persons  []string
 	alloc    map[budgetKey]int64 // fen; the last allocation wins
 	copyMin  int                 // new person rows from which they are COPYed (0: the default)
 }
 
-// maxYearKeys bounds the year keys of a fold, whose numbers take 27 bits
-// of a mark: far more than programs × years × townships.
-const maxYearKeys = 1 << 27
+// The bounds of a mark's numbers: far more program years, persons and
+// townships than a province has.
+const (
+	maxProgramYears = 1 << 16
+	maxPersons      = 1 << 31
+	maxTownships    = 1 << 12
+)
 
 // personMarks counts the marks the fold holds: at least its person rows.
 func (f *spendingFold) personMarks() int { return len(f.marks) }
@@ -191,7 +210,8 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	}
 	if f.keyNo == nil {
 		f.keyNo = make(map[spendKey]uint32, 16)
-		f.yearNo = make(map[yearKey]uint32, 4)
+		f.pyNo, f.townNo, f.cellNo = make(map[pyKey]uint32, 4), make(map[string]uint32, 16), make(map[cellKey]uint32, 16)
+		f.groups = make(map[groupKey]int32, 16)
 		f.personNo = make(map[string]uint32, 1024)
 	}
 	year, month := int32(l.PaidOn.Year()), int32(l.PaidOn.Month())-1
@@ -205,6 +225,9 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	}
 	pn, ok := f.personNo[string(l.PersonID)]
 	if !ok {
+		if len(f.persons) == maxPersons {
+			return fmt.Errorf("more than %d persons in one batch", maxPersons)
+		}
 		person := strings.Clone(string(l.PersonID))
 		pn = uint32(len(f.persons))
 		f.personNo[person] = pn
@@ -214,7 +237,7 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	a := &f.aggs[kn]
 	a.fen += fen
 	a.payments += sign
-	mark := uint64(f.keyYear[kn])<<37 | uint64(pn)<<5 | uint64(month)<<1
+	mark := f.keyMark[kn] | uint64(pn)<<17
 	if sign < 0 {
 		mark |= 1
 	}
@@ -222,31 +245,59 @@ func (f *spendingFold) payment(l *domain.PaymentLine, sign int32) error {
 	return nil
 }
 
-// newKey numbers the spending key k, and its year key if new too.
+// newKey numbers the spending key k, and its program year, township and
+// cell if new too; it registers the groups k belongs to (its month,
+// township and year), which exist from then on.
 func (f *spendingFold) newKey(k spendKey) (uint32, error) {
 	// Clones: the fold may outlive many pages of events, and must not
 	// keep their decoded strings alive.
 	k.program, k.township = strings.Clone(k.program), strings.Clone(k.township)
+	py := pyKey{program: k.program, year: k.ym / 12}
+	pn, ok := f.pyNo[py]
+	if !ok {
+		if len(f.pys) == maxProgramYears {
+			return 0, fmt.Errorf("more than %d program years in one batch", maxProgramYears)
+		}
+		pn = uint32(len(f.pys))
+		f.pyNo[py] = pn
+		f.pys = append(f.pys, py)
+	}
+	tn, err := f.town(k.township)
+	if err != nil {
+		return 0, err
+	}
+	cn, ok := f.cellNo[cellKey{pn, tn}]
+	if !ok {
+		cn = uint32(len(f.cells))
+		f.cellNo[cellKey{pn, tn}] = cn
+		f.cells = append(f.cells, [12]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1})
+	}
 	kn := uint32(len(f.keys))
+	month := k.ym % 12
 	f.keyNo[k] = kn
 	f.keys = append(f.keys, k)
 	f.aggs = append(f.aggs, spendAgg{})
-	y := yearKey{program: k.program, township: k.township, year: k.ym / 12}
-	yn, ok := f.yearNo[y]
-	if !ok {
-		if len(f.years) == maxYearKeys {
-			return 0, fmt.Errorf("more than %d program years and townships in one batch", maxYearKeys)
-		}
-		yn = uint32(len(f.years))
-		f.yearNo[y] = yn
-		for m := range y.keys {
-			y.keys[m] = -1
-		}
-		f.years = append(f.years, y)
+	f.keyMark = append(f.keyMark, uint64(pn)<<48|uint64(tn)<<5|uint64(month)<<1)
+	f.cells[cn][month] = int32(kn)
+	for _, g := range []groupKey{{pn, int8(month + 1), -1}, {pn, 0, int32(tn)}, {pn, 0, -1}} {
+		f.groups[g] += 0
 	}
-	f.years[yn].keys[k.ym%12] = int32(kn)
-	f.keyYear = append(f.keyYear, yn)
 	return kn, nil
+}
+
+// town numbers a township.
+func (f *spendingFold) town(name string) (uint32, error) {
+	tn, ok := f.townNo[name]
+	if !ok {
+		if len(f.towns) == maxTownships {
+			return 0, fmt.Errorf("more than %d townships in one batch", maxTownships)
+		}
+		name = strings.Clone(name)
+		tn = uint32(len(f.towns))
+		f.townNo[name] = tn
+		f.towns = append(f.towns, name)
+	}
+	return tn, nil
 }
 
 func (f *spendingFold) allocate(e *domain.BudgetAllocated) {
@@ -267,6 +318,13 @@ ON CONFLICT (program, month, township) DO UPDATE SET
     payments    = s.payments + EXCLUDED.payments,
     persons     = s.persons + EXCLUDED.persons`
 
+// groupsUpsert adds the batch's persons gained or lost to every group it
+// touched.
+const groupsUpsert = `
+INSERT INTO spending_groups AS g (program, fiscal_year, month, township, persons)
+SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::int[])
+ON CONFLICT (program, fiscal_year, month, township) DO UPDATE SET persons = g.persons + EXCLUDED.persons`
+
 const budgetSpentUpsert = `
 INSERT INTO budgets AS b (program, fiscal_year, allocated, spent)
 SELECT program, fiscal_year, 0, fen * 0.01
@@ -281,8 +339,8 @@ ON CONFLICT (program, fiscal_year) DO UPDATE SET allocated = EXCLUDED.allocated`
 
 // write writes the fold: person counts first (reading the stored ones,
 // unless the tables are known to be empty — fresh — and COPYing new rows
-// when there are many), whose transitions complete the spending deltas;
-// then spending and budgets in one pipeline.
+// when there are many), whose transitions complete the spending and group
+// deltas; then spending, the groups and budgets in one pipeline.
 func (f *spendingFold) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
 	var q pgx.Batch
 	if len(f.keys) > 0 {
@@ -298,6 +356,7 @@ func (f *spendingFold) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
 			fen[i], pays[i], persons[i] = a.fen, a.payments, a.persons
 		}
 		q.Queue(spendingUpsert, prog, month, town, fen, pays, persons)
+		q.Queue(groupsUpsert, f.groupArgs()...)
 		spent := make(map[budgetKey]int64, 4) // a budget spends what its program's keys of the year do
 		for i, k := range f.keys {
 			spent[budgetKey{k.program, k.ym / 12}] += f.aggs[i].fen
@@ -313,40 +372,63 @@ func (f *spendingFold) write(ctx context.Context, tx pgx.Tx, fresh bool) error {
 	return tx.SendBatch(ctx, &q).Close()
 }
 
-// personsSelect reads the stored counts of the batch's person rows.
+// groupArgs are the unnest arrays of groupsUpsert.
+func (f *spendingFold) groupArgs() []any {
+	n := len(f.groups)
+	prog, year, month, town, persons := make([]string, 0, n), make([]int32, 0, n), make([]int16, 0, n), make([]string, 0, n), make([]int32, 0, n)
+	for g, d := range f.groups {
+		py := f.pys[g.py]
+		t := ""
+		if g.town >= 0 {
+			t = f.towns[g.town]
+		}
+		prog, year, month, town, persons = append(prog, py.program), append(year, py.year), append(month, int16(g.month)), append(town, t), append(persons, d)
+	}
+	return []any{prog, year, month, town, persons}
+}
+
+// personsSelect reads every stored row of the batch's persons' program
+// years, in all their townships.
 const personsSelect = `
-SELECT sp.program, sp.fiscal_year, sp.township, sp.person_id, sp.n
-FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(program, fiscal_year, township, person_id)
-JOIN spending_persons sp USING (program, fiscal_year, township, person_id)`
+SELECT sp.program, sp.fiscal_year, sp.person_id, sp.township, sp.n
+FROM unnest($1::text[], $2::int[], $3::text[]) AS u(program, fiscal_year, person_id)
+JOIN spending_persons sp USING (program, fiscal_year, person_id)`
 
 // personsInsert and personsUpdate write the batch's new counts: plain
 // inserts for rows not stored yet, updates for the others. The counts
 // come as one flat array, twelve to a row, sliced by the row's ordinal.
 const personsInsert = `
-INSERT INTO spending_persons (program, fiscal_year, township, person_id, n)
-SELECT program, fiscal_year, township, person_id, ($5::int[])[i*12-11:i*12]
-FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, township, person_id, i)`
+INSERT INTO spending_persons (program, fiscal_year, person_id, township, n)
+SELECT program, fiscal_year, person_id, township, ($5::int[])[i*12-11:i*12]
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, person_id, township, i)`
 
 const personsUpdate = `
 UPDATE spending_persons sp SET n = ($5::int[])[u.i*12-11:u.i*12]
-FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, township, person_id, i)
-WHERE sp.program = u.program AND sp.fiscal_year = u.fiscal_year AND sp.township = u.township AND sp.person_id = u.person_id`
+FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS u(program, fiscal_year, person_id, township, i)
+WHERE sp.program = u.program AND sp.fiscal_year = u.fiscal_year AND sp.person_id = u.person_id AND sp.township = u.township`
 
-// personRows are person rows of the fold (year key number << 32 | person
-// number) in index order, with their counts by month.
-type personRows struct {
-	ids []uint64
-	n   [][12]int32
+// personRow is a row of spending_persons by numbers, with its counts by
+// month.
+type personRow struct {
+	py, person, town uint32
+	n                [12]int32
 }
 
-func (r *personRows) add(id uint64, n [12]int32) { r.ids, r.n = append(r.ids, id), append(r.n, n) }
+// storedRow is a stored row of a person's program year: its township and
+// counts.
+type storedRow struct {
+	town uint32
+	n    [12]int32
+}
 
 // writePersons works out the new counts of every person row the fold
-// touches — its stored counts (none when fresh) plus the fold's — adds
-// the persons who crossed zero in a month (0 → positive: +1, positive → 0:
-// −1) to that month's spending deltas, and writes the new counts: new
-// rows by COPY when there are many, else by a plain insert queued on q;
-// rows already stored by an update queued on q.
+// touches — its stored counts (none when fresh) plus the fold's — and
+// from them, person by person over all their townships, who crossed zero
+// (0 → positive: +1, positive → 0: −1): in a spending key's month and
+// township (spending.persons), and in a month, a township's year or the
+// whole year (spending_groups). It writes the new counts: new rows by
+// COPY when there are many, else by a plain insert queued on q; rows
+// already stored by an update queued on q.
 //
 // Reading first and then inserting plainly beats one INSERT ... ON
 // CONFLICT ... RETURNING upsert: measured on a rebuild of issued payments,
@@ -360,80 +442,137 @@ func (r *personRows) add(id uint64, n [12]int32) { r.ids, r.n = append(r.ids, id
 // its index is built in.
 func (f *spendingFold) writePersons(ctx context.Context, tx pgx.Tx, q *pgx.Batch, fresh bool) error {
 	rows := f.sortedPersonRows()
-	var stored map[uint64][12]int32
+	var stored map[[2]uint32][]storedRow
 	if !fresh {
 		var err error
-		if stored, err = f.storedCounts(ctx, tx, rows.ids); err != nil {
+		if stored, err = f.storedCounts(ctx, tx, rows); err != nil {
 			return err
 		}
 	}
-	ins := rows // in a fresh table every row is new
-	var upd personRows
-	if !fresh {
-		ins = personRows{}
+	var ins, upd []personRow
+	if fresh {
+		ins = rows // in a fresh table every row is new, and its counts the fold's
 	}
-	for i, id := range rows.ids {
-		old, exists := stored[id]
-		delta := rows.n[i]
-		now := old
-		y := &f.years[id>>32]
-		for m, d := range delta {
-			if d == 0 {
-				continue
-			}
-			now[m] += d
-			switch {
-			case old[m] <= 0 && now[m] > 0:
-				f.aggs[y.keys[m]].persons++
-			case old[m] > 0 && now[m] <= 0:
-				f.aggs[y.keys[m]].persons--
-			}
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j].py == rows[i].py && rows[j].person == rows[i].person {
+			j++
 		}
-		switch {
-		case fresh:
-		case exists:
-			upd.add(id, now)
-		default:
-			ins.add(id, now) // also when every count is 0: see the schema
-		}
+		f.transitions(rows[i:j], stored[[2]uint32{rows[i].py, rows[i].person}], fresh, &ins, &upd)
+		i = j
 	}
-	if len(ins.ids) >= cmp.Or(f.copyMin, bulkLimits{}.withDefaults().copyMin) {
+	if len(ins) >= cmp.Or(f.copyMin, bulkLimits{}.withDefaults().copyMin) {
 		if err := f.copyPersons(ctx, tx, ins, fresh); err != nil {
 			return err
 		}
-	} else if len(ins.ids) > 0 {
-		q.Queue(personsInsert, f.personArgs(ins, true)...)
+	} else if len(ins) > 0 {
+		q.Queue(personsInsert, f.personArgs(ins)...)
 	}
-	if len(upd.ids) > 0 {
-		q.Queue(personsUpdate, f.personArgs(upd, true)...)
+	if len(upd) > 0 {
+		q.Queue(personsUpdate, f.personArgs(upd)...)
 	}
 	return nil
 }
 
+// transitions adds one person's program year — the fold's rows of it
+// (deltas) and the stored ones — to the persons of spending keys and
+// groups, and sorts the rows to write into ins and upd (unless fresh:
+// then ins holds them already, and deltas are the new counts).
+func (f *spendingFold) transitions(deltas []personRow, stored []storedRow, fresh bool, ins, upd *[]personRow) {
+	py := deltas[0].py
+	var before, after [12]bool // the person counts in a month (any township)
+	for _, s := range stored {
+		for m, c := range s.n {
+			before[m] = before[m] || c > 0
+		}
+	}
+	touched := make([]uint32, 0, len(deltas))
+	for _, d := range deltas {
+		var old [12]int32
+		exists := false
+		for _, s := range stored {
+			if s.town == d.town {
+				old, exists = s.n, true
+			}
+		}
+		now := old
+		cell := &f.cells[f.cellNo[cellKey{py, d.town}]]
+		oldAny, nowAny := false, false
+		for m := range now {
+			now[m] += d.n[m]
+			oldAny, nowAny = oldAny || old[m] > 0, nowAny || now[m] > 0
+			after[m] = after[m] || now[m] > 0
+			switch {
+			case d.n[m] == 0:
+			case old[m] <= 0 && now[m] > 0:
+				f.aggs[cell[m]].persons++
+			case old[m] > 0 && now[m] <= 0:
+				f.aggs[cell[m]].persons--
+			}
+		}
+		f.groups[groupKey{py, 0, int32(d.town)}] += flip(oldAny, nowAny)
+		touched = append(touched, d.town)
+		switch {
+		case fresh:
+		case exists:
+			*upd = append(*upd, personRow{py: py, person: d.person, town: d.town, n: now})
+		default:
+			*ins = append(*ins, personRow{py: py, person: d.person, town: d.town, n: now}) // also when every count is 0: see the schema
+		}
+	}
+	for _, s := range stored { // townships the fold did not touch count as they were
+		if !slices.Contains(touched, s.town) {
+			for m, c := range s.n {
+				after[m] = after[m] || c > 0
+			}
+		}
+	}
+	anyBefore, anyAfter := false, false
+	for m := range before {
+		if d := flip(before[m], after[m]); d != 0 {
+			f.groups[groupKey{py, int8(m + 1), -1}] += d
+		}
+		anyBefore, anyAfter = anyBefore || before[m], anyAfter || after[m]
+	}
+	f.groups[groupKey{py, 0, -1}] += flip(anyBefore, anyAfter)
+}
+
+// flip is +1 when a person starts counting, −1 when they stop, else 0.
+func flip(before, after bool) int32 {
+	switch {
+	case !before && after:
+		return 1
+	case before && !after:
+		return -1
+	}
+	return 0
+}
+
 // sortedPersonRows returns the fold's person rows, with their net counts
-// by month, in the order of spending_persons' primary key: by year key,
-// then person ID, in byte order (the key columns are COLLATE "C").
-// A month's count can be net zero in a row the fold touched: the
-// transitions skip it. It renumbers the marks in place by rank and sorts
-// them, so it runs once per fold (its write).
-func (f *spendingFold) sortedPersonRows() personRows {
-	yearOrder := sortedNumbers(len(f.years), func(a, b uint32) int { return compareYearKeys(&f.years[a], &f.years[b]) })
+// by month, in the order of spending_persons' primary key: by program
+// year, person ID, then township, in byte order (the key columns are
+// COLLATE "C"). A month's count can be net zero in a row the fold
+// touched: the transitions skip it. It renumbers the marks in place by
+// rank and sorts them, so it runs once per fold (its write).
+func (f *spendingFold) sortedPersonRows() []personRow {
+	pyOrder := sortedNumbers(len(f.pys), func(a, b uint32) int { return comparePY(f.pys[a], f.pys[b]) })
 	personOrder := sortedNumbers(len(f.persons), func(a, b uint32) int { return strings.Compare(f.persons[a], f.persons[b]) })
-	yearRank, personRank := ranks(yearOrder), ranks(personOrder)
-	ranked := f.marks // year rank << 37 | person rank << 5 | month << 1 | 1 if un-counted
+	townOrder := sortedNumbers(len(f.towns), func(a, b uint32) int { return strings.Compare(f.towns[a], f.towns[b]) })
+	pyRank, personRank, townRank := ranks(pyOrder), ranks(personOrder), ranks(townOrder)
+	ranked := f.marks
 	f.marks = nil
 	for i, m := range ranked {
-		ranked[i] = uint64(yearRank[m>>37])<<37 | uint64(personRank[uint32(m>>5)])<<5 | m&0x1f
+		ranked[i] = uint64(pyRank[m>>48])<<48 | uint64(personRank[m>>17&(maxPersons-1)])<<17 | uint64(townRank[m>>5&(maxTownships-1)])<<5 | m&0x1f
 	}
 	slices.Sort(ranked)
-	out := personRows{ids: make([]uint64, 0, len(ranked)/4+1), n: make([][12]int32, 0, len(ranked)/4+1)}
+	out := make([]personRow, 0, len(ranked)/4+1)
 	for i := 0; i < len(ranked); {
 		row := ranked[i] >> 5
 		var n [12]int32
 		for ; i < len(ranked) && ranked[i]>>5 == row; i++ {
 			n[ranked[i]>>1&0xf] += 1 - 2*int32(ranked[i]&1)
 		}
-		out.add(uint64(yearOrder[row>>32])<<32|uint64(personOrder[uint32(row)]), n)
+		out = append(out, personRow{py: pyOrder[row>>43], person: personOrder[row>>12&(maxPersons-1)], town: townOrder[row&(maxTownships-1)], n: n})
 	}
 	return out
 }
@@ -457,39 +596,51 @@ func ranks(order []uint32) []uint32 {
 	return rank
 }
 
-func compareYearKeys(x, y *yearKey) int {
+func comparePY(x, y pyKey) int {
 	if c := strings.Compare(x.program, y.program); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.year, y.year); c != 0 {
-		return c
-	}
-	return strings.Compare(x.township, y.township)
+	return cmp.Compare(x.year, y.year)
 }
 
-// storedCounts reads the stored counts of each of the person rows ids.
-func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, ids []uint64) (map[uint64][12]int32, error) {
-	args := f.personArgs(personRows{ids: ids}, false)
-	rows, err := tx.Query(ctx, personsSelect, args...)
+// storedCounts reads the stored rows of the program years of the persons
+// of rows, in all their townships (some the fold may not know yet: it
+// numbers them).
+func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, rows []personRow) (map[[2]uint32][]storedRow, error) {
+	var prog, person []string
+	var year []int32
+	for i, r := range rows {
+		if i > 0 && r.py == rows[i-1].py && r.person == rows[i-1].person {
+			continue
+		}
+		py := f.pys[r.py]
+		prog, year, person = append(prog, py.program), append(year, py.year), append(person, f.persons[r.person])
+	}
+	res, err := tx.Query(ctx, personsSelect, prog, year, person)
 	if err != nil {
 		return nil, err
 	}
-	stored := make(map[uint64][12]int32)
+	stored := make(map[[2]uint32][]storedRow)
 	var (
-		y      yearKey
-		person string
-		n      []int32
+		py        pyKey
+		who, town string
+		n         []int32
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&y.program, &y.year, &y.township, &person, &n}, func() error {
-		yn, ok1 := f.yearNo[y]
-		pn, ok2 := f.personNo[person]
+	if _, err := pgx.ForEachRow(res, []any{&py.program, &py.year, &who, &town, &n}, func() error {
+		pn, ok1 := f.pyNo[py]
+		wn, ok2 := f.personNo[who]
 		if !ok1 || !ok2 {
-			return fmt.Errorf("read back a row the batch does not hold: %s %d %s %s", y.program, y.year, y.township, person)
+			return fmt.Errorf("read back a row the batch does not hold: %s %d %s", py.program, py.year, who)
 		}
 		if len(n) != 12 {
-			return fmt.Errorf("%s %d %s %s: %d monthly counts, want 12", y.program, y.year, y.township, person, len(n))
+			return fmt.Errorf("%s %d %s %s: %d monthly counts, want 12", py.program, py.year, who, town, len(n))
 		}
-		stored[uint64(yn)<<32|uint64(pn)] = [12]int32(n)
+		tn, err := f.town(town)
+		if err != nil {
+			return err
+		}
+		k := [2]uint32{pn, wn}
+		stored[k] = append(stored[k], storedRow{town: tn, n: [12]int32(n)})
 		return nil
 	}); err != nil {
 		return nil, err
@@ -498,43 +649,38 @@ func (f *spendingFold) storedCounts(ctx context.Context, tx pgx.Tx, ids []uint64
 }
 
 // personArgs are the arguments of personsInsert or personsUpdate
-// (program, fiscal_year, township, person and, with counts, the rows'
-// counts twelve by twelve) for r, or of personsSelect without counts.
-func (f *spendingFold) personArgs(r personRows, counts bool) []any {
-	n := len(r.ids)
-	prog, year, town, person := make([]string, n), make([]int32, n), make([]string, n), make([]string, n)
-	for i, id := range r.ids {
-		y := &f.years[id>>32]
-		prog[i], year[i], town[i], person[i] = y.program, y.year, y.township, f.persons[uint32(id)]
-	}
-	if !counts {
-		return []any{prog, year, town, person}
-	}
+// (program, fiscal_year, person, township and the rows' counts twelve by
+// twelve) for rows.
+func (f *spendingFold) personArgs(rows []personRow) []any {
+	n := len(rows)
+	prog, year, person, town := make([]string, n), make([]int32, n), make([]string, n), make([]string, n)
 	flat := make([]int32, 0, 12*n)
-	for i := range r.n {
-		flat = append(flat, r.n[i][:]...)
+	for i, r := range rows {
+		py := f.pys[r.py]
+		prog[i], year[i], person[i], town[i] = py.program, py.year, f.persons[r.person], f.towns[r.town]
+		flat = append(flat, r.n[:]...)
 	}
-	return []any{prog, year, town, person, flat}
+	return []any{prog, year, person, town, flat}
 }
 
-// copyPersons COPYs the new person rows r into spending_persons; fresh
-// says the table is empty.
-func (f *spendingFold) copyPersons(ctx context.Context, tx pgx.Tx, r personRows, fresh bool) error {
+// copyPersons COPYs the new person rows into spending_persons; fresh says
+// the table is empty.
+func (f *spendingFold) copyPersons(ctx context.Context, tx pgx.Tx, rows []personRow, fresh bool) error {
 	i := -1
 	next := func(b []byte) ([]byte, bool, error) {
-		if i++; i == len(r.ids) {
+		if i++; i == len(rows) {
 			return b, false, nil
 		}
-		id := r.ids[i]
-		y := &f.years[id>>32]
+		r := &rows[i]
+		py := &f.pys[r.py]
 		b = copyTuple(b, 5)
-		b = copyText(b, y.program)
-		b = copyInt4(b, y.year)
-		b = copyText(b, y.township)
-		b = copyText(b, f.persons[uint32(id)])
-		return copyInt4Array(b, r.n[i][:]), true, nil
+		b = copyText(b, py.program)
+		b = copyInt4(b, py.year)
+		b = copyText(b, f.persons[r.person])
+		b = copyText(b, f.towns[r.town])
+		return copyInt4Array(b, r.n[:]), true, nil
 	}
-	return copyRows(ctx, tx, "spending_persons", []string{"program", "fiscal_year", "township", "person_id", "n"}, next, fresh, nil)
+	return copyRows(ctx, tx, "spending_persons", []string{"program", "fiscal_year", "person_id", "township", "n"}, next, fresh, nil)
 }
 
 func budgetArgs(m map[budgetKey]int64) []any {
@@ -567,18 +713,16 @@ type SpendingRow struct {
 
 // spendingQueries are the report queries by grouping, over the year $3
 // (months from $1 to $2). Amounts and payments are sums of spending rows;
-// persons are counted distinct from spending_persons, because a person
-// can be in several rows of one group (two townships after a move), and
-// one row counts a person in each month with a count above zero.
+// distinct persons are spending_groups' (a person can be in several rows
+// of one group: two townships after a move, or every month of a year).
 var spendingQueries = map[string]string{
 	"month": `
 WITH s AS (
     SELECT program, month, sum(amount_paid) AS amount, sum(payments) AS payments
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, month
 ), p AS (
-    SELECT sp.program, make_date($3, u.m::int, 1) AS month, count(DISTINCT sp.person_id) AS persons
-    FROM spending_persons sp CROSS JOIN LATERAL unnest(sp.n) WITH ORDINALITY AS u(c, m)
-    WHERE sp.fiscal_year = $3 AND u.c > 0 GROUP BY sp.program, u.m
+    SELECT program, make_date($3, month, 1) AS month, persons
+    FROM spending_groups WHERE fiscal_year = $3 AND month > 0 AND township = ''
 )
 SELECT s.program, s.month, '', s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program, month)
@@ -588,8 +732,8 @@ WITH s AS (
     SELECT program, township, sum(amount_paid) AS amount, sum(payments) AS payments
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program, township
 ), p AS (
-    SELECT program, township, count(DISTINCT person_id) AS persons
-    FROM spending_persons WHERE fiscal_year = $3 AND 0 < ANY (n) GROUP BY program, township
+    SELECT program, township, persons
+    FROM spending_groups WHERE fiscal_year = $3 AND month = 0 AND township <> ''
 )
 SELECT s.program, NULL::date, s.township, s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program, township)
@@ -599,8 +743,8 @@ WITH s AS (
     SELECT program, sum(amount_paid) AS amount, sum(payments) AS payments
     FROM spending WHERE month >= $1 AND month < $2 GROUP BY program
 ), p AS (
-    SELECT program, count(DISTINCT person_id) AS persons
-    FROM spending_persons WHERE fiscal_year = $3 AND 0 < ANY (n) GROUP BY program
+    SELECT program, persons
+    FROM spending_groups WHERE fiscal_year = $3 AND month = 0 AND township = ''
 )
 SELECT s.program, NULL::date, '', s.amount::text, s.payments, coalesce(p.persons, 0)
 FROM s LEFT JOIN p USING (program)

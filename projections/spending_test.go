@@ -21,7 +21,9 @@ const (
 	spendSQLSpending = `SELECT program, month, township, amount_paid::text, payments, persons
 		FROM spending ORDER BY program, month, township`
 	spendSQLPersons = `SELECT program, fiscal_year, township, person_id, array_to_string(n, ' ')
-		FROM spending_persons ORDER BY program, fiscal_year, township, person_id`
+		FROM spending_persons ORDER BY program, fiscal_year, person_id, township`
+	spendSQLGroups = `SELECT program, fiscal_year, month, township, persons
+		FROM spending_groups ORDER BY program, fiscal_year, month, township`
 	spendSQLBudgets = `SELECT program, fiscal_year, allocated::text, spent::text, remaining::text
 		FROM budgets ORDER BY program, fiscal_year`
 )
@@ -305,6 +307,13 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		person  domain.PersonID
 	}
 	personRows := map[pkey]*[12]int{}
+	type grkey struct { // a row of spending_groups
+		program domain.ProgramCode
+		year    int
+		month   int
+		town    string
+	}
+	groups := map[grkey]map[domain.PersonID]bool{} // the persons counted in each group a payment touched
 	type bkey struct {
 		program domain.ProgramCode
 		year    int
@@ -329,6 +338,12 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		if personRows[pk] == nil {
 			personRows[pk] = new([12]int)
 		}
+		grs := []grkey{{l.Program, l.PaidOn.Year(), int(l.PaidOn.Month()), ""}, {l.Program, l.PaidOn.Year(), 0, l.Township}, {l.Program, l.PaidOn.Year(), 0, ""}}
+		for _, gk := range grs {
+			if groups[gk] == nil {
+				groups[gk] = map[domain.PersonID]bool{}
+			}
+		}
 		b := bkey{l.Program, l.PaidOn.Year()}
 		spent[b] += 0
 		if !x.counted() {
@@ -338,6 +353,9 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		a.payments++
 		a.n[l.PersonID]++
 		personRows[pk][l.PaidOn.Month()-1]++
+		for _, gk := range grs {
+			groups[gk][l.PersonID] = true
+		}
 		spent[b] += l.Amount.Fen()
 		for _, grp := range []string{"program", "month " + l.PaidOn.Period().String(), "township " + l.Township} {
 			gk := gkey{l.Program, l.PaidOn.Year(), grp}
@@ -361,9 +379,17 @@ func spendCheckModel(t *testing.T, g *payGen, q projections.Querier) {
 		}
 		wantSpending = append(wantSpending, fmt.Sprintf("%s | %s | %s | %s | %d | %d", k.program, k.month, k.town, payFen(a.fen), a.payments, persons))
 	}
+	var wantGroups []string
+	for _, k := range slices.SortedFunc(maps.Keys(groups), func(a, b grkey) int {
+		return cmpStrings([]string{string(a.program), fmt.Sprint(a.year), fmt.Sprintf("%02d", a.month), a.town},
+			[]string{string(b.program), fmt.Sprint(b.year), fmt.Sprintf("%02d", b.month), b.town})
+	}) {
+		wantGroups = append(wantGroups, fmt.Sprintf("%s | %d | %d | %s | %d", k.program, k.year, k.month, k.town, len(groups[k])))
+	}
+	prtest.CheckRows(t, q, prtest.Check{SQL: spendSQLGroups, Want: wantGroups})
 	for _, k := range slices.SortedFunc(maps.Keys(personRows), func(a, b pkey) int {
-		return cmpStrings([]string{string(a.program), fmt.Sprint(a.year), a.town, string(a.person)},
-			[]string{string(b.program), fmt.Sprint(b.year), b.town, string(b.person)})
+		return cmpStrings([]string{string(a.program), fmt.Sprint(a.year), string(a.person), a.town},
+			[]string{string(b.program), fmt.Sprint(b.year), string(b.person), b.town})
 	}) {
 		counts := make([]string, 12)
 		for m, c := range personRows[k] {

@@ -220,7 +220,7 @@ func TestVerifyReportsMissingTablesAndOtherVersions(t *testing.T) {
 	got := verifyAll(t, r, append(projections.All(), never), 5)
 
 	sp := got["spending"]
-	if len(sp.Problems) != 1 || !strings.Contains(sp.Problems[0], "budgets") || len(sp.Tables) != 2 {
+	if len(sp.Problems) != 1 || !strings.Contains(sp.Problems[0], "budgets") || len(sp.Tables) != 3 {
 		t.Errorf("spending with budgets dropped: %+v", sp)
 	}
 	pay := got["payments"]

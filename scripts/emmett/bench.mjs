@@ -193,7 +193,7 @@ async function rebuildBench() {
 
     for (let round = 1; round <= rounds; round++) {
       // Fresh tables, as the ledger's rebuild writes into a fresh schema.
-      await pool.execute.command(rawSql(`DROP TABLE IF EXISTS spending, spending_persons, budgets`));
+      await pool.execute.command(rawSql(`DROP TABLE IF EXISTS spending, spending_persons, spending_groups, budgets`));
       await pool.execute.command(rawSql(ddl));
       let applied = 0;
       const projection = postgreSQLRawSQLProjection({
@@ -206,22 +206,43 @@ async function rebuildBench() {
           const m = Number(l.paid_on.slice(5, 7)); // the month's element of the person's counts
           const counts = '{' + Array.from({ length: 12 }, (_, i) => (i === m - 1 ? sign : 0)).join(',') + '}';
           const amount = (sign < 0 ? '-' : '') + l.amount;
+          // The person's row of the year and township, then whether they
+          // started or stopped counting: in the month and township
+          // (spending.persons), and — with their other townships' rows —
+          // in the month, the township's year and the whole year
+          // (spending_groups).
           return sql(`
             WITH p AS (
-              INSERT INTO spending_persons AS sp (program, fiscal_year, township, person_id, n) VALUES (%L, %s, %L, %L, %L::int[])
-              ON CONFLICT (program, fiscal_year, township, person_id) DO UPDATE SET n[%s] = sp.n[%s] + %s
-              RETURNING n[%s] AS n
+              INSERT INTO spending_persons AS sp (program, fiscal_year, person_id, township, n) VALUES (%L, %s, %L, %L, %L::int[])
+              ON CONFLICT (program, fiscal_year, person_id, township) DO UPDATE SET n[%s] = sp.n[%s] + %s
+              RETURNING n
+            ), o AS (
+              SELECT coalesce(bool_or(n[%s] > 0), false) AS month_other, coalesce(bool_or(0 < ANY (n)), false) AS any_other
+              FROM spending_persons WHERE program = %L AND fiscal_year = %s AND person_id = %L AND township <> %L
+            ), t AS (
+              SELECT p.n[%s] AS now, p.n[%s] - %s AS was, o.month_other, o.any_other,
+                (SELECT bool_or(c > 0) FROM unnest(p.n) AS c) AS row_now,
+                (SELECT bool_or(CASE WHEN i = %s THEN c - %s ELSE c END > 0) FROM unnest(p.n) WITH ORDINALITY AS u(c, i)) AS row_was
+              FROM p, o
             ), s AS (
               INSERT INTO spending AS s (program, month, township, amount_paid, payments, persons)
-              SELECT %L, %L, %L, %L::numeric, %s,
-                CASE WHEN p.n - %s <= 0 AND p.n > 0 THEN 1 WHEN p.n - %s > 0 AND p.n <= 0 THEN -1 ELSE 0 END FROM p
+              SELECT %L, %L, %L, %L::numeric, %s, (t.now > 0)::int - (t.was > 0)::int FROM t
               ON CONFLICT (program, month, township) DO UPDATE SET amount_paid = s.amount_paid + EXCLUDED.amount_paid,
                 payments = s.payments + EXCLUDED.payments, persons = s.persons + EXCLUDED.persons
+            ), g AS (
+              INSERT INTO spending_groups AS g (program, fiscal_year, month, township, persons)
+              SELECT %L, %s, %s, '', (t.month_other OR t.now > 0)::int - (t.month_other OR t.was > 0)::int FROM t
+              UNION ALL SELECT %L, %s, 0, %L, t.row_now::int - t.row_was::int FROM t
+              UNION ALL SELECT %L, %s, 0, '', (t.any_other OR t.row_now)::int - (t.any_other OR t.row_was)::int FROM t
+              ON CONFLICT (program, fiscal_year, month, township) DO UPDATE SET persons = g.persons + EXCLUDED.persons
             )
             INSERT INTO budgets AS b (program, fiscal_year, allocated, spent) VALUES (%L, %s, 0, %L::numeric)
             ON CONFLICT (program, fiscal_year) DO UPDATE SET spent = b.spent + EXCLUDED.spent`,
-          l.program, year, l.township, l.person_id, counts, m, m, sign, m,
-          l.program, month, l.township, amount, sign, sign, sign,
+          l.program, year, l.person_id, l.township, counts, m, m, sign,
+          m, l.program, year, l.person_id, l.township,
+          m, m, sign, m, sign,
+          l.program, month, l.township, amount, sign,
+          l.program, year, m, l.program, year, l.township, l.program, year,
           l.program, year, amount);
         },
       });
@@ -238,10 +259,11 @@ async function rebuildBench() {
       await consumer.close();
       const got = (await pool.execute.query(rawSql(
         `SELECT coalesce(sum(payments), 0)::int AS payments, coalesce(sum(amount_paid), 0)::text AS paid,
-                (SELECT count(*) FROM spending_persons, unnest(n) AS c WHERE c > 0)::int AS person_keys, coalesce(sum(persons), 0)::int AS persons FROM spending`))).rows[0];
+                (SELECT count(*) FROM spending_persons, unnest(n) AS c WHERE c > 0)::int AS person_keys, coalesce(sum(persons), 0)::int AS persons,
+                (SELECT persons FROM spending_groups WHERE month = 0 AND township = '')::int AS year_persons FROM spending`))).rows[0];
       const wantPaid = (events * 100).toFixed(2);
-      if (applied !== events || got.payments !== events || got.paid !== wantPaid || got.persons !== got.person_keys || got.persons < persons) {
-        throw new Error(`round ${round}: applied ${applied} events, spending holds ${JSON.stringify(got)}; want ${events} payments, ${wantPaid} paid, persons = person keys ≥ ${persons}`);
+      if (applied !== events || got.payments !== events || got.paid !== wantPaid || got.persons !== got.person_keys || got.persons < persons || got.year_persons !== persons) {
+        throw new Error(`round ${round}: applied ${applied} events, spending holds ${JSON.stringify(got)}; want ${events} payments, ${wantPaid} paid, persons = person keys ≥ ${persons}, ${persons} in the year`);
       }
       log(`rebuild round ${round}: ${events} events in ${elapsed.toFixed(1)} s; spending: ${got.payments} payments, ${got.paid} paid, ${got.persons} persons`);
       console.log(`BenchmarkEmmett/rebuild-1\t1\t${(events / elapsed).toFixed(1)} events/s`);
