@@ -487,16 +487,7 @@ func TestBrowserRegisterProposeApprove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := app.NewPersons(f.store).State(context.Background(), f.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var proposal string
-	for id, p := range st.Proposals {
-		if p.Status == domain.ProposalPending && p.Program == domain.ProgramCareSubsidy {
-			proposal = id
-		}
-	}
+	proposal := pendingProposal(t, f, domain.ProgramCareSubsidy)
 	if proposal == "" || approveForms != "0" {
 		t.Fatalf("pending proposal %q; the clerk's page has %s approval forms", proposal, approveForms)
 	}

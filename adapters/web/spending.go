@@ -51,39 +51,44 @@ func (k *desk) spendingParams(r *http.Request) (year int, group string, err erro
 	return year, group, nil
 }
 
-func (k *desk) spendingPage(w http.ResponseWriter, r *http.Request) {
+// spendingReport reads the report ?year= and ?group= ask for; after a bad
+// request or a failure it has answered, and says so (false).
+func (k *desk) spendingReport(w http.ResponseWriter, r *http.Request) (reports.SpendingReport, bool) {
 	year, group, err := k.spendingParams(r)
 	if err != nil {
 		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(err))
-		return
+		return reports.SpendingReport{}, false
 	}
 	rep, err := reports.Spending(r.Context(), k.Spending, year, group)
 	if err != nil {
 		k.failErr(w, r, err)
+		return reports.SpendingReport{}, false
+	}
+	return rep, true
+}
+
+func (k *desk) spendingPage(w http.ResponseWriter, r *http.Request) {
+	rep, ok := k.spendingReport(w, r)
+	if !ok {
 		return
 	}
-	d := spendingData{Report: rep, Query: fmt.Sprintf("year=%d&group=%s", year, group)}
+	d := spendingData{Report: rep, Query: fmt.Sprintf("year=%d&group=%s", rep.Year, rep.GroupBy)}
 	for _, g := range reports.SpendingGroups {
-		d.Groups = append(d.Groups, choice{Value: g, Label: groupNames[g], Selected: g == group})
+		d.Groups = append(d.Groups, choice{Value: g, Label: groupNames[g], Selected: g == rep.GroupBy})
 	}
 	d.Spent, d.Budgets = spendingCharts(rep)
-	k.render(w, r, http.StatusOK, "spending", fmt.Sprintf("%d年支出与预算", year), d)
+	k.render(w, r, http.StatusOK, "spending", fmt.Sprintf("%d年支出与预算", rep.Year), d)
 }
 
 // spendingExport sends the report as a CSV or XLSX file.
 func (k *desk) spendingExport(w http.ResponseWriter, r *http.Request) {
-	year, group, err := k.spendingParams(r)
-	var f reports.AnnualFormat
-	if err == nil {
-		f, err = reports.AnnualParseFormat("format", r.URL.Query().Get("format"), reports.AnnualCSV, reports.AnnualXLSX)
-	}
+	f, err := reports.AnnualParseFormat("format", r.URL.Query().Get("format"), reports.AnnualCSV, reports.AnnualXLSX)
 	if err != nil {
 		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(err))
 		return
 	}
-	rep, err := reports.Spending(r.Context(), k.Spending, year, group)
-	if err != nil {
-		k.failErr(w, r, err)
+	rep, ok := k.spendingReport(w, r)
+	if !ok {
 		return
 	}
 	var b strings.Builder
@@ -92,7 +97,7 @@ func (k *desk) spendingExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", f.ContentType())
-	w.Header().Set("Content-Disposition", `attachment; filename="`+reports.SpendingFilename(year, group, f)+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+reports.SpendingFilename(rep.Year, rep.GroupBy, f)+`"`)
 	_, _ = w.Write([]byte(b.String()))
 }
 

@@ -417,18 +417,9 @@ func TestRegisterProposeApprove(t *testing.T) {
 	if p := clerk.post("/persons/"+string(f.pid)+"/grants", grant); p.status != http.StatusSeeOther {
 		t.Fatalf("propose: %d\n%s", p.status, p.body)
 	}
-	st, err := app.NewPersons(f.store).State(ctx, f.pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var proposal string
-	for id, p := range st.Proposals {
-		if p.Status == domain.ProposalPending && p.Program == domain.ProgramCareSubsidy {
-			proposal = id
-		}
-	}
+	proposal := pendingProposal(t, f, domain.ProgramCareSubsidy)
 	if proposal == "" {
-		t.Fatalf("no pending proposal: %+v", st.Proposals)
+		t.Fatal("no pending proposal of the care subsidy")
 	}
 	approve := "/persons/" + string(f.pid) + "/grants/" + proposal + "/approve"
 	page = clerk.get("/persons/" + string(f.pid))
@@ -935,4 +926,20 @@ func TestVendoredAssets(t *testing.T) {
 	if p.status != 200 || p.body != string(raw) || !strings.HasPrefix(p.header.Get("Content-Type"), "text/javascript") {
 		t.Errorf("serving htmx: %d %v", p.status, p.header)
 	}
+}
+
+// pendingProposal is the ID of the fixture person's pending proposal of
+// program, from their stream ("" if none).
+func pendingProposal(t *testing.T, f *deskFixture, program domain.ProgramCode) string {
+	t.Helper()
+	st, err := app.NewPersons(f.store).State(context.Background(), f.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, p := range st.Proposals {
+		if p.Status == domain.ProposalPending && p.Program == program {
+			return id
+		}
+	}
+	return ""
 }
