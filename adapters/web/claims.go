@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -41,13 +40,11 @@ func (k *desk) claimsPage(w http.ResponseWriter, r *http.Request) {
 
 func (k *desk) showClaims(w http.ResponseWriter, r *http.Request, status int, d claimsData) {
 	q := r.URL.Query()
-	d.Open, d.Page = q.Get("all") == "", 1
-	if v := q.Get("page"); v != "" {
-		var err error
-		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 {
-			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page number", v)))
-			return
-		}
+	d.Open = q.Get("all") == ""
+	var err error
+	if d.Page, err = pageParam(r); err != nil {
+		k.badQuery(w, r, err)
+		return
 	}
 	rows, total, err := k.Finance.Claims(r.Context(), d.Open, pageSize, (d.Page-1)*pageSize)
 	if err != nil {

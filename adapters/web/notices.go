@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -54,12 +53,13 @@ func (k *desk) noticesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	// Newest first: by the day issued, and within a day by recipient.
 	slices.SortStableFunc(list, func(a, b domain.ChangeNoticeIssued) int { return b.IssuedOn.Compare(a.IssuedOn) })
-	d := noticesData{All: len(list), Pages: max((len(list)+pageSize-1)/pageSize, 1), Page: 1}
-	if v := r.URL.Query().Get("page"); v != "" {
-		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 || d.Page > d.Pages {
-			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page between 1 and %d", v, d.Pages)))
-			return
-		}
+	d := noticesData{All: len(list), Pages: max((len(list)+pageSize-1)/pageSize, 1)}
+	if d.Page, err = pageParam(r); err == nil && d.Page > d.Pages {
+		err = domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages)
+	}
+	if err != nil {
+		k.badQuery(w, r, err)
+		return
 	}
 	for _, n := range list[min((d.Page-1)*pageSize, len(list)):min(d.Page*pageSize, len(list))] {
 		d.Notices = append(d.Notices, noticeRow{ChangeNoticeIssued: n, Recipient: departmentNames[n.Department],

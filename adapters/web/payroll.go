@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -230,13 +229,11 @@ type lineRow struct {
 
 func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "batch")
-	d := linesData{Exceptions: r.URL.Query().Get("show") != "all", Page: 1}
-	if v := r.URL.Query().Get("page"); v != "" {
-		var err error
-		if d.Page, err = strconv.Atoi(v); err != nil || d.Page < 1 {
-			k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%q is not a page number", v)))
-			return
-		}
+	d := linesData{Exceptions: r.URL.Query().Get("show") != "all"}
+	var err error
+	if d.Page, err = pageParam(r); err != nil {
+		k.badQuery(w, r, err)
+		return
 	}
 	b, err := k.Payroll.Batch(r.Context(), id)
 	if err != nil {
@@ -255,7 +252,7 @@ func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Pages = max((d.All+pageSize-1)/pageSize, 1)
 	if d.Page > d.Pages {
-		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages)))
+		k.badQuery(w, r, domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages))
 		return
 	}
 	for _, l := range lines {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ var funcs = template.FuncMap{
 	"moment":     func(t time.Time) string { return t.In(domain.BusinessZone).Format("2006年1月2日 15:04:05") },
 	"short":      func(s string) string { return s[:min(12, len(s))] },
 	"signedYuan": signedYuan,
+	"pager":      func(page, pages int, base string) pager { return pager{page, pages, base} },
 	"check":      check,
 	"msg":        msg,
 	// The spending charts' columns (spending.go lays out the rest).
@@ -188,4 +190,30 @@ func genderName(g domain.Gender) string {
 		return "女"
 	}
 	return ""
+}
+
+// pager is a list's page links: base is the list's URL up to where
+// "page=N" goes (ending in "?" or "&").
+type pager struct {
+	Page, Pages int
+	Base        string
+}
+
+// pageParam reads ?page= (default 1): a page number from 1 up, else a
+// field error naming page.
+func pageParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("page")
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, domain.Invalid("page", "%q is not a page number", v)
+	}
+	return n, nil
+}
+
+// badQuery answers a page asked for with a bad query parameter.
+func (k *desk) badQuery(w http.ResponseWriter, r *http.Request, err error) {
+	k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(err))
 }

@@ -56,7 +56,7 @@ func (k *desk) spendingParams(r *http.Request) (year int, group string, err erro
 func (k *desk) spendingReport(w http.ResponseWriter, r *http.Request) (reports.SpendingReport, bool) {
 	year, group, err := k.spendingParams(r)
 	if err != nil {
-		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(err))
+		k.badQuery(w, r, err)
 		return reports.SpendingReport{}, false
 	}
 	rep, err := reports.Spending(r.Context(), k.Spending, year, group)
@@ -84,7 +84,7 @@ func (k *desk) spendingPage(w http.ResponseWriter, r *http.Request) {
 func (k *desk) spendingExport(w http.ResponseWriter, r *http.Request) {
 	f, err := reports.AnnualParseFormat("format", r.URL.Query().Get("format"), reports.AnnualCSV, reports.AnnualXLSX)
 	if err != nil {
-		k.fail(w, r, http.StatusBadRequest, "查询条件有误", plainError(err))
+		k.badQuery(w, r, err)
 		return
 	}
 	rep, ok := k.spendingReport(w, r)
