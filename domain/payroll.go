@@ -752,6 +752,36 @@ const (
 	LineReversed = "reversed"
 )
 
+// LineMove is the status a payments shard's line in status from takes on
+// an event of type eventType, and whether the event moves it at all: a
+// release or an issue moves a reserved line, a settlement an issued one (a
+// late settlement a failed one), a failure an issued one, a reversal an
+// issued or settled one. Any other line stays as it is. It is the one
+// statement of these moves: EvolvePaymentsShard follows it, and so does
+// the read model of batches' lines.
+func LineMove(eventType, from string) (string, bool) {
+	var to string
+	var ok bool
+	switch eventType {
+	case TypeLinesReleased:
+		to, ok = LineReleased, from == LineReserved
+	case TypePaymentIssued, TypePaymentsIssued:
+		to, ok = LineIssued, from == LineReserved
+	case TypePaymentSettled, TypePaymentsSettled:
+		to, ok = LineSettled, from == LineIssued
+	case TypePaymentsSettledLate:
+		to, ok = LineSettled, from == LineFailed
+	case TypePaymentFailed, TypePaymentsFailed:
+		to, ok = LineFailed, from == LineIssued
+	case TypePaymentReversed:
+		to, ok = LineReversed, from == LineIssued || from == LineSettled
+	}
+	if !ok {
+		return from, false
+	}
+	return to, true
+}
+
 // ShardLine is a line as its payments shard tells it.
 type ShardLine struct {
 	PayrollLine
@@ -911,10 +941,11 @@ func (s *PaymentsShard) line(p PaymentLine) *ShardLine {
 // caller adds the payment to; nil when the line was not reserved.
 func (s *PaymentsShard) issue(p PaymentLine) *MonthAccount {
 	l := s.line(p)
-	if l.Status != LineReserved {
+	to, ok := LineMove(TypePaymentsIssued, l.Status)
+	if !ok {
 		return nil
 	}
-	l.Status = LineIssued
+	l.Status = to
 	a := l.account
 	a.Issued = a.Issued.Add(p.Amount)
 	a.Open, a.LastFailed = p.Reference, false
@@ -923,10 +954,14 @@ func (s *PaymentsShard) issue(p PaymentLine) *MonthAccount {
 
 func (s *PaymentsShard) settle(ref, file string) {
 	l := s.Lines[ref]
-	if l == nil || l.Status != LineIssued {
+	if l == nil {
 		return
 	}
-	l.Status, l.SettledBy = LineSettled, file
+	to, ok := LineMove(TypePaymentsSettled, l.Status)
+	if !ok {
+		return
+	}
+	l.Status, l.SettledBy = to, file
 	if a := l.account; a.Open == ref {
 		a.Open = ""
 	}
@@ -935,10 +970,14 @@ func (s *PaymentsShard) settle(ref, file string) {
 // settleLate settles a failed line: the bank paid after all.
 func (s *PaymentsShard) settleLate(ref, file string) {
 	l := s.Lines[ref]
-	if l == nil || l.Status != LineFailed {
+	if l == nil {
 		return
 	}
-	l.Status, l.SettledBy = LineSettled, file
+	to, ok := LineMove(TypePaymentsSettledLate, l.Status)
+	if !ok {
+		return
+	}
+	l.Status, l.SettledBy = to, file
 	a := l.account
 	a.Failed = a.Failed.Less(l.Amount)
 	a.LastFailed = false
@@ -946,10 +985,14 @@ func (s *PaymentsShard) settleLate(ref, file string) {
 
 func (s *PaymentsShard) fail(p PaymentLine, file string) {
 	l := s.Lines[p.Reference]
-	if l == nil || l.Status != LineIssued {
+	if l == nil {
 		return
 	}
-	l.Status, l.FailedBy = LineFailed, file
+	to, ok := LineMove(TypePaymentsFailed, l.Status)
+	if !ok {
+		return
+	}
+	l.Status, l.FailedBy = to, file
 	a := l.account
 	a.Failed = a.Failed.Add(l.Amount)
 	a.LastFailed = true
@@ -993,10 +1036,14 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 	case *LinesReleased:
 		for _, ref := range e.References {
 			l := s.Lines[ref]
-			if l == nil || l.Status != LineReserved {
+			if l == nil {
 				continue
 			}
-			l.Status = LineReleased
+			to, ok := LineMove(TypeLinesReleased, l.Status)
+			if !ok {
+				continue
+			}
+			l.Status = to
 			if a := l.account; a.Open == ref {
 				a.Open = ""
 			}
@@ -1039,8 +1086,8 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 		s.fail(e.PaymentLine, "")
 	case *PaymentReversed:
 		l := s.Lines[e.Reference]
-		if l != nil && (l.Status == LineSettled || l.Status == LineIssued) {
-			l.Status = LineReversed
+		if to, ok := LineMove(TypePaymentReversed, lineStatus(l)); ok {
+			l.Status = to
 			a := l.account
 			a.Reversed = a.Reversed.Add(l.Amount)
 			if a.Open == l.Reference {
@@ -1435,4 +1482,12 @@ func FindOverpaid(s PaymentsShard, program ProgramCode, persons []PayrollPerson)
 		return cmp.Or(cmp.Compare(x.PersonID, y.PersonID), x.Period.Compare(y.Period))
 	})
 	return out
+}
+
+// lineStatus is l's status, or "" for no line.
+func lineStatus(l *ShardLine) string {
+	if l == nil {
+		return ""
+	}
+	return l.Status
 }

@@ -94,6 +94,43 @@ func thousands(n int) string {
 	return s
 }
 
+// ReportStatus names a line's status in a payments shard as b's report
+// does: a reserved line is drafted; a released one withheld (on approval:
+// its month was no longer owed), or rejected with its batch; the others
+// keep their names (issued, settled, failed, reversed).
+func (b Batch) ReportStatus(shardStatus string) string {
+	switch shardStatus {
+	case LineReserved:
+		return "drafted"
+	case LineReleased:
+		if b.Rejected != nil {
+			return "rejected"
+		}
+		return "withheld"
+	}
+	return shardStatus
+}
+
+// Count adds c, lines in report status st (ReportStatus), to r's totals:
+// every line is expected; a rejected line is in no other total, a drafted
+// or issued one is outstanding.
+func (r *BatchReport) Count(st string, c CountTotal) {
+	r.Expected = r.Expected.Add(c)
+	switch st {
+	case LineSettled:
+		r.Settled = r.Settled.Add(c)
+	case LineFailed:
+		r.Failed = r.Failed.Add(c)
+	case LineReversed:
+		r.Reversed = r.Reversed.Add(c)
+	case "withheld":
+		r.Withheld = r.Withheld.Add(c)
+	case "rejected": // never issued
+	default:
+		r.Outstanding = r.Outstanding.Add(c)
+	}
+}
+
 // NewBatchReport reports a batch from its payroll stream and its lines as
 // the payment shards tell them (in any order; the report sorts them by
 // reference).
@@ -110,30 +147,8 @@ func NewBatchReport(b Batch, lines []ShardLine) BatchReport {
 	lines = slices.Clone(lines)
 	slices.SortFunc(lines, func(x, y ShardLine) int { return strings.Compare(x.Reference, y.Reference) })
 	for _, l := range lines {
-		st := l.Status
-		switch st {
-		case LineReserved:
-			st = "drafted"
-		case LineReleased:
-			st = "withheld"
-			if b.Rejected != nil {
-				st = "rejected"
-			}
-		}
-		r.Expected.add(l.Amount)
-		switch st {
-		case LineSettled:
-			r.Settled.add(l.Amount)
-		case LineFailed:
-			r.Failed.add(l.Amount)
-		case LineReversed:
-			r.Reversed.add(l.Amount)
-		case "withheld":
-			r.Withheld.add(l.Amount)
-		case "rejected": // never issued
-		default:
-			r.Outstanding.add(l.Amount)
-		}
+		st := b.ReportStatus(l.Status)
+		r.Count(st, CountTotal{}.Plus(l.Amount))
 		r.Lines = append(r.Lines, BatchReportLine{PayrollLine: l.PayrollLine, Status: st})
 	}
 	switch b.State {
