@@ -999,6 +999,7 @@ func (w *world) checkReadModels(s logState, owed map[mkey]domain.Money) error {
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var pid, program, c, r, wo string
 		if err := rows.Scan(&pid, &program, &c, &r, &wo); err != nil {
@@ -1023,6 +1024,9 @@ func (w *world) checkReadModels(s logState, owed map[mkey]domain.Money) error {
 			return fmt.Errorf("read model: no overpayments row for %s %s, the log claims %s", k[0][:6], k[1], o.claimed)
 		}
 	}
+	if err := w.checkBatchLines(s); err != nil {
+		return err
+	}
 	// Arrears: per person and program, what is owed and not paid for every
 	// month up to the latest month any payment of the program was issued
 	// for.
@@ -1046,6 +1050,7 @@ func (w *world) checkReadModels(s logState, owed map[mkey]domain.Money) error {
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var pid, program, a string
 		if err := rows.Scan(&pid, &program, &a); err != nil {
@@ -1056,6 +1061,74 @@ func (w *world) checkReadModels(s logState, owed map[mkey]domain.Money) error {
 		}
 	}
 	return rows.Err()
+}
+
+// checkBatchLines holds the read model of batches' lines to the model's
+// lines — each line's batch, person, month, amount and status — and each
+// batch's totals by status to the sums of its lines.
+func (w *world) checkBatchLines(s logState) error {
+	ctx := context.Background()
+	type total struct {
+		n      int
+		amount domain.Money
+	}
+	want := map[[2]string]total{}
+	for _, l := range s.lines {
+		k := [2]string{l.batch, l.status}
+		want[k] = total{want[k].n + 1, want[k].amount.Add(l.amount)}
+	}
+	rows, err := w.db.Pool.Query(ctx, `SELECT reference, batch_id, person_id, period, amount::text, status FROM batch_lines`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close() // an early return must give the connection back, or the pool's Close waits for ever
+	seen := 0
+	for rows.Next() {
+		var ref, batch, pid, amount, status string
+		var period time.Time
+		if err := rows.Scan(&ref, &batch, &pid, &period, &amount, &status); err != nil {
+			return err
+		}
+		l := s.lines[ref]
+		if l == nil {
+			return fmt.Errorf("read model: batch line %s, the log has no such line", ref)
+		}
+		got := modelLine{key: mkey{domain.PersonID(pid), l.key.program, domain.DateOf(period).Period()}, amount: domain.MustMoney(amount), batch: batch, status: status}
+		if got != *l {
+			return fmt.Errorf("read model: batch line %s is %+v, the log says %+v", ref, got, *l)
+		}
+		seen++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if seen != len(s.lines) {
+		return fmt.Errorf("read model: %d batch lines, the log has %d", seen, len(s.lines))
+	}
+	rows, err = w.db.Pool.Query(ctx, `SELECT batch_id, status, sum(lines)::int, sum(amount)::text FROM batch_line_totals GROUP BY 1, 2`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var batch, status, amount string
+		var n int
+		if err := rows.Scan(&batch, &status, &n, &amount); err != nil {
+			return err
+		}
+		k := [2]string{batch, status}
+		if t := want[k]; t.n != n || t.amount.String() != amount {
+			return fmt.Errorf("read model: batch %s has %d lines %s for %s, the log says %d for %s", batch, n, status, amount, t.n, t.amount)
+		}
+		delete(want, k)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for k, t := range want {
+		return fmt.Errorf("read model: no total of batch %s's %s lines, the log says %d for %s", k[0], k[1], t.n, t.amount)
+	}
+	return nil
 }
 
 // errCrash is the fault the turnstile injects: the process died between

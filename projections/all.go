@@ -8,6 +8,7 @@ func All() []Projection {
 		ChangelogProjection{},
 		SpendingProjection{},
 		PaymentsProjection{},
+		BatchLinesProjection{},
 		BankAccountsProjection{},
 		OverpaymentsProjection{},
 		AwardsProjection{},

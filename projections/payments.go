@@ -445,55 +445,6 @@ func PaymentsByBatch(ctx context.Context, q Querier, batchID string) ([]PaymentR
 	return queryPayments(ctx, q, paymentSelect+`WHERE batch_id = $1 ORDER BY reference`, batchID)
 }
 
-// StatusTotal is the count and amount of a batch's payments in a status.
-type StatusTotal struct {
-	Status PaymentStatus
-	domain.CountTotal
-}
-
-// exceptionalPayment is the condition of a payment a reviewer should look
-// at: not this month's regular payment, or failed or reversed.
-const exceptionalPayment = `(kind <> 'regular' OR status IN ('failed', 'reversed'))`
-
-// BatchPayments returns a page of an issued batch's payments by
-// reference — only the exceptional ones (arrears, reissues, failed,
-// reversed) when exceptions — how many match, and the batch's totals by
-// status.
-func BatchPayments(ctx context.Context, q Querier, batchID string, exceptions bool, limit, offset int) ([]PaymentRow, int, []StatusTotal, error) {
-	rows, err := q.Query(ctx, `SELECT status, count(*), sum(amount)::text, count(*) FILTER (WHERE NOT $2 OR `+exceptionalPayment+`)
-		FROM payments WHERE batch_id = $1 GROUP BY status ORDER BY status`, batchID, exceptions)
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("payments: %w", err)
-	}
-	var (
-		totals   []StatusTotal
-		matching int
-	)
-	for rows.Next() {
-		var (
-			t      StatusTotal
-			amount string
-			n      int
-		)
-		if err := rows.Scan(&t.Status, &t.Count, &amount, &n); err != nil {
-			rows.Close()
-			return nil, 0, nil, fmt.Errorf("payments: %w", err)
-		}
-		if t.Total, err = domain.ParseMoney("amount", amount); err != nil {
-			rows.Close()
-			return nil, 0, nil, fmt.Errorf("payments: %w", err)
-		}
-		totals, matching = append(totals, t), matching+n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, nil, fmt.Errorf("payments: %w", err)
-	}
-	page, err := queryPayments(ctx, q, paymentSelect+`WHERE batch_id = $1 AND (NOT $2 OR `+exceptionalPayment+`)
-		ORDER BY reference LIMIT $3 OFFSET $4`, batchID, exceptions, limit, offset)
-	return page, matching, totals, err
-}
-
 // PaymentsByPerson returns every payment line of a person, by period,
 // program and reference.
 func PaymentsByPerson(ctx context.Context, q Querier, personID domain.PersonID) ([]PaymentRow, error) {

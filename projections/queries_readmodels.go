@@ -165,10 +165,10 @@ func (r ReadModels) Spending(ctx context.Context, year int, groupBy string) ([]S
 	return rows, readErr(ctx, err)
 }
 
-// BatchPayments is BatchPayments on r's querier.
-func (r ReadModels) BatchPayments(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]PaymentRow, int, []StatusTotal, error) {
-	rows, n, totals, err := BatchPayments(ctx, r.Q, batchID, exceptions, limit, offset)
-	return rows, n, totals, readErr(ctx, err)
+// BatchLines is BatchLines on r's querier.
+func (r ReadModels) BatchLines(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]domain.BatchReportLine, int, []BatchLineTotal, error) {
+	lines, n, totals, err := BatchLines(ctx, r.Q, batchID, exceptions, limit, offset)
+	return lines, n, totals, readErr(ctx, err)
 }
 
 // Claims is Claims on r's querier.
