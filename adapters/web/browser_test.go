@@ -111,11 +111,60 @@ func browse(t *testing.T) (context.Context, string) {
 	return ctx, screenshotDir(t)
 }
 
+// lowContrast lists the page's visible text whose contrast with what is
+// behind it (the nearest background colour an ancestor paints, white if
+// none) is below WCAG AA: 4.5:1, or 3:1 for large text (24 px, or 18.66 px
+// bold). SVG text is judged by its fill.
+const lowContrast = `(() => {
+	const parse = c => {
+		const m = /rgba?\(([^)]+)\)/.exec(c || '');
+		if (!m) return null;
+		const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+		return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+	};
+	const lum = c => {
+		const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+		return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+	};
+	const behind = el => {
+		for (let e = el.parentElement; e; e = e.parentElement) {
+			const c = parse(getComputedStyle(e).backgroundColor);
+			if (c && c.a > 0) return c;
+		}
+		return {r: 255, g: 255, b: 255, a: 1};
+	};
+	const bad = [];
+	for (const el of document.querySelectorAll('body *')) {
+		if (!Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+		const st = getComputedStyle(el);
+		if (st.visibility === 'hidden' || st.display === 'none' || el.getClientRects().length === 0) continue;
+		const fg = parse(el instanceof SVGElement ? st.fill : st.color);
+		if (!fg) continue;
+		let bg = parse(st.backgroundColor);
+		if (!bg || bg.a === 0) bg = behind(el);
+		const mix = {r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a)};
+		const [hi, lo] = [lum(mix), lum(bg)].sort((x, y) => y - x);
+		const ratio = (hi + 0.05) / (lo + 0.05);
+		const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+		if (ratio < (size >= 24 || (bold && size >= 18.66) ? 3 : 4.5)) {
+			bad.push(el.tagName.toLowerCase() + ' "' + el.textContent.trim().slice(0, 24) + '" ' + ratio.toFixed(2) + ':1');
+		}
+	}
+	return bad.join('; ');
+})()`
+
 // screenshot saves the whole page as dir/NAME.png, after checking that
-// every field of the page has a label.
+// every field of the page has a label and all its text enough contrast.
 func screenshot(dir string) func(name string) chromedp.Action[chromedp.Void] {
 	return func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			low, err := chromedp.Evaluate[string](lowContrast)(ctx, t)
+			if err != nil {
+				return err
+			}
+			if low != "" {
+				return fmt.Errorf("page %s: text below WCAG AA contrast: %s", name, low)
+			}
 			unlabelled, err := chromedp.Evaluate[string](`Array.from(document.querySelectorAll('input, select, textarea'))
 				.filter(el => el.type !== 'hidden' && !el.closest('label') && !el.getAttribute('aria-label') &&
 					!(el.id && document.querySelector('label[for="' + el.id + '"]')))

@@ -21,10 +21,10 @@ import (
 // never more than the claim still asks.
 
 // FinanceQueries are the finance desk's read models (projections.ReadModels
-// implements them): overpayment claims, and an issued batch's payments.
+// implements them): overpayment claims, and a batch's lines.
 type FinanceQueries interface {
 	Claims(ctx context.Context, open bool, limit, offset int) ([]projections.ClaimRow, int, error)
-	BatchPayments(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]projections.PaymentRow, int, []projections.StatusTotal, error)
+	BatchLines(ctx context.Context, batchID string, exceptions bool, limit, offset int) ([]domain.BatchReportLine, int, []projections.BatchLineTotal, error)
 }
 
 type claimsData struct {

@@ -60,6 +60,17 @@ func (k *desk) meta(r *http.Request, s Session) (domain.CommandMeta, error) {
 		Reason: strings.TrimSpace(r.PostFormValue("reason"))}, nil
 }
 
+// reached reports whether the read models have applied pos (true
+// without a Freshness to ask, or when asking fails: the page is shown as
+// it is).
+func (k *desk) reached(ctx context.Context, pos domain.Position) bool {
+	if k.Fresh == nil {
+		return true
+	}
+	ok, err := k.Fresh.Reached(ctx, pos)
+	return ok || err != nil
+}
+
 // settle waits until the read models have applied pos, or the wait is
 // over (the page then shows what they have).
 func (k *desk) settle(ctx context.Context, pos domain.Position) {
@@ -225,7 +236,39 @@ var fieldNames = map[string]string{
 	"year": "年度", "group": "分组", "format": "文件格式",
 }
 
-// plainError says what was refused, naming the field in Chinese.
+// ruleNames says in Chinese what each business rule (domain.RuleError's
+// Rule) requires; the domain's message, with its particulars (programs,
+// dates), follows it. TestEveryRuleHasAChineseName fails for a rule of the
+// domain without one.
+var ruleNames = map[string]string{
+	domain.RuleCertificateRequired:    "该项目要求在生效日期持有有效的残疾人证",
+	domain.RuleGradeRequired:          "残疾等级不符合该项目的要求",
+	domain.RuleCategoryRequired:       "残疾类别不符合该项目的要求",
+	domain.RuleDibaoRequired:          "该项目要求家庭享受低保",
+	domain.RuleTekunExcluded:          "享受特困人员救助供养的，不能享受该项目",
+	domain.RuleWorkInjuryNursing:      "已享受工伤保险护理费的，不能享受该项目",
+	domain.RuleHouseholdClassRequired: "该项目要求家庭为脱贫户或监测户",
+	domain.RulePoorHouseholdRequired:  "该项目要求困难家庭（低保、特困，或脱贫户、监测户）",
+	domain.RuleVehicleRequired:        "该项目要求登记机动轮椅车车牌",
+	domain.RulePostRequired:           "该项目要求登记相应的岗位",
+	domain.RuleAgeLimit:               "年龄不符合该项目的要求",
+	domain.RuleTrainingRequired:       "该项目要求同时享受相应的待遇或补助",
+	domain.RuleRegistrationRequired:   "该项目要求此人已登记",
+	domain.RuleOncePerPerson:          "该项目每人只能享受一次，此人已享受过",
+	domain.RuleDeceased:               "此人已登记死亡，只能撤销死亡登记",
+	domain.RuleErased:                 "此人的个人信息已依法删除，不能再记录",
+	domain.RuleErasureOpen:            "此人还有未办结的待遇、申请、发放或追回，不能删除个人信息",
+	domain.RuleRetentionNotEnded:      "此人档案的保存期限未满，不能删除个人信息",
+	domain.RuleNoticeOverlap:          "变更通知的期间与已出的通知重叠",
+	domain.RuleNoticeGap:              "变更通知的期间与上一份通知之间有遗漏的日期",
+	domain.RuleReissueNotCovered:      "重出的通知包含从未通知过的日期",
+	domain.RuleNothingToPay:           "这个月没有应发的笔数",
+	domain.RuleBatchNotApproved:       "批次尚未批准，不能办理",
+	domain.RuleMakerChecker:           "提出人不能审批自己提出的事项，须由另一位工作人员审批",
+}
+
+// plainError says what was refused: the field in Chinese, or the rule
+// broken in Chinese, each followed by the domain's own particulars.
 func plainError(err error) string {
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
@@ -235,6 +278,9 @@ func plainError(err error) string {
 	}
 	var re *domain.RuleError
 	if errors.As(err, &re) {
+		if n, ok := ruleNames[re.Rule]; ok {
+			return "不符合规定：" + n + "。（" + re.Message + "）"
+		}
 		return "不符合规定：" + re.Message
 	}
 	if errors.Is(err, domain.ErrNotFound) {

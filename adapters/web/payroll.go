@@ -12,7 +12,6 @@ import (
 
 	"github.com/lushan-dpf/ledger/app"
 	"github.com/lushan-dpf/ledger/domain"
-	"github.com/lushan-dpf/ledger/projections"
 )
 
 // The finance desk: the payroll month per program — draft a batch, have
@@ -87,6 +86,7 @@ func (k *desk) draftBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
+		k.settle(r.Context(), res.Position) // its lines, listed from a read model
 		http.Redirect(w, r, "/payroll/batches/"+res.Batch.BatchID, http.StatusSeeOther)
 	case refusal(err):
 		k.showPayroll(w, r, http.StatusUnprocessableEntity, plainError(err))
@@ -122,7 +122,10 @@ func (k *desk) approveBatch(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "batch")
 	meta, err := k.meta(r, s)
 	if err == nil {
-		_, err = k.Payroll.Approve(r.Context(), meta, id)
+		var res app.ApproveResult
+		if res, err = k.Payroll.Approve(r.Context(), meta, id); err == nil {
+			k.settle(r.Context(), res.Position)
+		}
 	}
 	k.afterBatch(w, r, id, err, batchData{})
 }
@@ -173,7 +176,9 @@ func (k *desk) reconcileBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	var res app.ReconcileResult
 	if err == nil {
-		res, err = k.Payroll.Reconcile(r.Context(), meta, app.ReconcileRequest{BatchID: id, Name: name, Raw: raw})
+		if res, err = k.Payroll.Reconcile(r.Context(), meta, app.ReconcileRequest{BatchID: id, Name: name, Raw: raw}); err == nil {
+			k.settle(r.Context(), res.Position)
+		}
 	}
 	k.afterBatch(w, r, id, err, batchData{Reconciliation: &res})
 }
@@ -195,8 +200,9 @@ func (k *desk) afterBatch(w http.ResponseWriter, r *http.Request, id string, err
 // The lines of a batch, to review before approving and after the bank's
 // return: all of them, or only the exceptions — arrears and reissues (not
 // this month's regular payment), lines withheld at approval (no longer
-// owed), failed (reissued by the next batch), reversed or rejected — from
-// the batch's report (app.Payroll.Report), 50 a page.
+// owed), failed (reissued by the next batch), reversed or rejected — 50 a
+// page, with the batch's totals, from the read model of batches' lines
+// (projections.BatchLines): the same at any size and in any state.
 
 var kindNames = map[domain.PaymentKind]string{domain.PaymentRegular: "当月", domain.PaymentArrears: "补发", domain.PaymentReissue: "重发"}
 
@@ -205,20 +211,12 @@ var lineStatusNames = map[string]string{
 	"settled": "银行已确认", "failed": "发放失败（下一批次重发）", "reversed": "已冲回",
 }
 
-// exceptional: a line a reviewer should look at.
-func exceptional(l domain.BatchReportLine) bool {
-	switch l.Status {
-	case "withheld", "rejected", "failed", "reversed":
-		return true
-	}
-	return l.Kind != domain.PaymentRegular
-}
-
 type linesData struct {
 	Report           domain.BatchReport // its totals; Lines unset
 	Lines            []lineRow          // the page's
 	Exceptions       bool
-	Withheld         bool // lines were withheld at approval: they are not listed
+	Withheld         bool // lines were withheld at approval
+	Behind           bool // the read model has not yet applied the batch's last step
 	Page, Pages, All int
 }
 
@@ -240,22 +238,30 @@ func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 		k.failErr(w, r, err)
 		return
 	}
-	var lines []domain.BatchReportLine
-	if b.Issued != nil {
-		lines, err = k.issuedLines(r, b, &d)
-	} else {
-		lines, err = k.reservedLines(r, id, &d)
-	}
+	lines, matching, totals, err := k.Finance.BatchLines(r.Context(), id, d.Exceptions, pageSize, (d.Page-1)*pageSize)
 	if err != nil {
 		k.failErr(w, r, err)
 		return
 	}
+	d.Report = domain.BatchReport{BatchID: id, Program: b.Opened.Program, Period: b.Opened.Period, State: b.State}
+	for _, t := range totals {
+		d.Report.Count(b.ReportStatus(t.Status), t.CountTotal)
+	}
+	d.All, d.Withheld = matching, d.Report.Withheld.Count > 0
+	last := b.DraftedAt
+	for _, p := range []domain.Position{b.IssuedAt, b.ReleasedAt} {
+		if last.Less(p) {
+			last = p
+		}
+	}
+	d.Behind = !k.reached(r.Context(), last)
 	d.Pages = max((d.All+pageSize-1)/pageSize, 1)
 	if d.Page > d.Pages {
 		k.badQuery(w, r, domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages))
 		return
 	}
 	for _, l := range lines {
+		l.Status = b.ReportStatus(l.Status)
 		row := lineRow{BatchReportLine: l, Kind: kindNames[l.Kind], Status: lineStatusNames[l.Status]}
 		if p, err := k.Persons.PersonByID(r.Context(), l.PersonID); err == nil {
 			row.Name = p.Name
@@ -264,57 +270,4 @@ func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := domain.LookupProgram(b.Opened.Program)
 	k.render(w, r, http.StatusOK, "lines", p.Name+" · "+monthText(b.Opened.Period)+" · 逐笔", d)
-}
-
-// issuedLines reads a page of an issued batch's lines, and its totals,
-// from the payments register (indexed by batch): fast at any size. The
-// lines withheld at approval were never issued; the batch counts them.
-func (k *desk) issuedLines(r *http.Request, b domain.Batch, d *linesData) ([]domain.BatchReportLine, error) {
-	rows, matching, totals, err := k.Finance.BatchPayments(r.Context(), b.Opened.BatchID, d.Exceptions, pageSize, (d.Page-1)*pageSize)
-	if err != nil {
-		return nil, err
-	}
-	rep := domain.BatchReport{BatchID: b.Opened.BatchID, Program: b.Opened.Program, Period: b.Opened.Period, State: b.State,
-		Withheld: b.Issued.Withheld, Expected: b.Issued.Withheld}
-	for _, t := range totals {
-		rep.Expected = plus(rep.Expected, t.CountTotal)
-		switch t.Status {
-		case projections.PaymentStatusSettled:
-			rep.Settled = t.CountTotal
-		case projections.PaymentStatusFailed:
-			rep.Failed = t.CountTotal
-		case projections.PaymentStatusReversed:
-			rep.Reversed = t.CountTotal
-		case projections.PaymentStatusIssued:
-			rep.Outstanding = t.CountTotal
-		}
-	}
-	d.Report, d.All, d.Withheld = rep, matching, b.Issued.Withheld.Count > 0
-	lines := make([]domain.BatchReportLine, len(rows))
-	for i, p := range rows {
-		lines[i] = domain.BatchReportLine{Status: string(p.Status), PayrollLine: domain.PayrollLine{Reference: p.Reference, PersonID: p.PersonID,
-			Kind: p.Kind, Period: p.Period, Amount: p.Amount, Township: p.Township}}
-	}
-	return lines, nil
-}
-
-// reservedLines reads a batch not issued (drafted, or rejected) from its
-// report: its lines are still only in the payment shards.
-func (k *desk) reservedLines(r *http.Request, id string, d *linesData) ([]domain.BatchReportLine, error) {
-	rep, err := k.Payroll.Report(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	lines := rep.Lines
-	if d.Exceptions {
-		lines = slices.DeleteFunc(slices.Clone(lines), func(l domain.BatchReportLine) bool { return !exceptional(l) })
-	}
-	rep.Lines = nil
-	d.Report, d.All = rep, len(lines)
-	from := min((d.Page-1)*pageSize, len(lines))
-	return lines[from:min(from+pageSize, len(lines))], nil
-}
-
-func plus(a, b domain.CountTotal) domain.CountTotal {
-	return domain.CountTotal{Count: a.Count + b.Count, Total: a.Total.Add(b.Total)}
 }

@@ -411,6 +411,14 @@ func TestRegisterProposeApprove(t *testing.T) {
 	if p := clerk.post("/persons", bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "身份证号有误") {
 		t.Errorf("a bad ID number: %d\n%s", p.status, p.body)
 	}
+	// A grant the rules forbid is refused in words: the new person has no
+	// disability certificate.
+	own := clerk.get("/persons/" + string(pid))
+	refused := url.Values{"csrf": {csrfOf(t, own)}, "form": {formKeyFrom(t, own)}, "program": {"care_subsidy"}, "effective_from": {"2025-03-01"}}
+	if p := clerk.post("/persons/"+string(pid)+"/grants", refused); p.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.body, "不符合规定：该项目要求在生效日期持有有效的残疾人证") {
+		t.Errorf("a grant without a certificate: %d\n%s", p.status, p.body)
+	}
 
 	page := clerk.get("/persons/" + string(f.pid))
 	grant := url.Values{"csrf": {csrfOf(t, page)}, "form": {formKeyFrom(t, page)}, "program": {"care_subsidy"}, "effective_from": {"2025-03-01"}}
