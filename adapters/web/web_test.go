@@ -47,6 +47,10 @@ type deskFixture struct {
 	users  postgres.Users
 	server http.Handler
 	store  domain.EventStore
+	db     *pgtest.Schema
+	// pause stops the read models following the log (once; cleanup
+	// stops them too).
+	pause func()
 }
 
 type clock struct {
@@ -129,8 +133,10 @@ func newDesk(t *testing.T) *deskFixture {
 		_ = (&projections.Runner{Pool: db.Pool, Store: store, Projections: projections.All(), Log: slog.New(slog.DiscardHandler),
 			MaxWait: 5 * time.Millisecond}).Run(runCtx)
 	}()
-	t.Cleanup(func() { stop(); <-done })
-	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users, store: store}
+	var once sync.Once
+	pause := func() { once.Do(func() { stop(); <-done }) }
+	t.Cleanup(pause)
+	f := &deskFixture{t: t, id: id, pid: pid, logs: &syncBuffer{}, clock: &clock{now: time.Now()}, users: users, store: store, db: db, pause: pause}
 	rm := projections.ReadModels{Q: db.Pool, Store: store}
 	deskPersons := app.NewPersons(store)
 	h, err := web.New(web.Deps{Accounts: desk.Accounts{Users: users}, Persons: rm, Commands: deskPersons, Loader: deskPersons, Fresh: rm,
@@ -518,8 +524,9 @@ func TestFinanceMonth(t *testing.T) {
 	if !strings.Contains(batch.body, "待审批") || !strings.Contains(batch.body, "14 笔") {
 		t.Fatalf("the drafted batch:\n%s", batch.body)
 	}
-	if l := wu.get(batchURL + "/lines?show=all"); l.status != 200 || !strings.Contains(l.body, "共 14 笔") || strings.Count(l.body, "<td>待批准</td>") != 14 {
-		t.Errorf("the drafted batch's lines, from its report:\n%s", l.body)
+	if l := wu.get(batchURL + "/lines?show=all"); l.status != 200 || !strings.Contains(l.body, "共 14 笔") || strings.Count(l.body, "<td>待批准</td>") != 14 ||
+		strings.Contains(l.body, behindNotice) {
+		t.Errorf("the drafted batch's lines, right after the draft:\n%s", l.body)
 	}
 	if p := wu.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusUnprocessableEntity {
 		t.Errorf("the drafter approving: %d\n%s", p.status, p.body)
@@ -950,4 +957,30 @@ func pendingProposal(t *testing.T, f *deskFixture, program domain.ProgramCode) s
 		}
 	}
 	return ""
+}
+
+// behindNotice is what a batch's lines page says while the read model of
+// batches' lines has not applied the batch's last step.
+const behindNotice = "逐笔明细正在更新"
+
+var march2025, _ = domain.NewPeriod(2025, time.March)
+
+// A batch drafted while the read models stand still: its lines page shows
+// what the read model has (nothing yet) and says that it is behind.
+func TestBatchLinesSayWhenBehind(t *testing.T) {
+	f := newDesk(t)
+	f.pause()
+	v, _ := vault.New("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	res, err := app.NewPayroll(f.store, projections.ReadModels{Q: f.db.Pool, Store: f.store}, v).Draft(context.Background(),
+		domain.CommandMeta{CommandID: "behind", Actor: "fin.wu", Role: "finance", Now: time.Now()},
+		app.DraftRequest{Program: domain.ProgramLivingSubsidy, Period: march2025})
+	if err != nil || res.Batch.Lines.Count == 0 {
+		t.Fatalf("draft: %+v, %v", res.Batch.Lines, err)
+	}
+	wu := f.browser()
+	wu.signIn("fin.wu", password)
+	l := wu.get("/payroll/batches/" + res.Batch.BatchID + "/lines?show=all")
+	if l.status != 200 || !strings.Contains(l.body, behindNotice) || !strings.Contains(l.body, "没有。") {
+		t.Errorf("the lines of a batch the read model has not seen: %d\n%s", l.status, l.body)
+	}
 }
