@@ -103,6 +103,16 @@ func PersonByID(ctx context.Context, q Querier, personID domain.PersonID) (Perso
 	return out[0], nil
 }
 
+// PersonsByID returns the persons of ids that are registered, in no
+// particular order: one query for a page that names many.
+func PersonsByID(ctx context.Context, q Querier, ids []domain.PersonID) ([]PersonRow, error) {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return queryPersons(ctx, q, `SELECT `+entPersonColumns+` FROM persons WHERE person_id = ANY($1)`, s)
+}
+
 // Search limits.
 const (
 	DefaultSearchLimit = 50

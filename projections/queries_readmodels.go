@@ -129,6 +129,12 @@ func (r ReadModels) PersonByID(ctx context.Context, personID domain.PersonID) (P
 	return p, readErr(ctx, err)
 }
 
+// PersonsByID is PersonsByID on r's querier.
+func (r ReadModels) PersonsByID(ctx context.Context, ids []domain.PersonID) ([]PersonRow, error) {
+	rows, err := PersonsByID(ctx, r.Q, ids)
+	return rows, readErr(ctx, err)
+}
+
 // SearchPersons is SearchPersons on r's querier.
 func (r ReadModels) SearchPersons(ctx context.Context, name, township string, limit, offset int) ([]PersonRow, error) {
 	rows, err := SearchPersons(ctx, r.Q, name, township, limit, offset)

@@ -260,13 +260,22 @@ func (k *desk) batchLines(w http.ResponseWriter, r *http.Request) {
 		k.badQuery(w, r, domain.Invalid("page", "%d is not a page between 1 and %d", d.Page, d.Pages))
 		return
 	}
+	ids := make([]domain.PersonID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.PersonID
+	}
+	persons, err := k.Persons.PersonsByID(r.Context(), ids)
+	if err != nil {
+		k.failErr(w, r, err)
+		return
+	}
+	names := make(map[domain.PersonID]string, len(persons))
+	for _, p := range persons {
+		names[p.PersonID] = p.Name
+	}
 	for _, l := range lines {
 		l.Status = b.ReportStatus(l.Status)
-		row := lineRow{BatchReportLine: l, Kind: kindNames[l.Kind], Status: lineStatusNames[l.Status]}
-		if p, err := k.Persons.PersonByID(r.Context(), l.PersonID); err == nil {
-			row.Name = p.Name
-		}
-		d.Lines = append(d.Lines, row)
+		d.Lines = append(d.Lines, lineRow{BatchReportLine: l, Name: names[l.PersonID], Kind: kindNames[l.Kind], Status: lineStatusNames[l.Status]})
 	}
 	p, _ := domain.LookupProgram(b.Opened.Program)
 	k.render(w, r, http.StatusOK, "lines", p.Name+" · "+monthText(b.Opened.Period)+" · 逐笔", d)

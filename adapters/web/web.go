@@ -82,6 +82,7 @@ func (e *LockedError) Error() string {
 type PersonQueries interface {
 	PersonByHash(ctx context.Context, idHash string) (projections.PersonRow, error)
 	PersonByID(ctx context.Context, id domain.PersonID) (projections.PersonRow, error)
+	PersonsByID(ctx context.Context, ids []domain.PersonID) ([]projections.PersonRow, error)
 	SearchPersons(ctx context.Context, name, township string, limit, offset int) ([]projections.PersonRow, error)
 	EntitlementsWithPaid(ctx context.Context, id domain.PersonID) ([]projections.EntitlementRow, error)
 	PaymentsByPerson(ctx context.Context, id domain.PersonID) ([]projections.PaymentRow, error)
