@@ -37,6 +37,11 @@ var (
 type FieldError struct {
 	Field  string // snake_case name as it appears in JSON and flags
 	Reason string // what is wrong, in words a clerk can act on
+	// Format and Args are what Invalid wrote Reason from, for an adapter
+	// that says it in another language (the web desk, in Chinese): the
+	// format is the message's stable key.
+	Format string
+	Args   []any
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
@@ -44,7 +49,7 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Invalid returns a *FieldError for field with a formatted reason.
 func Invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 // RuleError reports a business rule that forbids a command on its effective

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -273,7 +272,7 @@ func plainError(err error) string {
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
 		if n, ok := fieldNames[fe.Field]; ok {
-			return fmt.Sprintf("%s有误：%s", n, err.Error())
+			return n + "有误：" + reasonText(fe)
 		}
 	}
 	var re *domain.RuleError

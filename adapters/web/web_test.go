@@ -893,6 +893,11 @@ func issueNotice(t *testing.T, f *deskFixture) app.ChangesIssued {
 	}
 }
 
+var (
+	tag         = regexp.MustCompile(`<[^>]*>`)
+	englishWord = regexp.MustCompile(`[A-Za-z]{3,}`)
+)
+
 // The fields' checks as one types: an error in plain words, nothing when
 // the value is fine or empty; only with the session's CSRF token.
 func TestValidateField(t *testing.T) {
@@ -904,19 +909,24 @@ func TestValidateField(t *testing.T) {
 		t.Fatalf("the register form is not checked as one types:\n%s", form.body)
 	}
 	csrf := csrfOf(t, form)
+	swapped := f.id.Number()[:15] + f.id.Number()[16:17] + f.id.Number()[15:16] + f.id.Number()[17:] // two digits swapped
 	for _, c := range []struct{ field, value, want string }{
-		{"id_number", "3604291975", "身份证号有误"},
+		{"id_number", "3604291975", "身份证号有误：有 10 位（不计空格）；身份证号为 18 位"},
+		{"id_number", swapped, "身份证号有误：校验码是"},
 		{"id_number", f.id.Number(), ""},
 		{"id_number", "", ""},
-		{"name", strings.Repeat("名", 51), "姓名有误"},
-		{"registered_on", "2025-02-30", "登记日期有误"},
-		{"amount", "12.345", "金额有误"},
+		{"name", strings.Repeat("名", 51), "姓名有误：超过 50 个字"},
+		{"registered_on", "2025-02-30", "登记日期有误：&#34;2025-02-30&#34; 不是日期：请按 2025-03-01 的格式填写"},
+		{"amount", "12.345", "金额有误：&#34;12.345&#34; 有 3 位小数；最多两位（到分）"},
 		{"amount", "12.34", ""},
-		{"period", "2025-13", "发放月份有误"},
+		{"period", "2025-13", "发放月份有误：&#34;2025-13&#34; 不是月份：请按 2025-03 的格式填写"},
 	} {
 		p := clerk.post("/validate/"+c.field, url.Values{"csrf": {csrf}, c.field: {c.value}})
 		if p.status != 200 || (c.want == "") != (p.body == "") || !strings.Contains(p.body, c.want) {
 			t.Errorf("%s = %q: %d %q, want %q", c.field, c.value, p.status, p.body, c.want)
+		}
+		if english := englishWord.FindString(tag.ReplaceAllString(p.body, "")); english != "" {
+			t.Errorf("%s = %q: %q holds the English %q", c.field, c.value, p.body, english)
 		}
 	}
 	if p := clerk.post("/validate/password", url.Values{"csrf": {csrf}}); p.status != http.StatusNotFound {
