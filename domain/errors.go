@@ -58,6 +58,10 @@ func Invalid(field, format string, args ...any) error {
 type RuleError struct {
 	Rule    string // stable machine code, e.g. "grade_required"
 	Message string
+	// Format and Args are what Violation wrote Message from, as in
+	// FieldError.
+	Format string
+	Args   []any
 }
 
 func (e *RuleError) Error() string { return e.Message }
@@ -65,7 +69,7 @@ func (e *RuleError) Unwrap() error { return ErrRuleViolation }
 
 // Violation returns a *RuleError.
 func Violation(rule, format string, args ...any) error {
-	return &RuleError{Rule: rule, Message: fmt.Sprintf(format, args...)}
+	return &RuleError{Rule: rule, Message: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 // ConflictError reports a state conflict that a retry will not resolve.

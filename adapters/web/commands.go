@@ -277,10 +277,7 @@ func plainError(err error) string {
 	}
 	var re *domain.RuleError
 	if errors.As(err, &re) {
-		if n, ok := ruleNames[re.Rule]; ok {
-			return "不符合规定：" + n + "。（" + re.Message + "）"
-		}
-		return "不符合规定：" + re.Message
+		return "不符合规定：" + ruleText(re)
 	}
 	if errors.Is(err, domain.ErrNotFound) {
 		return "没有找到：" + err.Error()

@@ -75,7 +75,35 @@ var reasonsZH = map[string]string{
 	"is larger than 32 MiB":                                        "超过 32 MiB",
 
 	// The desk's own.
-	"the form has no token: show it again": "表单已失效：请重新打开本页再填写",
+	"the form has no token: show it again":      "表单已失效：请重新打开本页再填写",
+	"%q is not a year between 2000 and 2100":    "%q 不是 2000 到 2100 之间的年份",
+	"%d is not a year from %d to %d":            "%d 不是 %d 到 %d 之间的年份",
+	"%q is not one of month, township, program": "%q 不是可选的分组（按月、按乡镇、按项目）",
+	"%q is not one of csv, xlsx":                "%q 不是可选的文件格式（csv 或 xlsx）",
+	"%q is not one of %s":                       "%q 不在可选范围内（%s）",
+}
+
+// rulesZH says in Chinese why a rule refused a command, for the rules the
+// desk's actions meet, as reasonsZH does for fields (the domain's format
+// for Violation as the key). A program's code among the arguments is
+// said by its Chinese name. Where the Chinese leaves an argument out (a
+// command's name), it numbers the ones it says. A refusal without an
+// entry is said by ruleNames, with the domain's English after it.
+var rulesZH = map[string]string{
+	"%s requires a valid disability certificate on %s (none on record)":             "%s要求在 %s 持有有效的残疾人证（此人没有残疾人证记录）",
+	"%s requires a valid disability certificate on %s (certificate valid %s to %s)": "%s要求在 %s 持有有效的残疾人证（此人的残疾人证有效期为 %s 至 %s）",
+	"%s requires grade 1 or 2 on %s":                                                "%s要求在 %s 残疾等级为一级或二级",
+	"%s requires a household on dibao (低保) on %s":                                   "%s要求在 %s 家庭享受低保",
+	"%s requires not being on tekun (特困) support on %s":                             "%s要求在 %s 未享受特困人员救助供养",
+	"%s requires not receiving work-injury nursing allowance on %s":                 "%s要求在 %s 未享受工伤保险护理费",
+	"%s requires a poor household (dibao, tekun or a household class) on %s":        "%s要求在 %s 为困难家庭（低保、特困，或脱贫户、监测户）",
+	"%s requires a registered vehicle plate on %s":                                  "%s要求在 %s 已登记机动轮椅车车牌",
+	"%s requires a registered person on %s":                                         "%s要求在 %s 此人已登记",
+	"%s requires an active %s entitlement or a %s grant in %d on %s":                "%[1]s要求在 %[5]s 正在享受%[2]s，或在 %[4]d 年获得过%[3]s",
+	"%s is granted at most once per person; granted on %s (grant %s)":               "%s每人只能享受一次；已于 %s 发放（编号 %s）",
+	"%s proposed %s and may not approve it: another user must":                      "%s 提出了申请 %s，不能自己审批：须由另一位工作人员审批",
+	"%s drafted batch %s and may not approve it: another finance user must":         "%s 生成了批次 %s，不能自己批准：须由另一位财务人员批准",
+	"%s: the person died on %s; only RetractDeath is allowed":                       "此人已于 %[2]s 死亡，只能撤销死亡登记",
 }
 
 // reasonText is why fe refused its field, in Chinese when reasonsZH has
@@ -85,4 +113,25 @@ func reasonText(fe *domain.FieldError) string {
 		return fmt.Sprintf(zh, fe.Args...)
 	}
 	return fe.Reason
+}
+
+// ruleText is why re refused a command, in Chinese: from rulesZH when it
+// has the format, else ruleNames's sentence and the domain's message.
+func ruleText(re *domain.RuleError) string {
+	if zh, ok := rulesZH[re.Format]; ok {
+		args := make([]any, len(re.Args))
+		for i, a := range re.Args {
+			args[i] = a
+			if code, ok := a.(domain.ProgramCode); ok {
+				if p, ok := domain.LookupProgram(code); ok {
+					args[i] = p.Name
+				}
+			}
+		}
+		return fmt.Sprintf(zh, args...)
+	}
+	if n, ok := ruleNames[re.Rule]; ok {
+		return n + "。（" + re.Message + "）"
+	}
+	return re.Message
 }

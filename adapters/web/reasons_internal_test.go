@@ -12,12 +12,13 @@ import (
 	"testing"
 )
 
-// invalidFormats returns every format the code passes to an Invalid call
-// as a literal, in the packages a desk's refusal can come from.
-func invalidFormats(t *testing.T) map[string]bool {
+// formatsOf returns every format the code passes to a call of fn
+// (Invalid, Violation) as a literal, in the packages a desk's refusal can
+// come from.
+func formatsOf(t *testing.T, fn string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, dir := range []string{"../../domain", "../../app", "."} {
+	for _, dir := range []string{"../../domain", "../../app", "../../reports", "."} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -35,14 +36,14 @@ func invalidFormats(t *testing.T) map[string]bool {
 				if !ok || len(c.Args) < 2 {
 					return true
 				}
-				var fn string
+				var name string
 				switch x := c.Fun.(type) {
 				case *ast.Ident:
-					fn = x.Name
+					name = x.Name
 				case *ast.SelectorExpr:
-					fn = x.Sel.Name
+					name = x.Sel.Name
 				}
-				if lit, ok := c.Args[1].(*ast.BasicLit); ok && fn == "Invalid" && lit.Kind == token.STRING {
+				if lit, ok := c.Args[1].(*ast.BasicLit); ok && name == fn && lit.Kind == token.STRING {
 					s, err := strconv.Unquote(lit.Value)
 					if err != nil {
 						t.Fatal(err)
@@ -59,32 +60,42 @@ func invalidFormats(t *testing.T) map[string]bool {
 var verb = regexp.MustCompile(`%[dsq]`)
 
 // Every Chinese reason translates a format the code still writes, and
-// takes that format's arguments: no verb without its argument, none left
-// over, none of another type.
+// takes that format's arguments: no verb without its argument, none of
+// another type, none left over or left out (unless the Chinese numbers
+// the arguments it says).
 func TestReasonsZH(t *testing.T) {
-	formats := invalidFormats(t)
-	if len(formats) < 100 {
-		t.Fatalf("found only %d formats: is the parse right?", len(formats))
-	}
-	for en, zh := range reasonsZH {
-		if !formats[en] {
-			t.Errorf("%q is no longer a format of an Invalid call: its Chinese is never used", en)
+	for _, c := range []struct {
+		fn      string
+		catalog map[string]string
+		least   int
+	}{{"Invalid", reasonsZH, 100}, {"Violation", rulesZH, 25}} {
+		formats := formatsOf(t, c.fn)
+		if len(formats) < c.least {
+			t.Fatalf("found only %d formats of %s: is the parse right?", len(formats), c.fn)
 		}
-		var args []any
-		for i, v := range verb.FindAllString(en, -1) {
-			if v == "%d" {
-				args = append(args, 1000+i)
-			} else {
-				args = append(args, fmt.Sprint("arg", i))
+		for en, zh := range c.catalog {
+			if !formats[en] {
+				t.Errorf("%q is no longer a format of a %s call: its Chinese is never used", en, c.fn)
 			}
-		}
-		got := fmt.Sprintf(zh, args...)
-		if strings.Contains(got, "%!") {
-			t.Errorf("%q: the Chinese %q does not take the format's arguments: %s", en, zh, got)
-		}
-		for _, a := range args {
-			if !strings.Contains(got, fmt.Sprint(a)) {
-				t.Errorf("%q: the Chinese leaves out %v: %s", en, a, got)
+			var args []any
+			for i, v := range verb.FindAllString(en, -1) {
+				if v == "%d" {
+					args = append(args, 1000+i)
+				} else {
+					args = append(args, fmt.Sprint("arg", i))
+				}
+			}
+			got := fmt.Sprintf(zh, args...)
+			if strings.Contains(got, "%!") {
+				t.Errorf("%q: the Chinese %q does not take the format's arguments: %s", en, zh, got)
+			}
+			if strings.Contains(zh, "%[") {
+				continue
+			}
+			for _, a := range args {
+				if !strings.Contains(got, fmt.Sprint(a)) {
+					t.Errorf("%q: the Chinese leaves out %v: %s", en, a, got)
+				}
 			}
 		}
 	}

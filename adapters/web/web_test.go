@@ -422,7 +422,7 @@ func TestRegisterProposeApprove(t *testing.T) {
 	own := clerk.get("/persons/" + string(pid))
 	refused := url.Values{"csrf": {csrfOf(t, own)}, "form": {formKeyFrom(t, own)}, "program": {"care_subsidy"}, "effective_from": {"2025-03-01"}}
 	if p := clerk.post("/persons/"+string(pid)+"/grants", refused); p.status != http.StatusUnprocessableEntity ||
-		!strings.Contains(p.body, "不符合规定：该项目要求在生效日期持有有效的残疾人证") {
+		!strings.Contains(p.body, "不符合规定：重度残疾人护理补贴要求在 2025-03-01 持有有效的残疾人证（此人没有残疾人证记录）") {
 		t.Errorf("a grant without a certificate: %d\n%s", p.status, p.body)
 	}
 
@@ -528,7 +528,8 @@ func TestFinanceMonth(t *testing.T) {
 		strings.Contains(l.body, behindNotice) {
 		t.Errorf("the drafted batch's lines, right after the draft:\n%s", l.body)
 	}
-	if p := wu.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusUnprocessableEntity {
+	if p := wu.post(batchURL+"/approve", url.Values{"csrf": {csrfOf(t, batch)}, "form": {formKeyFrom(t, batch)}}); p.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.body, "不符合规定：fin.wu 生成了批次 "+strings.TrimPrefix(batchURL, "/payroll/batches/")+"，不能自己批准：须由另一位财务人员批准") {
 		t.Errorf("the drafter approving: %d\n%s", p.status, p.body)
 	}
 	li := f.browser()
@@ -609,9 +610,9 @@ func TestFinanceMonth(t *testing.T) {
 		t.Errorf("the spending XLSX: %d %v", xlsx.status, xlsx.header)
 	}
 	for path, want := range map[string]string{
-		"/spending?year=20x5":                   "year",
-		"/spending?group=week":                  "group",
-		"/spending/export?year=2025&format=pdf": "format",
+		"/spending?year=20x5":                   "年度有误：&#34;20x5&#34; 不是 2000 到 2100 之间的年份",
+		"/spending?group=week":                  "分组有误：&#34;week&#34; 不是可选的分组",
+		"/spending/export?year=2025&format=pdf": "文件格式有误：&#34;pdf&#34; 不在可选范围内（csv, xlsx）",
 	} {
 		if p := wu.get(path); p.status != http.StatusBadRequest || !strings.Contains(p.body, want) {
 			t.Errorf("%s: %d, want 400 naming %s\n%s", path, p.status, want, p.body)
