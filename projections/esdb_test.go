@@ -36,7 +36,7 @@ func TestRunnerOnEventStoreDBMatchesPostgres(t *testing.T) {
 	if err := r.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"spending", "spending_persons", "spending_groups", "budgets", "entitlement_paid", "program_paid_through"} {
+	for _, table := range []string{"spending", "spending_persons", "spending_groups", "budgets", "entitlement_paid", "program_paid_through", "batch_lines", "batch_line_totals"} {
 		a, b := prtest.Dump(t, pg.db.Pool, table), prtest.Dump(t, db.Pool, table)
 		if len(a) == 0 || !slices.Equal(a, b) {
 			t.Errorf("%s: %d rows from PostgreSQL, %d from EventStoreDB, or they differ", table, len(a), len(b))

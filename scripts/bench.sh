@@ -580,7 +580,11 @@ MD
   desk asked for 100 times (random persons, batches, townships), signed in
   as an admin, the handler called in the process (no network), over a
   ledger of $(num "$DESK_PERSONS") persons seeded by the scale scenario with a year
-  of payroll; p95 of the server's time per page.
+  of payroll; p95 of the server's time per page. "batch_lines" is the first
+  page of all the lines of one of the year's issued batches, "drafted_lines"
+  the same of the next month's batch, drafted and not yet approved (its
+  lines only reserved in the payment shards); both read the read model
+  \`batch_lines\`.
 - **Return files** (\`BenchmarkReconcile100k\`, ./adapters/bankfile): reading a
   generated 100,000-line GB18030 CSV return file and classifying every line
   against 100,000 issued payments, beside only decoding GB18030 and
