@@ -12,13 +12,11 @@ import (
 	"testing"
 )
 
-// formatsOf returns every format the code passes to a call of fn
-// (Invalid, Violation) as a literal, in the packages a desk's refusal can
-// come from.
-func formatsOf(t *testing.T, fn string) map[string]bool {
+// parseGo parses the Go files (tests left out) of the given directories.
+func parseGo(t *testing.T, dirs ...string) []*ast.File {
 	t.Helper()
-	out := map[string]bool{}
-	for _, dir := range []string{"../../domain", "../../app", "../../reports", "."} {
+	var out []*ast.File
+	for _, dir := range dirs {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -31,28 +29,40 @@ func formatsOf(t *testing.T, fn string) map[string]bool {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				c, ok := n.(*ast.CallExpr)
-				if !ok || len(c.Args) < 2 {
-					return true
-				}
-				var name string
-				switch x := c.Fun.(type) {
-				case *ast.Ident:
-					name = x.Name
-				case *ast.SelectorExpr:
-					name = x.Sel.Name
-				}
-				if lit, ok := c.Args[1].(*ast.BasicLit); ok && name == fn && lit.Kind == token.STRING {
-					s, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[s] = true
-				}
-				return true
-			})
+			out = append(out, f)
 		}
+	}
+	return out
+}
+
+// formatsOf returns every format the code passes to a call of fn
+// (Invalid, Violation) as a literal, in the packages a desk's refusal can
+// come from.
+func formatsOf(t *testing.T, fn string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, f := range parseGo(t, "../../domain", "../../app", "../../reports", ".") {
+		ast.Inspect(f, func(n ast.Node) bool {
+			c, ok := n.(*ast.CallExpr)
+			if !ok || len(c.Args) < 2 {
+				return true
+			}
+			var name string
+			switch x := c.Fun.(type) {
+			case *ast.Ident:
+				name = x.Name
+			case *ast.SelectorExpr:
+				name = x.Sel.Name
+			}
+			if lit, ok := c.Args[1].(*ast.BasicLit); ok && name == fn && lit.Kind == token.STRING {
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[s] = true
+			}
+			return true
+		})
 	}
 	return out
 }

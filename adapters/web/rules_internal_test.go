@@ -2,10 +2,7 @@ package web
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,24 +11,8 @@ import (
 // Every business rule the domain states (a string constant named Rule…)
 // has a Chinese name for the desk's refusals.
 func TestEveryRuleHasAChineseName(t *testing.T) {
-	files, err := filepath.Glob("../../domain/*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	found := 0
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range parseGo(t, "../../domain") {
 		for _, d := range f.Decls {
 			g, ok := d.(*ast.GenDecl)
 			if !ok || g.Tok != token.CONST {
