@@ -294,18 +294,9 @@ WHERE (t.batch_id, t.status, t.kind) = (u.batch_id, u.status, u.kind) AND t.line
 // batchLineExceptional is the condition of a line a reviewer should look
 // at — not this month's regular payment, or released (withheld, or
 // rejected with its batch), failed or reversed — as the partial index
-// batch_lines_exceptions states it; exceptionalLine is the same in Go.
+// batch_lines_exceptions states it. It selects the lines of a page and
+// counts the totals' rows that match (both tables have status and kind).
 const batchLineExceptional = `(kind <> 'regular' OR status IN ('released', 'failed', 'reversed'))`
-
-// ExceptionalLine reports whether a line in a payments shard's status
-// (domain.LineMove) and of a kind is one a reviewer should look at.
-func ExceptionalLine(status string, kind domain.PaymentKind) bool {
-	switch status {
-	case domain.LineReleased, domain.LineFailed, domain.LineReversed:
-		return true
-	}
-	return kind != domain.PaymentRegular
-}
 
 // BatchLineTotal is a batch's lines in a status (as the payments shards
 // name it) and of a kind: how many, and their sum.
@@ -316,12 +307,13 @@ type BatchLineTotal struct {
 }
 
 // BatchLines returns a page of a batch's lines by reference — only the
-// exceptional ones (ExceptionalLine) when exceptions — with their status
+// exceptional ones (batchLineExceptional) when exceptions — with their status
 // as the payments shards name it, how many lines match, and the batch's
 // totals by status and kind. A batch with no lines (or none known) has
 // none of either.
 func BatchLines(ctx context.Context, q Querier, batchID string, exceptions bool, limit, offset int) ([]domain.BatchReportLine, int, []BatchLineTotal, error) {
-	rows, err := q.Query(ctx, `SELECT status, kind, lines, amount::text FROM batch_line_totals WHERE batch_id = $1 ORDER BY status, kind`, batchID)
+	rows, err := q.Query(ctx, `SELECT status, kind, lines, amount::text, `+batchLineExceptional+`
+		FROM batch_line_totals WHERE batch_id = $1 ORDER BY status, kind`, batchID)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("batch lines: %w", err)
 	}
@@ -333,8 +325,9 @@ func BatchLines(ctx context.Context, q Querier, batchID string, exceptions bool,
 		var (
 			t            BatchLineTotal
 			kind, amount string
+			exceptional  bool
 		)
-		if err := rows.Scan(&t.Status, &kind, &t.Count, &amount); err != nil {
+		if err := rows.Scan(&t.Status, &kind, &t.Count, &amount, &exceptional); err != nil {
 			rows.Close()
 			return nil, 0, nil, fmt.Errorf("batch lines: %w", err)
 		}
@@ -343,7 +336,7 @@ func BatchLines(ctx context.Context, q Querier, batchID string, exceptions bool,
 			rows.Close()
 			return nil, 0, nil, fmt.Errorf("batch lines: %w", err)
 		}
-		if !exceptions || ExceptionalLine(t.Status, t.Kind) {
+		if !exceptions || exceptional {
 			matching += t.Count
 		}
 		totals = append(totals, t)

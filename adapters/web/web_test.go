@@ -581,13 +581,14 @@ func TestFinanceMonth(t *testing.T) {
 
 	// The batch's lines: all 14, the failed one marked for reissue; the
 	// exceptions leave out regular lines that were paid.
-	all := eventually(t, func() page { return wu.get(batchURL + "/lines?show=all") }, "发放失败（下一批次重发）") // the register follows the log
+	all := eventually(t, func() page { return wu.get(batchURL + "/lines?show=all") }, "发放失败（下一批次重发）") // the read model follows the log
 	failedRow := regexp.MustCompile(`<code>` + refs[0] + `</code>.*?</tr>`).FindString(strings.ReplaceAll(all.body, "\n", " "))
 	if all.status != 200 || !strings.Contains(all.body, "共 14 笔") || !strings.Contains(failedRow, "发放失败（下一批次重发）") {
 		t.Errorf("all the batch's lines: %d (failed row %q)\n%s", all.status, failedRow, all.body)
 	}
 	exc := wu.get(batchURL + "/lines")
 	if n := strings.Count(exc.body, "<tr><td><code>"); exc.status != 200 || !strings.Contains(exc.body, refs[0]) || n < 13 || n > 14 ||
+		!strings.Contains(exc.body, fmt.Sprintf("共 %d 笔", n)) || // the count, from the totals, is the lines listed
 		strings.Count(exc.body, "<td>当月</td>") > 1 || !strings.Contains(exc.body, "<td>补发</td>") {
 		t.Errorf("the batch's exceptions (%d rows):\n%s", n, exc.body)
 	}
