@@ -940,28 +940,39 @@ func (s *PaymentsShard) line(p PaymentLine) *ShardLine {
 // issue issues a reserved line and returns its month, whose Paid list the
 // caller adds the payment to; nil when the line was not reserved.
 func (s *PaymentsShard) issue(p PaymentLine) *MonthAccount {
-	l := s.line(p)
-	to, ok := LineMove(TypePaymentsIssued, l.Status)
-	if !ok {
+	s.line(p)
+	l := s.move(p.Reference, TypePaymentsIssued)
+	if l == nil {
 		return nil
 	}
-	l.Status = to
 	a := l.account
 	a.Issued = a.Issued.Add(p.Amount)
 	a.Open, a.LastFailed = p.Reference, false
 	return a
 }
 
-func (s *PaymentsShard) settle(ref, file string) {
+// move moves the line ref as an event of type eventType does (LineMove)
+// and returns it; nil when there is no such line or the event leaves it
+// as it is.
+func (s *PaymentsShard) move(ref, eventType string) *ShardLine {
 	l := s.Lines[ref]
+	if l == nil {
+		return nil
+	}
+	to, ok := LineMove(eventType, l.Status)
+	if !ok {
+		return nil
+	}
+	l.Status = to
+	return l
+}
+
+func (s *PaymentsShard) settle(ref, file string) {
+	l := s.move(ref, TypePaymentsSettled)
 	if l == nil {
 		return
 	}
-	to, ok := LineMove(TypePaymentsSettled, l.Status)
-	if !ok {
-		return
-	}
-	l.Status, l.SettledBy = to, file
+	l.SettledBy = file
 	if a := l.account; a.Open == ref {
 		a.Open = ""
 	}
@@ -969,30 +980,22 @@ func (s *PaymentsShard) settle(ref, file string) {
 
 // settleLate settles a failed line: the bank paid after all.
 func (s *PaymentsShard) settleLate(ref, file string) {
-	l := s.Lines[ref]
+	l := s.move(ref, TypePaymentsSettledLate)
 	if l == nil {
 		return
 	}
-	to, ok := LineMove(TypePaymentsSettledLate, l.Status)
-	if !ok {
-		return
-	}
-	l.Status, l.SettledBy = to, file
+	l.SettledBy = file
 	a := l.account
 	a.Failed = a.Failed.Less(l.Amount)
 	a.LastFailed = false
 }
 
 func (s *PaymentsShard) fail(p PaymentLine, file string) {
-	l := s.Lines[p.Reference]
+	l := s.move(p.Reference, TypePaymentsFailed)
 	if l == nil {
 		return
 	}
-	to, ok := LineMove(TypePaymentsFailed, l.Status)
-	if !ok {
-		return
-	}
-	l.Status, l.FailedBy = to, file
+	l.FailedBy = file
 	a := l.account
 	a.Failed = a.Failed.Add(l.Amount)
 	a.LastFailed = true
@@ -1035,15 +1038,10 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 		}
 	case *LinesReleased:
 		for _, ref := range e.References {
-			l := s.Lines[ref]
+			l := s.move(ref, TypeLinesReleased)
 			if l == nil {
 				continue
 			}
-			to, ok := LineMove(TypeLinesReleased, l.Status)
-			if !ok {
-				continue
-			}
-			l.Status = to
 			if a := l.account; a.Open == ref {
 				a.Open = ""
 			}
@@ -1085,9 +1083,7 @@ func EvolvePaymentsShard(s *PaymentsShard, e Event) {
 	case *PaymentFailed:
 		s.fail(e.PaymentLine, "")
 	case *PaymentReversed:
-		l := s.Lines[e.Reference]
-		if to, ok := LineMove(TypePaymentReversed, lineStatus(l)); ok {
-			l.Status = to
+		if l := s.move(e.Reference, TypePaymentReversed); l != nil {
 			a := l.account
 			a.Reversed = a.Reversed.Add(l.Amount)
 			if a.Open == l.Reference {
@@ -1482,12 +1478,4 @@ func FindOverpaid(s PaymentsShard, program ProgramCode, persons []PayrollPerson)
 		return cmp.Or(cmp.Compare(x.PersonID, y.PersonID), x.Period.Compare(y.Period))
 	})
 	return out
-}
-
-// lineStatus is l's status, or "" for no line.
-func lineStatus(l *ShardLine) string {
-	if l == nil {
-		return ""
-	}
-	return l.Status
 }
